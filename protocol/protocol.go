@@ -1,0 +1,224 @@
+// Package protocol holds the wire types and constants of the AppRTC room-server and Collider
+// protocols that onertc speaks (see PROTOCOL.md). It has no dependencies beyond the standard
+// library so that the server, the native bots and the js/wasm browser client share it.
+package protocol
+
+import "encoding/json"
+
+// Limits on what the network may send. They are part of the contract: a peer that exceeds
+// them gets a clear error, never a silently truncated message.
+const (
+	// MaxIDLen bounds room and client ids.
+	MaxIDLen = 64
+	// MaxMessageBytes bounds one signaling message (an SDP with many codecs and
+	// extensions is 5–15 KB; 64 KiB leaves ample headroom).
+	MaxMessageBytes = 64 << 10
+	// MaxFrameBytes bounds one relay frame: a message plus its JSON envelope and escaping.
+	MaxFrameBytes = 2*MaxMessageBytes + 1024
+	// MaxQueuedPerSender bounds the relay messages kept for a peer that has no live socket.
+	MaxQueuedPerSender = 1024
+	// MaxMailbox bounds the room-server mailbox of a client that is alone in its room.
+	MaxMailbox = 1024
+	// RoomCapacity is the number of clients a room holds.
+	RoomCapacity = 2
+)
+
+// ValidID reports whether s is an acceptable room or client id: 1–MaxIDLen characters of
+// [a-zA-Z0-9_-].
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > MaxIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Results of /join and /message.
+const (
+	ResultSuccess         = "SUCCESS"
+	ResultFull            = "FULL"
+	ResultDuplicateClient = "DUPLICATE_CLIENT"
+	ResultError           = "ERROR"
+	ResultUnknownRoom     = "UNKNOWN_ROOM"
+	ResultUnknownClient   = "UNKNOWN_CLIENT"
+)
+
+// JoinResponse is the body of POST /join/{room}.
+type JoinResponse struct {
+	Result string `json:"result"`
+	Params Params `json:"params"`
+}
+
+// Params is the AppRTC parameter set. The JSON-valued and boolean fields are strings on the
+// wire because AppRTC clients compare them as strings.
+type Params struct {
+	IsInitiator            string   `json:"is_initiator"`
+	RoomID                 string   `json:"room_id"`
+	RoomLink               string   `json:"room_link"`
+	ClientID               string   `json:"client_id"`
+	Messages               []string `json:"messages"`
+	PCConfig               string   `json:"pc_config"`
+	PCConstraints          string   `json:"pc_constraints"`
+	OfferOptions           string   `json:"offer_options"`
+	MediaConstraints       string   `json:"media_constraints"`
+	IsLoopback             string   `json:"is_loopback"`
+	BypassJoinConfirmation string   `json:"bypass_join_confirmation"`
+	VersionInfo            string   `json:"version_info"`
+	WSSURL                 string   `json:"wss_url"`
+	WSSPostURL             string   `json:"wss_post_url"`
+	ICEServerURL           string   `json:"ice_server_url"`
+	ICEServerTransports    string   `json:"ice_server_transports"`
+	ErrorMessages          []string `json:"error_messages"`
+	WarningMessages        []string `json:"warning_messages"`
+	HeaderMessage          string   `json:"header_message"`
+}
+
+// JoinErrorResponse is the body of a refused /join: only the result and an empty
+// message list, as AppRTC sends it.
+type JoinErrorResponse struct {
+	Result string `json:"result"`
+	Params struct {
+		Messages []string `json:"messages"`
+	} `json:"params"`
+}
+
+// NewJoinError builds the refusal body for result.
+func NewJoinError(result string) JoinErrorResponse {
+	r := JoinErrorResponse{Result: result}
+	r.Params.Messages = []string{}
+	return r
+}
+
+// MessageResponse is the body of POST /message/{room}/{client}.
+type MessageResponse struct {
+	Result string `json:"result"`
+}
+
+// Relay commands a client sends on /ws.
+const (
+	CmdRegister = "register"
+	CmdSend     = "send"
+)
+
+// RelayRequest is one client → relay frame on /ws.
+type RelayRequest struct {
+	Cmd      string `json:"cmd"`
+	RoomID   string `json:"roomid,omitempty"`
+	ClientID string `json:"clientid,omitempty"`
+	Msg      string `json:"msg,omitempty"`
+}
+
+// RelayFrame is one relay → client frame. Both keys are always present: AppRTC clients read
+// `error` to tell a failure from a message.
+type RelayFrame struct {
+	Msg   string `json:"msg"`
+	Error string `json:"error"`
+}
+
+// Relay error texts, verbatim from Collider.
+const (
+	ErrTextDuplicateRegister = "Duplicated register request"
+	ErrTextInvalidRegister   = "Invalid register request: missing 'clientid' or 'roomid'"
+	ErrTextRoomFull          = "Max room capacity reached"
+	ErrTextDuplicateClient   = "Duplicated registration"
+	ErrTextNotRegistered     = "Client not registered"
+	ErrTextMissingMsg        = "Invalid send request: missing 'msg'"
+	ErrTextUnexpectedCmd     = "Invalid message: unexpected 'cmd'"
+)
+
+// Call payload types, carried opaquely by the servers inside messages.
+const (
+	TypeOffer     = "offer"
+	TypeAnswer    = "answer"
+	TypeCandidate = "candidate"
+	TypeBye       = "bye"
+)
+
+// Signal is a call payload: an offer or answer (Type, SDP), a trickled candidate (Type,
+// Label = m-line index, ID = sdpMid, Candidate = the "candidate:…" line) or a bye.
+type Signal struct {
+	Type      string `json:"type"`
+	SDP       string `json:"sdp,omitempty"`
+	Label     *int   `json:"label,omitempty"`
+	ID        string `json:"id,omitempty"`
+	Candidate string `json:"candidate,omitempty"`
+}
+
+// ParseSignal decodes a call payload and checks that it carries what its type needs.
+func ParseSignal(raw string) (Signal, error) {
+	var s Signal
+	if len(raw) > MaxMessageBytes {
+		return s, &SignalError{Reason: "message too large"}
+	}
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+		return s, &SignalError{Reason: "malformed JSON", Err: err}
+	}
+	switch s.Type {
+	case TypeOffer, TypeAnswer:
+		if s.SDP == "" {
+			return s, &SignalError{Reason: s.Type + " without sdp"}
+		}
+	case TypeCandidate:
+		if s.Candidate == "" {
+			return s, &SignalError{Reason: "candidate without candidate line"}
+		}
+	case TypeBye:
+	default:
+		return s, &SignalError{Reason: "unknown type " + truncate(s.Type, 32)}
+	}
+	return s, nil
+}
+
+// SignalError says why a call payload was rejected.
+type SignalError struct {
+	Reason string
+	Err    error
+}
+
+func (e *SignalError) Error() string {
+	if e.Err != nil {
+		return "bad signal: " + e.Reason + ": " + e.Err.Error()
+	}
+	return "bad signal: " + e.Reason
+}
+
+func (e *SignalError) Unwrap() error { return e.Err }
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// ICEServer is one entry of RTCConfiguration.iceServers. URLs is never empty on the wire.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// ICEConfig is the body of POST /v1alpha/iceconfig.
+type ICEConfig struct {
+	ICEServers []ICEServer `json:"iceServers"`
+}
+
+// TURNCredentials is the body of GET /turn (the TURN REST API of draft-uberti-behave-turn-rest).
+type TURNCredentials struct {
+	Username string   `json:"username"`
+	Password string   `json:"password"`
+	TTL      int      `json:"ttl"`
+	URIs     []string `json:"uris"`
+}
+
+// ErrorBody is the JSON error of REST endpoints that are not AppRTC's result-style routes.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
