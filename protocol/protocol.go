@@ -17,6 +17,9 @@ const (
 	MaxFrameBytes = 2*MaxMessageBytes + 1024
 	// MaxQueuedPerSender bounds the relay messages kept for a peer that has no live socket.
 	MaxQueuedPerSender = 1024
+	// MaxQueuedBytesPerSender bounds the bytes of those queued messages (and of a
+	// mailbox): a real call's offer and candidates take 10–30 KB.
+	MaxQueuedBytesPerSender = 1 << 20
 	// MaxMailbox bounds the room-server mailbox of a client that is alone in its room.
 	MaxMailbox = 1024
 	// RoomCapacity is the number of clients a room holds.

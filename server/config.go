@@ -1,0 +1,99 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Config is everything the server runs with. DefaultConfig gives a working localhost setup;
+// Validate checks a Config once, before anything starts.
+type Config struct {
+	// HTTPAddr is the listen address of the one HTTP(S) port.
+	HTTPAddr string
+	// RelayGrace is how long a relay client whose socket dropped may re-register.
+	RelayGrace time.Duration
+	// AllowedOrigins are browser origins admitted to /ws besides the server's own host;
+	// "*" admits all.
+	AllowedOrigins []string
+	// TrustProxy lists the networks whose X-Forwarded-Proto/-Host/-For are believed.
+	TrustProxy []netip.Prefix
+	// ShutdownTimeout bounds the graceful shutdown of HTTP requests in flight.
+	ShutdownTimeout time.Duration
+
+	TURN TURNConfig
+}
+
+// TURNConfig is the built-in TURN server's part of Config.
+type TURNConfig struct {
+	// Disabled turns the built-in TURN server (and its credentials API) off.
+	Disabled bool
+	// Addr is the listen address of TURN over UDP and TCP (":3478").
+	Addr string
+	// TLSAddr is the listen address of TURN over TLS, used when a certificate is set.
+	TLSAddr string
+	// PublicIP is put in relayed candidates and TURN URIs; empty means detect it.
+	PublicIP string
+	// Host is the host name put in TURN URIs; empty means PublicIP.
+	Host          string
+	Realm         string
+	Secret        string
+	OldSecret     string
+	TTL           time.Duration
+	RelayPortMin  uint16
+	RelayPortMax  uint16
+	AllowPeers    []string
+	DenyPeers     []string
+	AllowLoopback bool
+	UserQuota     int
+	TotalQuota    int
+	APIKey        string
+}
+
+// DefaultConfig returns the configuration used when nothing is set.
+func DefaultConfig() Config {
+	return Config{
+		HTTPAddr:   ":8080",
+		RelayGrace: 10 * time.Second,
+		TrustProxy: []netip.Prefix{
+			netip.MustParsePrefix("127.0.0.0/8"),
+			netip.MustParsePrefix("::1/128"),
+		},
+		ShutdownTimeout: 10 * time.Second,
+		TURN: TURNConfig{
+			Addr:         ":3478",
+			TLSAddr:      ":5349",
+			TTL:          24 * time.Hour,
+			RelayPortMin: 49152,
+			RelayPortMax: 65535,
+		},
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.HTTPAddr == "" {
+		errs = append(errs, errors.New("http listen address is empty"))
+	}
+	if c.RelayGrace <= 0 {
+		errs = append(errs, fmt.Errorf("relay grace %v: must be positive", c.RelayGrace))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("shutdown timeout %v: must be positive", c.ShutdownTimeout))
+	}
+	if !c.TURN.Disabled {
+		t := c.TURN
+		if t.TTL < time.Second {
+			errs = append(errs, fmt.Errorf("turn ttl %v: must be at least 1s", t.TTL))
+		}
+		if t.RelayPortMin == 0 || t.RelayPortMax < t.RelayPortMin {
+			errs = append(errs, fmt.Errorf("relay ports %d-%d: not a range", t.RelayPortMin, t.RelayPortMax))
+		}
+		if t.UserQuota < 0 || t.TotalQuota < 0 {
+			errs = append(errs, errors.New("turn quotas must not be negative"))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,162 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/room"
+	"github.com/onertc/onertc/server/signal"
+)
+
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.handleIndex)
+	mux.HandleFunc("GET /r/{room}", s.handleRoomPage)
+	mux.HandleFunc("POST /join/{room}", s.handleJoin)
+	mux.HandleFunc("POST /message/{room}/{client}", s.handleMessage)
+	mux.HandleFunc("POST /leave/{room}/{client}", s.handleLeave)
+	mux.HandleFunc("POST /bye/{room}/{client}", s.handleLeave)
+	mux.HandleFunc("GET /params", s.handleParams)
+	mux.HandleFunc("GET /ws", s.relay.ServeWS)
+	mux.HandleFunc("/collider/{room}/{client}", s.relay.ServeCollider)
+	mux.HandleFunc("GET /status", s.relay.ServeStatus)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the client may be gone; nothing to do then
+}
+
+// ids reads and validates the {room} and, when wantClient, {client} path values; it
+// answers 404 itself when they are not acceptable.
+func ids(w http.ResponseWriter, r *http.Request, wantClient bool) (roomID, clientID string, ok bool) {
+	roomID = r.PathValue("room")
+	if !protocol.ValidID(roomID) {
+		http.Error(w, "invalid room id: use 1-64 of a-z A-Z 0-9 _ -", http.StatusNotFound)
+		return "", "", false
+	}
+	if wantClient {
+		clientID = r.PathValue("client")
+		if !protocol.ValidID(clientID) {
+			http.Error(w, "invalid client id", http.StatusNotFound)
+			return "", "", false
+		}
+	}
+	return roomID, clientID, true
+}
+
+func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
+	roomID, _, ok := ids(w, r, false)
+	if !ok {
+		return
+	}
+	log := s.log.With("room", roomID, "remote", r.RemoteAddr)
+	j, err := s.rooms.Join(r.Context(), roomID, newClientID)
+	switch {
+	case errors.Is(err, room.ErrFull):
+		log.Info("join refused: room full")
+		writeJSON(w, http.StatusOK, protocol.NewJoinError(protocol.ResultFull))
+		return
+	case err != nil:
+		log.Error("join failed", "err", err)
+		writeJSON(w, http.StatusOK, protocol.NewJoinError(protocol.ResultError))
+		return
+	}
+	if err := s.relay.Expect(roomID, j.ClientID); err != nil {
+		// The relay room holds a client the room table no longer has (a Collider-only
+		// client); the joiner's register will be refused and it can retry.
+		log.Warn("relay did not take the new client", "client", j.ClientID, "err", err)
+	}
+	p := s.params(r)
+	p.RoomID = roomID
+	p.RoomLink = s.origin(r).http() + "/r/" + roomID
+	if r.URL.RawQuery != "" {
+		p.RoomLink += "?" + r.URL.RawQuery
+	}
+	p.ClientID = j.ClientID
+	p.IsInitiator = boolString(j.IsInitiator)
+	p.Messages = j.Messages
+	log.Info("joined", "client", j.ClientID, "initiator", j.IsInitiator, "messages", len(j.Messages))
+	writeJSON(w, http.StatusOK, protocol.JoinResponse{Result: protocol.ResultSuccess, Params: p})
+}
+
+func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
+	roomID, clientID, ok := ids(w, r, true)
+	if !ok {
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, protocol.MaxMessageBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeJSON(w, http.StatusRequestEntityTooLarge, messageError{protocol.ResultError, "message larger than 65536 bytes"})
+		return
+	case err != nil:
+		writeJSON(w, http.StatusBadRequest, messageError{protocol.ResultError, "could not read the message"})
+		return
+	case len(body) == 0:
+		writeJSON(w, http.StatusBadRequest, messageError{protocol.ResultError, "empty message"})
+		return
+	}
+	msg := string(body)
+	stored, err := s.rooms.Message(r.Context(), roomID, clientID, msg)
+	switch {
+	case errors.Is(err, room.ErrUnknownRoom):
+		writeJSON(w, http.StatusOK, protocol.MessageResponse{Result: protocol.ResultUnknownRoom})
+		return
+	case errors.Is(err, room.ErrUnknownClient):
+		writeJSON(w, http.StatusOK, protocol.MessageResponse{Result: protocol.ResultUnknownClient})
+		return
+	case errors.Is(err, room.ErrMailboxFull):
+		writeJSON(w, http.StatusOK, messageError{protocol.ResultError, "mailbox full"})
+		return
+	case err != nil:
+		s.log.Error("message failed", "room", roomID, "client", clientID, "err", err)
+		writeJSON(w, http.StatusInternalServerError, messageError{protocol.ResultError, "internal error"})
+		return
+	}
+	if !stored {
+		if err := s.relay.Send(r.Context(), roomID, clientID, msg); err != nil {
+			status := http.StatusOK
+			if !errors.Is(err, signal.ErrQueueFull) && !errors.Is(err, signal.ErrRoomFull) {
+				status = http.StatusInternalServerError
+			}
+			writeJSON(w, status, messageError{protocol.ResultError, err.Error()})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, protocol.MessageResponse{Result: protocol.ResultSuccess})
+}
+
+// messageError is a result with a human-readable reason, for failures AppRTC has no code for.
+type messageError struct {
+	Result string `json:"result"`
+	Error  string `json:"error"`
+}
+
+// handleLeave removes the client from the relay and the room. It answers 200 with an empty
+// body whatever the room or client, as AppRTC does.
+func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
+	roomID, clientID := r.PathValue("room"), r.PathValue("client")
+	if protocol.ValidID(roomID) && protocol.ValidID(clientID) {
+		// Through the relay, so its queue for the leaver is handed to the one who stays
+		// and the relay room frees its place for a newcomer's register.
+		s.relay.Delete(r.Context(), roomID, clientID)
+		s.log.Info("left", "room", roomID, "client", clientID)
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) handleParams(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.params(r))
+}

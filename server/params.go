@@ -1,0 +1,111 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/onertc/onertc/protocol"
+)
+
+// Version is the build's version, set by the linker (-X).
+var Version = "dev"
+
+// params builds the AppRTC parameter set of a request; the room-specific fields (room id,
+// client id, initiator, messages) are filled in by the caller.
+func (s *Server) params(r *http.Request) protocol.Params {
+	q := r.URL.Query()
+	o := s.origin(r)
+	p := protocol.Params{
+		Messages:               []string{},
+		PCConfig:               pcConfig(q.Get("it")),
+		PCConstraints:          `{"optional":[]}`,
+		OfferOptions:           `{}`,
+		MediaConstraints:       mediaConstraints(q),
+		IsLoopback:             boolString(q.Get("debug") == "loopback"),
+		BypassJoinConfirmation: "false",
+		VersionInfo:            versionInfo(),
+		ICEServerURL:           o.http() + "/v1alpha/iceconfig?key=",
+		ICEServerTransports:    q.Get("tt"),
+		ErrorMessages:          []string{},
+		WarningMessages:        []string{},
+	}
+	if !validTransports(p.ICEServerTransports) {
+		p.WarningMessages = append(p.WarningMessages, "ignored tt: expected a comma-separated list of udp, tcp, tls")
+		p.ICEServerTransports = ""
+	}
+	p.WSSURL, p.WSSPostURL = wssURLs(o, q)
+	if s.cfg.TURN.Disabled {
+		p.ICEServerURL = ""
+	}
+	return p
+}
+
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+func pcConfig(iceTransports string) string {
+	cfg := struct {
+		ICEServers    []protocol.ICEServer `json:"iceServers"`
+		BundlePolicy  string               `json:"bundlePolicy"`
+		RTCPMuxPolicy string               `json:"rtcpMuxPolicy"`
+		ICETransports string               `json:"iceTransports,omitempty"`
+	}{ICEServers: []protocol.ICEServer{}, BundlePolicy: "max-bundle", RTCPMuxPolicy: "require"}
+	if iceTransports == "relay" || iceTransports == "all" {
+		cfg.ICETransports = iceTransports
+	}
+	b, _ := json.Marshal(cfg) // a struct of strings always marshals
+	return string(b)
+}
+
+// mediaConstraints follows AppRTC's ?audio=, ?video= and ?hd=; values other than true and
+// false fall back to the default.
+func mediaConstraints(q url.Values) string {
+	audio := q.Get("audio") != "false"
+	var video any = q.Get("video") != "false"
+	if q.Get("hd") == "true" && video == true {
+		video = map[string]any{
+			"width":  map[string]int{"ideal": 1280},
+			"height": map[string]int{"ideal": 720},
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"audio": audio, "video": video})
+	return string(b)
+}
+
+func validTransports(tt string) bool {
+	if tt == "" {
+		return true
+	}
+	for _, t := range strings.Split(tt, ",") {
+		if t != "udp" && t != "tcp" && t != "tls" {
+			return false
+		}
+	}
+	return true
+}
+
+func versionInfo() string {
+	b, _ := json.Marshal(map[string]string{"gitHash": Version, "branch": "", "time": ""})
+	return string(b)
+}
+
+// wssURLs returns the relay URLs: this server's own /ws and /collider, or AppRTC's external
+// relay selection with ?wshpp=host:port (TLS unless ?wstls=false).
+func wssURLs(o requestOrigin, q url.Values) (wss, post string) {
+	if hp := q.Get("wshpp"); hp != "" && validHost(hp) {
+		if q.Get("wstls") == "false" {
+			return "ws://" + hp + "/ws", "http://" + hp
+		}
+		return "wss://" + hp + "/ws", "https://" + hp
+	}
+	if q.Get("wstls") == "false" {
+		o.secure = false
+	}
+	return o.ws() + "/ws", o.http() + "/collider"
+}

@@ -1,0 +1,16 @@
+package signal
+
+import (
+	"errors"
+
+	"github.com/onertc/onertc/protocol"
+)
+
+// Errors of the relay; their texts are what Collider clients see.
+var (
+	ErrRoomFull      = errors.New(protocol.ErrTextRoomFull)
+	ErrNotRegistered = errors.New(protocol.ErrTextNotRegistered)
+	ErrQueueFull     = errors.New("Message queue full")
+	ErrTooLarge      = errors.New("Message too large")
+	ErrClosed        = errors.New("Relay shutting down")
+)

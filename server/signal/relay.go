@@ -1,0 +1,451 @@
+// Package signal is the Collider-compatible WebSocket relay: clients register on /ws with a
+// room and client id, and each message one client sends reaches the other, in order, queued
+// while the other has no live socket. It tells the room server (through Hooks) when it drops a
+// client, so a closed tab never leaves a room full.
+package signal
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/onertc/onertc/protocol"
+)
+
+// Hooks is how the relay talks to the room server. Both run without relay locks held.
+type Hooks interface {
+	// StoreIfAlone stores msg in the sender's room mailbox when the sender is alone in its
+	// room and reports whether it did. The relay calls it for a message that has no peer to
+	// go to, so that a newcomer receives it in its /join messages rather than on a socket
+	// it may not be ready to read.
+	StoreIfAlone(ctx context.Context, roomID, clientID, msg string) bool
+	// Removed reports that the relay dropped a client (grace period over, or DELETE).
+	// handoff holds what the remaining client had sent to it that it never received.
+	Removed(ctx context.Context, roomID, clientID string, handoff []string)
+}
+
+// Config holds the relay's settings.
+type Config struct {
+	// Grace is how long a client whose socket dropped stays registered, waiting for a
+	// re-register, before it is removed. It also bounds the time from /join to register.
+	Grace time.Duration
+	// PingInterval is the time between keepalive pings; PongTimeout is how long a socket
+	// may stay silent (no frame, no pong) before it is considered dead.
+	PingInterval, PongTimeout time.Duration
+	// WriteTimeout bounds one frame write: a peer that does not read cannot hold a writer.
+	WriteTimeout time.Duration
+	// DrainTimeout is how long a DELETEd client's socket is still read, so that a bye it
+	// sent just before the DELETE is delivered.
+	DrainTimeout time.Duration
+	// FramesPerSecond and FrameBurst bound what one socket may send.
+	FramesPerSecond float64
+	FrameBurst      int
+	// CheckOrigin decides whether a browser's WebSocket handshake is allowed.
+	CheckOrigin func(r *http.Request) bool
+	Logger      *slog.Logger
+	Hooks       Hooks
+}
+
+// DefaultConfig returns the settings the relay runs with when nothing is configured.
+func DefaultConfig() Config {
+	return Config{
+		Grace:           10 * time.Second,
+		PingInterval:    20 * time.Second,
+		PongTimeout:     45 * time.Second,
+		WriteTimeout:    10 * time.Second,
+		DrainTimeout:    time.Second,
+		FramesPerSecond: 200,
+		FrameBurst:      400,
+	}
+}
+
+// Relay is the Collider relay. Its zero value is not usable; create it with New.
+type Relay struct {
+	cfg      Config
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+	started  time.Time
+
+	// mu guards rooms, sockets and every field of room, client and socket marked as such.
+	// Nothing under it does I/O or blocks: it is shared by all rooms.
+	mu      sync.Mutex
+	rooms   map[string]*room
+	sockets map[*socket]struct{}
+	closed  bool
+	wg      sync.WaitGroup
+
+	stats counters
+}
+
+type counters struct {
+	openWS, totalWS, wsErrors, httpErrors      atomic.Int64
+	relayed, queued, dropped, removed, handoff atomic.Int64
+}
+
+// Stats is a snapshot of the relay's counters.
+type Stats struct {
+	Uptime                            time.Duration
+	OpenWS, TotalWS                   int64
+	WSErrors, HTTPErrors              int64
+	Relayed, Queued, Dropped          int64
+	Removed, HandedOff, Rooms, Online int64
+}
+
+type room struct {
+	id      string
+	clients []*client // at most protocol.RoomCapacity; guarded by Relay.mu
+}
+
+type client struct {
+	room *room
+	id   string
+	// inbox holds messages for this client that its socket has not written yet, in order.
+	inbox      []string
+	inboxBytes int
+	// inboxGen changes when the inbox is taken away by a hand-off, so that a writer that
+	// peeked at it does not commit against the new one.
+	inboxGen int
+	// pending holds what this client sent while it had no peer in the relay room; the
+	// next peer to appear receives it.
+	pending      []string
+	pendingBytes int
+	sock         *socket
+	// inflight is set while a socket writes from inbox, so that a re-registered socket
+	// never writes the same messages, or later ones before them.
+	inflight bool
+	graceGen int
+	removed  bool
+}
+
+// New returns a relay with cfg; zero durations and limits take DefaultConfig's values.
+func New(cfg Config) *Relay {
+	def := DefaultConfig()
+	if cfg.Grace <= 0 {
+		cfg.Grace = def.Grace
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = def.PingInterval
+	}
+	if cfg.PongTimeout <= 0 {
+		cfg.PongTimeout = def.PongTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = def.WriteTimeout
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = def.DrainTimeout
+	}
+	if cfg.FramesPerSecond <= 0 {
+		cfg.FramesPerSecond = def.FramesPerSecond
+	}
+	if cfg.FrameBurst <= 0 {
+		cfg.FrameBurst = def.FrameBurst
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Hooks == nil {
+		cfg.Hooks = noHooks{}
+	}
+	r := &Relay{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		started: time.Now(),
+		rooms:   make(map[string]*room),
+		sockets: make(map[*socket]struct{}),
+	}
+	r.upgrader = websocket.Upgrader{
+		// Small per-socket read buffers and pooled write buffers keep an idle socket
+		// cheap; frames larger than the buffer are still read whole.
+		ReadBufferSize:  512,
+		WriteBufferSize: 4096,
+		WriteBufferPool: &sync.Pool{},
+		CheckOrigin:     cfg.CheckOrigin,
+		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+			r.stats.wsErrors.Add(1)
+			http.Error(w, reason.Error(), status)
+		},
+	}
+	if r.upgrader.CheckOrigin == nil {
+		r.upgrader.CheckOrigin = SameOrigin(nil, nil)
+	}
+	return r
+}
+
+type noHooks struct{}
+
+func (noHooks) StoreIfAlone(context.Context, string, string, string) bool { return false }
+func (noHooks) Removed(context.Context, string, string, []string)         {}
+
+// Stats returns the relay's counters.
+func (r *Relay) Stats() Stats {
+	r.mu.Lock()
+	rooms := int64(len(r.rooms))
+	var online int64
+	for _, rm := range r.rooms {
+		for _, c := range rm.clients {
+			if c.sock != nil {
+				online++
+			}
+		}
+	}
+	r.mu.Unlock()
+	return Stats{
+		Uptime: time.Since(r.started), OpenWS: r.stats.openWS.Load(), TotalWS: r.stats.totalWS.Load(),
+		WSErrors: r.stats.wsErrors.Load(), HTTPErrors: r.stats.httpErrors.Load(),
+		Relayed: r.stats.relayed.Load(), Queued: r.stats.queued.Load(), Dropped: r.stats.dropped.Load(),
+		Removed: r.stats.removed.Load(), HandedOff: r.stats.handoff.Load(), Rooms: rooms, Online: online,
+	}
+}
+
+// peerOf returns the other client of c's room, or nil. Called with r.mu held.
+func peerOf(c *client) *client {
+	for _, o := range c.room.clients {
+		if o != c {
+			return o
+		}
+	}
+	return nil
+}
+
+// lookup returns the client, creating it (and its room) when create is set. It returns
+// ErrRoomFull when the room holds two others. Called with r.mu held.
+func (r *Relay) lookup(roomID, clientID string, create bool) (*client, error) {
+	rm := r.rooms[roomID]
+	if rm != nil {
+		for _, c := range rm.clients {
+			if c.id == clientID {
+				return c, nil
+			}
+		}
+	}
+	if !create {
+		return nil, ErrNotRegistered
+	}
+	if rm == nil {
+		rm = &room{id: roomID}
+		r.rooms[roomID] = rm
+	}
+	if len(rm.clients) >= protocol.RoomCapacity {
+		return nil, ErrRoomFull
+	}
+	c := &client{room: rm, id: clientID}
+	rm.clients = append(rm.clients, c)
+	if peer := peerOf(c); peer != nil && len(peer.pending) > 0 {
+		c.inbox, c.inboxBytes = peer.pending, peer.pendingBytes
+		peer.pending, peer.pendingBytes = nil, 0
+	}
+	return c, nil
+}
+
+// startGrace arms c's removal after the grace period. Called with r.mu held.
+func (r *Relay) startGrace(c *client) {
+	c.graceGen++
+	gen := c.graceGen
+	time.AfterFunc(r.cfg.Grace, func() {
+		r.mu.Lock()
+		if c.removed || c.sock != nil || c.graceGen != gen || r.closed {
+			r.mu.Unlock()
+			return
+		}
+		handoff, roomID := r.removeLocked(c)
+		r.mu.Unlock()
+		r.log.Info("relay client removed after grace period", "room", roomID, "client", c.id)
+		r.cfg.Hooks.Removed(context.Background(), roomID, c.id, handoff)
+	})
+}
+
+// removeLocked takes c out of its room and returns the messages its peer had sent it that
+// were never written, which are handed back to the room server. Called with r.mu held.
+func (r *Relay) removeLocked(c *client) (handoff []string, roomID string) {
+	c.removed = true
+	rm := c.room
+	for i, o := range rm.clients {
+		if o == c {
+			rm.clients = append(rm.clients[:i], rm.clients[i+1:]...)
+			break
+		}
+	}
+	if len(rm.clients) == 0 {
+		delete(r.rooms, rm.id)
+	}
+	handoff = c.inbox
+	c.inbox, c.inboxBytes = nil, 0
+	c.inboxGen++
+	// What c itself had sent and its peer never got stays with the peer: a bye or a
+	// last candidate from a departing client is still worth reading, in order.
+	if peer := peerOf(c); peer != nil {
+		for _, m := range c.pending {
+			if peer.enqueue(m) != nil {
+				r.stats.dropped.Add(1)
+			}
+		}
+	}
+	c.pending = nil
+	r.stats.removed.Add(1)
+	r.stats.handoff.Add(int64(len(handoff)))
+	return handoff, rm.id
+}
+
+// enqueue appends msg to c's inbox within the bounds. Called with Relay.mu held.
+func (c *client) enqueue(msg string) error {
+	if len(c.inbox) >= protocol.MaxQueuedPerSender || c.inboxBytes+len(msg) > protocol.MaxQueuedBytesPerSender {
+		return ErrQueueFull
+	}
+	c.inbox = append(c.inbox, msg)
+	c.inboxBytes += len(msg)
+	return nil
+}
+
+func (c *client) hold(msg string) error {
+	if len(c.pending) >= protocol.MaxQueuedPerSender || c.pendingBytes+len(msg) > protocol.MaxQueuedBytesPerSender {
+		return ErrQueueFull
+	}
+	c.pending = append(c.pending, msg)
+	c.pendingBytes += len(msg)
+	return nil
+}
+
+// send delivers msg from (roomID, clientID) to its peer, queueing it when the peer has no
+// live socket, or — when there is no peer at all — offering it to the room mailbox first.
+// create makes the sender when it does not exist (HTTP send, /message); a WebSocket send
+// passes its own registered client instead.
+func (r *Relay) send(ctx context.Context, from *client, msg string) error {
+	if len(msg) > protocol.MaxMessageBytes {
+		return ErrTooLarge
+	}
+	r.mu.Lock()
+	if from.removed {
+		// A frame read from a DELETEd client's socket while it drains: it still goes to
+		// whoever remains, but never re-creates the client.
+		err := r.deliverOrphanLocked(from, msg)
+		r.mu.Unlock()
+		return err
+	}
+	peer := peerOf(from)
+	r.mu.Unlock()
+	if peer == nil && r.cfg.Hooks.StoreIfAlone(ctx, from.room.id, from.id, msg) {
+		r.stats.queued.Add(1)
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if from.removed {
+		return r.deliverOrphanLocked(from, msg)
+	}
+	peer = peerOf(from)
+	if peer == nil {
+		if err := from.hold(msg); err != nil {
+			r.stats.dropped.Add(1)
+			return err
+		}
+		r.stats.queued.Add(1)
+		return nil
+	}
+	if err := peer.enqueue(msg); err != nil {
+		r.stats.dropped.Add(1)
+		return err
+	}
+	if peer.sock != nil {
+		peer.sock.wakeUp()
+	} else {
+		r.stats.queued.Add(1)
+	}
+	return nil
+}
+
+func (r *Relay) deliverOrphanLocked(from *client, msg string) error {
+	peer := peerOf(from)
+	if peer == nil {
+		r.stats.dropped.Add(1)
+		return nil
+	}
+	if err := peer.enqueue(msg); err != nil {
+		r.stats.dropped.Add(1)
+		return err
+	}
+	if peer.sock != nil {
+		peer.sock.wakeUp()
+	}
+	return nil
+}
+
+// Send hands msg to the relay as if the client had sent it on its socket, creating the
+// client (offline, with the grace timer running) when the relay does not know it yet. The
+// room server calls it for /message when the room holds two.
+func (r *Relay) Send(ctx context.Context, roomID, clientID, msg string) error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return ErrClosed
+	}
+	c, err := r.lookup(roomID, clientID, true)
+	if err == nil && c.sock == nil {
+		r.startGrace(c)
+	}
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return r.send(ctx, c, msg)
+}
+
+// Expect makes a client that has just joined known to the relay, offline, with its grace
+// timer running: a client that joins and never registers is removed like one whose socket
+// dropped, so it cannot hold a room full.
+func (r *Relay) Expect(roomID, clientID string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	c, err := r.lookup(roomID, clientID, true)
+	if err != nil {
+		return err
+	}
+	if c.sock == nil {
+		r.startGrace(c)
+	}
+	return nil
+}
+
+// Delete removes the client at once. Its socket, if any, is still read for DrainTimeout so
+// that a bye it sent before the DELETE arrived is delivered, then closed.
+func (r *Relay) Delete(ctx context.Context, roomID, clientID string) {
+	r.mu.Lock()
+	c, err := r.lookup(roomID, clientID, false)
+	if err != nil {
+		r.mu.Unlock()
+		// Unknown to the relay, it may still be in the room table.
+		r.cfg.Hooks.Removed(ctx, roomID, clientID, nil)
+		return
+	}
+	handoff, _ := r.removeLocked(c)
+	if s := c.sock; s != nil {
+		c.sock = nil
+		time.AfterFunc(r.cfg.DrainTimeout, func() { s.closeWith(websocket.CloseNormalClosure, "") })
+	}
+	r.mu.Unlock()
+	r.cfg.Hooks.Removed(ctx, roomID, clientID, handoff)
+}
+
+// Close closes every socket with "going away" and waits for their goroutines. Queued
+// messages stay undelivered: the process is ending.
+func (r *Relay) Close() {
+	r.mu.Lock()
+	r.closed = true
+	socks := make([]*socket, 0, len(r.sockets))
+	for s := range r.sockets {
+		socks = append(socks, s)
+	}
+	r.mu.Unlock()
+	for _, s := range socks {
+		s.closeWith(websocket.CloseGoingAway, "server shutting down")
+	}
+	r.wg.Wait()
+}
