@@ -104,7 +104,9 @@ type room struct {
 type client struct {
 	room *room
 	id   string
-	// inbox holds messages for this client that its socket has not written yet, in order.
+	// inbox holds messages for this client, in order, until its socket has written them
+	// AND answered a ping sent after them: a message written into a connection that
+	// turns out dead is written again on the next socket rather than lost.
 	inbox      []string
 	inboxBytes int
 	// inboxGen changes when the inbox is taken away by a hand-off, so that a writer that
@@ -115,11 +117,8 @@ type client struct {
 	pending      []string
 	pendingBytes int
 	sock         *socket
-	// inflight is set while a socket writes from inbox, so that a re-registered socket
-	// never writes the same messages, or later ones before them.
-	inflight bool
-	graceGen int
-	removed  bool
+	graceGen     int
+	removed      bool
 }
 
 // New returns a relay with cfg; zero durations and limits take DefaultConfig's values.
@@ -448,4 +447,16 @@ func (r *Relay) Close() {
 		s.closeWith(websocket.CloseGoingAway, "server shutting down")
 	}
 	r.wg.Wait()
+}
+
+// Pending is the number of messages held for a client: not yet written, or written and
+// not yet confirmed by its socket.
+func (r *Relay) Pending(roomID, clientID string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, err := r.lookup(roomID, clientID, false)
+	if err != nil {
+		return 0
+	}
+	return len(c.inbox)
 }

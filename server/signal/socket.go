@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -28,6 +29,11 @@ type socket struct {
 	client *client
 	// direct holds frames for this socket alone (errors), written before any message.
 	direct []directFrame
+	// written and confirmed count the client's inbox messages this socket has written,
+	// and of those the ones a pong has confirmed; gen is the client's inboxGen they
+	// refer to.
+	written, confirmed uint64
+	gen                int
 
 	closeOnce sync.Once
 	closeCode int
@@ -84,7 +90,11 @@ func (s *socket) readLoop(ctx context.Context) (failed bool) {
 	s.ws.SetReadLimit(protocol.MaxFrameBytes)
 	deadline := func() { _ = s.ws.SetReadDeadline(time.Now().Add(r.cfg.PongTimeout)) }
 	deadline()
-	s.ws.SetPongHandler(func(string) error { deadline(); return nil })
+	s.ws.SetPongHandler(func(payload string) error {
+		deadline()
+		s.confirm(payload)
+		return nil
+	})
 	for {
 		_, data, err := s.ws.ReadMessage()
 		if err != nil {
@@ -172,51 +182,70 @@ func (s *socket) register(roomID, clientID string) bool {
 	if err != nil {
 		return fail(protocol.ErrTextRoomFull)
 	}
-	if c.sock != nil {
-		return fail(protocol.ErrTextDuplicateClient)
+	if old := c.sock; old != nil {
+		// The same client registering again is nearly always a reconnect whose old
+		// connection the server has not seen die yet (a phone changing networks leaves a
+		// half-open socket for up to PongTimeout). Client ids are unguessable, so the new
+		// socket takes over and the old one is told and closed.
+		r.stats.wsErrors.Add(1)
+		old.failLocked(protocol.ErrTextDuplicateClient, true)
+		old.client = nil
 	}
 	c.sock = s
 	c.graceGen++ // disarms a running grace timer
 	s.client = c
+	s.gen = c.inboxGen
 	s.log = s.log.With("room", roomID, "client", clientID)
 	s.wakeUp()
 	return true
 }
 
 // takeLocked returns the next frames to write: this socket's own frames first, then up to a
-// batch of its client's inbox, marking the inbox in flight. Called with Relay.mu held.
-func (s *socket) takeLocked() (direct []directFrame, msgs []string, gen int) {
+// batch of its client's inbox that this socket has not written yet. Called with Relay.mu held.
+func (s *socket) takeLocked() (direct []directFrame, msgs []string) {
 	direct, s.direct = s.direct, nil
 	c := s.client
-	if c == nil || c.sock != s || c.inflight || len(c.inbox) == 0 {
-		return direct, nil, 0
+	if c == nil || c.sock != s || c.inboxGen != s.gen {
+		return direct, nil
 	}
+	unconfirmed := int(s.written - s.confirmed)
 	const batch = 64
-	n := min(len(c.inbox), batch)
-	msgs = c.inbox[:n:n]
-	c.inflight = true
-	return direct, msgs, c.inboxGen
+	end := min(len(c.inbox), unconfirmed+batch)
+	return direct, c.inbox[unconfirmed:end:end]
 }
 
-// commitLocked ends an in-flight write of n inbox messages, of which written reached the
-// socket. Called with Relay.mu held.
-func (s *socket) commitLocked(c *client, gen, n, written int) {
-	c.inflight = false
-	if c.inboxGen == gen && written > 0 {
-		for _, m := range c.inbox[:written] {
-			c.inboxBytes -= len(m)
-		}
-		c.inbox = c.inbox[written:]
-		if len(c.inbox) == 0 {
-			c.inbox = nil
-		}
-		s.relay.stats.relayed.Add(int64(written))
+// wroteLocked records that n more inbox messages reached the connection and returns the
+// ping payload that confirms them. Called with Relay.mu held.
+func (s *socket) wroteLocked(n int) []byte {
+	s.written += uint64(n)
+	return strconv.AppendUint(nil, s.written, 10)
+}
+
+// confirm handles a pong: the client has read every message written before the ping it
+// answers, so they leave the inbox. Pongs of a replaced socket confirm nothing; its
+// messages are written again on the new one.
+func (s *socket) confirm(payload string) {
+	upto, err := strconv.ParseUint(payload, 10, 64)
+	if err != nil {
+		return
 	}
-	// Wake whoever now holds the client's socket: the rest of the batch, or what came in
-	// meanwhile, is theirs to write.
-	if c.sock != nil && (len(c.inbox) > 0 || written < n) {
-		c.sock.wakeUp()
+	r := s.relay
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := s.client
+	if c == nil || c.sock != s || c.inboxGen != s.gen || upto <= s.confirmed || upto > s.written {
+		return
 	}
+	n := int(upto - s.confirmed)
+	for _, m := range c.inbox[:n] {
+		c.inboxBytes -= len(m)
+	}
+	c.inbox = c.inbox[n:]
+	if len(c.inbox) == 0 {
+		c.inbox = nil
+	}
+	s.confirmed = upto
+	r.stats.relayed.Add(int64(n))
 }
 
 // writeLoop is the only writer of the connection.
@@ -236,7 +265,10 @@ func (s *socket) writeLoop() {
 			_ = s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 			return
 		case <-ping.C:
-			if err := s.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(r.cfg.WriteTimeout)); err != nil {
+			r.mu.Lock()
+			payload := s.wroteLocked(0)
+			r.mu.Unlock()
+			if err := s.ws.WriteControl(websocket.PingMessage, payload, time.Now().Add(r.cfg.WriteTimeout)); err != nil {
 				return
 			}
 			continue
@@ -244,50 +276,37 @@ func (s *socket) writeLoop() {
 		}
 		for {
 			r.mu.Lock()
-			c := s.client
-			direct, msgs, gen := s.takeLocked()
+			direct, msgs := s.takeLocked()
 			r.mu.Unlock()
 			if len(direct) == 0 && len(msgs) == 0 {
 				break
 			}
 			for _, d := range direct {
 				if err := write(websocket.TextMessage, d.frame); err != nil {
-					s.abandon(c, gen, len(msgs), 0)
 					return
 				}
 				if d.closeAfter {
-					s.abandon(c, gen, len(msgs), 0)
 					msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
 					_ = s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 					return
 				}
 			}
-			written := 0
+			if len(msgs) == 0 {
+				continue
+			}
 			for _, m := range msgs {
 				if err := write(websocket.TextMessage, encodeFrame(m, "")); err != nil {
-					break
+					return
 				}
-				written++
 			}
-			if len(msgs) > 0 {
-				r.mu.Lock()
-				s.commitLocked(c, gen, len(msgs), written)
-				r.mu.Unlock()
-			}
-			if written < len(msgs) {
+			r.mu.Lock()
+			payload := s.wroteLocked(len(msgs))
+			r.mu.Unlock()
+			if err := s.ws.WriteControl(websocket.PingMessage, payload, time.Now().Add(r.cfg.WriteTimeout)); err != nil {
 				return
 			}
 		}
 	}
-}
-
-func (s *socket) abandon(c *client, gen, n, written int) {
-	if n == 0 {
-		return
-	}
-	s.relay.mu.Lock()
-	s.commitLocked(c, gen, n, written)
-	s.relay.mu.Unlock()
 }
 
 // detach runs when the reader ends: the client goes offline and its grace period starts.

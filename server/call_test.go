@@ -1,0 +1,217 @@
+package server
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The whole call of PROTOCOL.md section 6, then the ghost and hand-off rules.
+func TestCallFlowGhostAndHandoff(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.RelayGrace = 300 * time.Millisecond })
+	a := ts.join(t, "call")
+	wsA := ts.dial(t)
+	wsA.register("call", a.ClientID)
+	for _, m := range []string{"offer", "candA"} {
+		if r := ts.message(t, "call", a.ClientID, m); r != "SUCCESS" {
+			t.Fatalf("message alone = %s", r)
+		}
+	}
+	b := ts.join(t, "call")
+	if b.IsInitiator != "false" || strings.Join(b.Messages, ",") != "offer,candA" {
+		t.Fatalf("B join: initiator %q messages %q", b.IsInitiator, b.Messages)
+	}
+	wsB := ts.dial(t)
+	wsB.register("call", b.ClientID)
+	wsB.sendMsg("answer")
+	wsA.expectMsg("answer")
+	if r := ts.message(t, "call", a.ClientID, "candA2"); r != "SUCCESS" {
+		t.Fatalf("message with two = %s", r)
+	}
+	wsB.expectMsg("candA2")
+
+	// A's tab closes: only the socket goes (no /leave, no DELETE). B re-offers while A is
+	// in its grace period; those messages are handed to the room mailbox when A is dropped.
+	wsA.conn.Close()
+	eventually(t, "A offline", func() bool { return ts.relay.Stats().Online == 1 })
+	if r := ts.message(t, "call", b.ClientID, "reoffer"); r != "SUCCESS" {
+		t.Fatalf("re-offer = %s", r)
+	}
+	wsB.sendMsg("reoffer-cand")
+	eventually(t, "ghost A removed from the room", func() bool { return ts.occupancy(t, "call") == 1 })
+	// B alone now: straight into its mailbox.
+	if r := ts.message(t, "call", b.ClientID, "after-ghost"); r != "SUCCESS" {
+		t.Fatalf("message after ghost = %s", r)
+	}
+
+	c := ts.join(t, "call")
+	if c.IsInitiator != "false" || strings.Join(c.Messages, ",") != "reoffer,reoffer-cand,after-ghost" {
+		t.Fatalf("newcomer: initiator %q messages %q", c.IsInitiator, c.Messages)
+	}
+	wsC := ts.dial(t)
+	wsC.register("call", c.ClientID)
+	wsC.expectNothing(100 * time.Millisecond) // nothing flushed twice onto the socket
+	wsC.sendMsg("answer2")
+	wsB.expectMsg("answer2")
+
+	// Hang-up as AppRTC does it: /leave, bye on the socket, close, DELETE.
+	if status, body := ts.post(t, "/leave/call/"+b.ClientID, ""); status != 200 || body != "" {
+		t.Fatalf("leave = %d %q", status, body)
+	}
+	wsB.sendMsg(`{"type":"bye"}`)
+	wsC.expectMsg(`{"type":"bye"}`)
+	if n := ts.occupancy(t, "call"); n != 1 {
+		t.Fatalf("occupancy after leave = %d", n)
+	}
+	d := ts.join(t, "call")
+	if d.IsInitiator != "false" {
+		t.Fatalf("D joined as initiator %q", d.IsInitiator)
+	}
+}
+
+// A client that joins and never opens its socket does not hold the room.
+func TestJoinWithoutRegisterIsForgotten(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.RelayGrace = 200 * time.Millisecond })
+	ts.join(t, "idle")
+	ts.join(t, "idle")
+	if n := ts.occupancy(t, "idle"); n != 2 {
+		t.Fatalf("occupancy %d", n)
+	}
+	eventually(t, "both silent joiners removed", func() bool { return ts.occupancy(t, "idle") == 0 })
+}
+
+// Hundreds of rooms at once, with sequence-numbered messages in both directions: sent while
+// the peer has not joined (mailbox), has joined but not registered (queue), is connected,
+// and is reconnecting within the grace period. Every stream must arrive whole and in order.
+func TestRelayManyRoomsNoLossNoDupNoReorder(t *testing.T) {
+	rooms := 200
+	if testing.Short() {
+		rooms = 40
+	}
+	ts := startServer(t, func(c *Config) { c.RelayGrace = 5 * time.Second })
+	const perPhase = 5
+	var wg sync.WaitGroup
+	for i := 0; i < rooms; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			roomID := fmt.Sprintf("many-%d", i)
+			var sentA, sentB int
+			nextA := func() string { sentA++; return "A" + strconv.Itoa(sentA-1) }
+			nextB := func() string { sentB++; return "B" + strconv.Itoa(sentB-1) }
+
+			a := ts.join(t, roomID)
+			wsA := ts.dial(t)
+			wsA.register(roomID, a.ClientID)
+			// Each sender keeps to one channel, as AppRTC clients do (order across two
+			// channels of one sender is not defined); rooms vary which one.
+			sendA := func() {
+				if i%2 == 0 {
+					if r := ts.message(t, roomID, a.ClientID, nextA()); r != "SUCCESS" {
+						t.Errorf("room %d: /message = %s", i, r)
+					}
+					return
+				}
+				wsA.sendMsg(nextA())
+			}
+			var wsB *wsClient
+			var bID string
+			sendB := func() {
+				switch i % 3 {
+				case 0:
+					wsB.sendMsg(nextB())
+				case 1:
+					if r := ts.message(t, roomID, bID, nextB()); r != "SUCCESS" {
+						t.Errorf("room %d: /message = %s", i, r)
+					}
+				case 2:
+					if status, _ := ts.post(t, "/collider/"+roomID+"/"+bID, nextB()); status != 200 {
+						t.Errorf("room %d: POST /collider = %d", i, status)
+					}
+				}
+			}
+			for j := 0; j < perPhase; j++ { // alone: mailbox
+				sendA()
+			}
+			b := ts.join(t, roomID)
+			bID = b.ClientID
+			gotB := append([]string(nil), b.Messages...)
+			for j := 0; j < perPhase; j++ { // B joined, not registered: queued
+				sendA()
+			}
+			wsB = ts.dial(t)
+			wsB.register(roomID, b.ClientID)
+			for j := 0; j < perPhase; j++ { // both connected
+				sendA()
+				sendB()
+			}
+			// Drain what B has so far, then cut its socket and keep A sending.
+			for len(gotB) < 3*perPhase {
+				f, ok := wsB.tryNext(5 * time.Second)
+				if !ok {
+					t.Errorf("room %d: B stuck after %q (sentA %d)", i, gotB, sentA)
+					return
+				}
+				gotB = append(gotB, f.Msg)
+			}
+			// Every message B read is confirmed (its pong came back); then the cut, which
+			// the server does not see at once: what A sends next may be written into the
+			// dead connection and must come again on B's next socket.
+			eventually(t, "B's messages confirmed", func() bool { return ts.relay.Pending(roomID, bID) == 0 })
+			wsB.conn.Close()
+			for j := 0; j < perPhase; j++ {
+				sendA()
+			}
+			wsB = ts.dial(t)
+			wsB.register(roomID, b.ClientID)
+			for j := 0; j < perPhase; j++ {
+				sendA()
+				sendB()
+			}
+			for len(gotB) < sentA {
+				f, ok := wsB.tryNext(5 * time.Second)
+				if !ok {
+					t.Errorf("room %d: B stuck after %q (sentA %d)", i, gotB, sentA)
+					return
+				}
+				gotB = append(gotB, f.Msg)
+			}
+			var gotA []string
+			for len(gotA) < sentB {
+				f, ok := wsA.tryNext(5 * time.Second)
+				if !ok {
+					t.Errorf("room %d: A stuck after %q (sentB %d)", i, gotA, sentB)
+					return
+				}
+				gotA = append(gotA, f.Msg)
+			}
+			check := func(who string, got []string, prefix string, n int) {
+				if len(got) != n {
+					t.Errorf("room %d: %s got %d messages, want %d", i, who, len(got), n)
+					return
+				}
+				for k, m := range got {
+					if m != prefix+strconv.Itoa(k) {
+						t.Errorf("room %d: %s message %d = %q, want %s%d (all: %q)", i, who, k, m, prefix, k, got)
+						return
+					}
+				}
+			}
+			check("B", gotB, "A", sentA)
+			check("A", gotA, "B", sentB)
+			if f, ok := wsA.tryNext(20 * time.Millisecond); ok {
+				t.Errorf("room %d: A got an extra frame %+v", i, f)
+			}
+			if f, ok := wsB.tryNext(20 * time.Millisecond); ok {
+				t.Errorf("room %d: B got an extra frame %+v", i, f)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if st := ts.relay.Stats(); st.Dropped != 0 {
+		t.Fatalf("relay dropped %d messages", st.Dropped)
+	}
+}

@@ -1,0 +1,223 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/onertc/onertc/protocol"
+)
+
+// testServer is a real server on an ephemeral loopback port.
+type testServer struct {
+	*Server
+	url  string // http://127.0.0.1:port
+	host string
+}
+
+func startServer(t *testing.T, mutate func(*Config)) *testServer {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.RelayGrace = 500 * time.Millisecond
+	cfg.TURN.Disabled = true
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	srv, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, Listeners{HTTP: ln}) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return &testServer{Server: srv, url: "http://" + ln.Addr().String(), host: ln.Addr().String()}
+}
+
+func (ts *testServer) post(t *testing.T, path, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(ts.url+path, "text/plain", strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (ts *testServer) join(t *testing.T, roomID string) protocol.Params {
+	t.Helper()
+	status, body := ts.post(t, "/join/"+roomID, "")
+	var jr protocol.JoinResponse
+	if err := json.Unmarshal([]byte(body), &jr); err != nil || status != 200 || jr.Result != protocol.ResultSuccess {
+		t.Fatalf("join %s: %d %s (%v)", roomID, status, body, err)
+	}
+	return jr.Params
+}
+
+func (ts *testServer) message(t *testing.T, roomID, clientID, msg string) string {
+	t.Helper()
+	_, body := ts.post(t, "/message/"+roomID+"/"+clientID, msg)
+	var mr protocol.MessageResponse
+	if err := json.Unmarshal([]byte(body), &mr); err != nil {
+		t.Fatalf("message response %q: %v", body, err)
+	}
+	return mr.Result
+}
+
+func (ts *testServer) occupancy(t *testing.T, roomID string) int {
+	t.Helper()
+	n, err := ts.rooms.Occupancy(context.Background(), roomID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// wsClient is a relay client socket with a reader goroutine feeding frames to a channel.
+type wsClient struct {
+	t      *testing.T
+	conn   *websocket.Conn
+	frames chan protocol.RelayFrame
+	closed chan struct{}
+}
+
+func (ts *testServer) dial(t *testing.T) *wsClient {
+	t.Helper()
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+ts.host+"/ws", nil)
+	if err != nil {
+		t.Fatalf("dial /ws: %v", err)
+	}
+	c := &wsClient{t: t, conn: conn, frames: make(chan protocol.RelayFrame, 4096), closed: make(chan struct{})}
+	go func() {
+		defer close(c.closed)
+		for {
+			kind, data, err := conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			var f protocol.RelayFrame
+			var raw map[string]any
+			if kind != websocket.TextMessage || json.Unmarshal(data, &f) != nil || json.Unmarshal(data, &raw) != nil {
+				t.Errorf("relay sent a bad frame (kind %d): %q", kind, data)
+				return
+			}
+			if _, ok := raw["msg"]; !ok {
+				t.Errorf("relay frame without msg key: %s", data)
+			}
+			if _, ok := raw["error"]; !ok {
+				t.Errorf("relay frame without error key: %s", data)
+			}
+			c.frames <- f
+		}
+	}()
+	t.Cleanup(func() { conn.Close() })
+	return c
+}
+
+func (c *wsClient) send(v any) {
+	c.t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.sendRaw(b)
+}
+
+func (c *wsClient) sendRaw(b []byte) {
+	c.t.Helper()
+	if err := c.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+func (c *wsClient) register(roomID, clientID string) {
+	c.send(protocol.RelayRequest{Cmd: protocol.CmdRegister, RoomID: roomID, ClientID: clientID})
+}
+
+func (c *wsClient) sendMsg(msg string) {
+	c.send(protocol.RelayRequest{Cmd: protocol.CmdSend, Msg: msg})
+}
+
+// next waits for the next frame.
+func (c *wsClient) next() protocol.RelayFrame {
+	c.t.Helper()
+	select {
+	case f := <-c.frames:
+		return f
+	case <-c.closed:
+		select {
+		case f := <-c.frames:
+			return f
+		default:
+		}
+		c.t.Fatal("socket closed while waiting for a frame")
+	case <-time.After(5 * time.Second):
+		c.t.Fatal("no frame within 5s")
+	}
+	return protocol.RelayFrame{}
+}
+
+func (c *wsClient) expectMsg(want string) {
+	c.t.Helper()
+	if f := c.next(); f.Msg != want || f.Error != "" {
+		c.t.Fatalf("frame = %+v, want msg %q", f, want)
+	}
+}
+
+// tryNext waits up to d for a frame; safe to call from any goroutine.
+func (c *wsClient) tryNext(d time.Duration) (protocol.RelayFrame, bool) {
+	select {
+	case f := <-c.frames:
+		return f, true
+	case <-time.After(d):
+		return protocol.RelayFrame{}, false
+	}
+}
+
+// expectNothing checks that no frame arrives within d.
+func (c *wsClient) expectNothing(d time.Duration) {
+	c.t.Helper()
+	select {
+	case f := <-c.frames:
+		c.t.Fatalf("unexpected frame %+v", f)
+	case <-time.After(d):
+	}
+}
+
+func (c *wsClient) expectClosed() {
+	c.t.Helper()
+	select {
+	case <-c.closed:
+	case <-time.After(5 * time.Second):
+		c.t.Fatal("socket not closed within 5s")
+	}
+}
+
+// eventually polls cond until it holds or 5 s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,243 @@
+package server
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/onertc/onertc/protocol"
+)
+
+func TestRelayErrors(t *testing.T) {
+	big := `{"cmd":"send","msg":"` + strings.Repeat("x", protocol.MaxFrameBytes) + `"}`
+	tests := []struct {
+		name       string
+		frames     []string
+		wantError  string
+		wantClosed bool
+	}{
+		{"malformed JSON", []string{`{"cmd":`}, "Invalid message: malformed JSON", true},
+		{"send before register", []string{`{"cmd":"send","msg":"hi"}`}, protocol.ErrTextNotRegistered, true},
+		{"register without clientid", []string{`{"cmd":"register","roomid":"r"}`}, protocol.ErrTextInvalidRegister, true},
+		{"register without roomid", []string{`{"cmd":"register","clientid":"c"}`}, protocol.ErrTextInvalidRegister, true},
+		{"register with bad id", []string{`{"cmd":"register","roomid":"a/b","clientid":"c"}`}, "Invalid register request: bad 'clientid' or 'roomid'", true},
+		{"double register", []string{`{"cmd":"register","roomid":"r","clientid":"c"}`, `{"cmd":"register","roomid":"r","clientid":"c"}`}, protocol.ErrTextDuplicateRegister, true},
+		{"send without msg", []string{`{"cmd":"register","roomid":"r","clientid":"c"}`, `{"cmd":"send"}`}, protocol.ErrTextMissingMsg, true},
+		{"unknown cmd keeps the socket", []string{`{"cmd":"dance"}`}, protocol.ErrTextUnexpectedCmd, false},
+		{"message too large", []string{`{"cmd":"register","roomid":"r","clientid":"c"}`, `{"cmd":"send","msg":"` + strings.Repeat("y", protocol.MaxMessageBytes+1) + `"}`}, "Message too large", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, nil)
+			c := ts.dial(t)
+			for _, f := range tt.frames {
+				c.sendRaw([]byte(f))
+			}
+			f := c.next()
+			if f.Error != tt.wantError || f.Msg != "" {
+				t.Fatalf("frame = %+v, want error %q", f, tt.wantError)
+			}
+			if tt.wantClosed {
+				c.expectClosed()
+			} else {
+				c.expectNothing(100 * time.Millisecond)
+				c.sendRaw([]byte(`{"cmd":"again"}`))
+				if f := c.next(); f.Error != protocol.ErrTextUnexpectedCmd {
+					t.Fatalf("socket not usable after a non-fatal error: %+v", f)
+				}
+			}
+		})
+	}
+	t.Run("oversized frame closes the socket", func(t *testing.T) {
+		ts := startServer(t, nil)
+		c := ts.dial(t)
+		c.sendRaw([]byte(big))
+		c.expectClosed()
+	})
+}
+
+func TestRelayCapacityAndDuplicates(t *testing.T) {
+	ts := startServer(t, nil)
+	a, b := ts.dial(t), ts.dial(t)
+	a.register("cap", "A")
+	b.register("cap", "B")
+	eventually(t, "two online", func() bool { return ts.relay.Stats().Online == 2 })
+
+	third := ts.dial(t)
+	third.register("cap", "C")
+	if f := third.next(); f.Error != protocol.ErrTextRoomFull {
+		t.Fatalf("third = %+v, want %q", f, protocol.ErrTextRoomFull)
+	}
+	third.expectClosed()
+
+	// A second register of A is a reconnect: the new socket takes over, the old is told.
+	a2 := ts.dial(t)
+	a2.register("cap", "A")
+	if f := a.next(); f.Error != protocol.ErrTextDuplicateClient {
+		t.Fatalf("replaced socket got %+v, want %q", f, protocol.ErrTextDuplicateClient)
+	}
+	a.expectClosed()
+
+	// Nothing else changed: A (on its new socket) and B still talk.
+	a2.sendMsg("hello")
+	b.expectMsg("hello")
+	b.sendMsg("back")
+	a2.expectMsg("back")
+	a2.expectNothing(50 * time.Millisecond) // no echo
+	if st := ts.relay.Stats(); st.Online != 2 || st.Rooms != 1 {
+		t.Fatalf("stats after refusals: %+v", st)
+	}
+}
+
+func TestRelayQueuesUntilRegisterAndAcrossReconnect(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.RelayGrace = 2 * time.Second })
+	a := ts.dial(t)
+	a.register("q", "A")
+	b := ts.dial(t)
+	b.register("q", "B")
+	eventually(t, "both online", func() bool { return ts.relay.Stats().Online == 2 })
+	b.conn.Close()
+	eventually(t, "B offline", func() bool { return ts.relay.Stats().Online == 1 })
+	for _, m := range []string{"1", "2", "3"} {
+		a.sendMsg(m)
+	}
+	b2 := ts.dial(t)
+	b2.register("q", "B")
+	b2.expectMsg("1")
+	b2.expectMsg("2")
+	b2.expectMsg("3")
+}
+
+// A socket that never reads must not stall relaying in other rooms; its sender is told
+// when the queue is full.
+func TestRelaySlowPeerDoesNotStallOthers(t *testing.T) {
+	ts := startServer(t, nil)
+	sender := ts.dial(t)
+	sender.register("slow", "A")
+	stuck, _, err := websocket.DefaultDialer.Dial("ws://"+ts.host+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Close()
+	if err := stuck.WriteJSON(protocol.RelayRequest{Cmd: "register", RoomID: "slow", ClientID: "B"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "both online", func() bool { return ts.relay.Stats().Online == 2 })
+	chunk := strings.Repeat("z", 60<<10)
+	for i := 0; i < 300; i++ { // 18 MB: more than loopback socket buffers and the queue bound
+		sender.sendMsg(chunk)
+	}
+	sawFull := false
+	deadline := time.After(10 * time.Second)
+	for !sawFull {
+		select {
+		case f := <-sender.frames:
+			sawFull = f.Error == "Message queue full"
+		case <-deadline:
+			t.Fatal("sender was not told the queue is full")
+		}
+	}
+	// Meanwhile another room relays normally.
+	x, y := ts.dial(t), ts.dial(t)
+	x.register("fast", "X")
+	y.register("fast", "Y")
+	eventually(t, "fast room online", func() bool { return ts.relay.Stats().Online == 4 })
+	for i := 0; i < 50; i++ {
+		x.sendMsg("ping")
+		y.expectMsg("ping")
+	}
+}
+
+func TestRelayHTTPSendAndDelete(t *testing.T) {
+	ts := startServer(t, nil)
+	b := ts.dial(t)
+	b.register("h", "B")
+	status, body := ts.post(t, "/collider/h/A", "via http")
+	if status != 200 || body != "OK\n" {
+		t.Fatalf("POST /collider = %d %q", status, body)
+	}
+	b.expectMsg("via http")
+
+	// A registers later: it is the client the HTTP send created.
+	a := ts.dial(t)
+	a.register("h", "A")
+	a.sendMsg("bye-soon")
+	b.expectMsg("bye-soon")
+
+	// DELETE overtakes A's bye: the bye is still delivered.
+	a.sendMsg(`{"type":"bye"}`)
+	req, _ := http.NewRequest(http.MethodDelete, ts.url+"/collider/h/A", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(rb) != "OK\n" || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("DELETE = %d %q cors=%q", resp.StatusCode, rb, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	b.expectMsg(`{"type":"bye"}`)
+	a.expectClosed()
+
+	// A WebSocket send never re-creates a deleted client; a new A may register.
+	a2 := ts.dial(t)
+	a2.register("h", "A")
+	a2.sendMsg("new A")
+	b.expectMsg("new A")
+
+	for _, m := range []string{http.MethodOptions, http.MethodGet} {
+		req, _ := http.NewRequest(m, ts.url+"/collider/h/A", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("%s /collider = %d", m, resp.StatusCode)
+		}
+	}
+	status, _ = ts.post(t, "/collider/h/A", strings.Repeat("x", protocol.MaxMessageBytes+1))
+	if status != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized POST /collider = %d, want 413", status)
+	}
+	status, _ = ts.post(t, "/collider/h/A", "")
+	if status != http.StatusInternalServerError {
+		t.Errorf("empty POST /collider = %d, want 500", status)
+	}
+	status, _ = ts.post(t, "/collider/h/C", "third")
+	if status != http.StatusInternalServerError {
+		t.Errorf("POST /collider as a third client = %d, want 500", status)
+	}
+}
+
+func TestRelayOriginPolicy(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.AllowedOrigins = []string{"https://app.example"} })
+	tests := []struct {
+		origin string
+		ok     bool
+	}{
+		{"", true},
+		{"http://" + ts.host, true},
+		{"https://app.example", true},
+		{"https://evil.example", false},
+	}
+	for _, tt := range tests {
+		h := http.Header{}
+		if tt.origin != "" {
+			h.Set("Origin", tt.origin)
+		}
+		conn, resp, err := websocket.DefaultDialer.Dial("ws://"+ts.host+"/ws", h)
+		if tt.ok != (err == nil) {
+			t.Errorf("origin %q: err=%v, want ok=%v", tt.origin, err, tt.ok)
+		}
+		if err == nil {
+			conn.Close()
+		} else if resp != nil && resp.StatusCode != http.StatusForbidden {
+			t.Errorf("origin %q: status %d, want 403", tt.origin, resp.StatusCode)
+		}
+	}
+}
