@@ -14,6 +14,8 @@ type Config struct {
 	HTTPAddr string
 	// RelayGrace is how long a relay client whose socket dropped may re-register.
 	RelayGrace time.Duration
+	// RelayFramesPerSecond bounds the frames one relay socket may send (burst: twice that).
+	RelayFramesPerSecond float64
 	// AllowedOrigins are browser origins admitted to /ws besides the server's own host;
 	// "*" admits all.
 	AllowedOrigins []string
@@ -56,6 +58,8 @@ func DefaultConfig() Config {
 	return Config{
 		HTTPAddr:   ":8080",
 		RelayGrace: 10 * time.Second,
+		// A call's signaling is tens of messages; 200/s leaves room for ICE restarts.
+		RelayFramesPerSecond: 200,
 		TrustProxy: []netip.Prefix{
 			netip.MustParsePrefix("127.0.0.0/8"),
 			netip.MustParsePrefix("::1/128"),
@@ -79,6 +83,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RelayGrace <= 0 {
 		errs = append(errs, fmt.Errorf("relay grace %v: must be positive", c.RelayGrace))
+	}
+	if c.RelayFramesPerSecond <= 0 {
+		errs = append(errs, fmt.Errorf("relay rate %v: must be positive", c.RelayFramesPerSecond))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdown timeout %v: must be positive", c.ShutdownTimeout))

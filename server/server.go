@@ -46,6 +46,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, rooms: room.NewMemory()}
 	rcfg := signal.DefaultConfig()
 	rcfg.Grace = cfg.RelayGrace
+	rcfg.FramesPerSecond = cfg.RelayFramesPerSecond
+	rcfg.FrameBurst = int(2 * cfg.RelayFramesPerSecond)
 	rcfg.Logger = log.With("component", "relay")
 	rcfg.Hooks = relayHooks{s}
 	rcfg.CheckOrigin = signal.SameOrigin(cfg.AllowedOrigins, func(r *http.Request) string { return s.origin(r).host })

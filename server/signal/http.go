@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
 	"github.com/onertc/onertc/protocol"
@@ -41,8 +42,9 @@ func SameOrigin(allowed []string, hostOf func(*http.Request) string) func(r *htt
 	}
 }
 
-// ServeWS upgrades the request to a relay socket and serves it until it closes. It returns
-// once the socket's goroutines have ended.
+// ServeWS upgrades the request to a relay socket. The socket's reader and writer run in
+// goroutines of their own and the handler returns at once, so that net/http's per-request
+// state (buffers, request, response) is freed: an idle socket then costs only its own.
 func (r *Relay) ServeWS(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	closed := r.closed
@@ -54,44 +56,62 @@ func (r *Relay) ServeWS(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, ErrClosed.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	defer r.wg.Done()
 	ws, err := r.upgrader.Upgrade(w, req, nil)
 	if err != nil {
 		// The upgrader has answered and counted it.
 		r.log.Debug("relay handshake refused", "remote", req.RemoteAddr, "err", err)
+		r.wg.Done()
 		return
 	}
 	s := &socket{
 		relay:  r,
 		ws:     ws,
 		log:    r.log.With("remote", req.RemoteAddr),
-		wake:   make(chan struct{}, 1),
-		quit:   make(chan struct{}),
+		dead:   make(chan struct{}),
 		limits: rate.NewLimiter(rate.Limit(r.cfg.FramesPerSecond), r.cfg.FrameBurst),
 	}
+	s.pinger = time.AfterFunc(r.cfg.PingInterval, s.keepalive)
 	r.mu.Lock()
 	r.sockets[s] = struct{}{}
 	r.mu.Unlock()
 	r.stats.openWS.Add(1)
 	r.stats.totalWS.Add(1)
+	// The reader is not tied to the request context: it ends with the handler.
+	go s.serve(context.WithoutCancel(req.Context()))
+}
 
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		s.writeLoop()
-	}()
-	// The reader is not tied to the request context: net/http cancels it on hijack.
-	failed := s.readLoop(context.WithoutCancel(req.Context()))
+// serve reads the socket until it ends, then has the writer close it.
+func (s *socket) serve(ctx context.Context) {
+	r := s.relay
+	defer r.wg.Done()
+	defer s.pinger.Stop()
+	failed := s.readLoop(ctx)
 	s.detach()
 	if failed {
 		// Let the writer send the error frame; it closes the connection itself.
 		select {
-		case <-writerDone:
+		case <-s.dead:
 		case <-time.After(r.cfg.WriteTimeout):
 		}
 	}
-	s.closeWith(1000, "")
-	<-writerDone
+	s.closeWith(websocket.CloseNormalClosure, "")
+	select {
+	case <-s.dead:
+	case <-time.After(r.cfg.WriteTimeout + time.Second):
+		s.finish()
+	}
+}
+
+// keepalive asks for a ping every PingInterval.
+func (s *socket) keepalive() {
+	s.relay.mu.Lock()
+	s.pingDue = true
+	s.kickLocked()
+	finished := s.finished
+	s.relay.mu.Unlock()
+	if !finished {
+		s.pinger.Reset(s.relay.cfg.PingInterval)
+	}
 }
 
 // ServeCollider handles POST (send as that client) and DELETE (remove at once) on

@@ -351,7 +351,7 @@ func (r *Relay) send(ctx context.Context, from *client, msg string) error {
 		return err
 	}
 	if peer.sock != nil {
-		peer.sock.wakeUp()
+		peer.sock.kickLocked()
 	} else {
 		r.stats.queued.Add(1)
 	}
@@ -369,7 +369,7 @@ func (r *Relay) deliverOrphanLocked(from *client, msg string) error {
 		return err
 	}
 	if peer.sock != nil {
-		peer.sock.wakeUp()
+		peer.sock.kickLocked()
 	}
 	return nil
 }

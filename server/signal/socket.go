@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -15,15 +14,17 @@ import (
 	"github.com/onertc/onertc/protocol"
 )
 
-// socket is one /ws connection: a reader goroutine that handles register and send, and a
-// writer goroutine that is the only one to write to the connection.
+// socket is one /ws connection: a reader goroutine that handles register and send, and at
+// most one writer goroutine, started when there is something to write and gone when there
+// is not, so an idle socket holds a single goroutine.
 type socket struct {
 	relay  *Relay
 	ws     *websocket.Conn
 	log    *slog.Logger
-	wake   chan struct{}
-	quit   chan struct{}
 	limits *rate.Limiter
+	pinger *time.Timer
+	// dead is closed by the writer when the connection is finished.
+	dead chan struct{}
 
 	// Guarded by Relay.mu.
 	client *client
@@ -34,10 +35,12 @@ type socket struct {
 	// refer to.
 	written, confirmed uint64
 	gen                int
-
-	closeOnce sync.Once
-	closeCode int
-	closeText string
+	writing            bool // a writer goroutine is running
+	pingDue            bool
+	closeReq           bool
+	closeCode          int
+	closeText          string
+	finished           bool // dead has been closed
 }
 
 type directFrame struct {
@@ -46,19 +49,24 @@ type directFrame struct {
 	closeAfter bool
 }
 
-func (s *socket) wakeUp() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
+// kickLocked makes sure a writer runs. Called with Relay.mu held.
+func (s *socket) kickLocked() {
+	if s.writing || s.finished {
+		return
 	}
+	s.writing = true
+	go s.writeLoop()
 }
 
 // closeWith asks the writer to send a close frame and end the connection.
 func (s *socket) closeWith(code int, text string) {
-	s.closeOnce.Do(func() {
-		s.closeCode, s.closeText = code, text
-		close(s.quit)
-	})
+	s.relay.mu.Lock()
+	defer s.relay.mu.Unlock()
+	if s.closeReq {
+		return
+	}
+	s.closeReq, s.closeCode, s.closeText = true, code, text
+	s.kickLocked()
 }
 
 func encodeFrame(msg, errText string) []byte {
@@ -74,7 +82,7 @@ func encodeFrame(msg, errText string) []byte {
 // Relay.mu held.
 func (s *socket) failLocked(errText string, closeAfter bool) {
 	s.direct = append(s.direct, directFrame{frame: encodeFrame("", errText), closeAfter: closeAfter})
-	s.wakeUp()
+	s.kickLocked()
 }
 
 func (s *socket) fail(errText string, closeAfter bool) {
@@ -196,7 +204,7 @@ func (s *socket) register(roomID, clientID string) bool {
 	s.client = c
 	s.gen = c.inboxGen
 	s.log = s.log.With("room", roomID, "client", clientID)
-	s.wakeUp()
+	s.kickLocked()
 	return true
 }
 
@@ -248,64 +256,77 @@ func (s *socket) confirm(payload string) {
 	r.stats.relayed.Add(int64(n))
 }
 
-// writeLoop is the only writer of the connection.
+// writeLoop writes what there is to write, then ends; kickLocked starts it again. It is
+// the only writer of the connection.
 func (s *socket) writeLoop() {
 	r := s.relay
-	ping := time.NewTicker(r.cfg.PingInterval)
-	defer ping.Stop()
-	defer s.ws.Close()
 	write := func(kind int, data []byte) error {
 		_ = s.ws.SetWriteDeadline(time.Now().Add(r.cfg.WriteTimeout))
 		return s.ws.WriteMessage(kind, data)
 	}
+	ping := func(payload []byte) error {
+		return s.ws.WriteControl(websocket.PingMessage, payload, time.Now().Add(r.cfg.WriteTimeout))
+	}
 	for {
-		select {
-		case <-s.quit:
-			msg := websocket.FormatCloseMessage(s.closeCode, s.closeText)
-			_ = s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-			return
-		case <-ping.C:
-			r.mu.Lock()
-			payload := s.wroteLocked(0)
+		r.mu.Lock()
+		if s.closeReq {
+			code, text := s.closeCode, s.closeText
 			r.mu.Unlock()
-			if err := s.ws.WriteControl(websocket.PingMessage, payload, time.Now().Add(r.cfg.WriteTimeout)); err != nil {
+			msg := websocket.FormatCloseMessage(code, text)
+			_ = s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+			s.finish()
+			return
+		}
+		direct, msgs := s.takeLocked()
+		pingDue := s.pingDue
+		s.pingDue = false
+		if len(direct) == 0 && len(msgs) == 0 && !pingDue {
+			s.writing = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+
+		for _, d := range direct {
+			if err := write(websocket.TextMessage, d.frame); err != nil {
+				s.finish()
 				return
 			}
-			continue
-		case <-s.wake:
+			if d.closeAfter {
+				msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+				_ = s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+				s.finish()
+				return
+			}
 		}
-		for {
-			r.mu.Lock()
-			direct, msgs := s.takeLocked()
-			r.mu.Unlock()
-			if len(direct) == 0 && len(msgs) == 0 {
-				break
+		for _, m := range msgs {
+			if err := write(websocket.TextMessage, encodeFrame(m, "")); err != nil {
+				s.finish()
+				return
 			}
-			for _, d := range direct {
-				if err := write(websocket.TextMessage, d.frame); err != nil {
-					return
-				}
-				if d.closeAfter {
-					msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
-					_ = s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-					return
-				}
-			}
-			if len(msgs) == 0 {
-				continue
-			}
-			for _, m := range msgs {
-				if err := write(websocket.TextMessage, encodeFrame(m, "")); err != nil {
-					return
-				}
-			}
+		}
+		if len(msgs) > 0 || pingDue {
 			r.mu.Lock()
 			payload := s.wroteLocked(len(msgs))
 			r.mu.Unlock()
-			if err := s.ws.WriteControl(websocket.PingMessage, payload, time.Now().Add(r.cfg.WriteTimeout)); err != nil {
+			if err := ping(payload); err != nil {
+				s.finish()
 				return
 			}
 		}
+	}
+}
+
+// finish closes the connection for good; the reader then ends too.
+func (s *socket) finish() {
+	s.relay.mu.Lock()
+	s.writing = false
+	already := s.finished
+	s.finished = true
+	s.relay.mu.Unlock()
+	s.ws.Close()
+	if !already {
+		close(s.dead)
 	}
 }
 

@@ -25,6 +25,7 @@ func bindServeFlags(fs *flag.FlagSet) *serveOptions {
 	c := &o.cfg
 	fs.StringVar(&c.HTTPAddr, "http", c.HTTPAddr, "HTTP listen address")
 	fs.DurationVar(&c.RelayGrace, "relay-grace", c.RelayGrace, "how long a client whose relay socket dropped may re-register")
+	fs.Float64Var(&c.RelayFramesPerSecond, "relay-rate", c.RelayFramesPerSecond, "frames per second one relay socket may send")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long shutdown waits for requests in flight")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")

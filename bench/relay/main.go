@@ -1,0 +1,365 @@
+// Command relay measures the Collider relay on loopback with real WebSocket clients:
+// throughput and latency with 1, 100 and 1,000 active rooms, and the memory an idle
+// registered socket costs at 10,000 sockets. It runs the server in a child process of its
+// own so that the server's RSS and heap are not mixed with the load generator's.
+//
+//	go run ./bench/relay            (prints a markdown report)
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server"
+)
+
+func main() {
+	role := flag.String("role", "load", "load (default) or server (internal)")
+	addr := flag.String("addr", "127.0.0.1:0", "server address (role server)")
+	duration := flag.Duration("duration", 5*time.Second, "length of each throughput and latency run")
+	idle := flag.Int("idle", 10000, "idle sockets for the memory measurement")
+	roomsList := flag.String("rooms", "1,100,1000", "active room counts to measure")
+	perRoom := flag.Float64("rate", 10, "messages per second per room in the latency runs")
+	cpuProfile := flag.String("cpuprofile", "", "write the server's CPU profile here (role server)")
+	flag.Parse()
+	if *role == "server" {
+		runServer(*addr, *cpuProfile)
+		return
+	}
+	var rooms []int
+	for _, f := range strings.Split(*roomsList, ",") {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			log.Fatalf("-rooms: %v", err)
+		}
+		rooms = append(rooms, n)
+	}
+	if err := runLoad(*duration, *idle, rooms, *perRoom, *cpuProfile); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// runServer serves onertc plus /benchmem (heap and RSS after a GC) and prints its address.
+func runServer(addr, cpuProfile string) {
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+	}
+	cfg := server.DefaultConfig()
+	cfg.TURN.Disabled = true
+	cfg.RelayGrace = time.Minute
+	// Measure the relay, not the per-socket abuse limit (200 frames/s by default).
+	cfg.RelayFramesPerSecond = 1e6
+	srv, err := server.New(cfg, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", srv.Handler())
+	mux.HandleFunc("/benchmem", func(w http.ResponseWriter, _ *http.Request) {
+		runtime.GC()
+		debug.FreeOSMemory()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		json.NewEncoder(w).Encode(map[string]uint64{
+			"heap": ms.HeapAlloc, "stack": ms.StackInuse, "sys": ms.Sys, "rss": rss(),
+			"goroutines": uint64(runtime.NumGoroutine()),
+		})
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ln.Addr().String())
+	hs := &http.Server{Handler: mux}
+	go func() {
+		io.Copy(io.Discard, os.Stdin) // exit with the parent
+		pprof.StopCPUProfile()
+		os.Exit(0)
+	}()
+	log.Fatal(hs.Serve(ln))
+}
+
+func rss() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseUint(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+type memStats struct {
+	Heap, Stack, Sys, RSS, Goroutines uint64
+}
+
+func startServer(cpuProfile string) (addr string, stop func(), err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(self, "-role", "server", "-cpuprofile", cpuProfile)
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	line := make([]byte, 64)
+	n, err := out.Read(line)
+	if err != nil {
+		return "", nil, fmt.Errorf("server address: %w", err)
+	}
+	return strings.TrimSpace(string(line[:n])), func() { stdin.Close(); cmd.Wait() }, nil
+}
+
+func mem(addr string) (memStats, error) {
+	resp, err := http.Get("http://" + addr + "/benchmem")
+	if err != nil {
+		return memStats{}, err
+	}
+	defer resp.Body.Close()
+	var m map[string]uint64
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		return memStats{}, err
+	}
+	return memStats{Heap: m["heap"], Stack: m["stack"], Sys: m["sys"], RSS: m["rss"], Goroutines: m["goroutines"]}, nil
+}
+
+var dialer = &websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 1024, HandshakeTimeout: 30 * time.Second}
+
+func register(addr, roomID, clientID string) (*websocket.Conn, error) {
+	c, _, err := dialer.Dial("ws://"+addr+"/ws", nil)
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	if err := c.WriteJSON(protocol.RelayRequest{Cmd: protocol.CmdRegister, RoomID: roomID, ClientID: clientID}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+type pair struct{ a, b *websocket.Conn }
+
+func openRooms(addr, prefix string, n int) ([]pair, error) {
+	pairs := make([]pair, n)
+	for i := range pairs {
+		a, err := register(addr, fmt.Sprintf("%s-%d", prefix, i), "A")
+		if err != nil {
+			return nil, err
+		}
+		b, err := register(addr, fmt.Sprintf("%s-%d", prefix, i), "B")
+		if err != nil {
+			return nil, err
+		}
+		pairs[i] = pair{a, b}
+	}
+	// Let registrations settle so the first messages are not queued.
+	time.Sleep(200 * time.Millisecond)
+	return pairs, nil
+}
+
+func closeRooms(pairs []pair) {
+	for _, p := range pairs {
+		p.a.Close()
+		p.b.Close()
+	}
+}
+
+type result struct {
+	rooms       int
+	msgsPerSec  float64
+	p50, p99    time.Duration
+	paceRate    float64
+	received    int64
+	sentLatency int
+}
+
+// throughput: every room's A keeps `window` messages in flight to B for d.
+func throughput(addr string, rooms int, d time.Duration) (float64, error) {
+	pairs, err := openRooms(addr, fmt.Sprintf("tp%d", rooms), rooms)
+	if err != nil {
+		return 0, err
+	}
+	defer closeRooms(pairs)
+	const window = 32
+	var received atomic.Int64
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var wg sync.WaitGroup
+	payload := `{"type":"candidate","label":0,"id":"0","candidate":"candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host"}`
+	for _, p := range pairs {
+		credits := make(chan struct{}, window)
+		for i := 0; i < window; i++ {
+			credits <- struct{}{}
+		}
+		wg.Add(2)
+		go func(c *websocket.Conn) {
+			defer wg.Done()
+			for {
+				if _, _, err := c.ReadMessage(); err != nil {
+					return
+				}
+				if ctx.Err() == nil {
+					received.Add(1)
+				}
+				credits <- struct{}{}
+			}
+		}(p.b)
+		go func(c *websocket.Conn) {
+			defer wg.Done()
+			defer p.b.SetReadDeadline(time.Now())
+			for ctx.Err() == nil {
+				select {
+				case <-credits:
+				case <-ctx.Done():
+					return
+				}
+				if err := c.WriteJSON(protocol.RelayRequest{Cmd: protocol.CmdSend, Msg: payload}); err != nil {
+					return
+				}
+			}
+		}(p.a)
+	}
+	start := time.Now()
+	<-ctx.Done()
+	n := received.Load()
+	elapsed := time.Since(start)
+	wg.Wait()
+	return float64(n) / elapsed.Seconds(), nil
+}
+
+// latency: every room sends `perRoom` messages a second, each carrying its send time.
+func latency(addr string, rooms int, perRoom float64, d time.Duration) (p50, p99 time.Duration, n int, err error) {
+	pairs, err := openRooms(addr, fmt.Sprintf("lat%d", rooms), rooms)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer closeRooms(pairs)
+	var mu sync.Mutex
+	var samples []time.Duration
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var wg sync.WaitGroup
+	interval := time.Duration(float64(time.Second) / perRoom)
+	for i, p := range pairs {
+		wg.Add(2)
+		go func(c *websocket.Conn) {
+			defer wg.Done()
+			var local []time.Duration
+			defer func() { mu.Lock(); samples = append(samples, local...); mu.Unlock() }()
+			for {
+				var f protocol.RelayFrame
+				if err := c.ReadJSON(&f); err != nil {
+					return
+				}
+				ns, _ := strconv.ParseInt(f.Msg, 10, 64)
+				local = append(local, time.Since(time.Unix(0, ns)))
+			}
+		}(p.b)
+		go func(c *websocket.Conn, phase time.Duration) {
+			defer wg.Done()
+			defer p.b.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			time.Sleep(phase) // spread rooms over the interval
+			t := time.NewTicker(interval)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				msg := strconv.FormatInt(time.Now().UnixNano(), 10)
+				if err := c.WriteJSON(protocol.RelayRequest{Cmd: protocol.CmdSend, Msg: msg}); err != nil {
+					return
+				}
+			}
+		}(p.a, time.Duration(i)*interval/time.Duration(rooms))
+	}
+	wg.Wait()
+	if len(samples) == 0 {
+		return 0, 0, 0, fmt.Errorf("no latency samples")
+	}
+	slices.Sort(samples)
+	return samples[len(samples)/2], samples[len(samples)*99/100], len(samples), nil
+}
+
+func runLoad(d time.Duration, idle int, roomCounts []int, perRoom float64, cpuProfile string) error {
+	addr, stop, err := startServer(cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	fmt.Printf("| active rooms | throughput (msg/s) | latency p50 | latency p99 | latency load |\n|---:|---:|---:|---:|---|\n")
+	for _, rooms := range roomCounts {
+		p50, p99, n, err := latency(addr, rooms, perRoom, d)
+		if err != nil {
+			return fmt.Errorf("latency %d rooms: %w", rooms, err)
+		}
+		time.Sleep(time.Second)
+		tp, err := throughput(addr, rooms, d)
+		if err != nil {
+			return fmt.Errorf("throughput %d rooms: %w", rooms, err)
+		}
+		time.Sleep(time.Second)
+		fmt.Printf("| %d | %.0f | %v | %v | %g msg/s per room, %d samples |\n", rooms, tp,
+			p50.Round(time.Microsecond), p99.Round(time.Microsecond), perRoom, n)
+	}
+
+	if idle == 0 {
+		return nil
+	}
+	before, err := mem(addr)
+	if err != nil {
+		return err
+	}
+	var conns []*websocket.Conn
+	for i := 0; i < idle; i++ {
+		c, err := register(addr, fmt.Sprintf("idle-%d", i/2), fmt.Sprintf("c%d", i%2))
+		if err != nil {
+			return fmt.Errorf("idle socket %d: %w", i, err)
+		}
+		conns = append(conns, c)
+	}
+	time.Sleep(time.Second)
+	after, err := mem(addr)
+	if err != nil {
+		return err
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	per := func(a, b uint64) float64 { return float64(int64(b)-int64(a)) / float64(idle) / 1024 }
+	fmt.Printf("\nIdle registered sockets: %d (%d goroutines in the server).\n\n", idle, after.Goroutines)
+	fmt.Printf("| per idle socket | KiB |\n|---|---:|\n| RSS | %.2f |\n| Go heap | %.2f |\n| goroutine stacks | %.2f |\n",
+		per(before.RSS, after.RSS), per(before.Heap, after.Heap), per(before.Stack, after.Stack))
+	return nil
+}
