@@ -88,7 +88,8 @@ type Params struct {
 type JoinErrorResponse struct {
 	Result string `json:"result"`
 	Params struct {
-		Messages []string `json:"messages"`
+		Messages      []string `json:"messages"`
+		ErrorMessages []string `json:"error_messages,omitempty"`
 	} `json:"params"`
 }
 

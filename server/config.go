@@ -1,9 +1,12 @@
 package server
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -23,6 +26,19 @@ type Config struct {
 	TrustProxy []netip.Prefix
 	// ShutdownTimeout bounds the graceful shutdown of HTTP requests in flight.
 	ShutdownTimeout time.Duration
+	// DrainTimeout is how long a shutdown lets calls in progress go on (new joins are
+	// refused, /readyz says 503) before closing them; it ends early when no room is left.
+	DrainTimeout time.Duration
+	// Limits are the per-IP request rates.
+	Limits RateLimits
+	// MaxSockets and MaxSocketsPerIP cap open relay WebSockets (0: no cap).
+	MaxSockets, MaxSocketsPerIP int
+	// MetricsAddr, when set, serves /metrics on its own listener instead of the main port;
+	// MetricsAuth ("user:password") protects it with basic auth.
+	MetricsAddr, MetricsAuth string
+	// PprofAddr, when set, serves net/http/pprof on its own listener; it must be a
+	// loopback address.
+	PprofAddr string
 
 	TURN TURNConfig
 }
@@ -65,6 +81,9 @@ func DefaultConfig() Config {
 			netip.MustParsePrefix("::1/128"),
 		},
 		ShutdownTimeout: 10 * time.Second,
+		Limits:          DefaultRateLimits(),
+		MaxSockets:      20000,
+		MaxSocketsPerIP: 64,
 		TURN: TURNConfig{
 			Addr:         ":3478",
 			TLSAddr:      ":5349",
@@ -90,6 +109,22 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdown timeout %v: must be positive", c.ShutdownTimeout))
 	}
+	if c.DrainTimeout < 0 {
+		errs = append(errs, fmt.Errorf("drain timeout %v: must not be negative", c.DrainTimeout))
+	}
+	if c.MaxSockets < 0 || c.MaxSocketsPerIP < 0 {
+		errs = append(errs, errors.New("socket caps must not be negative"))
+	}
+	if c.PprofAddr != "" {
+		host, _, err := net.SplitHostPort(c.PprofAddr)
+		ip, perr := netip.ParseAddr(host)
+		if err != nil || perr != nil || !ip.IsLoopback() {
+			errs = append(errs, fmt.Errorf("pprof address %q: must be a loopback address such as 127.0.0.1:6060", c.PprofAddr))
+		}
+	}
+	if c.MetricsAuth != "" && !strings.Contains(c.MetricsAuth, ":") {
+		errs = append(errs, errors.New("metrics auth: want user:password"))
+	}
 	if !c.TURN.Disabled {
 		t := c.TURN
 		if t.TTL < time.Second {
@@ -103,4 +138,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func constantTimeEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }

@@ -9,24 +9,30 @@ import (
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server/room"
 	"github.com/onertc/onertc/server/signal"
+	"github.com/onertc/onertc/web"
 )
 
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.handleIndex)
 	mux.HandleFunc("GET /r/{room}", s.handleRoomPage)
-	mux.HandleFunc("POST /join/{room}", s.handleJoin)
-	mux.HandleFunc("POST /message/{room}/{client}", s.handleMessage)
+	mux.Handle("GET /static/", web.DefaultAssets())
+	mux.HandleFunc("POST /join/{room}", s.limit(s.limiters.join, s.handleJoin))
+	mux.HandleFunc("POST /message/{room}/{client}", s.limit(s.limiters.message, s.handleMessage))
 	mux.HandleFunc("POST /leave/{room}/{client}", s.handleLeave)
 	mux.HandleFunc("POST /bye/{room}/{client}", s.handleLeave)
 	mux.HandleFunc("GET /params", s.handleParams)
-	mux.HandleFunc("GET /ws", s.relay.ServeWS)
+	mux.HandleFunc("GET /ws", s.limit(s.limiters.ws, s.relay.ServeWS))
 	mux.HandleFunc("/collider/{room}/{client}", s.relay.ServeCollider)
 	mux.HandleFunc("GET /status", s.relay.ServeStatus)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
+	mux.HandleFunc("GET /readyz", s.handleReady)
+	if s.cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", s.metricsHandler())
+	}
 	return mux
 }
 
@@ -61,17 +67,28 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := s.log.With("room", roomID, "remote", r.RemoteAddr)
+	if s.draining.Load() {
+		s.metrics.joins.WithLabelValues(protocol.ResultError).Inc()
+		refusal := protocol.NewJoinError(protocol.ResultError)
+		refusal.Params.ErrorMessages = []string{"The server is restarting. Try again in a minute."}
+		w.Header().Set("Retry-After", "30")
+		writeJSON(w, http.StatusServiceUnavailable, refusal)
+		return
+	}
 	j, err := s.rooms.Join(r.Context(), roomID, newClientID)
 	switch {
 	case errors.Is(err, room.ErrFull):
 		log.Info("join refused: room full")
+		s.metrics.joins.WithLabelValues(protocol.ResultFull).Inc()
 		writeJSON(w, http.StatusOK, protocol.NewJoinError(protocol.ResultFull))
 		return
 	case err != nil:
 		log.Error("join failed", "err", err)
+		s.metrics.joins.WithLabelValues(protocol.ResultError).Inc()
 		writeJSON(w, http.StatusOK, protocol.NewJoinError(protocol.ResultError))
 		return
 	}
+	s.metrics.joins.WithLabelValues(protocol.ResultSuccess).Inc()
 	if err := s.relay.Expect(roomID, j.ClientID); err != nil {
 		// The relay room holds a client the room table no longer has (a Collider-only
 		// client); the joiner's register will be refused and it can retry.
@@ -159,4 +176,16 @@ func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleParams(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.params(r))
+}
+
+// handleReady is the readiness probe: 503 once the server drains, so a load balancer
+// sends new calls elsewhere while the calls in progress finish here.
+func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.draining.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "draining\n")
+		return
+	}
+	io.WriteString(w, "ready\n")
 }

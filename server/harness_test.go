@@ -27,6 +27,9 @@ func startServer(t *testing.T, mutate func(*Config)) *testServer {
 	cfg := DefaultConfig()
 	cfg.RelayGrace = 500 * time.Millisecond
 	cfg.TURN.Disabled = true
+	// Every test client comes from 127.0.0.1; the limits have tests of their own.
+	cfg.Limits = RateLimits{}
+	cfg.MaxSocketsPerIP = 0
 	if mutate != nil {
 		mutate(&cfg)
 	}

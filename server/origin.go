@@ -1,9 +1,7 @@
 package server
 
 import (
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 )
 
@@ -52,21 +50,7 @@ func firstHeaderValue(r *http.Request, name string) string {
 }
 
 func (s *Server) fromTrustedProxy(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	ip = ip.Unmap()
-	for _, p := range s.cfg.TrustProxy {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
+	return s.trusted(remoteIP(r))
 }
 
 // validHost admits host[:port] made of the characters a host name or address may hold, so a

@@ -1,28 +1,38 @@
 package server
 
 import (
-	"html/template"
+	"context"
 	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/a-h/templ"
+
+	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/web"
+	"github.com/onertc/onertc/web/roomname"
 )
 
-// Placeholder pages until the browser app (web/) replaces them: they let a person see the
-// server is up, and the full-room page is part of the protocol.
-var pages = template.Must(template.New("").Parse(`
-{{define "head"}}<!doctype html><html lang="en"><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>{{.}} · onertc</title>{{end}}
-{{define "index"}}{{template "head" "onertc"}}<h1>onertc</h1>
-<form onsubmit="location.href='/r/'+encodeURIComponent(this.room.value);return false">
-<input id="room-id-input" name="room" pattern="[a-zA-Z0-9_\-]{1,64}" required>
-<button id="join-button">Join</button></form>{{end}}
-{{define "room"}}{{template "head" .}}<h1>Room {{.}}</h1><p id="status-div">Ready to join.</p>{{end}}
-{{define "full"}}{{template "head" "Room full"}}<h1>This room is full</h1>
-<p id="status-div">Room {{.}} already has two people in it. <a href="/">Pick another room</a>.</p>{{end}}
-`))
-
-func (s *Server) handleIndex(w http.ResponseWriter, _ *http.Request) {
-	s.render(w, http.StatusOK, "index", nil)
+// handleIndex is the room selection. Without the app, its form submits GET /?room=NAME:
+// that redirects to the room, so Enter works before (or without) the wasm.
+func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
+	if name := r.URL.Query().Get("room"); name != "" && protocol.ValidID(name) {
+		q := r.URL.Query()
+		q.Del("room")
+		target := "/r/" + name
+		if len(q) > 0 {
+			target += "?" + q.Encode()
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
+		return
+	}
+	p := s.page(r, web.PageIndex, "", "onertc · video calls")
+	p.Suggested = roomname.Random()
+	s.render(w, r, p, web.IndexPage(p))
 }
 
+// handleRoomPage is a room: "Ready to join?", then the call; the full page when the room
+// already holds two clients (the app also shows it should it lose the race at /join).
 func (s *Server) handleRoomPage(w http.ResponseWriter, r *http.Request) {
 	roomID, _, ok := ids(w, r, false)
 	if !ok {
@@ -35,18 +45,83 @@ func (s *Server) handleRoomPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if n >= 2 {
-		s.render(w, http.StatusOK, "full", roomID)
+		p := s.page(r, web.PageFull, roomID, "Room full · onertc")
+		p.Suggested = roomname.Random()
+		s.render(w, r, p, web.FullPage(p))
 		return
 	}
-	s.render(w, http.StatusOK, "room", roomID)
+	p := s.page(r, web.PageRoom, roomID, roomID+" · onertc")
+	s.render(w, r, p, web.RoomPage(p))
 }
 
-func (s *Server) render(w http.ResponseWriter, status int, name string, data any) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Referrer-Policy", "no-referrer")
-	w.WriteHeader(status)
-	if err := pages.ExecuteTemplate(w, name, data); err != nil {
-		s.log.Warn("render page", "page", name, "err", err)
+// page builds the data of a page, with the AppRTC parameters of the request.
+func (s *Server) page(r *http.Request, kind, roomID, title string) web.Page {
+	params := s.params(r)
+	if roomID != "" {
+		params.RoomID = roomID
+		params.RoomLink = s.origin(r).http() + "/r/" + roomID
+		if r.URL.RawQuery != "" {
+			params.RoomLink += "?" + r.URL.RawQuery
+		}
 	}
+	return web.Page{Title: title, Assets: web.DefaultAssets(),
+		Config: web.Config{Page: kind, Room: roomID, Params: &params}}
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, p web.Page, c templ.Component) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store") // the pre-filled name and occupancy are per request
+	setPageSecurityHeaders(h, p.Config.Params)
+	if err := c.Render(context.WithoutCancel(r.Context()), w); err != nil {
+		s.log.Warn("render page", "page", p.Config.Page, "err", err)
+	}
+}
+
+// setPageSecurityHeaders allows exactly what the app needs: its own scripts and styles,
+// WebAssembly compilation ('wasm-unsafe-eval', not 'unsafe-eval'), fetch and WebSocket to
+// this server (and to an external relay chosen with ?wshpp=), camera streams in media
+// elements; nothing may frame the page.
+func setPageSecurityHeaders(h http.Header, p *protocol.Params) {
+	connect := []string{"'self'"}
+	if p != nil {
+		for _, u := range []string{p.WSSURL, p.WSSPostURL} {
+			if o := urlOrigin(u); o != "" && !containsString(connect, o) {
+				connect = append(connect, o)
+			}
+		}
+	}
+	h.Set("Content-Security-Policy", strings.Join([]string{
+		"default-src 'none'",
+		"script-src 'self' 'wasm-unsafe-eval'",
+		"style-src 'self'",
+		"img-src 'self' data:",
+		"media-src 'self' blob: mediastream:",
+		"connect-src " + strings.Join(connect, " "),
+		"base-uri 'none'",
+		"form-action 'self'",
+		"frame-ancestors 'none'",
+	}, "; "))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self), fullscreen=(self)")
+}
+
+// urlOrigin is scheme://host of u, or "" when u is not an absolute URL.
+func urlOrigin(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme == "" || p.Host == "" {
+		return ""
+	}
+	return p.Scheme + "://" + p.Host
+}
+
+func containsString(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
 }

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"sync/atomic"
 	"time"
 
 	"github.com/onertc/onertc/server/room"
@@ -18,21 +20,26 @@ import (
 )
 
 // Listeners are the sockets the server serves on; the caller creates them, so tests can
-// run servers on ephemeral ports.
+// run servers on ephemeral ports. Only HTTP is required.
 type Listeners struct {
 	HTTP    net.Listener
 	TURNUDP []net.PacketConn
 	TURNTCP []net.Listener
 	TURNTLS []net.Listener
+	// Metrics and Pprof are the optional listeners of Config.MetricsAddr and PprofAddr.
+	Metrics, Pprof net.Listener
 }
 
 // Server is one onertc instance.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	rooms room.Store
-	relay *signal.Relay
-	mux   *http.ServeMux
+	cfg      Config
+	log      *slog.Logger
+	rooms    room.Store
+	relay    *signal.Relay
+	metrics  *metrics
+	limiters struct{ join, message, turn, ws *limiter }
+	handler  http.Handler
+	draining atomic.Bool
 }
 
 // New builds a server from a validated cfg. It starts nothing.
@@ -48,53 +55,130 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	rcfg.Grace = cfg.RelayGrace
 	rcfg.FramesPerSecond = cfg.RelayFramesPerSecond
 	rcfg.FrameBurst = int(2 * cfg.RelayFramesPerSecond)
+	rcfg.MaxSockets, rcfg.MaxSocketsPerIP = cfg.MaxSockets, cfg.MaxSocketsPerIP
+	rcfg.ClientKey = func(r *http.Request) string { return s.clientIP(r).String() }
 	rcfg.Logger = log.With("component", "relay")
 	rcfg.Hooks = relayHooks{s}
 	rcfg.CheckOrigin = signal.SameOrigin(cfg.AllowedOrigins, func(r *http.Request) string { return s.origin(r).host })
 	s.relay = signal.New(rcfg)
-	s.mux = s.routes()
+	l := cfg.Limits
+	s.limiters.join = newLimiter("join", l.Join, l.Burst)
+	s.limiters.message = newLimiter("message", l.Message, l.Burst)
+	s.limiters.turn = newLimiter("turn", l.TURN, l.Burst)
+	s.limiters.ws = newLimiter("ws", l.WS, l.Burst)
+	s.metrics = newMetrics(s)
+	s.handler = s.metrics.instrument(s.routes())
 	return s, nil
 }
 
 // Handler is the HTTP handler of every route on the one port.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Relay is the server's relay, for its counters.
 func (s *Server) Relay() *signal.Relay { return s.relay }
 
-// Serve serves on ls until ctx ends, then shuts down gracefully: it stops accepting, closes
-// relay sockets with "going away", waits for requests in flight up to ShutdownTimeout.
+// Serve serves on ls until ctx ends, then shuts down gracefully: readiness goes false and
+// new joins are refused while calls in progress go on, up to DrainTimeout or until no room
+// is left; then it stops accepting, closes relay sockets with "going away" and waits for
+// requests in flight up to ShutdownTimeout.
 func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	if ls.HTTP == nil {
 		return errors.New("serve: no HTTP listener")
 	}
-	hs := &http.Server{
-		Handler:           s.mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+	newHTTPServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		}
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ls.HTTP) }()
+	servers := []*http.Server{newHTTPServer(s.handler)}
+	listeners := []net.Listener{ls.HTTP}
+	if ls.Metrics != nil {
+		servers = append(servers, newHTTPServer(s.metricsHandler()))
+		listeners = append(listeners, ls.Metrics)
+	}
+	if ls.Pprof != nil {
+		servers = append(servers, newHTTPServer(pprofHandler()))
+		listeners = append(listeners, ls.Pprof)
+	}
+	errc := make(chan error, len(servers))
+	for i, hs := range servers {
+		go func() { errc <- hs.Serve(listeners[i]) }()
+	}
 	s.log.Info("serving", "http", ls.HTTP.Addr().String())
 
 	var err error
 	select {
 	case <-ctx.Done():
+		s.drain()
 	case err = <-errc:
 		err = fmt.Errorf("http server: %w", err)
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
-	if serr := hs.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, fmt.Errorf("http shutdown: %w", serr))
+	for _, hs := range servers {
+		if serr := hs.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+			err = errors.Join(err, fmt.Errorf("http shutdown: %w", serr))
+		}
 	}
 	// Hijacked relay sockets are not tracked by http.Server: close them ourselves.
 	s.relay.Close()
 	s.log.Info("stopped")
 	return err
+}
+
+// drain refuses new joins and waits for the rooms to empty, up to DrainTimeout, then for
+// messages still queued for a live socket to be written (bounded too).
+func (s *Server) drain() {
+	s.draining.Store(true)
+	if s.cfg.DrainTimeout <= 0 {
+		return
+	}
+	s.log.Info("draining: new joins refused, calls in progress continue", "timeout", s.cfg.DrainTimeout)
+	deadline := time.Now().Add(s.cfg.DrainTimeout)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		st, err := s.rooms.Stats(context.Background())
+		if err == nil && st.Rooms == 0 {
+			break
+		}
+		<-tick.C
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.relay.Flush(ctx); err != nil {
+		s.log.Warn("drain: messages still queued at shutdown", "err", err)
+	}
+}
+
+func (s *Server) metricsHandler() http.Handler {
+	h := s.metrics.handler()
+	if s.cfg.MetricsAuth == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		if !ok || !constantTimeEqual(user+":"+pass, s.cfg.MetricsAuth) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="onertc metrics"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // newClientID makes an unguessable client id in the protocol's charset.

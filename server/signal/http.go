@@ -46,24 +46,42 @@ func SameOrigin(allowed []string, hostOf func(*http.Request) string) func(r *htt
 // goroutines of their own and the handler returns at once, so that net/http's per-request
 // state (buffers, request, response) is freed: an idle socket then costs only its own.
 func (r *Relay) ServeWS(w http.ResponseWriter, req *http.Request) {
+	key := req.RemoteAddr
+	if r.cfg.ClientKey != nil {
+		key = r.cfg.ClientKey(req)
+	}
 	r.mu.Lock()
-	closed := r.closed
-	if !closed {
+	status, refusal := 0, ""
+	switch {
+	case r.closed:
+		status, refusal = http.StatusServiceUnavailable, ErrClosed.Error()
+	case r.cfg.MaxSockets > 0 && len(r.sockets) >= r.cfg.MaxSockets:
+		status, refusal = http.StatusServiceUnavailable, "Too many open sockets on this server"
+	case r.cfg.MaxSocketsPerIP > 0 && r.perKey[key] >= r.cfg.MaxSocketsPerIP:
+		status, refusal = http.StatusTooManyRequests, "Too many open sockets from your address"
+	default:
 		r.wg.Add(1)
+		// Counted before the upgrade so concurrent handshakes cannot overshoot the cap.
+		r.perKey[key]++
 	}
 	r.mu.Unlock()
-	if closed {
-		http.Error(w, ErrClosed.Error(), http.StatusServiceUnavailable)
+	if status != 0 {
+		r.stats.wsErrors.Add(1)
+		http.Error(w, refusal, status)
 		return
 	}
 	ws, err := r.upgrader.Upgrade(w, req, nil)
 	if err != nil {
 		// The upgrader has answered and counted it.
 		r.log.Debug("relay handshake refused", "remote", req.RemoteAddr, "err", err)
+		r.mu.Lock()
+		r.releaseKeyLocked(key)
+		r.mu.Unlock()
 		r.wg.Done()
 		return
 	}
 	s := &socket{
+		key:    key,
 		relay:  r,
 		ws:     ws,
 		log:    r.log.With("remote", req.RemoteAddr),

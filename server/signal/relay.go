@@ -6,6 +6,7 @@ package signal
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -45,6 +46,10 @@ type Config struct {
 	// FramesPerSecond and FrameBurst bound what one socket may send.
 	FramesPerSecond float64
 	FrameBurst      int
+	// MaxSockets and MaxSocketsPerIP cap open sockets (0: no cap); ClientKey names the
+	// client a request comes from for the per-IP cap.
+	MaxSockets, MaxSocketsPerIP int
+	ClientKey                   func(r *http.Request) string
 	// CheckOrigin decides whether a browser's WebSocket handshake is allowed.
 	CheckOrigin func(r *http.Request) bool
 	Logger      *slog.Logger
@@ -76,6 +81,7 @@ type Relay struct {
 	mu      sync.Mutex
 	rooms   map[string]*room
 	sockets map[*socket]struct{}
+	perKey  map[string]int
 	closed  bool
 	wg      sync.WaitGroup
 
@@ -112,6 +118,10 @@ type client struct {
 	// inboxGen changes when the inbox is taken away by a hand-off, so that a writer that
 	// peeked at it does not commit against the new one.
 	inboxGen int
+	// writtenFront counts the inbox messages some socket of this client has written at
+	// least once. They are kept for this client's next socket but never handed off to a
+	// newcomer: they belonged to the session that is over.
+	writtenFront int
 	// pending holds what this client sent while it had no peer in the relay room; the
 	// next peer to appear receives it.
 	pending      []string
@@ -157,6 +167,7 @@ func New(cfg Config) *Relay {
 		started: time.Now(),
 		rooms:   make(map[string]*room),
 		sockets: make(map[*socket]struct{}),
+		perKey:  make(map[string]int),
 	}
 	r.upgrader = websocket.Upgrader{
 		// Small per-socket read buffers and pooled write buffers keep an idle socket
@@ -273,8 +284,8 @@ func (r *Relay) removeLocked(c *client) (handoff []string, roomID string) {
 	if len(rm.clients) == 0 {
 		delete(r.rooms, rm.id)
 	}
-	handoff = c.inbox
-	c.inbox, c.inboxBytes = nil, 0
+	handoff = c.inbox[min(c.writtenFront, len(c.inbox)):]
+	c.inbox, c.inboxBytes, c.writtenFront = nil, 0, 0
 	c.inboxGen++
 	// What c itself had sent and its peer never got stays with the peer: a bye or a
 	// last candidate from a departing client is still worth reading, in order.
@@ -459,4 +470,30 @@ func (r *Relay) Pending(roomID, clientID string) int {
 		return 0
 	}
 	return len(c.inbox)
+}
+
+// Flush waits until no client with a live socket has messages waiting, or ctx ends.
+func (r *Relay) Flush(ctx context.Context) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		r.mu.Lock()
+		waiting := 0
+		for _, rm := range r.rooms {
+			for _, c := range rm.clients {
+				if c.sock != nil {
+					waiting += len(c.inbox)
+				}
+			}
+		}
+		r.mu.Unlock()
+		if waiting == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("flush: %d messages undelivered: %w", waiting, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }

@@ -18,6 +18,7 @@ import (
 // most one writer goroutine, started when there is something to write and gone when there
 // is not, so an idle socket holds a single goroutine.
 type socket struct {
+	key    string // ClientKey of the peer, for the per-IP cap
 	relay  *Relay
 	ws     *websocket.Conn
 	log    *slog.Logger
@@ -226,6 +227,9 @@ func (s *socket) takeLocked() (direct []directFrame, msgs []string) {
 // ping payload that confirms them. Called with Relay.mu held.
 func (s *socket) wroteLocked(n int) []byte {
 	s.written += uint64(n)
+	if c := s.client; c != nil && c.sock == s && c.inboxGen == s.gen {
+		c.writtenFront = max(c.writtenFront, int(s.written-s.confirmed))
+	}
 	return strconv.AppendUint(nil, s.written, 10)
 }
 
@@ -249,6 +253,7 @@ func (s *socket) confirm(payload string) {
 		c.inboxBytes -= len(m)
 	}
 	c.inbox = c.inbox[n:]
+	c.writtenFront = max(0, c.writtenFront-n)
 	if len(c.inbox) == 0 {
 		c.inbox = nil
 	}
@@ -335,6 +340,7 @@ func (s *socket) detach() {
 	r := s.relay
 	r.mu.Lock()
 	delete(r.sockets, s)
+	r.releaseKeyLocked(s.key)
 	c := s.client
 	if c != nil && c.sock == s {
 		c.sock = nil
@@ -344,4 +350,10 @@ func (s *socket) detach() {
 	}
 	r.mu.Unlock()
 	r.stats.openWS.Add(-1)
+}
+
+func (r *Relay) releaseKeyLocked(key string) {
+	if r.perKey[key]--; r.perKey[key] <= 0 {
+		delete(r.perKey, key)
+	}
 }

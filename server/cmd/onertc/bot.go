@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
+
+	"github.com/onertc/onertc/bot"
 )
 
+// botCommand is `onertc bot`: a headless pion peer that takes part in a call.
 func botCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "onertc bot: not built yet")
-	return 2
+	return bot.Command(ctx, args, stdout, stderr)
 }

@@ -1,0 +1,124 @@
+//go:build !js
+
+package bot
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/onertc/onertc/protocol"
+)
+
+// config is the parsed command line.
+type config struct {
+	opts    Options
+	count   int
+	verbose bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("bot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: onertc bot --server URL --room NAME [flags]\n\n"+
+			"Joins a room and takes part in a call with looping test video, audio and a data channel;\n"+
+			"prints one JSON object per line and exits non-zero when the call failed.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.opts.Server, "server", "http://127.0.0.1:8080", "onertc server base URL")
+	fs.StringVar(&c.opts.Room, "room", "", "room name (with --count N: rooms NAME-0 … NAME-(N/2-1))")
+	fs.BoolVar(&c.opts.RelayOnly, "relay-only", false, "use only TURN relay candidates")
+	fs.StringVar(&c.opts.Media, "media", MediaAV, "what to send: av (VP8+Opus+data) or data")
+	fs.DurationVar(&c.opts.Duration, "duration", 30*time.Second, "stay this long after connecting, then hang up (0: until interrupted)")
+	fs.DurationVar(&c.opts.Timeout, "timeout", 30*time.Second, "fail when not connected within this time")
+	fs.DurationVar(&c.opts.StatsEvery, "stats", 2*time.Second, "period of stats lines (negative: none)")
+	fs.IntVar(&c.count, "count", 1, "number of bots, two per room")
+	fs.BoolVar(&c.opts.IncludeLoopback, "loopback", false, "also offer loopback host candidates (calls on one machine)")
+	fs.BoolVar(&c.verbose, "verbose", false, "debug logs on stderr")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return c, fmt.Errorf("%w: unexpected argument %q", ErrBadOptions, fs.Arg(0))
+	case !protocol.ValidID(c.opts.Room) || len(c.opts.Room) > protocol.MaxIDLen-8:
+		return c, fmt.Errorf("%w: --room %q: want 1-%d of [a-zA-Z0-9_-]", ErrBadOptions, c.opts.Room, protocol.MaxIDLen-8)
+	case c.count < 1:
+		return c, fmt.Errorf("%w: --count %d", ErrBadOptions, c.count)
+	case c.opts.Media != MediaAV && c.opts.Media != MediaData:
+		return c, fmt.Errorf("%w: --media %q: want av or data", ErrBadOptions, c.opts.Media)
+	}
+	return c, nil
+}
+
+// Command runs `onertc bot ARGS`; it returns the process exit code: 0 when every bot's call
+// worked, 1 when one failed, 2 for bad usage.
+func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "onertc bot:", err)
+		return 2
+	}
+	level := slog.LevelWarn
+	if cfg.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	rec := NewRecorder(stdout)
+	errs := RunMany(ctx, cfg.opts, cfg.count, rec, log)
+	failed := 0
+	for i, err := range errs {
+		if err != nil {
+			failed++
+			log.Error("bot failed", "bot", i, "err", err)
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(stderr, "onertc bot: %d of %d calls failed\n", failed, len(errs))
+		return 1
+	}
+	return 0
+}
+
+// RunMany runs count bots from base; with count > 1 bot i joins room "<Room>-<i/2>". It
+// returns each bot's error.
+func RunMany(ctx context.Context, base Options, count int, rec *Recorder, log *slog.Logger) []error {
+	errs := make([]error, count)
+	var wg sync.WaitGroup
+	for i := range count {
+		o := base
+		o.Index, o.Output, o.Logger = i, rec, log
+		if count > 1 {
+			o.Room = fmt.Sprintf("%s-%d", base.Room, i/2)
+		}
+		b, err := New(o)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = b.Run(ctx)
+		}()
+		// Stagger the two bots of a room so the first is the initiator, and spread load.
+		if count > 1 {
+			select {
+			case <-time.After(20 * time.Millisecond):
+			case <-ctx.Done():
+			}
+		}
+	}
+	wg.Wait()
+	return errs
+}

@@ -1,0 +1,161 @@
+//go:build !js
+
+package bot
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/pion/webrtc/v3"
+	"github.com/pion/webrtc/v3/pkg/media"
+	"github.com/pion/webrtc/v3/pkg/media/ivfreader"
+	"github.com/pion/webrtc/v3/pkg/media/oggreader"
+)
+
+// The clips are described in media/README.
+var (
+	//go:embed media/video.ivf
+	videoIVF []byte
+	//go:embed media/audio.ogg
+	audioOgg []byte
+)
+
+// opusFrame is the duration of one Ogg page of audio.ogg (one Opus packet).
+const opusFrame = 20 * time.Millisecond
+
+// sampleSource yields the samples of a clip, looping at its end.
+type sampleSource interface {
+	next() (media.Sample, error)
+}
+
+type ivfSource struct {
+	r     *ivfreader.IVFReader
+	frame time.Duration
+}
+
+func newIVFSource() (*ivfSource, error) {
+	r, h, err := ivfreader.NewWith(bytes.NewReader(videoIVF))
+	if err != nil {
+		return nil, fmt.Errorf("video clip: %w", err)
+	}
+	if h.FourCC != "VP80" || h.TimebaseDenominator == 0 {
+		return nil, fmt.Errorf("video clip: codec %q, timebase %d/%d", h.FourCC, h.TimebaseNumerator, h.TimebaseDenominator)
+	}
+	frame := time.Duration(float64(time.Second) * float64(h.TimebaseNumerator) / float64(h.TimebaseDenominator))
+	return &ivfSource{r: r, frame: frame}, nil
+}
+
+func (s *ivfSource) next() (media.Sample, error) {
+	for range 2 {
+		frame, _, err := s.r.ParseNextFrame()
+		if err == nil {
+			return media.Sample{Data: frame, Duration: s.frame}, nil
+		}
+		if !errors.Is(err, io.EOF) {
+			return media.Sample{}, fmt.Errorf("video clip: %w", err)
+		}
+		s.r.ResetReader(func(int64) io.Reader { return bytes.NewReader(videoIVF[32:]) })
+	}
+	return media.Sample{}, errors.New("video clip: empty")
+}
+
+type oggSource struct {
+	r *oggreader.OggReader
+}
+
+func newOggSource() (*oggSource, error) {
+	r, h, err := oggreader.NewWith(bytes.NewReader(audioOgg))
+	if err != nil {
+		return nil, fmt.Errorf("audio clip: %w", err)
+	}
+	if h.SampleRate != 48000 {
+		return nil, fmt.Errorf("audio clip: sample rate %d", h.SampleRate)
+	}
+	return &oggSource{r: r}, nil
+}
+
+func (s *oggSource) next() (media.Sample, error) {
+	for range 3 {
+		page, _, err := s.r.ParseNextPage()
+		if err == nil {
+			if isOggHeaderPage(page) {
+				continue // OpusTags after a rewind
+			}
+			return media.Sample{Data: page, Duration: opusFrame}, nil
+		}
+		if !errors.Is(err, io.EOF) {
+			return media.Sample{}, fmt.Errorf("audio clip: %w", err)
+		}
+		fresh, _, err := oggreader.NewWith(bytes.NewReader(audioOgg))
+		if err != nil {
+			return media.Sample{}, fmt.Errorf("audio clip: %w", err)
+		}
+		s.r = fresh
+	}
+	return media.Sample{}, errors.New("audio clip: empty")
+}
+
+func isOggHeaderPage(p []byte) bool {
+	return bytes.HasPrefix(p, []byte("OpusHead")) || bytes.HasPrefix(p, []byte("OpusTags"))
+}
+
+// mediaTracks are the bot's outgoing tracks, shared by every peer of the bot: a static
+// sample track writes to all the PeerConnections it is bound to.
+type mediaTracks struct {
+	video, audio *webrtc.TrackLocalStaticSample
+}
+
+func newMediaTracks(streamID string) (*mediaTracks, error) {
+	v, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", streamID)
+	if err != nil {
+		return nil, fmt.Errorf("video track: %w", err)
+	}
+	a, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", streamID)
+	if err != nil {
+		return nil, fmt.Errorf("audio track: %w", err)
+	}
+	return &mediaTracks{video: v, audio: a}, nil
+}
+
+// pump writes the clips to the tracks in real time until ctx is done.
+func (m *mediaTracks) pump(ctx context.Context) error {
+	vs, err := newIVFSource()
+	if err != nil {
+		return err
+	}
+	as, err := newOggSource()
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- pumpTrack(ctx, m.video, vs, vs.frame) }()
+	go func() { errc <- pumpTrack(ctx, m.audio, as, opusFrame) }()
+	err = <-errc
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	return err
+}
+
+func pumpTrack(ctx context.Context, t *webrtc.TrackLocalStaticSample, src sampleSource, every time.Duration) error {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		s, err := src.next()
+		if err != nil {
+			return err
+		}
+		// Unbound (no peer yet) or closing peers are not errors for a looping source.
+		_ = t.WriteSample(s)
+	}
+}

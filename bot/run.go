@@ -1,0 +1,170 @@
+//go:build !js
+
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/onertc/onertc/client"
+)
+
+// Run takes part in the call until the duration is over, ctx ends or the call fails. It
+// returns an error wrapping ErrNoConnection or ErrNoMedia when the call did not work.
+func (b *Bot) Run(ctx context.Context) (Summary, error) {
+	b.start = time.Now()
+	defer close(b.done)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if b.tracks != nil {
+		go func() {
+			if err := b.tracks.pump(ctx); err != nil {
+				b.log.Error("media pump stopped", "err", err)
+			}
+		}()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- b.call.Run(ctx) }()
+
+	var sum Summary
+	var failure error
+	connectTimer := time.NewTimer(b.opts.Timeout)
+	defer connectTimer.Stop()
+	var hangup <-chan time.Time
+	var stats <-chan time.Time
+	if b.opts.StatsEvery > 0 {
+		t := time.NewTicker(b.opts.StatsEvery)
+		defer t.Stop()
+		stats = t.C
+	}
+	var callErr error
+loop:
+	for {
+		select {
+		case ev := <-b.events:
+			if b.handle(ev, &sum) && hangup == nil {
+				connectTimer.Stop()
+				if b.opts.Duration > 0 {
+					hangup = time.After(b.opts.Duration)
+				}
+			}
+		case t := <-b.first:
+			sum.FirstMedia = t
+		case <-connectTimer.C:
+			failure = fmt.Errorf("%w (%v)", ErrNoConnection, b.opts.Timeout)
+			b.call.Hangup()
+		case <-hangup:
+			b.call.Hangup()
+		case <-stats:
+			b.emit(b.statsRecord("stats"))
+		case callErr = <-errc:
+			break loop
+		}
+	}
+	// Drain what the call reported before it returned.
+	for {
+		select {
+		case ev := <-b.events:
+			b.handle(ev, &sum)
+			continue
+		case t := <-b.first:
+			sum.FirstMedia = t
+			continue
+		default:
+		}
+		break
+	}
+	sum.Video, sum.Audio = b.cnt.video.snapshot(), b.cnt.audio.snapshot()
+	sum.Data = DataStats{MessagesSent: b.cnt.dataSent.Load(), MessagesReceived: b.cnt.dataRecv.Load()}
+	switch {
+	case callErr != nil:
+		failure = fmt.Errorf("call: %w", callErr)
+	case failure != nil:
+	case !sum.Connected:
+		failure = ErrNoConnection
+	case !b.mediaReceived(sum):
+		failure = fmt.Errorf("%w: video %d, audio %d packets, %d data messages", ErrNoMedia,
+			sum.Video.PacketsReceived, sum.Audio.PacketsReceived, sum.Data.MessagesReceived)
+	}
+	rec := b.statsRecord("closed")
+	ok := failure == nil
+	rec.OK = &ok
+	if failure != nil {
+		rec.Error = failure.Error()
+	}
+	b.emit(rec)
+	return sum, failure
+}
+
+func (b *Bot) mediaReceived(s Summary) bool {
+	if s.Data.MessagesReceived == 0 {
+		return false
+	}
+	return b.opts.Media == MediaData || (s.Video.PacketsReceived > 0 && s.Audio.PacketsReceived > 0)
+}
+
+// handle turns a call event into records; it reports a (re)connection.
+func (b *Bot) handle(ev client.Event, sum *Summary) bool {
+	switch ev.Kind {
+	case client.EventJoined:
+		init := ev.Initiator
+		sum.JoinedAt = time.Now()
+		b.emit(Record{Event: "joined", Room: b.opts.Room, ClientID: ev.Params.ClientID, IsInitiator: &init})
+	case client.EventState:
+		if ev.State != client.PeerStateConnected {
+			b.emit(Record{Event: "state", State: ev.State.String()})
+			return false
+		}
+		rec := Record{Event: "connected"}
+		if p := b.peer.Load(); p != nil {
+			rec.LocalCandidate, rec.RemoteCandidate, _ = p.SelectedPair()
+		}
+		if !sum.Connected {
+			sum.Connected = true
+			sum.ConnectedAt = time.Now()
+		}
+		b.emit(rec)
+		return true
+	case client.EventBye:
+		b.emit(Record{Event: "bye"})
+	case client.EventRelayLost, client.EventRelayRestore:
+		b.emit(Record{Event: string(ev.Kind)})
+	}
+	return false
+}
+
+func (b *Bot) statsRecord(event string) Record {
+	v, a := b.cnt.video.snapshot(), b.cnt.audio.snapshot()
+	d := DataStats{MessagesSent: b.cnt.dataSent.Load(), MessagesReceived: b.cnt.dataRecv.Load()}
+	rec := Record{Event: event, Data: &d}
+	if b.tracks != nil {
+		rec.Video, rec.Audio = &v, &a
+	}
+	if p := b.peer.Load(); p != nil {
+		if rtt, ok := p.RTT(); ok {
+			ms := float64(rtt.Microseconds()) / 1000
+			rec.RTTMS = &ms
+		}
+	}
+	return rec
+}
+
+func (b *Bot) emit(rec Record) {
+	rec.Bot = b.opts.Index
+	rec.At = time.Now()
+	rec.TimeMS = rec.At.Sub(b.start).Milliseconds()
+	b.opts.Output.write(rec)
+	if b.opts.OnRecord != nil {
+		b.opts.OnRecord(rec)
+	}
+}
+
+func mustJSON(v any) []byte {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic("bot: marshal record: " + err.Error())
+	}
+	return data
+}

@@ -1,0 +1,292 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/onertc/onertc/protocol"
+)
+
+// Config configures a Call.
+type Config struct {
+	// Room is the room id to join.
+	Room string
+	// Transport talks to the server. Required.
+	Transport Transport
+	// NewPeer makes the peer of each call attempt. Required.
+	NewPeer PeerFactory
+	// RelayOnly forces iceTransportPolicy "relay" (also set when pc_config asks for it).
+	RelayOnly bool
+	// Logger receives the call's logs; nil discards them.
+	Logger *slog.Logger
+	// OnEvent, when set, is called for every Event from the call's loop goroutine. It must
+	// return quickly.
+	OnEvent func(Event)
+	// ReconnectWindow bounds the re-registration attempts after a relay socket loss; keep it
+	// below the server's grace period (10 s by default). Default 8 s.
+	ReconnectWindow time.Duration
+	// RecoverAfter is how long a failed connection may stay failed after an ICE restart (or,
+	// for the callee, without a new offer) before the call starts over with a new peer as
+	// the offerer. Default 10 s.
+	RecoverAfter time.Duration
+}
+
+// EventKind names what happened in a call.
+type EventKind string
+
+// Event kinds.
+const (
+	EventJoined       EventKind = "joined"        // Params, Initiator
+	EventPeer         EventKind = "peer"          // Peer: a new peer was created
+	EventSent         EventKind = "sent"          // Signal: a payload type was sent
+	EventReceived     EventKind = "received"      // Signal: a payload type was received
+	EventState        EventKind = "state"         // State
+	EventBye          EventKind = "bye"           // the other side hung up
+	EventRelayLost    EventKind = "relay_lost"    // the relay socket dropped
+	EventRelayRestore EventKind = "relay_restore" // re-registered after a drop
+	EventClosed       EventKind = "closed"        // Err: the call ended
+)
+
+// Event is one thing that happened in a call.
+type Event struct {
+	Kind      EventKind
+	Params    *protocol.Params
+	Initiator bool
+	Peer      Peer
+	Signal    string // payload type for EventSent/EventReceived
+	Restart   bool   // EventSent of an ICE-restart offer
+	State     PeerState
+	Err       error
+}
+
+// Call is one client in one room: it joins, runs the call until hung up, and leaves.
+type Call struct {
+	cfg Config
+	log *slog.Logger
+
+	control chan controlReq
+	done    chan struct{}
+
+	mu       sync.Mutex
+	link     *relayLink
+	clientID string
+}
+
+type controlReq int
+
+const (
+	ctlHangup controlReq = iota
+	ctlRestartICE
+	ctlCutRelay
+)
+
+// New checks cfg and returns a Call ready to Run.
+func New(cfg Config) (*Call, error) {
+	if !protocol.ValidID(cfg.Room) {
+		return nil, fmt.Errorf("%w: room id %q", ErrBadConfig, cfg.Room)
+	}
+	if cfg.Transport == nil || cfg.NewPeer == nil {
+		return nil, fmt.Errorf("%w: Transport and NewPeer are required", ErrBadConfig)
+	}
+	if cfg.ReconnectWindow <= 0 {
+		cfg.ReconnectWindow = 8 * time.Second
+	}
+	if cfg.RecoverAfter <= 0 {
+		cfg.RecoverAfter = 10 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Call{cfg: cfg, log: log.With("room", cfg.Room),
+		control: make(chan controlReq, 8), done: make(chan struct{})}, nil
+}
+
+// Hangup asks a running call to leave; Run then returns nil.
+func (c *Call) Hangup() { c.request(ctlHangup) }
+
+// RestartICE asks the call to restart ICE now (only the initiator offers; the callee ignores it).
+func (c *Call) RestartICE() { c.request(ctlRestartICE) }
+
+// CutRelay closes the relay socket as a network failure would; the call re-registers.
+func (c *Call) CutRelay() { c.request(ctlCutRelay) }
+
+// ClientID is the id the server gave at join ("" before).
+func (c *Call) ClientID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.clientID
+}
+
+func (c *Call) request(r controlReq) {
+	select {
+	case c.control <- r:
+	case <-c.done:
+	}
+}
+
+// Run joins the room and runs the call until ctx is done, Hangup is called, or the call
+// cannot go on. It always leaves the room before returning. A hang-up returns nil.
+func (c *Call) Run(ctx context.Context) error {
+	defer close(c.done)
+	err := c.run(ctx)
+	c.emit(Event{Kind: EventClosed, Err: err})
+	return err
+}
+
+func (c *Call) run(ctx context.Context) error {
+	t := c.cfg.Transport
+	resp, err := t.Join(ctx, c.cfg.Room)
+	if err != nil {
+		return fmt.Errorf("join room %q: %w", c.cfg.Room, err)
+	}
+	if resp.Result != protocol.ResultSuccess {
+		return &JoinError{Room: c.cfg.Room, Result: resp.Result}
+	}
+	p := resp.Params
+	if !protocol.ValidID(p.ClientID) || p.WSSURL == "" {
+		return fmt.Errorf("join room %q: %w: client_id %q, wss_url %q", c.cfg.Room, ErrJoinRefused, p.ClientID, p.WSSURL)
+	}
+	c.mu.Lock()
+	c.clientID = p.ClientID
+	c.mu.Unlock()
+	m := &machine{
+		c: c, ctx: ctx, params: p, initiator: p.IsInitiator == "true",
+		log:    c.log.With("client", p.ClientID),
+		frames: make(chan protocol.RelayFrame, 64), linkEv: make(chan linkEvent, 8),
+		peerEv: make(chan peerEvent, 256), out: make(chan outMsg, protocol.MaxQueuedPerSender),
+		outDone: make(chan struct{}),
+	}
+	m.relayOnly = c.cfg.RelayOnly || pcConfigRelayOnly(p.PCConfig)
+	m.log.Info("joined", "initiator", m.initiator, "messages", len(p.Messages))
+	c.emit(Event{Kind: EventJoined, Params: &p, Initiator: m.initiator})
+
+	loopDone := make(chan struct{})
+	m.done = loopDone
+	m.link = newRelayLink(t, p.WSSURL, p.RoomID, p.ClientID, c.cfg.ReconnectWindow, m.log, m.frames, m.linkEv, loopDone)
+	if m.link.room == "" {
+		m.link.room = c.cfg.Room
+	}
+	c.mu.Lock()
+	c.link = m.link
+	c.mu.Unlock()
+	defer close(loopDone)
+	if err := m.link.connect(ctx); err != nil {
+		m.leave(false)
+		return err
+	}
+	go m.sendLoop()
+	err = m.loop()
+	m.leave(true)
+	return err
+}
+
+func (c *Call) emit(ev Event) {
+	if c.cfg.OnEvent != nil {
+		c.cfg.OnEvent(ev)
+	}
+}
+
+// pcConfigRelayOnly reports whether pc_config asks for relay-only ICE (?it=relay).
+func pcConfigRelayOnly(pcConfig string) bool {
+	var cfg struct {
+		ICETransports      string `json:"iceTransports"`
+		ICETransportPolicy string `json:"iceTransportPolicy"`
+	}
+	if json.Unmarshal([]byte(pcConfig), &cfg) != nil {
+		return false
+	}
+	return cfg.ICETransports == "relay" || cfg.ICETransportPolicy == "relay"
+}
+
+// pcConfigServers returns the iceServers of pc_config.
+func pcConfigServers(pcConfig string) []protocol.ICEServer {
+	var cfg protocol.ICEConfig
+	if json.Unmarshal([]byte(pcConfig), &cfg) != nil {
+		return nil
+	}
+	var out []protocol.ICEServer
+	for _, s := range cfg.ICEServers {
+		if len(s.URLs) > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// outMsg is one outgoing payload; viaHTTP is decided when it is queued, as AppRTC does:
+// the initiator posts to /message, the callee sends on the relay socket.
+type outMsg struct {
+	msg     string
+	viaHTTP bool
+}
+
+// sendLoop sends queued payloads in order.
+func (m *machine) sendLoop() {
+	defer close(m.outDone)
+	for o := range m.out {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), m.c.cfg.ReconnectWindow+2*time.Second)
+		var err error
+		if o.viaHTTP {
+			err = m.c.cfg.Transport.Message(ctx, m.params.RoomID, m.params.ClientID, o.msg)
+		} else {
+			err = m.link.send(ctx, o.msg)
+		}
+		cancel()
+		if err != nil {
+			m.log.Warn("signaling message not sent", "http", o.viaHTTP, "err", err)
+		}
+	}
+}
+
+// leave ends the call: drains the outbox, POST /leave, relay bye, close, DELETE /collider.
+func (m *machine) leave(connected bool) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), 3*time.Second)
+	defer cancel()
+	if m.peer != nil {
+		_ = m.peer.Close()
+		m.peer = nil
+	}
+	if connected {
+		close(m.out)
+		select {
+		case <-m.outDone:
+		case <-time.After(time.Second):
+			m.log.Warn("outbox not drained before leaving")
+		}
+	}
+	t := m.c.cfg.Transport
+	if err := t.Leave(ctx, m.params.RoomID, m.params.ClientID); err != nil {
+		m.log.Warn("leave failed", "err", err)
+	}
+	if connected {
+		bctx, bcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		if err := m.link.send(bctx, byeMessage); err != nil {
+			m.log.Warn("bye not sent", "err", err)
+		}
+		bcancel()
+	}
+	m.link.close()
+	if m.params.WSSPostURL != "" {
+		if err := t.DeleteRelay(ctx, m.params.WSSPostURL, m.params.RoomID, m.params.ClientID); err != nil {
+			m.log.Warn("relay delete failed", "err", err)
+		}
+	}
+	m.log.Info("left")
+}
+
+// fatalRelayError maps Collider's fatal registration errors to an error, others to nil.
+func fatalRelayError(text string) error {
+	switch {
+	case strings.Contains(text, protocol.ErrTextRoomFull):
+		return fmt.Errorf("%w: %w: %s", ErrRelayRefused, ErrRoomFull, text)
+	case strings.Contains(text, protocol.ErrTextInvalidRegister):
+		return fmt.Errorf("%w: %s", ErrRelayRefused, text)
+	}
+	return nil
+}

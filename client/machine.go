@@ -1,0 +1,403 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/onertc/onertc/protocol"
+)
+
+// maxPendingCandidates bounds the remote candidates kept until a remote description is set.
+const maxPendingCandidates = 512
+
+// opTimeout bounds one Peer operation.
+const opTimeout = 10 * time.Second
+
+// machine is the state of one joined call. Every field is owned by the loop goroutine,
+// except the channels, which other goroutines only send on.
+type machine struct {
+	c         *Call
+	ctx       context.Context
+	log       *slog.Logger
+	params    protocol.Params
+	relayOnly bool
+	link      *relayLink
+	done      <-chan struct{}
+
+	frames  chan protocol.RelayFrame
+	linkEv  chan linkEvent
+	peerEv  chan peerEvent
+	out     chan outMsg
+	outDone chan struct{}
+
+	initiator bool
+	peer      Peer
+	gen       int    // counts peers, so callbacks of a closed one are dropped
+	remoteSet bool   // a remote description is set on peer
+	awaiting  bool   // a local offer waits for its answer
+	localFP   string // fingerprint of peer's local description
+	remoteFP  string // fingerprint of peer's remote description
+	pending   []Candidate
+	state     PeerState
+	restarted bool // an ICE restart was tried since the last "connected"
+	recoverT  *time.Timer
+	recoverC  <-chan time.Time
+}
+
+type peerEvent struct {
+	gen     int
+	cand    *Candidate
+	state   PeerState
+	isState bool
+}
+
+func (m *machine) loop() error {
+	if err := m.newPeer(); err != nil {
+		return err
+	}
+	if m.initiator {
+		m.offer(false)
+	} else if err := m.handleBatch(m.params.Messages); err != nil {
+		return err
+	}
+	for {
+		var err error
+		select {
+		case <-m.ctx.Done():
+			return nil
+		case r := <-m.c.control:
+			switch r {
+			case ctlHangup:
+				return nil
+			case ctlRestartICE:
+				if m.initiator && m.peer != nil && !m.awaiting {
+					m.offer(true)
+				}
+			case ctlCutRelay:
+				m.link.cut()
+			}
+		case f := <-m.frames:
+			if f.Error != "" {
+				m.log.Warn("relay error", "error", f.Error)
+				if ferr := fatalRelayError(f.Error); ferr != nil {
+					return ferr
+				}
+				continue
+			}
+			err = m.handle(f.Msg)
+		case ev := <-m.linkEv:
+			switch {
+			case ev.err != nil:
+				return ev.err
+			case ev.lost:
+				m.c.emit(Event{Kind: EventRelayLost})
+			case ev.restored:
+				m.c.emit(Event{Kind: EventRelayRestore})
+			}
+		case ev := <-m.peerEv:
+			if ev.gen != m.gen {
+				continue
+			}
+			if ev.isState {
+				m.onState(ev.state)
+			} else {
+				m.queue(encodeCandidate(*ev.cand))
+				m.c.emit(Event{Kind: EventSent, Signal: protocol.TypeCandidate})
+			}
+		case <-m.recoverC:
+			m.recoverC = nil
+			err = m.recover()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// handleBatch processes the join messages. When they hold several offers, the last one
+// supersedes everything before it (an ICE-restart offer to a peer that is gone, its
+// candidates, a stale bye), so only the last offer and what follows it are used.
+func (m *machine) handleBatch(msgs []string) error {
+	start, offers := 0, 0
+	for i, raw := range msgs {
+		if s, err := protocol.ParseSignal(raw); err == nil && s.Type == protocol.TypeOffer {
+			offers++
+			if offers > 1 {
+				start = i
+			}
+		}
+	}
+	if start > 0 {
+		m.log.Info("skipping superseded join messages", "skipped", start)
+	}
+	for _, raw := range msgs[start:] {
+		if err := m.handle(raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// handle processes one payload from the other side. Bad input is logged and dropped.
+func (m *machine) handle(raw string) error {
+	s, err := protocol.ParseSignal(raw)
+	if err != nil {
+		m.log.Warn("ignoring bad payload", "err", err, "len", len(raw))
+		return nil
+	}
+	m.c.emit(Event{Kind: EventReceived, Signal: s.Type})
+	switch s.Type {
+	case protocol.TypeOffer:
+		return m.onOffer(s.SDP)
+	case protocol.TypeAnswer:
+		m.onAnswer(s.SDP)
+	case protocol.TypeCandidate:
+		m.onCandidate(candidateFromSignal(s))
+	case protocol.TypeBye:
+		return m.onBye()
+	}
+	return nil
+}
+
+func (m *machine) opCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(m.ctx, opTimeout)
+}
+
+// newPeer closes the current peer (if any) and makes a fresh one with fresh ICE servers.
+func (m *machine) newPeer() error {
+	if m.peer != nil {
+		_ = m.peer.Close()
+		m.peer = nil
+	}
+	m.stopRecover()
+	m.gen++
+	gen := m.gen
+	m.remoteSet, m.awaiting, m.restarted = false, false, false
+	m.localFP, m.remoteFP, m.pending, m.state = "", "", nil, PeerStateNew
+	servers := m.iceServers()
+	ctx, cancel := m.opCtx()
+	defer cancel()
+	p, err := m.c.cfg.NewPeer(ctx, PeerConfig{ICEServers: servers, RelayOnly: m.relayOnly})
+	if err != nil {
+		return fmt.Errorf("create peer: %w", err)
+	}
+	p.OnLocalCandidate(func(c Candidate) { m.peerEvent(peerEvent{gen: gen, cand: &c}) })
+	p.OnStateChange(func(s PeerState) { m.peerEvent(peerEvent{gen: gen, state: s, isState: true}) })
+	m.peer = p
+	m.log.Debug("peer created", "gen", gen, "ice_servers", len(servers), "relay_only", m.relayOnly)
+	m.c.emit(Event{Kind: EventPeer, Peer: p, Initiator: m.initiator})
+	return nil
+}
+
+func (m *machine) peerEvent(ev peerEvent) {
+	select {
+	case m.peerEv <- ev:
+	case <-m.done:
+	}
+}
+
+// iceServers are pc_config's servers plus fresh ones from ice_server_url, as AppRTC merges
+// them. A failed fetch is logged; the call goes on with what it has.
+func (m *machine) iceServers() []protocol.ICEServer {
+	servers := pcConfigServers(m.params.PCConfig)
+	if m.params.ICEServerURL == "" {
+		return servers
+	}
+	ctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
+	defer cancel()
+	fetched, err := m.c.cfg.Transport.ICEServers(ctx, m.params.ICEServerURL)
+	if err != nil {
+		m.log.Warn("fetching ICE servers failed", "err", err)
+		return servers
+	}
+	for _, s := range fetched {
+		if len(s.URLs) > 0 {
+			servers = append(servers, s)
+		}
+	}
+	return servers
+}
+
+// queue sends msg the AppRTC way: /message while initiator, the relay socket otherwise.
+func (m *machine) queue(msg string) {
+	select {
+	case m.out <- outMsg{msg: msg, viaHTTP: m.initiator}:
+	default:
+		m.log.Warn("outbox full; signaling message dropped")
+	}
+}
+
+func (m *machine) offer(restart bool) {
+	ctx, cancel := m.opCtx()
+	defer cancel()
+	if setter, ok := m.peer.(ICEServerSetter); ok && restart {
+		cfg := PeerConfig{ICEServers: m.iceServers(), RelayOnly: m.relayOnly}
+		if err := setter.SetICEServers(ctx, cfg); err != nil {
+			m.log.Warn("fresh ICE servers not applied before restart", "err", err)
+		}
+	}
+	d, err := m.peer.CreateOffer(ctx, OfferOptions{ICERestart: restart})
+	if err == nil {
+		err = m.peer.SetLocalDescription(ctx, d)
+	}
+	if err != nil {
+		m.log.Error("creating offer failed", "restart", restart, "err", err)
+		return
+	}
+	m.awaiting = true
+	m.localFP = sdpFingerprint(d.SDP)
+	m.queue(encodeDescription(d))
+	m.log.Info("offer sent", "restart", restart)
+	m.c.emit(Event{Kind: EventSent, Signal: protocol.TypeOffer, Restart: restart})
+	if restart {
+		m.restarted = true
+		m.armRecover()
+	}
+}
+
+func (m *machine) onOffer(sdp string) error {
+	fp := sdpFingerprint(sdp)
+	switch {
+	case m.awaiting && m.localFP < fp:
+		// Glare: both sides offered. The offer with the smaller fingerprint wins on both
+		// sides, so exactly one yields.
+		m.log.Warn("offer while our offer is pending; ours wins, ignored")
+		return nil
+	case m.awaiting || (m.remoteSet && m.remoteFP != "" && fp != m.remoteFP):
+		// We yield to their offer, or it comes from a new RTCPeerConnection: start over.
+		m.log.Info("offer starts a new session", "glare", m.awaiting)
+		m.initiator = false
+		if err := m.newPeer(); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := m.opCtx()
+	defer cancel()
+	if err := m.peer.SetRemoteDescription(ctx, SessionDescription{Type: protocol.TypeOffer, SDP: sdp}); err != nil {
+		m.log.Warn("remote offer rejected", "err", err)
+		return nil
+	}
+	m.setRemote(fp)
+	d, err := m.peer.CreateAnswer(ctx)
+	if err == nil {
+		err = m.peer.SetLocalDescription(ctx, d)
+	}
+	if err != nil {
+		m.log.Error("creating answer failed", "err", err)
+		return nil
+	}
+	m.localFP = sdpFingerprint(d.SDP)
+	m.queue(encodeDescription(d))
+	m.log.Info("answer sent")
+	m.c.emit(Event{Kind: EventSent, Signal: protocol.TypeAnswer})
+	return nil
+}
+
+func (m *machine) onAnswer(sdp string) {
+	if !m.awaiting {
+		m.log.Warn("unexpected answer ignored")
+		return
+	}
+	ctx, cancel := m.opCtx()
+	defer cancel()
+	if err := m.peer.SetRemoteDescription(ctx, SessionDescription{Type: protocol.TypeAnswer, SDP: sdp}); err != nil {
+		m.log.Warn("remote answer rejected", "err", err)
+		return
+	}
+	m.awaiting = false
+	m.setRemote(sdpFingerprint(sdp))
+}
+
+// setRemote records a remote description and adds the candidates that waited for it.
+func (m *machine) setRemote(fp string) {
+	m.remoteSet = true
+	m.remoteFP = fp
+	pending := m.pending
+	m.pending = nil
+	for _, c := range pending {
+		m.addCandidate(c)
+	}
+}
+
+func (m *machine) onCandidate(c Candidate) {
+	if !m.remoteSet {
+		if len(m.pending) >= maxPendingCandidates {
+			m.log.Warn("too many candidates before the remote description; dropped")
+			return
+		}
+		m.log.Debug("candidate before remote description; queued")
+		m.pending = append(m.pending, c)
+		return
+	}
+	m.addCandidate(c)
+}
+
+func (m *machine) addCandidate(c Candidate) {
+	ctx, cancel := m.opCtx()
+	defer cancel()
+	if err := m.peer.AddICECandidate(ctx, c); err != nil {
+		m.log.Warn("remote candidate rejected", "err", err, "candidate", c.Candidate)
+	}
+}
+
+// onBye: the other side hung up. Like AppRTC, the one left becomes the initiator and offers
+// on a fresh peer; the offer lands in the mailbox for the next joiner.
+func (m *machine) onBye() error {
+	m.log.Info("remote hung up")
+	m.c.emit(Event{Kind: EventBye})
+	m.initiator = true
+	if err := m.newPeer(); err != nil {
+		return err
+	}
+	m.offer(false)
+	return nil
+}
+
+func (m *machine) onState(s PeerState) {
+	m.state = s
+	m.log.Info("connection state", "state", s.String())
+	m.c.emit(Event{Kind: EventState, State: s})
+	switch s {
+	case PeerStateConnected:
+		m.restarted = false
+		m.stopRecover()
+	case PeerStateFailed:
+		if m.initiator && !m.restarted && !m.awaiting {
+			m.offer(true)
+			return
+		}
+		m.armRecover()
+	}
+}
+
+// recover starts over when a failed connection did not come back: a fresh peer, and this
+// side offers (into the mailbox when the other side is gone for good).
+func (m *machine) recover() error {
+	if m.state == PeerStateConnected {
+		return nil
+	}
+	m.log.Warn("connection did not recover; starting over as offerer")
+	m.initiator = true
+	if err := m.newPeer(); err != nil {
+		return err
+	}
+	m.offer(false)
+	return nil
+}
+
+func (m *machine) armRecover() {
+	if m.recoverC != nil {
+		return
+	}
+	m.recoverT = time.NewTimer(m.c.cfg.RecoverAfter)
+	m.recoverC = m.recoverT.C
+}
+
+func (m *machine) stopRecover() {
+	if m.recoverT != nil {
+		m.recoverT.Stop()
+	}
+	m.recoverT, m.recoverC = nil, nil
+}

@@ -1,0 +1,265 @@
+//go:build js && wasm
+
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"syscall/js"
+
+	"github.com/onertc/onertc/protocol"
+)
+
+// BrowserPeer is the js/wasm Peer: the browser's own RTCPeerConnection, driven through
+// syscall/js. The browser app reaches the connection with Value to add tracks, open data
+// channels and read getStats. Candidates are passed through verbatim (sdpMid, IPv6 and
+// tcptype intact), unlike pion's js build.
+type BrowserPeer struct {
+	pc     js.Value
+	l      *listeners
+	events *queue[func()]
+	stop   context.CancelFunc
+
+	mu      sync.Mutex
+	onCand  func(Candidate)
+	onState func(PeerState)
+}
+
+// NewBrowserPeer makes an RTCPeerConnection configured by cfg (max-bundle, rtcp-mux).
+func NewBrowserPeer(cfg PeerConfig) (*BrowserPeer, error) {
+	ctor := js.Global().Get("RTCPeerConnection")
+	if ctor.Type() != js.TypeFunction {
+		return nil, errors.New("new peer: RTCPeerConnection is not available")
+	}
+	pc, err := newPC(ctor, browserConfig(cfg))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &BrowserPeer{pc: pc, l: &listeners{target: pc}, events: newQueue[func()](), stop: cancel}
+	// Callbacks only enqueue; one goroutine runs them in order (never block a JS callback).
+	go func() {
+		for {
+			f, ok := p.events.pop(ctx)
+			if !ok {
+				return
+			}
+			f()
+		}
+	}()
+	p.l.on("icecandidate", func(ev js.Value) {
+		c := ev.Get("candidate")
+		if c.IsNull() || c.IsUndefined() || c.Get("candidate").String() == "" {
+			return // end of candidates
+		}
+		cand := Candidate{Candidate: c.Get("candidate").String()}
+		if mid := c.Get("sdpMid"); mid.Type() == js.TypeString {
+			s := mid.String()
+			cand.SDPMid = &s
+		}
+		if idx := c.Get("sdpMLineIndex"); idx.Type() == js.TypeNumber {
+			i := idx.Int()
+			cand.SDPMLineIndex = &i
+		}
+		p.events.push(func() {
+			if f := p.candidateFunc(); f != nil {
+				f(cand)
+			}
+		})
+	})
+	p.l.on("connectionstatechange", func(js.Value) {
+		s := browserState(pc.Get("connectionState").String())
+		p.events.push(func() {
+			if f := p.stateFunc(); f != nil {
+				f(s)
+			}
+		})
+	})
+	return p, nil
+}
+
+// BrowserFactory returns a PeerFactory of BrowserPeers, with setup (may be nil) run on each
+// before the call uses it: add local tracks there.
+func BrowserFactory(setup func(*BrowserPeer) error) PeerFactory {
+	return func(_ context.Context, cfg PeerConfig) (Peer, error) {
+		p, err := NewBrowserPeer(cfg)
+		if err != nil {
+			return nil, err
+		}
+		if setup != nil {
+			if err := setup(p); err != nil {
+				_ = p.Close()
+				return nil, fmt.Errorf("set up peer: %w", err)
+			}
+		}
+		return p, nil
+	}
+}
+
+func newPC(ctor js.Value, conf map[string]any) (pc js.Value, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("new RTCPeerConnection: %v", r)
+		}
+	}()
+	return ctor.New(conf), nil
+}
+
+// browserConfig is the RTCConfiguration of cfg; entries without URLs are invalid there.
+func browserConfig(cfg PeerConfig) map[string]any {
+	servers := []any{}
+	for _, s := range cfg.ICEServers {
+		if len(s.URLs) == 0 {
+			continue
+		}
+		urls := make([]any, len(s.URLs))
+		for i, u := range s.URLs {
+			urls[i] = u
+		}
+		e := map[string]any{"urls": urls}
+		if s.Username != "" {
+			e["username"] = s.Username
+		}
+		if s.Credential != "" {
+			e["credential"] = s.Credential
+		}
+		servers = append(servers, e)
+	}
+	policy := "all"
+	if cfg.RelayOnly {
+		policy = "relay"
+	}
+	return map[string]any{"iceServers": servers, "iceTransportPolicy": policy,
+		"bundlePolicy": "max-bundle", "rtcpMuxPolicy": "require"}
+}
+
+func browserState(s string) PeerState {
+	switch s {
+	case "connecting":
+		return PeerStateConnecting
+	case "connected":
+		return PeerStateConnected
+	case "disconnected":
+		return PeerStateDisconnected
+	case "failed":
+		return PeerStateFailed
+	case "closed":
+		return PeerStateClosed
+	}
+	return PeerStateNew
+}
+
+// Value is the underlying RTCPeerConnection.
+func (p *BrowserPeer) Value() js.Value { return p.pc }
+
+func (p *BrowserPeer) candidateFunc() func(Candidate) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.onCand
+}
+
+func (p *BrowserPeer) stateFunc() func(PeerState) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.onState
+}
+
+func (p *BrowserPeer) description(ctx context.Context, method string, opts map[string]any) (SessionDescription, error) {
+	args := []any{}
+	if opts != nil {
+		args = append(args, opts)
+	}
+	promise, err := call(p.pc, method, args...)
+	if err != nil {
+		return SessionDescription{}, err
+	}
+	d, err := await(ctx, promise)
+	if err != nil {
+		return SessionDescription{}, fmt.Errorf("%s: %w", method, err)
+	}
+	return SessionDescription{Type: d.Get("type").String(), SDP: d.Get("sdp").String()}, nil
+}
+
+// CreateOffer implements Peer.
+func (p *BrowserPeer) CreateOffer(ctx context.Context, opts OfferOptions) (SessionDescription, error) {
+	return p.description(ctx, "createOffer", map[string]any{"iceRestart": opts.ICERestart})
+}
+
+// CreateAnswer implements Peer.
+func (p *BrowserPeer) CreateAnswer(ctx context.Context) (SessionDescription, error) {
+	return p.description(ctx, "createAnswer", nil)
+}
+
+func (p *BrowserPeer) setDescription(ctx context.Context, method string, d SessionDescription) error {
+	if d.Type != protocol.TypeOffer && d.Type != protocol.TypeAnswer {
+		return fmt.Errorf("%s: session description of type %q", method, d.Type)
+	}
+	promise, err := call(p.pc, method, map[string]any{"type": d.Type, "sdp": d.SDP})
+	if err != nil {
+		return err
+	}
+	if _, err := await(ctx, promise); err != nil {
+		return fmt.Errorf("%s %s: %w", method, d.Type, err)
+	}
+	return nil
+}
+
+// SetLocalDescription implements Peer.
+func (p *BrowserPeer) SetLocalDescription(ctx context.Context, d SessionDescription) error {
+	return p.setDescription(ctx, "setLocalDescription", d)
+}
+
+// SetRemoteDescription implements Peer.
+func (p *BrowserPeer) SetRemoteDescription(ctx context.Context, d SessionDescription) error {
+	return p.setDescription(ctx, "setRemoteDescription", d)
+}
+
+// AddICECandidate implements Peer.
+func (p *BrowserPeer) AddICECandidate(ctx context.Context, c Candidate) error {
+	init := map[string]any{"candidate": c.Candidate, "sdpMid": nil, "sdpMLineIndex": nil}
+	if c.SDPMid != nil {
+		init["sdpMid"] = *c.SDPMid
+	}
+	if c.SDPMLineIndex != nil {
+		init["sdpMLineIndex"] = *c.SDPMLineIndex
+	}
+	promise, err := call(p.pc, "addIceCandidate", init)
+	if err != nil {
+		return err
+	}
+	if _, err := await(ctx, promise); err != nil {
+		return fmt.Errorf("addIceCandidate: %w", err)
+	}
+	return nil
+}
+
+// SetICEServers implements ICEServerSetter: fresh TURN credentials before an ICE restart.
+func (p *BrowserPeer) SetICEServers(_ context.Context, cfg PeerConfig) error {
+	_, err := call(p.pc, "setConfiguration", browserConfig(cfg))
+	return err
+}
+
+// OnLocalCandidate implements Peer.
+func (p *BrowserPeer) OnLocalCandidate(f func(Candidate)) {
+	p.mu.Lock()
+	p.onCand = f
+	p.mu.Unlock()
+}
+
+// OnStateChange implements Peer.
+func (p *BrowserPeer) OnStateChange(f func(PeerState)) {
+	p.mu.Lock()
+	p.onState = f
+	p.mu.Unlock()
+}
+
+// Close implements Peer.
+func (p *BrowserPeer) Close() error {
+	p.l.removeAll()
+	p.events.close()
+	p.stop()
+	_, err := call(p.pc, "close")
+	return err
+}

@@ -1,0 +1,344 @@
+//go:build !js
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/onertc/onertc/bot"
+	"github.com/onertc/onertc/client"
+	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server"
+)
+
+// testLogger logs to stderr with ONERTC_E2E_LOG=debug|info|warn, else discards.
+func testLogger() *slog.Logger {
+	var level slog.Level
+	switch os.Getenv("ONERTC_E2E_LOG") {
+	case "debug":
+		level = slog.LevelDebug
+	case "info":
+		level = slog.LevelInfo
+	case "warn":
+		level = slog.LevelWarn
+	default:
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// eventually polls cond until it holds or timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// testConfig is the server configuration of the tests: loopback everything, short grace,
+// relay ports above the kernel's ephemeral range (FACTS.md).
+func testConfig() server.Config {
+	cfg := server.DefaultConfig()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.RelayGrace = 3 * time.Second
+	cfg.ShutdownTimeout = 2 * time.Second
+	cfg.TURN.AllowLoopback = true
+	cfg.TURN.PublicIP = "127.0.0.1"
+	cfg.TURN.Realm = "onertc.test"
+	cfg.TURN.Secret = "e2e-test-secret"
+	cfg.TURN.RelayPortMin = 61000
+	cfg.TURN.RelayPortMax = 65000
+	// Every bot comes from 127.0.0.1: per-IP limits would throttle the load tests.
+	cfg.Limits = server.RateLimits{}
+	cfg.MaxSocketsPerIP = 0
+	return cfg
+}
+
+// listenTURN opens a UDP and a TCP socket on one loopback port.
+func listenTURN() (net.PacketConn, net.Listener, error) {
+	var lastErr error
+	for range 20 {
+		pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, fmt.Errorf("listen turn udp: %w", err)
+		}
+		ln, err := net.Listen("tcp4", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln, nil
+		}
+		lastErr = err
+		pc.Close()
+	}
+	return nil, nil, fmt.Errorf("listen turn tcp on the udp port: %w", lastErr)
+}
+
+// testServer is a running server.
+type testServer struct {
+	URL  string
+	Cfg  server.Config
+	stop func()
+}
+
+// startServer runs a server in the test process until the test ends.
+func startServer(t *testing.T, tweak func(*server.Config)) *testServer {
+	t.Helper()
+	cfg := testConfig()
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	ts, err := runServer(cfg, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ts.stop)
+	return ts
+}
+
+func runServer(cfg server.Config, log *slog.Logger) (*testServer, error) {
+	ln, err := net.Listen("tcp4", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen http: %w", err)
+	}
+	ls := server.Listeners{HTTP: ln}
+	if !cfg.TURN.Disabled {
+		udp, tcp, err := listenTURN()
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		cfg.TURN.Addr = udp.LocalAddr().String()
+		ls.TURNUDP = []net.PacketConn{udp}
+		ls.TURNTCP = []net.Listener{tcp}
+	}
+	cfg.HTTPAddr = ln.Addr().String()
+	srv, err := server.New(cfg, log)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("new server: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ls) }()
+	ts := &testServer{URL: "http://" + ln.Addr().String(), Cfg: cfg}
+	ts.stop = func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	return ts, nil
+}
+
+// relayStatus says why relay-only calls cannot run against s, or "" when they can: the
+// server must hand out TURN URIs with credentials on /v1alpha/iceconfig.
+func relayStatus(s *testServer) string {
+	resp, err := http.Post(s.URL+"/v1alpha/iceconfig?key=", "text/plain", nil)
+	if err != nil {
+		return "POST /v1alpha/iceconfig: " + err.Error()
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Sprintf("POST /v1alpha/iceconfig answers %d (route not wired in server/ yet)", resp.StatusCode)
+	}
+	var cfg protocol.ICEConfig
+	if err := json.NewDecoder(resp.Body).Decode(&cfg); err != nil {
+		return "POST /v1alpha/iceconfig: " + err.Error()
+	}
+	for _, s := range cfg.ICEServers {
+		for _, u := range s.URLs {
+			if strings.HasPrefix(u, "turn:") && s.Username != "" {
+				return ""
+			}
+		}
+	}
+	return "POST /v1alpha/iceconfig has no turn: URI with credentials (TURN not wired in server/ yet)"
+}
+
+// needRelay skips a relay test until the server has TURN wired, saying what is missing.
+func needRelay(t *testing.T, s *testServer) {
+	t.Helper()
+	if why := relayStatus(s); why != "" {
+		t.Skip("waiting on TURN wiring: " + why)
+	}
+}
+
+// runningBot is one bot running in the test process, with what it reported.
+type runningBot struct {
+	b    *bot.Bot
+	name string
+	done chan struct{}
+	sum  bot.Summary
+	err  error
+
+	mu     sync.Mutex
+	recs   []bot.Record
+	events []client.Event
+}
+
+type botOpt func(*bot.Options)
+
+func relayOnly(o *bot.Options) { o.RelayOnly = true }
+
+// startBot starts a bot in room and waits until it has joined (or ended).
+func startBot(t *testing.T, ctx context.Context, s *testServer, room, name string, opts ...botOpt) *runningBot {
+	t.Helper()
+	rb := &runningBot{name: name, done: make(chan struct{})}
+	o := bot.Options{Server: s.URL, Room: room, IncludeLoopback: true, Timeout: 30 * time.Second,
+		StatsEvery: -1, RecoverAfter: 2 * time.Second, Logger: testLogger().With("bot", name),
+		OnRecord: func(r bot.Record) {
+			rb.mu.Lock()
+			rb.recs = append(rb.recs, r)
+			rb.mu.Unlock()
+		},
+		OnCallEvent: func(ev client.Event) {
+			rb.mu.Lock()
+			rb.events = append(rb.events, ev)
+			rb.mu.Unlock()
+		}}
+	for _, f := range opts {
+		f(&o)
+	}
+	b, err := bot.New(o)
+	if err != nil {
+		t.Fatalf("bot %s: %v", name, err)
+	}
+	rb.b = b
+	go func() {
+		defer close(rb.done)
+		rb.sum, rb.err = b.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		b.Call().Hangup()
+		<-rb.done
+	})
+	eventually(t, 10*time.Second, name+" joined", func() bool { return rb.count("joined") > 0 || rb.ended() })
+	return rb
+}
+
+func (rb *runningBot) ended() bool {
+	select {
+	case <-rb.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (rb *runningBot) count(event string) int {
+	return len(rb.records(event))
+}
+
+func (rb *runningBot) records(event string) []bot.Record {
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	var out []bot.Record
+	for _, r := range rb.recs {
+		if r.Event == event {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// callEvents counts call events of kind (and payload type, when set).
+func (rb *runningBot) callEvents(kind client.EventKind, signal string) []client.Event {
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	var out []client.Event
+	for _, ev := range rb.events {
+		if ev.Kind == kind && (signal == "" || ev.Signal == signal) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// joinParams are the params of the bot's join.
+func (rb *runningBot) joinParams() protocol.Params {
+	evs := rb.callEvents(client.EventJoined, "")
+	if len(evs) == 0 {
+		return protocol.Params{}
+	}
+	return *evs[0].Params
+}
+
+// stop hangs up and returns Run's result.
+func (rb *runningBot) stop(t *testing.T) error {
+	t.Helper()
+	rb.b.Call().Hangup()
+	select {
+	case <-rb.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("bot %s did not stop", rb.name)
+	}
+	return rb.err
+}
+
+func (rb *runningBot) wait(t *testing.T, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case <-rb.done:
+	case <-time.After(timeout):
+		t.Fatalf("bot %s did not end", rb.name)
+	}
+	return rb.err
+}
+
+// connectedCount is the number of "connected" records so far.
+func (rb *runningBot) connectedCount() int { return rb.count("connected") }
+
+// waitConnected waits for the n-th "connected" record of every bot.
+func waitConnected(t *testing.T, n int, timeout time.Duration, bots ...*runningBot) {
+	t.Helper()
+	for _, rb := range bots {
+		eventually(t, timeout, fmt.Sprintf("%s connected (%d)", rb.name, n), func() bool {
+			return rb.connectedCount() >= n
+		})
+	}
+}
+
+// waitMediaGrows waits until every bot received more video, audio and data than now.
+func waitMediaGrows(t *testing.T, timeout time.Duration, bots ...*runningBot) {
+	t.Helper()
+	for _, rb := range bots {
+		v0, a0, d0 := rb.b.Totals()
+		eventually(t, timeout, rb.name+" receives video, audio and data", func() bool {
+			v, a, d := rb.b.Totals()
+			return v.PacketsReceived > v0.PacketsReceived+10 && a.PacketsReceived > a0.PacketsReceived+10 &&
+				d.MessagesReceived > d0.MessagesReceived && v.BytesReceived > v0.BytesReceived
+		})
+	}
+}
+
+// checkPair checks the candidate types of the bot's last connection. A direct call may
+// select a peer-reflexive remote (the check arrived before the trickled candidate).
+func checkPair(t *testing.T, rb *runningBot, want string) {
+	t.Helper()
+	recs := rb.records("connected")
+	if len(recs) == 0 {
+		t.Fatalf("%s never connected", rb.name)
+	}
+	r := recs[len(recs)-1]
+	ok := func(typ string) bool { return typ == want || (want == "host" && typ == "prflx") }
+	if !ok(r.LocalCandidate) || !ok(r.RemoteCandidate) {
+		t.Errorf("%s selected pair %s/%s, want %s/%s", rb.name, r.LocalCandidate, r.RemoteCandidate, want, want)
+	}
+}
+
+var errTransportDown = errors.New("e2e: network down")

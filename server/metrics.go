@@ -1,0 +1,145 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics holds the server's own Prometheus registry. Counters that the relay, the room
+// table and TURN already keep are read at scrape time (collector); only what exists
+// nowhere else (joins by result, HTTP requests) is counted here.
+type metrics struct {
+	reg      *prometheus.Registry
+	joins    *prometheus.CounterVec
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	limited  *prometheus.CounterVec
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		joins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "onertc_joins_total", Help: "Room joins by result (SUCCESS, FULL, ERROR).",
+		}, []string{"result"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "onertc_http_requests_total", Help: "HTTP requests by route pattern and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "onertc_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "onertc_rate_limited_total", Help: "Requests refused with 429 by rate-limit class.",
+		}, []string{"class"}),
+	}
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "onertc_build_info", Help: "Build version and Go version; always 1.",
+	}, []string{"version", "goversion"})
+	buildInfo.WithLabelValues(Version, runtime.Version()).Set(1)
+	m.reg.MustRegister(m.joins, m.requests, m.latency, m.limited, buildInfo, stateCollector{s},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, r := range []string{"SUCCESS", "FULL", "ERROR"} {
+		m.joins.WithLabelValues(r)
+	}
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// instrument counts every request by the route pattern the mux chose, so that ids in paths
+// never become label values.
+func (m *metrics) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		m.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+		m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	})
+}
+
+// statusWriter remembers the status code; it passes Hijack and Flush through so the
+// WebSocket upgrade still works behind it.
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack is how the WebSocket upgrade takes the connection (gorilla asserts
+// http.Hijacker directly); a hijacked request counts as 101.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("response does not support hijacking")
+	}
+	w.code, w.wrote = http.StatusSwitchingProtocols, true
+	return h.Hijack()
+}
+
+var (
+	descRooms     = prometheus.NewDesc("onertc_rooms", "Rooms with at least one client.", nil, nil)
+	descClients   = prometheus.NewDesc("onertc_room_clients", "Clients in rooms.", nil, nil)
+	descSockets   = prometheus.NewDesc("onertc_relay_sockets_open", "Open relay WebSockets.", nil, nil)
+	descSocketsT  = prometheus.NewDesc("onertc_relay_sockets_total", "Relay WebSockets accepted.", nil, nil)
+	descRelayed   = prometheus.NewDesc("onertc_relay_messages_relayed_total", "Messages written to and confirmed by a recipient's socket.", nil, nil)
+	descQueued    = prometheus.NewDesc("onertc_relay_messages_queued_total", "Messages queued for a recipient without a live socket, or stored in a mailbox.", nil, nil)
+	descDropped   = prometheus.NewDesc("onertc_relay_messages_dropped_total", "Messages refused because a queue was full.", nil, nil)
+	descRelayErrs = prometheus.NewDesc("onertc_relay_errors_total", "Relay protocol errors by transport.", []string{"transport"}, nil)
+	descRemoved   = prometheus.NewDesc("onertc_relay_clients_removed_total", "Relay clients removed (grace period over, DELETE, leave).", nil, nil)
+	descHandoff   = prometheus.NewDesc("onertc_relay_messages_handed_off_total", "Queued messages moved into a room mailbox when their recipient was removed.", nil, nil)
+)
+
+// stateCollector reads the counters the packages keep themselves.
+type stateCollector struct{ s *Server }
+
+func (c stateCollector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
+
+func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
+	if st, err := c.s.rooms.Stats(context.Background()); err == nil {
+		ch <- prometheus.MustNewConstMetric(descRooms, prometheus.GaugeValue, float64(st.Rooms))
+		ch <- prometheus.MustNewConstMetric(descClients, prometheus.GaugeValue, float64(st.Clients))
+	}
+	r := c.s.relay.Stats()
+	ch <- prometheus.MustNewConstMetric(descSockets, prometheus.GaugeValue, float64(r.OpenWS))
+	ch <- prometheus.MustNewConstMetric(descSocketsT, prometheus.CounterValue, float64(r.TotalWS))
+	ch <- prometheus.MustNewConstMetric(descRelayed, prometheus.CounterValue, float64(r.Relayed))
+	ch <- prometheus.MustNewConstMetric(descQueued, prometheus.CounterValue, float64(r.Queued))
+	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(r.Dropped))
+	ch <- prometheus.MustNewConstMetric(descRelayErrs, prometheus.CounterValue, float64(r.WSErrors), "ws")
+	ch <- prometheus.MustNewConstMetric(descRelayErrs, prometheus.CounterValue, float64(r.HTTPErrors), "http")
+	ch <- prometheus.MustNewConstMetric(descRemoved, prometheus.CounterValue, float64(r.Removed))
+	ch <- prometheus.MustNewConstMetric(descHandoff, prometheus.CounterValue, float64(r.HandedOff))
+	c.s.collectTURN(ch)
+}
