@@ -167,14 +167,14 @@ func relayStatus(s *testServer) string {
 			}
 		}
 	}
-	return "POST /v1alpha/iceconfig has no turn: URI with credentials (TURN not wired in server/ yet)"
+	return "POST /v1alpha/iceconfig has no turn: URI with credentials "
 }
 
-// needRelay skips a relay test until the server has TURN wired, saying what is missing.
+// needRelay fails a relay test at once, saying why, when the server offers no TURN relay.
 func needRelay(t *testing.T, s *testServer) {
 	t.Helper()
 	if why := relayStatus(s); why != "" {
-		t.Skip("waiting on TURN wiring: " + why)
+		t.Fatal("the server offers no TURN relay: " + why)
 	}
 }
 

@@ -30,6 +30,10 @@ func (s *Server) routes() *http.ServeMux {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", s.handleReady)
+	if s.turn != nil {
+		mux.Handle("/turn", s.limit(s.limiters.turn, s.turn.rest.turn.ServeHTTP))
+		mux.Handle("/v1alpha/iceconfig", s.limit(s.limiters.turn, s.turn.rest.iceConfig.ServeHTTP))
+	}
 	if s.cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", s.metricsHandler())
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/web"
+	"github.com/onertc/onertc/web/page"
 	"github.com/onertc/onertc/web/roomname"
 )
 
@@ -26,7 +27,7 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, target, http.StatusSeeOther)
 		return
 	}
-	p := s.page(r, web.PageIndex, "", "onertc · video calls")
+	p := s.pageData(r, page.Index, "", "onertc · video calls")
 	p.Suggested = roomname.Random()
 	s.render(w, r, p, web.IndexPage(p))
 }
@@ -45,17 +46,17 @@ func (s *Server) handleRoomPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if n >= 2 {
-		p := s.page(r, web.PageFull, roomID, "Room full · onertc")
+		p := s.pageData(r, page.Full, roomID, "Room full · onertc")
 		p.Suggested = roomname.Random()
 		s.render(w, r, p, web.FullPage(p))
 		return
 	}
-	p := s.page(r, web.PageRoom, roomID, roomID+" · onertc")
+	p := s.pageData(r, page.Room, roomID, roomID+" · onertc")
 	s.render(w, r, p, web.RoomPage(p))
 }
 
-// page builds the data of a page, with the AppRTC parameters of the request.
-func (s *Server) page(r *http.Request, kind, roomID, title string) web.Page {
+// pageData builds the data of a page, with the AppRTC parameters of the request.
+func (s *Server) pageData(r *http.Request, kind, roomID, title string) web.Page {
 	params := s.params(r)
 	if roomID != "" {
 		params.RoomID = roomID
@@ -65,7 +66,7 @@ func (s *Server) page(r *http.Request, kind, roomID, title string) web.Page {
 		}
 	}
 	return web.Page{Title: title, Assets: web.DefaultAssets(),
-		Config: web.Config{Page: kind, Room: roomID, Params: &params}}
+		Config: page.Config{Page: kind, Room: roomID, Params: &params}}
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, p web.Page, c templ.Component) {
@@ -96,7 +97,7 @@ func setPageSecurityHeaders(h http.Header, p *protocol.Params) {
 		"script-src 'self' 'wasm-unsafe-eval'",
 		"style-src 'self'",
 		"img-src 'self' data:",
-		"media-src 'self' blob: mediastream:",
+		"media-src 'self'", // camera streams are set as srcObject, which CSP does not govern
 		"connect-src " + strings.Join(connect, " "),
 		"base-uri 'none'",
 		"form-action 'self'",

@@ -40,6 +40,7 @@ type Server struct {
 	limiters struct{ join, message, turn, ws *limiter }
 	handler  http.Handler
 	draining atomic.Bool
+	turn     *turnState // nil when TURN is disabled
 }
 
 // New builds a server from a validated cfg. It starts nothing.
@@ -66,6 +67,11 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.limiters.message = newLimiter("message", l.Message, l.Burst)
 	s.limiters.turn = newLimiter("turn", l.TURN, l.Burst)
 	s.limiters.ws = newLimiter("ws", l.WS, l.Burst)
+	if !cfg.TURN.Disabled {
+		if err := s.setupTURN(); err != nil {
+			return nil, err
+		}
+	}
 	s.metrics = newMetrics(s)
 	s.handler = s.metrics.instrument(s.routes())
 	return s, nil
@@ -104,6 +110,9 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 		servers = append(servers, newHTTPServer(pprofHandler()))
 		listeners = append(listeners, ls.Pprof)
 	}
+	if err := s.startTURN(ls); err != nil {
+		return err
+	}
 	errc := make(chan error, len(servers))
 	for i, hs := range servers {
 		go func() { errc <- hs.Serve(listeners[i]) }()
@@ -126,6 +135,9 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	}
 	// Hijacked relay sockets are not tracked by http.Server: close them ourselves.
 	s.relay.Close()
+	if terr := s.stopTURN(); terr != nil {
+		err = errors.Join(err, terr)
+	}
 	s.log.Info("stopped")
 	return err
 }

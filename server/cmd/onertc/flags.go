@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/onertc/onertc/server"
 )
@@ -27,6 +28,19 @@ func bindServeFlags(fs *flag.FlagSet) *serveOptions {
 	fs.DurationVar(&c.RelayGrace, "relay-grace", c.RelayGrace, "how long a client whose relay socket dropped may re-register")
 	fs.Float64Var(&c.RelayFramesPerSecond, "relay-rate", c.RelayFramesPerSecond, "frames per second one relay socket may send")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long shutdown waits for requests in flight")
+	// The binary drains by default; DefaultConfig does not, so embedders and tests stop at once.
+	c.DrainTimeout = 30 * time.Second
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "on SIGTERM, how long calls in progress may go on (a second signal stops at once)")
+	fs.IntVar(&c.MaxSockets, "max-sockets", c.MaxSockets, "open relay WebSockets in total (0: no cap)")
+	fs.IntVar(&c.MaxSocketsPerIP, "max-sockets-per-ip", c.MaxSocketsPerIP, "open relay WebSockets per client IP (0: no cap)")
+	fs.Float64Var(&c.Limits.Join, "limit-join", c.Limits.Join, "joins per second per client IP (0: off)")
+	fs.Float64Var(&c.Limits.Message, "limit-message", c.Limits.Message, "/message posts per second per client IP (0: off)")
+	fs.Float64Var(&c.Limits.TURN, "limit-turn", c.Limits.TURN, "TURN credential requests per second per client IP (0: off)")
+	fs.Float64Var(&c.Limits.WS, "limit-ws", c.Limits.WS, "new relay WebSockets per second per client IP (0: off)")
+	fs.Float64Var(&c.Limits.Burst, "limit-burst", c.Limits.Burst, "burst allowance, in seconds' worth of each limit")
+	fs.StringVar(&c.MetricsAddr, "metrics-listen", c.MetricsAddr, "serve /metrics on this address instead of the HTTP port")
+	fs.StringVar(&c.MetricsAuth, "metrics-auth", c.MetricsAuth, "user:password required for /metrics (basic auth)")
+	fs.StringVar(&c.PprofAddr, "pprof", c.PprofAddr, "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	o.trustProxy = prefixStrings(c.TrustProxy)

@@ -1,0 +1,218 @@
+package turn
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+)
+
+// guardedPacketConn is a UDP listener socket as pion sees it: reads pass the guard first,
+// responses are observed on their way out.
+type guardedPacketConn struct {
+	net.PacketConn
+	s     *Server
+	local net.Addr
+}
+
+func (c *guardedPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := c.PacketConn.ReadFrom(p)
+		if err != nil {
+			return n, addr, err
+		}
+		if !mayBeRequest(p[:n]) || c.s.inbound(p[:n], addr, c.local, c.PacketConn) {
+			return n, addr, nil
+		}
+	}
+}
+
+func (c *guardedPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	if mayBeResponse(p) {
+		if out := c.s.outbound(p, addr, c.local); len(out) != len(p) || &out[0] != &p[0] {
+			_, err := c.PacketConn.WriteTo(out, addr)
+			return len(p), err
+		}
+	}
+	return c.PacketConn.WriteTo(p, addr)
+}
+
+// guardedListener wraps a TCP or TLS listener; it tracks accepted connections so Close
+// can end them (pion does not).
+type guardedListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *guardedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	g := &guardedConn{Conn: c, s: l.s, r: bufio.NewReaderSize(c, 4096), remote: c.RemoteAddr(), local: c.LocalAddr()}
+	if !l.s.trackConn(g, true) {
+		_ = c.Close()
+		return nil, net.ErrClosed
+	}
+	return g, nil
+}
+
+// guardedConn is one TURN-over-TCP/TLS connection. It splits the stream into frames (STUN
+// messages and padded ChannelData, RFC 5766 §11.5) so the guard sees whole messages; pion's
+// STUNConn reframes what it passes on.
+type guardedConn struct {
+	net.Conn
+	s      *Server
+	r      *bufio.Reader
+	frame  []byte
+	pend   []byte
+	remote net.Addr
+	local  net.Addr
+	once   sync.Once
+}
+
+func (c *guardedConn) Read(p []byte) (int, error) {
+	for len(c.pend) == 0 {
+		f, err := c.readFrame()
+		if err != nil {
+			return 0, err
+		}
+		if !mayBeRequest(f) || c.s.inbound(f, c.remote, c.local, streamReplier{c.Conn}) {
+			c.pend = f
+		}
+	}
+	n := copy(p, c.pend)
+	c.pend = c.pend[n:]
+	return n, nil
+}
+
+func (c *guardedConn) readFrame() ([]byte, error) {
+	hdr, err := c.r.Peek(4)
+	if err != nil {
+		return nil, err
+	}
+	size := int(binary.BigEndian.Uint16(hdr[2:4]))
+	switch {
+	case hdr[0]&0xC0 == 0: // STUN
+		size += 20
+	case hdr[0]&0xC0 == 0x40: // ChannelData, padded to 4 over streams
+		size = 4 + (size+3)&^3
+	default:
+		return nil, fmt.Errorf("TURN over TCP from %s: not a STUN or ChannelData frame (0x%02x)", c.remote, hdr[0])
+	}
+	if cap(c.frame) < size {
+		c.frame = make([]byte, size)
+	}
+	c.frame = c.frame[:size]
+	if _, err := io.ReadFull(c.r, c.frame); err != nil {
+		return nil, err
+	}
+	return c.frame, nil
+}
+
+func (c *guardedConn) Write(p []byte) (int, error) {
+	if mayBeResponse(p) {
+		if out := c.s.outbound(p, c.remote, c.local); len(out) != len(p) || &out[0] != &p[0] {
+			_, err := c.Conn.Write(out)
+			return len(p), err
+		}
+	}
+	return c.Conn.Write(p)
+}
+
+// Close ends the connection and, unlike pion, the allocations made over it: nothing can
+// reach their client any more.
+func (c *guardedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		c.s.trackConn(c, false)
+		for _, r := range c.s.reg.relaysOf(addrKey(c.remote)) {
+			_ = r.Close()
+		}
+	})
+	return err
+}
+
+type streamReplier struct{ c net.Conn }
+
+func (w streamReplier) WriteTo(p []byte, _ net.Addr) (int, error) { return w.c.Write(p) }
+
+// relayConn is a relay socket handed to pion. Its Close tells the registry the allocation
+// is over; its WriteTo applies the peer policy per destination (permissions are per IP, so
+// ports, own listener ports above all, are checked here) and counts relayed traffic.
+type relayConn struct {
+	*net.UDPConn
+	s    *Server
+	port int
+	rec  *allocRec // guarded by s.reg.mu
+	once sync.Once
+}
+
+func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok || !c.s.policy.allowed(ua.AddrPort()) {
+		c.s.stats.dataDenied.Add(1)
+		return len(p), nil // dropped quietly, like a permission-less packet
+	}
+	n, err := c.UDPConn.WriteTo(p, addr)
+	if err == nil {
+		c.s.stats.toPeerPackets.Add(1)
+		c.s.stats.toPeerBytes.Add(uint64(n))
+	}
+	return n, err
+}
+
+func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, addr, err := c.UDPConn.ReadFrom(p)
+	if err == nil {
+		c.s.stats.fromPeerPackets.Add(1)
+		c.s.stats.fromPeerBytes.Add(uint64(n))
+	}
+	return n, addr, err
+}
+
+func (c *relayConn) Close() error {
+	c.once.Do(func() { c.s.reg.relayClosed(c) })
+	return c.UDPConn.Close()
+}
+
+// relayGen is the pion RelayAddressGenerator: udp4 sockets on random ports of the range,
+// advertised at PublicIP.
+type relayGen struct{ s *Server }
+
+func (g relayGen) Validate() error { return nil }
+
+const relayPortTries = 32
+
+func (g relayGen) AllocatePacketConn(network string, requestedPort int) (net.PacketConn, net.Addr, error) {
+	cfg := &g.s.cfg
+	span := int(cfg.RelayPortMax) - int(cfg.RelayPortMin) + 1
+	var lastErr error
+	for try := 0; try < relayPortTries; try++ {
+		port := requestedPort
+		if port == 0 {
+			port = int(cfg.RelayPortMin) + rand.IntN(span)
+		}
+		pc, err := net.ListenPacket(network, net.JoinHostPort(cfg.RelayAddress, strconv.Itoa(port)))
+		if err != nil {
+			lastErr = err
+			if requestedPort != 0 {
+				break
+			}
+			continue
+		}
+		c := &relayConn{UDPConn: pc.(*net.UDPConn), s: g.s, port: port}
+		g.s.reg.addRelay(c)
+		return c, &net.UDPAddr{IP: cfg.PublicIP, Port: port}, nil
+	}
+	g.s.log.Warn("TURN relay port allocation failed", "err", lastErr)
+	return nil, nil, fmt.Errorf("%w in %d-%d: %v", ErrNoRelayPort, cfg.RelayPortMin, cfg.RelayPortMax, lastErr)
+}
+
+func (g relayGen) AllocateConn(string, int) (net.Conn, net.Addr, error) {
+	return nil, nil, ErrTCPRelay
+}
