@@ -67,6 +67,9 @@ type TURNConfig struct {
 	UserQuota     int
 	TotalQuota    int
 	APIKey        string
+	// SelfTestInterval is how often the server relays a datagram through its own TURN to
+	// check it (at start, then at this interval); 0 turns the self-test off.
+	SelfTestInterval time.Duration
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -85,11 +88,12 @@ func DefaultConfig() Config {
 		MaxSockets:      20000,
 		MaxSocketsPerIP: 64,
 		TURN: TURNConfig{
-			Addr:         ":3478",
-			TLSAddr:      ":5349",
-			TTL:          24 * time.Hour,
-			RelayPortMin: 49152,
-			RelayPortMax: 65535,
+			Addr:             ":3478",
+			TLSAddr:          ":5349",
+			TTL:              24 * time.Hour,
+			RelayPortMin:     49152,
+			RelayPortMax:     65535,
+			SelfTestInterval: 5 * time.Minute,
 		},
 	}
 }

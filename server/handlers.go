@@ -31,6 +31,7 @@ func (s *Server) routes() *http.ServeMux {
 	})
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	if s.turn != nil {
+		mux.HandleFunc("GET /healthz/turn", s.handleTURNHealth)
 		mux.Handle("/turn", s.limit(s.limiters.turn, s.turn.rest.turn.ServeHTTP))
 		mux.Handle("/v1alpha/iceconfig", s.limit(s.limiters.turn, s.turn.rest.iceConfig.ServeHTTP))
 	}

@@ -32,15 +32,16 @@ type Listeners struct {
 
 // Server is one onertc instance.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	rooms    room.Store
-	relay    *signal.Relay
-	metrics  *metrics
-	limiters struct{ join, message, turn, ws *limiter }
-	handler  http.Handler
-	draining atomic.Bool
-	turn     *turnState // nil when TURN is disabled
+	cfg       Config
+	log       *slog.Logger
+	rooms     room.Store
+	relay     *signal.Relay
+	metrics   *metrics
+	limiters  struct{ join, message, turn, ws *limiter }
+	handler   http.Handler
+	draining  atomic.Bool
+	turn      *turnState // nil when TURN is disabled
+	selfTests selfTestResult
 }
 
 // New builds a server from a validated cfg. It starts nothing.
@@ -112,6 +113,11 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	}
 	if err := s.startTURN(ls); err != nil {
 		return err
+	}
+	selfTestCtx, stopSelfTests := context.WithCancel(ctx)
+	defer stopSelfTests()
+	if s.turn != nil && s.turn.srv.Load() != nil && len(ls.TURNUDP) > 0 && s.cfg.TURN.SelfTestInterval > 0 {
+		go s.runSelfTests(selfTestCtx, s.cfg.TURN.SelfTestInterval)
 	}
 	errc := make(chan error, len(servers))
 	for i, hs := range servers {

@@ -98,7 +98,9 @@ func (h *restHandlers) iceConfig(w http.ResponseWriter, r *http.Request) {
 	}
 	// AppRTC posts an empty or small JSON body that carries nothing we need.
 	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<10))
-	user, err := ParseTURNQuery(r.URL.Query(), h.cfg.APIKey, false)
+	// No API key here: this is what browsers call (AppRTC sends "?key=" empty), so a key
+	// in the page would be public anyway. The key guards /turn, the server-to-server API.
+	user, err := ParseTURNQuery(r.URL.Query(), "", false)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -76,10 +76,11 @@ func TestRESTIceConfig(t *testing.T) {
 		{"only empty uris: no entry", "POST", "", []string{""}, 200, 0},
 		{"bad username", "POST", "username=a:b", nil, 400, 0},
 		{"wrong method", "GET", "", nil, 405, 0},
+		{"the /turn API key is not asked of browsers", "POST", "key=", URIs("192.0.2.1", 3478, 0, 0), 200, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, h := NewRESTHandlers(RESTConfig{Secret: testSecret, URIs: func(*http.Request) []string { return tt.uris }})
+			_, h := NewRESTHandlers(RESTConfig{Secret: testSecret, APIKey: "server-side-key", URIs: func(*http.Request) []string { return tt.uris }})
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(tt.method, "/v1alpha/iceconfig?"+tt.query, strings.NewReader("{}")))
 			if rec.Code != tt.status {

@@ -64,6 +64,7 @@ func bindServeFlags(fs *flag.FlagSet) *serveOptions {
 	fs.BoolVar(&t.AllowLoopback, "turn-allow-loopback", t.AllowLoopback, "allow relaying to loopback (tests on one machine)")
 	fs.IntVar(&t.UserQuota, "turn-user-quota", t.UserQuota, "allocations per TURN user (0: unlimited)")
 	fs.IntVar(&t.TotalQuota, "turn-total-quota", t.TotalQuota, "allocations in total (0: unlimited)")
+	fs.DurationVar(&t.SelfTestInterval, "turn-self-test", t.SelfTestInterval, "interval of the TURN self-test (a relayed round trip through our own TURN; 0: off)")
 	fs.StringVar(&t.APIKey, "turn-api-key", t.APIKey, "key required as key= on GET /turn (default: none)")
 	return o
 }
