@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/onertc/onertc/check"
 	"github.com/onertc/onertc/server"
 )
 
@@ -42,6 +43,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args, stderr)
 	case "bot":
 		return botCommand(ctx, args, stdout, stderr)
+	case "check":
+		return check.Command(ctx, args, stdout, stderr)
 	case "help":
 		usage(stderr)
 		return 0
@@ -55,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage: onertc [serve] [flags]   run the server (see onertc serve --help)
        onertc bot [flags]       take part in a call as a headless peer
+       onertc check URL         test a deployment: relay-only calls over TURN UDP, TCP, TLS
 `)
 }
 

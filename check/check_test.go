@@ -1,0 +1,141 @@
+//go:build !js
+
+package check
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/onertc/onertc/server"
+)
+
+// droppingConn is a UDP socket behind a firewall that drops everything inbound.
+type droppingConn struct {
+	net.PacketConn
+}
+
+func (d droppingConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := d.PacketConn.ReadFrom(p)
+		if err != nil {
+			return n, addr, err
+		}
+		// dropped
+	}
+}
+
+// refusingListener accepts TCP connections and closes them at once, as a port with a
+// middlebox that resets them.
+type refusingListener struct{ net.Listener }
+
+func (l refusingListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		c.Close()
+	}
+}
+
+func startServer(t *testing.T, blockUDP, blockTCP bool) string {
+	t.Helper()
+	cfg := server.DefaultConfig()
+	cfg.Limits = server.RateLimits{}
+	cfg.TURN.PublicIP = "127.0.0.1"
+	cfg.TURN.AllowLoopback = true
+	cfg.TURN.RelayPortMin, cfg.TURN.RelayPortMax = 61000, 65000
+	cfg.TURN.SelfTestInterval = 0
+	srv, err := server.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp4", "127.0.0.1:0")
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := server.Listeners{HTTP: ln, TURNUDP: []net.PacketConn{udp}, TURNTCP: []net.Listener{tcp}}
+	if blockUDP {
+		ls.TURNUDP = []net.PacketConn{droppingConn{udp}}
+	}
+	if blockTCP {
+		ls.TURNTCP = []net.Listener{refusingListener{tcp}}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ls) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return "http://" + ln.Addr().String()
+}
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name               string
+		blockUDP, blockTCP bool
+		want               map[string]bool // transport -> ok
+		wantExit           int
+	}{
+		{"all open", false, false, map[string]bool{"udp": true, "tcp": true}, 0},
+		{"udp firewalled", true, false, map[string]bool{"udp": false, "tcp": true}, 0},
+		{"everything blocked", true, true, map[string]bool{"udp": false, "tcp": false}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url := startServer(t, tt.blockUDP, tt.blockTCP)
+			var out, errOut bytes.Buffer
+			code := Command(context.Background(), []string{"--json", "--timeout", "5s", url}, &out, &errOut)
+			if code != tt.wantExit {
+				t.Errorf("exit %d, want %d:\n%s", code, tt.wantExit, out.String())
+			}
+			var rep Report
+			if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+				t.Fatalf("report %q: %v", out.String(), err)
+			}
+			if rep.Error != "" {
+				t.Fatalf("check error: %s", rep.Error)
+			}
+			for _, res := range rep.Results {
+				want, tried := tt.want[res.Transport]
+				if !tried {
+					if res.Error != "not offered" {
+						t.Errorf("%s: %+v, want not offered", res.Transport, res)
+					}
+					continue
+				}
+				if res.OK != want {
+					t.Errorf("%s ok = %v (%s), want %v", res.Transport, res.OK, res.Error, want)
+				}
+				if !res.OK && !strings.Contains(res.Fix, "open "+strings.ToUpper(res.Transport)) {
+					t.Errorf("%s fix %q does not say which port to open", res.Transport, res.Fix)
+				}
+				if res.OK && (res.Local != "relay" || res.Remote != "relay") {
+					t.Errorf("%s pair %s/%s, want relay/relay", res.Transport, res.Local, res.Remote)
+				}
+			}
+			var table bytes.Buffer
+			rep.Print(&table)
+			t.Logf("\n%s", table.String())
+		})
+	}
+	t.Run("unreachable server", func(t *testing.T) {
+		var out bytes.Buffer
+		if code := Command(context.Background(), []string{"http://127.0.0.1:1"}, &out, &out); code != 1 || !strings.Contains(out.String(), "unreachable") {
+			t.Fatalf("exit %d: %s", code, out.String())
+		}
+	})
+	t.Run("usage", func(t *testing.T) {
+		var out bytes.Buffer
+		if code := Command(context.Background(), nil, &out, &out); code != 2 {
+			t.Fatalf("exit %d", code)
+		}
+	})
+}
