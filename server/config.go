@@ -40,6 +40,7 @@ type Config struct {
 	// loopback address.
 	PprofAddr string
 
+	TLS  TLSConfig
 	TURN TURNConfig
 }
 
@@ -125,6 +126,9 @@ func (c *Config) Validate() error {
 		if err != nil || perr != nil || !ip.IsLoopback() {
 			errs = append(errs, fmt.Errorf("pprof address %q: must be a loopback address such as 127.0.0.1:6060", c.PprofAddr))
 		}
+	}
+	if err := c.TLS.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MetricsAuth != "" && !strings.Contains(c.MetricsAuth, ":") {
 		errs = append(errs, errors.New("metrics auth: want user:password"))

@@ -17,6 +17,20 @@ func Listen(cfg Config) (Listeners, error) {
 		ls.Close()
 		return Listeners{}, err
 	}
+	if cfg.TLS.Enabled() && !cfg.TURN.Disabled && cfg.TURN.TLSAddr != "" {
+		tl, err := net.Listen("tcp", cfg.TURN.TLSAddr)
+		if err != nil {
+			ls.Close()
+			return Listeners{}, fmt.Errorf("listen TURN tls %s: %w", cfg.TURN.TLSAddr, err)
+		}
+		ls.TURNTLS = []net.Listener{tl}
+	}
+	if cfg.TLS.HTTPRedirect != "" {
+		if ls.Redirect, err = net.Listen("tcp", cfg.TLS.HTTPRedirect); err != nil {
+			ls.Close()
+			return Listeners{}, fmt.Errorf("listen http redirect %s: %w", cfg.TLS.HTTPRedirect, err)
+		}
+	}
 	if cfg.MetricsAddr != "" {
 		if ls.Metrics, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
 			ls.Close()
@@ -34,7 +48,7 @@ func Listen(cfg Config) (Listeners, error) {
 
 // Close closes every listener that is set.
 func (ls Listeners) Close() {
-	for _, l := range append(append([]net.Listener{ls.HTTP, ls.Metrics, ls.Pprof}, ls.TURNTCP...), ls.TURNTLS...) {
+	for _, l := range append(append([]net.Listener{ls.HTTP, ls.Metrics, ls.Pprof, ls.Redirect}, ls.TURNTCP...), ls.TURNTLS...) {
 		if l != nil {
 			l.Close()
 		}

@@ -36,6 +36,9 @@ func (s *Server) params(r *http.Request) protocol.Params {
 		p.ICEServerTransports = ""
 	}
 	p.WSSURL, p.WSSPostURL = wssURLs(o, q)
+	if s.tls != nil && s.tls.fingerprint != "" {
+		p.HeaderMessage = "This server uses a self-signed certificate, so your browser warned about it. Its SHA-256 fingerprint is " + s.tls.fingerprint + "."
+	}
 	if s.cfg.TURN.Disabled {
 		p.ICEServerURL = ""
 	}

@@ -5,6 +5,8 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -26,8 +28,9 @@ type Listeners struct {
 	TURNUDP []net.PacketConn
 	TURNTCP []net.Listener
 	TURNTLS []net.Listener
-	// Metrics and Pprof are the optional listeners of Config.MetricsAddr and PprofAddr.
-	Metrics, Pprof net.Listener
+	// Metrics and Pprof are the optional listeners of Config.MetricsAddr and PprofAddr;
+	// Redirect is the plain-HTTP listener of TLS.HTTPRedirect.
+	Metrics, Pprof, Redirect net.Listener
 }
 
 // Server is one onertc instance.
@@ -41,11 +44,19 @@ type Server struct {
 	handler   http.Handler
 	draining  atomic.Bool
 	turn      *turnState // nil when TURN is disabled
+	tls       *tlsState  // nil when the HTTP port is plain HTTP
 	selfTests selfTestResult
+	acmeRoots *x509.CertPool
 }
 
+// Option adjusts a Server beyond its Config (things no flag sets).
+type Option func(*Server)
+
+// WithACMERoots trusts roots for the ACME CA's own HTTPS: a private or test CA.
+func WithACMERoots(pool *x509.CertPool) Option { return func(s *Server) { s.acmeRoots = pool } }
+
 // New builds a server from a validated cfg. It starts nothing.
-func New(cfg Config, log *slog.Logger) (*Server, error) {
+func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
@@ -53,6 +64,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: log, rooms: room.NewMemory()}
+	for _, o := range opts {
+		o(s)
+	}
 	rcfg := signal.DefaultConfig()
 	rcfg.Grace = cfg.RelayGrace
 	rcfg.FramesPerSecond = cfg.RelayFramesPerSecond
@@ -72,6 +86,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		if err := s.setupTURN(); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.setupTLS(); err != nil {
+		return nil, err
 	}
 	s.metrics = newMetrics(s)
 	s.handler = s.metrics.instrument(s.routes())
@@ -101,8 +118,23 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		}
 	}
+	main := ls.HTTP
+	if s.tls != nil {
+		// Plain TCP comes in, TLS is terminated here: r.TLS is then set and every URL the
+		// params build becomes https/wss, and TURN URIs gain turns:.
+		main = tls.NewListener(ls.HTTP, s.tls.config)
+		for i, l := range ls.TURNTLS {
+			ls.TURNTLS[i] = tls.NewListener(l, s.tls.config)
+		}
+	} else {
+		ls.TURNTLS = nil
+	}
 	servers := []*http.Server{newHTTPServer(s.handler)}
-	listeners := []net.Listener{ls.HTTP}
+	listeners := []net.Listener{main}
+	if ls.Redirect != nil && s.tls != nil {
+		servers = append(servers, newHTTPServer(s.redirectHandler(ls.HTTP)))
+		listeners = append(listeners, ls.Redirect)
+	}
 	if ls.Metrics != nil {
 		servers = append(servers, newHTTPServer(s.metricsHandler()))
 		listeners = append(listeners, ls.Metrics)
@@ -123,7 +155,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	for i, hs := range servers {
 		go func() { errc <- hs.Serve(listeners[i]) }()
 	}
-	s.log.Info("serving", "http", ls.HTTP.Addr().String())
+	s.log.Info("serving", "http", ls.HTTP.Addr().String(), "https", s.tls != nil)
 
 	var err error
 	select {

@@ -55,6 +55,10 @@ func (s *Server) setupTURN() error {
 		s.log.Info("TURN public address detected; set --public-ip when behind NAT", "public_ip", t.publicIP.String())
 	}
 	t.host = s.cfg.TURN.Host
+	if t.host == "" && len(s.cfg.TLS.ACMEDomains) > 0 {
+		// turns: must name the host the certificate is for.
+		t.host = s.cfg.TLS.ACMEDomains[0]
+	}
 	if t.host == "" {
 		t.host = t.publicIP.String()
 	}

@@ -19,6 +19,7 @@ type serveOptions struct {
 	origins             listFlag
 	allowPeer, denyPeer listFlag
 	relayPorts          string
+	acmeDomains         listFlag
 }
 
 func bindServeFlags(fs *flag.FlagSet) *serveOptions {
@@ -46,6 +47,16 @@ func bindServeFlags(fs *flag.FlagSet) *serveOptions {
 	o.trustProxy = prefixStrings(c.TrustProxy)
 	fs.Var(&o.trustProxy, "trust-proxy", "comma-separated CIDRs whose X-Forwarded-* headers are believed")
 	fs.Var(&o.origins, "allowed-origin", "extra browser origin allowed on /ws (repeatable, or comma-separated; * for any)")
+
+	tl := &c.TLS
+	fs.StringVar(&tl.CertFile, "tls-cert", tl.CertFile, "certificate file (PEM) for HTTPS and TURN over TLS; re-read when it changes")
+	fs.StringVar(&tl.KeyFile, "tls-key", tl.KeyFile, "private key file (PEM) of --tls-cert")
+	fs.BoolVar(&tl.SelfSigned, "tls-self-signed", tl.SelfSigned, "serve HTTPS with a generated certificate (a LAN without a domain)")
+	fs.Var(&o.acmeDomains, "acme-domain", "get certificates for this domain from an ACME CA (Let's Encrypt by default; repeatable)")
+	fs.StringVar(&tl.ACMEEmail, "acme-email", tl.ACMEEmail, "contact address given to the ACME CA")
+	fs.StringVar(&tl.ACMEDir, "acme-dir", "data/acme", "where ACME account keys and certificates are kept")
+	fs.StringVar(&tl.ACMECA, "acme-ca", tl.ACMECA, "ACME directory URL of another CA (default: Let's Encrypt)")
+	fs.StringVar(&tl.HTTPRedirect, "http-redirect", tl.HTTPRedirect, "plain-HTTP address (e.g. :80) that redirects to https and answers ACME HTTP-01")
 
 	t := &c.TURN
 	fs.BoolVar(&t.Disabled, "turn-disable", t.Disabled, "do not run the built-in TURN server")
@@ -81,6 +92,7 @@ func (o *serveOptions) config() (server.Config, error) {
 		c.TrustProxy = append(c.TrustProxy, p)
 	}
 	c.AllowedOrigins = o.origins.values
+	c.TLS.ACMEDomains = o.acmeDomains.values
 	c.TURN.AllowPeers, c.TURN.DenyPeers = o.allowPeer.values, o.denyPeer.values
 	lo, hi, ok := strings.Cut(o.relayPorts, "-")
 	low, err1 := strconv.ParseUint(lo, 10, 16)

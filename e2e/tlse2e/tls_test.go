@@ -1,0 +1,256 @@
+//go:build !js
+
+// Package tlse2e runs calls over HTTPS, WSS and TURN over TLS with real certificate
+// verification: a CA made by the test is the system's only root (SSL_CERT_FILE is set before
+// anything loads the roots), so the bots and pion's TURNS client verify the server for real.
+package tlse2e
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onertc/onertc/bot"
+	"github.com/onertc/onertc/check"
+	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server"
+)
+
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  []byte
+}
+
+var ca *testCA
+
+func TestMain(m *testing.M) {
+	var err error
+	ca, err = newCA()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	dir, err := os.MkdirTemp("", "onertc-tls-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, ca.pem, 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	// Read once, lazily, by crypto/x509: before this, nothing in the process has asked.
+	os.Setenv("SSL_CERT_FILE", caFile)
+	os.Setenv("SSL_CERT_DIR", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func newCA() (*testCA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "onertc test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
+}
+
+// issue writes a leaf certificate for 127.0.0.1 and localhost with the given serial.
+func (c *testCA) issue(t *testing.T, certFile, keyFile string, serial int64) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	// Key first, then the certificate: a reload between the two writes sees a mismatched
+	// pair, which must keep the old certificate rather than break.
+	if err := os.WriteFile(keyFile+".new", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile+".new", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(keyFile+".new", keyFile)
+	os.Rename(certFile+".new", certFile)
+}
+
+type tlsServer struct {
+	url string
+	srv *server.Server
+}
+
+func startTLSServer(t *testing.T, tlsCfg server.TLSConfig) *tlsServer {
+	t.Helper()
+	cfg := server.DefaultConfig()
+	cfg.TLS = tlsCfg
+	cfg.Limits = server.RateLimits{}
+	cfg.MaxSocketsPerIP = 0
+	cfg.TURN.PublicIP = "127.0.0.1"
+	cfg.TURN.AllowLoopback = true
+	cfg.TURN.RelayPortMin, cfg.TURN.RelayPortMax = 61000, 65000
+	cfg.TURN.SelfTestInterval = 0
+	srv, err := server.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustListen := func() net.Listener {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ln
+	}
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := mustListen()
+	ls := server.Listeners{HTTP: ln, TURNUDP: []net.PacketConn{udp}, TURNTCP: []net.Listener{mustListen()}, TURNTLS: []net.Listener{mustListen()}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ls) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return &tlsServer{url: "https://" + ln.Addr().String(), srv: srv}
+}
+
+func servedSerial(t *testing.T, url string) int64 {
+	t.Helper()
+	host := strings.TrimPrefix(url, "https://")
+	conn, err := tls.Dial("tcp", host, &tls.Config{ServerName: "127.0.0.1"})
+	if err != nil {
+		t.Fatalf("TLS handshake: %v", err)
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+}
+
+func TestHTTPSWSSAndTURNSWithBots(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	ca.issue(t, certFile, keyFile, 100)
+	ts := startTLSServer(t, server.TLSConfig{CertFile: certFile, KeyFile: keyFile})
+
+	resp, err := http.Post(ts.url+"/join/tls-params", "", nil)
+	if err != nil {
+		t.Fatalf("join over https, verified against the test CA: %v", err)
+	}
+	var jr protocol.JoinResponse
+	json.NewDecoder(resp.Body).Decode(&jr)
+	resp.Body.Close()
+	if !strings.HasPrefix(jr.Params.WSSURL, "wss://") || !strings.HasPrefix(jr.Params.WSSPostURL, "https://") || !strings.HasPrefix(jr.Params.ICEServerURL, "https://") {
+		t.Fatalf("params over https: %q %q %q", jr.Params.WSSURL, jr.Params.WSSPostURL, jr.Params.ICEServerURL)
+	}
+
+	// Relay-only bot calls over each transport, TURN over TLS included, through a real
+	// certificate check by pion.
+	rep := check.Run(context.Background(), check.Options{Server: ts.url, Timeout: 10 * time.Second})
+	if rep.Error != "" {
+		t.Fatal(rep.Error)
+	}
+	for _, res := range rep.Results {
+		if !res.OK {
+			t.Errorf("%s (%s): %s", res.Transport, res.URI, res.Error)
+		}
+	}
+
+	t.Run("certificate reload keeps a live call", func(t *testing.T) {
+		if got := servedSerial(t, ts.url); got != 100 {
+			t.Fatalf("serial %d, want 100", got)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		type outcome struct {
+			sum bot.Summary
+			err error
+		}
+		results := make(chan outcome, 2)
+		for i := range 2 {
+			b, err := bot.New(bot.Options{Server: ts.url, Room: "tls-reload", RelayOnly: true,
+				Duration: 6 * time.Second, Timeout: 15 * time.Second, StatsEvery: -1, Index: i})
+			if err != nil {
+				t.Fatal(err)
+			}
+			go func() { s, err := b.Run(ctx); results <- outcome{s, err} }()
+			time.Sleep(300 * time.Millisecond)
+		}
+		time.Sleep(2 * time.Second) // the call is up and carrying media
+		ca.issue(t, certFile, keyFile, 200)
+		deadline := time.Now().Add(10 * time.Second)
+		for servedSerial(t, ts.url) != 200 {
+			if time.Now().After(deadline) {
+				t.Fatal("the renewed certificate was not picked up")
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		for range 2 {
+			o := <-results
+			if o.err != nil || !o.sum.Connected || o.sum.Video.PacketsReceived == 0 {
+				t.Fatalf("call across the reload: %+v, %v", o.sum, o.err)
+			}
+		}
+	})
+}
+
+func TestSelfSigned(t *testing.T) {
+	ts := startTLSServer(t, server.TLSConfig{SelfSigned: true})
+	host := strings.TrimPrefix(ts.url, "https://")
+	conn, err := tls.Dial("tcp", host, &tls.Config{InsecureSkipVerify: true}) // the point of self-signed: no CA
+	if err != nil {
+		t.Fatal(err)
+	}
+	der := conn.ConnectionState().PeerCertificates[0].Raw
+	conn.Close()
+	sum := sha256.Sum256(der)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := hc.Post(ts.url+"/join/selfsigned", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jr protocol.JoinResponse
+	json.NewDecoder(resp.Body).Decode(&jr)
+	resp.Body.Close()
+	msg := strings.ReplaceAll(strings.ToLower(jr.Params.HeaderMessage), ":", "")
+	if !strings.Contains(msg, hex.EncodeToString(sum[:])) {
+		t.Fatalf("header message %q does not carry the served certificate's fingerprint %x", jr.Params.HeaderMessage, sum)
+	}
+	if !strings.HasPrefix(jr.Params.WSSURL, "wss://") {
+		t.Fatalf("wss_url %q", jr.Params.WSSURL)
+	}
+}

@@ -1,0 +1,122 @@
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/onertc/onertc/server/certs"
+)
+
+// TLSConfig selects where the certificate of the HTTPS port (and of TURN over TLS) comes
+// from: files, an ACME CA, or a self-signed certificate. At most one of the three.
+type TLSConfig struct {
+	CertFile, KeyFile string
+	SelfSigned        bool
+	ACMEDomains       []string
+	ACMEEmail         string
+	ACMEDir           string // certificate cache
+	ACMECA            string // ACME directory URL; empty: Let's Encrypt
+	// HTTPRedirect, when set, is a plain-HTTP listen address (":80") that redirects to
+	// https and answers ACME HTTP-01 challenges.
+	HTTPRedirect string
+}
+
+// Enabled reports whether the HTTP port serves HTTPS.
+func (c TLSConfig) Enabled() bool {
+	return c.CertFile != "" || c.SelfSigned || len(c.ACMEDomains) > 0
+}
+
+func (c TLSConfig) validate() error {
+	n := 0
+	if c.CertFile != "" || c.KeyFile != "" {
+		n++
+		if c.CertFile == "" || c.KeyFile == "" {
+			return errors.New("--tls-cert and --tls-key go together")
+		}
+	}
+	if c.SelfSigned {
+		n++
+	}
+	if len(c.ACMEDomains) > 0 {
+		n++
+	}
+	if n > 1 {
+		return errors.New("choose one of --tls-cert/--tls-key, --tls-self-signed and --acme-domain")
+	}
+	if c.HTTPRedirect != "" && n == 0 {
+		return errors.New("--http-redirect needs HTTPS (--tls-cert, --tls-self-signed or --acme-domain)")
+	}
+	return nil
+}
+
+// tlsState is the server's TLS: the config every TLS listener uses, and what made it.
+type tlsState struct {
+	config      *tls.Config
+	acme        *certs.ACME
+	fingerprint string // of a self-signed certificate
+}
+
+// setupTLS builds the TLS configuration. Certificate files are read here, so a wrong path
+// stops start-up with a clear error.
+func (s *Server) setupTLS() error {
+	c := s.cfg.TLS
+	st := &tlsState{}
+	switch {
+	case c.CertFile != "":
+		files, err := certs.NewFiles(c.CertFile, c.KeyFile, s.log.With("component", "tls"))
+		if err != nil {
+			return fmt.Errorf("tls certificate: %w", err)
+		}
+		st.config = &tls.Config{GetCertificate: files.GetCertificate}
+	case c.SelfSigned:
+		hosts := []string{}
+		if h, err := os.Hostname(); err == nil {
+			hosts = append(hosts, h)
+		}
+		if s.turn != nil {
+			hosts = append(hosts, s.turn.host, s.turn.publicIP.String())
+		}
+		cert, fp, err := certs.SelfSigned(hosts, time.Now())
+		if err != nil {
+			return fmt.Errorf("self-signed certificate: %w", err)
+		}
+		st.config = &tls.Config{Certificates: []tls.Certificate{cert}}
+		st.fingerprint = fp
+		s.log.Warn("serving HTTPS with a self-signed certificate: browsers warn once; compare this fingerprint",
+			"sha256", fp, "hosts", hosts)
+	case len(c.ACMEDomains) > 0:
+		dir := c.ACMEDir
+		if dir == "" {
+			dir = "data/acme"
+		}
+		a, err := certs.NewACME(certs.ACMEConfig{
+			Domains: c.ACMEDomains, Email: c.ACMEEmail, CacheDir: dir, DirectoryURL: c.ACMECA,
+			RootCAs: s.acmeRoots, Log: s.log.With("component", "acme"),
+		})
+		if err != nil {
+			return fmt.Errorf("acme: %w", err)
+		}
+		st.acme = a
+		st.config = a.TLSConfig()
+	default:
+		return nil
+	}
+	st.config.MinVersion = tls.VersionTLS12
+	s.tls = st
+	return nil
+}
+
+// redirectHandler is what the plain-HTTP redirect port serves: ACME HTTP-01 answers when
+// ACME is on, a redirect to the HTTPS port for everything else.
+func (s *Server) redirectHandler(httpsLn net.Listener) http.Handler {
+	h := certs.RedirectHandler(portOf(httpsLn.Addr()))
+	if s.tls.acme != nil {
+		h = s.tls.acme.HTTPHandler(h)
+	}
+	return h
+}
