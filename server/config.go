@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/onertc/onertc/server/turn"
 )
 
 // Config is everything the server runs with. DefaultConfig gives a working localhost setup;
@@ -140,6 +142,12 @@ func (c *Config) Validate() error {
 		}
 		if t.RelayPortMin == 0 || t.RelayPortMax < t.RelayPortMin {
 			errs = append(errs, fmt.Errorf("relay ports %d-%d: not a range", t.RelayPortMin, t.RelayPortMax))
+		}
+		if _, err := turn.ParseCIDRs(t.AllowPeers); err != nil {
+			errs = append(errs, fmt.Errorf("--turn-allow-peer: %w", err))
+		}
+		if _, err := turn.ParseCIDRs(t.DenyPeers); err != nil {
+			errs = append(errs, fmt.Errorf("--turn-deny-peer: %w", err))
 		}
 		if t.UserQuota < 0 || t.TotalQuota < 0 {
 			errs = append(errs, errors.New("turn quotas must not be negative"))

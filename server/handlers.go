@@ -71,7 +71,7 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	log := s.log.With("room", roomID, "remote", r.RemoteAddr)
+	log := s.logFor(r).With("room", roomID)
 	if s.draining.Load() {
 		s.metrics.joins.WithLabelValues(protocol.ResultError).Inc()
 		refusal := protocol.NewJoinError(protocol.ResultError)
@@ -143,7 +143,7 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, messageError{protocol.ResultError, "mailbox full"})
 		return
 	case err != nil:
-		s.log.Error("message failed", "room", roomID, "client", clientID, "err", err)
+		s.logFor(r).Error("message failed", "room", roomID, "client", clientID, "err", err)
 		writeJSON(w, http.StatusInternalServerError, messageError{protocol.ResultError, "internal error"})
 		return
 	}
@@ -174,7 +174,7 @@ func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
 		// Through the relay, so its queue for the leaver is handed to the one who stays
 		// and the relay room frees its place for a newcomer's register.
 		s.relay.Delete(r.Context(), roomID, clientID)
-		s.log.Info("left", "room", roomID, "client", clientID)
+		s.logFor(r).Info("left", "room", roomID, "client", clientID)
 	}
 	w.WriteHeader(http.StatusOK)
 }

@@ -187,3 +187,30 @@ func TestJoinParams(t *testing.T) {
 		}
 	})
 }
+
+func TestRequestIDs(t *testing.T) {
+	ts := startServer(t, nil)
+	resp, err := http.Get(ts.url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	id := resp.Header.Get("X-Request-Id")
+	if len(id) != 16 {
+		t.Fatalf("X-Request-Id %q, want 16 hex characters", id)
+	}
+	// A trusted proxy's id is kept (loopback is trusted by default); markup is not.
+	for _, tt := range []struct{ sent, want string }{{"proxy-abc-123", "proxy-abc-123"}, {"<script>", ""}} {
+		req, _ := http.NewRequest("GET", ts.url+"/healthz", nil)
+		req.Header.Set("X-Request-Id", tt.sent)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		got := resp.Header.Get("X-Request-Id")
+		if (tt.want != "" && got != tt.want) || (tt.want == "" && (got == tt.sent || len(got) != 16)) {
+			t.Errorf("sent %q, got %q", tt.sent, got)
+		}
+	}
+}

@@ -91,7 +91,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = newMetrics(s)
-	s.handler = s.metrics.instrument(s.routes())
+	s.handler = s.withRequestID(s.metrics.instrument(s.routes()))
 	return s, nil
 }
 

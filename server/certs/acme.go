@@ -145,7 +145,17 @@ func (a *ACME) TLSConfig() *tls.Config {
 // and HEAD to https on port 443. Serve it on port 80. Calling it enables
 // HTTP-01 as the second choice after TLS-ALPN-01.
 func (a *ACME) HTTPHandler(fallback http.Handler) http.Handler {
-	return a.m.HTTPHandler(fallback)
+	h := a.m.HTTPHandler(fallback)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// autocert checks the Host header against the domains as it is;
+		// a CA or client that writes "example.org:80" must still match.
+		if host, _, err := net.SplitHostPort(r.Host); err == nil &&
+			strings.HasPrefix(r.URL.Path, "/.well-known/acme-challenge/") {
+			r = r.Clone(r.Context())
+			r.Host = host
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func normalizeHost(h string) string {

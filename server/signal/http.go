@@ -84,7 +84,7 @@ func (r *Relay) ServeWS(w http.ResponseWriter, req *http.Request) {
 		key:    key,
 		relay:  r,
 		ws:     ws,
-		log:    r.log.With("remote", req.RemoteAddr),
+		log:    r.log.With("remote", req.RemoteAddr, "request_id", req.Header.Get("X-Request-Id")),
 		dead:   make(chan struct{}),
 		limits: rate.NewLimiter(rate.Limit(r.cfg.FramesPerSecond), r.cfg.FrameBurst),
 	}
