@@ -134,21 +134,17 @@ type client struct {
 // New returns a relay with cfg; zero durations and limits take DefaultConfig's values.
 func New(cfg Config) *Relay {
 	def := DefaultConfig()
-	if cfg.Grace <= 0 {
-		cfg.Grace = def.Grace
+	positive := func(v, fallback time.Duration) time.Duration {
+		if v <= 0 {
+			return fallback
+		}
+		return v
 	}
-	if cfg.PingInterval <= 0 {
-		cfg.PingInterval = def.PingInterval
-	}
-	if cfg.PongTimeout <= 0 {
-		cfg.PongTimeout = def.PongTimeout
-	}
-	if cfg.WriteTimeout <= 0 {
-		cfg.WriteTimeout = def.WriteTimeout
-	}
-	if cfg.DrainTimeout <= 0 {
-		cfg.DrainTimeout = def.DrainTimeout
-	}
+	cfg.Grace = positive(cfg.Grace, def.Grace)
+	cfg.PingInterval = positive(cfg.PingInterval, def.PingInterval)
+	cfg.PongTimeout = positive(cfg.PongTimeout, def.PongTimeout)
+	cfg.WriteTimeout = positive(cfg.WriteTimeout, def.WriteTimeout)
+	cfg.DrainTimeout = positive(cfg.DrainTimeout, def.DrainTimeout)
 	if cfg.FramesPerSecond <= 0 {
 		cfg.FramesPerSecond = def.FramesPerSecond
 	}
