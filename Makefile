@@ -8,22 +8,38 @@ BIN       := bin/onertc
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X github.com/onertc/onertc/server.Version=$(VERSION)
 FUZZTIME  ?= 10s
+# The browser app: compiled for js/wasm, then hashed and precompressed into web/static by
+# web/cmd/wasmpack (skipped when that build is already there), and embedded by package web.
+WASM_RAW  := bin/app.wasm
+WASM_EXEC := $(shell $(GO) env GOROOT)/lib/wasm/wasm_exec.js
 # Packages with fuzz targets, as package:target.
 FUZZ      := ./server/signal:FuzzRelayFrames ./server:FuzzHTTPInput
 
-.PHONY: all build run test check unit fuzz deps bench clean
+.PHONY: all build wasm templ run test check unit fuzz deps bench clean
 
 all: build
 
-build:
+build: wasm
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./server/cmd/onertc
+
+# The .wasm is never committed; wasm_exec.js must match the Go that builds it, so it is
+# copied from this toolchain.
+wasm:
+	@mkdir -p bin
+	cp "$(WASM_EXEC)" web/static/wasm_exec.js
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags '-s -w' -o $(WASM_RAW) ./wasm
+	$(GO) run ./web/cmd/wasmpack -in $(WASM_RAW) -out web/static
+
+# Regenerates the committed *_templ.go from web/*.templ.
+templ:
+	$(GO) tool templ generate -path web
 
 run: build
 	./$(BIN)
 
 # Debian packages the tests drive (real clients nobody on this team wrote).
 deps:
-	@scripts/need-debian-packages coturn
+	@scripts/need-debian-packages coturn chromium
 
 test: deps check unit fuzz
 
@@ -32,9 +48,14 @@ check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt wants to change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	GOOS=js GOARCH=wasm $(GO) vet ./protocol/...
+	GOOS=js GOARCH=wasm $(GO) vet ./protocol/... ./client/... ./wasm/... ./web/page/... ./web/roomname/...
+	@echo "== templ output up to date"
+	@cd web && for f in *.templ; do \
+	  $(GO) tool templ generate -f "$$f" -stdout | cmp -s - "$${f%.templ}_templ.go" || \
+	    { echo "web/$${f%.templ}_templ.go is stale: run make templ"; exit 1; }; done
 
-unit:
+# The browser tests drive the embedded app: build it first.
+unit: wasm
 	@echo "== go test -race"
 	$(GO) test -race -count=1 -timeout 20m ./...
 

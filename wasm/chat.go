@@ -1,0 +1,139 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"syscall/js"
+)
+
+// channelMsg is one message on the "chat" data channel: a chat line, or the sender's
+// microphone and camera state (so the other side can say "muted" instead of guessing from
+// silence).
+type channelMsg struct {
+	Type  string `json:"type"` // "chat" or "media"
+	Text  string `json:"text,omitempty"`
+	Audio *bool  `json:"audio,omitempty"`
+	Video *bool  `json:"video,omitempty"`
+}
+
+const maxChatLen = 2000
+
+func (r *room) send(m channelMsg) bool {
+	if r.peer == nil || r.peer.dc.Get("readyState").String() != "open" {
+		return false
+	}
+	b, _ := json.Marshal(m) // a struct of strings and bools always marshals
+	_, err := try(r.peer.dc, "send", string(b))
+	return err == nil
+}
+
+func (r *room) sendMediaState() {
+	audio, video := r.media.audio.Truthy() && !r.audioOff, r.media.video.Truthy() && !r.videoOff
+	r.send(channelMsg{Type: "media", Audio: &audio, Video: &video})
+}
+
+func (r *room) onChannelOpen(p *peerConn) {
+	if p != r.peer {
+		return
+	}
+	byID("chat-input").Set("disabled", false)
+	byID("chat-send").Set("disabled", false)
+	r.sendMediaState()
+}
+
+func (r *room) onChannelClose(p *peerConn) {
+	if p != nil && p != r.peer {
+		return
+	}
+	byID("chat-input").Set("disabled", true)
+	byID("chat-send").Set("disabled", true)
+}
+
+func (r *room) onChannelMessage(p *peerConn, ev js.Value) {
+	if p != r.peer {
+		return
+	}
+	data := ev.Get("data")
+	if data.Type() != js.TypeString {
+		return
+	}
+	var m channelMsg
+	if json.Unmarshal([]byte(data.String()), &m) != nil {
+		return
+	}
+	switch m.Type {
+	case "chat":
+		text := strings.TrimSpace(m.Text)
+		if text == "" {
+			return
+		}
+		if len(text) > maxChatLen {
+			text = text[:maxChatLen]
+		}
+		r.chatLine(text, "theirs")
+		if !r.chatOn {
+			r.unread = true
+			setHidden(byID("chat-unread"), false)
+		}
+	case "media":
+		var off []string
+		if m.Audio != nil && !*m.Audio {
+			off = append(off, "microphone")
+		}
+		if m.Video != nil && !*m.Video {
+			off = append(off, "camera")
+		}
+		badge := byID("remote-muted")
+		setText(badge, "Their "+strings.Join(off, " and ")+" is off")
+		setHidden(badge, len(off) == 0)
+	}
+}
+
+// sendChat sends what is typed in #chat-input.
+func (r *room) sendChat() {
+	input := byID("chat-input")
+	text := strings.TrimSpace(input.Get("value").String())
+	if text == "" {
+		return
+	}
+	if len(text) > maxChatLen {
+		text = text[:maxChatLen]
+	}
+	if !r.send(channelMsg{Type: "chat", Text: text}) {
+		r.chatNote("Not sent: nobody is connected.")
+		return
+	}
+	input.Set("value", "")
+	r.chatLine(text, "mine")
+}
+
+// chatLine appends a message; textContent, never HTML, so a message cannot inject markup.
+func (r *room) chatLine(text, class string) {
+	li := doc().Call("createElement", "li")
+	li.Set("className", class)
+	li.Set("textContent", text)
+	r.chatLog.Call("appendChild", li)
+	li.Call("scrollIntoView", map[string]any{"block": "end"})
+}
+
+func (r *room) chatNote(text string) {
+	if r.chatLog.Get("childElementCount").Int() > 0 {
+		r.chatLine(text, "note")
+	}
+}
+
+func (r *room) toggleChat() {
+	r.chatOn = !r.chatOn
+	setHidden(byID("chat"), !r.chatOn)
+	setPressed(byID("chat-button"), r.chatOn)
+	if r.chatOn {
+		r.infoOn = false
+		setHidden(byID("info-div"), true)
+		setPressed(byID("info-button"), false)
+		r.unread = false
+		setHidden(byID("chat-unread"), true)
+		byID("chat-input").Call("focus")
+	}
+}

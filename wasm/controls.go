@@ -1,0 +1,130 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"strings"
+	"syscall/js"
+)
+
+// bindControls wires the buttons, the keyboard shortcuts and the page's unload. These
+// listeners live as long as the page, so they are never removed.
+func (r *room) bindControls() {
+	click := func(id string, f func()) { r.u.on(byID(id), "click", func(js.Value) { f() }) }
+	click("join-button", r.join)
+	click("hangup", r.hangup)
+	click("rejoin-button", r.rejoin)
+	click("mute-audio", r.toggleAudio)
+	click("mute-video", r.toggleVideo)
+	click("screen-share", r.toggleScreen)
+	click("chat-button", r.toggleChat)
+	click("info-button", r.toggleInfo)
+	click("fullscreen-button", r.toggleFullscreen)
+	click("copy-link", r.copyLink)
+	if js.Global().Get("navigator").Get("share").Type() == js.TypeFunction {
+		setHidden(byID("share-link"), false)
+		click("share-link", r.shareLink)
+	}
+	r.u.on(byID("camera-select"), "change", func(ev js.Value) {
+		r.switchDevice("video", ev.Get("target").Get("value").String())
+	})
+	r.u.on(byID("mic-select"), "change", func(ev js.Value) {
+		r.switchDevice("audio", ev.Get("target").Get("value").String())
+	})
+	listen(byID("chat-form"), "submit", func(ev js.Value) {
+		ev.Call("preventDefault")
+		r.u.post(r.sendChat)
+	})
+	listen(doc(), "keydown", r.onKey)
+	// For the benchmark and the browser's performance panel: when remote video starts.
+	listen(byID("remote-video"), "playing", func(js.Value) {
+		js.Global().Get("performance").Call("mark", "onertc-remote-playing")
+	})
+	// pagehide, not beforeunload: it also fires on mobile when a tab is discarded.
+	r.u.on(js.Global(), "pagehide", func(js.Value) { r.leaveOnUnload() })
+}
+
+// onKey runs inside the keydown event (preventDefault must), and only posts the action.
+func (r *room) onKey(ev js.Value) {
+	if ev.Get("ctrlKey").Bool() || ev.Get("metaKey").Bool() || ev.Get("altKey").Bool() || ev.Get("isComposing").Bool() {
+		return
+	}
+	if t := ev.Get("target"); t.Truthy() {
+		switch strings.ToUpper(str(t.Get("tagName"))) {
+		case "INPUT", "TEXTAREA", "SELECT":
+			return
+		}
+	}
+	var action func()
+	switch strings.ToLower(str(ev.Get("key"))) {
+	case "m":
+		action = r.toggleAudio
+	case "c":
+		action = r.toggleVideo
+	case "f":
+		action = r.toggleFullscreen
+	case "i":
+		action = r.toggleInfo
+	case "q":
+		action = r.hangup
+	default:
+		return
+	}
+	ev.Call("preventDefault")
+	r.u.post(action)
+}
+
+// toggleFullscreen puts the room (videos and controls) in full screen, or leaves it.
+func (r *room) toggleFullscreen() {
+	d := doc()
+	if d.Get("fullscreenElement").Truthy() {
+		if p, err := try(d, "exitFullscreen"); err == nil {
+			ignoreRejection(p)
+		}
+		return
+	}
+	if r.root.Get("requestFullscreen").Type() != js.TypeFunction {
+		return // iOS Safari: no element full screen
+	}
+	if p, err := try(r.root, "requestFullscreen"); err == nil {
+		ignoreRejection(p)
+	}
+}
+
+func (r *room) link() string { return byID("room-link").Get("value").String() }
+
+// copyLink copies the room link; without the async clipboard API it selects the text so
+// that the user can copy it.
+func (r *room) copyLink() {
+	label := byID("copy-link").Call("querySelector", "span")
+	cb := js.Global().Get("navigator").Get("clipboard")
+	if !cb.Truthy() {
+		byID("room-link").Call("select")
+		setText(label, "Press Ctrl+C")
+		return
+	}
+	p, err := try(cb, "writeText", r.link())
+	if err != nil {
+		byID("room-link").Call("select")
+		return
+	}
+	go func() {
+		_, err := await(p)
+		r.u.post(func() {
+			if err != nil {
+				byID("room-link").Call("select")
+				setText(label, "Press Ctrl+C")
+				return
+			}
+			setText(label, "Copied")
+		})
+	}()
+}
+
+func (r *room) shareLink() {
+	p, err := try(js.Global().Get("navigator"), "share", map[string]any{
+		"title": "Video call", "text": "Join my video call", "url": r.link()})
+	if err == nil {
+		ignoreRejection(p)
+	}
+}

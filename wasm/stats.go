@@ -1,0 +1,236 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"fmt"
+	"syscall/js"
+	"time"
+)
+
+// statsState is the info box's memory between two getStats: bitrates are byte deltas.
+type statsState struct {
+	gen     int // bumped when the peer goes, which stops the poller of the old one
+	running bool
+	prev    *snapshot
+}
+
+func (s *statsState) reset() {
+	s.gen++
+	s.running = false
+	s.prev = nil
+}
+
+// snapshot is what the info box shows, read from one RTCStatsReport.
+type snapshot struct {
+	at                 float64 // ms, the report's timestamp
+	state              string
+	local, remote      string // candidate type (and relay protocol) and address
+	rttMS              float64
+	bytesIn, bytesOut  float64
+	width, height      int
+	fps                float64
+	framesDecoded      float64
+	videoCodec         string
+	audioCodec         string
+	sendWidth, sendHgt int
+	sendFPS            float64
+	lost, received     float64
+}
+
+// startStats polls getStats once a second while the current peer lives.
+func (r *room) startStats() {
+	if r.stats.running || r.peer == nil {
+		return
+	}
+	r.stats.running = true
+	gen := r.stats.gen
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for range tick.C {
+			pcc := make(chan js.Value, 1)
+			r.u.post(func() {
+				if r.stats.gen != gen || r.peer == nil {
+					pcc <- js.Undefined()
+					return
+				}
+				pcc <- r.peer.pc
+			})
+			pc := <-pcc
+			if !pc.Truthy() {
+				return
+			}
+			p, err := try(pc, "getStats")
+			if err != nil {
+				continue
+			}
+			report, err := await(p)
+			if err != nil {
+				continue
+			}
+			snap := readStats(report)
+			snap.state = pc.Get("connectionState").String()
+			r.u.post(func() {
+				if r.stats.gen == gen {
+					r.showStats(snap)
+				}
+			})
+		}
+	}()
+}
+
+func num(v js.Value) float64 {
+	if v.Type() == js.TypeNumber {
+		return v.Float()
+	}
+	return 0
+}
+
+func str(v js.Value) string {
+	if v.Type() == js.TypeString {
+		return v.String()
+	}
+	return ""
+}
+
+func readStats(report js.Value) *snapshot {
+	byID := map[string]js.Value{}
+	all := js.Global().Get("Array").Call("from", report.Call("values"))
+	for i := 0; i < all.Length(); i++ {
+		s := all.Index(i)
+		byID[str(s.Get("id"))] = s
+	}
+	snap := &snapshot{rttMS: -1}
+	var pair js.Value
+	codec := func(id js.Value) string {
+		if c, ok := byID[str(id)]; ok {
+			return str(c.Get("mimeType"))
+		}
+		return ""
+	}
+	for _, s := range byID {
+		snap.at = max(snap.at, num(s.Get("timestamp")))
+		switch str(s.Get("type")) {
+		case "transport":
+			if p, ok := byID[str(s.Get("selectedCandidatePairId"))]; ok {
+				pair = p
+			}
+		case "inbound-rtp":
+			snap.bytesIn += num(s.Get("bytesReceived"))
+			snap.lost += num(s.Get("packetsLost"))
+			snap.received += num(s.Get("packetsReceived"))
+			if str(s.Get("kind")) == "video" {
+				snap.width, snap.height = int(num(s.Get("frameWidth"))), int(num(s.Get("frameHeight")))
+				snap.fps = num(s.Get("framesPerSecond"))
+				snap.framesDecoded = num(s.Get("framesDecoded"))
+				snap.videoCodec = codec(s.Get("codecId"))
+			} else {
+				snap.audioCodec = codec(s.Get("codecId"))
+			}
+		case "outbound-rtp":
+			snap.bytesOut += num(s.Get("bytesSent"))
+			if str(s.Get("kind")) == "video" {
+				snap.sendWidth, snap.sendHgt = int(num(s.Get("frameWidth"))), int(num(s.Get("frameHeight")))
+				snap.sendFPS = num(s.Get("framesPerSecond"))
+			}
+		}
+	}
+	if !pair.Truthy() { // browsers without transport stats: the nominated, succeeded pair
+		for _, s := range byID {
+			if str(s.Get("type")) == "candidate-pair" && s.Get("nominated").Truthy() && str(s.Get("state")) == "succeeded" {
+				pair = s
+			}
+		}
+	}
+	if pair.Truthy() {
+		if v := pair.Get("currentRoundTripTime"); v.Type() == js.TypeNumber {
+			snap.rttMS = v.Float() * 1000
+		}
+		snap.local = describeCandidate(byID[str(pair.Get("localCandidateId"))])
+		snap.remote = describeCandidate(byID[str(pair.Get("remoteCandidateId"))])
+	}
+	return snap
+}
+
+// describeCandidate is "relay (udp to TURN over tcp) 203.0.113.7:50000".
+func describeCandidate(c js.Value) string {
+	if !c.Truthy() {
+		return "—"
+	}
+	typ := str(c.Get("candidateType"))
+	desc := typ + " " + str(c.Get("protocol"))
+	if rp := str(c.Get("relayProtocol")); typ == "relay" && rp != "" {
+		desc += ", TURN over " + rp
+	}
+	addr := str(c.Get("address"))
+	if addr == "" {
+		addr = str(c.Get("ip"))
+	}
+	if addr != "" {
+		desc += " · " + addr + fmt.Sprintf(":%d", int(num(c.Get("port"))))
+	}
+	return desc
+}
+
+func (r *room) showStats(s *snapshot) {
+	prev := r.stats.prev
+	r.stats.prev = s
+	if !r.infoOn {
+		return
+	}
+	rate := func(now, before float64) string {
+		if prev == nil || s.at <= prev.at {
+			return "—"
+		}
+		return fmt.Sprintf("%.0f kbit/s", (now-before)*8/(s.at-prev.at))
+	}
+	rows := [][2]string{{"Connection", s.state}, {"Local", s.local}, {"Remote", s.remote}}
+	if s.rttMS >= 0 {
+		rows = append(rows, [2]string{"Round trip", fmt.Sprintf("%.0f ms", s.rttMS)})
+	}
+	in, out := "—", "—"
+	if prev != nil {
+		in, out = rate(s.bytesIn, prev.bytesIn), rate(s.bytesOut, prev.bytesOut)
+	}
+	rows = append(rows, [2]string{"Receiving", in}, [2]string{"Sending", out})
+	if s.width > 0 {
+		rows = append(rows, [2]string{"Video in", fmt.Sprintf("%d×%d, %.0f fps, %s", s.width, s.height, s.fps, s.videoCodec)})
+	}
+	if s.sendWidth > 0 {
+		rows = append(rows, [2]string{"Video out", fmt.Sprintf("%d×%d, %.0f fps", s.sendWidth, s.sendHgt, s.sendFPS)})
+	}
+	if s.audioCodec != "" {
+		rows = append(rows, [2]string{"Audio in", s.audioCodec})
+	}
+	if total := s.lost + s.received; total > 0 {
+		rows = append(rows, [2]string{"Packet loss", fmt.Sprintf("%.2f %% (%.0f of %.0f)", 100*s.lost/total, s.lost, total)})
+	}
+	dl := byID("stats")
+	dl.Call("replaceChildren")
+	for _, row := range rows {
+		dt, dd := doc().Call("createElement", "dt"), doc().Call("createElement", "dd")
+		dt.Set("textContent", row[0])
+		dd.Set("textContent", row[1])
+		dl.Call("append", dt, dd)
+	}
+}
+
+func (r *room) toggleInfo() {
+	r.infoOn = !r.infoOn
+	setHidden(byID("info-div"), !r.infoOn)
+	setPressed(byID("info-button"), r.infoOn)
+	if r.infoOn {
+		if r.chatOn {
+			r.toggleChat()
+		}
+		if r.stats.prev != nil {
+			r.showStats(r.stats.prev)
+		} else {
+			byID("stats").Call("replaceChildren")
+			dt := doc().Call("createElement", "dt")
+			dt.Set("textContent", "Not connected yet")
+			byID("stats").Call("append", dt)
+		}
+	}
+}
