@@ -13,9 +13,10 @@ FUZZTIME  ?= 10s
 WASM_RAW  := bin/app.wasm
 WASM_EXEC := $(shell $(GO) env GOROOT)/lib/wasm/wasm_exec.js
 # Packages with fuzz targets, as package:target.
-FUZZ      := ./server/signal:FuzzRelayFrames ./server:FuzzHTTPInput
+FUZZ      := ./server/signal:FuzzRelayFrames ./server:FuzzHTTPInput ./server/turn:FuzzParseUsername \
+             ./server/turn:FuzzParseTURNQuery ./server/turn:FuzzGuard
 
-.PHONY: all build wasm templ run test check unit fuzz deps bench clean
+.PHONY: all build wasm templ run test check unit e2e fuzz deps bench clean
 
 all: build
 
@@ -59,14 +60,24 @@ unit: wasm
 	@echo "== go test -race"
 	$(GO) test -race -count=1 -timeout 20m ./...
 
+# The end-to-end tests alone (also part of unit): pion bots through the TURN relay, TLS with a
+# test CA, and real headless Chromium.
+e2e: deps wasm
+	$(GO) test -race -count=1 -timeout 20m ./e2e/...
+
 fuzz:
 	@echo "== fuzz targets, $(FUZZTIME) each"
 	@for pt in $(FUZZ); do pkg=$${pt%%:*}; target=$${pt##*:}; \
 	  echo "$(GO) test -run='^$$' -fuzz='^$$target\$$' -fuzztime=$(FUZZTIME) $$pkg"; \
 	  $(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; done
 
-bench: build
+# Each benchmark writes bench/*/RESULTS.md; BENCHMARKS.md is assembled from them.
+bench: deps build
 	scripts/bench-relay
+	bench/turn/run.sh
+	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkCalls -v -timeout 20m ./e2e
+	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkBrowser -v -timeout 20m ./e2e/browser
+	scripts/bench-collect
 
 clean:
 	rm -rf bin
