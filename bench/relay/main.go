@@ -83,13 +83,14 @@ func runServer(addr, cpuProfile string) {
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler())
 	mux.HandleFunc("/benchmem", func(w http.ResponseWriter, _ *http.Request) {
+		cpu := cpuMicros() // before the GC below, which is the benchmark's, not the relay's
 		runtime.GC()
 		debug.FreeOSMemory()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		json.NewEncoder(w).Encode(map[string]uint64{
 			"heap": ms.HeapAlloc, "stack": ms.StackInuse, "sys": ms.Sys, "rss": rss(),
-			"goroutines": uint64(runtime.NumGoroutine()),
+			"goroutines": uint64(runtime.NumGoroutine()), "cpu_us": cpu,
 		})
 	})
 	ln, err := net.Listen("tcp", addr)
@@ -104,6 +105,22 @@ func runServer(addr, cpuProfile string) {
 		os.Exit(0)
 	}()
 	log.Fatal(hs.Serve(ln))
+}
+
+// cpuMicros is the process's user+system CPU time so far, from /proc/self/stat.
+func cpuMicros() uint64 {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name in parentheses: utime and stime are the 12th and 13th.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseUint(f[11], 10, 64)
+	st, _ := strconv.ParseUint(f[12], 10, 64)
+	return (ut + st) * 10000 // clock ticks of 10 ms
 }
 
 func rss() uint64 {
@@ -121,7 +138,7 @@ func rss() uint64 {
 }
 
 type memStats struct {
-	Heap, Stack, Sys, RSS, Goroutines uint64
+	Heap, Stack, Sys, RSS, Goroutines, CPUMicros uint64
 }
 
 func startServer(cpuProfile string) (addr string, stop func(), err error) {
@@ -154,7 +171,7 @@ func mem(addr string) (memStats, error) {
 	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
 		return memStats{}, err
 	}
-	return memStats{Heap: m["heap"], Stack: m["stack"], Sys: m["sys"], RSS: m["rss"], Goroutines: m["goroutines"]}, nil
+	return memStats{Heap: m["heap"], Stack: m["stack"], Sys: m["sys"], RSS: m["rss"], Goroutines: m["goroutines"], CPUMicros: m["cpu_us"]}, nil
 }
 
 var dialer = &websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 1024, HandshakeTimeout: 30 * time.Second}
@@ -207,10 +224,10 @@ type result struct {
 }
 
 // throughput: every room's A keeps `window` messages in flight to B for d.
-func throughput(addr string, rooms int, d time.Duration) (float64, error) {
+func throughput(addr string, rooms int, d time.Duration) (float64, int64, error) {
 	pairs, err := openRooms(addr, fmt.Sprintf("tp%d", rooms), rooms)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer closeRooms(pairs)
 	const window = 32
@@ -257,7 +274,7 @@ func throughput(addr string, rooms int, d time.Duration) (float64, error) {
 	n := received.Load()
 	elapsed := time.Since(start)
 	wg.Wait()
-	return float64(n) / elapsed.Seconds(), nil
+	return float64(n) / elapsed.Seconds(), n, nil
 }
 
 // latency: every room sends `perRoom` messages a second, each carrying its send time.
@@ -321,19 +338,28 @@ func runLoad(d time.Duration, idle int, roomCounts []int, perRoom float64, cpuPr
 		return err
 	}
 	defer stop()
-	fmt.Printf("| active rooms | throughput (msg/s) | latency p50 | latency p99 | latency load |\n|---:|---:|---:|---:|---|\n")
+	fmt.Printf("| active rooms | throughput (msg/s) | server CPU per message | latency p50 | latency p99 | latency load |\n|---:|---:|---:|---:|---:|---|\n")
 	for _, rooms := range roomCounts {
 		p50, p99, n, err := latency(addr, rooms, perRoom, d)
 		if err != nil {
 			return fmt.Errorf("latency %d rooms: %w", rooms, err)
 		}
 		time.Sleep(time.Second)
-		tp, err := throughput(addr, rooms, d)
+		before, err := mem(addr)
+		if err != nil {
+			return err
+		}
+		tp, count, err := throughput(addr, rooms, d)
 		if err != nil {
 			return fmt.Errorf("throughput %d rooms: %w", rooms, err)
 		}
+		after, err := mem(addr)
+		if err != nil {
+			return err
+		}
+		perMsg := float64(after.CPUMicros-before.CPUMicros) / float64(max(count, 1))
 		time.Sleep(time.Second)
-		fmt.Printf("| %d | %.0f | %v | %v | %g msg/s per room, %d samples |\n", rooms, tp,
+		fmt.Printf("| %d | %.0f | %.1f µs | %v | %v | %g msg/s per room, %d samples |\n", rooms, tp, perMsg,
 			p50.Round(time.Microsecond), p99.Round(time.Microsecond), perRoom, n)
 	}
 
