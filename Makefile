@@ -16,7 +16,7 @@ WASM_EXEC := $(shell $(GO) env GOROOT)/lib/wasm/wasm_exec.js
 FUZZ      := ./server/signal:FuzzRelayFrames ./server:FuzzHTTPInput ./server/turn:FuzzParseUsername \
              ./server/turn:FuzzParseTURNQuery ./server/turn:FuzzGuard
 
-.PHONY: all build wasm templ run test check unit e2e fuzz deps bench clean
+.PHONY: all build wasm templ run test check unit load e2e fuzz deps bench clean
 
 all: build
 
@@ -42,7 +42,7 @@ run: build
 deps:
 	@scripts/need-debian-packages coturn chromium
 
-test: deps check unit fuzz
+test: deps check unit load fuzz
 
 check:
 	@echo "== gofmt, go vet"
@@ -60,9 +60,15 @@ unit: wasm
 	@echo "== go test -race"
 	$(GO) test -race -count=1 -timeout 20m ./...
 
+# 50 concurrent calls, 100 pion bots: built without the race detector, which would slow
+# pion far more than the server (the load test skips itself under -race).
+load: wasm
+	@echo "== load: 50 concurrent calls, direct and relay-only"
+	$(GO) test -count=1 -run 'TestFiftyConcurrentCalls' -timeout 10m ./e2e
+
 # The end-to-end tests alone (also part of unit): pion bots through the TURN relay, TLS with a
 # test CA, and real headless Chromium.
-e2e: deps wasm
+e2e: deps wasm load
 	$(GO) test -race -count=1 -timeout 20m ./e2e/...
 
 fuzz:

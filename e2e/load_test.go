@@ -16,6 +16,9 @@ func TestFiftyConcurrentCalls(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test; skipped with -short")
 	}
+	if raceEnabled {
+		t.Skip("load test: run without -race (make test does, in its load step)")
+	}
 	const calls = 50
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {

@@ -1,0 +1,5 @@
+//go:build !race && !js
+
+package e2e
+
+const raceEnabled = false
