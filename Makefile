@@ -40,7 +40,7 @@ run: build
 
 # Debian packages the tests drive (real clients nobody on this team wrote).
 deps:
-	@scripts/need-debian-packages coturn chromium
+	@scripts/need-debian-packages coturn chromium nodejs
 
 test: deps check unit load fuzz
 
@@ -50,6 +50,8 @@ check:
 	  if [ -n "$$unformatted" ]; then echo "gofmt wants to change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./protocol/... ./client/... ./wasm/... ./web/page/... ./web/roomname/...
+	@echo "== js/wasm tests under node (the browser build of the client and page config)"
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$$($(GO) env GOROOT)/lib/wasm/go_js_wasm_exec" ./client/... ./web/page/
 	@echo "== templ output up to date"
 	@cd web && for f in *.templ; do \
 	  $(GO) tool templ generate -f "$$f" -stdout | cmp -s - "$${f%.templ}_templ.go" || \

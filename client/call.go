@@ -2,9 +2,7 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -20,10 +18,14 @@ type Config struct {
 	Transport Transport
 	// NewPeer makes the peer of each call attempt. Required.
 	NewPeer PeerFactory
+	// JoinQuery is the query string of /join, without the "?": the browser app passes its
+	// page's, as AppRTC's page did, since the server reads the call's options from it:
+	// pc_config (it=relay), TURN transports (tt=), relay (wshpp=), media (audio=, video=, hd=).
+	JoinQuery string
 	// RelayOnly forces iceTransportPolicy "relay" (also set when pc_config asks for it).
 	RelayOnly bool
-	// Logger receives the call's logs; nil discards them.
-	Logger *slog.Logger
+	// Logger receives the call's logs (a *slog.Logger will do); nil discards them.
+	Logger Logger
 	// OnEvent, when set, is called for every Event from the call's loop goroutine. It must
 	// return quickly.
 	OnEvent func(Event)
@@ -67,7 +69,7 @@ type Event struct {
 // Call is one client in one room: it joins, runs the call until hung up, and leaves.
 type Call struct {
 	cfg Config
-	log *slog.Logger
+	log Logger
 
 	control chan controlReq
 	done    chan struct{}
@@ -90,6 +92,10 @@ func New(cfg Config) (*Call, error) {
 	if !protocol.ValidID(cfg.Room) {
 		return nil, fmt.Errorf("%w: room id %q", ErrBadConfig, cfg.Room)
 	}
+	cfg.JoinQuery = strings.TrimPrefix(cfg.JoinQuery, "?")
+	if strings.ContainsAny(cfg.JoinQuery, "# ") {
+		return nil, fmt.Errorf("%w: join query %q", ErrBadConfig, cfg.JoinQuery)
+	}
 	if cfg.Transport == nil || cfg.NewPeer == nil {
 		return nil, fmt.Errorf("%w: Transport and NewPeer are required", ErrBadConfig)
 	}
@@ -101,9 +107,9 @@ func New(cfg Config) (*Call, error) {
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = discard{}
 	}
-	return &Call{cfg: cfg, log: log.With("room", cfg.Room),
+	return &Call{cfg: cfg, log: withAttrs(log, "room", cfg.Room),
 		control: make(chan controlReq, 8), done: make(chan struct{})}, nil
 }
 
@@ -141,7 +147,7 @@ func (c *Call) Run(ctx context.Context) error {
 
 func (c *Call) run(ctx context.Context) error {
 	t := c.cfg.Transport
-	resp, err := t.Join(ctx, c.cfg.Room)
+	resp, err := t.Join(ctx, c.cfg.Room, c.cfg.JoinQuery)
 	if err != nil {
 		return fmt.Errorf("join room %q: %w", c.cfg.Room, err)
 	}
@@ -157,7 +163,7 @@ func (c *Call) run(ctx context.Context) error {
 	c.mu.Unlock()
 	m := &machine{
 		c: c, ctx: ctx, params: p, initiator: p.IsInitiator == "true",
-		log:    c.log.With("client", p.ClientID),
+		log:    withAttrs(c.log, "client", p.ClientID),
 		frames: make(chan protocol.RelayFrame, 64), linkEv: make(chan linkEvent, 8),
 		peerEv: make(chan peerEvent, 256), out: make(chan outMsg, protocol.MaxQueuedPerSender),
 		outDone: make(chan struct{}),
@@ -193,25 +199,19 @@ func (c *Call) emit(ev Event) {
 }
 
 // pcConfigRelayOnly reports whether pc_config asks for relay-only ICE (?it=relay).
-func pcConfigRelayOnly(pcConfig string) bool {
-	var cfg struct {
-		ICETransports      string `json:"iceTransports"`
-		ICETransportPolicy string `json:"iceTransportPolicy"`
-	}
-	if json.Unmarshal([]byte(pcConfig), &cfg) != nil {
-		return false
-	}
-	return cfg.ICETransports == "relay" || cfg.ICETransportPolicy == "relay"
+func pcConfigRelayOnly(text string) bool {
+	c, err := parsePCConfig(text)
+	return err == nil && (c.ICETransports == "relay" || c.ICETransportPolicy == "relay")
 }
 
 // pcConfigServers returns the iceServers of pc_config.
-func pcConfigServers(pcConfig string) []protocol.ICEServer {
-	var cfg protocol.ICEConfig
-	if json.Unmarshal([]byte(pcConfig), &cfg) != nil {
+func pcConfigServers(text string) []protocol.ICEServer {
+	c, err := parsePCConfig(text)
+	if err != nil {
 		return nil
 	}
 	var out []protocol.ICEServer
-	for _, s := range cfg.ICEServers {
+	for _, s := range c.ICEServers {
 		if len(s.URLs) > 0 {
 			out = append(out, s)
 		}

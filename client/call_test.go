@@ -294,7 +294,7 @@ func TestCandidatesBeforeOfferAreQueued(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			room := fmt.Sprintf("room4-%d", i)
-			r, _ := srv.Join(ctx, room)
+			r, _ := srv.Join(ctx, room, "")
 			first := r.Params.ClientID
 			for _, m := range tt.msgs {
 				if err := srv.Message(ctx, room, first, m); err != nil {

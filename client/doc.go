@@ -7,5 +7,8 @@
 // requests and the relay socket) and a [Peer] (the few RTCPeerConnection operations a call
 // needs). Native builds get [HTTPTransport] (net/http + gorilla/websocket) and a pion/webrtc
 // Peer ([PionPeer]); js/wasm builds get a fetch/WebSocket Transport and a Peer over the
-// browser's own RTCPeerConnection, so the browser app does not link pion.
+// browser's own RTCPeerConnection, so the browser app does not link pion. The JSON the call
+// reads and writes itself goes through encoding/json natively and the browser's JSON in
+// js/wasm (wire.go, package jsjson), and logs go to a [Logger] (a *slog.Logger natively), so
+// the browser app does not link encoding/json or log/slog either.
 package client

@@ -39,7 +39,7 @@ func (s *fakeServer) other(room, client string) string {
 	return ""
 }
 
-func (s *fakeServer) Join(_ context.Context, room string) (protocol.JoinResponse, error) {
+func (s *fakeServer) Join(_ context.Context, room, _ string) (protocol.JoinResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.rooms[room]) >= 2 {

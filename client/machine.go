@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/onertc/onertc/protocol"
@@ -20,7 +19,7 @@ const opTimeout = 10 * time.Second
 type machine struct {
 	c         *Call
 	ctx       context.Context
-	log       *slog.Logger
+	log       Logger
 	params    protocol.Params
 	relayOnly bool
 	link      *relayLink
@@ -122,7 +121,7 @@ func (m *machine) loop() error {
 func (m *machine) handleBatch(msgs []string) error {
 	start, offers := 0, 0
 	for i, raw := range msgs {
-		if s, err := protocol.ParseSignal(raw); err == nil && s.Type == protocol.TypeOffer {
+		if s, err := parseSignal(raw); err == nil && s.Type == protocol.TypeOffer {
 			offers++
 			if offers > 1 {
 				start = i
@@ -142,7 +141,7 @@ func (m *machine) handleBatch(msgs []string) error {
 
 // handle processes one payload from the other side. Bad input is logged and dropped.
 func (m *machine) handle(raw string) error {
-	s, err := protocol.ParseSignal(raw)
+	s, err := parseSignal(raw)
 	if err != nil {
 		m.log.Warn("ignoring bad payload", "err", err, "len", len(raw))
 		return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -18,7 +17,7 @@ type relayLink struct {
 	url            string
 	room, clientID string
 	window         time.Duration
-	log            *slog.Logger
+	log            Logger
 
 	frames chan<- protocol.RelayFrame // to the call loop
 	events chan<- linkEvent           // to the call loop
@@ -37,7 +36,7 @@ type linkEvent struct {
 	err      error // fatal: gave up
 }
 
-func newRelayLink(t Transport, url, room, clientID string, window time.Duration, log *slog.Logger,
+func newRelayLink(t Transport, url, room, clientID string, window time.Duration, log Logger,
 	frames chan<- protocol.RelayFrame, events chan<- linkEvent, done <-chan struct{}) *relayLink {
 	return &relayLink{t: t, url: url, room: room, clientID: clientID, window: window, log: log,
 		frames: frames, events: events, done: done, ready: make(chan struct{})}

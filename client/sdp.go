@@ -1,7 +1,6 @@
 package client
 
 import (
-	"encoding/json"
 	"strings"
 
 	"github.com/onertc/onertc/protocol"
@@ -28,7 +27,7 @@ func sdpFirstMid(sdp string) string { return sdpAttr(sdp, "mid") }
 
 // encodeDescription renders an offer or answer payload.
 func encodeDescription(d SessionDescription) string {
-	return mustJSON(protocol.Signal{Type: d.Type, SDP: d.SDP})
+	return encodeSignal(protocol.Signal{Type: d.Type, SDP: d.SDP})
 }
 
 // encodeCandidate renders a candidate in AppRTC's payload format:
@@ -42,7 +41,7 @@ func encodeCandidate(c Candidate) string {
 	if c.SDPMid != nil {
 		s.ID = *c.SDPMid
 	}
-	return mustJSON(s)
+	return encodeSignal(s)
 }
 
 // candidateFromSignal is the inverse of encodeCandidate. AppRTC's own clients use only the
@@ -63,13 +62,4 @@ func candidateFromSignal(s protocol.Signal) Candidate {
 	return c
 }
 
-var byeMessage = mustJSON(protocol.Signal{Type: protocol.TypeBye})
-
-func mustJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		// Only plain structs of strings and ints are marshalled here.
-		panic("client: marshal: " + err.Error())
-	}
-	return string(b)
-}
+var byeMessage = encodeSignal(protocol.Signal{Type: protocol.TypeBye})

@@ -9,9 +9,9 @@ import (
 // Transport carries the client's side of the room-server and relay protocols. Every method
 // may be called from any goroutine.
 type Transport interface {
-	// Join posts /join/{room}. A refusal (FULL, …) is a response, not an error; errors are
-	// for requests that did not get a well-formed answer.
-	Join(ctx context.Context, room string) (protocol.JoinResponse, error)
+	// Join posts /join/{room}?{query} (query may be ""). A refusal (FULL, …) is a
+	// response, not an error; errors are for requests that did not get a well-formed answer.
+	Join(ctx context.Context, room, query string) (protocol.JoinResponse, error)
 	// Message posts one signaling message to /message/{room}/{client}; a result other than
 	// SUCCESS is an error wrapping ErrMessageRejected.
 	Message(ctx context.Context, room, client, msg string) error

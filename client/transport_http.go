@@ -91,9 +91,13 @@ func (t *HTTPTransport) do(ctx context.Context, method, u, body string, out any)
 }
 
 // Join implements Transport.
-func (t *HTTPTransport) Join(ctx context.Context, room string) (protocol.JoinResponse, error) {
+func (t *HTTPTransport) Join(ctx context.Context, room, query string) (protocol.JoinResponse, error) {
+	u := t.endpoint("join", room)
+	if query != "" {
+		u += "?" + query
+	}
 	var r protocol.JoinResponse
-	err := t.do(ctx, http.MethodPost, t.endpoint("join", room), "", &r)
+	err := t.do(ctx, http.MethodPost, u, "", &r)
 	return r, err
 }
 

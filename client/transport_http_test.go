@@ -17,10 +17,11 @@ import (
 )
 
 func TestHTTPTransport(t *testing.T) {
-	var gotOrigin, gotBody string
+	var gotOrigin, gotBody, gotQuery string
 	up := websocket.Upgrader{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /join/{room}", func(w http.ResponseWriter, r *http.Request) {
+		gotQuery = r.URL.RawQuery
 		io.WriteString(w, `{"result":"SUCCESS","params":{"client_id":"c1","is_initiator":"true","messages":[]}}`)
 	})
 	mux.HandleFunc("POST /message/{room}/{client}", func(w http.ResponseWriter, r *http.Request) {
@@ -61,9 +62,12 @@ func TestHTTPTransport(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	resp, err := tr.Join(ctx, "room")
+	resp, err := tr.Join(ctx, "room", "it=relay&hd=true")
 	if err != nil || resp.Params.ClientID != "c1" || resp.Params.IsInitiator != "true" {
 		t.Fatalf("Join = %+v, %v", resp, err)
+	}
+	if gotQuery != "it=relay&hd=true" {
+		t.Errorf("join query %q", gotQuery)
 	}
 	tests := []struct {
 		name    string

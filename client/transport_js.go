@@ -4,19 +4,18 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync"
 	"syscall/js"
 
+	"github.com/onertc/onertc/client/jsjson"
 	"github.com/onertc/onertc/protocol"
 )
 
-// BrowserTransport is the js/wasm Transport: the browser's fetch and WebSocket (net/http
-// would work too, but costs the wasm binary several hundred KB).
+// BrowserTransport is the js/wasm Transport: the browser's fetch, WebSocket and JSON
+// (net/http and encoding/json would work too, but cost the wasm binary several hundred KB).
 type BrowserTransport struct {
 	base string
 }
@@ -32,13 +31,19 @@ func (t *BrowserTransport) endpoint(parts ...string) string {
 	b.WriteString(t.base)
 	for _, p := range parts {
 		b.WriteString("/")
-		b.WriteString(url.PathEscape(p))
+		b.WriteString(pathEscape(p))
 	}
 	return b.String()
 }
 
-// fetch performs one request and returns the body text of a 200 answer.
-func (t *BrowserTransport) fetch(ctx context.Context, method, u, body string) (string, error) {
+// pathEscape is encodeURIComponent: for the ids in paths ([a-zA-Z0-9_-]) the same as
+// url.PathEscape, without linking net/url.
+func pathEscape(s string) string {
+	return js.Global().Call("encodeURIComponent", s).String()
+}
+
+// fetch performs one request and returns the body text (a JS string) of a 200 answer.
+func (t *BrowserTransport) fetch(ctx context.Context, method, u, body string) (js.Value, error) {
 	abort := js.Global().Get("AbortController").New()
 	stop := context.AfterFunc(ctx, func() { abort.Call("abort") })
 	defer stop()
@@ -48,46 +53,50 @@ func (t *BrowserTransport) fetch(ctx context.Context, method, u, body string) (s
 	}
 	p, err := call(js.Global(), "fetch", u, opts)
 	if err != nil {
-		return "", fmt.Errorf("%s %s: %w", method, u, err)
+		return js.Undefined(), fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	resp, err := await(ctx, p)
 	if err != nil {
-		return "", fmt.Errorf("%s %s: %w", method, u, err)
+		return js.Undefined(), fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	text, err := await(ctx, resp.Call("text"))
 	if err != nil {
-		return "", fmt.Errorf("%s %s: reading body: %w", method, u, err)
+		return js.Undefined(), fmt.Errorf("%s %s: reading body: %w", method, u, err)
 	}
 	if status := resp.Get("status").Int(); status != 200 {
-		return "", fmt.Errorf("%s %s: %w %d: %.200s", method, u, ErrHTTPStatus, status, text.String())
+		return js.Undefined(), fmt.Errorf("%s %s: %w %d: %.200s", method, u, ErrHTTPStatus, status, text.String())
 	}
-	return text.String(), nil
+	return text, nil
 }
 
-func (t *BrowserTransport) fetchJSON(ctx context.Context, method, u, body string, out any) error {
+// fetchJSON performs one request and reads its JSON answer with read.
+func fetchJSON[T any](ctx context.Context, t *BrowserTransport, method, u, body string,
+	read func(*jsjson.Decoder, js.Value) T) (T, error) {
 	text, err := t.fetch(ctx, method, u, body)
 	if err != nil {
-		return err
+		var zero T
+		return zero, err
 	}
-	if out != nil {
-		if err := json.Unmarshal([]byte(text), out); err != nil {
-			return fmt.Errorf("%s %s: decoding answer: %w", method, u, err)
-		}
+	out, err := jsjson.Decode(text, read)
+	if err != nil {
+		return out, fmt.Errorf("%s %s: decoding answer: %w", method, u, err)
 	}
-	return nil
+	return out, nil
 }
 
 // Join implements Transport.
-func (t *BrowserTransport) Join(ctx context.Context, room string) (protocol.JoinResponse, error) {
-	var r protocol.JoinResponse
-	err := t.fetchJSON(ctx, "POST", t.endpoint("join", room), "", &r)
-	return r, err
+func (t *BrowserTransport) Join(ctx context.Context, room, query string) (protocol.JoinResponse, error) {
+	u := t.endpoint("join", room)
+	if query != "" {
+		u += "?" + query
+	}
+	return fetchJSON(ctx, t, "POST", u, "", (*jsjson.Decoder).JoinResponse)
 }
 
 // Message implements Transport.
 func (t *BrowserTransport) Message(ctx context.Context, room, clientID, msg string) error {
-	var r protocol.MessageResponse
-	if err := t.fetchJSON(ctx, "POST", t.endpoint("message", room, clientID), msg, &r); err != nil {
+	r, err := fetchJSON(ctx, t, "POST", t.endpoint("message", room, clientID), msg, (*jsjson.Decoder).MessageResponse)
+	if err != nil {
 		return err
 	}
 	if r.Result != protocol.ResultSuccess {
@@ -104,8 +113,8 @@ func (t *BrowserTransport) Leave(ctx context.Context, room, clientID string) err
 
 // ICEServers implements Transport.
 func (t *BrowserTransport) ICEServers(ctx context.Context, iceServerURL string) ([]protocol.ICEServer, error) {
-	var cfg protocol.ICEConfig
-	if err := t.fetchJSON(ctx, "POST", iceServerURL, "", &cfg); err != nil {
+	cfg, err := fetchJSON(ctx, t, "POST", iceServerURL, "", (*jsjson.Decoder).ICEConfig)
+	if err != nil {
 		return nil, err
 	}
 	return cfg.ICEServers, nil
@@ -113,7 +122,7 @@ func (t *BrowserTransport) ICEServers(ctx context.Context, iceServerURL string) 
 
 // DeleteRelay implements Transport.
 func (t *BrowserTransport) DeleteRelay(ctx context.Context, wssPostURL, room, clientID string) error {
-	u := strings.TrimRight(wssPostURL, "/") + "/" + url.PathEscape(room) + "/" + url.PathEscape(clientID)
+	u := strings.TrimRight(wssPostURL, "/") + "/" + pathEscape(room) + "/" + pathEscape(clientID)
 	_, err := t.fetch(ctx, "DELETE", u, "")
 	return err
 }
@@ -132,8 +141,7 @@ func (t *BrowserTransport) DialRelay(ctx context.Context, wssURL string) (RelayC
 		if data.Type() != js.TypeString {
 			return // the relay sends text frames only
 		}
-		var f protocol.RelayFrame
-		if json.Unmarshal([]byte(data.String()), &f) == nil {
+		if f, err := jsjson.Decode(data, (*jsjson.Decoder).RelayFrame); err == nil {
 			s.frames.push(f)
 		}
 	})
@@ -170,10 +178,7 @@ type jsSocket struct {
 }
 
 func (s *jsSocket) Write(_ context.Context, req protocol.RelayRequest) error {
-	data, err := json.Marshal(req)
-	if err != nil {
-		return fmt.Errorf("encode relay request: %w", err)
-	}
+	data := jsjson.EncodeRelayRequest(req)
 	select {
 	case <-s.closed:
 		return errors.New("relay write: socket closed")
@@ -182,7 +187,7 @@ func (s *jsSocket) Write(_ context.Context, req protocol.RelayRequest) error {
 	if s.ws.Get("readyState").Int() != 1 {
 		return errors.New("relay write: socket not open")
 	}
-	if _, err := call(s.ws, "send", string(data)); err != nil {
+	if _, err := call(s.ws, "send", data); err != nil {
 		return fmt.Errorf("relay write: %w", err)
 	}
 	return nil

@@ -3,19 +3,51 @@
 package main
 
 import (
-	"encoding/json"
 	"strings"
 	"syscall/js"
+
+	"github.com/onertc/onertc/client/jsjson"
 )
 
 // channelMsg is one message on the "chat" data channel: a chat line, or the sender's
 // microphone and camera state (so the other side can say "muted" instead of guessing from
-// silence).
+// silence). On the wire: {"type":"chat","text":…} or {"type":"media","audio":…,"video":…}.
 type channelMsg struct {
-	Type  string `json:"type"` // "chat" or "media"
-	Text  string `json:"text,omitempty"`
-	Audio *bool  `json:"audio,omitempty"`
-	Video *bool  `json:"video,omitempty"`
+	Type  string // "chat" or "media"
+	Text  string
+	Audio *bool
+	Video *bool
+}
+
+func (m channelMsg) encode() string {
+	o := jsjson.NewObject()
+	o.Set("type", m.Type)
+	if m.Text != "" {
+		o.Set("text", m.Text)
+	}
+	if m.Audio != nil {
+		o.Set("audio", *m.Audio)
+	}
+	if m.Video != nil {
+		o.Set("video", *m.Video)
+	}
+	return jsjson.Stringify(o)
+}
+
+func readChannelMsg(d *jsjson.Decoder, v js.Value) channelMsg {
+	var m channelMsg
+	if d.Object(v) {
+		m.Type, m.Text = d.String(v, "type"), d.String(v, "text")
+		if a := v.Get("audio"); !a.IsUndefined() && !a.IsNull() {
+			b := d.Bool(v, "audio")
+			m.Audio = &b
+		}
+		if a := v.Get("video"); !a.IsUndefined() && !a.IsNull() {
+			b := d.Bool(v, "video")
+			m.Video = &b
+		}
+	}
+	return m
 }
 
 const maxChatLen = 2000
@@ -24,8 +56,7 @@ func (r *room) send(m channelMsg) bool {
 	if r.peer == nil || r.peer.dc.Get("readyState").String() != "open" {
 		return false
 	}
-	b, _ := json.Marshal(m) // a struct of strings and bools always marshals
-	_, err := try(r.peer.dc, "send", string(b))
+	_, err := try(r.peer.dc, "send", m.encode())
 	return err == nil
 }
 
@@ -59,8 +90,8 @@ func (r *room) onChannelMessage(p *peerConn, ev js.Value) {
 	if data.Type() != js.TypeString {
 		return
 	}
-	var m channelMsg
-	if json.Unmarshal([]byte(data.String()), &m) != nil {
+	m, err := jsjson.Decode(data, readChannelMsg)
+	if err != nil {
 		return
 	}
 	switch m.Type {

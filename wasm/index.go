@@ -3,7 +3,6 @@
 package main
 
 import (
-	"net/url"
 	"syscall/js"
 
 	"github.com/onertc/onertc/web/roomname"
@@ -42,7 +41,7 @@ func startIndex(u *ui) {
 			return
 		}
 		// The page's own query (?it=relay, ?hd=true, …) carries over into the room.
-		js.Global().Get("location").Call("assign", "/r/"+url.PathEscape(input.Get("value").String())+
+		js.Global().Get("location").Call("assign", "/r/"+pathEscape(input.Get("value").String())+
 			js.Global().Get("location").Get("search").String())
 	})
 	validate()
@@ -60,7 +59,7 @@ func showRecent() {
 	for _, r := range rooms {
 		li := doc().Call("createElement", "li")
 		a := doc().Call("createElement", "a")
-		a.Set("href", "/r/"+url.PathEscape(r))
+		a.Set("href", "/r/"+pathEscape(r))
 		a.Set("textContent", r)
 		li.Call("appendChild", a)
 		list.Call("appendChild", li)

@@ -12,8 +12,6 @@
 package main
 
 import (
-	"encoding/json"
-	"log/slog"
 	"syscall/js"
 	"time"
 
@@ -22,12 +20,14 @@ import (
 
 func main() {
 	start := time.Now()
-	log := slog.New(slog.NewTextHandler(consoleWriter{}, &slog.HandlerOptions{Level: logLevel()}))
+	log := consoleLogger{debug: queryParam("debug") == "true"}
 	var cfg page.Config
 	if el := byID("page-config"); el.Truthy() {
-		if err := json.Unmarshal([]byte(el.Get("textContent").String()), &cfg); err != nil {
+		c, err := page.Decode(el.Get("textContent"))
+		if err != nil {
 			log.Error("page config", "err", err)
 		}
+		cfg = c
 	}
 	u := newUI()
 	switch cfg.Page {
@@ -40,20 +40,4 @@ func main() {
 	js.Global().Get("performance").Call("mark", "onertc-app-ready")
 	log.Debug("app ready", "page", cfg.Page, "init", time.Since(start))
 	u.run() // never returns: the app lives as long as the page
-}
-
-// logLevel is debug with ?debug=true, else info.
-func logLevel() slog.Level {
-	if queryParam("debug") == "true" {
-		return slog.LevelDebug
-	}
-	return slog.LevelInfo
-}
-
-// consoleWriter sends log lines to the browser console.
-type consoleWriter struct{}
-
-func (consoleWriter) Write(p []byte) (int, error) {
-	js.Global().Get("console").Call("log", string(p))
-	return len(p), nil
 }

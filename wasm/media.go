@@ -3,8 +3,9 @@
 package main
 
 import (
-	"encoding/json"
 	"syscall/js"
+
+	"github.com/onertc/onertc/client/jsjson"
 )
 
 // localMedia is the camera and microphone stream; a missing track is js.Undefined (receive
@@ -37,25 +38,23 @@ func (r *room) constraints() (audio, video any) {
 	if r.cfg.Params == nil || r.cfg.Params.MediaConstraints == "" {
 		return audio, video
 	}
-	var c struct {
-		Audio json.RawMessage `json:"audio"`
-		Video json.RawMessage `json:"video"`
-	}
-	if json.Unmarshal([]byte(r.cfg.Params.MediaConstraints), &c) != nil {
+	c, err := jsjson.Parse(r.cfg.Params.MediaConstraints)
+	if err != nil || c.Type() != js.TypeObject {
 		return audio, video
 	}
-	return rawToJS(c.Audio), rawToJS(c.Video)
+	return constraint(c.Get("audio")), constraint(c.Get("video"))
 }
 
-// rawToJS turns a JSON constraint (true, false or an object) into a JS value.
-func rawToJS(raw json.RawMessage) any {
-	switch string(raw) {
-	case "", "true":
+// constraint turns a JSON constraint (true, false or an object) into a Go bool or a JS
+// value; absent or null is true.
+func constraint(v js.Value) any {
+	switch v.Type() {
+	case js.TypeUndefined, js.TypeNull:
 		return true
-	case "false":
-		return false
+	case js.TypeBoolean:
+		return v.Bool()
 	}
-	return js.Global().Get("JSON").Call("parse", string(raw))
+	return v
 }
 
 func wanted(c any) bool {

@@ -3,9 +3,9 @@
 package main
 
 import (
-	"encoding/json"
 	"syscall/js"
 
+	"github.com/onertc/onertc/client/jsjson"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -21,8 +21,8 @@ func recentRooms() []string {
 	if err != nil || v.Type() != js.TypeString {
 		return nil
 	}
-	var rooms []string
-	if json.Unmarshal([]byte(v.String()), &rooms) != nil {
+	rooms, err := jsjson.Decode(v, (*jsjson.Decoder).StringSlice)
+	if err != nil {
 		return nil
 	}
 	out := rooms[:0]
@@ -42,6 +42,9 @@ func rememberRoom(room string) {
 			rooms = append(rooms, r)
 		}
 	}
-	b, _ := json.Marshal(rooms) // a []string always marshals
-	_, _ = try(js.Global().Get("localStorage"), "setItem", recentKey, string(b))
+	list := make([]any, len(rooms))
+	for i, r := range rooms {
+		list[i] = r
+	}
+	_, _ = try(js.Global().Get("localStorage"), "setItem", recentKey, jsjson.Stringify(js.ValueOf(list)))
 }

@@ -5,8 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"net/url"
 	"syscall/js"
 
 	"github.com/onertc/onertc/client"
@@ -29,7 +27,7 @@ const (
 // room is the room page's app. Its fields are owned by the UI goroutine.
 type room struct {
 	u    *ui
-	log  *slog.Logger
+	log  consoleLogger
 	cfg  page.Config
 	id   string
 	root js.Value
@@ -57,7 +55,7 @@ type room struct {
 	chatLog js.Value
 }
 
-func startRoom(u *ui, cfg page.Config, log *slog.Logger) {
+func startRoom(u *ui, cfg page.Config, log consoleLogger) {
 	r := &room{u: u, log: log, cfg: cfg, id: cfg.Room, root: byID("room"), screen: js.Undefined(),
 		chatLog: byID("chat-log")}
 	r.bindControls()
@@ -106,9 +104,9 @@ func (r *room) join() {
 	call, err := client.New(client.Config{
 		Room:      r.id,
 		Transport: client.NewBrowserTransport(""),
-		// BrowserTransport posts /join without the page's query, so pc_config never says
-		// relay: read ?it=relay here, as AppRTC's page did.
-		RelayOnly: queryParam("it") == "relay",
+		// The page's query carries the call's options (?it=relay, ?tt=, ?wshpp=, …); the
+		// server answers with them in the join parameters, as it did for AppRTC's page.
+		JoinQuery: js.Global().Get("location").Get("search").String(),
 		NewPeer:   client.BrowserFactory(r.setupPeer),
 		Logger:    r.log,
 		OnEvent:   func(ev client.Event) { r.u.post(func() { r.onEvent(gen, ev) }) },
@@ -259,7 +257,7 @@ func (r *room) leaveOnUnload() {
 		return
 	}
 	if id := r.call.ClientID(); id != "" {
-		js.Global().Get("navigator").Call("sendBeacon", "/leave/"+url.PathEscape(r.id)+"/"+url.PathEscape(id))
+		js.Global().Get("navigator").Call("sendBeacon", "/leave/"+pathEscape(r.id)+"/"+pathEscape(id))
 	}
 	r.call.Hangup()
 }
