@@ -24,9 +24,19 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	limited  *prometheus.CounterVec
+	delivery prometheus.Histogram
 }
 
-func newMetrics(s *Server) *metrics {
+// newDeliveryHistogram is made before the relay that feeds it, and registered with the rest.
+func newDeliveryHistogram() prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "onertc_relay_delivery_seconds",
+		Help:    "Time from a message reaching the relay to its write on the recipient's socket, queueing for an offline recipient included.",
+		Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, 1, 10},
+	})
+}
+
+func newMetrics(s *Server, delivery prometheus.Histogram) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		joins: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -42,12 +52,17 @@ func newMetrics(s *Server) *metrics {
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "onertc_rate_limited_total", Help: "Requests refused with 429 by rate-limit class.",
 		}, []string{"class"}),
+		delivery: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "onertc_relay_delivery_seconds",
+			Help:    "Time from a message reaching the relay to its write on the recipient's socket, queueing for an offline recipient included.",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, 1, 10},
+		}),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "onertc_build_info", Help: "Build version and Go version; always 1.",
 	}, []string{"version", "goversion"})
 	buildInfo.WithLabelValues(Version, runtime.Version()).Set(1)
-	m.reg.MustRegister(m.joins, m.requests, m.latency, m.limited, buildInfo, stateCollector{s},
+	m.reg.MustRegister(m.joins, m.requests, m.latency, m.limited, m.delivery, buildInfo, stateCollector{s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"SUCCESS", "FULL", "ERROR"} {
 		m.joins.WithLabelValues(r)

@@ -67,6 +67,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	delivery := newDeliveryHistogram()
 	rcfg := signal.DefaultConfig()
 	rcfg.Grace = cfg.RelayGrace
 	rcfg.FramesPerSecond = cfg.RelayFramesPerSecond
@@ -75,6 +76,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	rcfg.ClientKey = func(r *http.Request) string { return s.clientIP(r).String() }
 	rcfg.Logger = log.With("component", "relay")
 	rcfg.Hooks = relayHooks{s}
+	rcfg.OnDelivered = func(d time.Duration) { delivery.Observe(d.Seconds()) }
 	rcfg.CheckOrigin = signal.SameOrigin(cfg.AllowedOrigins, func(r *http.Request) string { return s.origin(r).host })
 	s.relay = signal.New(rcfg)
 	l := cfg.Limits
@@ -90,7 +92,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if err := s.setupTLS(); err != nil {
 		return nil, err
 	}
-	s.metrics = newMetrics(s)
+	s.metrics = newMetrics(s, delivery)
 	s.handler = s.withRequestID(s.metrics.instrument(s.routes()))
 	return s, nil
 }

@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server"
@@ -332,17 +334,66 @@ func latency(addr string, rooms int, perRoom float64, d time.Duration) (p50, p99
 	return samples[len(samples)/2], samples[len(samples)*99/100], len(samples), nil
 }
 
+// deliveryBuckets reads the relay's own delivery-latency histogram: cumulative counts by
+// upper bound.
+func deliveryBuckets(addr string) (map[float64]uint64, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	f := families["onertc_relay_delivery_seconds"]
+	if f == nil || len(f.Metric) == 0 {
+		return nil, fmt.Errorf("no onertc_relay_delivery_seconds in /metrics")
+	}
+	out := map[float64]uint64{}
+	for _, b := range f.Metric[0].Histogram.Bucket {
+		out[b.GetUpperBound()] = b.GetCumulativeCount()
+	}
+	return out, nil
+}
+
+// serverQuantile is the smallest bucket bound under which fraction q of the deliveries
+// between two readings fell: an upper bound on the relay's own part of the latency.
+func serverQuantile(before, after map[float64]uint64, q float64) string {
+	var bounds []float64
+	for b := range after {
+		bounds = append(bounds, b)
+	}
+	slices.Sort(bounds)
+	total := float64(after[bounds[len(bounds)-1]] - before[bounds[len(bounds)-1]])
+	for _, b := range bounds {
+		if float64(after[b]-before[b]) >= q*total {
+			return "≤ " + time.Duration(b*float64(time.Second)).String()
+		}
+	}
+	return "> 10s"
+}
+
 func runLoad(d time.Duration, idle int, roomCounts []int, perRoom float64, cpuProfile string) error {
 	addr, stop, err := startServer(cpuProfile)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	fmt.Printf("| active rooms | throughput (msg/s) | server CPU per message | latency p50 | latency p99 | latency load |\n|---:|---:|---:|---:|---:|---|\n")
+	fmt.Printf("| active rooms | throughput (msg/s) | server CPU per message | latency p50 | latency p99 | in the relay p50 | in the relay p99 | latency load |\n|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, rooms := range roomCounts {
+		b0, err := deliveryBuckets(addr)
+		if err != nil {
+			return err
+		}
 		p50, p99, n, err := latency(addr, rooms, perRoom, d)
 		if err != nil {
 			return fmt.Errorf("latency %d rooms: %w", rooms, err)
+		}
+		b1, err := deliveryBuckets(addr)
+		if err != nil {
+			return err
 		}
 		time.Sleep(time.Second)
 		before, err := mem(addr)
@@ -359,8 +410,8 @@ func runLoad(d time.Duration, idle int, roomCounts []int, perRoom float64, cpuPr
 		}
 		perMsg := float64(after.CPUMicros-before.CPUMicros) / float64(max(count, 1))
 		time.Sleep(time.Second)
-		fmt.Printf("| %d | %.0f | %.1f µs | %v | %v | %g msg/s per room, %d samples |\n", rooms, tp, perMsg,
-			p50.Round(time.Microsecond), p99.Round(time.Microsecond), perRoom, n)
+		fmt.Printf("| %d | %.0f | %.1f µs | %v | %v | %s | %s | %g msg/s per room, %d samples |\n", rooms, tp, perMsg,
+			p50.Round(time.Microsecond), p99.Round(time.Microsecond), serverQuantile(b0, b1, 0.5), serverQuantile(b0, b1, 0.99), perRoom, n)
 	}
 
 	if idle == 0 {

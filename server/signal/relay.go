@@ -50,6 +50,9 @@ type Config struct {
 	// client a request comes from for the per-IP cap.
 	MaxSockets, MaxSocketsPerIP int
 	ClientKey                   func(r *http.Request) string
+	// OnDelivered, when set, is told how long each message waited from its arrival to its
+	// write on the recipient's socket (queueing for an offline recipient included).
+	OnDelivered func(time.Duration)
 	// CheckOrigin decides whether a browser's WebSocket handshake is allowed.
 	CheckOrigin func(r *http.Request) bool
 	Logger      *slog.Logger
@@ -113,7 +116,7 @@ type client struct {
 	// inbox holds messages for this client, in order, until its socket has written them
 	// AND answered a ping sent after them: a message written into a connection that
 	// turns out dead is written again on the next socket rather than lost.
-	inbox      []string
+	inbox      []queued
 	inboxBytes int
 	// inboxGen changes when the inbox is taken away by a hand-off, so that a writer that
 	// peeked at it does not commit against the new one.
@@ -124,11 +127,29 @@ type client struct {
 	writtenFront int
 	// pending holds what this client sent while it had no peer in the relay room; the
 	// next peer to appear receives it.
-	pending      []string
+	pending      []queued
 	pendingBytes int
 	sock         *socket
 	graceGen     int
 	removed      bool
+}
+
+// queued is a message waiting for its recipient, with when it arrived (monotonic time since
+// the relay started) so its delivery latency can be measured.
+type queued struct {
+	msg string
+	at  time.Duration
+}
+
+func messages(q []queued) []string {
+	if len(q) == 0 {
+		return nil
+	}
+	out := make([]string, len(q))
+	for i, m := range q {
+		out[i] = m.msg
+	}
+	return out
 }
 
 // New returns a relay with cfg; zero durations and limits take DefaultConfig's values.
@@ -280,14 +301,14 @@ func (r *Relay) removeLocked(c *client) (handoff []string, roomID string) {
 	if len(rm.clients) == 0 {
 		delete(r.rooms, rm.id)
 	}
-	handoff = c.inbox[min(c.writtenFront, len(c.inbox)):]
+	handoff = messages(c.inbox[min(c.writtenFront, len(c.inbox)):])
 	c.inbox, c.inboxBytes, c.writtenFront = nil, 0, 0
 	c.inboxGen++
 	// What c itself had sent and its peer never got stays with the peer: a bye or a
 	// last candidate from a departing client is still worth reading, in order.
 	if peer := peerOf(c); peer != nil {
 		for _, m := range c.pending {
-			if peer.enqueue(m) != nil {
+			if peer.enqueueAt(m) != nil {
 				r.stats.dropped.Add(1)
 			}
 		}
@@ -299,20 +320,24 @@ func (r *Relay) removeLocked(c *client) (handoff []string, roomID string) {
 }
 
 // enqueue appends msg to c's inbox within the bounds. Called with Relay.mu held.
-func (c *client) enqueue(msg string) error {
-	if len(c.inbox) >= protocol.MaxQueuedPerSender || c.inboxBytes+len(msg) > protocol.MaxQueuedBytesPerSender {
+func (c *client) enqueue(msg string, now time.Duration) error {
+	return c.enqueueAt(queued{msg: msg, at: now})
+}
+
+func (c *client) enqueueAt(q queued) error {
+	if len(c.inbox) >= protocol.MaxQueuedPerSender || c.inboxBytes+len(q.msg) > protocol.MaxQueuedBytesPerSender {
 		return ErrQueueFull
 	}
-	c.inbox = append(c.inbox, msg)
-	c.inboxBytes += len(msg)
+	c.inbox = append(c.inbox, q)
+	c.inboxBytes += len(q.msg)
 	return nil
 }
 
-func (c *client) hold(msg string) error {
+func (c *client) hold(msg string, now time.Duration) error {
 	if len(c.pending) >= protocol.MaxQueuedPerSender || c.pendingBytes+len(msg) > protocol.MaxQueuedBytesPerSender {
 		return ErrQueueFull
 	}
-	c.pending = append(c.pending, msg)
+	c.pending = append(c.pending, queued{msg: msg, at: now})
 	c.pendingBytes += len(msg)
 	return nil
 }
@@ -346,14 +371,14 @@ func (r *Relay) send(ctx context.Context, from *client, msg string) error {
 	}
 	peer = peerOf(from)
 	if peer == nil {
-		if err := from.hold(msg); err != nil {
+		if err := from.hold(msg, time.Since(r.started)); err != nil {
 			r.stats.dropped.Add(1)
 			return err
 		}
 		r.stats.queued.Add(1)
 		return nil
 	}
-	if err := peer.enqueue(msg); err != nil {
+	if err := peer.enqueue(msg, time.Since(r.started)); err != nil {
 		r.stats.dropped.Add(1)
 		return err
 	}
@@ -371,7 +396,7 @@ func (r *Relay) deliverOrphanLocked(from *client, msg string) error {
 		r.stats.dropped.Add(1)
 		return nil
 	}
-	if err := peer.enqueue(msg); err != nil {
+	if err := peer.enqueue(msg, time.Since(r.started)); err != nil {
 		r.stats.dropped.Add(1)
 		return err
 	}

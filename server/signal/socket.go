@@ -211,7 +211,7 @@ func (s *socket) register(roomID, clientID string) bool {
 
 // takeLocked returns the next frames to write: this socket's own frames first, then up to a
 // batch of its client's inbox that this socket has not written yet. Called with Relay.mu held.
-func (s *socket) takeLocked() (direct []directFrame, msgs []string) {
+func (s *socket) takeLocked() (direct []directFrame, msgs []queued) {
 	direct, s.direct = s.direct, nil
 	c := s.client
 	if c == nil || c.sock != s || c.inboxGen != s.gen {
@@ -250,7 +250,7 @@ func (s *socket) confirm(payload string) {
 	}
 	n := int(upto - s.confirmed)
 	for _, m := range c.inbox[:n] {
-		c.inboxBytes -= len(m)
+		c.inboxBytes -= len(m.msg)
 	}
 	c.inbox = c.inbox[n:]
 	c.writtenFront = max(0, c.writtenFront-n)
@@ -305,9 +305,12 @@ func (s *socket) writeLoop() {
 			}
 		}
 		for _, m := range msgs {
-			if err := write(websocket.TextMessage, encodeFrame(m, "")); err != nil {
+			if err := write(websocket.TextMessage, encodeFrame(m.msg, "")); err != nil {
 				s.finish()
 				return
+			}
+			if r.cfg.OnDelivered != nil {
+				r.cfg.OnDelivered(time.Since(r.started) - m.at)
 			}
 		}
 		if len(msgs) > 0 || pingDue {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // guardedPacketConn is a UDP listener socket as pion sees it: reads pass the guard first,
@@ -17,11 +18,37 @@ type guardedPacketConn struct {
 	net.PacketConn
 	s     *Server
 	local net.Addr
+	addrs *addrCache   // sources, when PacketConn is a *net.UDPConn
+	batch *batchReader // recvmmsg, when PacketConn is an IPv4 *net.UDPConn on Linux
+}
+
+// listenerAddrCache is the number of client addresses each UDP listener socket remembers.
+const listenerAddrCache = 4096
+
+func newGuardedPacketConn(c net.PacketConn, s *Server) *guardedPacketConn {
+	g := &guardedPacketConn{PacketConn: c, s: s, local: c.LocalAddr()}
+	if uc, ok := c.(*net.UDPConn); ok {
+		g.addrs = newAddrCache(listenerAddrCache)
+		g.batch = newBatchReader(uc)
+	}
+	return g
+}
+
+func (c *guardedPacketConn) readFrom(p []byte) (int, net.Addr, error) {
+	if c.batch != nil {
+		if n, addr, ok, err := c.batch.readFrom(p, c.addrs); ok {
+			return n, addr, err
+		}
+	}
+	if c.addrs != nil {
+		return readFromCached(c.PacketConn.(*net.UDPConn), c.addrs, p)
+	}
+	return c.PacketConn.ReadFrom(p)
 }
 
 func (c *guardedPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
-		n, addr, err := c.PacketConn.ReadFrom(p)
+		n, addr, err := c.readFrom(p)
 		if err != nil {
 			return n, addr, err
 		}
@@ -150,13 +177,29 @@ type relayConn struct {
 	port int
 	rec  *allocRec // guarded by s.reg.mu
 	once sync.Once
+	// okPeer is the last destination the policy allowed. pion relays ChannelData to the
+	// *net.UDPAddr its channel binding holds, the same pointer for every datagram and never
+	// modified, and the policy does not change: a hit skips the per-datagram check (the
+	// address conversion and, for public peers, the walk of the special-purpose ranges).
+	okPeer atomic.Pointer[net.UDPAddr]
+	addrs  *addrCache // peers heard from
 }
+
+// relayAddrCache is the number of peer addresses each relay socket remembers.
+const relayAddrCache = 4
 
 func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	ua, ok := addr.(*net.UDPAddr)
-	if !ok || !c.s.policy.allowed(ua.AddrPort()) {
+	if !ok {
 		c.s.stats.dataDenied.Add(1)
-		return len(p), nil // dropped quietly, like a permission-less packet
+		return len(p), nil
+	}
+	if c.okPeer.Load() != ua {
+		if !c.s.policy.allowed(ua.AddrPort()) {
+			c.s.stats.dataDenied.Add(1)
+			return len(p), nil // dropped quietly, like a permission-less packet
+		}
+		c.okPeer.Store(ua)
 	}
 	n, err := c.UDPConn.WriteTo(p, addr)
 	if err == nil {
@@ -167,7 +210,7 @@ func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 }
 
 func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	n, addr, err := c.UDPConn.ReadFrom(p)
+	n, addr, err := readFromCached(c.UDPConn, c.addrs, p)
 	if err == nil {
 		c.s.stats.fromPeerPackets.Add(1)
 		c.s.stats.fromPeerBytes.Add(uint64(n))
@@ -205,7 +248,7 @@ func (g relayGen) AllocatePacketConn(network string, requestedPort int) (net.Pac
 			}
 			continue
 		}
-		c := &relayConn{UDPConn: pc.(*net.UDPConn), s: g.s, port: port}
+		c := &relayConn{UDPConn: pc.(*net.UDPConn), s: g.s, port: port, addrs: newAddrCache(relayAddrCache)}
 		g.s.reg.addRelay(c)
 		return c, &net.UDPAddr{IP: cfg.PublicIP, Port: port}, nil
 	}

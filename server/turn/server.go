@@ -68,7 +68,7 @@ func New(cfg Config) (*Server, error) {
 	perm := func(_ net.Addr, ip net.IP) bool { return s.policy.allowedIP(ip) }
 	for _, c := range cfg.PacketConns {
 		pc.PacketConnConfigs = append(pc.PacketConnConfigs, pionturn.PacketConnConfig{
-			PacketConn:            &guardedPacketConn{PacketConn: c, s: s, local: c.LocalAddr()},
+			PacketConn:            newGuardedPacketConn(c, s),
 			RelayAddressGenerator: gen,
 			PermissionHandler:     perm,
 		})
