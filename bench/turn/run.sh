@@ -1,32 +1,44 @@
 #!/usr/bin/env bash
-# Side-by-side relay benchmark: coTurn (Debian turnserver) vs onertc's TURN server, both on
+# Side-by-side TURN benchmark: coTurn (Debian turnserver) vs onertc's TURN server, both on
 # 127.0.0.1 with use-auth-secret, the same secret and realm, relay ports 61000-65535 (outside
-# the ephemeral range), loopback peers allowed, driven by the same client (coTurn's
-# turnutils_uclient, client-to-client mode: each message crosses the server twice).
-# Each run gets a freshly started server. Prints a markdown table.
-#   usage: bench/turn/run.sh            (from the repository root; ~1-2 minutes)
+# the ephemeral range 32768-60999, so client sockets never take relay ports), loopback peers
+# allowed, each run on a freshly started server, all driven by the same Go load client
+# (bench/turn/load, pion/turn's client):
+#   - allocations/s: 32 workers allocate (REST credentials) and deallocate for 4 s;
+#   - relay saturation: 100 and 1,000 allocations in pairs relaying 200-byte ChannelData to
+#     each other, open loop, 2.5 s steps at offered rates rising x1.5 from 10k pkt/s until
+#     a step loses more than 1 %, then two steps bisecting towards the limit;
+#   - interop: coTurn's own turnutils_uclient against both (a small lossless run).
+# Every measurement is repeated in $ROUNDS rounds with the servers alternating.
+# Server CPU and RSS come from /proc/PID, kernel drops from /proc/net/udp and /proc/net/snmp.
+# Prints markdown tables (both columns and the ratio onertc/coTurn) and writes them into
+# bench/turn/RESULTS.md between its "measured" markers. About 4 minutes.
+#   usage: bench/turn/run.sh                    (from anywhere; builds what it runs)
+#   env:   PROFILE_DIR=dir  also write onertc-turn CPU profiles there (one per run)
+#          RESULTS=file     keep the raw JSON lines there
+#          ROUNDS=n         rounds of each measurement (default 2)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 SECRET=bench-secret-$$
 REALM=bench
 PORT=3578
-LEN=200
 TMP=$(mktemp -d)
-trap 'kill $(cat "$TMP"/pid 2>/dev/null) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+RESULTS=${RESULTS:-$TMP/results.jsonl}
+ROUNDS=${ROUNDS:-2}
+: >"$RESULTS"
+trap 'stop; rm -rf "$TMP"' EXIT
 
 if ! command -v turnserver >/dev/null || ! command -v turnutils_uclient >/dev/null; then
 	apt-get install -y -o DPkg::Lock::Timeout=300 coturn >/dev/null
 fi
 go build -o "$TMP/onertc-turn" ./bench/turn/onertc-turn
+go build -o "$TMP/load" ./bench/turn/load
 ulimit -n 65536 2>/dev/null || true
 
-creds() { # TURN REST credentials, valid 1 h
-	local u=$(( $(date +%s) + 3600 )):bench
-	printf '%s %s\n' "$u" "$(printf '%s' "$u" | openssl dgst -sha1 -hmac "$SECRET" -binary | base64)"
-}
-
-start() { # start <server>: leaves its pid in $TMP/pid
+RUN=0
+start() { # start <server> <tag>: leaves its pid in $TMP/pid
+	RUN=$((RUN + 1))
 	case $1 in
 	coturn)
 		turnserver -n --no-cli --no-tls --no-dtls --listening-ip 127.0.0.1 --listening-port $PORT \
@@ -35,8 +47,10 @@ start() { # start <server>: leaves its pid in $TMP/pid
 			--no-stdout-log --log-file "$TMP/coturn.log" --simple-log >/dev/null 2>&1 &
 		;;
 	onertc)
+		local prof=()
+		[[ -n ${PROFILE_DIR:-} ]] && mkdir -p "$PROFILE_DIR" && prof=(-cpuprofile "$PROFILE_DIR/$2.pprof")
 		"$TMP/onertc-turn" -port $PORT -secret "$SECRET" -realm $REALM -min-port 61000 -max-port 65535 \
-			2>"$TMP/onertc.log" &
+			"${prof[@]}" 2>>"$TMP/onertc.log" &
 		;;
 	esac
 	echo $! >"$TMP/pid"
@@ -44,47 +58,83 @@ start() { # start <server>: leaves its pid in $TMP/pid
 		timeout 2 turnutils_stunclient -p $PORT 127.0.0.1 >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
-	echo "$1 did not start" >&2; exit 1
+	echo "$1 did not start" >&2
+	exit 1
 }
 
-stop() { kill "$(cat "$TMP/pid")" 2>/dev/null || true; wait "$(cat "$TMP/pid")" 2>/dev/null || true; rm -f "$TMP/pid"; sleep 0.5; }
-
-cputicks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-rcvbuf_errors() { awk '/^Udp:/{n++; if(n==2) print $6}' /proc/net/snmp; }
-
-# run <server> <sessions> <messages> <interval-ms>: prints one result line
-run() {
-	local server=$1 m=$2 n=$3 z=$4
-	start "$server"
-	local pid; pid=$(cat "$TMP/pid")
-	read -r user pass < <(creds)
-	local c0 e0 t0 t1 c1 e1
-	c0=$(cputicks "$pid"); e0=$(rcvbuf_errors); t0=$(date +%s.%N)
-	timeout 180 turnutils_uclient -p $PORT -u "$user" -w "$pass" -y -c -m "$m" -n "$n" -l $LEN -z "$z" 127.0.0.1 \
-		>"$TMP/uclient.log" 2>&1 || echo "uclient exit $? ($server, m=$m)" >&2
-	t1=$(date +%s.%N); c1=$(cputicks "$pid"); e1=$(rcvbuf_errors)
-	local rss; rss=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
-	stop
-	local recv lost ttime ctime
-	recv=$(sed -n 's/.*tot_recv_msgs=\([0-9]*\)$/\1/p' "$TMP/uclient.log" | tail -1)
-	lost=$(sed -n 's/.*Total lost packets \([0-9]*\) (\([0-9.]*\)%).*/\1 (\2%)/p' "$TMP/uclient.log" | tail -1)
-	ttime=$(sed -n 's/.*Total transmit time is \([0-9]*\).*/\1/p' "$TMP/uclient.log" | tail -1)
-	ctime=$(sed -n 's/.*Total connect time is \([0-9]*\).*/\1/p' "$TMP/uclient.log" | tail -1)
-	local hz; hz=$(getconf CLK_TCK)
-	awk -v s="$server" -v m="$m" -v recv="${recv:-0}" -v lost="${lost:-?}" -v tt="${ttime:-0}" -v ct="${ctime:-0}" \
-		-v wall="$(echo "$t1 - $t0" | bc)" -v cpu="$(( c1 - c0 ))" -v hz="$hz" -v rss="$rss" -v kd="$(( e1 - e0 ))" -v len=$LEN 'BEGIN {
-		tt = (tt > 0 ? tt : wall)
-		relayed = 2 * recv                  # client-to-client: every message crosses the server twice
-		cpus = cpu / hz
-		printf "| %s | %d | %d | %.0f | %.1f | %s | %d | %.2f | %.1f | %.0f |\n", s, m, recv, relayed / tt, relayed * len * 8 / tt / 1e6, lost, kd, cpus, (relayed > 0 ? cpus * 1e6 / relayed : 0), rss / 1024
-	}'
+stop() {
+	[[ -f $TMP/pid ]] || return 0
+	kill "$(cat "$TMP/pid")" 2>/dev/null || true
+	wait "$(cat "$TMP/pid")" 2>/dev/null || true
+	rm -f "$TMP/pid"
+	sleep 0.5
 }
 
-echo "| server | allocations | msgs delivered | relayed pkt/s | relayed Mbit/s | lost (uclient) | kernel rcvbuf drops | server CPU s | CPU µs/pkt | peak RSS MiB |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
-for spec in "100 300 10" "1000 60 50"; do
-	set -- $spec
+load() { # load <alloc|relay> <server> [flags]: one bounded load-client run
+	local mode=$1 server=$2
+	shift 2
+	timeout 120 "$TMP/load" "$mode" -server "$server" -addr 127.0.0.1:$PORT -secret "$SECRET" -realm $REALM \
+		-pid "$(cat "$TMP/pid")" -out "$RESULTS" "$@" || echo "load $mode $server $* failed ($?)" >&2
+}
+
+# Servers alternate, several rounds: on a shared machine a disturbance only lowers a result,
+# so the report shows every round and takes the best.
+for round in $(seq "$ROUNDS"); do
 	for server in coturn onertc; do
-		run "$server" "$1" "$2" "$3"
+		start $server "alloc-$round"
+		load alloc $server -workers 32 -duration 4s
+		stop
 	done
 done
+for round in $(seq "$ROUNDS"); do
+	for n in 100 1000; do
+		for server in coturn onertc; do
+			start $server "relay-$n-$round"
+			load relay $server -allocations "$n" -step 2.5s
+			stop
+		done
+	done
+done
+
+# Interop proof: coTurn's own client, client-to-client through channels, must lose nothing.
+interop=()
+for server in coturn onertc; do
+	start $server interop
+	u=$(($(date +%s) + 3600)):bench
+	p=$(printf '%s' "$u" | openssl dgst -sha1 -hmac "$SECRET" -binary | base64)
+	if timeout 60 turnutils_uclient -p $PORT -u "$u" -w "$p" -y -c -m 10 -n 100 -l 200 -z 5 127.0.0.1 \
+		>"$TMP/uclient.log" 2>&1; then
+		interop+=("| $server | $(sed -n 's/.*Total lost packets \([0-9]* ([0-9.]*%)\).*/\1/p' "$TMP/uclient.log" | tail -1) |")
+	else
+		interop+=("| $server | uclient failed ($?) |")
+	fi
+	stop
+done
+
+# The measured block of bench/turn/RESULTS.md (between the markers) is rewritten; the
+# method and the reading of the numbers around it are kept. Also printed.
+{
+	echo "- Machine: $(nproc) vCPU $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -sr -m), shared with other work"
+	echo "- Date: $(date -u +%F) · $(go version | awk '{print $3}') · coTurn $(turnserver --version 2>/dev/null | head -1) · pion/turn $(go list -m -f '{{.Version}}' github.com/pion/turn/v2)"
+	echo "- Command: \`ROUNDS=$ROUNDS bench/turn/run.sh\`"
+	echo
+	"$TMP/load" report -in "$RESULTS"
+	echo
+	echo "| turnutils_uclient -y -c -m 10 -n 100 -l 200 | lost |"
+	echo "|---|---|"
+	printf '%s\n' "${interop[@]}"
+} >"$TMP/measured.md"
+cat "$TMP/measured.md"
+out=bench/turn/RESULTS.md
+begin='<!-- measured: begin (written by bench/turn/run.sh) -->'
+end='<!-- measured: end -->'
+if [[ -f $out ]] && grep -qF "$begin" "$out" && grep -qF "$end" "$out"; then
+	awk -v b="$begin" -v e="$end" -v m="$TMP/measured.md" '
+		$0 == b { print; while ((getline l < m) > 0) print l; skip = 1; next }
+		$0 == e { skip = 0 }
+		!skip { print }' "$out" >"$TMP/RESULTS.md"
+else
+	{ [[ -f $out ]] && cat "$out" && echo; echo "$begin"; cat "$TMP/measured.md"; echo "$end"; } >"$TMP/RESULTS.md"
+fi
+cp "$TMP/RESULTS.md" "$out"
+echo "wrote $out" >&2

@@ -3,6 +3,7 @@ package signal
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"testing"
 
@@ -57,6 +58,35 @@ func FuzzRelayFrames(f *testing.F) {
 				}
 			}
 			r.mu.Unlock()
+		}
+	})
+}
+
+// FuzzDecodeRequest holds the flat-frame parser to encoding/json: same value, same
+// success or failure, for any input.
+func FuzzDecodeRequest(f *testing.F) {
+	for _, seed := range []string{
+		`{"cmd":"register","roomid":"r","clientid":"c"}`,
+		`{"cmd":"send","msg":"{\"type\":\"offer\",\"sdp\":\"v=0\\r\\no=- 1 2 IN IP4 127.0.0.1\\r\\n\"}"}`,
+		` { "cmd" : "send" , "msg" : "\u00e9\u20ac\ud83d\ude00" } `,
+		`{"CMD":"send"}`, `{"cmd":null}`, `{"cmd":1}`, `{"x":{"y":[1,2]},"cmd":"send"}`,
+		`{"cmd":"a","cmd":"b"}`, `{}`, `[]`, `null`, `{"cmd":"a"} x`, "{\"msg\":\"\xff\"}",
+		`{"msg":"tab\there"}`, `{"msg":"\ud800"}`, `{"mſg":"fold"}`, `{"cmd":"send",}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, gotErr := decodeRequest(data)
+		var want protocol.RelayRequest
+		wantErr := json.Unmarshal(data, &want)
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("%q: error %v, encoding/json says %v", data, gotErr, wantErr)
+		}
+		if wantErr == nil && got != want {
+			t.Fatalf("%q: got %+v, encoding/json gives %+v", data, got, want)
+		}
+		if fast, ok := decodeFlat(data); ok && (wantErr != nil || fast != want) {
+			t.Fatalf("%q: fast path accepted %+v, encoding/json gives %+v, %v", data, fast, want, wantErr)
 		}
 	})
 }

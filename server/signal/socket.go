@@ -132,8 +132,8 @@ func (s *socket) readLoop(ctx context.Context) (failed bool) {
 // handle processes one frame and reports whether to keep reading.
 func (s *socket) handle(ctx context.Context, data []byte) bool {
 	r := s.relay
-	var req protocol.RelayRequest
-	if err := json.Unmarshal(data, &req); err != nil {
+	req, err := decodeRequest(data)
+	if err != nil {
 		r.stats.wsErrors.Add(1)
 		s.fail("Invalid message: malformed JSON", true)
 		return false

@@ -1,6 +1,6 @@
 // Command onertc-turn runs onertc's TURN server alone on loopback for bench/turn/run.sh:
 // UDP (one SO_REUSEPORT socket per CPU) and TCP on -port, REST-secret auth, loopback peers
-// allowed. It exits on SIGINT/SIGTERM.
+// allowed. It exits on SIGINT/SIGTERM (writing the -cpuprofile, if asked, on the way out).
 package main
 
 import (
@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/onertc/onertc/server/turn"
@@ -23,8 +24,23 @@ func main() {
 	minPort := flag.Int("min-port", 61000, "lowest relay port")
 	maxPort := flag.Int("max-port", 65535, "highest relay port")
 	sockets := flag.Int("sockets", runtime.NumCPU(), "UDP listener sockets (SO_REUSEPORT)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile, from start to exit, to this file")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			log.Error("onertc-turn: cpu profile", "err", err)
+			os.Exit(1)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
+	}
 	if err := run(log, *port, *secret, *realm, *minPort, *maxPort, *sockets); err != nil {
 		log.Error("onertc-turn", "err", err)
 		os.Exit(1)

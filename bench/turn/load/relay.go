@@ -1,0 +1,406 @@
+package main
+
+import (
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pionturn "github.com/pion/turn/v2"
+)
+
+const (
+	maxSteps   = 32
+	warmupStep = 0 // step id of warm-up packets
+)
+
+// relayResult is one offered-rate step of a relay run.
+type relayResult struct {
+	Kind           string  `json:"kind"` // "relay"
+	Server         string  `json:"server"`
+	Allocations    int     `json:"allocations"`
+	Raw            bool    `json:"raw"` // ChannelData written by the load client, not pion's WriteTo
+	Step           int     `json:"step"`
+	Offered        float64 `json:"offered_pps"` // target, all allocations together
+	Seconds        float64 `json:"seconds"`
+	Sent           uint64  `json:"sent"`
+	SentPerSec     float64 `json:"sent_pps"`
+	Delivered      uint64  `json:"delivered"`
+	DeliveredPS    float64 `json:"delivered_pps"`
+	Mbps           float64 `json:"mbps"` // delivered payload
+	LossPct        float64 `json:"loss_pct"`
+	WriteErrors    uint64  `json:"write_errors"`
+	ServerCPUSec   float64 `json:"server_cpu_s"`   // over the step and its drain
+	ServerCPUPct   float64 `json:"server_cpu_pct"` // of one core, over the step and its drain
+	ClientCPUPct   float64 `json:"client_cpu_pct"`
+	ServerRSS      int     `json:"server_rss_kib"`
+	RSSPerAlloc    float64 `json:"rss_per_alloc_kib"` // (RSS after setup - before) / allocations
+	SetupSeconds   float64 `json:"setup_s"`
+	HostCPUPct     float64 `json:"host_cpu_pct"`      // all cores busy, 100 per core
+	SoftirqPct     float64 `json:"softirq_pct"`       // part of it in softirq
+	RcvbufDrops    uint64  `json:"rcvbuf_drops"`      // whole host, /proc/net/snmp
+	ListenerDrops  uint64  `json:"listener_drops"`    // /proc/net/udp, server listener port
+	RelaySockDrops uint64  `json:"relay_sock_drops"`  // /proc/net/udp, relay port range
+	ClientSockDrop uint64  `json:"client_sock_drops"` // /proc/net/udp, other ports
+}
+
+// peer is one allocation of the load: its client socket, pion client and relayed conn, the
+// partner's relayed address it sends to, and what it received per step.
+type peer struct {
+	conn    net.PacketConn
+	cl      *pionturn.Client
+	relay   net.PacketConn
+	to      net.Addr
+	channel atomic.Uint32 // channel number seen on received ChannelData (0 until bound)
+	recv    [maxSteps]atomic.Uint64
+}
+
+func runRelay(args []string) error {
+	var c common
+	fs := flag.NewFlagSet("relay", flag.ExitOnError)
+	c.register(fs)
+	n := fs.Int("allocations", 100, "concurrent allocations (pairs relay to each other)")
+	size := fs.Int("size", 200, "payload bytes per packet")
+	first := fs.Float64("rate", 10000, "first offered rate, pkt/s in total")
+	factor := fs.Float64("factor", 1.5, "rate multiplier between steps until one fails")
+	maxRate := fs.Float64("max-rate", 400000, "highest offered rate")
+	bisect := fs.Int("bisect", 2, "steps bisecting between the last sustained and the first failed rate")
+	stepDur := fs.Duration("step", 3*time.Second, "duration of each rate step")
+	drain := fs.Duration("drain", 400*time.Millisecond, "pause after each step before counting")
+	senders := fs.Int("senders", 4, "sending goroutines")
+	maxLoss := fs.Float64("max-loss", 1, "a step losing more than this % (or sending under 90 % of its rate) fails")
+	raw := fs.Bool("raw", true, "once the channel is bound, write ChannelData frames directly instead of through pion's WriteTo (cheaper, so the client saturates later)")
+	relayPorts := fs.String("relay-ports", "61000-65535", "server relay port range (to attribute socket drops)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *n < 2 || *n%2 != 0 {
+		return errors.New("-allocations must be even and at least 2")
+	}
+	if *size < 4 {
+		return errors.New("-size must be at least 4")
+	}
+	if *first <= 0 || *factor <= 1 || *bisect < 0 {
+		return errors.New("need -rate > 0, -factor > 1, -bisect >= 0")
+	}
+	dc, err := newDropClassifier(c.addr, *relayPorts)
+	if err != nil {
+		return err
+	}
+
+	before := sample(c.pid, dc)
+	t0 := time.Now()
+	peers, err := setup(&c, *n)
+	defer teardown(peers)
+	if err != nil {
+		return err
+	}
+	if err := warmup(peers, *size); err != nil {
+		return err
+	}
+	setupSec := time.Since(t0).Seconds()
+	afterSetup := sample(c.pid, dc)
+	perAlloc := float64(afterSetup.rssKiB-before.rssKiB) / float64(*n)
+
+	// Ramp up geometrically until a step fails, then bisect between the last rate sustained
+	// and the first that failed.
+	var good, bad float64
+	bisected := 0
+	for step, rate := 1, *first; step < maxSteps; step++ {
+		s0 := sample(c.pid, dc)
+		start := time.Now()
+		sent, werrs := send(peers, step, rate, *stepDur, *senders, *size, *raw)
+		sendSec := time.Since(start).Seconds()
+		time.Sleep(*drain)
+		wall := time.Since(start).Seconds()
+		s1 := sample(c.pid, dc)
+		var got uint64
+		for _, p := range peers {
+			got += p.recv[step].Load()
+		}
+		r := relayResult{
+			Kind: "relay", Server: c.server, Allocations: *n, Raw: *raw, Step: step, Offered: rate,
+			Seconds: sendSec, Sent: sent, SentPerSec: float64(sent) / sendSec,
+			Delivered: got, DeliveredPS: float64(got) / sendSec,
+			Mbps:         float64(got) * float64(*size) * 8 / sendSec / 1e6,
+			WriteErrors:  werrs,
+			ServerCPUSec: s1.cpuSec - s0.cpuSec,
+			ServerCPUPct: 100 * (s1.cpuSec - s0.cpuSec) / wall,
+			ClientCPUPct: 100 * (s1.selfCPUSec - s0.selfCPUSec) / wall,
+			ServerRSS:    s1.rssKiB, RSSPerAlloc: perAlloc, SetupSeconds: setupSec,
+			RcvbufDrops:    s1.rcvbufErrs - s0.rcvbufErrs,
+			HostCPUPct:     100 * (s1.host.busy - s0.host.busy) / wall,
+			SoftirqPct:     100 * (s1.host.softirq - s0.host.softirq) / wall,
+			ListenerDrops:  s1.drops.listener - s0.drops.listener,
+			RelaySockDrops: s1.drops.relay - s0.drops.relay,
+			ClientSockDrop: s1.drops.other - s0.drops.other,
+		}
+		if sent > 0 {
+			r.LossPct = 100 * (1 - float64(got)/float64(sent))
+		}
+		if err := c.emit(r); err != nil {
+			return err
+		}
+		if r.LossPct <= *maxLoss && r.SentPerSec >= 0.9*rate {
+			good = rate
+		} else {
+			bad = rate
+		}
+		switch {
+		case bad == 0 && rate*(*factor) <= *maxRate:
+			rate *= *factor
+			continue
+		case bad == 0 || bisected == *bisect:
+			return nil
+		}
+		bisected++
+		rate = (good + bad) / 2
+	}
+	return nil
+}
+
+func newDropClassifier(addr, relayPorts string) (dropClassifier, error) {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return dropClassifier{}, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return dropClassifier{}, err
+	}
+	a, b, ok := strings.Cut(relayPorts, "-")
+	lo, err1 := strconv.Atoi(a)
+	hi, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil {
+		return dropClassifier{}, fmt.Errorf("bad -relay-ports %q", relayPorts)
+	}
+	return dropClassifier{listenPort: port, relayMin: lo, relayMax: hi}, nil
+}
+
+// setup allocates n relays, 32 at a time, and pairs them: 0↔1, 2↔3, …
+func setup(c *common, n int) ([]*peer, error) {
+	user, pass := c.credentials()
+	peers := make([]*peer, n)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, 32)
+	for i := range peers {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			p, err := newPeer(c, user, pass)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("allocation %d: %w", i, err)
+				}
+				return
+			}
+			peers[i] = p
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return peers, firstErr
+	}
+	for i := 0; i < n; i += 2 {
+		peers[i].to = peers[i+1].relay.LocalAddr()
+		peers[i+1].to = peers[i].relay.LocalAddr()
+	}
+	return peers, nil
+}
+
+func newPeer(c *common, user, pass string) (*peer, error) {
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	if uc, ok := conn.(*net.UDPConn); ok {
+		_ = uc.SetReadBuffer(1 << 20)
+	}
+	cfg := c.clientConfig(user, pass)
+	cfg.Conn = conn
+	cl, err := pionturn.NewClient(cfg)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	p := &peer{conn: conn, cl: cl}
+	go p.readLoop()
+	relay, err := cl.Allocate()
+	if err != nil {
+		cl.Close()
+		_ = conn.Close()
+		return nil, err
+	}
+	p.relay = relay
+	go p.drainRelay()
+	return p, nil
+}
+
+// readLoop replaces pion's Client.Listen: ChannelData is counted here, by the step id in
+// its first payload byte, without pion's copy and channel hand-off; STUN goes to pion.
+func (p *peer) readLoop() {
+	buf := make([]byte, 64<<10)
+	for {
+		n, from, err := p.conn.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		b := buf[:n]
+		if n >= 5 && b[0]&0xC0 == 0x40 {
+			if l := int(binary.BigEndian.Uint16(b[2:4])); l > 0 && 4+l <= n {
+				p.channel.Store(uint32(binary.BigEndian.Uint16(b[0:2])))
+				if s := int(b[4]); s < maxSteps {
+					p.recv[s].Add(1)
+				}
+			}
+			continue
+		}
+		_, _ = p.cl.HandleInbound(b, from)
+	}
+}
+
+// drainRelay counts what pion delivers on the relayed conn: Data indications, before the
+// channel is bound.
+func (p *peer) drainRelay() {
+	buf := make([]byte, 64<<10)
+	for {
+		n, _, err := p.relay.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		if n > 0 && int(buf[0]) < maxSteps {
+			p.recv[buf[0]].Add(1)
+		}
+	}
+}
+
+// warmup sends through every pair until both directions deliver over a bound channel
+// (pion's WriteTo creates the permission, then binds a channel in the background).
+func warmup(peers []*peer, size int) error {
+	pkt := make([]byte, size)
+	pkt[0] = warmupStep
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 64)
+		for _, p := range peers { // everyone sends: a peer learns its channel from its partner's packets
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				_, _ = p.relay.WriteTo(pkt, p.to)
+			}()
+		}
+		wg.Wait()
+		time.Sleep(100 * time.Millisecond)
+		ready := 0
+		for _, p := range peers {
+			if p.channel.Load() != 0 {
+				ready++
+			}
+		}
+		if ready == len(peers) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("warm-up: only %d of %d allocations receive ChannelData", ready, len(peers))
+		}
+	}
+}
+
+// send offers rate pkt/s in total for d, spread evenly over the allocations by `senders`
+// goroutines each pacing its share against the clock (open loop: a backlog of more than
+// 5 ms is skipped, not sent late, so sent < offered shows the client's own limit).
+func send(peers []*peer, step int, rate float64, d time.Duration, senders, size int, raw bool) (sent, werrs uint64) {
+	var totalSent, totalErr atomic.Uint64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for g := 0; g < senders; g++ {
+		var mine []*peer
+		for i := g; i < len(peers); i += senders {
+			mine = append(mine, peers[i])
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		share := rate * float64(len(mine)) / float64(len(peers))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			frames := make([][]byte, len(mine)) // ChannelData per peer, payload[0] = step
+			for i, p := range mine {
+				f := make([]byte, 4+size)
+				binary.BigEndian.PutUint16(f[2:4], uint16(size))
+				f[4] = byte(step)
+				if raw {
+					// The server delivers the partner's packets on the channel this peer bound
+					// for the partner (its only peer): the one to send on too.
+					binary.BigEndian.PutUint16(f[0:2], uint16(p.channel.Load()))
+				}
+				frames[i] = f
+			}
+			server := mine[0].cl.TURNServerAddr()
+			burst := max(int(share*0.005), 8)
+			var done, skipped int
+			idx := 0
+			for {
+				el := time.Since(start)
+				if el >= d {
+					break
+				}
+				behind := int(el.Seconds()*share) - done - skipped
+				if behind > burst {
+					skipped += behind - burst
+					behind = burst
+				}
+				if behind <= 0 {
+					time.Sleep(200 * time.Microsecond)
+					continue
+				}
+				for ; behind > 0; behind-- {
+					p, f := mine[idx], frames[idx]
+					idx = (idx + 1) % len(mine)
+					var err error
+					if raw {
+						_, err = p.conn.WriteTo(f, server)
+					} else {
+						_, err = p.relay.WriteTo(f[4:], p.to)
+					}
+					if err != nil {
+						totalErr.Add(1)
+					}
+					done++
+				}
+			}
+			totalSent.Add(uint64(done))
+		}()
+	}
+	wg.Wait()
+	return totalSent.Load(), totalErr.Load()
+}
+
+func teardown(peers []*peer) {
+	for _, p := range peers {
+		if p == nil {
+			continue
+		}
+		if p.relay != nil {
+			_ = p.relay.Close()
+		}
+		p.cl.Close()
+		_ = p.conn.Close()
+	}
+}
