@@ -7,6 +7,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -19,6 +20,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -84,6 +86,16 @@ func runServer(addr, cpuProfile string) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler())
+	mux.HandleFunc("/benchsched", func(w http.ResponseWriter, _ *http.Request) {
+		sample := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+		metrics.Read(sample)
+		h := sample[0].Value.Float64Histogram()
+		buckets := make([]float64, len(h.Buckets))
+		for i, b := range h.Buckets { // JSON has no infinities
+			buckets[i] = max(min(b, 1e9), -1e9)
+		}
+		json.NewEncoder(w).Encode(map[string]any{"counts": h.Counts, "buckets": buckets})
+	})
 	mux.HandleFunc("/benchmem", func(w http.ResponseWriter, _ *http.Request) {
 		cpu := cpuMicros() // before the GC below, which is the benchmark's, not the relay's
 		runtime.GC()
@@ -298,12 +310,20 @@ func latency(addr string, rooms int, perRoom float64, d time.Duration) (p50, p99
 			defer wg.Done()
 			var local []time.Duration
 			defer func() { mu.Lock(); samples = append(samples, local...); mu.Unlock() }()
+			// The load generator shares the cores with the server: it reads the frame
+			// {"msg":"<ns>","error":""} by hand rather than with reflection.
 			for {
-				var f protocol.RelayFrame
-				if err := c.ReadJSON(&f); err != nil {
+				_, data, err := c.ReadMessage()
+				if err != nil {
 					return
 				}
-				ns, _ := strconv.ParseInt(f.Msg, 10, 64)
+				rest, ok := bytes.CutPrefix(data, []byte(`{"msg":"`))
+				end := bytes.IndexByte(rest, '"')
+				ns, perr := strconv.ParseInt(string(rest[:max(end, 0)]), 10, 64)
+				if !ok || end < 0 || perr != nil {
+					log.Printf("unexpected frame %q", data)
+					return
+				}
 				local = append(local, time.Since(time.Unix(0, ns)))
 			}
 		}(p.b)
@@ -319,8 +339,8 @@ func latency(addr string, rooms int, perRoom float64, d time.Duration) (p50, p99
 					return
 				case <-t.C:
 				}
-				msg := strconv.FormatInt(time.Now().UnixNano(), 10)
-				if err := c.WriteJSON(protocol.RelayRequest{Cmd: protocol.CmdSend, Msg: msg}); err != nil {
+				frame := strconv.AppendInt([]byte(`{"cmd":"send","msg":"`), time.Now().UnixNano(), 10)
+				if err := c.WriteMessage(websocket.TextMessage, append(frame, `"}`...)); err != nil {
 					return
 				}
 			}
@@ -332,6 +352,38 @@ func latency(addr string, rooms int, perRoom float64, d time.Duration) (p50, p99
 	}
 	slices.Sort(samples)
 	return samples[len(samples)/2], samples[len(samples)*99/100], len(samples), nil
+}
+
+type schedHist struct {
+	Counts  []uint64  `json:"counts"`
+	Buckets []float64 `json:"buckets"`
+}
+
+func readSched(addr string) (schedHist, error) {
+	var h schedHist
+	resp, err := http.Get("http://" + addr + "/benchsched")
+	if err != nil {
+		return h, err
+	}
+	defer resp.Body.Close()
+	return h, json.NewDecoder(resp.Body).Decode(&h)
+}
+
+// schedQuantile is the server's goroutine scheduling latency (runnable → running) at
+// quantile q between two readings: how long a woken reader or writer waited for a CPU.
+func schedQuantile(before, after schedHist, q float64) string {
+	var total uint64
+	for i := range after.Counts {
+		total += after.Counts[i] - before.Counts[i]
+	}
+	var seen uint64
+	for i := range after.Counts {
+		seen += after.Counts[i] - before.Counts[i]
+		if float64(seen) >= q*float64(total) {
+			return "≤ " + time.Duration(after.Buckets[i+1]*float64(time.Second)).Round(time.Microsecond).String()
+		}
+	}
+	return "?"
 }
 
 // deliveryBuckets reads the relay's own delivery-latency histogram: cumulative counts by
@@ -381,9 +433,13 @@ func runLoad(d time.Duration, idle int, roomCounts []int, perRoom float64, cpuPr
 		return err
 	}
 	defer stop()
-	fmt.Printf("| active rooms | throughput (msg/s) | server CPU per message | latency p50 | latency p99 | in the relay p50 | in the relay p99 | latency load |\n|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	fmt.Printf("| active rooms | throughput (msg/s) | server CPU per message | latency p50 | latency p99 | in the relay p50 | in the relay p99 | server scheduling p99 | latency load |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, rooms := range roomCounts {
 		b0, err := deliveryBuckets(addr)
+		if err != nil {
+			return err
+		}
+		s0, err := readSched(addr)
 		if err != nil {
 			return err
 		}
@@ -392,6 +448,10 @@ func runLoad(d time.Duration, idle int, roomCounts []int, perRoom float64, cpuPr
 			return fmt.Errorf("latency %d rooms: %w", rooms, err)
 		}
 		b1, err := deliveryBuckets(addr)
+		if err != nil {
+			return err
+		}
+		s1, err := readSched(addr)
 		if err != nil {
 			return err
 		}
@@ -410,8 +470,9 @@ func runLoad(d time.Duration, idle int, roomCounts []int, perRoom float64, cpuPr
 		}
 		perMsg := float64(after.CPUMicros-before.CPUMicros) / float64(max(count, 1))
 		time.Sleep(time.Second)
-		fmt.Printf("| %d | %.0f | %.1f µs | %v | %v | %s | %s | %g msg/s per room, %d samples |\n", rooms, tp, perMsg,
-			p50.Round(time.Microsecond), p99.Round(time.Microsecond), serverQuantile(b0, b1, 0.5), serverQuantile(b0, b1, 0.99), perRoom, n)
+		fmt.Printf("| %d | %.0f | %.1f µs | %v | %v | %s | %s | %s | %g msg/s per room, %d samples |\n", rooms, tp, perMsg,
+			p50.Round(time.Microsecond), p99.Round(time.Microsecond), serverQuantile(b0, b1, 0.5), serverQuantile(b0, b1, 0.99),
+			schedQuantile(s0, s1, 0.99), perRoom, n)
 	}
 
 	if idle == 0 {
