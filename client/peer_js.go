@@ -25,6 +25,12 @@ type BrowserPeer struct {
 	mu      sync.Mutex
 	onCand  func(Candidate)
 	onState func(PeerState)
+
+	// The gathering round, owned by the events goroutine: see nothingToCheck.
+	gathered   int  // local candidates of the current round
+	gatherDone bool // the round is complete
+	remoteSet  bool // a remote description was applied
+	failedSent bool // this round was already reported failed
 }
 
 // NewBrowserPeer makes an RTCPeerConnection configured by cfg (max-bundle, rtcp-mux).
@@ -64,8 +70,21 @@ func NewBrowserPeer(cfg PeerConfig) (*BrowserPeer, error) {
 			cand.SDPMLineIndex = &i
 		}
 		p.events.push(func() {
+			p.gathered++
 			if f := p.candidateFunc(); f != nil {
 				f(cand)
+			}
+		})
+	})
+	p.l.on("icegatheringstatechange", func(js.Value) {
+		s := pc.Get("iceGatheringState").String()
+		p.events.push(func() {
+			switch s {
+			case "gathering": // a new round (the first, or after an ICE restart)
+				p.gathered, p.gatherDone, p.failedSent = 0, false, false
+			case "complete":
+				p.gatherDone = true
+				p.nothingToCheck()
 			}
 		})
 	})
@@ -213,7 +232,29 @@ func (p *BrowserPeer) SetLocalDescription(ctx context.Context, d SessionDescript
 
 // SetRemoteDescription implements Peer.
 func (p *BrowserPeer) SetRemoteDescription(ctx context.Context, d SessionDescription) error {
-	return p.setDescription(ctx, "setRemoteDescription", d)
+	if err := p.setDescription(ctx, "setRemoteDescription", d); err != nil {
+		return err
+	}
+	p.events.push(func() {
+		p.remoteSet = true
+		p.nothingToCheck()
+	})
+	return nil
+}
+
+// nothingToCheck reports the connection failed when gathering found no local candidate at
+// all while the other side is known: relay-only ICE (?it=relay) with no TURN relay
+// reachable. Chrome leaves such a connection in state "new" for ever instead of failing it,
+// so without this the call would wait without end rather than retry and say why. It runs
+// on the events goroutine.
+func (p *BrowserPeer) nothingToCheck() {
+	if !p.gatherDone || !p.remoteSet || p.gathered > 0 || p.failedSent {
+		return
+	}
+	p.failedSent = true
+	if f := p.stateFunc(); f != nil {
+		f(PeerStateFailed)
+	}
 }
 
 // AddICECandidate implements Peer.

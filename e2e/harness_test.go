@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/onertc/onertc/client"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server"
+	"github.com/onertc/onertc/server/servertest"
 )
 
 // testLogger logs to stderr with ONERTC_E2E_LOG=debug|info|warn, else discards.
@@ -50,49 +50,11 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 	}
 }
 
-// testConfig is the server configuration of the tests: loopback everything, short grace,
-// relay ports above the kernel's ephemeral range (FACTS.md).
-func testConfig() server.Config {
-	cfg := server.DefaultConfig()
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.RelayGrace = 3 * time.Second
-	cfg.ShutdownTimeout = 2 * time.Second
-	cfg.TURN.AllowLoopback = true
-	cfg.TURN.PublicIP = "127.0.0.1"
-	cfg.TURN.Realm = "onertc.test"
-	cfg.TURN.Secret = "e2e-test-secret"
-	cfg.TURN.RelayPortMin = 61000
-	cfg.TURN.RelayPortMax = 65000
-	// Every bot comes from 127.0.0.1: per-IP limits would throttle the load tests.
-	cfg.Limits = server.RateLimits{}
-	cfg.MaxSocketsPerIP = 0
-	return cfg
-}
-
-// listenTURN opens a UDP and a TCP socket on one loopback port.
-func listenTURN() (net.PacketConn, net.Listener, error) {
-	var lastErr error
-	for range 20 {
-		pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			return nil, nil, fmt.Errorf("listen turn udp: %w", err)
-		}
-		ln, err := net.Listen("tcp4", pc.LocalAddr().String())
-		if err == nil {
-			return pc, ln, nil
-		}
-		lastErr = err
-		pc.Close()
-	}
-	return nil, nil, fmt.Errorf("listen turn tcp on the udp port: %w", lastErr)
-}
+// testConfig is the server configuration of the tests (servertest's loopback defaults).
+func testConfig() server.Config { return servertest.Config() }
 
 // testServer is a running server.
-type testServer struct {
-	URL  string
-	Cfg  server.Config
-	stop func()
-}
+type testServer = servertest.Running
 
 // startServer runs a server in the test process until the test ends.
 func startServer(t *testing.T, tweak func(*server.Config)) *testServer {
@@ -101,48 +63,7 @@ func startServer(t *testing.T, tweak func(*server.Config)) *testServer {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	ts, err := runServer(cfg, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ts.stop)
-	return ts
-}
-
-func runServer(cfg server.Config, log *slog.Logger) (*testServer, error) {
-	ln, err := net.Listen("tcp4", cfg.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen http: %w", err)
-	}
-	ls := server.Listeners{HTTP: ln}
-	if !cfg.TURN.Disabled {
-		udp, tcp, err := listenTURN()
-		if err != nil {
-			ln.Close()
-			return nil, err
-		}
-		cfg.TURN.Addr = udp.LocalAddr().String()
-		ls.TURNUDP = []net.PacketConn{udp}
-		ls.TURNTCP = []net.Listener{tcp}
-	}
-	cfg.HTTPAddr = ln.Addr().String()
-	srv, err := server.New(cfg, log)
-	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("new server: %w", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ls) }()
-	ts := &testServer{URL: "http://" + ln.Addr().String(), Cfg: cfg}
-	ts.stop = func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-		}
-	}
-	return ts, nil
+	return servertest.StartT(t, cfg, servertest.Options{Log: testLogger()})
 }
 
 // relayStatus says why relay-only calls cannot run against s, or "" when they can: the

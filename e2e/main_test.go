@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/onertc/onertc/bot"
+	"github.com/onertc/onertc/server/servertest"
 )
 
 // The test binary doubles as a bot and as a server process, so tests can SIGKILL a bot and
@@ -65,7 +66,7 @@ func serverChild(spec string) int {
 	if cs.TURNTTL > 0 {
 		cfg.TURN.TTL = cs.TURNTTL
 	}
-	ts, err := runServer(cfg, testLogger())
+	ts, err := servertest.Start(cfg, servertest.Options{Log: testLogger()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -83,7 +84,7 @@ func serverChild(spec string) int {
 		}
 	}()
 	<-ctx.Done()
-	ts.stop()
+	_ = ts.Stop() // the process is ending either way
 	return 0
 }
 

@@ -311,3 +311,41 @@ func TestDrainOnShutdown(t *testing.T) {
 		t.Fatal("Serve did not return after the last room emptied")
 	}
 }
+
+// A connection that is open but silent (net/http waits up to 5 s for those) or a request
+// still running at shutdown must not make Serve fail: it is cut after ShutdownTimeout.
+func TestShutdownCutsLingeringConnections(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.TURN.Disabled = true
+	cfg.ShutdownTimeout = 300 * time.Millisecond
+	srv, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, Listeners{HTTP: ln}) }()
+	silent, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	// A request whose body never finishes keeps its handler reading.
+	slow, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	io.WriteString(slow, "POST /message/r/c HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\npartial")
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve = %v, want nil after cutting lingering connections", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+}

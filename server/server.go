@@ -169,7 +169,14 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
 	for _, hs := range servers {
-		if serr := hs.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		serr := hs.Shutdown(shutdownCtx)
+		if errors.Is(serr, context.DeadlineExceeded) {
+			// Requests still running (or connections opened but silent, which net/http
+			// waits 5 s for) after ShutdownTimeout are cut: stopping is what was asked.
+			s.log.Warn("shutdown timeout: closing connections still active", "timeout", s.cfg.ShutdownTimeout)
+			serr = hs.Close()
+		}
+		if serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 			err = errors.Join(err, fmt.Errorf("http shutdown: %w", serr))
 		}
 	}

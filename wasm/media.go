@@ -115,6 +115,7 @@ func (r *room) setMedia(stream js.Value, err error) {
 		r.media = localMedia{stream: js.Undefined(), audio: js.Undefined(), video: js.Undefined()}
 		setPressed(byID("mute-audio"), true)
 		setPressed(byID("mute-video"), true)
+		r.markNoCamera()
 		return
 	}
 	r.media = localMedia{stream: stream, audio: firstTrack(stream, "getAudioTracks"), video: firstTrack(stream, "getVideoTracks")}
@@ -143,11 +144,18 @@ func (r *room) applyMute() {
 	if r.media.video.Truthy() {
 		r.media.video.Set("enabled", !r.videoOff)
 	}
+	r.markNoCamera()
 	setPressed(byID("mute-audio"), r.audioOff || !r.media.audio.Truthy())
 	setPressed(byID("mute-video"), r.videoOff || !r.media.video.Truthy())
 	byID("mute-audio").Set("title", map[bool]string{false: "Mute microphone (m)", true: "Unmute microphone (m)"}[r.audioOff])
 	byID("mute-video").Set("title", map[bool]string{false: "Turn camera off (c)", true: "Turn camera on (c)"}[r.videoOff])
 	r.sendMediaState()
+}
+
+// markNoCamera tells the CSS that there is no camera picture (receive only): no empty
+// picture-in-picture box.
+func (r *room) markNoCamera() {
+	r.root.Get("classList").Call("toggle", "no-camera", !r.media.video.Truthy())
 }
 
 func (r *room) toggleAudio() {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,7 +49,8 @@ func requireApp(t testing.TB) {
 // testServer is a real onertc server on an ephemeral loopback port.
 type testServer struct {
 	*server.Server
-	url string
+	url  string
+	stop func() // shuts the server down (at most once; cleanup calls it too)
 }
 
 // startServer runs a server with its TURN relay on loopback, as e2e's harness does; relay
@@ -95,13 +97,17 @@ func startServer(t testing.TB, mutate func(*server.Config)) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ls) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return &testServer{Server: srv, url: "http://" + ln.Addr().String()}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return &testServer{Server: srv, url: "http://" + ln.Addr().String(), stop: stop}
 }
 
 // listenTURN opens a UDP and a TCP socket on one loopback port.
@@ -122,8 +128,9 @@ func listenTURN(t testing.TB) (net.PacketConn, net.Listener) {
 }
 
 // newBrowser starts headless Chromium with fake devices and a fresh profile; tabs are made
-// from the returned context with newTab.
-func newBrowser(t testing.TB) context.Context {
+// from the returned context with newTab. Extra options come last, so they override the
+// defaults (chromedp.Flag(name, false) removes one).
+func newBrowser(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	requireApp(t)
 	opts := []chromedp.ExecAllocatorOption{
@@ -146,6 +153,7 @@ func newBrowser(t testing.TB) context.Context {
 		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.WindowSize(1280, 800),
 	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	start := time.Now()
