@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/onertc/onertc/server"
+	"github.com/onertc/onertc/server/servertest"
 )
 
 // droppingConn is a UDP socket behind a firewall that drops everything inbound.
@@ -44,37 +44,16 @@ func (l refusingListener) Accept() (net.Conn, error) {
 
 func startServer(t *testing.T, blockUDP, blockTCP bool) string {
 	t.Helper()
-	cfg := server.DefaultConfig()
-	cfg.Limits = server.RateLimits{}
-	cfg.TURN.PublicIP = "127.0.0.1"
-	cfg.TURN.AllowLoopback = true
-	cfg.TURN.RelayPortMin, cfg.TURN.RelayPortMax = 61000, 65000
-	cfg.TURN.SelfTestInterval = 0
-	srv, err := server.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, _ := net.Listen("tcp4", "127.0.0.1:0")
-	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcp, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls := server.Listeners{HTTP: ln, TURNUDP: []net.PacketConn{udp}, TURNTCP: []net.Listener{tcp}}
+	cfg := servertest.Config()
+	cfg.TURN.RelayPortMin, cfg.TURN.RelayPortMax = 63000, 63999 // apart from the other packages that run alongside
+	var o servertest.Options
 	if blockUDP {
-		ls.TURNUDP = []net.PacketConn{droppingConn{udp}}
+		o.WrapUDP = func(c net.PacketConn) net.PacketConn { return droppingConn{c} }
 	}
 	if blockTCP {
-		ls.TURNTCP = []net.Listener{refusingListener{tcp}}
+		o.WrapTCP = func(l net.Listener) net.Listener { return refusingListener{l} }
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ls) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return "http://" + ln.Addr().String()
+	return servertest.StartT(t, cfg, o).URL
 }
 
 func TestCheck(t *testing.T) {

@@ -50,8 +50,13 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 	}
 }
 
-// testConfig is the server configuration of the tests (servertest's loopback defaults).
-func testConfig() server.Config { return servertest.Config() }
+// testConfig is the server configuration of the tests: servertest's loopback defaults, with
+// relay ports apart from the other packages' whose tests run at the same time.
+func testConfig() server.Config {
+	cfg := servertest.Config()
+	cfg.TURN.RelayPortMin, cfg.TURN.RelayPortMax = 61000, 62999
+	return cfg
+}
 
 // testServer is a running server.
 type testServer = servertest.Running

@@ -7,12 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/onertc/onertc/server"
+	"github.com/onertc/onertc/server/servertest"
 	"github.com/onertc/onertc/web"
 )
 
@@ -53,23 +52,13 @@ type testServer struct {
 	stop func() // shuts the server down (at most once; cleanup calls it too)
 }
 
-// startServer runs a server with its TURN relay on loopback, as e2e's harness does; relay
-// ports are kept above the kernel's ephemeral range and apart from package e2e's, which
-// may run at the same time.
+// startServer runs a server with its TURN relay on loopback (servertest's defaults), relay
+// ports apart from the other packages' whose tests run at the same time.
 func startServer(t testing.TB, mutate func(*server.Config)) *testServer {
 	t.Helper()
-	cfg := server.DefaultConfig()
+	cfg := servertest.Config()
 	cfg.RelayGrace = 2 * time.Second
-	cfg.ShutdownTimeout = 2 * time.Second
-	cfg.TURN.AllowLoopback = true
-	cfg.TURN.PublicIP = "127.0.0.1"
-	cfg.TURN.Realm = "onertc.test"
-	cfg.TURN.Secret = "browser-test-secret"
-	cfg.TURN.RelayPortMin = 65001
-	cfg.TURN.RelayPortMax = 65535
-	// Every tab comes from 127.0.0.1: per-IP limits would throttle the benchmark.
-	cfg.Limits = server.RateLimits{}
-	cfg.MaxSocketsPerIP = 0
+	cfg.TURN.RelayPortMin, cfg.TURN.RelayPortMax = 65001, 65535
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -79,52 +68,8 @@ func startServer(t testing.TB, mutate func(*server.Config)) *testServer {
 	}
 	// http://127.0.0.1 is a secure context, like http://localhost: the page gets the
 	// (fake) camera.
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls := server.Listeners{HTTP: ln}
-	if !cfg.TURN.Disabled {
-		udp, tcp := listenTURN(t)
-		cfg.TURN.Addr = udp.LocalAddr().String()
-		ls.TURNUDP, ls.TURNTCP = []net.PacketConn{udp}, []net.Listener{tcp}
-	}
-	cfg.HTTPAddr = ln.Addr().String()
-	srv, err := server.New(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ls) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return &testServer{Server: srv, url: "http://" + ln.Addr().String(), stop: stop}
-}
-
-// listenTURN opens a UDP and a TCP socket on one loopback port.
-func listenTURN(t testing.TB) (net.PacketConn, net.Listener) {
-	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ln, err := net.Listen("tcp4", pc.LocalAddr().String()); err == nil {
-			return pc, ln
-		}
-		pc.Close()
-	}
-	t.Fatal("no loopback port free for TURN over both UDP and TCP")
-	return nil, nil
+	r := servertest.StartT(t, cfg, servertest.Options{Log: log})
+	return &testServer{Server: r.Server, url: r.URL, stop: func() { _ = r.Stop() }}
 }
 
 // newBrowser starts headless Chromium with fake devices and a fresh profile; tabs are made

@@ -31,6 +31,7 @@ import (
 	"github.com/onertc/onertc/check"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server"
+	"github.com/onertc/onertc/server/servertest"
 )
 
 type testCA struct {
@@ -118,36 +119,11 @@ type tlsServer struct {
 
 func startTLSServer(t *testing.T, tlsCfg server.TLSConfig) *tlsServer {
 	t.Helper()
-	cfg := server.DefaultConfig()
+	cfg := servertest.Config()
 	cfg.TLS = tlsCfg
-	cfg.Limits = server.RateLimits{}
-	cfg.MaxSocketsPerIP = 0
-	cfg.TURN.PublicIP = "127.0.0.1"
-	cfg.TURN.AllowLoopback = true
-	cfg.TURN.RelayPortMin, cfg.TURN.RelayPortMax = 61000, 65000
-	cfg.TURN.SelfTestInterval = 0
-	srv, err := server.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustListen := func() net.Listener {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ln
-	}
-	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := mustListen()
-	ls := server.Listeners{HTTP: ln, TURNUDP: []net.PacketConn{udp}, TURNTCP: []net.Listener{mustListen()}, TURNTLS: []net.Listener{mustListen()}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ls) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return &tlsServer{url: "https://" + ln.Addr().String(), srv: srv}
+	cfg.TURN.RelayPortMin, cfg.TURN.RelayPortMax = 64000, 64999 // apart from the other packages that run alongside
+	r := servertest.StartT(t, cfg, servertest.Options{})
+	return &tlsServer{url: r.URL, srv: r.Server}
 }
 
 func servedSerial(t *testing.T, url string) int64 {
