@@ -80,7 +80,7 @@ func relayStatus(s *testServer) string {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Sprintf("POST /v1alpha/iceconfig answers %d (route not wired in server/ yet)", resp.StatusCode)
+		return fmt.Sprintf("POST /v1alpha/iceconfig answers %d", resp.StatusCode)
 	}
 	var cfg protocol.ICEConfig
 	if err := json.NewDecoder(resp.Body).Decode(&cfg); err != nil {
