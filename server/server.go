@@ -120,19 +120,19 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		}
 	}
-	main := ls.HTTP
+	httpLn := ls.HTTP
+	var turnTLS []net.Listener // the caller's slice stays as it was
 	if s.tls != nil {
 		// Plain TCP comes in, TLS is terminated here: r.TLS is then set and every URL the
 		// params build becomes https/wss, and TURN URIs gain turns:.
-		main = tls.NewListener(ls.HTTP, s.tls.config)
-		for i, l := range ls.TURNTLS {
-			ls.TURNTLS[i] = tls.NewListener(l, s.tls.config)
+		httpLn = tls.NewListener(ls.HTTP, s.tls.config)
+		for _, l := range ls.TURNTLS {
+			turnTLS = append(turnTLS, tls.NewListener(l, s.tls.config))
 		}
-	} else {
-		ls.TURNTLS = nil
 	}
+	ls.TURNTLS = turnTLS
 	servers := []*http.Server{newHTTPServer(s.handler)}
-	listeners := []net.Listener{main}
+	listeners := []net.Listener{httpLn}
 	if ls.Redirect != nil && s.tls != nil {
 		servers = append(servers, newHTTPServer(s.redirectHandler(ls.HTTP)))
 		listeners = append(listeners, ls.Redirect)
