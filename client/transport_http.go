@@ -38,8 +38,16 @@ func NewHTTPTransport(base string, hc *http.Client) (*HTTPTransport, error) {
 		hc = &http.Client{Timeout: 15 * time.Second}
 	}
 	d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second, Proxy: http.ProxyFromEnvironment}
-	if tr, ok := hc.Transport.(*http.Transport); ok && tr.TLSClientConfig != nil {
-		d.TLSClientConfig = tr.TLSClientConfig.Clone()
+	// The relay socket goes where the HTTP requests go: same TLS trust, same dialer (a
+	// caller that resolves the server's name itself, a proxy).
+	if tr, ok := hc.Transport.(*http.Transport); ok {
+		if tr.TLSClientConfig != nil {
+			d.TLSClientConfig = tr.TLSClientConfig.Clone()
+		}
+		d.NetDialContext = tr.DialContext
+		if tr.Proxy != nil {
+			d.Proxy = tr.Proxy
+		}
 	}
 	return &HTTPTransport{base: u, client: hc, dialer: d}, nil
 }

@@ -6,13 +6,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/binary"
 	"errors"
 	"io"
 	"log"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,11 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/letsencrypt/pebble/v2/ca"
-	"github.com/letsencrypt/pebble/v2/db"
-	"github.com/letsencrypt/pebble/v2/va"
-	"github.com/letsencrypt/pebble/v2/wfe"
-	"golang.org/x/net/dns/dnsmessage"
+	"github.com/onertc/onertc/server/certs/pebbletest"
 )
 
 func TestACMEConfigValidate(t *testing.T) {
@@ -93,11 +87,11 @@ func TestACME(t *testing.T) {
 			if tt.http01 {
 				vaTLS, vaHTTP = port(refuser), port(httpLn)
 			}
-			p := startPebble(t, vaHTTP, vaTLS, serveDNS(t))
+			p := pebbletest.Start(t, vaHTTP, vaTLS, pebbletest.ServeDNS(t, testDomain))
 
 			cacheDir := t.TempDir()
 			a, err := NewACME(ACMEConfig{Domains: []string{testDomain}, Email: "ops@onertc.test",
-				CacheDir: cacheDir, DirectoryURL: p.dir, RootCAs: p.wfeRoots, Log: logger})
+				CacheDir: cacheDir, DirectoryURL: p.Dir, RootCAs: p.WFERoots, Log: logger})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,7 +116,7 @@ func TestACME(t *testing.T) {
 			}
 
 			// The first handshake waits for issuance.
-			first := fetch(t, httpsLn, p.roots)
+			first := fetch(t, httpsLn, p.Roots)
 			if got := alpnHellos.Load() > 0; got != tt.wantALPN {
 				t.Errorf("TLS-ALPN-01 handshakes seen: %v, want %v", got, tt.wantALPN)
 			}
@@ -134,8 +128,8 @@ func TestACME(t *testing.T) {
 			// without a single request to the CA.
 			var caRequests atomic.Int64
 			tr := http.DefaultTransport.(*http.Transport).Clone()
-			tr.TLSClientConfig = &tls.Config{RootCAs: p.wfeRoots}
-			a2, err := NewACME(ACMEConfig{Domains: []string{testDomain}, CacheDir: cacheDir, DirectoryURL: p.dir,
+			tr.TLSClientConfig = &tls.Config{RootCAs: p.WFERoots}
+			a2, err := NewACME(ACMEConfig{Domains: []string{testDomain}, CacheDir: cacheDir, DirectoryURL: p.Dir,
 				HTTPClient: &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 					caRequests.Add(1)
 					return tr.RoundTrip(r)
@@ -145,12 +139,12 @@ func TestACME(t *testing.T) {
 			}
 			ln2 := listen(t)
 			serveHTTPS(t, ln2, a2.TLSConfig())
-			second := fetch(t, ln2, p.roots)
+			second := fetch(t, ln2, p.Roots)
 			if !first.Equal(second) {
 				t.Errorf("second manager served serial %v, want the cached %v", second.SerialNumber, first.SerialNumber)
 			}
 			// A name outside Domains is refused, also without asking the CA.
-			conn, err := tls.Dial("tcp", ln2.Addr().String(), &tls.Config{RootCAs: p.roots, ServerName: "other.onertc.test"})
+			conn, err := tls.Dial("tcp", ln2.Addr().String(), &tls.Config{RootCAs: p.Roots, ServerName: "other.onertc.test"})
 			if err == nil {
 				conn.Close()
 				t.Errorf("handshake for a name outside Domains succeeded")
@@ -209,114 +203,6 @@ func poolOf(c *x509.Certificate) *x509.CertPool {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// pebbleCA is pebble's CA, validation authority and ACME front end, served
-// over HTTPS on a loopback port.
-type pebbleCA struct {
-	dir      string         // ACME directory URL
-	wfeRoots *x509.CertPool // trust for the front end's own HTTPS
-	roots    *x509.CertPool // pebble's root: issued certificates chain to it
-}
-
-// startPebble wires pebble the way its cmd/pebble does. Its validation
-// authority connects to httpPort for HTTP-01 and tlsPort for TLS-ALPN-01 on
-// whatever dnsAddr resolves the domain to.
-func startPebble(t *testing.T, httpPort, tlsPort int, dnsAddr string) *pebbleCA {
-	t.Helper()
-	t.Setenv("PEBBLE_VA_NOSLEEP", "1")      // validate at once, not after up to 5 s
-	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0") // no random badNonce errors
-	logs := &syncBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("pebble log:\n%s", logs)
-		}
-	})
-	plog := log.New(logs, "pebble ", log.Lmicroseconds)
-	store := db.NewMemoryStore()
-	authority := ca.New(plog, store, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {Description: "default"}})
-	validator := va.New(plog, httpPort, tlsPort, false, dnsAddr, store)
-	front := wfe.New(plog, store, validator, authority, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
-
-	cert, wfeRoots := selfSigned(t) // covers 127.0.0.1, where the test reaches it
-	srv := httptest.NewUnstartedServer(front.Handler())
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	srv.Config.ErrorLog = plog
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return &pebbleCA{dir: srv.URL + wfe.DirectoryPath, wfeRoots: wfeRoots, roots: poolOf(authority.GetRootCert(0).Cert)}
-}
-
-// serveDNS answers DNS over TCP (what pebble's resolver speaks) on a
-// loopback port: testDomain has the A record 127.0.0.1 and no AAAA; every
-// other name does not exist. It returns the address.
-func serveDNS(t *testing.T) string {
-	t.Helper()
-	ln := listen(t)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				for answerDNS(c) == nil {
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
-// answerDNS reads one length-prefixed query from c and writes the answer.
-func answerDNS(c net.Conn) error {
-	var n [2]byte
-	if _, err := io.ReadFull(c, n[:]); err != nil {
-		return err
-	}
-	q := make([]byte, binary.BigEndian.Uint16(n[:]))
-	if _, err := io.ReadFull(c, q); err != nil {
-		return err
-	}
-	var p dnsmessage.Parser
-	h, err := p.Start(q)
-	if err != nil {
-		return err
-	}
-	question, err := p.Question()
-	if err != nil {
-		return err
-	}
-	known := strings.EqualFold(question.Name.String(), testDomain+".")
-	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RCode: dnsmessage.RCodeSuccess}
-	if !known {
-		rh.RCode = dnsmessage.RCodeNameError
-	}
-	b := dnsmessage.NewBuilder(make([]byte, 2, 512), rh) // room for the TCP length prefix
-	if err := b.StartQuestions(); err != nil {
-		return err
-	}
-	if err := b.Question(question); err != nil {
-		return err
-	}
-	if err := b.StartAnswers(); err != nil {
-		return err
-	}
-	if known && question.Type == dnsmessage.TypeA {
-		err := b.AResource(dnsmessage.ResourceHeader{Name: question.Name, Class: dnsmessage.ClassINET, TTL: 60},
-			dnsmessage.AResource{A: [4]byte{127, 0, 0, 1}})
-		if err != nil {
-			return err
-		}
-	}
-	msg, err := b.Finish()
-	if err != nil {
-		return err
-	}
-	binary.BigEndian.PutUint16(msg, uint16(len(msg)-2))
-	_, err = c.Write(msg)
-	return err
-}
 
 func listen(t *testing.T) net.Listener {
 	t.Helper()

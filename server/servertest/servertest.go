@@ -44,6 +44,9 @@ type Options struct {
 	WrapTCP func(net.Listener) net.Listener
 	// ServerOptions are passed to server.New.
 	ServerOptions []server.Option
+	// HTTP, when set, is the HTTP(S) listener to serve on (when its port must be known
+	// before the server starts, e.g. by a test CA that validates on it).
+	HTTP net.Listener
 }
 
 // Running is a server serving until Stop.
@@ -64,9 +67,12 @@ func Start(cfg server.Config, o Options) (*Running, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	ln, err := net.Listen("tcp4", cfg.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen http: %w", err)
+	ln := o.HTTP
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp4", cfg.HTTPAddr); err != nil {
+			return nil, fmt.Errorf("listen http: %w", err)
+		}
 	}
 	ls := server.Listeners{HTTP: ln}
 	if !cfg.TURN.Disabled {
