@@ -229,4 +229,23 @@ func TestSelfSigned(t *testing.T) {
 	if !strings.HasPrefix(jr.Params.WSSURL, "wss://") {
 		t.Fatalf("wss_url %q", jr.Params.WSSURL)
 	}
+
+	// Bots that accepted the certificate, as a person does at the browser's warning, call
+	// relay-only over HTTPS and WSS.
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := x509.NewCertPool()
+	pinned.AddCert(leaf)
+	bots := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pinned}}}
+	rep := check.Run(context.Background(), check.Options{Server: ts.url, HTTP: bots, Timeout: 8 * time.Second})
+	if rep.Error != "" {
+		t.Fatal(rep.Error)
+	}
+	for _, res := range rep.Results {
+		if (res.Transport == "udp" || res.Transport == "tcp") && (!res.OK || res.Local != "relay") {
+			t.Errorf("relay-only call over TURN %s behind self-signed HTTPS+WSS: %+v", res.Transport, res)
+		}
+	}
 }
