@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"syscall/js"
 
 	"github.com/onertc/onertc/protocol"
@@ -22,9 +21,7 @@ type BrowserPeer struct {
 	events *queue[func()]
 	stop   context.CancelFunc
 
-	mu      sync.Mutex
-	onCand  func(Candidate)
-	onState func(PeerState)
+	peerCallbacks
 
 	// The gathering round, owned by the events goroutine: see nothingToCheck.
 	gathered   int  // local candidates of the current round
@@ -173,18 +170,6 @@ func browserState(s string) PeerState {
 // Value is the underlying RTCPeerConnection.
 func (p *BrowserPeer) Value() js.Value { return p.pc }
 
-func (p *BrowserPeer) candidateFunc() func(Candidate) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.onCand
-}
-
-func (p *BrowserPeer) stateFunc() func(PeerState) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.onState
-}
-
 func (p *BrowserPeer) description(ctx context.Context, method string, opts map[string]any) (SessionDescription, error) {
 	args := []any{}
 	if opts != nil {
@@ -280,20 +265,6 @@ func (p *BrowserPeer) AddICECandidate(ctx context.Context, c Candidate) error {
 func (p *BrowserPeer) SetICEServers(_ context.Context, cfg PeerConfig) error {
 	_, err := call(p.pc, "setConfiguration", browserConfig(cfg))
 	return err
-}
-
-// OnLocalCandidate implements Peer.
-func (p *BrowserPeer) OnLocalCandidate(f func(Candidate)) {
-	p.mu.Lock()
-	p.onCand = f
-	p.mu.Unlock()
-}
-
-// OnStateChange implements Peer.
-func (p *BrowserPeer) OnStateChange(f func(PeerState)) {
-	p.mu.Lock()
-	p.onState = f
-	p.mu.Unlock()
 }
 
 // Close implements Peer.

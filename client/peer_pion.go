@@ -19,10 +19,10 @@ import (
 type PionPeer struct {
 	pc *webrtc.PeerConnection
 
-	mu       sync.Mutex
+	peerCallbacks
+
+	mu       sync.Mutex // guards localMid
 	localMid string
-	onCand   func(Candidate)
-	onState  func(PeerState)
 }
 
 // NewPionPeer makes a PeerConnection from api (nil for webrtc's defaults) configured by cfg,
@@ -92,8 +92,9 @@ func (p *PionPeer) candidate(c *webrtc.ICECandidate) {
 		return // end of candidates
 	}
 	init := c.ToJSON()
+	f := p.candidateFunc()
 	p.mu.Lock()
-	f, mid := p.onCand, p.localMid
+	mid := p.localMid
 	p.mu.Unlock()
 	if f == nil {
 		return
@@ -112,10 +113,7 @@ func (p *PionPeer) candidate(c *webrtc.ICECandidate) {
 }
 
 func (p *PionPeer) stateChange(s webrtc.PeerConnectionState) {
-	p.mu.Lock()
-	f := p.onState
-	p.mu.Unlock()
-	if f != nil {
+	if f := p.stateFunc(); f != nil {
 		f(pionState(s))
 	}
 }
@@ -206,20 +204,6 @@ func (p *PionPeer) AddICECandidate(_ context.Context, c Candidate) error {
 		return fmt.Errorf("add candidate: %w", err)
 	}
 	return nil
-}
-
-// OnLocalCandidate implements Peer.
-func (p *PionPeer) OnLocalCandidate(f func(Candidate)) {
-	p.mu.Lock()
-	p.onCand = f
-	p.mu.Unlock()
-}
-
-// OnStateChange implements Peer.
-func (p *PionPeer) OnStateChange(f func(PeerState)) {
-	p.mu.Lock()
-	p.onState = f
-	p.mu.Unlock()
 }
 
 // Close implements Peer.
