@@ -12,6 +12,7 @@ import (
 
 	"github.com/onertc/onertc/bot"
 	"github.com/onertc/onertc/client"
+	"github.com/onertc/onertc/internal/testsync"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server"
 )
@@ -65,7 +66,7 @@ func TestCallHangupReofferNewcomerFull(t *testing.T) {
 			if err := a.stop(t); err != nil {
 				t.Fatalf("a hung up with %v", err)
 			}
-			eventually(t, 10*time.Second, "b sees bye and re-offers", func() bool {
+			testsync.Eventually(t, 10*time.Second, "b sees bye and re-offers", func() bool {
 				return b.count("bye") == 1 && len(b.callEvents(client.EventSent, protocol.TypeOffer)) == 1
 			})
 			c := startBot(t, ctx, s, room, "c", modeOpts(m.relay)...)
@@ -184,15 +185,15 @@ func TestSocketCutReconnectsWithinGrace(t *testing.T) {
 	waitConnected(t, 1, 20*time.Second, a, b)
 
 	gate.cut()
-	eventually(t, 5*time.Second, "b notices the lost socket", func() bool { return b.count(string(client.EventRelayLost)) == 1 })
+	testsync.Eventually(t, 5*time.Second, "b notices the lost socket", func() bool { return b.count(string(client.EventRelayLost)) == 1 })
 	a.b.Call().RestartICE()
-	eventually(t, 5*time.Second, "a sends its restart offer", func() bool {
+	testsync.Eventually(t, 5*time.Second, "a sends its restart offer", func() bool {
 		return len(a.callEvents(client.EventSent, protocol.TypeOffer)) == 2
 	})
 	time.Sleep(500 * time.Millisecond) // well inside the 3 s grace
 	gate.restore()
-	eventually(t, 5*time.Second, "b re-registers", func() bool { return b.count(string(client.EventRelayRestore)) == 1 })
-	eventually(t, 10*time.Second, "b answers the queued restart offer", func() bool {
+	testsync.Eventually(t, 5*time.Second, "b re-registers", func() bool { return b.count(string(client.EventRelayRestore)) == 1 })
+	testsync.Eventually(t, 10*time.Second, "b answers the queued restart offer", func() bool {
 		return len(b.callEvents(client.EventReceived, protocol.TypeOffer)) == 2 &&
 			len(a.callEvents(client.EventReceived, protocol.TypeAnswer)) == 2
 	})

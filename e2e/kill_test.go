@@ -16,6 +16,7 @@ import (
 
 	"github.com/onertc/onertc/bot"
 	"github.com/onertc/onertc/client"
+	"github.com/onertc/onertc/internal/testsync"
 	"github.com/onertc/onertc/server"
 )
 
@@ -83,10 +84,10 @@ func TestKilledBotFreesRoom(t *testing.T) {
 	const room = "killed"
 	a := startChildBot(t, "--server", s.URL, "--room", room, "--duration", "0", "--loopback",
 		"--stats", "-1s", "--timeout", "60s")
-	eventually(t, 10*time.Second, "bot process joined", func() bool { return a.count("joined") == 1 })
+	testsync.Eventually(t, 10*time.Second, "bot process joined", func() bool { return a.count("joined") == 1 })
 	b := startBot(t, ctx, s, room, "b")
 	waitConnected(t, 1, 20*time.Second, b)
-	eventually(t, 10*time.Second, "bot process connected", func() bool { return a.count("connected") == 1 })
+	testsync.Eventually(t, 10*time.Second, "bot process connected", func() bool { return a.count("connected") == 1 })
 
 	if err := a.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/onertc/onertc/internal/testsync"
 )
 
 // The whole call of PROTOCOL.md section 6, then the ghost and hand-off rules.
@@ -36,12 +38,12 @@ func TestCallFlowGhostAndHandoff(t *testing.T) {
 	// A's tab closes: only the socket goes (no /leave, no DELETE). B re-offers while A is
 	// in its grace period; those messages are handed to the room mailbox when A is dropped.
 	wsA.conn.Close()
-	eventually(t, "A offline", func() bool { return ts.relay.Stats().Online == 1 })
+	testsync.Eventually(t, 5*time.Second, "A offline", func() bool { return ts.relay.Stats().Online == 1 })
 	if r := ts.message(t, "call", b.ClientID, "reoffer"); r != "SUCCESS" {
 		t.Fatalf("re-offer = %s", r)
 	}
 	wsB.sendMsg("reoffer-cand")
-	eventually(t, "ghost A removed from the room", func() bool { return ts.occupancy(t, "call") == 1 })
+	testsync.Eventually(t, 5*time.Second, "ghost A removed from the room", func() bool { return ts.occupancy(t, "call") == 1 })
 	// B alone now: straight into its mailbox.
 	if r := ts.message(t, "call", b.ClientID, "after-ghost"); r != "SUCCESS" {
 		t.Fatalf("message after ghost = %s", r)
@@ -80,7 +82,7 @@ func TestJoinWithoutRegisterIsForgotten(t *testing.T) {
 	if n := ts.occupancy(t, "idle"); n != 2 {
 		t.Fatalf("occupancy %d", n)
 	}
-	eventually(t, "both silent joiners removed", func() bool { return ts.occupancy(t, "idle") == 0 })
+	testsync.Eventually(t, 5*time.Second, "both silent joiners removed", func() bool { return ts.occupancy(t, "idle") == 0 })
 }
 
 // Hundreds of rooms at once, with sequence-numbered messages in both directions: sent while
@@ -160,7 +162,7 @@ func TestRelayManyRoomsNoLossNoDupNoReorder(t *testing.T) {
 			// Every message B read is confirmed (its pong came back); then the cut, which
 			// the server does not see at once: what A sends next may be written into the
 			// dead connection and must come again on B's next socket.
-			eventually(t, "B's messages confirmed", func() bool { return ts.relay.Pending(roomID, bID) == 0 })
+			testsync.Eventually(t, 5*time.Second, "B's messages confirmed", func() bool { return ts.relay.Pending(roomID, bID) == 0 })
 			wsB.conn.Close()
 			for j := 0; j < perPhase; j++ {
 				sendA()

@@ -13,6 +13,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/onertc/onertc/internal/testsync"
 )
 
 // scrape reads /metrics with the Prometheus text parser and returns value by
@@ -71,7 +73,7 @@ func TestMetricsFollowACall(t *testing.T) {
 	wsB.register("metered", b.ClientID)
 	wsA.sendMsg("one")
 	wsB.expectMsg("one")
-	eventually(t, "message confirmed", func() bool { return ts.relay.Pending("metered", b.ClientID) == 0 })
+	testsync.Eventually(t, 5*time.Second, "message confirmed", func() bool { return ts.relay.Pending("metered", b.ClientID) == 0 })
 	m := scrape(t, ts.url+"/metrics")
 	want := map[string]float64{
 		"onertc_rooms":                         1,
@@ -100,7 +102,7 @@ func TestMetricsFollowACall(t *testing.T) {
 		t.Error("no onertc_build_info")
 	}
 	wsA.conn.Close()
-	eventually(t, "socket gauge falls", func() bool { return scrape(t, ts.url+"/metrics")["onertc_relay_sockets_open"] == 1 })
+	testsync.Eventually(t, 5*time.Second, "socket gauge falls", func() bool { return scrape(t, ts.url+"/metrics")["onertc_relay_sockets_open"] == 1 })
 }
 
 func TestMetricsListenerAndAuth(t *testing.T) {
@@ -244,7 +246,7 @@ func TestSocketCaps(t *testing.T) {
 	}
 	open[0].Close()
 	open = open[1:]
-	eventually(t, "a freed place is usable again", func() bool {
+	testsync.Eventually(t, 5*time.Second, "a freed place is usable again", func() bool {
 		code, c := dial("")
 		if c != nil {
 			open = append(open, c)
@@ -273,10 +275,10 @@ func TestDrainOnShutdown(t *testing.T) {
 	wsA, wsB := ts.dial(t), ts.dial(t)
 	wsA.register("draining", a.ClientID)
 	wsB.register("draining", b.ClientID)
-	eventually(t, "both online", func() bool { return srv.relay.Stats().Online == 2 })
+	testsync.Eventually(t, 5*time.Second, "both online", func() bool { return srv.relay.Stats().Online == 2 })
 
 	cancel()
-	eventually(t, "readyz says draining", func() bool {
+	testsync.Eventually(t, 5*time.Second, "readyz says draining", func() bool {
 		resp, err := http.Get(ts.url + "/readyz")
 		if err != nil {
 			return false

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/onertc/onertc/internal/testsync"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -65,7 +66,7 @@ func TestRelayCapacityAndDuplicates(t *testing.T) {
 	a, b := ts.dial(t), ts.dial(t)
 	a.register("cap", "A")
 	b.register("cap", "B")
-	eventually(t, "two online", func() bool { return ts.relay.Stats().Online == 2 })
+	testsync.Eventually(t, 5*time.Second, "two online", func() bool { return ts.relay.Stats().Online == 2 })
 
 	third := ts.dial(t)
 	third.register("cap", "C")
@@ -99,9 +100,9 @@ func TestRelayQueuesUntilRegisterAndAcrossReconnect(t *testing.T) {
 	a.register("q", "A")
 	b := ts.dial(t)
 	b.register("q", "B")
-	eventually(t, "both online", func() bool { return ts.relay.Stats().Online == 2 })
+	testsync.Eventually(t, 5*time.Second, "both online", func() bool { return ts.relay.Stats().Online == 2 })
 	b.conn.Close()
-	eventually(t, "B offline", func() bool { return ts.relay.Stats().Online == 1 })
+	testsync.Eventually(t, 5*time.Second, "B offline", func() bool { return ts.relay.Stats().Online == 1 })
 	for _, m := range []string{"1", "2", "3"} {
 		a.sendMsg(m)
 	}
@@ -126,7 +127,7 @@ func TestRelaySlowPeerDoesNotStallOthers(t *testing.T) {
 	if err := stuck.WriteJSON(protocol.RelayRequest{Cmd: "register", RoomID: "slow", ClientID: "B"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "both online", func() bool { return ts.relay.Stats().Online == 2 })
+	testsync.Eventually(t, 5*time.Second, "both online", func() bool { return ts.relay.Stats().Online == 2 })
 	chunk := strings.Repeat("z", 60<<10)
 	for i := 0; i < 300; i++ { // 18 MB: more than loopback socket buffers and the queue bound
 		sender.sendMsg(chunk)
@@ -145,7 +146,7 @@ func TestRelaySlowPeerDoesNotStallOthers(t *testing.T) {
 	x, y := ts.dial(t), ts.dial(t)
 	x.register("fast", "X")
 	y.register("fast", "Y")
-	eventually(t, "fast room online", func() bool { return ts.relay.Stats().Online == 4 })
+	testsync.Eventually(t, 5*time.Second, "fast room online", func() bool { return ts.relay.Stats().Online == 4 })
 	for i := 0; i < 50; i++ {
 		x.sendMsg("ping")
 		y.expectMsg("ping")

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/pion/stun"
+
+	"github.com/onertc/onertc/internal/testsync"
 )
 
 // TestRelay allocates with pion's client over each transport, lets it create a permission
@@ -219,7 +221,7 @@ func TestQuotas(t *testing.T) {
 	if got := code(clients[0].request(stun.MethodRefresh, lifetimeAttr(0))); got != 0 {
 		t.Fatalf("Refresh(0): code %d", got)
 	}
-	waitFor(t, "allocation count to drop", 2*time.Second, func() bool { return ts.Stats().AllocationsActive == 2 })
+	testsync.Eventually(t, 2*time.Second, "allocation count to drop", func() bool { return ts.Stats().AllocationsActive == 2 })
 	c := newRawClient(t, ts.udp, alice, alicePass, testRealm)
 	if _, got := c.allocate(); got != 0 {
 		t.Errorf("Allocate after a delete: code %d, want 0", got)
@@ -260,10 +262,10 @@ func TestTCPCloseEndsAllocation(t *testing.T) {
 	ts := startServer(t, nil)
 	user, pass := mint(time.Hour)
 	cl, _, conn := ts.pionClient(t, "tcp", user, pass)
-	waitFor(t, "one allocation", 2*time.Second, func() bool { return ts.Stats().AllocationsActive == 1 })
+	testsync.Eventually(t, 2*time.Second, "one allocation", func() bool { return ts.Stats().AllocationsActive == 1 })
 	cl.Close()
 	_ = conn.Close()
-	waitFor(t, "no allocation", 5*time.Second, func() bool { return ts.Stats().AllocationsActive == 0 })
+	testsync.Eventually(t, 5*time.Second, "no allocation", func() bool { return ts.Stats().AllocationsActive == 0 })
 }
 
 // TestBadDatagramsDoNotFloodLog: garbage and unauthenticated junk produce a bounded number
