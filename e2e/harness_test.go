@@ -185,10 +185,10 @@ func (rb *runningBot) callEvents(kind client.EventKind, signal string) []client.
 }
 
 // joinParams are the params of the bot's join.
-func (rb *runningBot) joinParams() protocol.Params {
+func (rb *runningBot) joinParams() protocol.RoomParams {
 	evs := rb.callEvents(client.EventJoined, "")
 	if len(evs) == 0 {
-		return protocol.Params{}
+		return protocol.RoomParams{}
 	}
 	return *evs[0].Params
 }

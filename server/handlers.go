@@ -99,12 +99,7 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		// client); the joiner's register will be refused and it can retry.
 		log.Warn("relay did not take the new client", "client", j.ClientID, "err", err)
 	}
-	p := s.params(r)
-	p.RoomID = roomID
-	p.RoomLink = s.origin(r).http() + "/r/" + roomID
-	if r.URL.RawQuery != "" {
-		p.RoomLink += "?" + r.URL.RawQuery
-	}
+	p := s.roomParams(r, roomID)
 	p.ClientID = j.ClientID
 	p.IsInitiator = boolString(j.IsInitiator)
 	p.Messages = j.Messages

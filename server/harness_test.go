@@ -64,7 +64,7 @@ func (ts *testServer) post(t *testing.T, path, body string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func (ts *testServer) join(t *testing.T, roomID string) protocol.Params {
+func (ts *testServer) join(t *testing.T, roomID string) protocol.RoomParams {
 	t.Helper()
 	status, body := ts.post(t, "/join/"+roomID, "")
 	var jr protocol.JoinResponse
