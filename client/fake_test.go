@@ -11,7 +11,7 @@ import (
 	"github.com/onertc/onertc/protocol"
 )
 
-// fakeServer is an in-memory room server + relay with the rules of PROTOCOL.md that a call
+// fakeServer is an in-memory room server + relay with the rules of docs/protocol.md that a call
 // depends on: capacity 2, initiator by occupancy, mailbox while alone, relay queues for an
 // unregistered peer.
 type fakeServer struct {

@@ -1,5 +1,5 @@
 // Package protocol holds the wire types and constants of the AppRTC room-server and Collider
-// protocols that onertc speaks (see PROTOCOL.md). It has no dependencies beyond the standard
+// protocols that onertc speaks (see docs/protocol.md). It has no dependencies beyond the standard
 // library so that the server, the native bots and the js/wasm browser client share it.
 package protocol
 

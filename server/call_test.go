@@ -12,7 +12,7 @@ import (
 	"github.com/onertc/onertc/protocol"
 )
 
-// The whole call of PROTOCOL.md section 6, then the ghost and hand-off rules.
+// The whole call of docs/protocol.md section 7, then the ghost and hand-off rules.
 func TestCallFlowGhostAndHandoff(t *testing.T) {
 	ts := startServer(t, func(c *Config) { c.RelayGrace = 300 * time.Millisecond })
 	a := ts.join(t, "call")

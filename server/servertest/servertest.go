@@ -17,7 +17,7 @@ import (
 
 // Config is the server configuration tests start from: loopback everything, TURN relaying
 // to loopback, short grace and shutdown, no per-IP limits (every test client is 127.0.0.1),
-// no periodic self-test, relay ports above the kernel's ephemeral range (FACTS.md). Packages
+// no periodic self-test, relay ports above the kernel's ephemeral range (docs/facts.md). Packages
 // whose tests run at the same time should give each other distinct relay port ranges.
 func Config() server.Config {
 	cfg := server.DefaultConfig()
