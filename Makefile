@@ -45,6 +45,8 @@ deps:
 test: deps check unit load fuzz
 
 check:
+	@echo "== go.mod tidy"
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	@echo "== gofmt, go vet"
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt wants to change: $$unformatted"; exit 1; fi
