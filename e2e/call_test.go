@@ -4,7 +4,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +18,8 @@ import (
 	"github.com/onertc/onertc/internal/testsync"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server"
+	"github.com/onertc/onertc/server/turn"
+	"github.com/onertc/onertc/server/turn/turntest"
 )
 
 // modes run a scenario on direct ICE (host candidates on loopback) and relay-only ICE
@@ -213,13 +218,51 @@ func TestCallOutlivesTURNCredential(t *testing.T) {
 	defer cancel()
 	a := startBot(t, ctx, s, "ttl", "a", relayOnly)
 	b := startBot(t, ctx, s, "ttl", "b", relayOnly)
+	// Beside the call, a client holding a credential of the same life allocates now and
+	// sends, after the expiry, the requests a call sends over time (pion's bots refresh only
+	// at half the allocation's lifetime, minutes away). These are what a server without the
+	// grace rule refuses (server/turn's TestLongCallOutlivesCredential shows the difference).
+	cred, turnAddr := turnCredential(t, s)
+	c := turntest.Dial(t, turnAddr, cred.Username, cred.Password, s.Config.TURN.Realm)
+	if _, rc := c.Allocate(turntest.Lifetime(10 * time.Minute)); rc != 0 {
+		t.Fatalf("Allocate with a fresh credential: code %d", rc)
+	}
+	peer := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9} // permissions need no listener
 	waitConnected(t, 1, 20*time.Second, a, b)
 	checkPair(t, a, "relay")
-	time.Sleep(ttl + 5*time.Second)
-	waitMediaGrows(t, 5*time.Second, a, b)
-	time.Sleep(5 * time.Second)
+	expiry, _, err := turn.ParseUsername(cred.Username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The credentials of the bots were minted no later than this one's and have the same life.
+	testsync.Eventually(t, ttl+5*time.Second, "the credentials expire", func() bool { return time.Now().After(expiry) })
+	if r, p, b := c.KeepCall(peer, 0x4000, 10*time.Minute); r != 0 || p != 0 || b != 0 {
+		t.Fatalf("after the credential expired: Refresh %d, CreatePermission %d, ChannelBind %d; want 0 each", r, p, b)
+	}
 	waitMediaGrows(t, 5*time.Second, a, b)
 	if a.connectedCount() != 1 || b.connectedCount() != 1 {
 		t.Fatalf("call reconnected after the credential expired (a %d, b %d connections)", a.connectedCount(), b.connectedCount())
 	}
+}
+
+// turnCredential fetches a credential from the server's TURN REST API and returns it with the
+// address of its UDP TURN URI.
+func turnCredential(t *testing.T, s *testServer) (protocol.TURNCredentials, string) {
+	t.Helper()
+	resp, err := http.Get(s.URL + "/turn?service=turn&username=e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var cred protocol.TURNCredentials
+	if err := json.NewDecoder(resp.Body).Decode(&cred); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range cred.URIs {
+		if hp, ok := strings.CutPrefix(u, "turn:"); ok && strings.HasSuffix(hp, "?transport=udp") {
+			return cred, strings.TrimSuffix(hp, "?transport=udp")
+		}
+	}
+	t.Fatalf("/turn offers no UDP TURN URI: %v", cred.URIs)
+	return cred, ""
 }
