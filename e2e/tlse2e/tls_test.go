@@ -18,6 +18,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"html"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -228,6 +230,20 @@ func TestSelfSigned(t *testing.T) {
 	}
 	if !strings.HasPrefix(jr.Params.WSSURL, "wss://") {
 		t.Fatalf("wss_url %q", jr.Params.WSSURL)
+	}
+	// The pages show it too, so a person can compare it with what the browser's warning shows.
+	for _, path := range []string{"/", "/r/selfsigned-page"} {
+		resp, err := hc.Get(ts.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		_, shown, found := strings.Cut(string(body), `id="header-message">`)
+		shown, _, _ = strings.Cut(shown, "</p>")
+		if !found || !strings.Contains(strings.ReplaceAll(strings.ToLower(html.UnescapeString(shown)), ":", ""), hex.EncodeToString(sum[:])) {
+			t.Fatalf("page %s does not show the served certificate's fingerprint %x (header message %q)", path, sum, shown)
+		}
 	}
 
 	// Bots that accepted the certificate, as a person does at the browser's warning, call
