@@ -61,8 +61,9 @@ check:
 
 # The browser tests drive the embedded app: build it first.
 unit: wasm
-	@echo "== go test -race"
-	$(GO) test -race -count=1 -timeout 20m ./...
+	@echo "== go test -race (the slowest ten tests are listed at the end)"
+	$(GO) build -o bin/testtimes ./scripts/testtimes
+	$(GO) test -race -count=1 -timeout 20m -json ./... | bin/testtimes -n 10
 
 # 50 concurrent calls, 100 pion bots: built without the race detector, which would slow
 # pion far more than the server (the load test skips itself under -race).
