@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -202,14 +203,49 @@ func TestRateLimits(t *testing.T) {
 	if m := scrape(t, ts.url+"/metrics"); m[`onertc_rate_limited_total{class="join"}`] != 2 {
 		t.Errorf("rate_limited join = %v", m[`onertc_rate_limited_total{class="join"}`])
 	}
-	time.Sleep(1100 * time.Millisecond)
-	resp, err = http.Post(ts.url+"/join/limited2", "", nil)
-	if err != nil {
-		t.Fatal(err)
+	// The bucket refills at one join a second: a join goes through again within about that.
+	// (A refused attempt takes no token, so polling does not hold the bucket empty.)
+	testsync.Eventually(t, 5*time.Second, "a join once the bucket refilled", func() bool {
+		resp, err := http.Post(ts.url+"/join/limited2", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+}
+
+// TestCredentialRateLimit: GET /turn and POST /v1alpha/iceconfig share one per-address bucket;
+// past its burst (3; the refill of one a second is far slower than six requests on loopback)
+// both answer 429 with Retry-After, and the refusals are counted.
+func TestCredentialRateLimit(t *testing.T) {
+	ts := startServer(t, func(c *Config) {
+		c.TURN.Disabled = false
+		c.Limits = RateLimits{Join: 100, Message: 100, WS: 100, TURN: 1, Burst: 3} // burst = rate × 3 = 3
+	})
+	var got []int
+	for i := 0; i < 6; i++ {
+		var resp *http.Response
+		var err error
+		if i%2 == 0 {
+			resp, err = http.Get(ts.url + "/turn?service=turn&username=alice")
+		} else {
+			resp, err = http.Post(ts.url+"/v1alpha/iceconfig?key=", "text/plain", nil)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == 429 && resp.Header.Get("Retry-After") == "" {
+			t.Errorf("429 without Retry-After")
+		}
+		got = append(got, resp.StatusCode)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("join after the bucket refilled = %d", resp.StatusCode)
+	if want := []int{200, 200, 200, 429, 429, 429}; !slices.Equal(got, want) {
+		t.Fatalf("credential request codes %v, want %v", got, want)
+	}
+	if m := scrape(t, ts.url+"/metrics"); m[`onertc_rate_limited_total{class="turn"}`] != 3 {
+		t.Errorf("rate_limited turn = %v, want 3", m[`onertc_rate_limited_total{class="turn"}`])
 	}
 }
 
