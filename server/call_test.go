@@ -288,3 +288,31 @@ func TestLateRegisterAfterGraceIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestByeAndLeaveWithRealIDs: /bye (AppRTC's old alias) and /leave remove a client that is
+// in the room: the room has a free place again, the one who left can no longer send, and
+// a newcomer takes the free place.
+func TestByeAndLeaveWithRealIDs(t *testing.T) {
+	for _, route := range []string{"bye", "leave"} {
+		t.Run(route, func(t *testing.T) {
+			ts := startServer(t, nil)
+			room := "real-" + route
+			a, b := ts.join(t, room), ts.join(t, room)
+			if n := ts.occupancy(t, room); n != 2 {
+				t.Fatalf("occupancy %d after two joins", n)
+			}
+			if code, body := ts.post(t, "/"+route+"/"+room+"/"+a.ClientID, ""); code != 200 || body != "" {
+				t.Fatalf("%s = %d %q, want 200 with an empty body", route, code, body)
+			}
+			testsync.Eventually(t, 5*time.Second, "one left in the room", func() bool { return ts.occupancy(t, room) == 1 })
+			if res := ts.message(t, room, a.ClientID, `{"type":"bye"}`); res != protocol.ResultUnknownClient {
+				t.Errorf("message from the client who left = %s, want %s", res, protocol.ResultUnknownClient)
+			}
+			if c := ts.join(t, room); c.IsInitiator != "false" || c.RoomID != room {
+				t.Errorf("newcomer after %s: %+v", route, c)
+			}
+			ts.post(t, "/"+route+"/"+room+"/"+b.ClientID, "")
+			testsync.Eventually(t, 5*time.Second, "one left after b went", func() bool { return ts.occupancy(t, room) == 1 })
+		})
+	}
+}

@@ -143,6 +143,16 @@ func TestJoinParams(t *testing.T) {
 				t.Errorf("room_link %q transports %q", p.RoomLink, p.ICEServerTransports)
 			}
 		}},
+		{"no video", "?video=false", nil, func(t *testing.T, p protocol.RoomParams) {
+			if p.MediaConstraints != `{"audio":true,"video":false}` {
+				t.Errorf("media_constraints %s, want video false", p.MediaConstraints)
+			}
+		}},
+		{"no video wins over hd", "?video=false&hd=true", nil, func(t *testing.T, p protocol.RoomParams) {
+			if p.MediaConstraints != `{"audio":true,"video":false}` {
+				t.Errorf("media_constraints %s, want video false", p.MediaConstraints)
+			}
+		}},
 		{"trusted proxy says https", "", map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "call.example.org"}, func(t *testing.T, p protocol.RoomParams) {
 			if p.WSSURL != "wss://call.example.org/ws" || p.WSSPostURL != "https://call.example.org/collider" || !strings.HasPrefix(p.RoomLink, "https://call.example.org/r/") {
 				t.Errorf("urls %q %q %q", p.WSSURL, p.WSSPostURL, p.RoomLink)
