@@ -104,19 +104,33 @@ func TestRelayQueuesUntilRegisterAndAcrossReconnect(t *testing.T) {
 	idA, idB := ts.join(t, "q").ClientID, ts.join(t, "q").ClientID
 	a := ts.dial(t)
 	a.register("q", idA)
+	testsync.Eventually(t, 5*time.Second, "A online", func() bool { return ts.relay.Stats().Online == 1 })
+	// B has joined but not registered yet: what A sends, on its socket or with /message,
+	// waits for B in order.
+	a.sendMsg("1")
+	a.sendMsg("2")
+	if res := ts.message(t, "q", idA, "3"); res != protocol.ResultSuccess {
+		t.Fatalf("/message while B is not registered = %s", res)
+	}
+	testsync.Eventually(t, 5*time.Second, "three messages queued for B", func() bool { return ts.relay.Pending("q", idB) == 3 })
 	b := ts.dial(t)
 	b.register("q", idB)
-	testsync.Eventually(t, 5*time.Second, "both online", func() bool { return ts.relay.Stats().Online == 2 })
+	for _, m := range []string{"1", "2", "3"} {
+		b.expectMsg(m)
+	}
+	testsync.Eventually(t, 5*time.Second, "B's messages confirmed", func() bool { return ts.relay.Pending("q", idB) == 0 })
+
+	// B's socket drops: what A sends meanwhile comes on B's next socket.
 	b.conn.Close()
 	testsync.Eventually(t, 5*time.Second, "B offline", func() bool { return ts.relay.Stats().Online == 1 })
-	for _, m := range []string{"1", "2", "3"} {
+	for _, m := range []string{"4", "5", "6"} {
 		a.sendMsg(m)
 	}
 	b2 := ts.dial(t)
 	b2.register("q", idB)
-	b2.expectMsg("1")
-	b2.expectMsg("2")
-	b2.expectMsg("3")
+	for _, m := range []string{"4", "5", "6"} {
+		b2.expectMsg(m)
+	}
 }
 
 // A socket that never reads must not stall relaying in other rooms; its sender is told
