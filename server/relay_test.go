@@ -109,6 +109,8 @@ func TestRelayQueuesUntilRegisterAndAcrossReconnect(t *testing.T) {
 	// waits for B in order.
 	a.sendMsg("1")
 	a.sendMsg("2")
+	// The socket and /message are two channels: order across them is the server's arrival order.
+	testsync.Eventually(t, 5*time.Second, "two messages queued for B", func() bool { return ts.relay.Pending("q", idB) == 2 })
 	if res := ts.message(t, "q", idA, "3"); res != protocol.ResultSuccess {
 		t.Fatalf("/message while B is not registered = %s", res)
 	}
