@@ -104,6 +104,7 @@ func TestRelayManyRoomsNoLossNoDupNoReorder(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
+			t := testsync.Goroutine(t) // helpers that fail end this goroutine, not the test's
 			roomID := fmt.Sprintf("many-%d", i)
 			var sentA, sentB int
 			nextA := func() string { sentA++; return "A" + strconv.Itoa(sentA-1) }

@@ -53,7 +53,7 @@ func startServer(t *testing.T, mutate func(*Config)) *testServer {
 	return &testServer{Server: srv, url: "http://" + ln.Addr().String(), host: ln.Addr().String()}
 }
 
-func (ts *testServer) post(t *testing.T, path, body string) (int, string) {
+func (ts *testServer) post(t testing.TB, path, body string) (int, string) {
 	t.Helper()
 	resp, err := http.Post(ts.url+path, "text/plain", strings.NewReader(body))
 	if err != nil {
@@ -64,7 +64,7 @@ func (ts *testServer) post(t *testing.T, path, body string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func (ts *testServer) join(t *testing.T, roomID string) protocol.RoomParams {
+func (ts *testServer) join(t testing.TB, roomID string) protocol.RoomParams {
 	t.Helper()
 	status, body := ts.post(t, "/join/"+roomID, "")
 	var jr protocol.JoinResponse
@@ -74,7 +74,7 @@ func (ts *testServer) join(t *testing.T, roomID string) protocol.RoomParams {
 	return jr.Params
 }
 
-func (ts *testServer) message(t *testing.T, roomID, clientID, msg string) string {
+func (ts *testServer) message(t testing.TB, roomID, clientID, msg string) string {
 	t.Helper()
 	_, body := ts.post(t, "/message/"+roomID+"/"+clientID, msg)
 	var mr protocol.MessageResponse
@@ -84,7 +84,7 @@ func (ts *testServer) message(t *testing.T, roomID, clientID, msg string) string
 	return mr.Result
 }
 
-func (ts *testServer) occupancy(t *testing.T, roomID string) int {
+func (ts *testServer) occupancy(t testing.TB, roomID string) int {
 	t.Helper()
 	n, err := ts.rooms.Occupancy(context.Background(), roomID)
 	if err != nil {
@@ -95,13 +95,13 @@ func (ts *testServer) occupancy(t *testing.T, roomID string) int {
 
 // wsClient is a relay client socket with a reader goroutine feeding frames to a channel.
 type wsClient struct {
-	t      *testing.T
+	t      testing.TB
 	conn   *websocket.Conn
 	frames chan protocol.RelayFrame
 	closed chan struct{}
 }
 
-func (ts *testServer) dial(t *testing.T) *wsClient {
+func (ts *testServer) dial(t testing.TB) *wsClient {
 	t.Helper()
 	conn, _, err := websocket.DefaultDialer.Dial("ws://"+ts.host+"/ws", nil)
 	if err != nil {

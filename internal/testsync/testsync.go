@@ -5,6 +5,7 @@ package testsync
 
 import (
 	"bytes"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -45,4 +46,29 @@ func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Goroutine returns a testing.TB for a goroutine the test started: t.Fatal and friends may
+// only be called from the test's own goroutine, so its Fatal, Fatalf and FailNow record the
+// failure with t.Errorf and end only the calling goroutine (deferred calls, such as a
+// WaitGroup's Done, still run). Everything else goes to t.
+func Goroutine(t testing.TB) testing.TB { return goroutineTB{t} }
+
+type goroutineTB struct{ testing.TB }
+
+func (g goroutineTB) Fatal(args ...any) {
+	g.TB.Helper()
+	g.TB.Error(args...)
+	runtime.Goexit()
+}
+
+func (g goroutineTB) Fatalf(format string, args ...any) {
+	g.TB.Helper()
+	g.TB.Errorf(format, args...)
+	runtime.Goexit()
+}
+
+func (g goroutineTB) FailNow() {
+	g.TB.Fail()
+	runtime.Goexit()
 }

@@ -61,3 +61,35 @@ func TestBufferConcurrentWrites(t *testing.T) {
 		t.Fatalf("buffer holds %d bytes, want 800", got)
 	}
 }
+
+// errRecorder records Errorf, so Goroutine's failure path can be checked without failing.
+type errRecorder struct {
+	testing.TB
+	mu     sync.Mutex
+	errors []string
+}
+
+func (r *errRecorder) Helper() {}
+func (r *errRecorder) Errorf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errors = append(r.errors, fmt.Sprintf(format, args...))
+}
+
+func TestGoroutineFatalEndsOnlyThatGoroutine(t *testing.T) {
+	r := &errRecorder{TB: t}
+	var wg sync.WaitGroup
+	reached := false
+	wg.Go(func() {
+		g := Goroutine(r)
+		g.Fatalf("room %d failed", 7)
+		reached = true
+	})
+	wg.Wait()
+	if reached {
+		t.Fatal("code after Fatalf ran")
+	}
+	if len(r.errors) != 1 || r.errors[0] != "room 7 failed" {
+		t.Fatalf("recorded %q, want the failure", r.errors)
+	}
+}
