@@ -84,6 +84,7 @@ func (r *Relay) ServeWS(w http.ResponseWriter, req *http.Request) {
 		key:    key,
 		relay:  r,
 		ws:     ws,
+		conn:   ws.NetConn(),
 		log:    r.log.With("remote", req.RemoteAddr, "request_id", req.Header.Get("X-Request-Id")),
 		dead:   make(chan struct{}),
 		limits: rate.NewLimiter(rate.Limit(r.cfg.FramesPerSecond), r.cfg.FrameBurst),
@@ -120,14 +121,15 @@ func (s *socket) serve(ctx context.Context) {
 	}
 }
 
-// keepalive asks for a ping every PingInterval.
+// keepalive asks for a ping every PingInterval, and ConfirmDelay after a message was
+// written when no ping has followed it yet (socket.wroteLocked arms it).
 func (s *socket) keepalive() {
 	s.relay.mu.Lock()
+	defer s.relay.mu.Unlock()
 	s.pingDue = true
+	s.confirmArmed = false
 	s.kickLocked()
-	finished := s.finished
-	s.relay.mu.Unlock()
-	if !finished {
+	if !s.finished {
 		s.pinger.Reset(s.relay.cfg.PingInterval)
 	}
 }
