@@ -121,17 +121,25 @@ func (s *socket) serve(ctx context.Context) {
 	}
 }
 
-// keepalive asks for a ping every PingInterval, and ConfirmDelay after a message was
-// written when no ping has followed it yet (socket.wroteLocked arms it).
+// keepalive asks for a ping every PingInterval. When it was armed for written messages
+// (ConfirmDelay, socket.wroteLocked), it first only asks that the next burst carry a ping,
+// which then costs no write of its own; if no burst comes within another ConfirmDelay, the
+// ping goes out alone.
 func (s *socket) keepalive() {
 	s.relay.mu.Lock()
 	defer s.relay.mu.Unlock()
+	if s.finished {
+		return
+	}
+	if s.confirmArmed && !s.pingWanted {
+		s.pingWanted = true
+		s.pinger.Reset(s.relay.cfg.ConfirmDelay)
+		return
+	}
 	s.pingDue = true
 	s.confirmArmed = false
 	s.kickLocked()
-	if !s.finished {
-		s.pinger.Reset(s.relay.cfg.PingInterval)
-	}
+	s.pinger.Reset(s.relay.cfg.PingInterval)
 }
 
 // ServeCollider handles POST (send as that client) and DELETE (remove at once) on

@@ -27,9 +27,10 @@ import (
 //   - the writer takes every unwritten message it can (a burst), builds their frames, the
 //     pongs it owes and, when one is due, a ping into one buffer and writes it with one
 //     syscall (wire.go builds the frames);
-//   - a ping is due when ConfirmDelay has passed since the first message written after the
-//     last ping (pinger is then armed for it), when ConfirmBatch messages were written since
-//     the last ping, or at the keepalive interval. Its payload is the count of messages
+//   - a ping is due when ConfirmBatch messages were written since the last ping, or at the
+//     keepalive interval; ConfirmDelay after the first message written after the last ping
+//     (pinger is then armed for it) the next burst carries one, and one more ConfirmDelay
+//     without a burst sends it alone. Its payload is the count of messages
 //     written, so one pong confirms every message of the bursts before it.
 //
 // The inbox and its counters stay the shared state (Relay.mu); everything here only decides
@@ -62,6 +63,7 @@ type socket struct {
 	gen                        int
 	writing                    bool // a writer goroutine is running
 	pingDue                    bool
+	pingWanted                 bool // the next burst of messages carries a ping
 	confirmArmed               bool // pinger is set to ConfirmDelay for written messages
 	closeReq                   bool
 	closeCode                  int
@@ -284,8 +286,12 @@ func (s *socket) wroteLocked(n int) (ping []byte) {
 	if c := s.client; c != nil && c.sock == s && c.inboxGen == s.gen {
 		c.writtenFront = max(c.writtenFront, int(s.written-s.confirmed))
 	}
-	if s.pingDue || s.written-s.pinged >= uint64(s.relay.cfg.ConfirmBatch) {
-		s.pingDue = false
+	if s.pingDue || n > 0 && s.pingWanted || s.written-s.pinged >= uint64(s.relay.cfg.ConfirmBatch) {
+		s.pingDue, s.pingWanted = false, false
+		if s.confirmArmed && !s.finished {
+			s.confirmArmed = false
+			s.pinger.Reset(s.relay.cfg.PingInterval)
+		}
 		s.pinged = s.written
 		return strconv.AppendUint(nil, s.written, 10)
 	}
