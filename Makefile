@@ -13,7 +13,7 @@ FUZZTIME  ?= 10s
 WASM_RAW  := bin/app.wasm
 WASM_EXEC := $(shell $(GO) env GOROOT)/lib/wasm/wasm_exec.js
 # Packages with fuzz targets, as package:target.
-FUZZ      := ./server/signal:FuzzRelayFrames ./server/signal:FuzzDecodeRequest ./server:FuzzHTTPInput ./server/turn:FuzzParseUsername \
+FUZZ      := ./server/signal:FuzzRelayFrames ./server/signal:FuzzDecodeRequest ./server/signal:FuzzMessageFrame ./server:FuzzHTTPInput ./server/turn:FuzzParseUsername \
              ./server/turn:FuzzParseTURNQuery ./server/turn:FuzzGuard
 
 .PHONY: all build wasm templ run test check unit load e2e fuzz deps bench clean stress
