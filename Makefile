@@ -13,7 +13,7 @@ FUZZTIME  ?= 10s
 WASM_RAW  := bin/app.wasm
 WASM_EXEC := $(shell $(GO) env GOROOT)/lib/wasm/wasm_exec.js
 # Packages with fuzz targets, as package:target.
-FUZZ      := ./server/signal:FuzzRelayFrames ./server/signal:FuzzDecodeRequest ./server:FuzzHTTPInput ./server/turn:FuzzParseUsername \
+FUZZ      := ./server/signal:FuzzRelayFrames ./server/signal:FuzzDecodeRequest ./server/signal:FuzzMessageFrame ./server:FuzzHTTPInput ./server/turn:FuzzParseUsername \
              ./server/turn:FuzzParseTURNQuery ./server/turn:FuzzGuard
 
 .PHONY: all build wasm templ run test check unit load e2e fuzz deps bench clean stress
@@ -88,8 +88,10 @@ fuzz:
 	  $(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; done
 
 # Each benchmark writes bench/*/RESULTS.md; BENCHMARKS.md is assembled from them.
+# COLLIDER_BIN=/path/to/collider runs the relay scenarios against the original AppRTC Collider
+# too and adds the ratio column.
 bench: deps build
-	scripts/bench-relay
+	COLLIDER_BIN="$(COLLIDER_BIN)" scripts/bench-relay
 	bench/turn/run.sh
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkCalls -v -timeout 20m ./e2e
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkBrowser -v -timeout 20m ./e2e/browser

@@ -103,9 +103,18 @@ type wsClient struct {
 
 func (ts *testServer) dial(t testing.TB) *wsClient {
 	t.Helper()
+	return ts.dialWith(t, nil)
+}
+
+// dialWith dials /ws and lets setup adjust the connection (its handlers) before it is read.
+func (ts *testServer) dialWith(t testing.TB, setup func(*websocket.Conn)) *wsClient {
+	t.Helper()
 	conn, _, err := websocket.DefaultDialer.Dial("ws://"+ts.host+"/ws", nil)
 	if err != nil {
 		t.Fatalf("dial /ws: %v", err)
+	}
+	if setup != nil {
+		setup(conn)
 	}
 	c := &wsClient{t: t, conn: conn, frames: make(chan protocol.RelayFrame, 4096), closed: make(chan struct{})}
 	go func() {

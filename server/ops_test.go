@@ -73,8 +73,14 @@ func TestMetricsFollowACall(t *testing.T) {
 	wsA.register("metered", a.ClientID)
 	wsB.register("metered", b.ClientID)
 	wsA.sendMsg("one")
+	wsA.sendMsg("two")
+	wsB.sendMsg("three")
 	wsB.expectMsg("one")
-	testsync.Eventually(t, 5*time.Second, "message confirmed", func() bool { return ts.relay.Pending("metered", b.ClientID) == 0 })
+	wsB.expectMsg("two")
+	wsA.expectMsg("three")
+	testsync.Eventually(t, 5*time.Second, "messages confirmed", func() bool {
+		return ts.relay.Pending("metered", a.ClientID) == 0 && ts.relay.Pending("metered", b.ClientID) == 0
+	})
 	m := scrape(t, ts.url+"/metrics")
 	want := map[string]float64{
 		"onertc_rooms":                         1,
@@ -82,7 +88,9 @@ func TestMetricsFollowACall(t *testing.T) {
 		"onertc_relay_sockets_open":            2,
 		`onertc_joins_total{result="SUCCESS"}`: 2,
 		`onertc_joins_total{result="FULL"}`:    1,
-		"onertc_relay_messages_relayed_total":  1,
+		"onertc_relay_messages_relayed_total":  3,
+		// The relay feeds the one histogram /metrics serves: a sample per message.
+		"onertc_relay_delivery_seconds_count": 3,
 	}
 	for k, v := range want {
 		if m[k] != v {

@@ -3,6 +3,7 @@ package server
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,41 @@ func TestRelayQueuesUntilRegisterAndAcrossReconnect(t *testing.T) {
 	for _, m := range []string{"4", "5", "6"} {
 		b2.expectMsg(m)
 	}
+}
+
+// Messages are confirmed by a pong that may come a burst later (one ping covers many
+// messages). A client that read a burst but whose connection died before it answered the
+// ping must get the whole burst again on its next socket, in order, exactly once.
+func TestRelayBurstCutBeforePongComesAgain(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.RelayGrace = 5 * time.Second })
+	a, b := ts.join(t, "burst"), ts.join(t, "burst")
+	wsA := ts.dial(t)
+	wsA.register("burst", a.ClientID)
+	// B reads but never answers a ping, as a connection that died on the way back.
+	wsB := ts.dialWith(t, func(c *websocket.Conn) { c.SetPingHandler(func(string) error { return nil }) })
+	wsB.register("burst", b.ClientID)
+	testsync.Eventually(t, 5*time.Second, "both online", func() bool { return ts.relay.Stats().Online == 2 })
+	const n = 40
+	for i := range n {
+		wsA.sendMsg("m" + strconv.Itoa(i))
+	}
+	for i := range n {
+		wsB.expectMsg("m" + strconv.Itoa(i))
+	}
+	// Without a pong nothing is confirmed, however many bursts and pings went out.
+	if got := ts.relay.Pending("burst", b.ClientID); got != n {
+		t.Fatalf("unconfirmed messages held for B = %d, want %d", got, n)
+	}
+	wsB.conn.Close()
+	wsB2 := ts.dial(t)
+	wsB2.register("burst", b.ClientID)
+	for i := range n {
+		wsB2.expectMsg("m" + strconv.Itoa(i))
+	}
+	wsB2.expectNothing(300 * time.Millisecond)
+	wsA.sendMsg("after")
+	wsB2.expectMsg("after")
+	testsync.Eventually(t, 5*time.Second, "B2 confirmed everything", func() bool { return ts.relay.Pending("burst", b.ClientID) == 0 })
 }
 
 // A socket that never reads must not stall relaying in other rooms; its sender is told
