@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/onertc/onertc/server/certs"
 	"github.com/onertc/onertc/server/demux"
 )
@@ -145,4 +147,23 @@ func (s *Server) redirectHandler(httpsLn net.Listener) http.Handler {
 		h = s.tls.acme.HTTPHandler(h)
 	}
 	return h
+}
+
+var (
+	descPortConns   = prometheus.NewDesc("onertc_https_port_connections_total", "Connections on the HTTPS port by where they went: https, http (redirected), turn_tcp, turn_tls, acme (TLS-ALPN-01), over_cap (closed at accept for the pending caps), failed (silent, bad handshake or unknown bytes).", []string{"route"}, nil)
+	descPortPending = prometheus.NewDesc("onertc_https_port_pending", "HTTPS-port connections still in their TLS handshake or first bytes.", nil, nil)
+)
+
+// collectSharedPort adds the HTTPS port's demultiplexer counters to a scrape.
+func (s *Server) collectSharedPort(ch chan<- prometheus.Metric) {
+	m := s.mux.Load()
+	if m == nil {
+		return
+	}
+	st := m.Stats()
+	for route, n := range map[string]uint64{"https": st.HTTPS, "http": st.HTTP, "turn_tcp": st.TURN,
+		"turn_tls": st.TURNTLS, "acme": st.ACME, "over_cap": st.OverCap, "failed": st.Failed} {
+		ch <- prometheus.MustNewConstMetric(descPortConns, prometheus.CounterValue, float64(n), route)
+	}
+	ch <- prometheus.MustNewConstMetric(descPortPending, prometheus.GaugeValue, float64(st.Pending))
 }
