@@ -83,6 +83,7 @@ fuzz:
 bench: deps build
 	scripts/bench-relay
 	bench/turn/run.sh
+	bench/oneport/run.sh
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkCalls -v -timeout 20m ./e2e
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkBrowser -v -timeout 20m ./e2e/browser
 	scripts/bench-collect
