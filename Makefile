@@ -14,7 +14,7 @@ WASM_RAW  := bin/app.wasm
 WASM_EXEC := $(shell $(GO) env GOROOT)/lib/wasm/wasm_exec.js
 # Packages with fuzz targets, as package:target.
 FUZZ      := ./server/signal:FuzzRelayFrames ./server/signal:FuzzDecodeRequest ./server/signal:FuzzMessageFrame ./server:FuzzHTTPInput ./server/turn:FuzzParseUsername \
-             ./server/turn:FuzzParseTURNQuery ./server/turn:FuzzGuard
+             ./server/turn:FuzzParseTURNQuery ./server/turn:FuzzGuard ./server/demux:FuzzClassify
 
 .PHONY: all build wasm templ run test check unit load e2e fuzz deps bench clean stress
 
@@ -40,7 +40,7 @@ run: build
 
 # Debian packages the tests drive (real clients nobody on this team wrote).
 deps:
-	@scripts/need-debian-packages coturn chromium nodejs
+	@scripts/need-debian-packages coturn chromium nodejs curl
 
 test: deps check unit load fuzz
 
@@ -93,6 +93,7 @@ fuzz:
 bench: deps build
 	COLLIDER_BIN="$(COLLIDER_BIN)" scripts/bench-relay
 	bench/turn/run.sh
+	bench/oneport/run.sh
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkCalls -v -timeout 20m ./e2e
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkBrowser -v -timeout 20m ./e2e/browser
 	scripts/bench-collect

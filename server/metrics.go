@@ -155,4 +155,5 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRemoved, prometheus.CounterValue, float64(r.Removed))
 	ch <- prometheus.MustNewConstMetric(descHandoff, prometheus.CounterValue, float64(r.HandedOff))
 	c.s.collectTURN(ch)
+	c.s.collectSharedPort(ch)
 }

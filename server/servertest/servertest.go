@@ -162,3 +162,32 @@ func listenTURN() (net.PacketConn, net.Listener, error) {
 	}
 	return nil, nil, fmt.Errorf("listen turn tcp on the udp port: %w", lastErr)
 }
+
+// DropUDP is a WrapUDP firewall that drops every datagram that arrives.
+func DropUDP(c net.PacketConn) net.PacketConn { return droppingConn{c} }
+
+type droppingConn struct{ net.PacketConn }
+
+func (d droppingConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		if n, addr, err := d.PacketConn.ReadFrom(p); err != nil {
+			return n, addr, err
+		}
+	}
+}
+
+// RefuseTCP is a WrapTCP firewall that closes every connection at once, as a port behind
+// a middlebox that resets them.
+func RefuseTCP(l net.Listener) net.Listener { return refusingListener{l} }
+
+type refusingListener struct{ net.Listener }
+
+func (l refusingListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		c.Close()
+	}
+}
