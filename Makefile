@@ -44,7 +44,7 @@ run: build
 
 # Debian packages the tests drive (real clients nobody on this team wrote).
 deps:
-	@scripts/need-debian-packages coturn chromium nodejs file qemu-user-static systemd podman buildah
+	@scripts/need-debian-packages coturn chromium nodejs curl file qemu-user-static systemd podman buildah
 
 test: deps check unit load fuzz dist-test
 
