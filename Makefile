@@ -6,11 +6,15 @@
 
 GO        ?= go
 BIN       := bin/onertc
+# Expanded once, so every recipe of one make run names the same version.
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+VERSION   := $(VERSION)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+COMMIT    := $(COMMIT)
 LDFLAGS   := -s -w -X github.com/onertc/onertc/server.Version=$(VERSION) -X main.commit=$(COMMIT)
 # Release builds carry the last commit's time, never the build's (reproducible builds).
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+SOURCE_DATE_EPOCH := $(SOURCE_DATE_EPOCH)
 FUZZTIME  ?= 10s
 # The browser app: compiled for js/wasm, then hashed and precompressed into web/static by
 # web/cmd/wasmpack (skipped when that build is already there), and embedded by package web.
@@ -44,7 +48,7 @@ run: build
 
 # Debian packages the tests drive (real clients nobody on this team wrote).
 deps:
-	@scripts/need-debian-packages coturn chromium nodejs curl file qemu-user-static systemd podman buildah
+	@scripts/need-debian-packages coturn chromium nodejs curl zip file qemu-user-static systemd podman buildah
 
 test: deps check unit load fuzz dist-test
 
