@@ -2,11 +2,19 @@
 #   make run    build everything and start the server on http://localhost:8080
 #   make test   every test (installs the Debian packages tests need when missing)
 #   make bench  benchmarks; updates BENCHMARKS.md
+#   make dist   release archives, Debian packages and SHA256SUMS in bin/dist; make image
 
 GO        ?= go
 BIN       := bin/onertc
+# Expanded once, so every recipe of one make run names the same version.
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -s -w -X github.com/onertc/onertc/server.Version=$(VERSION)
+VERSION   := $(VERSION)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+COMMIT    := $(COMMIT)
+LDFLAGS   := -s -w -X github.com/onertc/onertc/server.Version=$(VERSION) -X main.commit=$(COMMIT)
+# Release builds carry the last commit's time, never the build's (reproducible builds).
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+SOURCE_DATE_EPOCH := $(SOURCE_DATE_EPOCH)
 FUZZTIME  ?= 10s
 # The browser app: compiled for js/wasm, then hashed and precompressed into web/static by
 # web/cmd/wasmpack (skipped when that build is already there), and embedded by package web.
@@ -16,7 +24,7 @@ WASM_EXEC := $(shell $(GO) env GOROOT)/lib/wasm/wasm_exec.js
 FUZZ      := ./server/signal:FuzzRelayFrames ./server/signal:FuzzDecodeRequest ./server/signal:FuzzMessageFrame ./server:FuzzHTTPInput ./server/turn:FuzzParseUsername \
              ./server/turn:FuzzParseTURNQuery ./server/turn:FuzzGuard ./server/demux:FuzzClassify
 
-.PHONY: all build wasm templ run test check unit load e2e fuzz deps bench clean stress
+.PHONY: all build wasm templ run test check unit load e2e fuzz deps bench clean stress dist image dist-test
 
 all: build
 
@@ -40,9 +48,24 @@ run: build
 
 # Debian packages the tests drive (real clients nobody on this team wrote).
 deps:
-	@scripts/need-debian-packages coturn chromium nodejs curl
+	@scripts/need-debian-packages coturn chromium nodejs curl zip file qemu-user-static systemd podman buildah
 
-test: deps check unit load fuzz
+test: deps check unit load fuzz dist-test
+
+# Release archives (.tar.gz with README and LICENSE) and Debian packages for linux/amd64,
+# arm64 and arm (v7), static, with the app embedded; SHA256SUMS. See packaging/.
+dist: wasm
+	VERSION=$(VERSION) COMMIT=$(COMMIT) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) GO=$(GO) packaging/dist
+
+# A container image from scratch holding the binary of a release archive (this machine's
+# architecture unless ARCH=arm64 or arm), tagged onertc:$(VERSION) and onertc:latest.
+image: dist
+	packaging/image bin/dist/onertc-$(VERSION)-linux-$(or $(ARCH),$(shell $(GO) env GOARCH)).tar.gz $(VERSION)
+
+# Installs this machine's .deb (needs root: CI), runs it, upgrades and purges it; checks the
+# other architectures' binaries, the image, and that a second make dist gives the same bytes.
+dist-test: dist
+	VERSION=$(VERSION) COMMIT=$(COMMIT) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) GO=$(GO) packaging/test
 
 check:
 	@echo "== go.mod tidy"

@@ -1,3 +1,4 @@
+// Deprecated: go install cannot build onertc's browser app; use make build, a release archive, the .deb or the image (README: Install).
 module github.com/onertc/onertc
 
 go 1.26.0
@@ -64,3 +65,8 @@ require (
 )
 
 tool github.com/a-h/templ/cmd/templ
+
+// Makes `go install github.com/onertc/onertc/server/cmd/onertc@VERSION` stop, after printing
+// the notice above, instead of building a server whose pages lack the app (the go command
+// refuses exclude directives in a module it installs by version). No effect in a checkout.
+exclude github.com/onertc/onertc v0.0.0-go-install-cannot-build-the-app
