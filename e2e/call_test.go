@@ -68,11 +68,17 @@ func TestCallHangupReofferNewcomerFull(t *testing.T) {
 				t.Fatalf("third bot: %v, want ErrRoomFull", err)
 			}
 
+			queued := s.Relay().Stats().Queued
 			if err := a.stop(t); err != nil {
 				t.Fatalf("a hung up with %v", err)
 			}
 			testsync.Eventually(t, 10*time.Second, "b sees bye and re-offers", func() bool {
 				return b.count("bye") == 1 && len(b.callEvents(client.EventSent, protocol.TypeOffer)) == 1
+			})
+			// b's offer travels on its socket: "sent" is b's side. Wait until the server has
+			// stored it for the next joiner, or c could join before it arrives.
+			testsync.Eventually(t, 10*time.Second, "b's re-offer stored by the server", func() bool {
+				return s.Relay().Stats().Queued > queued
 			})
 			c := startBot(t, ctx, s, room, "c", modeOpts(m.relay)...)
 			msgs := c.joinParams().Messages
