@@ -346,9 +346,15 @@ func TestCallGivesUpWhenRelayStaysDown(t *testing.T) {
 	defer cancel()
 	srv := newFakeServer()
 	a := startCall(t, ctx, srv, "room8", "a", func(c *Config) { c.ReconnectWindow = 200 * time.Millisecond })
+	var conn *fakeConn
+	testsync.Eventually(t, 2*time.Second, "a registered", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		conn = srv.conns[a.call.ClientID()]
+		return conn != nil
+	})
 	srv.mu.Lock()
 	srv.noDial = true
-	conn := srv.conns[a.call.ClientID()]
 	srv.mu.Unlock()
 	conn.Close()
 	if err := a.wait(t); !errors.Is(err, ErrRelayLost) {
