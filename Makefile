@@ -40,7 +40,7 @@ run: build
 
 # Debian packages the tests drive (real clients nobody on this team wrote).
 deps:
-	@scripts/need-debian-packages coturn chromium nodejs
+	@scripts/need-debian-packages coturn chromium nodejs redis-server
 
 test: deps check unit load fuzz
 

@@ -17,9 +17,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/onertc/onertc/server/redisconn"
 	"github.com/onertc/onertc/server/room"
 	"github.com/onertc/onertc/server/signal"
 )
+
+// redisKeyPrefix starts every key onertc writes in a shared Redis.
+const redisKeyPrefix = "onertc:"
 
 // Listeners are the sockets the server serves on; the caller creates them, so tests can
 // run servers on ephemeral ports. Only HTTP is required.
@@ -38,6 +42,7 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	rooms     room.Store
+	redis     *redisconn.Conn // nil in memory mode
 	relay     *signal.Relay
 	metrics   *metrics
 	limiters  struct{ join, message, turn, ws *limiter }
@@ -67,6 +72,14 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	if cfg.Redis != "" {
+		conn, err := redisconn.Open(context.Background(), cfg.Redis, 5*time.Second, log)
+		if err != nil {
+			return nil, err
+		}
+		s.redis = conn
+		s.rooms = room.NewRedis(conn, redisKeyPrefix)
+	}
 	delivery := newDeliveryHistogram()
 	rcfg := signal.DefaultConfig()
 	rcfg.Grace = cfg.RelayGrace
@@ -86,11 +99,11 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	s.limiters.ws = newLimiter("ws", l.WS, l.Burst)
 	if !cfg.TURN.Disabled {
 		if err := s.setupTURN(); err != nil {
-			return nil, err
+			return nil, s.closeRedis(err)
 		}
 	}
 	if err := s.setupTLS(); err != nil {
-		return nil, err
+		return nil, s.closeRedis(err)
 	}
 	s.metrics = newMetrics(s, delivery)
 	s.handler = s.withRequestID(s.metrics.instrument(s.routes()))
@@ -185,7 +198,16 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	if terr := s.stopTURN(); terr != nil {
 		err = errors.Join(err, terr)
 	}
+	s.closeRedis(nil)
 	s.log.Info("stopped")
+	return err
+}
+
+// closeRedis closes the Redis connection, if any, and passes err on.
+func (s *Server) closeRedis(err error) error {
+	if s.redis != nil {
+		s.redis.Close()
+	}
 	return err
 }
 

@@ -165,3 +165,37 @@ func waitFor(t *testing.T, lines <-chan string, pattern string) {
 		}
 	}
 }
+
+func TestRedisFlagRefusals(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"unreachable", []string{"--redis", "redis://:hunter2@127.0.0.1:1/3", "--turn-secret", "s"},
+			[]string{"redis://:xxxxx@127.0.0.1:1/3", "unreachable"}},
+		{"no turn secret", []string{"--redis", "redis://127.0.0.1:1"},
+			[]string{"--redis needs --turn-secret"}},
+		{"not a redis url", []string{"--redis", "http://127.0.0.1:1", "--turn-secret", "s"},
+			[]string{`--redis "http://127.0.0.1:1"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			args := append([]string{"--http", "127.0.0.1:0", "--turn", "127.0.0.1:0", "--turn-tls", "127.0.0.1:0"}, tt.args...)
+			code := serve(t.Context(), args, &out)
+			msg := strings.TrimSpace(out.String())
+			if code == 0 || strings.Count(msg, "\n") != 0 {
+				t.Fatalf("exit %d, output %q; want non-zero and one line", code, msg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("output %q lacks %q", msg, w)
+				}
+			}
+			if strings.Contains(msg, "hunter2") {
+				t.Errorf("output %q shows the password", msg)
+			}
+		})
+	}
+}
