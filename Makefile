@@ -16,7 +16,7 @@ WASM_EXEC := $(shell $(GO) env GOROOT)/lib/wasm/wasm_exec.js
 FUZZ      := ./server/signal:FuzzRelayFrames ./server/signal:FuzzDecodeRequest ./server:FuzzHTTPInput ./server/turn:FuzzParseUsername \
              ./server/turn:FuzzParseTURNQuery ./server/turn:FuzzGuard
 
-.PHONY: all build wasm templ run test check unit load e2e fuzz deps bench clean
+.PHONY: all build wasm templ run test check unit load e2e fuzz deps bench clean stress
 
 all: build
 
@@ -72,6 +72,11 @@ load: wasm
 # test CA, and real headless Chromium.
 e2e: deps wasm load
 	$(GO) test -race -count=1 -timeout 20m ./e2e/...
+
+# The timing-sensitive packages several times on a busy machine (see scripts/stress). Run it
+# before every submission that touches the relay, the client or the e2e tests.
+stress: deps wasm
+	GO=$(GO) scripts/stress
 
 fuzz:
 	@echo "== fuzz targets, $(FUZZTIME) each"

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -138,12 +139,23 @@ func (c *Call) request(r controlReq) {
 
 // Run joins the room and runs the call until ctx is done, Hangup is called, or the call
 // cannot go on. It always leaves the room before returning. A hang-up returns nil.
+//
+// A client the server has forgotten (away longer than its grace period) joins again as a
+// new client, up to maxRejoins times in a row: the room may have a peer waiting for it.
 func (c *Call) Run(ctx context.Context) error {
 	defer close(c.done)
 	err := c.run(ctx)
+	for rejoins := 0; errors.Is(err, ErrForgotten) && rejoins < maxRejoins && ctx.Err() == nil; rejoins++ {
+		c.log.Info("the server forgot this client; joining again", "err", err)
+		err = c.run(ctx)
+	}
 	c.emit(Event{Kind: EventClosed, Err: err})
 	return err
 }
+
+// maxRejoins bounds Run's joins after ErrForgotten, so a server that forgets every client
+// at once (a broken deployment) ends the call instead of looping.
+const maxRejoins = 3
 
 func (c *Call) run(ctx context.Context) error {
 	t := c.cfg.Transport
@@ -287,6 +299,8 @@ func fatalRelayError(text string) error {
 		return fmt.Errorf("%w: %w: %s", ErrRelayRefused, ErrRoomFull, text)
 	case strings.Contains(text, protocol.ErrTextInvalidRegister):
 		return fmt.Errorf("%w: %s", ErrRelayRefused, text)
+	case strings.Contains(text, protocol.ErrTextUnknownClient):
+		return fmt.Errorf("%w: %w: %s", ErrRelayRefused, ErrForgotten, text)
 	}
 	return nil
 }

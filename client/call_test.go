@@ -453,3 +453,60 @@ func TestPCConfig(t *testing.T) {
 		}
 	}
 }
+
+// A client away longer than the server's grace period is forgotten: its re-register is
+// refused, and the call joins again as a new client instead of ending.
+func TestCallRejoinsWhenForgotten(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := newFakeServer()
+	a := startCall(t, ctx, srv, "room9", "a", nil)
+	b := startCall(t, ctx, srv, "room9", "b", nil)
+	eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
+
+	// B's socket drops and stays down past the grace period: the server removes it.
+	srv.mu.Lock()
+	srv.noDial = true
+	oldB := b.call.ClientID()
+	conn := srv.conns[oldB]
+	srv.removeLocked("room9", oldB)
+	delete(srv.conns, oldB)
+	srv.mu.Unlock()
+	conn.Close()
+	eventually(t, 2*time.Second, "B notices the loss", func() bool { return b.count(EventRelayLost, "") == 1 })
+	srv.mu.Lock()
+	srv.noDial = false
+	srv.mu.Unlock()
+
+	eventually(t, 3*time.Second, "B joined again", func() bool { return b.count(EventJoined, "") == 2 })
+	newB := b.call.ClientID()
+	if newB == oldB || newB == "" {
+		t.Fatalf("B rejoined as %q (was %q), want a new client", newB, oldB)
+	}
+	eventually(t, 2*time.Second, "new B registered", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		c := srv.conns[newB]
+		return c != nil && !c.isClosed() && slices.Contains(srv.rooms["room9"], newB)
+	})
+	select {
+	case err := <-b.errc:
+		t.Fatalf("B's call ended: %v", err)
+	default:
+	}
+}
+
+// A server that forgets the client every time ends the call after a few joins.
+func TestCallGivesUpWhenAlwaysForgotten(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := newFakeServer()
+	srv.forgetOnJoin = true
+	a := startCall(t, ctx, srv, "room10", "a", nil)
+	if err := a.wait(t); !errors.Is(err, ErrForgotten) || !errors.Is(err, ErrRelayRefused) {
+		t.Fatalf("Run = %v, want ErrForgotten", err)
+	}
+	if n := a.count(EventJoined, ""); n != 1+maxRejoins {
+		t.Fatalf("joined %d times, want %d", n, 1+maxRejoins)
+	}
+}

@@ -18,6 +18,9 @@ var (
 	ErrRelayLost = errors.New("relay connection lost")
 	// ErrRelayRefused: the relay refused the registration.
 	ErrRelayRefused = errors.New("relay refused registration")
+	// ErrForgotten: the server no longer holds this client (it was away longer than the
+	// server's grace period); Run joins again by itself a few times before returning it.
+	ErrForgotten = errors.New("the server no longer holds this client")
 	// ErrBadConfig: a Config or transport option is invalid.
 	ErrBadConfig = errors.New("invalid client configuration")
 	// ErrHTTPStatus: a server answered with an unexpected HTTP status.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -23,6 +24,9 @@ type fakeServer struct {
 	posted  []string // every /message body, in order
 	deleted []string
 	noDial  bool // DialRelay fails, as while the network is down
+	// forgetOnJoin removes every client right after its join, as a server whose grace
+	// period ends before the client registers.
+	forgetOnJoin bool
 }
 
 func newFakeServer() *fakeServer {
@@ -54,7 +58,9 @@ func (s *fakeServer) Join(_ context.Context, room, _ string) (protocol.JoinRespo
 		p.Messages = append(p.Messages, s.mailbox[o]...)
 		delete(s.mailbox, o)
 	}
-	s.rooms[room] = append(s.rooms[room], id)
+	if !s.forgetOnJoin {
+		s.rooms[room] = append(s.rooms[room], id)
+	}
 	return protocol.JoinResponse{Result: protocol.ResultSuccess, Params: p}, nil
 }
 
@@ -182,6 +188,10 @@ func (c *fakeConn) Write(_ context.Context, req protocol.RelayRequest) error {
 	defer s.mu.Unlock()
 	switch req.Cmd {
 	case protocol.CmdRegister:
+		if !slices.Contains(s.rooms[req.RoomID], req.ClientID) {
+			c.push(protocol.RelayFrame{Error: protocol.ErrTextUnknownClient})
+			return nil
+		}
 		if old := s.conns[req.ClientID]; old != nil && !old.isClosed() {
 			c.push(protocol.RelayFrame{Error: protocol.ErrTextDuplicateClient})
 			return nil

@@ -62,10 +62,14 @@ func TestPionCallOverFakeServer(t *testing.T) {
 	b, bev := start(1, "b")
 	eventually(t, 15*time.Second, "pion peers connected", func() bool { return aev.connected() && bev.connected() })
 	eventually(t, 10*time.Second, "data both ways", func() bool { return got[0].Load() > 0 && got[1].Load() > 0 })
+	// A direct pair: no relay on either side. The remote end is "prflx" rather than "host"
+	// when the peer's connectivity check arrives before its candidate does (a race that
+	// trickle ICE allows); it is the same host address.
+	direct := func(typ string) bool { return typ == "host" || typ == "prflx" }
 	for name, ev := range map[string]*pionEvents{"a": aev, "b": bev} {
 		l, r, ok := ev.peer().SelectedPair()
-		if !ok || l != "host" || r != "host" {
-			t.Errorf("%s: selected pair %q/%q ok=%v, want host/host", name, l, r, ok)
+		if !ok || l != "host" || !direct(r) {
+			t.Errorf("%s: selected pair %q/%q ok=%v, want host/host or host/prflx", name, l, r, ok)
 		}
 	}
 	srv.mu.Lock()

@@ -126,7 +126,8 @@ type RelayFrame struct {
 	Error string `json:"error"`
 }
 
-// Relay error texts, verbatim from Collider.
+// Relay error texts, verbatim from Collider, except ErrTextUnknownClient, which is onertc's:
+// Collider registered whoever asked, onertc registers only clients its room table holds.
 const (
 	ErrTextDuplicateRegister = "Duplicated register request"
 	ErrTextInvalidRegister   = "Invalid register request: missing 'clientid' or 'roomid'"
@@ -135,6 +136,9 @@ const (
 	ErrTextNotRegistered     = "Client not registered"
 	ErrTextMissingMsg        = "Invalid send request: missing 'msg'"
 	ErrTextUnexpectedCmd     = "Invalid message: unexpected 'cmd'"
+	// ErrTextUnknownClient answers a register or send for a client the room does not hold:
+	// one that never joined, or one removed after its grace period. It must join again.
+	ErrTextUnknownClient = "Unknown client: join the room again"
 )
 
 // Call payload types, carried opaquely by the servers inside messages.

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/onertc/onertc/protocol"
 )
 
 // The whole call of PROTOCOL.md section 6, then the ghost and hand-off rules.
@@ -91,7 +93,10 @@ func TestRelayManyRoomsNoLossNoDupNoReorder(t *testing.T) {
 	if testing.Short() {
 		rooms = 40
 	}
-	ts := startServer(t, func(c *Config) { c.RelayGrace = 5 * time.Second })
+	// The grace period must outlast the slowest join-to-register of 200 rooms at once on a
+	// loaded 2-core machine under -race (seconds); nothing here waits for it to end. A
+	// register that comes later is refused, which TestLateRegisterAfterGraceIsRefused covers.
+	ts := startServer(t, func(c *Config) { c.RelayGrace = time.Minute })
 	const perPhase = 5
 	var wg sync.WaitGroup
 	for i := 0; i < rooms; i++ {
@@ -213,5 +218,72 @@ func TestRelayManyRoomsNoLossNoDupNoReorder(t *testing.T) {
 	wg.Wait()
 	if st := ts.relay.Stats(); st.Dropped != 0 {
 		t.Fatalf("relay dropped %d messages", st.Dropped)
+	}
+}
+
+// A client whose grace period ended is out of the room table AND the relay: coming back late
+// on the relay is refused with a clear error, and the room works for everyone else. Before
+// the fix, the late register re-created the client in the relay only: its peer's messages
+// went to the room mailbox instead of to it, and a newcomer got SUCCESS from /join but
+// "Max room capacity reached" on register.
+func TestLateRegisterAfterGraceIsRefused(t *testing.T) {
+	tests := []struct {
+		name string
+		// away makes B absent from the relay: it never registers, or its socket drops.
+		away func(t *testing.T, ts *testServer, roomID, bID string)
+	}{
+		{"joined and never registered in time", func(*testing.T, *testServer, string, string) {}},
+		{"socket dropped and stayed away", func(t *testing.T, ts *testServer, roomID, bID string) {
+			ws := ts.dial(t)
+			ws.register(roomID, bID)
+			eventually(t, "B online", func() bool { return ts.relay.Stats().Online == 2 })
+			ws.conn.Close()
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, func(c *Config) { c.RelayGrace = 300 * time.Millisecond })
+			const roomID = "late"
+			a := ts.join(t, roomID)
+			wsA := ts.dial(t)
+			wsA.register(roomID, a.ClientID)
+			b := ts.join(t, roomID)
+			tt.away(t, ts, roomID, b.ClientID)
+			eventually(t, "B removed after the grace period", func() bool { return ts.occupancy(t, roomID) == 1 })
+			eventually(t, "relay holds A alone", func() bool { st := ts.relay.Stats(); return st.Rooms == 1 && st.Online == 1 })
+
+			late := ts.dial(t)
+			late.register(roomID, b.ClientID)
+			if f := late.next(); f.Error != protocol.ErrTextUnknownClient || f.Msg != "" {
+				t.Fatalf("late register = %+v, want error %q", f, protocol.ErrTextUnknownClient)
+			}
+			late.expectClosed()
+			if r := ts.message(t, roomID, b.ClientID, "from B"); r != protocol.ResultUnknownClient {
+				t.Fatalf("/message from the removed B = %s, want %s", r, protocol.ResultUnknownClient)
+			}
+			if n := ts.occupancy(t, roomID); n != 1 {
+				t.Fatalf("occupancy after the late register = %d, want 1", n)
+			}
+
+			// A, alone, keeps talking: it reaches the newcomer through its /join.
+			wsA.sendMsg("offer-again")
+			eventually(t, "A's message stored", func() bool { return ts.relay.Stats().Queued >= 1 })
+			c := ts.join(t, roomID)
+			if c.IsInitiator != "false" || strings.Join(c.Messages, ",") != "offer-again" {
+				t.Fatalf("newcomer: initiator %q messages %q", c.IsInitiator, c.Messages)
+			}
+			wsC := ts.dial(t)
+			wsC.register(roomID, c.ClientID)
+			wsC.sendMsg("answer")
+			wsA.expectMsg("answer")
+			if r := ts.message(t, roomID, a.ClientID, "cand"); r != protocol.ResultSuccess {
+				t.Fatalf("/message from A = %s", r)
+			}
+			wsC.expectMsg("cand")
+			wsC.expectNothing(50 * time.Millisecond)
+			if st := ts.relay.Stats(); st.Online != 2 || st.Rooms != 1 || ts.occupancy(t, roomID) != 2 {
+				t.Fatalf("relay %+v, room table %d: they must agree on two clients", st, ts.occupancy(t, roomID))
+			}
+		})
 	}
 }

@@ -93,12 +93,19 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, protocol.NewJoinError(protocol.ResultError))
 		return
 	}
-	s.metrics.joins.WithLabelValues(protocol.ResultSuccess).Inc()
 	if err := s.relay.Expect(roomID, j.ClientID); err != nil {
-		// The relay room holds a client the room table no longer has (a Collider-only
-		// client); the joiner's register will be refused and it can retry.
-		log.Warn("relay did not take the new client", "client", j.ClientID, "err", err)
+		// Only a relay that is shutting down refuses (its clients are the room table's,
+		// see signal.Relay.Expect). Undo the join, giving back the mailbox it took, so
+		// the two tables still agree and nothing is lost.
+		log.Error("relay did not take the new client", "client", j.ClientID, "err", err)
+		if rerr := s.rooms.Remove(r.Context(), roomID, j.ClientID, j.Messages); rerr != nil {
+			log.Error("undo join", "client", j.ClientID, "err", rerr)
+		}
+		s.metrics.joins.WithLabelValues(protocol.ResultError).Inc()
+		writeJSON(w, http.StatusServiceUnavailable, protocol.NewJoinError(protocol.ResultError))
+		return
 	}
+	s.metrics.joins.WithLabelValues(protocol.ResultSuccess).Inc()
 	p := s.params(r)
 	p.RoomID = roomID
 	p.RoomLink = s.origin(r).http() + "/r/" + roomID
@@ -148,7 +155,13 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !stored {
-		if err := s.relay.Send(r.Context(), roomID, clientID, msg); err != nil {
+		err := s.relay.Send(r.Context(), roomID, clientID, msg)
+		if errors.Is(err, signal.ErrUnknownClient) {
+			// Removed by the relay a moment ago; the room table is catching up.
+			writeJSON(w, http.StatusOK, protocol.MessageResponse{Result: protocol.ResultUnknownClient})
+			return
+		}
+		if err != nil {
 			status := http.StatusOK
 			if !errors.Is(err, signal.ErrQueueFull) && !errors.Is(err, signal.ErrRoomFull) {
 				status = http.StatusInternalServerError

@@ -25,17 +25,20 @@ func TestRelayErrors(t *testing.T) {
 		{"register without clientid", []string{`{"cmd":"register","roomid":"r"}`}, protocol.ErrTextInvalidRegister, true},
 		{"register without roomid", []string{`{"cmd":"register","clientid":"c"}`}, protocol.ErrTextInvalidRegister, true},
 		{"register with bad id", []string{`{"cmd":"register","roomid":"a/b","clientid":"c"}`}, "Invalid register request: bad 'clientid' or 'roomid'", true},
-		{"double register", []string{`{"cmd":"register","roomid":"r","clientid":"c"}`, `{"cmd":"register","roomid":"r","clientid":"c"}`}, protocol.ErrTextDuplicateRegister, true},
-		{"send without msg", []string{`{"cmd":"register","roomid":"r","clientid":"c"}`, `{"cmd":"send"}`}, protocol.ErrTextMissingMsg, true},
+		{"register of a client that never joined", []string{`{"cmd":"register","roomid":"r","clientid":"stranger"}`}, protocol.ErrTextUnknownClient, true},
+		{"register in another room than joined", []string{`{"cmd":"register","roomid":"other","clientid":"{c}"}`}, protocol.ErrTextUnknownClient, true},
+		{"double register", []string{`{"cmd":"register","roomid":"r","clientid":"{c}"}`, `{"cmd":"register","roomid":"r","clientid":"{c}"}`}, protocol.ErrTextDuplicateRegister, true},
+		{"send without msg", []string{`{"cmd":"register","roomid":"r","clientid":"{c}"}`, `{"cmd":"send"}`}, protocol.ErrTextMissingMsg, true},
 		{"unknown cmd keeps the socket", []string{`{"cmd":"dance"}`}, protocol.ErrTextUnexpectedCmd, false},
-		{"message too large", []string{`{"cmd":"register","roomid":"r","clientid":"c"}`, `{"cmd":"send","msg":"` + strings.Repeat("y", protocol.MaxMessageBytes+1) + `"}`}, "Message too large", false},
+		{"message too large", []string{`{"cmd":"register","roomid":"r","clientid":"{c}"}`, `{"cmd":"send","msg":"` + strings.Repeat("y", protocol.MaxMessageBytes+1) + `"}`}, "Message too large", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := startServer(t, nil)
+			joined := ts.join(t, "r").ClientID // {c} in the frames
 			c := ts.dial(t)
 			for _, f := range tt.frames {
-				c.sendRaw([]byte(f))
+				c.sendRaw([]byte(strings.ReplaceAll(f, "{c}", joined)))
 			}
 			f := c.next()
 			if f.Error != tt.wantError || f.Msg != "" {
@@ -60,23 +63,25 @@ func TestRelayErrors(t *testing.T) {
 	})
 }
 
-func TestRelayCapacityAndDuplicates(t *testing.T) {
+func TestRelayStrangersAndDuplicates(t *testing.T) {
 	ts := startServer(t, nil)
+	idA, idB := ts.join(t, "cap").ClientID, ts.join(t, "cap").ClientID
 	a, b := ts.dial(t), ts.dial(t)
-	a.register("cap", "A")
-	b.register("cap", "B")
+	a.register("cap", idA)
+	b.register("cap", idB)
 	eventually(t, "two online", func() bool { return ts.relay.Stats().Online == 2 })
 
+	// A third party never got past /join (FULL), so the relay does not know it.
 	third := ts.dial(t)
 	third.register("cap", "C")
-	if f := third.next(); f.Error != protocol.ErrTextRoomFull {
-		t.Fatalf("third = %+v, want %q", f, protocol.ErrTextRoomFull)
+	if f := third.next(); f.Error != protocol.ErrTextUnknownClient {
+		t.Fatalf("third = %+v, want %q", f, protocol.ErrTextUnknownClient)
 	}
 	third.expectClosed()
 
 	// A second register of A is a reconnect: the new socket takes over, the old is told.
 	a2 := ts.dial(t)
-	a2.register("cap", "A")
+	a2.register("cap", idA)
 	if f := a.next(); f.Error != protocol.ErrTextDuplicateClient {
 		t.Fatalf("replaced socket got %+v, want %q", f, protocol.ErrTextDuplicateClient)
 	}
@@ -95,10 +100,11 @@ func TestRelayCapacityAndDuplicates(t *testing.T) {
 
 func TestRelayQueuesUntilRegisterAndAcrossReconnect(t *testing.T) {
 	ts := startServer(t, func(c *Config) { c.RelayGrace = 2 * time.Second })
+	idA, idB := ts.join(t, "q").ClientID, ts.join(t, "q").ClientID
 	a := ts.dial(t)
-	a.register("q", "A")
+	a.register("q", idA)
 	b := ts.dial(t)
-	b.register("q", "B")
+	b.register("q", idB)
 	eventually(t, "both online", func() bool { return ts.relay.Stats().Online == 2 })
 	b.conn.Close()
 	eventually(t, "B offline", func() bool { return ts.relay.Stats().Online == 1 })
@@ -106,7 +112,7 @@ func TestRelayQueuesUntilRegisterAndAcrossReconnect(t *testing.T) {
 		a.sendMsg(m)
 	}
 	b2 := ts.dial(t)
-	b2.register("q", "B")
+	b2.register("q", idB)
 	b2.expectMsg("1")
 	b2.expectMsg("2")
 	b2.expectMsg("3")
@@ -116,14 +122,15 @@ func TestRelayQueuesUntilRegisterAndAcrossReconnect(t *testing.T) {
 // when the queue is full.
 func TestRelaySlowPeerDoesNotStallOthers(t *testing.T) {
 	ts := startServer(t, nil)
+	idA, idB := ts.join(t, "slow").ClientID, ts.join(t, "slow").ClientID
 	sender := ts.dial(t)
-	sender.register("slow", "A")
+	sender.register("slow", idA)
 	stuck, _, err := websocket.DefaultDialer.Dial("ws://"+ts.host+"/ws", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stuck.Close()
-	if err := stuck.WriteJSON(protocol.RelayRequest{Cmd: "register", RoomID: "slow", ClientID: "B"}); err != nil {
+	if err := stuck.WriteJSON(protocol.RelayRequest{Cmd: "register", RoomID: "slow", ClientID: idB}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "both online", func() bool { return ts.relay.Stats().Online == 2 })
@@ -142,9 +149,10 @@ func TestRelaySlowPeerDoesNotStallOthers(t *testing.T) {
 		}
 	}
 	// Meanwhile another room relays normally.
+	idX, idY := ts.join(t, "fast").ClientID, ts.join(t, "fast").ClientID
 	x, y := ts.dial(t), ts.dial(t)
-	x.register("fast", "X")
-	y.register("fast", "Y")
+	x.register("fast", idX)
+	y.register("fast", idY)
 	eventually(t, "fast room online", func() bool { return ts.relay.Stats().Online == 4 })
 	for i := 0; i < 50; i++ {
 		x.sendMsg("ping")
@@ -154,23 +162,23 @@ func TestRelaySlowPeerDoesNotStallOthers(t *testing.T) {
 
 func TestRelayHTTPSendAndDelete(t *testing.T) {
 	ts := startServer(t, nil)
+	idA, idB := ts.join(t, "h").ClientID, ts.join(t, "h").ClientID
 	b := ts.dial(t)
-	b.register("h", "B")
-	status, body := ts.post(t, "/collider/h/A", "via http")
+	b.register("h", idB)
+	status, body := ts.post(t, "/collider/h/"+idA, "via http")
 	if status != 200 || body != "OK\n" {
 		t.Fatalf("POST /collider = %d %q", status, body)
 	}
 	b.expectMsg("via http")
 
-	// A registers later: it is the client the HTTP send created.
 	a := ts.dial(t)
-	a.register("h", "A")
+	a.register("h", idA)
 	a.sendMsg("bye-soon")
 	b.expectMsg("bye-soon")
 
 	// DELETE overtakes A's bye: the bye is still delivered.
 	a.sendMsg(`{"type":"bye"}`)
-	req, _ := http.NewRequest(http.MethodDelete, ts.url+"/collider/h/A", nil)
+	req, _ := http.NewRequest(http.MethodDelete, ts.url+"/collider/h/"+idA, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -182,15 +190,29 @@ func TestRelayHTTPSendAndDelete(t *testing.T) {
 	}
 	b.expectMsg(`{"type":"bye"}`)
 	a.expectClosed()
+	if n := ts.occupancy(t, "h"); n != 1 {
+		t.Fatalf("occupancy after DELETE = %d, want 1", n)
+	}
 
-	// A WebSocket send never re-creates a deleted client; a new A may register.
+	// The deleted A cannot come back on the relay, by socket or by POST: it must join again.
+	stale := ts.dial(t)
+	stale.register("h", idA)
+	if f := stale.next(); f.Error != protocol.ErrTextUnknownClient {
+		t.Fatalf("register after DELETE = %+v, want %q", f, protocol.ErrTextUnknownClient)
+	}
+	stale.expectClosed()
+	status, body = ts.post(t, "/collider/h/"+idA, "from the grave")
+	if status != http.StatusInternalServerError || !strings.Contains(body, protocol.ErrTextUnknownClient) {
+		t.Fatalf("POST /collider after DELETE = %d %q, want 500 %q", status, body, protocol.ErrTextUnknownClient)
+	}
+	b.expectNothing(50 * time.Millisecond)
 	a2 := ts.dial(t)
-	a2.register("h", "A")
+	a2.register("h", ts.join(t, "h").ClientID)
 	a2.sendMsg("new A")
 	b.expectMsg("new A")
 
 	for _, m := range []string{http.MethodOptions, http.MethodGet} {
-		req, _ := http.NewRequest(m, ts.url+"/collider/h/A", nil)
+		req, _ := http.NewRequest(m, ts.url+"/collider/h/"+idB, nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -200,17 +222,17 @@ func TestRelayHTTPSendAndDelete(t *testing.T) {
 			t.Errorf("%s /collider = %d", m, resp.StatusCode)
 		}
 	}
-	status, _ = ts.post(t, "/collider/h/A", strings.Repeat("x", protocol.MaxMessageBytes+1))
+	status, _ = ts.post(t, "/collider/h/"+idB, strings.Repeat("x", protocol.MaxMessageBytes+1))
 	if status != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized POST /collider = %d, want 413", status)
 	}
-	status, _ = ts.post(t, "/collider/h/A", "")
+	status, _ = ts.post(t, "/collider/h/"+idB, "")
 	if status != http.StatusInternalServerError {
 		t.Errorf("empty POST /collider = %d, want 500", status)
 	}
-	status, _ = ts.post(t, "/collider/h/C", "third")
-	if status != http.StatusInternalServerError {
-		t.Errorf("POST /collider as a third client = %d, want 500", status)
+	status, body = ts.post(t, "/collider/h/C", "third")
+	if status != http.StatusInternalServerError || !strings.Contains(body, protocol.ErrTextUnknownClient) {
+		t.Errorf("POST /collider as a client that never joined = %d %q, want 500", status, body)
 	}
 }
 

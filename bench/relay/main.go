@@ -190,7 +190,20 @@ func mem(addr string) (memStats, error) {
 
 var dialer = &websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 1024, HandshakeTimeout: 30 * time.Second}
 
-func register(addr, roomID, clientID string) (*websocket.Conn, error) {
+// register joins roomID (the relay registers only clients the room table holds) and
+// registers the client it was given; clientID names it in the load generator only.
+func register(addr, roomID, _ string) (*websocket.Conn, error) {
+	resp, err := http.Post("http://"+addr+"/join/"+roomID, "text/plain", nil)
+	if err != nil {
+		return nil, fmt.Errorf("join: %w", err)
+	}
+	var joined protocol.JoinResponse
+	err = json.NewDecoder(resp.Body).Decode(&joined)
+	resp.Body.Close()
+	if err != nil || joined.Result != protocol.ResultSuccess {
+		return nil, fmt.Errorf("join room %q: %s %v", roomID, joined.Result, err)
+	}
+	clientID := joined.Params.ClientID
 	c, _, err := dialer.Dial("ws://"+addr+"/ws", nil)
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)

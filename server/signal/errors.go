@@ -10,6 +10,7 @@ import (
 var (
 	ErrRoomFull      = errors.New(protocol.ErrTextRoomFull)
 	ErrNotRegistered = errors.New(protocol.ErrTextNotRegistered)
+	ErrUnknownClient = errors.New(protocol.ErrTextUnknownClient)
 	ErrQueueFull     = errors.New("Message queue full")
 	ErrTooLarge      = errors.New("Message too large")
 	ErrClosed        = errors.New("Relay shutting down")

@@ -241,7 +241,8 @@ func peerOf(c *client) *client {
 }
 
 // lookup returns the client, creating it (and its room) when create is set. It returns
-// ErrRoomFull when the room holds two others. Called with r.mu held.
+// ErrUnknownClient for a client it does not hold and may not create, ErrRoomFull when the
+// room holds two others. Only Expect creates: see its comment. Called with r.mu held.
 func (r *Relay) lookup(roomID, clientID string, create bool) (*client, error) {
 	rm := r.rooms[roomID]
 	if rm != nil {
@@ -252,7 +253,7 @@ func (r *Relay) lookup(roomID, clientID string, create bool) (*client, error) {
 		}
 	}
 	if !create {
-		return nil, ErrNotRegistered
+		return nil, ErrUnknownClient
 	}
 	if rm == nil {
 		rm = &room{id: roomID}
@@ -406,19 +407,16 @@ func (r *Relay) deliverOrphanLocked(from *client, msg string) error {
 	return nil
 }
 
-// Send hands msg to the relay as if the client had sent it on its socket, creating the
-// client (offline, with the grace timer running) when the relay does not know it yet. The
-// room server calls it for /message when the room holds two.
+// Send hands msg to the relay as if the client had sent it on its socket. The room server
+// calls it for /message when the room holds two; POST /collider calls it too. A client the
+// relay does not hold gets ErrUnknownClient: it was never in the room, or it was removed.
 func (r *Relay) Send(ctx context.Context, roomID, clientID, msg string) error {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return ErrClosed
 	}
-	c, err := r.lookup(roomID, clientID, true)
-	if err == nil && c.sock == nil {
-		r.startGrace(c)
-	}
+	c, err := r.lookup(roomID, clientID, false)
 	r.mu.Unlock()
 	if err != nil {
 		return err
@@ -429,6 +427,13 @@ func (r *Relay) Send(ctx context.Context, roomID, clientID, msg string) error {
 // Expect makes a client that has just joined known to the relay, offline, with its grace
 // timer running: a client that joins and never registers is removed like one whose socket
 // dropped, so it cannot hold a room full.
+//
+// It is the only way into the relay. The room server calls it for every /join, and the relay
+// tells the room server (Hooks.Removed) after every removal, so the relay's clients are the
+// room table's at all times; during a removal, for a moment, the relay holds one fewer. A
+// register or send for any other client is refused (ErrUnknownClient) rather than creating
+// it: a client that comes back after its grace period ended must join again, or the two
+// tables would disagree and the room would look full to newcomers.
 func (r *Relay) Expect(roomID, clientID string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

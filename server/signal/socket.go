@@ -187,9 +187,10 @@ func (s *socket) register(roomID, clientID string) bool {
 	case r.closed:
 		return fail(ErrClosed.Error())
 	}
-	c, err := r.lookup(roomID, clientID, true)
+	c, err := r.lookup(roomID, clientID, false)
 	if err != nil {
-		return fail(protocol.ErrTextRoomFull)
+		// Not joined, or removed when its grace period ended: see Expect.
+		return fail(protocol.ErrTextUnknownClient)
 	}
 	if old := c.sock; old != nil {
 		// The same client registering again is nearly always a reconnect whose old

@@ -4,8 +4,10 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"flag"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/onertc/onertc/protocol"
 )
 
 func TestFlagsAndEnvironment(t *testing.T) {
@@ -118,11 +122,21 @@ func TestGracefulShutdownOnSIGTERM(t *testing.T) {
 	}()
 	waitFor(t, lines, `"msg":"serving"`)
 
+	resp, err := http.Post("http://"+addr+"/join/r", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var joined protocol.JoinResponse
+	err = json.NewDecoder(resp.Body).Decode(&joined)
+	resp.Body.Close()
+	if err != nil || joined.Result != protocol.ResultSuccess {
+		t.Fatalf("join: %+v %v", joined, err)
+	}
 	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ws.WriteJSON(map[string]string{"cmd": "register", "roomid": "r", "clientid": "c"}); err != nil {
+	if err := ws.WriteJSON(map[string]string{"cmd": "register", "roomid": "r", "clientid": joined.Params.ClientID}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
