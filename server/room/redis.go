@@ -33,15 +33,21 @@ func NewRedis(rdb redis.Cmdable, prefix string) *Redis {
 	return &Redis{rdb: rdb, prefix: prefix}
 }
 
-// Keys returns the keys of room roomID: clients, mailbox, mailbox bytes. Other Redis
-// state of the room (the relay's) uses RoomKey so it lands in the same slot.
+// keys returns the keys of room roomID the room scripts take: clients, mailbox, mailbox
+// bytes.
 func (r *Redis) keys(roomID string) []string {
-	base := r.RoomKey(roomID)
+	base := RedisRoomKey(r.prefix, roomID)
 	return []string{base + "clients", base + "mailbox", base + "mbytes"}
 }
 
-// RoomKey is the prefix of every key of roomID: PREFIX{room}: .
-func (r *Redis) RoomKey(roomID string) string { return r.prefix + "{" + roomID + "}:" }
+// RedisRoomKey is the start of every key of roomID, PREFIX{room}: , the room table's and the
+// relay's alike, so that all of them hash to one Redis Cluster slot. The room table's are
+// that plus "clients", "mailbox" and "mbytes".
+func RedisRoomKey(prefix, roomID string) string { return prefix + "{" + roomID + "}:" }
+
+// CountRemoved updates the counters Stats reads for a removal done by another script on
+// the room's keys (the relay's): one client fewer, and one room fewer when it emptied.
+func (r *Redis) CountRemoved(ctx context.Context, emptied bool) { r.count(ctx, -1, emptied) }
 
 func (r *Redis) statsKey() string { return r.prefix + "stats" }
 
@@ -60,40 +66,43 @@ redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('RPUSH', KEYS[1], ARGV[1])
 return out`)
 
-	// storeMail is shared by message and remove: append the messages from index first of
-	// ARGV while they fit the bounds in ARGV[2] (count) and ARGV[3] (bytes).
-	storeMail = `
-local function store(first)
-  local n = redis.call('LLEN', KEYS[2])
-  local b = tonumber(redis.call('GET', KEYS[3]) or '0')
-  for i = first, #ARGV do
-    if n + 1 > tonumber(ARGV[2]) or b + #ARGV[i] > tonumber(ARGV[3]) then return 'mailboxfull' end
-    redis.call('RPUSH', KEYS[2], ARGV[i])
-    n, b = n + 1, b + #ARGV[i]
-    redis.call('SET', KEYS[3], b)
-  end
-  return 'ok'
-end
-`
-	messageScript = redis.NewScript(storeMail + `
+	messageScript = redis.NewScript(RedisMailboxLua + `
 local ids = redis.call('LRANGE', KEYS[1], 0, -1)
 if #ids == 0 then return 'noroom' end
 local found = false
 for _, id in ipairs(ids) do if id == ARGV[1] then found = true end end
 if not found then return 'noclient' end
 if #ids > 1 then return 'relay' end
-local r = store(4)
+local r = mailbox_store(KEYS[2], KEYS[3], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV, 4)
 if r == 'ok' then return 'stored' end
 return r`)
 
-	removeScript = redis.NewScript(storeMail + `
+	removeScript = redis.NewScript(RedisMailboxLua + `
 if redis.call('LREM', KEYS[1], 0, ARGV[1]) == 0 then return 'none' end
 if redis.call('LLEN', KEYS[1]) == 0 then
   redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
   return 'emptied'
 end
-return store(4)`)
+return mailbox_store(KEYS[2], KEYS[3], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV, 4)`)
 )
+
+// RedisMailboxLua defines mailbox_store(mb, mbytes, maxn, maxb, msgs, first): it appends
+// msgs[first..] to the mailbox list mb while they fit maxn messages and maxb bytes (the
+// total kept in mbytes) and answers 'ok' or 'mailboxfull'. The relay's scripts store in
+// the same mailbox with it.
+const RedisMailboxLua = `
+local function mailbox_store(mb, mbytes, maxn, maxb, msgs, first)
+  local n = redis.call('LLEN', mb)
+  local b = tonumber(redis.call('GET', mbytes) or '0')
+  for i = first, #msgs do
+    if n + 1 > maxn or b + #msgs[i] > maxb then return 'mailboxfull' end
+    redis.call('RPUSH', mb, msgs[i])
+    n, b = n + 1, b + #msgs[i]
+    redis.call('SET', mbytes, b)
+  end
+  return 'ok'
+end
+`
 
 // Join implements Store.
 func (r *Redis) Join(ctx context.Context, roomID string, newID func() string) (Joined, error) {
