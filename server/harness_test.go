@@ -7,12 +7,14 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/redistest"
 )
 
 // testServer is a real server on an ephemeral loopback port.
@@ -151,10 +153,12 @@ func (c *wsClient) sendRaw(b []byte) {
 }
 
 func (c *wsClient) register(roomID, clientID string) {
+	c.t.Helper()
 	c.send(protocol.RelayRequest{Cmd: protocol.CmdRegister, RoomID: roomID, ClientID: clientID})
 }
 
 func (c *wsClient) sendMsg(msg string) {
+	c.t.Helper()
 	c.send(protocol.RelayRequest{Cmd: protocol.CmdSend, Msg: msg})
 }
 
@@ -223,4 +227,52 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// fleet is several servers sharing one real redis-server, as behind a load balancer with
+// no stickiness: next hands out the servers in turn, so consecutive requests and sockets of
+// one client land on different instances. A fleet of one in memory mode runs the same
+// tests on a single process.
+type fleet struct {
+	servers []*testServer
+	redis   *redistest.Server
+	turn    atomic.Uint32
+}
+
+func startFleet(t *testing.T, n int, mutate func(*Config)) *fleet {
+	t.Helper()
+	f := &fleet{redis: redistest.Start(t)}
+	for range n {
+		f.servers = append(f.servers, startServer(t, func(c *Config) {
+			c.Redis = f.redis.URL()
+			c.TURN.Secret = "fleet-secret"
+			if mutate != nil {
+				mutate(c)
+			}
+		}))
+	}
+	return f
+}
+
+func single(ts *testServer) *fleet { return &fleet{servers: []*testServer{ts}} }
+
+func (f *fleet) next() *testServer {
+	return f.servers[int(f.turn.Add(1))%len(f.servers)]
+}
+
+// pending is what the fleet holds unconfirmed for a client, wherever its socket is.
+func (f *fleet) pending(roomID, clientID string) int {
+	n := 0
+	for _, ts := range f.servers {
+		n += ts.relay.Pending(roomID, clientID)
+	}
+	return n
+}
+
+func (f *fleet) online() int64 {
+	var n int64
+	for _, ts := range f.servers {
+		n += ts.relay.Stats().Online
+	}
+	return n
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/onertc/onertc/server/redisconn"
+	"github.com/onertc/onertc/server/relaystate"
 	"github.com/onertc/onertc/server/room"
 	"github.com/onertc/onertc/server/signal"
 )
@@ -78,7 +79,6 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 			return nil, err
 		}
 		s.redis = conn
-		s.rooms = room.NewRedis(conn, redisKeyPrefix)
 	}
 	delivery := newDeliveryHistogram()
 	rcfg := signal.DefaultConfig()
@@ -91,6 +91,12 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	rcfg.Hooks = relayHooks{s}
 	rcfg.OnDelivered = func(d time.Duration) { delivery.Observe(d.Seconds()) }
 	rcfg.CheckOrigin = signal.SameOrigin(cfg.AllowedOrigins, func(r *http.Request) string { return s.origin(r).host })
+	if s.redis != nil {
+		// One source of truth: the relay's state sits on the room table's keys.
+		rooms := room.NewRedis(s.redis, redisKeyPrefix)
+		s.rooms = rooms
+		rcfg.Shared = relaystate.New(s.redis, rooms, redisKeyPrefix, newInstanceID(), cfg.RelayGrace)
+	}
 	s.relay = signal.New(rcfg)
 	l := cfg.Limits
 	s.limiters.join = newLimiter("join", l.Join, l.Burst)
@@ -166,6 +172,11 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	if s.turn != nil && s.turn.srv.Load() != nil && len(ls.TURNUDP) > 0 && s.cfg.TURN.SelfTestInterval > 0 {
 		go s.runSelfTests(selfTestCtx, s.cfg.TURN.SelfTestInterval)
 	}
+	// The relay's shared-mode loops (heartbeat, reaping, wake-ups) outlive the sockets'
+	// closing below, which still writes their detaching to Redis.
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	relayDone := make(chan struct{})
+	go func() { defer close(relayDone); s.relay.Run(relayCtx) }()
 	errc := make(chan error, len(servers))
 	for i, hs := range servers {
 		go func() { errc <- hs.Serve(listeners[i]) }()
@@ -195,6 +206,8 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	}
 	// Hijacked relay sockets are not tracked by http.Server: close them ourselves.
 	s.relay.Close()
+	stopRelay()
+	<-relayDone
 	if terr := s.stopTURN(); terr != nil {
 		err = errors.Join(err, terr)
 	}
@@ -216,6 +229,12 @@ func (s *Server) closeRedis(err error) error {
 func (s *Server) drain() {
 	s.draining.Store(true)
 	if s.cfg.DrainTimeout <= 0 {
+		return
+	}
+	if s.redis != nil {
+		// Calls need not end here: their clients re-register on another instance as soon
+		// as their sockets close ("going away"), their queues waiting in Redis.
+		s.log.Info("draining: relay sockets closed so their clients move to another instance")
 		return
 	}
 	s.log.Info("draining: new joins refused, calls in progress continue", "timeout", s.cfg.DrainTimeout)
@@ -260,6 +279,13 @@ func pprofHandler() http.Handler {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// newInstanceID names this process among the instances sharing a Redis.
+func newInstanceID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // newClientID makes an unguessable client id in the protocol's charset.

@@ -40,6 +40,8 @@ var (
 	ErrMailboxFull   = errors.New("mailbox full")
 	// ErrNotOwner means another socket registered the client since: this one must stop.
 	ErrNotOwner = errors.New("socket no longer owns the client")
+	// ErrRemoved means the client was removed from its room (DELETE) since.
+	ErrRemoved = errors.New("client removed")
 )
 
 // Redis is one instance's handle on the shared relay state.
@@ -143,9 +145,11 @@ return {'ok', prev, tostring(hnum(h, 'base'))}`)
 	sendScript = redis.NewScript(room.RedisMailboxLua + luaHelpers + `
 local base, from, msg = ARGV[1], ARGV[2], ARGV[3]
 local ids = redis.call('LRANGE', KEYS[1], 0, -1)
-if not has(ids, from) then return {'unknown'} end
 local peer = peer_of(ids, from)
-if not peer then
+if not has(ids, from) then
+  if ARGV[9] ~= '1' then return {'unknown'} end
+  if not peer then return {'dropped'} end
+elseif not peer then
   local r = mailbox_store(base .. 'mailbox', base .. 'mbytes', tonumber(ARGV[6]), tonumber(ARGV[5]), {msg}, 1)
   if r == 'ok' then return {'stored'} end
   return {r}
@@ -165,7 +169,9 @@ return {'queued', owner}`)
 
 	fetchScript = redis.NewScript(luaHelpers + `
 local h, q = ARGV[1] .. 'c:' .. ARGV[2], ARGV[1] .. 'q:' .. ARGV[2]
-if (redis.call('HGET', h, 'owner') or '') ~= ARGV[3] then return {'notowner'} end
+local owner = redis.call('HGET', h, 'owner')
+if not owner then return {'removed'} end
+if owner ~= ARGV[3] then return {'notowner'} end
 local base = hnum(h, 'base')
 local from = tonumber(ARGV[4])
 if from < base then from = base end
@@ -177,7 +183,9 @@ return out`)
 
 	confirmScript = redis.NewScript(luaHelpers + `
 local h, q = ARGV[1] .. 'c:' .. ARGV[2], ARGV[1] .. 'q:' .. ARGV[2]
-if (redis.call('HGET', h, 'owner') or '') ~= ARGV[3] then return 'notowner' end
+local owner = redis.call('HGET', h, 'owner')
+if not owner then return 'removed' end
+if owner ~= ARGV[3] then return 'notowner' end
 local n = tonumber(ARGV[4]) - hnum(h, 'base')
 if n <= 0 then return 'ok' end
 local bytes = 0
@@ -279,20 +287,30 @@ type Sent struct {
 	Stored bool
 	// PeerOwner is the socket of the recipient ("" offline), which has been woken.
 	PeerOwner string
+	// Dropped: an orphan message with nobody left to take it.
+	Dropped bool
 }
 
 // Send queues msg from clientID for the other client of the room, or stores it in the
 // mailbox when the sender is alone, and wakes the instance holding the recipient's socket.
-// One round trip.
-func (s *Redis) Send(ctx context.Context, roomID, clientID, msg string) (Sent, error) {
+// One round trip. With orphan set, a sender no longer in the room (removed by DELETE while
+// its socket drains) still reaches whoever is in the room, as its last words (a bye); the
+// message is dropped, Sent{Dropped: true}, when nobody is.
+func (s *Redis) Send(ctx context.Context, roomID, clientID, msg string, orphan bool) (Sent, error) {
+	flag := "0"
+	if orphan {
+		flag = "1"
+	}
 	res, err := s.run(ctx, sendScript, roomID, clientID, msg, protocol.MaxQueuedPerSender,
-		protocol.MaxQueuedBytesPerSender, protocol.MaxMailbox, s.WakeChannel(""), roomID).StringSlice()
+		protocol.MaxQueuedBytesPerSender, protocol.MaxMailbox, s.WakeChannel(""), roomID, flag).StringSlice()
 	if err != nil {
 		return Sent{}, fmt.Errorf("send from %q in room %q: %w", clientID, roomID, err)
 	}
 	switch res[0] {
 	case "stored":
 		return Sent{Stored: true}, nil
+	case "dropped":
+		return Sent{Dropped: true}, nil
 	case "queued":
 		return Sent{PeerOwner: res[1]}, nil
 	case "unknown":
@@ -307,14 +325,18 @@ func (s *Redis) Send(ctx context.Context, roomID, clientID, msg string) (Sent, e
 
 // Fetch returns up to max queued messages for the client starting at absolute index from
 // (or the queue's head, when from is before it) and that index, and records them as
-// written. ErrNotOwner when owner is no longer the client's socket.
+// written. ErrNotOwner when owner is no longer the client's socket, ErrRemoved when the
+// client is no longer in the room.
 func (s *Redis) Fetch(ctx context.Context, roomID, clientID, owner string, from int64, max int) (int64, []string, error) {
 	res, err := s.run(ctx, fetchScript, roomID, clientID, owner, from, max).StringSlice()
 	if err != nil {
 		return 0, nil, fmt.Errorf("fetch for %q in room %q: %w", clientID, roomID, err)
 	}
-	if res[0] == "notowner" {
+	switch res[0] {
+	case "notowner":
 		return 0, nil, fmt.Errorf("fetch for %q in room %q: %w", clientID, roomID, ErrNotOwner)
+	case "removed":
+		return 0, nil, fmt.Errorf("fetch for %q in room %q: %w", clientID, roomID, ErrRemoved)
 	}
 	at, _ := strconv.ParseInt(res[1], 10, 64)
 	return at, res[2:], nil
@@ -327,8 +349,11 @@ func (s *Redis) Confirm(ctx context.Context, roomID, clientID, owner string, upt
 	if err != nil {
 		return fmt.Errorf("confirm for %q in room %q: %w", clientID, roomID, err)
 	}
-	if res == "notowner" {
+	switch res {
+	case "notowner":
 		return fmt.Errorf("confirm for %q in room %q: %w", clientID, roomID, ErrNotOwner)
+	case "removed":
+		return fmt.Errorf("confirm for %q in room %q: %w", clientID, roomID, ErrRemoved)
 	}
 	return nil
 }
@@ -476,6 +501,17 @@ func (s *Redis) ReapInstances(ctx context.Context, deadAfter time.Duration) ([]s
 		s.rdb.ZRem(ctx, s.instancesKey(), inst)
 	}
 	return dead, nil
+}
+
+// Subscribe listens on this instance's wake-up channel.
+func (s *Redis) Subscribe(ctx context.Context) *redis.PubSub {
+	return s.rdb.Subscribe(ctx, s.WakeChannel(s.instance))
+}
+
+// Probe publishes a probe on this instance's own channel: a subscription that looks alive
+// but delivers nothing (seen after failovers) shows as probes that never come back.
+func (s *Redis) Probe(ctx context.Context) error {
+	return s.rdb.Publish(ctx, s.WakeChannel(s.instance), "p").Err()
 }
 
 // Leave removes this instance from the live ones (a clean shutdown).

@@ -74,7 +74,7 @@ func (c *cluster) join(t *testing.T, inst int, roomID, clientID string) room.Joi
 func mustSend(t *testing.T, s *Redis, roomID, from string, msgs ...string) {
 	t.Helper()
 	for _, m := range msgs {
-		if _, err := s.Send(ctx, roomID, from, m); err != nil {
+		if _, err := s.Send(ctx, roomID, from, m, false); err != nil {
 			t.Fatalf("send %q: %v", m, err)
 		}
 	}
@@ -86,19 +86,33 @@ func TestRedisState(t *testing.T) {
 	t.Run("alone goes to the mailbox, two go to the queue", func(t *testing.T) {
 		c := newCluster(t, srv, 2)
 		c.join(t, 0, "r", "A")
-		sent, err := c.insts[0].Send(ctx, "r", "A", "offer")
+		sent, err := c.insts[0].Send(ctx, "r", "A", "offer", false)
 		if err != nil || !sent.Stored {
 			t.Fatalf("send alone = %+v, %v; want stored", sent, err)
 		}
 		if j := c.join(t, 1, "r", "B"); strings.Join(j.Messages, ",") != "offer" {
 			t.Fatalf("joiner got %v, want the mailbox", j.Messages)
 		}
-		sent, err = c.insts[1].Send(ctx, "r", "B", "answer")
+		sent, err = c.insts[1].Send(ctx, "r", "B", "answer", false)
 		if err != nil || sent.Stored || sent.PeerOwner != "" {
 			t.Fatalf("send with two, peer offline = %+v, %v", sent, err)
 		}
-		if _, err := c.insts[1].Send(ctx, "r", "Z", "x"); !errors.Is(err, ErrUnknownClient) {
+		if _, err := c.insts[1].Send(ctx, "r", "Z", "x", false); !errors.Is(err, ErrUnknownClient) {
 			t.Fatalf("send from a stranger: %v", err)
+		}
+		// A removed client's last words (its socket drains after a DELETE) reach the peer.
+		if _, err := c.insts[1].Remove(ctx, "r", "A"); err != nil {
+			t.Fatal(err)
+		}
+		if sent, err := c.insts[1].Send(ctx, "r", "A", "bye", true); err != nil || sent.Dropped {
+			t.Fatalf("orphan send = %+v, %v", sent, err)
+		}
+		reg, err := c.insts[0].Register(ctx, "r", "B", c.insts[0].Owner(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, msgs, _ := c.insts[0].Fetch(ctx, "r", "B", c.insts[0].Owner(1), reg.Base, 10); strings.Join(msgs, ",") != "bye" {
+			t.Fatalf("B's queue = %v, want the orphan's bye", msgs)
 		}
 	})
 
@@ -150,11 +164,11 @@ func TestRedisState(t *testing.T) {
 		c.join(t, 0, "r", "B")
 		big := strings.Repeat("x", protocol.MaxMessageBytes)
 		for i := range protocol.MaxQueuedBytesPerSender / protocol.MaxMessageBytes {
-			if _, err := c.insts[0].Send(ctx, "r", "A", big); err != nil {
+			if _, err := c.insts[0].Send(ctx, "r", "A", big, false); err != nil {
 				t.Fatalf("message %d: %v", i, err)
 			}
 		}
-		if _, err := c.insts[0].Send(ctx, "r", "A", big); !errors.Is(err, ErrQueueFull) {
+		if _, err := c.insts[0].Send(ctx, "r", "A", big, false); !errors.Is(err, ErrQueueFull) {
 			t.Fatalf("over the bytes bound: %v, want ErrQueueFull", err)
 		}
 	})
@@ -228,6 +242,9 @@ func TestRedisState(t *testing.T) {
 		if _, err := c.insts[0].Register(ctx, "r", "B", own); !errors.Is(err, ErrUnknownClient) {
 			t.Fatalf("register after removal = %v, want ErrUnknownClient", err)
 		}
+		if err := c.insts[0].Confirm(ctx, "r", "B", own, 1); !errors.Is(err, ErrRemoved) {
+			t.Fatalf("confirm after removal = %v, want ErrRemoved (not a takeover)", err)
+		}
 	})
 
 	t.Run("a dead instance's clients are reaped by the others", func(t *testing.T) {
@@ -280,7 +297,7 @@ func TestRedisState(t *testing.T) {
 		if _, err := c.insts[0].Register(ctx, "r", "B", own); err != nil {
 			t.Fatal(err)
 		}
-		sent, err := c.insts[1].Send(ctx, "r", "A", "hi")
+		sent, err := c.insts[1].Send(ctx, "r", "A", "hi", false)
 		if err != nil || sent.PeerOwner != own {
 			t.Fatalf("send = %+v, %v", sent, err)
 		}
