@@ -85,13 +85,21 @@ func callFlow(t *testing.T, f *fleet) {
 
 // A client that joins and never opens its socket does not hold the room.
 func TestJoinWithoutRegisterIsForgotten(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.RelayGrace = 200 * time.Millisecond })
-	ts.join(t, "idle")
-	ts.join(t, "idle")
-	if n := ts.occupancy(t, "idle"); n != 2 {
+	joinWithoutRegister(t, single(startServer(t, func(c *Config) { c.RelayGrace = 200 * time.Millisecond })))
+}
+
+func TestSharedJoinWithoutRegisterIsForgotten(t *testing.T) {
+	joinWithoutRegister(t, startFleet(t, 3, func(c *Config) { c.RelayGrace = 200 * time.Millisecond }))
+}
+
+func joinWithoutRegister(t *testing.T, f *fleet) {
+	ts := f.next
+	ts().join(t, "idle")
+	ts().join(t, "idle")
+	if n := ts().occupancy(t, "idle"); n != 2 {
 		t.Fatalf("occupancy %d", n)
 	}
-	eventually(t, "both silent joiners removed", func() bool { return ts.occupancy(t, "idle") == 0 })
+	eventually(t, "both silent joiners removed", func() bool { return ts().occupancy(t, "idle") == 0 })
 }
 
 // Hundreds of rooms at once, with sequence-numbered messages in both directions: sent while
@@ -193,7 +201,7 @@ func manyRooms(t *testing.T, rooms int, f *fleet) {
 			for j := 0; j < perPhase; j++ {
 				sendA()
 			}
-			wsB = ts().dial(t)
+			wsB = f.otherThan(wsB.server).dial(t)
 			wsB.register(roomID, b.ClientID)
 			for j := 0; j < perPhase; j++ {
 				sendA()

@@ -98,6 +98,7 @@ func (ts *testServer) occupancy(t *testing.T, roomID string) int {
 // wsClient is a relay client socket with a reader goroutine feeding frames to a channel.
 type wsClient struct {
 	t      *testing.T
+	server *testServer // the instance it is connected to
 	conn   *websocket.Conn
 	frames chan protocol.RelayFrame
 	closed chan struct{}
@@ -109,7 +110,7 @@ func (ts *testServer) dial(t *testing.T) *wsClient {
 	if err != nil {
 		t.Fatalf("dial /ws: %v", err)
 	}
-	c := &wsClient{t: t, conn: conn, frames: make(chan protocol.RelayFrame, 4096), closed: make(chan struct{})}
+	c := &wsClient{t: t, server: ts, conn: conn, frames: make(chan protocol.RelayFrame, 4096), closed: make(chan struct{})}
 	go func() {
 		defer close(c.closed)
 		for {
@@ -258,6 +259,16 @@ func single(ts *testServer) *fleet { return &fleet{servers: []*testServer{ts}} }
 
 func (f *fleet) next() *testServer {
 	return f.servers[int(f.turn.Add(1))%len(f.servers)]
+}
+
+// otherThan is the next server that is not ts (ts itself in a fleet of one).
+func (f *fleet) otherThan(ts *testServer) *testServer {
+	for range f.servers {
+		if n := f.next(); n != ts {
+			return n
+		}
+	}
+	return ts
 }
 
 // pending is what the fleet holds unconfirmed for a client, wherever its socket is.

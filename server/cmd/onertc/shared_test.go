@@ -1,0 +1,193 @@
+//go:build !js
+
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/redistest"
+)
+
+// instance is one `onertc serve --redis` process.
+type instance struct {
+	addr string
+	cmd  *exec.Cmd
+}
+
+func startInstance(t *testing.T, bin, redisURL string) *instance {
+	t.Helper()
+	addr := freePort(t)
+	cmd := exec.Command(bin, "serve", "--http", addr, "--turn-disable", "--redis", redisURL,
+		"--relay-grace", "2s", "--log-format", "json", "--limit-join", "0")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1000)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default: // nobody reads after "serving"
+			}
+		}
+	}()
+	waitFor(t, lines, `"msg":"serving"`)
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return &instance{addr: addr, cmd: cmd}
+}
+
+func (in *instance) join(t *testing.T, roomID string) protocol.JoinResponse {
+	t.Helper()
+	resp, err := http.Post("http://"+in.addr+"/join/"+roomID, "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var jr protocol.JoinResponse
+	if err := json.NewDecoder(resp.Body).Decode(&jr); err != nil {
+		t.Fatalf("join %s: %v", roomID, err)
+	}
+	return jr
+}
+
+// peer is a relay socket read all the time, as a real client's is, so that the server's
+// pings are answered and what it wrote is confirmed.
+type peer struct {
+	ws     *websocket.Conn
+	frames chan protocol.RelayFrame
+}
+
+func (in *instance) register(t *testing.T, roomID, clientID string) *peer {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+in.addr+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	if err := ws.WriteJSON(protocol.RelayRequest{Cmd: protocol.CmdRegister, RoomID: roomID, ClientID: clientID}); err != nil {
+		t.Fatal(err)
+	}
+	p := &peer{ws: ws, frames: make(chan protocol.RelayFrame, 100)}
+	go func() {
+		defer close(p.frames)
+		for {
+			var f protocol.RelayFrame
+			if err := ws.ReadJSON(&f); err != nil {
+				return
+			}
+			p.frames <- f
+		}
+	}()
+	return p
+}
+
+func (p *peer) send(t *testing.T, msg string) {
+	t.Helper()
+	if err := p.ws.WriteJSON(protocol.RelayRequest{Cmd: protocol.CmdSend, Msg: msg}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (p *peer) expect(t *testing.T, want string) {
+	t.Helper()
+	select {
+	case f := <-p.frames:
+		if f.Msg != want || f.Error != "" {
+			t.Fatalf("frame %+v; want %q", f, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no %q within 5 s", want)
+	}
+}
+
+// relayed is the instance's count of messages its sockets confirmed.
+func (in *instance) relayed(t *testing.T) int {
+	t.Helper()
+	resp, err := http.Get("http://" + in.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "onertc_relay_messages_relayed_total "); ok {
+			n, _ := strconv.Atoi(v)
+			return n
+		}
+	}
+	t.Fatal("no onertc_relay_messages_relayed_total in /metrics")
+	return 0
+}
+
+// Three processes on one redis-server; the one holding A's socket is SIGKILLed mid-call.
+// A re-registers on another instance and gets what B sent meanwhile; the room stays full
+// for strangers; and a client whose socket died with the killed instance and never comes
+// back is reaped by the others, so its room does not stay full.
+func TestSIGKILLOfAnInstance(t *testing.T) {
+	rs := redistest.Start(t)
+	bin := buildBinary(t)
+	p1, p2, p3 := startInstance(t, bin, rs.URL()), startInstance(t, bin, rs.URL()), startInstance(t, bin, rs.URL())
+
+	a := p1.join(t, "call").Params.ClientID
+	b := p2.join(t, "call").Params.ClientID
+	wsA, wsB := p1.register(t, "call", a), p3.register(t, "call", b)
+	wsA.send(t, "offer")
+	wsB.expect(t, "offer")
+	wsB.send(t, "answer")
+	wsA.expect(t, "answer")
+
+	// A ghost-to-be: D's socket is on p1 too, and D never comes back. E stays; D's
+	// message reaching E proves D registered on p1 before the kill.
+	d := p2.join(t, "ghost").Params.ClientID
+	e := p3.join(t, "ghost").Params.ClientID
+	wsD, wsE := p1.register(t, "ghost", d), p3.register(t, "ghost", e)
+	wsD.send(t, "D here")
+	wsE.expect(t, "D here")
+
+	// Every message written on p1's sockets is confirmed (A's client read it and answered
+	// the ping after it): A's next socket must get exactly what came later.
+	for p1.relayed(t) < 1 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := p1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p1.cmd.Wait()
+	wsB.send(t, "while A is away")
+	if jr := p2.join(t, "call"); jr.Result != protocol.ResultFull {
+		t.Fatalf("stranger's join during the outage = %s, want FULL", jr.Result)
+	}
+	wsA2 := p2.register(t, "call", a)
+	wsA2.expect(t, "while A is away")
+	wsA2.send(t, "back")
+	wsB.expect(t, "back")
+
+	// p1's heartbeat stops; after the instance timeout and D's grace, D is gone.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		jr := p3.join(t, "ghost")
+		if jr.Result == protocol.ResultSuccess {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dead instance's client still holds its room: join = %s", jr.Result)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
