@@ -87,6 +87,15 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		s.metrics.joins.WithLabelValues(protocol.ResultFull).Inc()
 		writeJSON(w, http.StatusOK, protocol.NewJoinError(protocol.ResultFull))
 		return
+	case err != nil && s.redis != nil:
+		// The shared room table cannot be reached: say so, and when to try again.
+		log.Error("join failed: Redis unreachable", "err", err)
+		s.metrics.joins.WithLabelValues(protocol.ResultError).Inc()
+		refusal := protocol.NewJoinError(protocol.ResultError)
+		refusal.Params.ErrorMessages = []string{"The room service cannot reach its database. Try again in a few seconds."}
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, refusal)
+		return
 	case err != nil:
 		log.Error("join failed", "err", err)
 		s.metrics.joins.WithLabelValues(protocol.ResultError).Inc()
@@ -203,6 +212,11 @@ func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 	if s.draining.Load() {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		io.WriteString(w, "draining\n")
+		return
+	}
+	if !s.relay.SharedHealthy() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "redis unreachable\n")
 		return
 	}
 	io.WriteString(w, "ready\n")

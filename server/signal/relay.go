@@ -97,6 +97,10 @@ type Relay struct {
 	wg      sync.WaitGroup
 	// sockSeq numbers this instance's sockets for the shared state's owner ids.
 	sockSeq atomic.Uint64
+	// sharedOK and alive are what the last heartbeat found (shared mode): Redis
+	// answered, and how many instances are alive.
+	sharedOK atomic.Bool
+	alive    atomic.Int64
 
 	stats counters
 }
@@ -116,6 +120,9 @@ type Stats struct {
 	Removed, HandedOff, Rooms, Online int64
 	// Crossed counts messages sent to a socket on another instance (shared mode).
 	Crossed int64
+	// InstancesAlive is the number of instances sharing the state, this one included, as
+	// the last heartbeat saw it (shared mode; 0 otherwise).
+	InstancesAlive int64
 }
 
 type room struct {
@@ -245,7 +252,7 @@ func (r *Relay) Stats() Stats {
 		WSErrors: r.stats.wsErrors.Load(), HTTPErrors: r.stats.httpErrors.Load(),
 		Relayed: r.stats.relayed.Load(), Queued: r.stats.queued.Load(), Dropped: r.stats.dropped.Load(),
 		Removed: r.stats.removed.Load(), HandedOff: r.stats.handoff.Load(), Rooms: rooms, Online: online,
-		Crossed: r.stats.crossed.Load(),
+		Crossed: r.stats.crossed.Load(), InstancesAlive: r.alive.Load(),
 	}
 }
 

@@ -351,8 +351,16 @@ func (r *Relay) Run(ctx context.Context) {
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if err := sh.Heartbeat(ctx); err != nil && ctx.Err() == nil {
-			r.log.Warn("relay heartbeat failed", "err", err)
+		err := sh.Heartbeat(ctx)
+		if err != nil && ctx.Err() == nil && r.sharedOK.Load() {
+			r.log.Warn("relay heartbeat failed: Redis unreachable", "err", err)
+		}
+		if err == nil && !r.sharedOK.Load() {
+			r.log.Info("relay heartbeat: Redis reachable")
+		}
+		r.sharedOK.Store(err == nil)
+		if n, err := sh.Alive(ctx, r.cfg.InstanceTimeout); err == nil {
+			r.alive.Store(int64(n))
 		}
 		if _, err := sh.ReapInstances(ctx, r.cfg.InstanceTimeout); err != nil && ctx.Err() == nil {
 			r.log.Warn("relay: reaping dead instances failed", "err", err)
@@ -376,6 +384,10 @@ func (r *Relay) Run(ctx context.Context) {
 		}
 	}
 }
+
+// SharedHealthy reports whether the last heartbeat reached Redis (always true in memory
+// mode).
+func (r *Relay) SharedHealthy() bool { return r.cfg.Shared == nil || r.sharedOK.Load() }
 
 // listen handles this instance's wake-up channel. Pub/sub loses what is published while
 // it reconnects, so each (re)subscription, and a probe that does not come back, rereads the

@@ -1,0 +1,61 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/onertc/onertc/protocol"
+)
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// Redis lost while running: every instance says it is not ready and refuses joins with a
+// clear error; when Redis is back, both come back by themselves.
+func TestSharedRedisOutage(t *testing.T) {
+	f := startFleet(t, 2, nil)
+	for _, ts := range f.servers {
+		eventually(t, "ready", func() bool { code, _ := get(t, ts.url+"/readyz"); return code == 200 })
+	}
+	f.redis.Stop()
+	for _, ts := range f.servers {
+		eventually(t, "not ready without Redis", func() bool { code, _ := get(t, ts.url+"/readyz"); return code == 503 })
+		status, body := ts.post(t, "/join/out", "")
+		var jr protocol.JoinResponse
+		if err := json.Unmarshal([]byte(body), &jr); err != nil || status != 503 || jr.Result != protocol.ResultError ||
+			len(jr.Params.ErrorMessages) != 1 || !strings.Contains(jr.Params.ErrorMessages[0], "database") {
+			t.Fatalf("join without Redis = %d %s", status, body)
+		}
+	}
+	if err := f.redis.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for _, ts := range f.servers {
+		eventually(t, "ready again", func() bool { code, _ := get(t, ts.url+"/readyz"); return code == 200 })
+	}
+	a := f.next().join(t, "back")
+	b := f.next().join(t, "back")
+	if a.IsInitiator != "true" || b.IsInitiator != "false" {
+		t.Fatalf("joins after the outage: %s %s", a.IsInitiator, b.IsInitiator)
+	}
+	_, metrics := get(t, f.servers[0].url+"/metrics")
+	for _, want := range []string{"onertc_redis_round_trips_total", "onertc_redis_errors_total", "onertc_instances_alive 2", "onertc_relay_messages_cross_instance_total"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(metrics, "onertc_redis_errors_total 0\n") {
+		t.Errorf("the outage left no Redis errors in /metrics")
+	}
+}
