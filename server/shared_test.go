@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -57,5 +58,50 @@ func TestSharedRedisOutage(t *testing.T) {
 	}
 	if strings.Contains(metrics, "onertc_redis_errors_total 0\n") {
 		t.Errorf("the outage left no Redis errors in /metrics")
+	}
+}
+
+// Round trips per relayed message (a count, not a timing): with each message waited for
+// before the next is sent, so nothing is batched, a message costs one script to queue it,
+// one to fetch it and one to confirm it, plus the instances' background work.
+func TestSharedRoundTripsPerMessage(t *testing.T) {
+	for _, same := range []bool{false, true} {
+		name := map[bool]string{false: "sockets on two instances", true: "sockets on one instance"}[same]
+		t.Run(name, func(t *testing.T) {
+			f := startFleet(t, 2, nil)
+			idA, idB := f.servers[0].join(t, "rt").ClientID, f.servers[0].join(t, "rt").ClientID
+			a := f.servers[0].dial(t)
+			a.register("rt", idA)
+			bServer := f.servers[1]
+			if same {
+				bServer = f.servers[0]
+			}
+			b := bServer.dial(t)
+			b.register("rt", idB)
+			eventually(t, "both online", func() bool { return f.online() == 2 })
+			a.sendMsg("warm-up")
+			b.expectMsg("warm-up")
+			eventually(t, "warm-up confirmed", func() bool { return f.pending("rt", idB) == 0 })
+			roundTrips := func() uint64 {
+				var n uint64
+				for _, ts := range f.servers {
+					n += ts.redis.Counters.RoundTrips.Load()
+				}
+				return n
+			}
+			const n = 200
+			before := roundTrips()
+			for i := range n {
+				m := "m" + strconv.Itoa(i)
+				a.sendMsg(m)
+				b.expectMsg(m)
+			}
+			eventually(t, "all confirmed", func() bool { return f.pending("rt", idB) == 0 })
+			perMsg := float64(roundTrips()-before) / n
+			t.Logf("%s: %.2f Redis round trips per relayed message", name, perMsg)
+			if perMsg > 3.1 {
+				t.Errorf("%.2f Redis round trips per message, want at most 3 (+ background)", perMsg)
+			}
+		})
 	}
 }

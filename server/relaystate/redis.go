@@ -163,7 +163,10 @@ redis.call('HINCRBY', h, 'qbytes', #msg)
 local owner = redis.call('HGET', h, 'owner') or ''
 if owner ~= '' then
   local inst = string.match(owner, '^([^/]*)/')
-  redis.call('PUBLISH', ARGV[7] .. inst, 'w ' .. ARGV[8] .. ' ' .. peer)
+  -- The sending instance wakes its own sockets itself.
+  if inst ~= ARGV[10] then
+    redis.call('PUBLISH', ARGV[7] .. inst, 'w ' .. ARGV[8] .. ' ' .. peer)
+  end
 end
 return {'queued', owner}`)
 
@@ -292,7 +295,8 @@ type Sent struct {
 }
 
 // Send queues msg from clientID for the other client of the room, or stores it in the
-// mailbox when the sender is alone, and wakes the instance holding the recipient's socket.
+// mailbox when the sender is alone, and wakes the instance holding the recipient's socket
+// when that is another instance (this one wakes its own sockets without Redis).
 // One round trip. With orphan set, a sender no longer in the room (removed by DELETE while
 // its socket drains) still reaches whoever is in the room, as its last words (a bye); the
 // message is dropped, Sent{Dropped: true}, when nobody is.
@@ -302,7 +306,7 @@ func (s *Redis) Send(ctx context.Context, roomID, clientID, msg string, orphan b
 		flag = "1"
 	}
 	res, err := s.run(ctx, sendScript, roomID, clientID, msg, protocol.MaxQueuedPerSender,
-		protocol.MaxQueuedBytesPerSender, protocol.MaxMailbox, s.WakeChannel(""), roomID, flag).StringSlice()
+		protocol.MaxQueuedBytesPerSender, protocol.MaxMailbox, s.WakeChannel(""), roomID, flag, s.instance).StringSlice()
 	if err != nil {
 		return Sent{}, fmt.Errorf("send from %q in room %q: %w", clientID, roomID, err)
 	}
