@@ -71,6 +71,7 @@ func (in *instance) join(t *testing.T, roomID string) protocol.JoinResponse {
 type peer struct {
 	ws     *websocket.Conn
 	frames chan protocol.RelayFrame
+	err    error // why reading ended; set before frames is closed
 }
 
 func (in *instance) register(t *testing.T, roomID, clientID string) *peer {
@@ -89,6 +90,7 @@ func (in *instance) register(t *testing.T, roomID, clientID string) *peer {
 		for {
 			var f protocol.RelayFrame
 			if err := ws.ReadJSON(&f); err != nil {
+				p.err = err
 				return
 			}
 			p.frames <- f
@@ -137,9 +139,11 @@ func (in *instance) relayed(t *testing.T) int {
 
 // Three processes on one redis-server; the one holding A's socket is SIGKILLed mid-call.
 // A re-registers on another instance and gets what B sent meanwhile; the room stays full
-// for strangers; and a client whose socket died with the killed instance and never comes
-// back is reaped by the others, so its room does not stay full.
-func TestSIGKILLOfAnInstance(t *testing.T) {
+// for strangers; a client whose socket died with the killed instance and never comes back
+// is reaped by the others, so its room does not stay full. Then the instance holding B's
+// socket gets SIGTERM: it closes the socket with 1001 at once and exits 0, and B goes on
+// from another instance with nothing lost.
+func TestInstanceKilledOrDrained(t *testing.T) {
 	rs := redistest.Start(t)
 	bin := buildBinary(t)
 	p1, p2, p3 := startInstance(t, bin, rs.URL()), startInstance(t, bin, rs.URL()), startInstance(t, bin, rs.URL())
@@ -181,7 +185,7 @@ func TestSIGKILLOfAnInstance(t *testing.T) {
 	// p1's heartbeat stops; after the instance timeout and D's grace, D is gone.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		jr := p3.join(t, "ghost")
+		jr := p2.join(t, "ghost")
 		if jr.Result == protocol.ResultSuccess {
 			break
 		}
@@ -190,4 +194,30 @@ func TestSIGKILLOfAnInstance(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+
+	// SIGTERM of p3, which holds B's socket: it closes with 1001 at once, B re-registers
+	// on p2 and gets what A sent meanwhile.
+	if err := p3.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case f, ok := <-wsB.frames:
+		if ok {
+			t.Fatalf("B got %+v while its instance drained, want the socket closed", f)
+		}
+		if !websocket.IsCloseError(wsB.err, websocket.CloseGoingAway) {
+			t.Fatalf("B's socket ended with %v, want close 1001 going away", wsB.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("draining instance did not close B's socket")
+	}
+	if err := p3.cmd.Wait(); err != nil {
+		t.Fatalf("drained instance exited with %v, want 0", err)
+	}
+	wsA2.send(t, "during the drain")
+	wsB2 := p2.register(t, "call", b)
+	wsB2.expect(t, "during the drain")
+	wsB2.send(t, "moved")
+	wsA2.expect(t, "moved")
+
 }
