@@ -87,6 +87,7 @@ fuzz:
 # Each benchmark writes bench/*/RESULTS.md; BENCHMARKS.md is assembled from them.
 bench: deps build
 	scripts/bench-relay
+	scripts/bench-shared
 	bench/turn/run.sh
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkCalls -v -timeout 20m ./e2e
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkBrowser -v -timeout 20m ./e2e/browser

@@ -24,7 +24,7 @@ type testServer struct {
 	host string
 }
 
-func startServer(t *testing.T, mutate func(*Config)) *testServer {
+func startServer(t testing.TB, mutate func(*Config)) *testServer {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.RelayGrace = 500 * time.Millisecond
@@ -55,7 +55,7 @@ func startServer(t *testing.T, mutate func(*Config)) *testServer {
 	return &testServer{Server: srv, url: "http://" + ln.Addr().String(), host: ln.Addr().String()}
 }
 
-func (ts *testServer) post(t *testing.T, path, body string) (int, string) {
+func (ts *testServer) post(t testing.TB, path, body string) (int, string) {
 	t.Helper()
 	resp, err := http.Post(ts.url+path, "text/plain", strings.NewReader(body))
 	if err != nil {
@@ -66,7 +66,7 @@ func (ts *testServer) post(t *testing.T, path, body string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func (ts *testServer) join(t *testing.T, roomID string) protocol.Params {
+func (ts *testServer) join(t testing.TB, roomID string) protocol.Params {
 	t.Helper()
 	status, body := ts.post(t, "/join/"+roomID, "")
 	var jr protocol.JoinResponse
@@ -76,7 +76,7 @@ func (ts *testServer) join(t *testing.T, roomID string) protocol.Params {
 	return jr.Params
 }
 
-func (ts *testServer) message(t *testing.T, roomID, clientID, msg string) string {
+func (ts *testServer) message(t testing.TB, roomID, clientID, msg string) string {
 	t.Helper()
 	_, body := ts.post(t, "/message/"+roomID+"/"+clientID, msg)
 	var mr protocol.MessageResponse
@@ -86,7 +86,7 @@ func (ts *testServer) message(t *testing.T, roomID, clientID, msg string) string
 	return mr.Result
 }
 
-func (ts *testServer) occupancy(t *testing.T, roomID string) int {
+func (ts *testServer) occupancy(t testing.TB, roomID string) int {
 	t.Helper()
 	n, err := ts.rooms.Occupancy(context.Background(), roomID)
 	if err != nil {
@@ -97,14 +97,14 @@ func (ts *testServer) occupancy(t *testing.T, roomID string) int {
 
 // wsClient is a relay client socket with a reader goroutine feeding frames to a channel.
 type wsClient struct {
-	t      *testing.T
+	t      testing.TB
 	server *testServer // the instance it is connected to
 	conn   *websocket.Conn
 	frames chan protocol.RelayFrame
 	closed chan struct{}
 }
 
-func (ts *testServer) dial(t *testing.T) *wsClient {
+func (ts *testServer) dial(t testing.TB) *wsClient {
 	t.Helper()
 	conn, _, err := websocket.DefaultDialer.Dial("ws://"+ts.host+"/ws", nil)
 	if err != nil {
@@ -219,7 +219,7 @@ func (c *wsClient) expectClosed() {
 }
 
 // eventually polls cond until it holds or 5 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {
@@ -240,7 +240,7 @@ type fleet struct {
 	turn    atomic.Uint32
 }
 
-func startFleet(t *testing.T, n int, mutate func(*Config)) *fleet {
+func startFleet(t testing.TB, n int, mutate func(*Config)) *fleet {
 	t.Helper()
 	f := &fleet{redis: redistest.Start(t)}
 	for range n {

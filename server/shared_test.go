@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/onertc/onertc/protocol"
 )
@@ -102,6 +104,54 @@ func TestSharedRoundTripsPerMessage(t *testing.T) {
 			if perMsg > 3.1 {
 				t.Errorf("%.2f Redis round trips per message, want at most 3 (+ background)", perMsg)
 			}
+		})
+	}
+}
+
+// BenchmarkRelayOneWay sends messages one at a time from A to B, each waited for, and
+// reports the one-way latency's p50 and p99 and the Redis round trips per message: in memory
+// mode, and in Redis mode with A and B on two instances (loopback redis-server).
+// go test -run '^$' -bench RelayOneWay ./server
+func BenchmarkRelayOneWay(b *testing.B) {
+	for _, mode := range []string{"memory", "redis"} {
+		b.Run(mode, func(b *testing.B) {
+			unlimited := func(c *Config) { c.RelayFramesPerSecond = 1e6 }
+			var f *fleet
+			if mode == "memory" {
+				f = single(startServer(b, unlimited))
+			} else {
+				f = startFleet(b, 2, unlimited)
+			}
+			srvA, srvB := f.servers[0], f.servers[len(f.servers)-1]
+			idA, idB := srvA.join(b, "bench").ClientID, srvA.join(b, "bench").ClientID
+			a, c := srvA.dial(b), srvB.dial(b)
+			a.register("bench", idA)
+			c.register("bench", idB)
+			eventually(b, "both online", func() bool { return f.online() == 2 })
+			rt := func() uint64 {
+				var n uint64
+				for _, ts := range f.servers {
+					if ts.redis != nil {
+						n += ts.redis.Counters.RoundTrips.Load()
+					}
+				}
+				return n
+			}
+			lat := make([]time.Duration, 0, b.N)
+			before := rt()
+			b.ResetTimer()
+			for i := range b.N {
+				m := "m" + strconv.Itoa(i)
+				start := time.Now()
+				a.sendMsg(m)
+				c.expectMsg(m)
+				lat = append(lat, time.Since(start))
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+			b.ReportMetric(float64(rt()-before)/float64(b.N), "redis-rt/msg")
 		})
 	}
 }
