@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -111,6 +112,21 @@ func (s *Server) Stop() {
 	s.cmd.Process.Kill()
 	<-s.exited // the port is free again once the process is gone
 	s.cmd = nil
+}
+
+// Pause freezes the server (SIGSTOP): clients time out as in an outage, and its data is
+// still there on Resume.
+func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+
+// Resume ends a Pause (SIGCONT).
+func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		_ = s.cmd.Process.Signal(sig)
+	}
 }
 
 // Pid is the process id of the running server (0 when stopped).

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -52,6 +53,7 @@ type Redis struct {
 	instance string
 	grace    time.Duration
 	now      func() time.Time
+	tokens   atomic.Uint64
 }
 
 // New returns the relay state in rdb under prefix for the instance named instance (unique
@@ -146,12 +148,22 @@ return {'ok', prev, tostring(hnum(h, 'base'))}`)
 local base, from, msg = ARGV[1], ARGV[2], ARGV[3]
 local ids = redis.call('LRANGE', KEYS[1], 0, -1)
 local peer = peer_of(ids, from)
-if not has(ids, from) then
+local hf = base .. 'c:' .. from
+local member = has(ids, from)
+-- A retry of a send whose first try was carried out (its answer lost in an outage).
+if member and redis.call('HGET', hf, 'lastsend') == ARGV[11] then
+  if not peer then return {'stored'} end
+  return {'queued', redis.call('HGET', base .. 'c:' .. peer, 'owner') or ''}
+end
+if not member then
   if ARGV[9] ~= '1' then return {'unknown'} end
   if not peer then return {'dropped'} end
 elseif not peer then
   local r = mailbox_store(base .. 'mailbox', base .. 'mbytes', tonumber(ARGV[6]), tonumber(ARGV[5]), {msg}, 1)
-  if r == 'ok' then return {'stored'} end
+  if r == 'ok' then
+    redis.call('HSET', hf, 'lastsend', ARGV[11])
+    return {'stored'}
+  end
   return {r}
 end
 local h, q = base .. 'c:' .. peer, base .. 'q:' .. peer
@@ -160,6 +172,7 @@ if redis.call('LLEN', q) >= tonumber(ARGV[4]) or hnum(h, 'qbytes') + #msg > tonu
 end
 redis.call('RPUSH', q, msg)
 redis.call('HINCRBY', h, 'qbytes', #msg)
+if member then redis.call('HSET', hf, 'lastsend', ARGV[11]) end
 local owner = redis.call('HGET', h, 'owner') or ''
 if owner ~= '' then
   local inst = string.match(owner, '^([^/]*)/')
@@ -299,14 +312,16 @@ type Sent struct {
 // when that is another instance (this one wakes its own sockets without Redis).
 // One round trip. With orphan set, a sender no longer in the room (removed by DELETE while
 // its socket drains) still reaches whoever is in the room, as its last words (a bye); the
-// message is dropped, Sent{Dropped: true}, when nobody is.
-func (s *Redis) Send(ctx context.Context, roomID, clientID, msg string, orphan bool) (Sent, error) {
+// message is dropped, Sent{Dropped: true}, when nobody is. token names this message
+// uniquely (see NewToken): a retry with the same token after an answer was lost in an
+// outage is recognised and not queued twice.
+func (s *Redis) Send(ctx context.Context, roomID, clientID, msg string, orphan bool, token string) (Sent, error) {
 	flag := "0"
 	if orphan {
 		flag = "1"
 	}
 	res, err := s.run(ctx, sendScript, roomID, clientID, msg, protocol.MaxQueuedPerSender,
-		protocol.MaxQueuedBytesPerSender, protocol.MaxMailbox, s.WakeChannel(""), roomID, flag, s.instance).StringSlice()
+		protocol.MaxQueuedBytesPerSender, protocol.MaxMailbox, s.WakeChannel(""), roomID, flag, s.instance, token).StringSlice()
 	if err != nil {
 		return Sent{}, fmt.Errorf("send from %q in room %q: %w", clientID, roomID, err)
 	}
@@ -325,6 +340,11 @@ func (s *Redis) Send(ctx context.Context, roomID, clientID, msg string, orphan b
 		return Sent{}, fmt.Errorf("send from %q in room %q: %w", clientID, roomID, ErrMailboxFull)
 	}
 	return Sent{}, fmt.Errorf("send from %q in room %q: unexpected answer %q", clientID, roomID, res[0])
+}
+
+// NewToken returns a token for Send unique among all instances' messages.
+func (s *Redis) NewToken() string {
+	return s.instance + "/" + strconv.FormatUint(s.tokens.Add(1), 10)
 }
 
 // Fetch returns up to max queued messages for the client starting at absolute index from

@@ -74,7 +74,7 @@ func (c *cluster) join(t *testing.T, inst int, roomID, clientID string) room.Joi
 func mustSend(t *testing.T, s *Redis, roomID, from string, msgs ...string) {
 	t.Helper()
 	for _, m := range msgs {
-		if _, err := s.Send(ctx, roomID, from, m, false); err != nil {
+		if _, err := s.Send(ctx, roomID, from, m, false, s.NewToken()); err != nil {
 			t.Fatalf("send %q: %v", m, err)
 		}
 	}
@@ -86,25 +86,25 @@ func TestRedisState(t *testing.T) {
 	t.Run("alone goes to the mailbox, two go to the queue", func(t *testing.T) {
 		c := newCluster(t, srv, 2)
 		c.join(t, 0, "r", "A")
-		sent, err := c.insts[0].Send(ctx, "r", "A", "offer", false)
+		sent, err := c.insts[0].Send(ctx, "r", "A", "offer", false, c.insts[0].NewToken())
 		if err != nil || !sent.Stored {
 			t.Fatalf("send alone = %+v, %v; want stored", sent, err)
 		}
 		if j := c.join(t, 1, "r", "B"); strings.Join(j.Messages, ",") != "offer" {
 			t.Fatalf("joiner got %v, want the mailbox", j.Messages)
 		}
-		sent, err = c.insts[1].Send(ctx, "r", "B", "answer", false)
+		sent, err = c.insts[1].Send(ctx, "r", "B", "answer", false, c.insts[0].NewToken())
 		if err != nil || sent.Stored || sent.PeerOwner != "" {
 			t.Fatalf("send with two, peer offline = %+v, %v", sent, err)
 		}
-		if _, err := c.insts[1].Send(ctx, "r", "Z", "x", false); !errors.Is(err, ErrUnknownClient) {
+		if _, err := c.insts[1].Send(ctx, "r", "Z", "x", false, c.insts[0].NewToken()); !errors.Is(err, ErrUnknownClient) {
 			t.Fatalf("send from a stranger: %v", err)
 		}
 		// A removed client's last words (its socket drains after a DELETE) reach the peer.
 		if _, err := c.insts[1].Remove(ctx, "r", "A"); err != nil {
 			t.Fatal(err)
 		}
-		if sent, err := c.insts[1].Send(ctx, "r", "A", "bye", true); err != nil || sent.Dropped {
+		if sent, err := c.insts[1].Send(ctx, "r", "A", "bye", true, c.insts[0].NewToken()); err != nil || sent.Dropped {
 			t.Fatalf("orphan send = %+v, %v", sent, err)
 		}
 		reg, err := c.insts[0].Register(ctx, "r", "B", c.insts[0].Owner(1))
@@ -158,17 +158,36 @@ func TestRedisState(t *testing.T) {
 		}
 	})
 
+	t.Run("a retried send is queued once", func(t *testing.T) {
+		c := newCluster(t, srv, 1)
+		c.join(t, 0, "r", "A")
+		c.join(t, 0, "r", "B")
+		s := c.insts[0]
+		tok := s.NewToken()
+		for range 2 { // the answer to the first was lost: same token again
+			if _, err := s.Send(ctx, "r", "A", "once", false, tok); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustSend(t, s, "r", "A", "next")
+		own := s.Owner(1)
+		reg, _ := s.Register(ctx, "r", "B", own)
+		if _, msgs, _ := s.Fetch(ctx, "r", "B", own, reg.Base, 10); strings.Join(msgs, ",") != "once,next" {
+			t.Fatalf("queue = %v, want once,next", msgs)
+		}
+	})
+
 	t.Run("queue bounds", func(t *testing.T) {
 		c := newCluster(t, srv, 1)
 		c.join(t, 0, "r", "A")
 		c.join(t, 0, "r", "B")
 		big := strings.Repeat("x", protocol.MaxMessageBytes)
 		for i := range protocol.MaxQueuedBytesPerSender / protocol.MaxMessageBytes {
-			if _, err := c.insts[0].Send(ctx, "r", "A", big, false); err != nil {
+			if _, err := c.insts[0].Send(ctx, "r", "A", big, false, c.insts[0].NewToken()); err != nil {
 				t.Fatalf("message %d: %v", i, err)
 			}
 		}
-		if _, err := c.insts[0].Send(ctx, "r", "A", big, false); !errors.Is(err, ErrQueueFull) {
+		if _, err := c.insts[0].Send(ctx, "r", "A", big, false, c.insts[0].NewToken()); !errors.Is(err, ErrQueueFull) {
 			t.Fatalf("over the bytes bound: %v, want ErrQueueFull", err)
 		}
 	})
@@ -297,7 +316,7 @@ func TestRedisState(t *testing.T) {
 		if _, err := c.insts[0].Register(ctx, "r", "B", own); err != nil {
 			t.Fatal(err)
 		}
-		sent, err := c.insts[1].Send(ctx, "r", "A", "hi", false)
+		sent, err := c.insts[1].Send(ctx, "r", "A", "hi", false, c.insts[0].NewToken())
 		if err != nil || sent.PeerOwner != own {
 			t.Fatalf("send = %+v, %v", sent, err)
 		}

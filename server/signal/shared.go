@@ -26,6 +26,16 @@ const sharedTimeout = 3 * time.Second
 // fetchBatch is how many queued messages one fetch takes.
 const fetchBatch = 64
 
+// sendHold is how long a message that Redis cannot take is held and retried before its
+// sender is told: an outage shorter than this loses nothing.
+const sendHold = 15 * time.Second
+
+// transient reports whether err is Redis trouble rather than an answer.
+func transient(err error) bool {
+	return !errors.Is(err, relaystate.ErrUnknownClient) && !errors.Is(err, relaystate.ErrQueueFull) &&
+		!errors.Is(err, relaystate.ErrMailboxFull)
+}
+
 // ErrUnavailable is what a client is told when the shared state cannot be reached.
 var ErrUnavailable = errors.New("Relay temporarily unavailable, try again")
 
@@ -243,9 +253,21 @@ func (r *Relay) sendShared(ctx context.Context, roomID, clientID, msg string, or
 	if len(msg) > protocol.MaxMessageBytes {
 		return ErrTooLarge
 	}
-	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
-	defer cancel()
-	sent, err := r.cfg.Shared.Send(ctx, roomID, clientID, msg, orphan)
+	// While Redis is away the message is held here and tried again, up to sendHold: the
+	// sender's next messages wait behind it, so their order holds too.
+	var sent relaystate.Sent
+	var err error
+	holdUntil := time.Now().Add(sendHold)
+	token := r.cfg.Shared.NewToken()
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
+		sctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+		sent, err = r.cfg.Shared.Send(sctx, roomID, clientID, msg, orphan, token)
+		cancel()
+		if err == nil || !transient(err) || time.Now().Add(backoff).After(holdUntil) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(backoff)
+	}
 	switch {
 	case errors.Is(err, relaystate.ErrUnknownClient):
 		return ErrUnknownClient
@@ -350,8 +372,14 @@ func (r *Relay) Run(ctx context.Context) {
 	go func() { defer close(done); r.listen(ctx) }()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
+	// reachableSince is when Redis last became reachable: after an outage every instance
+	// missed its heartbeats, so none is judged dead before all had time to beat again.
+	var reachableSince time.Time
 	for {
 		err := sh.Heartbeat(ctx)
+		if err == nil && !r.sharedOK.Load() {
+			reachableSince = time.Now()
+		}
 		if err != nil && ctx.Err() == nil && r.sharedOK.Load() {
 			r.log.Warn("relay heartbeat failed: Redis unreachable", "err", err)
 		}
@@ -362,8 +390,10 @@ func (r *Relay) Run(ctx context.Context) {
 		if n, err := sh.Alive(ctx, r.cfg.InstanceTimeout); err == nil {
 			r.alive.Store(int64(n))
 		}
-		if _, err := sh.ReapInstances(ctx, r.cfg.InstanceTimeout); err != nil && ctx.Err() == nil {
-			r.log.Warn("relay: reaping dead instances failed", "err", err)
+		if r.sharedOK.Load() && time.Since(reachableSince) > r.cfg.InstanceTimeout {
+			if _, err := sh.ReapInstances(ctx, r.cfg.InstanceTimeout); err != nil && ctx.Err() == nil {
+				r.log.Warn("relay: reaping dead instances failed", "err", err)
+			}
 		}
 		gone, err := sh.Reap(ctx, 256)
 		if err != nil && ctx.Err() == nil {
