@@ -40,7 +40,7 @@ run: build
 
 # Debian packages the tests drive (real clients nobody on this team wrote).
 deps:
-	@scripts/need-debian-packages coturn chromium nodejs redis-server
+	@scripts/need-debian-packages coturn chromium nodejs redis-server haproxy
 
 test: deps check unit load fuzz
 
