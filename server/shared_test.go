@@ -208,3 +208,26 @@ func TestSharedRedisPauseLosesNothing(t *testing.T) {
 	}
 	b.expectNothing(100 * time.Millisecond)
 }
+
+// BenchmarkJoin is POST /join of a new room each time, in memory mode and in Redis mode
+// (the room table's script plus the relay's grace deadline).
+func BenchmarkJoin(b *testing.B) {
+	for _, mode := range []string{"memory", "redis"} {
+		b.Run(mode, func(b *testing.B) {
+			var f *fleet
+			grace := func(c *Config) { c.RelayGrace = time.Hour } // nothing reaped meanwhile
+			if mode == "memory" {
+				f = single(startServer(b, grace))
+			} else {
+				f = startFleet(b, 1, grace)
+			}
+			ts := f.servers[0]
+			b.ResetTimer()
+			for i := range b.N {
+				ts.join(b, "j"+strconv.Itoa(i))
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "joins/s")
+		})
+	}
+}
