@@ -2,21 +2,29 @@
 #   make run    build everything and start the server on http://localhost:8080
 #   make test   every test (installs the Debian packages tests need when missing)
 #   make bench  benchmarks; updates BENCHMARKS.md
+#   make dist   release archives, Debian packages and SHA256SUMS in bin/dist; make image
 
 GO        ?= go
 BIN       := bin/onertc
+# Expanded once, so every recipe of one make run names the same version.
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -s -w -X github.com/onertc/onertc/server.Version=$(VERSION)
+VERSION   := $(VERSION)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+COMMIT    := $(COMMIT)
+LDFLAGS   := -s -w -X github.com/onertc/onertc/server.Version=$(VERSION) -X main.commit=$(COMMIT)
+# Release builds carry the last commit's time, never the build's (reproducible builds).
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+SOURCE_DATE_EPOCH := $(SOURCE_DATE_EPOCH)
 FUZZTIME  ?= 10s
 # The browser app: compiled for js/wasm, then hashed and precompressed into web/static by
 # web/cmd/wasmpack (skipped when that build is already there), and embedded by package web.
 WASM_RAW  := bin/app.wasm
 WASM_EXEC := $(shell $(GO) env GOROOT)/lib/wasm/wasm_exec.js
 # Packages with fuzz targets, as package:target.
-FUZZ      := ./server/signal:FuzzRelayFrames ./server/signal:FuzzDecodeRequest ./server:FuzzHTTPInput ./server/turn:FuzzParseUsername \
-             ./server/turn:FuzzParseTURNQuery ./server/turn:FuzzGuard
+FUZZ      := ./server/signal:FuzzRelayFrames ./server/signal:FuzzDecodeRequest ./server/signal:FuzzMessageFrame ./server:FuzzHTTPInput ./server/turn:FuzzParseUsername \
+             ./server/turn:FuzzParseTURNQuery ./server/turn:FuzzGuard ./server/demux:FuzzClassify
 
-.PHONY: all build wasm templ run test check unit load e2e fuzz deps bench clean stress
+.PHONY: all build wasm templ run test check unit load e2e fuzz deps bench clean stress dist image dist-test
 
 all: build
 
@@ -40,11 +48,28 @@ run: build
 
 # Debian packages the tests drive (real clients nobody on this team wrote).
 deps:
-	@scripts/need-debian-packages coturn chromium nodejs redis-server haproxy
+	@scripts/need-debian-packages coturn chromium nodejs redis-server haproxy curl zip file qemu-user-static systemd podman buildah
 
-test: deps check unit load fuzz
+test: deps check unit load fuzz dist-test
+
+# Release archives (.tar.gz with README and LICENSE) and Debian packages for linux/amd64,
+# arm64 and arm (v7), static, with the app embedded; SHA256SUMS. See packaging/.
+dist: wasm
+	VERSION=$(VERSION) COMMIT=$(COMMIT) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) GO=$(GO) packaging/dist
+
+# A container image from scratch holding the binary of a release archive (this machine's
+# architecture unless ARCH=arm64 or arm), tagged onertc:$(VERSION) and onertc:latest.
+image: dist
+	packaging/image bin/dist/onertc-$(VERSION)-linux-$(or $(ARCH),$(shell $(GO) env GOARCH)).tar.gz $(VERSION)
+
+# Installs this machine's .deb (needs root: CI), runs it, upgrades and purges it; checks the
+# other architectures' binaries, the image, and that a second make dist gives the same bytes.
+dist-test: dist
+	VERSION=$(VERSION) COMMIT=$(COMMIT) SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) GO=$(GO) packaging/test
 
 check:
+	@echo "== go.mod tidy"
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	@echo "== gofmt, go vet"
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt wants to change: $$unformatted"; exit 1; fi
@@ -59,8 +84,9 @@ check:
 
 # The browser tests drive the embedded app: build it first.
 unit: wasm
-	@echo "== go test -race"
-	$(GO) test -race -count=1 -timeout 20m ./...
+	@echo "== go test -race (the slowest ten tests are listed at the end)"
+	$(GO) build -o bin/testtimes ./scripts/testtimes
+	$(GO) test -race -count=1 -timeout 20m -json ./... | bin/testtimes -n 10
 
 # 50 concurrent calls, 100 pion bots: built without the race detector, which would slow
 # pion far more than the server (the load test skips itself under -race).
@@ -85,10 +111,13 @@ fuzz:
 	  $(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; done
 
 # Each benchmark writes bench/*/RESULTS.md; BENCHMARKS.md is assembled from them.
+# COLLIDER_BIN=/path/to/collider runs the relay scenarios against the original AppRTC Collider
+# too and adds the ratio column.
 bench: deps build
-	scripts/bench-relay
+	COLLIDER_BIN="$(COLLIDER_BIN)" scripts/bench-relay
 	scripts/bench-shared
 	bench/turn/run.sh
+	bench/oneport/run.sh
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkCalls -v -timeout 20m ./e2e
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkBrowser -v -timeout 20m ./e2e/browser
 	scripts/bench-collect

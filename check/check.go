@@ -2,7 +2,9 @@
 
 // Package check is `onertc check URL`: from any machine, it joins a throwaway room on a
 // deployment with two headless bots and forces a relay-only call over each TURN transport
-// the server offers (UDP, TCP, TLS), then says what works and how to fix what does not.
+// the server offers (UDP, TCP, and TLS — on the HTTPS port when the server shares it, the
+// one path through networks that let only 443 out), then says what works from where it
+// runs and how to fix what does not.
 package check
 
 import (
@@ -13,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -29,14 +32,16 @@ var Transports = []string{"udp", "tcp", "tls"}
 
 // Result is the outcome for one transport.
 type Result struct {
-	Transport string        `json:"transport"`
-	URI       string        `json:"uri,omitempty"`
-	OK        bool          `json:"ok"`
-	Connected time.Duration `json:"connect_ns,omitempty"`
-	Local     string        `json:"local_candidate,omitempty"`
-	Remote    string        `json:"remote_candidate,omitempty"`
-	Error     string        `json:"error,omitempty"`
-	Fix       string        `json:"fix,omitempty"`
+	Transport string `json:"transport"`
+	URI       string `json:"uri,omitempty"`
+	// OnHTTPSPort is set when URI is on the port the pages come from (TURN sharing 443).
+	OnHTTPSPort bool          `json:"on_https_port,omitempty"`
+	OK          bool          `json:"ok"`
+	Connected   time.Duration `json:"connect_ns,omitempty"`
+	Local       string        `json:"local_candidate,omitempty"`
+	Remote      string        `json:"remote_candidate,omitempty"`
+	Error       string        `json:"error,omitempty"`
+	Fix         string        `json:"fix,omitempty"`
 }
 
 // Report is the whole check.
@@ -94,21 +99,54 @@ func Run(ctx context.Context, opts Options) Report {
 		rep.Fix = "run onertc without --turn-disable, so browsers behind NAT get a relay"
 		return rep
 	}
+	httpsPort := serverPort(opts.Server)
 	for _, tr := range Transports {
-		uri := firstURI(turnURIs, tr)
+		uri := firstURI(turnURIs, tr, httpsPort)
 		res := Result{Transport: tr, URI: uri}
 		if uri == "" {
 			res.Error = "not offered"
 			if tr == "tls" {
-				res.Fix = "optional: with --tls-cert/--tls-key or --acme-domain, TURN over TLS (port 5349) gets through firewalls that only allow HTTPS"
+				res.Fix = "optional: with HTTPS on (--tls-cert/--tls-key or --acme-domain) onertc serves TURN over TLS on the HTTPS port too, which gets through firewalls that only allow 443"
 			}
 			rep.Results = append(rep.Results, res)
 			continue
 		}
 		res = tryTransport(ctx, opts, tr, uri)
+		res.OnHTTPSPort = httpsPort != "" && uriPort(uri) == httpsPort
+		if !res.OK && res.OnHTTPSPort {
+			res.Fix = "TURN over TLS on the HTTPS port " + uriPort(uri) + " does not work although the pages load there: check that --public-host is the name the certificate is for, and that nothing in front of onertc terminates TLS on that port (TURN must reach onertc itself)"
+		}
 		rep.Results = append(rep.Results, res)
 	}
 	return rep
+}
+
+// serverPort is the port of a server URL, explicit or implied by its scheme.
+func serverPort(server string) string {
+	u, err := url.Parse(server)
+	if err != nil {
+		return ""
+	}
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if u.Scheme == "https" {
+		return "443"
+	}
+	return "80"
+}
+
+// uriPort is the port of a TURN URI (turn[s]:host:port?transport=…).
+func uriPort(uri string) string {
+	hostPort := uri[strings.IndexByte(uri, ':')+1:]
+	if i := strings.IndexByte(hostPort, '?'); i >= 0 {
+		hostPort = hostPort[:i]
+	}
+	_, port, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return ""
+	}
+	return port
 }
 
 func iceServers(ctx context.Context, opts Options) ([]protocol.ICEServer, error) {
@@ -148,23 +186,31 @@ func transportOf(uri string) string {
 	return ""
 }
 
-func firstURI(uris []string, transport string) string {
+// firstURI is the first URI of a transport; for TLS, the one on the HTTPS port first.
+func firstURI(uris []string, transport, httpsPort string) string {
+	first := ""
 	for _, u := range uris {
-		if transportOf(u) == transport {
+		if transportOf(u) != transport {
+			continue
+		}
+		if transport == "tls" && httpsPort != "" && uriPort(u) == httpsPort {
 			return u
 		}
+		if first == "" {
+			first = u
+		}
 	}
-	return ""
+	return first
 }
 
-// onlyTransport hands the bots only the TURN URIs of one transport, so a relay-only call
-// can succeed over that transport alone.
-type onlyTransport struct {
+// onlyURI hands the bots only one TURN URI, so a relay-only call can succeed over that
+// transport and port alone.
+type onlyURI struct {
 	client.Transport
-	transport string
+	uri string
 }
 
-func (o onlyTransport) ICEServers(ctx context.Context, iceServerURL string) ([]protocol.ICEServer, error) {
+func (o onlyURI) ICEServers(ctx context.Context, iceServerURL string) ([]protocol.ICEServer, error) {
 	servers, err := o.Transport.ICEServers(ctx, iceServerURL)
 	if err != nil {
 		return nil, err
@@ -173,7 +219,7 @@ func (o onlyTransport) ICEServers(ctx context.Context, iceServerURL string) ([]p
 	for _, s := range servers {
 		var urls []string
 		for _, u := range s.URLs {
-			if transportOf(u) == o.transport {
+			if u == o.uri {
 				urls = append(urls, u)
 			}
 		}
@@ -203,7 +249,7 @@ func tryTransport(ctx context.Context, opts Options, transport, uri string) Resu
 		b, err := bot.New(bot.Options{
 			Server: opts.Server, Room: roomID, RelayOnly: true, Media: bot.MediaData,
 			Duration: time.Second, Timeout: opts.Timeout, StatsEvery: -1, Index: i,
-			Transport: onlyTransport{base, transport}, Logger: opts.Logger,
+			Transport: onlyURI{base, uri}, Logger: opts.Logger,
 			OnRecord: func(r bot.Record) {
 				if r.Event == "connected" && i == 0 {
 					mu.Lock()
@@ -264,7 +310,7 @@ func (r Report) Print(w interface{ Write([]byte) (int, error) }) {
 		fmt.Fprintf(w, "  FAILED: %s\n  fix: %s\n", r.Error, r.Fix)
 		return
 	}
-	fmt.Fprintf(w, "  %-4s  %-6s  %-8s  %s\n", "turn", "result", "connect", "detail")
+	fmt.Fprintf(w, "  %-13s  %-6s  %-8s  %s\n", "turn", "result", "connect", "detail")
 	for _, res := range r.Results {
 		status, detail := "ok", res.URI
 		switch {
@@ -279,14 +325,32 @@ func (r Report) Print(w interface{ Write([]byte) (int, error) }) {
 		if res.OK {
 			conn = res.Connected.String()
 		}
-		fmt.Fprintf(w, "  %-4s  %-6s  %-8s  %s\n", res.Transport, status, conn, detail)
+		fmt.Fprintf(w, "  %-13s  %-6s  %-8s  %s\n", res.label(), status, conn, detail)
 		if res.Fix != "" {
 			fmt.Fprintf(w, "        fix: %s\n", res.Fix)
 		}
+	}
+	var works []string
+	for _, res := range r.Results {
+		if res.OK {
+			works = append(works, res.label())
+		}
+	}
+	if len(works) > 0 {
+		fmt.Fprintf(w, "  from here: %s works\n", strings.Join(works, ", "))
 	}
 	if r.CallWorks() {
 		fmt.Fprintln(w, "  => calls work: relay-only calls connect through this server's TURN")
 	} else {
 		fmt.Fprintln(w, "  => calls between people behind NAT will FAIL: no TURN transport works")
 	}
+}
+
+// label names the transport as a person reads it: "tls on 443" when TURN over TLS shares
+// the HTTPS port.
+func (r Result) label() string {
+	if r.OnHTTPSPort {
+		return r.Transport + " on " + uriPort(r.URI)
+	}
+	return r.Transport
 }

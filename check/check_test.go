@@ -6,41 +6,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"strings"
 	"testing"
 
 	"github.com/onertc/onertc/server/servertest"
 )
-
-// droppingConn is a UDP socket behind a firewall that drops everything inbound.
-type droppingConn struct {
-	net.PacketConn
-}
-
-func (d droppingConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	for {
-		n, addr, err := d.PacketConn.ReadFrom(p)
-		if err != nil {
-			return n, addr, err
-		}
-		// dropped
-	}
-}
-
-// refusingListener accepts TCP connections and closes them at once, as a port with a
-// middlebox that resets them.
-type refusingListener struct{ net.Listener }
-
-func (l refusingListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		c.Close()
-	}
-}
 
 func startServer(t *testing.T, blockUDP, blockTCP bool) string {
 	t.Helper()
@@ -48,10 +18,10 @@ func startServer(t *testing.T, blockUDP, blockTCP bool) string {
 	cfg.TURN.RelayPortMin, cfg.TURN.RelayPortMax = 63000, 63999 // apart from the other packages that run alongside
 	var o servertest.Options
 	if blockUDP {
-		o.WrapUDP = func(c net.PacketConn) net.PacketConn { return droppingConn{c} }
+		o.WrapUDP = servertest.DropUDP
 	}
 	if blockTCP {
-		o.WrapTCP = func(l net.Listener) net.Listener { return refusingListener{l} }
+		o.WrapTCP = servertest.RefuseTCP
 	}
 	return servertest.StartT(t, cfg, o).URL
 }

@@ -21,7 +21,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 15*time.Second, "how long each transport may take to connect")
 	verbose := fs.Bool("verbose", false, "log what the bots do to stderr")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: onertc check [flags] https://your.server\n\nRuns a relay-only call between two bots through the server's TURN, over UDP, TCP and TLS in turn.")
+		fmt.Fprintln(stderr, "usage: onertc check [flags] https://your.server\n\nRuns a relay-only call between two bots through the server's TURN, over UDP, TCP and TLS in turn\n(TLS on the HTTPS port when the server shares it: what works behind a firewall that lets only 443 out).")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

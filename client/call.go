@@ -58,7 +58,7 @@ const (
 // Event is one thing that happened in a call.
 type Event struct {
 	Kind      EventKind
-	Params    *protocol.Params
+	Params    *protocol.RoomParams
 	Initiator bool
 	Peer      Peer
 	Signal    string // payload type for EventSent/EventReceived

@@ -11,20 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onertc/onertc/internal/testsync"
 	"github.com/onertc/onertc/protocol"
 )
-
-// eventually polls cond until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // testCall is one running Call against the fake server.
 type testCall struct {
@@ -87,7 +76,7 @@ func startCall(t *testing.T, ctx context.Context, tr Transport, room, name strin
 	tc.call = c
 	go func() { tc.errc <- c.Run(ctx) }()
 	// Join in the order the test starts the calls.
-	eventually(t, 2*time.Second, name+" joined or ended", func() bool {
+	testsync.Eventually(t, 2*time.Second, name+" joined or ended", func() bool {
 		return tc.count(EventJoined, "") > 0 || tc.count(EventClosed, "") > 0
 	})
 	return tc
@@ -143,7 +132,7 @@ func TestCallOfferAnswerAndCandidates(t *testing.T) {
 	srv := newFakeServer()
 	a := startCall(t, ctx, srv, "room1", "a", nil)
 	// A is alone: its offer and candidates go to the mailbox by POST /message.
-	eventually(t, 2*time.Second, "offer and 2 candidates in A's mailbox", func() bool {
+	testsync.Eventually(t, 2*time.Second, "offer and 2 candidates in A's mailbox", func() bool {
 		srv.mu.Lock()
 		defer srv.mu.Unlock()
 		return len(srv.mailbox[a.call.ClientID()]) == 3
@@ -152,7 +141,7 @@ func TestCallOfferAnswerAndCandidates(t *testing.T) {
 		t.Fatal("first client is not the initiator")
 	}
 	b := startCall(t, ctx, srv, "room1", "b", nil)
-	eventually(t, 2*time.Second, "both connected", func() bool { return connected(a)() && connected(b)() })
+	testsync.Eventually(t, 2*time.Second, "both connected", func() bool { return connected(a)() && connected(b)() })
 	if b.initiator() {
 		t.Fatal("second client is the initiator")
 	}
@@ -160,7 +149,7 @@ func TestCallOfferAnswerAndCandidates(t *testing.T) {
 	if len(remotesB) != 1 || remotesB[0].Type != protocol.TypeOffer {
 		t.Fatalf("callee remote descriptions = %+v, want one offer", remotesB)
 	}
-	eventually(t, 2*time.Second, "A has B's candidates", func() bool {
+	testsync.Eventually(t, 2*time.Second, "A has B's candidates", func() bool {
 		_, c, _, _ := a.peers.last().snapshot()
 		return len(c) == 2
 	})
@@ -204,18 +193,18 @@ func TestCallByeReofferAndNewcomer(t *testing.T) {
 	srv := newFakeServer()
 	a := startCall(t, ctx, srv, "room2", "a", nil)
 	b := startCall(t, ctx, srv, "room2", "b", nil)
-	eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
+	testsync.Eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
 
 	a.call.Hangup()
 	if err := a.wait(t); err != nil {
 		t.Fatalf("A Run = %v", err)
 	}
-	eventually(t, 2*time.Second, "B sees bye and re-offers on a new peer", func() bool {
+	testsync.Eventually(t, 2*time.Second, "B sees bye and re-offers on a new peer", func() bool {
 		return b.count(EventBye, "") == 1 && b.peers.count() == 2 && b.count(EventSent, protocol.TypeOffer) == 1
 	})
 	// The re-offer sits in B's mailbox; a newcomer gets it at join and the call comes back.
 	c := startCall(t, ctx, srv, "room2", "c", nil)
-	eventually(t, 2*time.Second, "B and C connected", func() bool { return connected(b)() && connected(c)() })
+	testsync.Eventually(t, 2*time.Second, "B and C connected", func() bool { return connected(b)() && connected(c)() })
 	if c.initiator() {
 		t.Fatal("newcomer is initiator")
 	}
@@ -236,7 +225,7 @@ func TestCallSurvivesBadInput(t *testing.T) {
 	srv := newFakeServer()
 	a := startCall(t, ctx, srv, "room3", "a", nil)
 	b := startCall(t, ctx, srv, "room3", "b", nil)
-	eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
+	testsync.Eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
 	remotesBefore, _, _, _ := a.peers.last().snapshot()
 
 	bad := []string{
@@ -255,7 +244,7 @@ func TestCallSurvivesBadInput(t *testing.T) {
 	}
 	// A good candidate after the junk still gets through: the loop is alive.
 	srv.inject(a.call.ClientID(), `{"type":"candidate","label":0,"id":"0","candidate":"candidate:9 1 udp 1 198.51.100.7 9 typ relay"}`)
-	eventually(t, 2*time.Second, "candidate after junk applied", func() bool {
+	testsync.Eventually(t, 2*time.Second, "candidate after junk applied", func() bool {
 		_, c, _, _ := a.peers.last().snapshot()
 		return len(c) == 3
 	})
@@ -302,7 +291,7 @@ func TestCandidatesBeforeOfferAreQueued(t *testing.T) {
 				}
 			}
 			b := startCall(t, ctx, srv, room, "b", nil)
-			eventually(t, 2*time.Second, "answer", func() bool { return b.count(EventSent, protocol.TypeAnswer) == 1 })
+			testsync.Eventually(t, 2*time.Second, "answer", func() bool { return b.count(EventSent, protocol.TypeAnswer) == 1 })
 			remotes, cands, _, _ := b.peers.last().snapshot()
 			if len(remotes) != 1 || sdpFingerprint(remotes[0].SDP) != "sha-256 "+tt.wantFP {
 				t.Fatalf("remote descriptions = %+v", remotes)
@@ -324,7 +313,7 @@ func TestCallReconnectsRelayWithoutLoss(t *testing.T) {
 	srv := newFakeServer()
 	a := startCall(t, ctx, srv, "room5", "a", nil)
 	b := startCall(t, ctx, srv, "room5", "b", nil)
-	eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
+	testsync.Eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
 
 	// Cut B's socket and keep it down; meanwhile a candidate and A's ICE-restart offer
 	// wait in the relay queue until B re-registers.
@@ -336,15 +325,15 @@ func TestCallReconnectsRelayWithoutLoss(t *testing.T) {
 	srv.queue[bid] = append(srv.queue[bid], `{"type":"candidate","label":0,"id":"0","candidate":"candidate:q 1 udp 1 192.0.2.3 7 typ host"}`)
 	srv.mu.Unlock()
 	conn.Close()
-	eventually(t, 2*time.Second, "B notices the loss", func() bool { return b.count(EventRelayLost, "") == 1 })
+	testsync.Eventually(t, 2*time.Second, "B notices the loss", func() bool { return b.count(EventRelayLost, "") == 1 })
 	a.call.RestartICE()
-	eventually(t, 2*time.Second, "A sent the restart offer", func() bool { return a.count(EventSent, protocol.TypeOffer) == 2 })
+	testsync.Eventually(t, 2*time.Second, "A sent the restart offer", func() bool { return a.count(EventSent, protocol.TypeOffer) == 2 })
 	time.Sleep(100 * time.Millisecond) // B retries and fails at least once
 	srv.mu.Lock()
 	srv.noDial = false
 	srv.mu.Unlock()
-	eventually(t, 3*time.Second, "B re-registered", func() bool { return b.count(EventRelayRestore, "") == 1 })
-	eventually(t, 2*time.Second, "queued candidate delivered and restart answered", func() bool {
+	testsync.Eventually(t, 3*time.Second, "B re-registered", func() bool { return b.count(EventRelayRestore, "") == 1 })
+	testsync.Eventually(t, 2*time.Second, "queued candidate delivered and restart answered", func() bool {
 		remotes, _, _, _ := a.peers.last().snapshot()
 		_, c, _, _ := b.peers.last().snapshot()
 		return len(remotes) == 2 && b.count(EventSent, protocol.TypeAnswer) == 2 &&
@@ -373,10 +362,10 @@ func TestCallRestartsICEOnFailure(t *testing.T) {
 	srv := newFakeServer()
 	a := startCall(t, ctx, srv, "room6", "a", nil)
 	b := startCall(t, ctx, srv, "room6", "b", nil)
-	eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
+	testsync.Eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
 
 	a.peers.last().setState(PeerStateFailed)
-	eventually(t, 2*time.Second, "restart offer answered", func() bool {
+	testsync.Eventually(t, 2*time.Second, "restart offer answered", func() bool {
 		_, _, offers, restarts := a.peers.last().snapshot()
 		return offers == 2 && restarts == 1 && b.count(EventSent, protocol.TypeAnswer) == 2
 	})
@@ -385,7 +374,7 @@ func TestCallRestartsICEOnFailure(t *testing.T) {
 	}
 	// A callee whose connection stays failed without a new offer starts over as offerer.
 	b.peers.last().setState(PeerStateFailed)
-	eventually(t, 2*time.Second, "callee re-offers on a fresh peer", func() bool {
+	testsync.Eventually(t, 2*time.Second, "callee re-offers on a fresh peer", func() bool {
 		return b.peers.count() == 2 && b.count(EventSent, protocol.TypeOffer) == 1
 	})
 }
@@ -396,12 +385,12 @@ func TestGlareResolvesToOneOffer(t *testing.T) {
 	srv := newFakeServer()
 	a := startCall(t, ctx, srv, "room7", "a", nil)
 	b := startCall(t, ctx, srv, "room7", "b", nil)
-	eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
+	testsync.Eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
 	// Both sides lose the connection and start over as offerers at about the same time.
 	a.peers.last().setState(PeerStateFailed) // a: ICE restart first
 	b.peers.last().setState(PeerStateFailed)
 	a.peers.last().setState(PeerStateFailed)
-	eventually(t, 3*time.Second, "connected again", func() bool { return connected(a)() && connected(b)() })
+	testsync.Eventually(t, 3*time.Second, "connected again", func() bool { return connected(a)() && connected(b)() })
 }
 
 func TestCandidateEncoding(t *testing.T) {
@@ -462,7 +451,7 @@ func TestCallRejoinsWhenForgotten(t *testing.T) {
 	srv := newFakeServer()
 	a := startCall(t, ctx, srv, "room9", "a", nil)
 	b := startCall(t, ctx, srv, "room9", "b", nil)
-	eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
+	testsync.Eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
 
 	// B's socket drops and stays down past the grace period: the server removes it.
 	srv.mu.Lock()
@@ -473,17 +462,17 @@ func TestCallRejoinsWhenForgotten(t *testing.T) {
 	delete(srv.conns, oldB)
 	srv.mu.Unlock()
 	conn.Close()
-	eventually(t, 2*time.Second, "B notices the loss", func() bool { return b.count(EventRelayLost, "") == 1 })
+	testsync.Eventually(t, 2*time.Second, "B notices the loss", func() bool { return b.count(EventRelayLost, "") == 1 })
 	srv.mu.Lock()
 	srv.noDial = false
 	srv.mu.Unlock()
 
-	eventually(t, 3*time.Second, "B joined again", func() bool { return b.count(EventJoined, "") == 2 })
+	testsync.Eventually(t, 3*time.Second, "B joined again", func() bool { return b.count(EventJoined, "") == 2 })
 	newB := b.call.ClientID()
 	if newB == oldB || newB == "" {
 		t.Fatalf("B rejoined as %q (was %q), want a new client", newB, oldB)
 	}
-	eventually(t, 2*time.Second, "new B registered", func() bool {
+	testsync.Eventually(t, 2*time.Second, "new B registered", func() bool {
 		srv.mu.Lock()
 		defer srv.mu.Unlock()
 		c := srv.conns[newB]

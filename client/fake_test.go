@@ -11,7 +11,7 @@ import (
 	"github.com/onertc/onertc/protocol"
 )
 
-// fakeServer is an in-memory room server + relay with the rules of PROTOCOL.md that a call
+// fakeServer is an in-memory room server + relay with the rules of docs/protocol.md that a call
 // depends on: capacity 2, initiator by occupancy, mailbox while alone, relay queues for an
 // unregistered peer.
 type fakeServer struct {
@@ -51,9 +51,9 @@ func (s *fakeServer) Join(_ context.Context, room, _ string) (protocol.JoinRespo
 	}
 	s.nextID++
 	id := fmt.Sprintf("c%d", s.nextID)
-	p := protocol.Params{RoomID: room, ClientID: id, IsInitiator: fmt.Sprint(len(s.rooms[room]) == 0),
-		WSSURL: "ws://fake/ws", WSSPostURL: "http://fake/collider", ICEServerURL: "http://fake/v1alpha/iceconfig?key=",
-		PCConfig: `{"iceServers":[],"bundlePolicy":"max-bundle"}`, Messages: []string{}}
+	p := protocol.RoomParams{RoomID: room, ClientID: id, IsInitiator: fmt.Sprint(len(s.rooms[room]) == 0), Messages: []string{},
+		Params: protocol.Params{WSSURL: "ws://fake/ws", WSSPostURL: "http://fake/collider",
+			ICEServerURL: "http://fake/v1alpha/iceconfig?key=", PCConfig: `{"iceServers":[],"bundlePolicy":"max-bundle"}`}}
 	if o := s.other(room, ""); o != "" {
 		p.Messages = append(p.Messages, s.mailbox[o]...)
 		delete(s.mailbox, o)

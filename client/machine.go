@@ -20,7 +20,7 @@ type machine struct {
 	c         *Call
 	ctx       context.Context
 	log       Logger
-	params    protocol.Params
+	params    protocol.RoomParams
 	relayOnly bool
 	link      *relayLink
 	done      <-chan struct{}

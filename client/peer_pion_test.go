@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v3"
+
+	"github.com/onertc/onertc/internal/testsync"
 )
 
 // loopbackAPI is a pion API whose candidates include loopback (tests on one machine).
@@ -55,13 +57,13 @@ func TestPionCallOverFakeServer(t *testing.T) {
 		}
 		tc.call = c
 		go func() { tc.errc <- c.Run(ctx) }()
-		eventually(t, 5*time.Second, name+" joined", func() bool { return tc.count(EventJoined, "") == 1 })
+		testsync.Eventually(t, 5*time.Second, name+" joined", func() bool { return tc.count(EventJoined, "") == 1 })
 		return tc, ev
 	}
 	a, aev := start(0, "a")
 	b, bev := start(1, "b")
-	eventually(t, 15*time.Second, "pion peers connected", func() bool { return aev.connected() && bev.connected() })
-	eventually(t, 10*time.Second, "data both ways", func() bool { return got[0].Load() > 0 && got[1].Load() > 0 })
+	testsync.Eventually(t, 15*time.Second, "pion peers connected", func() bool { return aev.connected() && bev.connected() })
+	testsync.Eventually(t, 10*time.Second, "data both ways", func() bool { return got[0].Load() > 0 && got[1].Load() > 0 })
 	// A direct pair: no relay on either side. The remote end is "prflx" rather than "host"
 	// when the peer's connectivity check arrives before its candidate does (a race that
 	// trickle ICE allows); it is the same host address.
@@ -87,10 +89,10 @@ func TestPionCallOverFakeServer(t *testing.T) {
 	if err := a.wait(t); err != nil {
 		t.Fatalf("a: %v", err)
 	}
-	eventually(t, 5*time.Second, "b re-offers after bye", func() bool { return b.count(EventBye, "") == 1 && b.count(EventSent, "offer") == 1 })
+	testsync.Eventually(t, 5*time.Second, "b re-offers after bye", func() bool { return b.count(EventBye, "") == 1 && b.count(EventSent, "offer") == 1 })
 	_, cev := start(2, "c")
-	eventually(t, 15*time.Second, "b and newcomer connected", func() bool { return bev.connected() && cev.connected() })
-	eventually(t, 10*time.Second, "data to the newcomer", func() bool { return got[2].Load() > 0 })
+	testsync.Eventually(t, 15*time.Second, "b and newcomer connected", func() bool { return bev.connected() && cev.connected() })
+	testsync.Eventually(t, 10*time.Second, "data to the newcomer", func() bool { return got[2].Load() > 0 })
 }
 
 // pionEvents tracks the latest pion peer of a call and whether it is connected.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/onertc/onertc/bot"
+	"github.com/onertc/onertc/internal/testsync"
 )
 
 // benchCommand is how the results are produced; it goes into RESULTS.md verbatim.
@@ -92,7 +93,7 @@ func setupTimes(t *testing.T, s *testServer, relay bool, n int) []time.Duration 
 		time.Sleep(300 * time.Millisecond) // a's offer and candidates are stored
 		start := time.Now()
 		b := startBot(t, ctx, s, room, "b", modeOpts(relay)...)
-		eventually(t, 20*time.Second, "media both ways", func() bool {
+		testsync.Eventually(t, 20*time.Second, "media both ways", func() bool {
 			va, aa, _ := a.b.Totals()
 			vb, ab, _ := b.b.Totals()
 			return va.PacketsReceived+aa.PacketsReceived > 0 && vb.PacketsReceived+ab.PacketsReceived > 0

@@ -4,7 +4,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -12,8 +15,11 @@ import (
 
 	"github.com/onertc/onertc/bot"
 	"github.com/onertc/onertc/client"
+	"github.com/onertc/onertc/internal/testsync"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server"
+	"github.com/onertc/onertc/server/turn"
+	"github.com/onertc/onertc/server/turn/turntest"
 )
 
 // modes run a scenario on direct ICE (host candidates on loopback) and relay-only ICE
@@ -65,7 +71,7 @@ func TestCallHangupReofferNewcomerFull(t *testing.T) {
 			if err := a.stop(t); err != nil {
 				t.Fatalf("a hung up with %v", err)
 			}
-			eventually(t, 10*time.Second, "b sees bye and re-offers", func() bool {
+			testsync.Eventually(t, 10*time.Second, "b sees bye and re-offers", func() bool {
 				return b.count("bye") == 1 && len(b.callEvents(client.EventSent, protocol.TypeOffer)) == 1
 			})
 			c := startBot(t, ctx, s, room, "c", modeOpts(m.relay)...)
@@ -184,15 +190,15 @@ func TestSocketCutReconnectsWithinGrace(t *testing.T) {
 	waitConnected(t, 1, 20*time.Second, a, b)
 
 	gate.cut()
-	eventually(t, 5*time.Second, "b notices the lost socket", func() bool { return b.count(string(client.EventRelayLost)) == 1 })
+	testsync.Eventually(t, 5*time.Second, "b notices the lost socket", func() bool { return b.count(string(client.EventRelayLost)) == 1 })
 	a.b.Call().RestartICE()
-	eventually(t, 5*time.Second, "a sends its restart offer", func() bool {
+	testsync.Eventually(t, 5*time.Second, "a sends its restart offer", func() bool {
 		return len(a.callEvents(client.EventSent, protocol.TypeOffer)) == 2
 	})
 	time.Sleep(500 * time.Millisecond) // well inside the 3 s grace
 	gate.restore()
-	eventually(t, 5*time.Second, "b re-registers", func() bool { return b.count(string(client.EventRelayRestore)) == 1 })
-	eventually(t, 10*time.Second, "b answers the queued restart offer", func() bool {
+	testsync.Eventually(t, 5*time.Second, "b re-registers", func() bool { return b.count(string(client.EventRelayRestore)) == 1 })
+	testsync.Eventually(t, 10*time.Second, "b answers the queued restart offer", func() bool {
 		return len(b.callEvents(client.EventReceived, protocol.TypeOffer)) == 2 &&
 			len(a.callEvents(client.EventReceived, protocol.TypeAnswer)) == 2
 	})
@@ -212,13 +218,51 @@ func TestCallOutlivesTURNCredential(t *testing.T) {
 	defer cancel()
 	a := startBot(t, ctx, s, "ttl", "a", relayOnly)
 	b := startBot(t, ctx, s, "ttl", "b", relayOnly)
+	// Beside the call, a client holding a credential of the same life allocates now and
+	// sends, after the expiry, the requests a call sends over time (pion's bots refresh only
+	// at half the allocation's lifetime, minutes away). These are what a server without the
+	// grace rule refuses (server/turn's TestLongCallOutlivesCredential shows the difference).
+	cred, turnAddr := turnCredential(t, s)
+	c := turntest.Dial(t, turnAddr, cred.Username, cred.Password, s.Config.TURN.Realm)
+	if _, rc := c.Allocate(turntest.Lifetime(10 * time.Minute)); rc != 0 {
+		t.Fatalf("Allocate with a fresh credential: code %d", rc)
+	}
+	peer := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9} // permissions need no listener
 	waitConnected(t, 1, 20*time.Second, a, b)
 	checkPair(t, a, "relay")
-	time.Sleep(ttl + 5*time.Second)
-	waitMediaGrows(t, 5*time.Second, a, b)
-	time.Sleep(5 * time.Second)
+	expiry, _, err := turn.ParseUsername(cred.Username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The credentials of the bots were minted no later than this one's and have the same life.
+	testsync.Eventually(t, ttl+5*time.Second, "the credentials expire", func() bool { return time.Now().After(expiry) })
+	if r, p, b := c.KeepCall(peer, 0x4000, 10*time.Minute); r != 0 || p != 0 || b != 0 {
+		t.Fatalf("after the credential expired: Refresh %d, CreatePermission %d, ChannelBind %d; want 0 each", r, p, b)
+	}
 	waitMediaGrows(t, 5*time.Second, a, b)
 	if a.connectedCount() != 1 || b.connectedCount() != 1 {
 		t.Fatalf("call reconnected after the credential expired (a %d, b %d connections)", a.connectedCount(), b.connectedCount())
 	}
+}
+
+// turnCredential fetches a credential from the server's TURN REST API and returns it with the
+// address of its UDP TURN URI.
+func turnCredential(t *testing.T, s *testServer) (protocol.TURNCredentials, string) {
+	t.Helper()
+	resp, err := http.Get(s.URL + "/turn?service=turn&username=e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var cred protocol.TURNCredentials
+	if err := json.NewDecoder(resp.Body).Decode(&cred); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range cred.URIs {
+		if hp, ok := strings.CutPrefix(u, "turn:"); ok && strings.HasSuffix(hp, "?transport=udp") {
+			return cred, strings.TrimSuffix(hp, "?transport=udp")
+		}
+	}
+	t.Fatalf("/turn offers no UDP TURN URI: %v", cred.URIs)
+	return cred, ""
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/onertc/onertc/bot"
 	"github.com/onertc/onertc/client"
+	"github.com/onertc/onertc/internal/testsync"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server"
 	"github.com/onertc/onertc/server/servertest"
@@ -36,18 +37,6 @@ func testLogger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-}
-
-// eventually polls cond until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // testConfig is the server configuration of the tests: servertest's loopback defaults, with
@@ -153,7 +142,7 @@ func startBot(t *testing.T, ctx context.Context, s *testServer, room, name strin
 		b.Call().Hangup()
 		<-rb.done
 	})
-	eventually(t, 10*time.Second, name+" joined", func() bool { return rb.count("joined") > 0 || rb.ended() })
+	testsync.Eventually(t, 10*time.Second, name+" joined", func() bool { return rb.count("joined") > 0 || rb.ended() })
 	return rb
 }
 
@@ -196,10 +185,10 @@ func (rb *runningBot) callEvents(kind client.EventKind, signal string) []client.
 }
 
 // joinParams are the params of the bot's join.
-func (rb *runningBot) joinParams() protocol.Params {
+func (rb *runningBot) joinParams() protocol.RoomParams {
 	evs := rb.callEvents(client.EventJoined, "")
 	if len(evs) == 0 {
-		return protocol.Params{}
+		return protocol.RoomParams{}
 	}
 	return *evs[0].Params
 }
@@ -233,7 +222,7 @@ func (rb *runningBot) connectedCount() int { return rb.count("connected") }
 func waitConnected(t *testing.T, n int, timeout time.Duration, bots ...*runningBot) {
 	t.Helper()
 	for _, rb := range bots {
-		eventually(t, timeout, fmt.Sprintf("%s connected (%d)", rb.name, n), func() bool {
+		testsync.Eventually(t, timeout, fmt.Sprintf("%s connected (%d)", rb.name, n), func() bool {
 			return rb.connectedCount() >= n
 		})
 	}
@@ -244,7 +233,7 @@ func waitMediaGrows(t *testing.T, timeout time.Duration, bots ...*runningBot) {
 	t.Helper()
 	for _, rb := range bots {
 		v0, a0, d0 := rb.b.Totals()
-		eventually(t, timeout, rb.name+" receives video, audio and data", func() bool {
+		testsync.Eventually(t, timeout, rb.name+" receives video, audio and data", func() bool {
 			v, a, d := rb.b.Totals()
 			return v.PacketsReceived > v0.PacketsReceived+10 && a.PacketsReceived > a0.PacketsReceived+10 &&
 				d.MessagesReceived > d0.MessagesReceived && v.BytesReceived > v0.BytesReceived

@@ -1,5 +1,5 @@
 // Package protocol holds the wire types and constants of the AppRTC room-server and Collider
-// protocols that onertc speaks (see PROTOCOL.md). It has no dependencies beyond the standard
+// protocols that onertc speaks (see docs/protocol.md). It has no dependencies beyond the standard
 // library so that the server, the native bots and the js/wasm browser client share it.
 package protocol
 
@@ -55,23 +55,32 @@ const (
 
 // JoinResponse is the body of POST /join/{room}.
 type JoinResponse struct {
-	Result string `json:"result"`
-	Params Params `json:"params"`
+	Result string     `json:"result"`
+	Params RoomParams `json:"params"`
 }
 
-// Params is the AppRTC parameter set. The JSON-valued and boolean fields are strings on the
-// wire because AppRTC clients compare them as strings.
+// RoomParams are the parameters of one client in one room, as /join answers them: the
+// room-independent set of GET /params plus who the client is and what waits for it. The
+// room page carries them too, with only the room's fields filled.
+type RoomParams struct {
+	IsInitiator string   `json:"is_initiator"`
+	RoomID      string   `json:"room_id"`
+	RoomLink    string   `json:"room_link"`
+	ClientID    string   `json:"client_id"`
+	Messages    []string `json:"messages"`
+	Params
+}
+
+// Params is AppRTC's room-independent parameter set, the body of GET /params. The
+// JSON-valued and boolean fields are strings on the wire because AppRTC clients compare them
+// as strings.
 type Params struct {
-	IsInitiator            string   `json:"is_initiator"`
-	RoomID                 string   `json:"room_id"`
-	RoomLink               string   `json:"room_link"`
-	ClientID               string   `json:"client_id"`
-	Messages               []string `json:"messages"`
 	PCConfig               string   `json:"pc_config"`
 	PCConstraints          string   `json:"pc_constraints"`
 	OfferOptions           string   `json:"offer_options"`
 	MediaConstraints       string   `json:"media_constraints"`
 	IsLoopback             string   `json:"is_loopback"`
+	IncludeLoopbackJS      string   `json:"include_loopback_js"`
 	BypassJoinConfirmation string   `json:"bypass_join_confirmation"`
 	VersionInfo            string   `json:"version_info"`
 	WSSURL                 string   `json:"wss_url"`

@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onertc/onertc/internal/testsync"
 	"github.com/onertc/onertc/protocol"
 )
 
-// The whole call of PROTOCOL.md section 6, then the ghost and hand-off rules.
+// The whole call of docs/protocol.md section 7, then the ghost and hand-off rules.
 func TestCallFlowGhostAndHandoff(t *testing.T) {
 	callFlow(t, single(startServer(t, func(c *Config) { c.RelayGrace = 300 * time.Millisecond })))
 }
@@ -47,12 +48,12 @@ func callFlow(t *testing.T, f *fleet) {
 	// A's tab closes: only the socket goes (no /leave, no DELETE). B re-offers while A is
 	// in its grace period; those messages are handed to the room mailbox when A is dropped.
 	wsA.conn.Close()
-	eventually(t, "A offline", func() bool { return f.online() == 1 })
+	testsync.Eventually(t, 5*time.Second, "A offline", func() bool { return f.online() == 1 })
 	if r := ts().message(t, "call", b.ClientID, "reoffer"); r != "SUCCESS" {
 		t.Fatalf("re-offer = %s", r)
 	}
 	wsB.sendMsg("reoffer-cand")
-	eventually(t, "ghost A removed from the room", func() bool { return ts().occupancy(t, "call") == 1 })
+	testsync.Eventually(t, 5*time.Second, "ghost A removed from the room", func() bool { return ts().occupancy(t, "call") == 1 })
 	// B alone now: straight into its mailbox.
 	if r := ts().message(t, "call", b.ClientID, "after-ghost"); r != "SUCCESS" {
 		t.Fatalf("message after ghost = %s", r)
@@ -99,7 +100,7 @@ func joinWithoutRegister(t *testing.T, f *fleet) {
 	if n := ts().occupancy(t, "idle"); n != 2 {
 		t.Fatalf("occupancy %d", n)
 	}
-	eventually(t, "both silent joiners removed", func() bool { return ts().occupancy(t, "idle") == 0 })
+	testsync.Eventually(t, 5*time.Second, "both silent joiners removed", func() bool { return ts().occupancy(t, "idle") == 0 })
 }
 
 // Hundreds of rooms at once, with sequence-numbered messages in both directions: sent while
@@ -134,6 +135,7 @@ func manyRooms(t *testing.T, rooms int, f *fleet) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
+			t := testsync.Goroutine(t) // helpers that fail end this goroutine, not the test's
 			roomID := fmt.Sprintf("many-%d", i)
 			var sentA, sentB int
 			nextA := func() string { sentA++; return "A" + strconv.Itoa(sentA-1) }
@@ -196,7 +198,7 @@ func manyRooms(t *testing.T, rooms int, f *fleet) {
 			// Every message B read is confirmed (its pong came back); then the cut, which
 			// the server does not see at once: what A sends next may be written into the
 			// dead connection and must come again on B's next socket.
-			eventually(t, "B's messages confirmed", func() bool { return f.pending(roomID, bID) == 0 })
+			testsync.Eventually(t, 5*time.Second, "B's messages confirmed", func() bool { return f.pending(roomID, bID) == 0 })
 			wsB.conn.Close()
 			for j := 0; j < perPhase; j++ {
 				sendA()
@@ -269,7 +271,7 @@ func TestLateRegisterAfterGraceIsRefused(t *testing.T) {
 		{"socket dropped and stayed away", func(t *testing.T, ts *testServer, roomID, bID string) {
 			ws := ts.dial(t)
 			ws.register(roomID, bID)
-			eventually(t, "B online", func() bool { return ts.relay.Stats().Online == 2 })
+			testsync.Eventually(t, 5*time.Second, "B online", func() bool { return ts.relay.Stats().Online == 2 })
 			ws.conn.Close()
 		}},
 	}
@@ -282,8 +284,8 @@ func TestLateRegisterAfterGraceIsRefused(t *testing.T) {
 			wsA.register(roomID, a.ClientID)
 			b := ts.join(t, roomID)
 			tt.away(t, ts, roomID, b.ClientID)
-			eventually(t, "B removed after the grace period", func() bool { return ts.occupancy(t, roomID) == 1 })
-			eventually(t, "relay holds A alone", func() bool { st := ts.relay.Stats(); return st.Rooms == 1 && st.Online == 1 })
+			testsync.Eventually(t, 5*time.Second, "B removed after the grace period", func() bool { return ts.occupancy(t, roomID) == 1 })
+			testsync.Eventually(t, 5*time.Second, "relay holds A alone", func() bool { st := ts.relay.Stats(); return st.Rooms == 1 && st.Online == 1 })
 
 			late := ts.dial(t)
 			late.register(roomID, b.ClientID)
@@ -300,7 +302,7 @@ func TestLateRegisterAfterGraceIsRefused(t *testing.T) {
 
 			// A, alone, keeps talking: it reaches the newcomer through its /join.
 			wsA.sendMsg("offer-again")
-			eventually(t, "A's message stored", func() bool { return ts.relay.Stats().Queued >= 1 })
+			testsync.Eventually(t, 5*time.Second, "A's message stored", func() bool { return ts.relay.Stats().Queued >= 1 })
 			c := ts.join(t, roomID)
 			if c.IsInitiator != "false" || strings.Join(c.Messages, ",") != "offer-again" {
 				t.Fatalf("newcomer: initiator %q messages %q", c.IsInitiator, c.Messages)
@@ -317,6 +319,34 @@ func TestLateRegisterAfterGraceIsRefused(t *testing.T) {
 			if st := ts.relay.Stats(); st.Online != 2 || st.Rooms != 1 || ts.occupancy(t, roomID) != 2 {
 				t.Fatalf("relay %+v, room table %d: they must agree on two clients", st, ts.occupancy(t, roomID))
 			}
+		})
+	}
+}
+
+// TestByeAndLeaveWithRealIDs: /bye (AppRTC's old alias) and /leave remove a client that is
+// in the room: the room has a free place again, the one who left can no longer send, and
+// a newcomer takes the free place.
+func TestByeAndLeaveWithRealIDs(t *testing.T) {
+	for _, route := range []string{"bye", "leave"} {
+		t.Run(route, func(t *testing.T) {
+			ts := startServer(t, nil)
+			room := "real-" + route
+			a, b := ts.join(t, room), ts.join(t, room)
+			if n := ts.occupancy(t, room); n != 2 {
+				t.Fatalf("occupancy %d after two joins", n)
+			}
+			if code, body := ts.post(t, "/"+route+"/"+room+"/"+a.ClientID, ""); code != 200 || body != "" {
+				t.Fatalf("%s = %d %q, want 200 with an empty body", route, code, body)
+			}
+			testsync.Eventually(t, 5*time.Second, "one left in the room", func() bool { return ts.occupancy(t, room) == 1 })
+			if res := ts.message(t, room, a.ClientID, `{"type":"bye"}`); res != protocol.ResultUnknownClient {
+				t.Errorf("message from the client who left = %s, want %s", res, protocol.ResultUnknownClient)
+			}
+			if c := ts.join(t, room); c.IsInitiator != "false" || c.RoomID != room {
+				t.Errorf("newcomer after %s: %+v", route, c)
+			}
+			ts.post(t, "/"+route+"/"+room+"/"+b.ClientID, "")
+			testsync.Eventually(t, 5*time.Second, "one left after b went", func() bool { return ts.occupancy(t, room) == 1 })
 		})
 	}
 }

@@ -36,6 +36,9 @@ type Config struct {
 	Limits RateLimits
 	// MaxSockets and MaxSocketsPerIP cap open relay WebSockets (0: no cap).
 	MaxSockets, MaxSocketsPerIP int
+	// MaxPending and MaxPendingPerIP cap HTTPS-port connections that have not yet said
+	// what they are (TLS handshake, first bytes), in total and per client IP (0: no cap).
+	MaxPending, MaxPendingPerIP int
 	// MetricsAddr, when set, serves /metrics on its own listener instead of the main port;
 	// MetricsAuth ("user:password") protects it with basic auth.
 	MetricsAddr, MetricsAuth string
@@ -56,8 +59,12 @@ type TURNConfig struct {
 	Disabled bool
 	// Addr is the listen address of TURN over UDP and TCP (":3478").
 	Addr string
-	// TLSAddr is the listen address of TURN over TLS, used when a certificate is set.
+	// TLSAddr is the listen address of TURN over TLS on a port of its own, used when a
+	// certificate is set; empty: none (the HTTPS port serves it when ShareHTTPS).
 	TLSAddr string
+	// ShareHTTPS serves TURN over TLS and over TCP on the HTTPS port as well, so a client
+	// that may reach only port 443 gets a relay.
+	ShareHTTPS bool
 	// PublicIP is put in relayed candidates and TURN URIs; empty means detect it.
 	PublicIP string
 	// Host is the host name put in TURN URIs; empty means PublicIP.
@@ -94,9 +101,11 @@ func DefaultConfig() Config {
 		Limits:          DefaultRateLimits(),
 		MaxSockets:      20000,
 		MaxSocketsPerIP: 64,
+		MaxPending:      4096,
+		MaxPendingPerIP: 64,
 		TURN: TURNConfig{
 			Addr:             ":3478",
-			TLSAddr:          ":5349",
+			ShareHTTPS:       true,
 			TTL:              24 * time.Hour,
 			RelayPortMin:     49152,
 			RelayPortMax:     65535,
@@ -123,7 +132,7 @@ func (c *Config) Validate() error {
 	if c.DrainTimeout < 0 {
 		errs = append(errs, fmt.Errorf("drain timeout %v: must not be negative", c.DrainTimeout))
 	}
-	if c.MaxSockets < 0 || c.MaxSocketsPerIP < 0 {
+	if c.MaxSockets < 0 || c.MaxSocketsPerIP < 0 || c.MaxPending < 0 || c.MaxPendingPerIP < 0 {
 		errs = append(errs, errors.New("socket caps must not be negative"))
 	}
 	if c.PprofAddr != "" {

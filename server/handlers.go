@@ -107,12 +107,7 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.joins.WithLabelValues(protocol.ResultSuccess).Inc()
-	p := s.params(r)
-	p.RoomID = roomID
-	p.RoomLink = s.origin(r).http() + "/r/" + roomID
-	if r.URL.RawQuery != "" {
-		p.RoomLink += "?" + r.URL.RawQuery
-	}
+	p := s.roomParams(r, roomID)
 	p.ClientID = j.ClientID
 	p.IsInitiator = boolString(j.IsInitiator)
 	p.Messages = j.Messages

@@ -66,7 +66,7 @@ func (ts *testServer) post(t testing.TB, path, body string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func (ts *testServer) join(t testing.TB, roomID string) protocol.Params {
+func (ts *testServer) join(t testing.TB, roomID string) protocol.RoomParams {
 	t.Helper()
 	status, body := ts.post(t, "/join/"+roomID, "")
 	var jr protocol.JoinResponse
@@ -106,9 +106,18 @@ type wsClient struct {
 
 func (ts *testServer) dial(t testing.TB) *wsClient {
 	t.Helper()
+	return ts.dialWith(t, nil)
+}
+
+// dialWith dials /ws and lets setup adjust the connection (its handlers) before it is read.
+func (ts *testServer) dialWith(t testing.TB, setup func(*websocket.Conn)) *wsClient {
+	t.Helper()
 	conn, _, err := websocket.DefaultDialer.Dial("ws://"+ts.host+"/ws", nil)
 	if err != nil {
 		t.Fatalf("dial /ws: %v", err)
+	}
+	if setup != nil {
+		setup(conn)
 	}
 	c := &wsClient{t: t, server: ts, conn: conn, frames: make(chan protocol.RelayFrame, 4096), closed: make(chan struct{})}
 	go func() {
@@ -218,18 +227,6 @@ func (c *wsClient) expectClosed() {
 	}
 }
 
-// eventually polls cond until it holds or 5 s pass.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // fleet is several servers sharing one real redis-server, as behind a load balancer with
 // no stickiness: next hands out the servers in turn, so consecutive requests and sockets of
 // one client land on different instances. A fleet of one in memory mode runs the same
@@ -276,6 +273,16 @@ func (f *fleet) pending(roomID, clientID string) int {
 	n := 0
 	for _, ts := range f.servers {
 		n += ts.relay.Pending(roomID, clientID)
+	}
+	return n
+}
+
+// queued counts the messages the fleet took for a recipient without a socket (in memory
+// mode, or in Redis), since it started.
+func (f *fleet) queued() int64 {
+	var n int64
+	for _, ts := range f.servers {
+		n += ts.relay.Stats().Queued
 	}
 	return n
 }

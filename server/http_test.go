@@ -81,7 +81,7 @@ func TestHTTPInputs(t *testing.T) {
 
 func TestJoinParams(t *testing.T) {
 	ts := startServer(t, func(c *Config) { c.TURN.Disabled = false })
-	decode := func(t *testing.T, req *http.Request) protocol.Params {
+	decode := func(t *testing.T, req *http.Request) protocol.RoomParams {
 		t.Helper()
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -110,9 +110,9 @@ func TestJoinParams(t *testing.T) {
 		name   string
 		query  string
 		header map[string]string
-		check  func(t *testing.T, p protocol.Params)
+		check  func(t *testing.T, p protocol.RoomParams)
 	}{
-		{"defaults", "", nil, func(t *testing.T, p protocol.Params) {
+		{"defaults", "", nil, func(t *testing.T, p protocol.RoomParams) {
 			want := map[string]string{
 				"is_initiator":      "true",
 				"wss_url":           "ws://" + ts.host + "/ws",
@@ -132,7 +132,7 @@ func TestJoinParams(t *testing.T) {
 				t.Errorf("room_link %q client_id %q", p.RoomLink, p.ClientID)
 			}
 		}},
-		{"page query", "?it=relay&hd=true&audio=false&tt=udp", nil, func(t *testing.T, p protocol.Params) {
+		{"page query", "?it=relay&hd=true&audio=false&tt=udp", nil, func(t *testing.T, p protocol.RoomParams) {
 			if !strings.Contains(p.PCConfig, `"iceTransports":"relay"`) {
 				t.Errorf("pc_config %s lacks iceTransports relay", p.PCConfig)
 			}
@@ -143,27 +143,37 @@ func TestJoinParams(t *testing.T) {
 				t.Errorf("room_link %q transports %q", p.RoomLink, p.ICEServerTransports)
 			}
 		}},
-		{"trusted proxy says https", "", map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "call.example.org"}, func(t *testing.T, p protocol.Params) {
+		{"no video", "?video=false", nil, func(t *testing.T, p protocol.RoomParams) {
+			if p.MediaConstraints != `{"audio":true,"video":false}` {
+				t.Errorf("media_constraints %s, want video false", p.MediaConstraints)
+			}
+		}},
+		{"no video wins over hd", "?video=false&hd=true", nil, func(t *testing.T, p protocol.RoomParams) {
+			if p.MediaConstraints != `{"audio":true,"video":false}` {
+				t.Errorf("media_constraints %s, want video false", p.MediaConstraints)
+			}
+		}},
+		{"trusted proxy says https", "", map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "call.example.org"}, func(t *testing.T, p protocol.RoomParams) {
 			if p.WSSURL != "wss://call.example.org/ws" || p.WSSPostURL != "https://call.example.org/collider" || !strings.HasPrefix(p.RoomLink, "https://call.example.org/r/") {
 				t.Errorf("urls %q %q %q", p.WSSURL, p.WSSPostURL, p.RoomLink)
 			}
 		}},
-		{"forwarded host with markup is ignored", "", map[string]string{"X-Forwarded-Host": "evil\"><script>"}, func(t *testing.T, p protocol.Params) {
+		{"forwarded host with markup is ignored", "", map[string]string{"X-Forwarded-Host": "evil\"><script>"}, func(t *testing.T, p protocol.RoomParams) {
 			if p.WSSURL != "ws://"+ts.host+"/ws" {
 				t.Errorf("wss_url %q", p.WSSURL)
 			}
 		}},
-		{"external relay", "?wshpp=collider.example:443", nil, func(t *testing.T, p protocol.Params) {
+		{"external relay", "?wshpp=collider.example:443", nil, func(t *testing.T, p protocol.RoomParams) {
 			if p.WSSURL != "wss://collider.example:443/ws" || p.WSSPostURL != "https://collider.example:443" {
 				t.Errorf("urls %q %q", p.WSSURL, p.WSSPostURL)
 			}
 		}},
-		{"external relay without tls", "?wshpp=collider.example:8089&wstls=false", nil, func(t *testing.T, p protocol.Params) {
+		{"external relay without tls", "?wshpp=collider.example:8089&wstls=false", nil, func(t *testing.T, p protocol.RoomParams) {
 			if p.WSSURL != "ws://collider.example:8089/ws" || p.WSSPostURL != "http://collider.example:8089" {
 				t.Errorf("urls %q %q", p.WSSURL, p.WSSPostURL)
 			}
 		}},
-		{"bad transports warned", "?tt=carrier-pigeon", nil, func(t *testing.T, p protocol.Params) {
+		{"bad transports warned", "?tt=carrier-pigeon", nil, func(t *testing.T, p protocol.RoomParams) {
 			if p.ICEServerTransports != "" || len(p.WarningMessages) != 1 {
 				t.Errorf("transports %q warnings %q", p.ICEServerTransports, p.WarningMessages)
 			}
@@ -186,6 +196,59 @@ func TestJoinParams(t *testing.T) {
 			t.Errorf("wss_url %q from an untrusted peer's header", p.WSSURL)
 		}
 	})
+}
+
+// TestParamsIsRoomIndependent checks GET /params against AppRTC's: no field of a room or a
+// client, and include_loopback_js that is empty unless ?debug=loopback.
+func TestParamsIsRoomIndependent(t *testing.T) {
+	ts := startServer(t, nil)
+	get := func(t *testing.T, query string) map[string]json.RawMessage {
+		t.Helper()
+		resp, err := http.Get(ts.url + "/params" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var raw map[string]json.RawMessage
+		if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	tests := []struct {
+		query                string
+		wantLoopback, wantJS string
+	}{
+		{"", `"false"`, `""`},
+		{"?debug=other", `"false"`, `""`},
+		{"?debug=loopback", `"true"`, `"\u003cscript src=\"/js/loopback.js\"\u003e\u003c/script\u003e"`},
+	}
+	for _, tt := range tests {
+		t.Run("query="+tt.query, func(t *testing.T) {
+			raw := get(t, tt.query)
+			for _, k := range []string{"client_id", "is_initiator", "room_id", "room_link", "messages"} {
+				if v, ok := raw[k]; ok {
+					t.Errorf("/params carries %s = %s, which belongs to /join", k, v)
+				}
+			}
+			for _, k := range []string{"pc_config", "media_constraints", "wss_url", "wss_post_url", "ice_server_url", "version_info"} {
+				if _, ok := raw[k]; !ok {
+					t.Errorf("/params lacks %s", k)
+				}
+			}
+			if got := string(raw["is_loopback"]); got != tt.wantLoopback {
+				t.Errorf("is_loopback = %s, want %s", got, tt.wantLoopback)
+			}
+			if got := string(raw["include_loopback_js"]); got != tt.wantJS {
+				t.Errorf("include_loopback_js = %s, want %s", got, tt.wantJS)
+			}
+		})
+	}
+	// /join still answers the room's and the client's fields.
+	p := ts.join(t, "params-room")
+	if p.RoomID != "params-room" || !protocol.ValidID(p.ClientID) || p.IsInitiator != "true" || p.Messages == nil {
+		t.Errorf("/join params lack the room's fields: %+v", p)
+	}
 }
 
 func TestRequestIDs(t *testing.T) {

@@ -27,7 +27,9 @@ type metrics struct {
 	delivery prometheus.Histogram
 }
 
-// newDeliveryHistogram is made before the relay that feeds it, and registered with the rest.
+// newDeliveryHistogram is made before the relay that feeds it (the state collector needs
+// the relay when it is registered), and newMetrics registers that same histogram: one
+// owner, one series.
 func newDeliveryHistogram() prometheus.Histogram {
 	return prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "onertc_relay_delivery_seconds",
@@ -52,11 +54,7 @@ func newMetrics(s *Server, delivery prometheus.Histogram) *metrics {
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "onertc_rate_limited_total", Help: "Requests refused with 429 by rate-limit class.",
 		}, []string{"class"}),
-		delivery: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "onertc_relay_delivery_seconds",
-			Help:    "Time from a message reaching the relay to its write on the recipient's socket, queueing for an offline recipient included.",
-			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, 1, 10},
-		}),
+		delivery: delivery,
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "onertc_build_info", Help: "Build version and Go version; always 1.",
@@ -167,4 +165,5 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descCrossed, prometheus.CounterValue, float64(r.Crossed))
 	}
 	c.s.collectTURN(ch)
+	c.s.collectSharedPort(ch)
 }

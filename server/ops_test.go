@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +14,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/onertc/onertc/internal/testsync"
 )
 
 // scrape reads /metrics with the Prometheus text parser and returns value by
@@ -70,8 +73,14 @@ func TestMetricsFollowACall(t *testing.T) {
 	wsA.register("metered", a.ClientID)
 	wsB.register("metered", b.ClientID)
 	wsA.sendMsg("one")
+	wsA.sendMsg("two")
+	wsB.sendMsg("three")
 	wsB.expectMsg("one")
-	eventually(t, "message confirmed", func() bool { return ts.relay.Pending("metered", b.ClientID) == 0 })
+	wsB.expectMsg("two")
+	wsA.expectMsg("three")
+	testsync.Eventually(t, 5*time.Second, "messages confirmed", func() bool {
+		return ts.relay.Pending("metered", a.ClientID) == 0 && ts.relay.Pending("metered", b.ClientID) == 0
+	})
 	m := scrape(t, ts.url+"/metrics")
 	want := map[string]float64{
 		"onertc_rooms":                         1,
@@ -79,7 +88,9 @@ func TestMetricsFollowACall(t *testing.T) {
 		"onertc_relay_sockets_open":            2,
 		`onertc_joins_total{result="SUCCESS"}`: 2,
 		`onertc_joins_total{result="FULL"}`:    1,
-		"onertc_relay_messages_relayed_total":  1,
+		"onertc_relay_messages_relayed_total":  3,
+		// The relay feeds the one histogram /metrics serves: a sample per message.
+		"onertc_relay_delivery_seconds_count": 3,
 	}
 	for k, v := range want {
 		if m[k] != v {
@@ -100,7 +111,7 @@ func TestMetricsFollowACall(t *testing.T) {
 		t.Error("no onertc_build_info")
 	}
 	wsA.conn.Close()
-	eventually(t, "socket gauge falls", func() bool { return scrape(t, ts.url+"/metrics")["onertc_relay_sockets_open"] == 1 })
+	testsync.Eventually(t, 5*time.Second, "socket gauge falls", func() bool { return scrape(t, ts.url+"/metrics")["onertc_relay_sockets_open"] == 1 })
 }
 
 func TestMetricsListenerAndAuth(t *testing.T) {
@@ -200,14 +211,49 @@ func TestRateLimits(t *testing.T) {
 	if m := scrape(t, ts.url+"/metrics"); m[`onertc_rate_limited_total{class="join"}`] != 2 {
 		t.Errorf("rate_limited join = %v", m[`onertc_rate_limited_total{class="join"}`])
 	}
-	time.Sleep(1100 * time.Millisecond)
-	resp, err = http.Post(ts.url+"/join/limited2", "", nil)
-	if err != nil {
-		t.Fatal(err)
+	// The bucket refills at one join a second: a join goes through again within about that.
+	// (A refused attempt takes no token, so polling does not hold the bucket empty.)
+	testsync.Eventually(t, 5*time.Second, "a join once the bucket refilled", func() bool {
+		resp, err := http.Post(ts.url+"/join/limited2", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+}
+
+// TestCredentialRateLimit: GET /turn and POST /v1alpha/iceconfig share one per-address bucket;
+// past its burst (3; the refill of one a second is far slower than six requests on loopback)
+// both answer 429 with Retry-After, and the refusals are counted.
+func TestCredentialRateLimit(t *testing.T) {
+	ts := startServer(t, func(c *Config) {
+		c.TURN.Disabled = false
+		c.Limits = RateLimits{Join: 100, Message: 100, WS: 100, TURN: 1, Burst: 3} // burst = rate × 3 = 3
+	})
+	var got []int
+	for i := 0; i < 6; i++ {
+		var resp *http.Response
+		var err error
+		if i%2 == 0 {
+			resp, err = http.Get(ts.url + "/turn?service=turn&username=alice")
+		} else {
+			resp, err = http.Post(ts.url+"/v1alpha/iceconfig?key=", "text/plain", nil)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == 429 && resp.Header.Get("Retry-After") == "" {
+			t.Errorf("429 without Retry-After")
+		}
+		got = append(got, resp.StatusCode)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("join after the bucket refilled = %d", resp.StatusCode)
+	if want := []int{200, 200, 200, 429, 429, 429}; !slices.Equal(got, want) {
+		t.Fatalf("credential request codes %v, want %v", got, want)
+	}
+	if m := scrape(t, ts.url+"/metrics"); m[`onertc_rate_limited_total{class="turn"}`] != 3 {
+		t.Errorf("rate_limited turn = %v, want 3", m[`onertc_rate_limited_total{class="turn"}`])
 	}
 }
 
@@ -244,7 +290,7 @@ func TestSocketCaps(t *testing.T) {
 	}
 	open[0].Close()
 	open = open[1:]
-	eventually(t, "a freed place is usable again", func() bool {
+	testsync.Eventually(t, 5*time.Second, "a freed place is usable again", func() bool {
 		code, c := dial("")
 		if c != nil {
 			open = append(open, c)
@@ -273,10 +319,10 @@ func TestDrainOnShutdown(t *testing.T) {
 	wsA, wsB := ts.dial(t), ts.dial(t)
 	wsA.register("draining", a.ClientID)
 	wsB.register("draining", b.ClientID)
-	eventually(t, "both online", func() bool { return srv.relay.Stats().Online == 2 })
+	testsync.Eventually(t, 5*time.Second, "both online", func() bool { return srv.relay.Stats().Online == 2 })
 
 	cancel()
-	eventually(t, "readyz says draining", func() bool {
+	testsync.Eventually(t, 5*time.Second, "readyz says draining", func() bool {
 		resp, err := http.Get(ts.url + "/readyz")
 		if err != nil {
 			return false

@@ -57,14 +57,7 @@ func (s *Server) handleRoomPage(w http.ResponseWriter, r *http.Request) {
 
 // pageData builds the data of a page, with the AppRTC parameters of the request.
 func (s *Server) pageData(r *http.Request, kind, roomID, title string) web.Page {
-	params := s.params(r)
-	if roomID != "" {
-		params.RoomID = roomID
-		params.RoomLink = s.origin(r).http() + "/r/" + roomID
-		if r.URL.RawQuery != "" {
-			params.RoomLink += "?" + r.URL.RawQuery
-		}
-	}
+	params := s.roomParams(r, roomID)
 	return web.Page{Title: title, Assets: web.DefaultAssets(),
 		Config: page.Config{Page: kind, Room: roomID, Params: &params}}
 }
@@ -73,7 +66,11 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, p web.Page, c te
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store") // the pre-filled name and occupancy are per request
-	setPageSecurityHeaders(h, p.Config.Params)
+	var params *protocol.Params
+	if p.Config.Params != nil {
+		params = &p.Config.Params.Params
+	}
+	setPageSecurityHeaders(h, params)
 	if err := c.Render(context.WithoutCancel(r.Context()), w); err != nil {
 		s.log.Warn("render page", "page", p.Config.Page, "err", err)
 	}

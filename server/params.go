@@ -12,18 +12,22 @@ import (
 // Version is the build's version, set by the linker (-X).
 var Version = "dev"
 
-// params builds the AppRTC parameter set of a request; the room-specific fields (room id,
-// client id, initiator, messages) are filled in by the caller.
+// loopbackJS is AppRTC's include_loopback_js under ?debug=loopback, kept for clients that read
+// it; onertc's own app has no loopback mode and serves no such script.
+const loopbackJS = `<script src="/js/loopback.js"></script>`
+
+// params builds AppRTC's room-independent parameter set of a request (GET /params); roomParams
+// adds a room's fields to it.
 func (s *Server) params(r *http.Request) protocol.Params {
 	q := r.URL.Query()
 	o := s.origin(r)
+	loopback := q.Get("debug") == "loopback"
 	p := protocol.Params{
-		Messages:               []string{},
 		PCConfig:               pcConfig(q.Get("it")),
 		PCConstraints:          `{"optional":[]}`,
 		OfferOptions:           `{}`,
 		MediaConstraints:       mediaConstraints(q),
-		IsLoopback:             boolString(q.Get("debug") == "loopback"),
+		IsLoopback:             boolString(loopback),
 		BypassJoinConfirmation: "false",
 		VersionInfo:            versionInfo(),
 		ICEServerURL:           o.http() + "/v1alpha/iceconfig?key=",
@@ -39,8 +43,26 @@ func (s *Server) params(r *http.Request) protocol.Params {
 	if s.tls != nil && s.tls.fingerprint != "" {
 		p.HeaderMessage = "This server uses a self-signed certificate, so your browser warned about it. Its SHA-256 fingerprint is " + s.tls.fingerprint + "."
 	}
+	if loopback {
+		p.IncludeLoopbackJS = loopbackJS
+	}
 	if s.cfg.TURN.Disabled {
 		p.ICEServerURL = ""
+	}
+	return p
+}
+
+// roomParams is the parameter set of a page or join in roomID: the request's params, the room
+// and its link (with the request's query, so whoever follows it gets the same settings).
+// /join adds the client's own fields.
+func (s *Server) roomParams(r *http.Request, roomID string) protocol.RoomParams {
+	p := protocol.RoomParams{Params: s.params(r), Messages: []string{}}
+	if roomID != "" {
+		p.RoomID = roomID
+		p.RoomLink = s.origin(r).http() + "/r/" + roomID
+		if r.URL.RawQuery != "" {
+			p.RoomLink += "?" + r.URL.RawQuery
+		}
 	}
 	return p
 }

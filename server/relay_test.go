@@ -3,12 +3,14 @@ package server
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/onertc/onertc/internal/testsync"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -77,7 +79,7 @@ func strangersAndDuplicates(t *testing.T, f *fleet) {
 	a, b := ts().dial(t), ts().dial(t)
 	a.register("cap", idA)
 	b.register("cap", idB)
-	eventually(t, "two online", func() bool { return f.online() == 2 })
+	testsync.Eventually(t, 5*time.Second, "two online", func() bool { return f.online() == 2 })
 
 	// A third party never got past /join (FULL), so the relay does not know it.
 	third := ts().dial(t)
@@ -119,19 +121,70 @@ func queuesAcrossReconnect(t *testing.T, f *fleet) {
 	idA, idB := ts().join(t, "q").ClientID, ts().join(t, "q").ClientID
 	a := ts().dial(t)
 	a.register("q", idA)
+	testsync.Eventually(t, 5*time.Second, "A online", func() bool { return f.online() == 1 })
+	// B has joined but not registered yet: what A sends, on its socket or with /message,
+	// waits for B in order.
+	a.sendMsg("1")
+	a.sendMsg("2")
+	// The socket and /message are two channels: order across them is the server's arrival order.
+	testsync.Eventually(t, 5*time.Second, "two messages queued for B", func() bool { return f.queued() == 2 })
+	if res := ts().message(t, "q", idA, "3"); res != protocol.ResultSuccess {
+		t.Fatalf("/message while B is not registered = %s", res)
+	}
+	testsync.Eventually(t, 5*time.Second, "three messages queued for B", func() bool { return f.queued() == 3 })
 	b := ts().dial(t)
 	b.register("q", idB)
-	eventually(t, "both online", func() bool { return f.online() == 2 })
-	b.conn.Close()
-	eventually(t, "B offline", func() bool { return f.online() == 1 })
 	for _, m := range []string{"1", "2", "3"} {
+		b.expectMsg(m)
+	}
+	testsync.Eventually(t, 5*time.Second, "B's messages confirmed", func() bool { return f.pending("q", idB) == 0 })
+
+	// B's socket drops: what A sends meanwhile comes on B's next socket.
+	b.conn.Close()
+	testsync.Eventually(t, 5*time.Second, "B offline", func() bool { return f.online() == 1 })
+	for _, m := range []string{"4", "5", "6"} {
 		a.sendMsg(m)
 	}
 	b2 := f.otherThan(b.server).dial(t)
 	b2.register("q", idB)
-	b2.expectMsg("1")
-	b2.expectMsg("2")
-	b2.expectMsg("3")
+	for _, m := range []string{"4", "5", "6"} {
+		b2.expectMsg(m)
+	}
+}
+
+// Messages are confirmed by a pong that may come a burst later (one ping covers many
+// messages). A client that read a burst but whose connection died before it answered the
+// ping must get the whole burst again on its next socket, in order, exactly once.
+func TestRelayBurstCutBeforePongComesAgain(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.RelayGrace = 5 * time.Second })
+	a, b := ts.join(t, "burst"), ts.join(t, "burst")
+	wsA := ts.dial(t)
+	wsA.register("burst", a.ClientID)
+	// B reads but never answers a ping, as a connection that died on the way back.
+	wsB := ts.dialWith(t, func(c *websocket.Conn) { c.SetPingHandler(func(string) error { return nil }) })
+	wsB.register("burst", b.ClientID)
+	testsync.Eventually(t, 5*time.Second, "both online", func() bool { return ts.relay.Stats().Online == 2 })
+	const n = 40
+	for i := range n {
+		wsA.sendMsg("m" + strconv.Itoa(i))
+	}
+	for i := range n {
+		wsB.expectMsg("m" + strconv.Itoa(i))
+	}
+	// Without a pong nothing is confirmed, however many bursts and pings went out.
+	if got := ts.relay.Pending("burst", b.ClientID); got != n {
+		t.Fatalf("unconfirmed messages held for B = %d, want %d", got, n)
+	}
+	wsB.conn.Close()
+	wsB2 := ts.dial(t)
+	wsB2.register("burst", b.ClientID)
+	for i := range n {
+		wsB2.expectMsg("m" + strconv.Itoa(i))
+	}
+	wsB2.expectNothing(300 * time.Millisecond)
+	wsA.sendMsg("after")
+	wsB2.expectMsg("after")
+	testsync.Eventually(t, 5*time.Second, "B2 confirmed everything", func() bool { return ts.relay.Pending("burst", b.ClientID) == 0 })
 }
 
 // A socket that never reads must not stall relaying in other rooms; its sender is told
@@ -149,7 +202,7 @@ func TestRelaySlowPeerDoesNotStallOthers(t *testing.T) {
 	if err := stuck.WriteJSON(protocol.RelayRequest{Cmd: "register", RoomID: "slow", ClientID: idB}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "both online", func() bool { return ts.relay.Stats().Online == 2 })
+	testsync.Eventually(t, 5*time.Second, "both online", func() bool { return ts.relay.Stats().Online == 2 })
 	chunk := strings.Repeat("z", 60<<10)
 	for i := 0; i < 300; i++ { // 18 MB: more than loopback socket buffers and the queue bound
 		sender.sendMsg(chunk)
@@ -169,7 +222,7 @@ func TestRelaySlowPeerDoesNotStallOthers(t *testing.T) {
 	x, y := ts.dial(t), ts.dial(t)
 	x.register("fast", idX)
 	y.register("fast", idY)
-	eventually(t, "fast room online", func() bool { return ts.relay.Stats().Online == 4 })
+	testsync.Eventually(t, 5*time.Second, "fast room online", func() bool { return ts.relay.Stats().Online == 4 })
 	for i := 0; i < 50; i++ {
 		x.sendMsg("ping")
 		y.expectMsg("ping")

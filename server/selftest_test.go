@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onertc/onertc/internal/testsync"
 	"github.com/onertc/onertc/server/turn"
 )
 
@@ -47,7 +48,7 @@ func startTURNServer(t *testing.T, withUDP bool) *testServer {
 	go func() { done <- srv.Serve(ctx, ls) }()
 	t.Cleanup(func() { cancel(); <-done })
 	if !withUDP {
-		eventually(t, "TURN started", func() bool { return srv.turn.srv.Load() != nil })
+		testsync.Eventually(t, 5*time.Second, "TURN started", func() bool { return srv.turn.srv.Load() != nil })
 		srv.turn.udpPort.Store(int32(portOf(udp[0].LocalAddr())))
 	}
 	return &testServer{Server: srv, url: "http://" + ln.Addr().String(), host: ln.Addr().String()}
@@ -57,7 +58,7 @@ func TestTURNSelfTest(t *testing.T) {
 	t.Run("passes and is served on /healthz/turn", func(t *testing.T) {
 		ts := startTURNServer(t, true)
 		var res SelfTest
-		eventually(t, "a passing self-test", func() bool {
+		testsync.Eventually(t, 5*time.Second, "a passing self-test", func() bool {
 			resp, err := http.Get(ts.url + "/healthz/turn")
 			if err != nil {
 				return false

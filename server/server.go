@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/onertc/onertc/server/demux"
 	"github.com/onertc/onertc/server/redisconn"
 	"github.com/onertc/onertc/server/relaystate"
 	"github.com/onertc/onertc/server/room"
@@ -53,6 +54,10 @@ type Server struct {
 	tls       *tlsState  // nil when the HTTP port is plain HTTP
 	selfTests selfTestResult
 	acmeRoots *x509.CertPool
+	// firstBytes bounds how long a connection may take to say what it is: the HTTPS port's
+	// TLS handshake and first bytes (server/demux), an HTTP request's header.
+	firstBytes time.Duration
+	mux        atomic.Pointer[demux.Mux] // the shared HTTPS port while serving, for metrics
 }
 
 // Option adjusts a Server beyond its Config (things no flag sets).
@@ -60,6 +65,11 @@ type Option func(*Server)
 
 // WithACMERoots trusts roots for the ACME CA's own HTTPS: a private or test CA.
 func WithACMERoots(pool *x509.CertPool) Option { return func(s *Server) { s.acmeRoots = pool } }
+
+// WithFirstBytesTimeout replaces the 10 s a connection has to say what it is (TLS
+// handshake and first bytes on the HTTPS port, an HTTP request's header): tests of silent
+// and slow clients run faster with less.
+func WithFirstBytesTimeout(d time.Duration) Option { return func(s *Server) { s.firstBytes = d } }
 
 // New builds a server from a validated cfg. It starts nothing.
 func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
@@ -69,7 +79,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, rooms: room.NewMemory()}
+	s := &Server{cfg: cfg, log: log, rooms: room.NewMemory(), firstBytes: demux.DefaultTimeout}
 	for _, o := range opts {
 		o(s)
 	}
@@ -133,25 +143,34 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	newHTTPServer := func(h http.Handler) *http.Server {
 		return &http.Server{
 			Handler:           h,
-			ReadHeaderTimeout: 10 * time.Second,
+			ReadHeaderTimeout: s.firstBytes,
 			IdleTimeout:       120 * time.Second,
 			MaxHeaderBytes:    16 << 10,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		}
 	}
 	httpLn := ls.HTTP
-	var turnTLS []net.Listener // the caller's slice stays as it was
+	var turnTLS []net.Listener // the caller's slices stay as they were
+	var mux *demux.Mux
+	servers := []*http.Server{newHTTPServer(s.handler)}
+	listeners := []net.Listener{nil} // the HTTP(S) listener, set below
 	if s.tls != nil {
-		// Plain TCP comes in, TLS is terminated here: r.TLS is then set and every URL the
-		// params build becomes https/wss, and TURN URIs gain turns:.
-		httpLn = tls.NewListener(ls.HTTP, s.tls.config)
+		// TLS is terminated here: r.TLS is then set and every URL the params build becomes
+		// https/wss, and TURN URIs gain turns:. The HTTPS port is shared (server/demux):
+		// plain HTTP on it is redirected, TURN on it goes to the TURN server.
+		var err error
+		if mux, err = s.newMux(ls.HTTP); err != nil {
+			return err
+		}
+		httpLn = mux.HTTPS()
+		servers = append(servers, newHTTPServer(s.redirectHandler(ls.HTTP)))
+		listeners = append(listeners, mux.HTTP())
 		for _, l := range ls.TURNTLS {
-			turnTLS = append(turnTLS, tls.NewListener(l, s.tls.config))
+			turnTLS = append(turnTLS, tls.NewListener(l, s.tls.turnConfig))
 		}
 	}
+	listeners[0] = httpLn
 	ls.TURNTLS = turnTLS
-	servers := []*http.Server{newHTTPServer(s.handler)}
-	listeners := []net.Listener{httpLn}
 	if ls.Redirect != nil && s.tls != nil {
 		servers = append(servers, newHTTPServer(s.redirectHandler(ls.HTTP)))
 		listeners = append(listeners, ls.Redirect)
@@ -164,7 +183,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 		servers = append(servers, newHTTPServer(pprofHandler()))
 		listeners = append(listeners, ls.Pprof)
 	}
-	if err := s.startTURN(ls); err != nil {
+	if err := s.startTURN(ls, mux); err != nil {
 		return err
 	}
 	selfTestCtx, stopSelfTests := context.WithCancel(ctx)
@@ -177,9 +196,16 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	relayDone := make(chan struct{})
 	go func() { defer close(relayDone); s.relay.Run(relayCtx) }()
-	errc := make(chan error, len(servers))
+	errc := make(chan error, len(servers)+1)
 	for i, hs := range servers {
 		go func() { errc <- hs.Serve(listeners[i]) }()
+	}
+	if mux != nil {
+		go func() {
+			if err := mux.Serve(ls.HTTP); !errors.Is(err, net.ErrClosed) {
+				errc <- err
+			}
+		}()
 	}
 	s.log.Info("serving", "http", ls.HTTP.Addr().String(), "https", s.tls != nil)
 
@@ -192,6 +218,11 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
+	if mux != nil {
+		// Stop taking connections on the shared port and drop those not yet classified;
+		// the ones handed over are the servers' to shut down.
+		_ = mux.Close()
+	}
 	for _, hs := range servers {
 		serr := hs.Shutdown(shutdownCtx)
 		if errors.Is(serr, context.DeadlineExceeded) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onertc/onertc/internal/testsync"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -30,11 +31,11 @@ func get(t *testing.T, url string) (int, string) {
 func TestSharedRedisOutage(t *testing.T) {
 	f := startFleet(t, 2, nil)
 	for _, ts := range f.servers {
-		eventually(t, "ready", func() bool { code, _ := get(t, ts.url+"/readyz"); return code == 200 })
+		testsync.Eventually(t, 5*time.Second, "ready", func() bool { code, _ := get(t, ts.url+"/readyz"); return code == 200 })
 	}
 	f.redis.Stop()
 	for _, ts := range f.servers {
-		eventually(t, "not ready without Redis", func() bool { code, _ := get(t, ts.url+"/readyz"); return code == 503 })
+		testsync.Eventually(t, 5*time.Second, "not ready without Redis", func() bool { code, _ := get(t, ts.url+"/readyz"); return code == 503 })
 		status, body := ts.post(t, "/join/out", "")
 		var jr protocol.JoinResponse
 		if err := json.Unmarshal([]byte(body), &jr); err != nil || status != 503 || jr.Result != protocol.ResultError ||
@@ -46,15 +47,21 @@ func TestSharedRedisOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ts := range f.servers {
-		eventually(t, "ready again", func() bool { code, _ := get(t, ts.url+"/readyz"); return code == 200 })
+		testsync.Eventually(t, 5*time.Second, "ready again", func() bool { code, _ := get(t, ts.url+"/readyz"); return code == 200 })
 	}
 	a := f.next().join(t, "back")
 	b := f.next().join(t, "back")
 	if a.IsInitiator != "true" || b.IsInitiator != "false" {
 		t.Fatalf("joins after the outage: %s %s", a.IsInitiator, b.IsInitiator)
 	}
-	_, metrics := get(t, f.servers[0].url+"/metrics")
-	for _, want := range []string{"onertc_redis_round_trips_total", "onertc_redis_errors_total", "onertc_instances_alive 2", "onertc_relay_messages_cross_instance_total"} {
+	// The count of instances alive is refreshed by each heartbeat: the other instance's
+	// first one after the outage may come a heartbeat later than this one's.
+	var metrics string
+	testsync.Eventually(t, 5*time.Second, "both instances alive in /metrics", func() bool {
+		_, metrics = get(t, f.servers[0].url+"/metrics")
+		return strings.Contains(metrics, "onertc_instances_alive 2\n")
+	})
+	for _, want := range []string{"onertc_redis_round_trips_total", "onertc_redis_errors_total", "onertc_relay_messages_cross_instance_total"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
@@ -81,10 +88,10 @@ func TestSharedRoundTripsPerMessage(t *testing.T) {
 			}
 			b := bServer.dial(t)
 			b.register("rt", idB)
-			eventually(t, "both online", func() bool { return f.online() == 2 })
+			testsync.Eventually(t, 5*time.Second, "both online", func() bool { return f.online() == 2 })
 			a.sendMsg("warm-up")
 			b.expectMsg("warm-up")
-			eventually(t, "warm-up confirmed", func() bool { return f.pending("rt", idB) == 0 })
+			testsync.Eventually(t, 5*time.Second, "warm-up confirmed", func() bool { return f.pending("rt", idB) == 0 })
 			roundTrips := func() uint64 {
 				var n uint64
 				for _, ts := range f.servers {
@@ -99,7 +106,7 @@ func TestSharedRoundTripsPerMessage(t *testing.T) {
 				a.sendMsg(m)
 				b.expectMsg(m)
 			}
-			eventually(t, "all confirmed", func() bool { return f.pending("rt", idB) == 0 })
+			testsync.Eventually(t, 5*time.Second, "all confirmed", func() bool { return f.pending("rt", idB) == 0 })
 			perMsg := float64(roundTrips()-before) / n
 			t.Logf("%s: %.2f Redis round trips per relayed message", name, perMsg)
 			if perMsg > 3.1 {
@@ -128,7 +135,7 @@ func BenchmarkRelayOneWay(b *testing.B) {
 			a, c := srvA.dial(b), srvB.dial(b)
 			a.register("bench", idA)
 			c.register("bench", idB)
-			eventually(b, "both online", func() bool { return f.online() == 2 })
+			testsync.Eventually(b, 5*time.Second, "both online", func() bool { return f.online() == 2 })
 			rt := func() uint64 {
 				var n uint64
 				for _, ts := range f.servers {
@@ -195,7 +202,7 @@ func TestSharedRedisPauseLosesNothing(t *testing.T) {
 		a.sendMsg(m)
 	}
 	for _, ts := range f.servers {
-		eventually(t, "outage noticed", func() bool { code, _ := get(t, ts.url+"/readyz"); return code == 503 })
+		testsync.Eventually(t, 5*time.Second, "outage noticed", func() bool { code, _ := get(t, ts.url+"/readyz"); return code == 503 })
 	}
 	f.redis.Resume()
 	for _, m := range []string{"during1", "during2", "during3"} {
@@ -204,7 +211,7 @@ func TestSharedRedisPauseLosesNothing(t *testing.T) {
 	b.sendMsg("after")
 	a.expectMsg("after")
 	for _, ts := range f.servers {
-		eventually(t, "ready again", func() bool { code, _ := get(t, ts.url+"/readyz"); return code == 200 })
+		testsync.Eventually(t, 5*time.Second, "ready again", func() bool { code, _ := get(t, ts.url+"/readyz"); return code == 200 })
 	}
 	b.expectNothing(100 * time.Millisecond)
 }

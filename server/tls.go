@@ -9,7 +9,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/onertc/onertc/server/certs"
+	"github.com/onertc/onertc/server/demux"
 )
 
 // TLSConfig selects where the certificate of the HTTPS port (and of TURN over TLS) comes
@@ -57,6 +60,7 @@ func (c TLSConfig) validate() error {
 // tlsState is the server's TLS: the config every TLS listener uses, and what made it.
 type tlsState struct {
 	config      *tls.Config
+	turnConfig  *tls.Config // of a TURN-only TLS port (--turn-tls): RFC 7443 ALPN ids
 	acme        *certs.ACME
 	fingerprint string // of a self-signed certificate
 }
@@ -107,8 +111,32 @@ func (s *Server) setupTLS() error {
 		return nil
 	}
 	st.config.MinVersion = tls.VersionTLS12
+	st.turnConfig = st.config.Clone()
+	// What coTurn offers on its TLS port, http/1.1 included for clients that ask for it.
+	st.turnConfig.NextProtos = []string{demux.ALPNTURN, demux.ALPNSTUN, demux.ALPNHTTP11}
 	s.tls = st
 	return nil
+}
+
+// newMux makes the demultiplexer of the HTTPS port ln: HTTPS, plain HTTP (redirected) and,
+// unless TURN is off or not shared, TURN over TLS and TCP.
+func (s *Server) newMux(ln net.Listener) (*demux.Mux, error) {
+	share := s.turn != nil && s.cfg.TURN.ShareHTTPS
+	cfg := s.tls.config.Clone()
+	cfg.NextProtos = demux.NextProtos(share)
+	if s.tls.acme != nil {
+		cfg.NextProtos = append(cfg.NextProtos, demux.ALPNACMETLS1)
+	}
+	m, err := demux.New(ln.Addr(), demux.Config{
+		TLS: cfg, TURN: share, Timeout: s.firstBytes,
+		MaxPending: s.cfg.MaxPending, MaxPendingPerIP: s.cfg.MaxPendingPerIP,
+		Logger: s.log.With("component", "https-port"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("shared HTTPS port: %w", err)
+	}
+	s.mux.Store(m)
+	return m, nil
 }
 
 // redirectHandler is what the plain-HTTP redirect port serves: ACME HTTP-01 answers when
@@ -119,4 +147,23 @@ func (s *Server) redirectHandler(httpsLn net.Listener) http.Handler {
 		h = s.tls.acme.HTTPHandler(h)
 	}
 	return h
+}
+
+var (
+	descPortConns   = prometheus.NewDesc("onertc_https_port_connections_total", "Connections on the HTTPS port by where they went: https, http (redirected), turn_tcp, turn_tls, acme (TLS-ALPN-01), over_cap (closed at accept for the pending caps), failed (silent, bad handshake or unknown bytes).", []string{"route"}, nil)
+	descPortPending = prometheus.NewDesc("onertc_https_port_pending", "HTTPS-port connections still in their TLS handshake or first bytes.", nil, nil)
+)
+
+// collectSharedPort adds the HTTPS port's demultiplexer counters to a scrape.
+func (s *Server) collectSharedPort(ch chan<- prometheus.Metric) {
+	m := s.mux.Load()
+	if m == nil {
+		return
+	}
+	st := m.Stats()
+	for route, n := range map[string]uint64{"https": st.HTTPS, "http": st.HTTP, "turn_tcp": st.TURN,
+		"turn_tls": st.TURNTLS, "acme": st.ACME, "over_cap": st.OverCap, "failed": st.Failed} {
+		ch <- prometheus.MustNewConstMetric(descPortConns, prometheus.CounterValue, float64(n), route)
+	}
+	ch <- prometheus.MustNewConstMetric(descPortPending, prometheus.GaugeValue, float64(st.Pending))
 }

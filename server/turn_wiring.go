@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/onertc/onertc/server/demux"
 	"github.com/onertc/onertc/server/turn"
 )
 
@@ -25,7 +26,8 @@ type turnState struct {
 	srv           atomic.Pointer[turn.Server]
 	udpPort       atomic.Int32
 	tcpPort       atomic.Int32
-	tlsPort       atomic.Int32
+	tlsPort       atomic.Int32 // a TURN-only TLS port (--turn-tls)
+	sharedPort    atomic.Int32 // the HTTPS port, when it serves TURN too
 }
 
 // setupTURN resolves the TURN defaults that depend on the machine: realm (host name),
@@ -67,7 +69,7 @@ func (s *Server) setupTURN() error {
 		TTL:    s.cfg.TURN.TTL,
 		APIKey: s.cfg.TURN.APIKey,
 		URIs: func(*http.Request) []string {
-			return turn.URIs(t.host, int(t.udpPort.Load()), int(t.tcpPort.Load()), int(t.tlsPort.Load()))
+			return turn.URIs(t.host, int(t.udpPort.Load()), int(t.tcpPort.Load()), int(t.sharedPort.Load()), int(t.tlsPort.Load()))
 		},
 	})
 	s.turn = t
@@ -88,10 +90,12 @@ func outboundIPv4() net.IP {
 	return net.IPv4(127, 0, 0, 1).To4()
 }
 
-// startTURN serves TURN on the listeners' TURN sockets.
-func (s *Server) startTURN(ls Listeners) error {
+// startTURN serves TURN on the listeners' TURN sockets and, when mux is set and TURN
+// shares the HTTPS port, on the connections mux routes to TURN.
+func (s *Server) startTURN(ls Listeners, mux *demux.Mux) error {
 	t := s.turn
-	if t == nil || (len(ls.TURNUDP) == 0 && len(ls.TURNTCP) == 0 && len(ls.TURNTLS) == 0) {
+	shared := mux != nil && s.cfg.TURN.ShareHTTPS
+	if t == nil || (len(ls.TURNUDP) == 0 && len(ls.TURNTCP) == 0 && len(ls.TURNTLS) == 0 && !shared) {
 		return nil
 	}
 	allow, err := turn.ParseCIDRs(s.cfg.TURN.AllowPeers)
@@ -115,6 +119,12 @@ func (s *Server) startTURN(ls Listeners) error {
 		t.tlsPort.Store(int32(portOf(ls.TURNTLS[0].Addr())))
 		own = append(own, int(t.tlsPort.Load()))
 	}
+	tcpLns, tlsLns := ls.TURNTCP, ls.TURNTLS
+	if shared {
+		t.sharedPort.Store(int32(portOf(ls.HTTP.Addr())))
+		tcpLns = append(append([]net.Listener(nil), tcpLns...), mux.TURN())
+		tlsLns = append(append([]net.Listener(nil), tlsLns...), mux.TURNTLS())
+	}
 	srv, err := turn.New(turn.Config{
 		Realm:         t.realm,
 		Secret:        t.secret,
@@ -128,8 +138,8 @@ func (s *Server) startTURN(ls Listeners) error {
 		UserQuota:     s.cfg.TURN.UserQuota,
 		TotalQuota:    s.cfg.TURN.TotalQuota,
 		PacketConns:   ls.TURNUDP,
-		Listeners:     ls.TURNTCP,
-		TLSListeners:  ls.TURNTLS,
+		Listeners:     tcpLns,
+		TLSListeners:  tlsLns,
 		OwnPorts:      own,
 		Logger:        s.log.With("component", "turn"),
 	})
@@ -138,6 +148,7 @@ func (s *Server) startTURN(ls Listeners) error {
 	}
 	t.srv.Store(srv)
 	s.log.Info("TURN serving", "udp", t.udpPort.Load(), "tcp", t.tcpPort.Load(), "tls", t.tlsPort.Load(),
+		"tls_and_tcp_on_https_port", t.sharedPort.Load(),
 		"public_ip", t.publicIP.String(), "realm", t.realm)
 	return nil
 }

@@ -179,11 +179,30 @@ func layout(p Page) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
+		if msg := headerMessage(p); msg != "" {
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "<p class=\"banner notice\" id=\"header-message\">")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			var templ_7745c5c3_Var12 string
+			templ_7745c5c3_Var12, templ_7745c5c3_Err = templ.JoinStringErrs(msg)
+			if templ_7745c5c3_Err != nil {
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 28, Col: 54}
+			}
+			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var12))
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "</p>")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+		}
 		templ_7745c5c3_Err = templ_7745c5c3_Var1.Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "<noscript><p class=\"banner\">This app needs JavaScript and WebAssembly enabled.</p></noscript></body></html>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<noscript><p class=\"banner\">This app needs JavaScript and WebAssembly enabled.</p></noscript></body></html>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -209,12 +228,12 @@ func IndexPage(p Page) templ.Component {
 			}()
 		}
 		ctx = templ.InitializeContext(ctx)
-		templ_7745c5c3_Var12 := templ.GetChildren(ctx)
-		if templ_7745c5c3_Var12 == nil {
-			templ_7745c5c3_Var12 = templ.NopComponent
+		templ_7745c5c3_Var13 := templ.GetChildren(ctx)
+		if templ_7745c5c3_Var13 == nil {
+			templ_7745c5c3_Var13 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Var13 := templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
+		templ_7745c5c3_Var14 := templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 			templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 			templ_7745c5c3_Buffer, templ_7745c5c3_IsBuffer := templruntime.GetBuffer(templ_7745c5c3_W)
 			if !templ_7745c5c3_IsBuffer {
@@ -226,20 +245,20 @@ func IndexPage(p Page) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<main class=\"center\"><section class=\"card pick\"><h1>Start a video call</h1><p class=\"lead\">Pick a room name and send the link to the person you want to talk to. A room holds two people.</p><form id=\"room-form\" action=\"/\" method=\"get\" autocomplete=\"off\" novalidate><label for=\"room-id-input\">Room name</label><div class=\"row\"><input id=\"room-id-input\" name=\"room\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "<main class=\"center\"><section class=\"card pick\"><h1>Start a video call</h1><p class=\"lead\">Pick a room name and send the link to the person you want to talk to. A room holds two people.</p><form id=\"room-form\" action=\"/\" method=\"get\" autocomplete=\"off\" novalidate><label for=\"room-id-input\">Room name</label><div class=\"row\"><input id=\"room-id-input\" name=\"room\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var14 string
-			templ_7745c5c3_Var14, templ_7745c5c3_Err = templ.JoinStringErrs(p.Suggested)
+			var templ_7745c5c3_Var15 string
+			templ_7745c5c3_Var15, templ_7745c5c3_Err = templ.JoinStringErrs(p.Suggested)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 47, Col: 26}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 50, Col: 26}
 			}
-			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var14))
+			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var15))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "\" required minlength=\"5\" maxlength=\"64\" pattern=\"[a-zA-Z0-9_\\-]{5,64}\" spellcheck=\"false\" autocapitalize=\"off\" autocorrect=\"off\" aria-describedby=\"room-id-message\"> <button type=\"button\" id=\"random-button\" class=\"btn square\" title=\"Pick a random name\" aria-label=\"Pick a random name\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "\" required minlength=\"5\" maxlength=\"64\" pattern=\"[a-zA-Z0-9_\\-]{5,64}\" spellcheck=\"false\" autocapitalize=\"off\" autocorrect=\"off\" aria-describedby=\"room-id-message\"> <button type=\"button\" id=\"random-button\" class=\"btn square\" title=\"Pick a random name\" aria-label=\"Pick a random name\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -247,13 +266,13 @@ func IndexPage(p Page) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "</button></div><p id=\"room-id-message\" class=\"hint\" aria-live=\"polite\">Letters, digits, - and _; at least 5.</p><button id=\"join-button\" class=\"btn primary wide\" type=\"submit\">Join</button></form><div id=\"recent\" class=\"recent\" hidden><h2>Recent rooms</h2><ul id=\"recent-list\"></ul></div></section><p id=\"status-div\" class=\"status\" role=\"status\" aria-live=\"polite\"></p></main>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, "</button></div><p id=\"room-id-message\" class=\"hint\" aria-live=\"polite\">Letters, digits, - and _; at least 5.</p><button id=\"join-button\" class=\"btn primary wide\" type=\"submit\">Join</button></form><div id=\"recent\" class=\"recent\" hidden><h2>Recent rooms</h2><ul id=\"recent-list\"></ul></div></section><p id=\"status-div\" class=\"status\" role=\"status\" aria-live=\"polite\"></p></main>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			return nil
 		})
-		templ_7745c5c3_Err = layout(p).Render(templ.WithChildren(ctx, templ_7745c5c3_Var13), templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = layout(p).Render(templ.WithChildren(ctx, templ_7745c5c3_Var14), templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -279,12 +298,12 @@ func RoomPage(p Page) templ.Component {
 			}()
 		}
 		ctx = templ.InitializeContext(ctx)
-		templ_7745c5c3_Var15 := templ.GetChildren(ctx)
-		if templ_7745c5c3_Var15 == nil {
-			templ_7745c5c3_Var15 = templ.NopComponent
+		templ_7745c5c3_Var16 := templ.GetChildren(ctx)
+		if templ_7745c5c3_Var16 == nil {
+			templ_7745c5c3_Var16 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Var16 := templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
+		templ_7745c5c3_Var17 := templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 			templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 			templ_7745c5c3_Buffer, templ_7745c5c3_IsBuffer := templruntime.GetBuffer(templ_7745c5c3_W)
 			if !templ_7745c5c3_IsBuffer {
@@ -296,33 +315,33 @@ func RoomPage(p Page) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "<main id=\"room\" class=\"room\" data-state=\"prejoin\"><div id=\"videos\" class=\"videos\"><video id=\"remote-video\" autoplay playsinline></video><video id=\"local-video\" autoplay playsinline muted></video><video id=\"mini-video\" autoplay playsinline muted></video><p id=\"remote-muted\" class=\"badge\" hidden></p></div><section id=\"prejoin\" class=\"card prejoin\"><h1>Ready to join?</h1><p class=\"lead\">Room <strong>")
-			if templ_7745c5c3_Err != nil {
-				return templ_7745c5c3_Err
-			}
-			var templ_7745c5c3_Var17 string
-			templ_7745c5c3_Var17, templ_7745c5c3_Err = templ.JoinStringErrs(p.Config.Room)
-			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 87, Col: 48}
-			}
-			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var17))
-			if templ_7745c5c3_Err != nil {
-				return templ_7745c5c3_Err
-			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, "</strong></p><div class=\"devices\"><label><span>Camera</span> <select id=\"camera-select\" disabled><option>Default camera</option></select></label> <label><span>Microphone</span> <select id=\"mic-select\" disabled><option>Default microphone</option></select></label></div><button id=\"join-button\" class=\"btn primary wide\" type=\"button\" disabled>Loading…</button></section><section id=\"sharing-div\" class=\"card sharing\"><h2 id=\"sharing-title\">Waiting for someone to join</h2><p id=\"sharing-detail\">Send them this link:</p><div class=\"row\"><input id=\"room-link\" readonly value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 21, "<main id=\"room\" class=\"room\" data-state=\"prejoin\"><div id=\"videos\" class=\"videos\"><video id=\"remote-video\" autoplay playsinline></video><video id=\"local-video\" autoplay playsinline muted></video><video id=\"mini-video\" autoplay playsinline muted></video><p id=\"remote-muted\" class=\"badge\" hidden></p></div><section id=\"prejoin\" class=\"card prejoin\"><h1>Ready to join?</h1><p class=\"lead\">Room <strong>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var18 string
-			templ_7745c5c3_Var18, templ_7745c5c3_Err = templ.JoinStringErrs(roomLink(p))
+			templ_7745c5c3_Var18, templ_7745c5c3_Err = templ.JoinStringErrs(p.Config.Room)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 104, Col: 55}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 90, Col: 48}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var18))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 21, "\" aria-label=\"Link to this room\"> <button id=\"copy-link\" class=\"btn\" type=\"button\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "</strong></p><div class=\"devices\"><label><span>Camera</span> <select id=\"camera-select\" disabled><option>Default camera</option></select></label> <label><span>Microphone</span> <select id=\"mic-select\" disabled><option>Default microphone</option></select></label></div><button id=\"join-button\" class=\"btn primary wide\" type=\"button\" disabled>Loading…</button></section><section id=\"sharing-div\" class=\"card sharing\"><h2 id=\"sharing-title\">Waiting for someone to join</h2><p id=\"sharing-detail\">Send them this link:</p><div class=\"row\"><input id=\"room-link\" readonly value=\"")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			var templ_7745c5c3_Var19 string
+			templ_7745c5c3_Var19, templ_7745c5c3_Err = templ.JoinStringErrs(roomLink(p))
+			if templ_7745c5c3_Err != nil {
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 107, Col: 55}
+			}
+			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var19))
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "\" aria-label=\"Link to this room\"> <button id=\"copy-link\" class=\"btn\" type=\"button\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -330,7 +349,7 @@ func RoomPage(p Page) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "<span>Copy</span></button> <button id=\"share-link\" class=\"btn\" type=\"button\" hidden>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 24, "<span>Copy</span></button> <button id=\"share-link\" class=\"btn\" type=\"button\" hidden>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -338,7 +357,7 @@ func RoomPage(p Page) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "<span>Share</span></button></div></section><section id=\"ended\" class=\"card ended\"><h2 id=\"ended-title\">You left the call</h2><p id=\"ended-detail\" class=\"lead\"></p><div class=\"row\"><button id=\"rejoin-button\" class=\"btn primary\" type=\"button\">Rejoin</button> <a id=\"new-room-button\" class=\"btn\" href=\"/\">New room</a></div></section><p id=\"status-div\" class=\"status\" role=\"status\" aria-live=\"polite\">Loading the app…</p><nav id=\"controls\" class=\"controls\" aria-label=\"Call controls\"><button id=\"mute-audio\" class=\"btn round\" type=\"button\" title=\"Mute microphone (m)\" aria-pressed=\"false\"><span class=\"on\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 25, "<span>Share</span></button></div></section><section id=\"ended\" class=\"card ended\"><h2 id=\"ended-title\">You left the call</h2><p id=\"ended-detail\" class=\"lead\"></p><div class=\"row\"><button id=\"rejoin-button\" class=\"btn primary\" type=\"button\">Rejoin</button> <a id=\"new-room-button\" class=\"btn\" href=\"/\">New room</a></div></section><p id=\"status-div\" class=\"status\" role=\"status\" aria-live=\"polite\">Loading the app…</p><nav id=\"controls\" class=\"controls\" aria-label=\"Call controls\"><button id=\"mute-audio\" class=\"btn round\" type=\"button\" title=\"Mute microphone (m)\" aria-pressed=\"false\"><span class=\"on\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -346,7 +365,7 @@ func RoomPage(p Page) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 24, "</span> <span class=\"off\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "</span> <span class=\"off\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -354,7 +373,7 @@ func RoomPage(p Page) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 25, "</span></button> <button id=\"mute-video\" class=\"btn round\" type=\"button\" title=\"Turn camera off (c)\" aria-pressed=\"false\"><span class=\"on\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "</span></button> <button id=\"mute-video\" class=\"btn round\" type=\"button\" title=\"Turn camera off (c)\" aria-pressed=\"false\"><span class=\"on\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -362,7 +381,7 @@ func RoomPage(p Page) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "</span> <span class=\"off\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "</span> <span class=\"off\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -370,7 +389,7 @@ func RoomPage(p Page) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "</span></button> <button id=\"screen-share\" class=\"btn round\" type=\"button\" title=\"Share your screen\" aria-pressed=\"false\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 29, "</span></button> <button id=\"screen-share\" class=\"btn round\" type=\"button\" title=\"Share your screen\" aria-pressed=\"false\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -378,7 +397,7 @@ func RoomPage(p Page) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "</button> <button id=\"chat-button\" class=\"btn round\" type=\"button\" title=\"Chat\" aria-pressed=\"false\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 30, "</button> <button id=\"chat-button\" class=\"btn round\" type=\"button\" title=\"Chat\" aria-pressed=\"false\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -386,7 +405,7 @@ func RoomPage(p Page) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 29, "<span id=\"chat-unread\" class=\"dot\" hidden></span></button> <button id=\"info-button\" class=\"btn round\" type=\"button\" title=\"Connection info (i)\" aria-pressed=\"false\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 31, "<span id=\"chat-unread\" class=\"dot\" hidden></span></button> <button id=\"info-button\" class=\"btn round\" type=\"button\" title=\"Connection info (i)\" aria-pressed=\"false\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -394,7 +413,7 @@ func RoomPage(p Page) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 30, "</button> <button id=\"fullscreen-button\" class=\"btn round\" type=\"button\" title=\"Full screen (f)\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "</button> <button id=\"fullscreen-button\" class=\"btn round\" type=\"button\" title=\"Full screen (f)\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -402,7 +421,7 @@ func RoomPage(p Page) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 31, "</button> <button id=\"hangup\" class=\"btn round danger\" type=\"button\" title=\"Hang up (q)\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "</button> <button id=\"hangup\" class=\"btn round danger\" type=\"button\" title=\"Hang up (q)\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -410,13 +429,13 @@ func RoomPage(p Page) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "</button></nav><aside id=\"chat\" class=\"panel chat\" hidden aria-label=\"Chat\"><ol id=\"chat-log\"></ol><form id=\"chat-form\" class=\"row\" autocomplete=\"off\"><input id=\"chat-input\" maxlength=\"2000\" placeholder=\"Message\" aria-label=\"Message\" disabled> <button id=\"chat-send\" class=\"btn\" type=\"submit\" disabled>Send</button></form></aside><aside id=\"info-div\" class=\"panel info\" hidden aria-label=\"Connection info\"><dl id=\"stats\"></dl><p class=\"hint\">Keys: m mute · c camera · f full screen · i info · q hang up</p></aside></main>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 34, "</button></nav><aside id=\"chat\" class=\"panel chat\" hidden aria-label=\"Chat\"><ol id=\"chat-log\"></ol><form id=\"chat-form\" class=\"row\" autocomplete=\"off\"><input id=\"chat-input\" maxlength=\"2000\" placeholder=\"Message\" aria-label=\"Message\" disabled> <button id=\"chat-send\" class=\"btn\" type=\"submit\" disabled>Send</button></form></aside><aside id=\"info-div\" class=\"panel info\" hidden aria-label=\"Connection info\"><dl id=\"stats\"></dl><p class=\"hint\">Keys: m mute · c camera · f full screen · i info · q hang up</p></aside></main>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			return nil
 		})
-		templ_7745c5c3_Err = layout(p).Render(templ.WithChildren(ctx, templ_7745c5c3_Var16), templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = layout(p).Render(templ.WithChildren(ctx, templ_7745c5c3_Var17), templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -441,12 +460,12 @@ func FullPage(p Page) templ.Component {
 			}()
 		}
 		ctx = templ.InitializeContext(ctx)
-		templ_7745c5c3_Var19 := templ.GetChildren(ctx)
-		if templ_7745c5c3_Var19 == nil {
-			templ_7745c5c3_Var19 = templ.NopComponent
+		templ_7745c5c3_Var20 := templ.GetChildren(ctx)
+		if templ_7745c5c3_Var20 == nil {
+			templ_7745c5c3_Var20 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Var20 := templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
+		templ_7745c5c3_Var21 := templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 			templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 			templ_7745c5c3_Buffer, templ_7745c5c3_IsBuffer := templruntime.GetBuffer(templ_7745c5c3_W)
 			if !templ_7745c5c3_IsBuffer {
@@ -458,44 +477,53 @@ func FullPage(p Page) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "<main class=\"center\"><section class=\"card\"><h1>This room is full</h1><p id=\"status-div\" class=\"lead\" role=\"status\">Room <strong>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 35, "<main class=\"center\"><section class=\"card\"><h1>This room is full</h1><p id=\"status-div\" class=\"lead\" role=\"status\">Room <strong>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var21 string
-			templ_7745c5c3_Var21, templ_7745c5c3_Err = templ.JoinStringErrs(p.Config.Room)
+			var templ_7745c5c3_Var22 string
+			templ_7745c5c3_Var22, templ_7745c5c3_Err = templ.JoinStringErrs(p.Config.Room)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 179, Col: 78}
-			}
-			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var21))
-			if templ_7745c5c3_Err != nil {
-				return templ_7745c5c3_Err
-			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 34, "</strong> already has two people in it.</p><div class=\"row\"><a class=\"btn primary\" href=\"")
-			if templ_7745c5c3_Err != nil {
-				return templ_7745c5c3_Err
-			}
-			var templ_7745c5c3_Var22 templ.SafeURL
-			templ_7745c5c3_Var22, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL("/r/" + p.Suggested))
-			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 181, Col: 69}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 182, Col: 78}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var22))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 35, "\">Start a new room</a> <a class=\"btn\" href=\"/\">Pick another room</a></div></section></main>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "</strong> already has two people in it.</p><div class=\"row\"><a class=\"btn primary\" href=\"")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			var templ_7745c5c3_Var23 templ.SafeURL
+			templ_7745c5c3_Var23, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL("/r/" + p.Suggested))
+			if templ_7745c5c3_Err != nil {
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 184, Col: 69}
+			}
+			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var23))
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 37, "\">Start a new room</a> <a class=\"btn\" href=\"/\">Pick another room</a></div></section></main>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			return nil
 		})
-		templ_7745c5c3_Err = layout(p).Render(templ.WithChildren(ctx, templ_7745c5c3_Var20), templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = layout(p).Render(templ.WithChildren(ctx, templ_7745c5c3_Var21), templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		return nil
 	})
+}
+
+// headerMessage is the server's notice for every page (AppRTC's header_message), e.g. the
+// fingerprint of a self-signed certificate to compare with the browser's warning.
+func headerMessage(p Page) string {
+	if p.Config.Params != nil {
+		return p.Config.Params.HeaderMessage
+	}
+	return ""
 }
 
 func roomLink(p Page) string {

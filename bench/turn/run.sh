@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Side-by-side TURN benchmark: coTurn (Debian turnserver) vs onertc's TURN server, both on
-# 127.0.0.1 with use-auth-secret, the same secret and realm, relay ports 61000-65535 (outside
+# Side-by-side TURN benchmark: coTurn (Debian turnserver) vs the onertc binary users run
+# (bin/onertc serve with its defaults: TURN on all interfaces, the HTTP server beside it), with
+# only what the bench needs added (port, secret, realm, relay ports, loopback peers, public IP
+# 127.0.0.1, no periodic self-test); coTurn on 127.0.0.1. Both with use-auth-secret, the same secret and realm, relay ports 61000-65535 (outside
 # the ephemeral range 32768-60999, so client sockets never take relay ports), loopback peers
 # allowed, each run on a freshly started server, all driven by the same Go load client
 # (bench/turn/load, pion/turn's client):
@@ -14,15 +16,18 @@
 # Prints markdown tables (both columns and the ratio onertc/coTurn) and writes them into
 # bench/turn/RESULTS.md between its "measured" markers. About 4 minutes.
 #   usage: bench/turn/run.sh                    (from anywhere; builds what it runs)
-#   env:   PROFILE_DIR=dir  also write onertc-turn CPU profiles there (one per run)
-#          RESULTS=file     keep the raw JSON lines there
+#   env:   RESULTS=file     keep the raw JSON lines there
 #          ROUNDS=n         rounds of each measurement (default 2)
+#          PORT=n HTTP_PORT=n  the TURN and onertc HTTP ports (default 3578, 8578)
+# To profile onertc under this load, add --pprof 127.0.0.1:PORT to its command line below and
+# fetch /debug/pprof/profile during a run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 SECRET=bench-secret-$$
 REALM=bench
-PORT=3578
+PORT=${PORT:-3578}
+HTTP_PORT=${HTTP_PORT:-8578}
 TMP=$(mktemp -d)
 RESULTS=${RESULTS:-$TMP/results.jsonl}
 ROUNDS=${ROUNDS:-2}
@@ -32,7 +37,7 @@ trap 'stop; rm -rf "$TMP"' EXIT
 if ! command -v turnserver >/dev/null || ! command -v turnutils_uclient >/dev/null; then
 	apt-get install -y -o DPkg::Lock::Timeout=300 coturn >/dev/null
 fi
-go build -o "$TMP/onertc-turn" ./bench/turn/onertc-turn
+make -s build >/dev/null
 go build -o "$TMP/load" ./bench/turn/load
 ulimit -n 65536 2>/dev/null || true
 
@@ -47,10 +52,9 @@ start() { # start <server> <tag>: leaves its pid in $TMP/pid
 			--no-stdout-log --log-file "$TMP/coturn.log" --simple-log >/dev/null 2>&1 &
 		;;
 	onertc)
-		local prof=()
-		[[ -n ${PROFILE_DIR:-} ]] && mkdir -p "$PROFILE_DIR" && prof=(-cpuprofile "$PROFILE_DIR/$2.pprof")
-		"$TMP/onertc-turn" -port $PORT -secret "$SECRET" -realm $REALM -min-port 61000 -max-port 65535 \
-			"${prof[@]}" 2>>"$TMP/onertc.log" &
+		bin/onertc serve --http 127.0.0.1:$HTTP_PORT --turn :$PORT --turn-secret "$SECRET" --realm $REALM \
+			--relay-ports 61000-65535 --turn-allow-loopback --public-ip 127.0.0.1 --turn-self-test 0 \
+			--log-level warn 2>>"$TMP/onertc.log" &
 		;;
 	esac
 	echo $! >"$TMP/pid"

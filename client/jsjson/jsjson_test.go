@@ -83,7 +83,7 @@ func marshal(t *testing.T, v any) string {
 var mismatches = []string{`[]`, `"x"`, `5`, `true`, `{`, ``, `{"a":1,}`, `null`, `{}`}
 
 func TestJoinResponse(t *testing.T) {
-	full := protocol.JoinResponse{Result: protocol.ResultSuccess, Params: filled[protocol.Params]()}
+	full := protocol.JoinResponse{Result: protocol.ResultSuccess, Params: filled[protocol.RoomParams]()}
 	checkDecode(t, (*Decoder).JoinResponse, mismatches...)
 	checkDecode(t, (*Decoder).JoinResponse,
 		marshal(t, full),
@@ -107,6 +107,8 @@ func TestJoinResponse(t *testing.T) {
 func TestParams(t *testing.T) {
 	checkDecode(t, (*Decoder).Params, mismatches...)
 	checkDecode(t, (*Decoder).Params, marshal(t, filled[protocol.Params]()), marshal(t, protocol.Params{}))
+	checkDecode(t, (*Decoder).RoomParams, mismatches...)
+	checkDecode(t, (*Decoder).RoomParams, marshal(t, filled[protocol.RoomParams]()), marshal(t, protocol.RoomParams{}))
 }
 
 func TestSmallResponses(t *testing.T) {

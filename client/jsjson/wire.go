@@ -16,14 +16,14 @@ func (d *Decoder) JoinResponse(v js.Value) protocol.JoinResponse {
 	var r protocol.JoinResponse
 	if d.Object(v) {
 		r.Result = d.String(v, "result")
-		r.Params = d.Params(v.Get("params"))
+		r.Params = d.RoomParams(v.Get("params"))
 	}
 	return r
 }
 
-// Params reads a protocol.Params.
-func (d *Decoder) Params(v js.Value) protocol.Params {
-	var p protocol.Params
+// RoomParams reads a protocol.RoomParams.
+func (d *Decoder) RoomParams(v js.Value) protocol.RoomParams {
+	var p protocol.RoomParams
 	if !d.Object(v) {
 		return p
 	}
@@ -32,11 +32,22 @@ func (d *Decoder) Params(v js.Value) protocol.Params {
 	p.RoomLink = d.String(v, "room_link")
 	p.ClientID = d.String(v, "client_id")
 	p.Messages = d.Strings(v, "messages")
+	p.Params = d.Params(v)
+	return p
+}
+
+// Params reads a protocol.Params.
+func (d *Decoder) Params(v js.Value) protocol.Params {
+	var p protocol.Params
+	if !d.Object(v) {
+		return p
+	}
 	p.PCConfig = d.String(v, "pc_config")
 	p.PCConstraints = d.String(v, "pc_constraints")
 	p.OfferOptions = d.String(v, "offer_options")
 	p.MediaConstraints = d.String(v, "media_constraints")
 	p.IsLoopback = d.String(v, "is_loopback")
+	p.IncludeLoopbackJS = d.String(v, "include_loopback_js")
 	p.BypassJoinConfirmation = d.String(v, "bypass_join_confirmation")
 	p.VersionInfo = d.String(v, "version_info")
 	p.WSSURL = d.String(v, "wss_url")

@@ -6,10 +6,11 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +22,8 @@ import (
 )
 
 // TestACMEWithBots: the server gets its certificate from Pebble (a real ACME CA in this
-// process, validating over TLS-ALPN-01 on the server's own HTTPS port), and bots call
+// process, validating over TLS-ALPN-01 on the server's own HTTPS port, which TURN shares),
+// and bots call
 // relay-only through it over HTTPS and WSS, trusting only Pebble's root.
 func TestACMEWithBots(t *testing.T) {
 	const domain = "meet.onertc.test"
@@ -64,6 +66,18 @@ func TestACMEWithBots(t *testing.T) {
 		t.Fatalf("served certificate for %v", leaf.DNSNames)
 	}
 
+	// TLS-ALPN-01 was answered on the HTTPS port that TURN shares, and TURN over TLS is
+	// offered there.
+	mresp, err := hc.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if !regexp.MustCompile(`(?m)^onertc_https_port_connections_total\{route="acme"\} [1-9]`).Match(metrics) {
+		t.Errorf("no TLS-ALPN-01 validation counted on the shared HTTPS port:\n%s", regexp.MustCompile(`(?m)^onertc_https_port.*$`).FindAll(metrics, -1))
+	}
+
 	rep := check.Run(context.Background(), check.Options{Server: base, HTTP: hc, Timeout: 8 * time.Second})
 	if rep.Error != "" {
 		t.Fatal(rep.Error)
@@ -76,7 +90,7 @@ func TestACMEWithBots(t *testing.T) {
 			}
 		case "tls":
 			// turns:127.0.0.1 with a certificate for the domain must not verify.
-			if res.OK || !strings.HasPrefix(res.URI, "turns:127.0.0.1:") {
+			if res.OK || res.URI != "turns:127.0.0.1:"+portText+"?transport=tcp" || !res.OnHTTPSPort {
 				t.Errorf("TURN over TLS to an IP the certificate does not name: %+v", res)
 			}
 		}

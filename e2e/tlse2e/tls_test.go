@@ -18,6 +18,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"html"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -164,6 +166,10 @@ func TestHTTPSWSSAndTURNSWithBots(t *testing.T) {
 		if !res.OK {
 			t.Errorf("%s (%s): %s", res.Transport, res.URI, res.Error)
 		}
+		// TURN over TLS is checked where browsers behind 443-only firewalls use it.
+		if res.Transport == "tls" && (!res.OnHTTPSPort || !strings.HasSuffix(strings.TrimSuffix(res.URI, "?transport=tcp"), ts.url[strings.LastIndexByte(ts.url, ':'):])) {
+			t.Errorf("TURN over TLS checked at %s, not on the HTTPS port of %s", res.URI, ts.url)
+		}
 	}
 
 	t.Run("certificate reload keeps a live call", func(t *testing.T) {
@@ -229,6 +235,20 @@ func TestSelfSigned(t *testing.T) {
 	if !strings.HasPrefix(jr.Params.WSSURL, "wss://") {
 		t.Fatalf("wss_url %q", jr.Params.WSSURL)
 	}
+	// The pages show it too, so a person can compare it with what the browser's warning shows.
+	for _, path := range []string{"/", "/r/selfsigned-page"} {
+		resp, err := hc.Get(ts.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		_, shown, found := strings.Cut(string(body), `id="header-message">`)
+		shown, _, _ = strings.Cut(shown, "</p>")
+		if !found || !strings.Contains(strings.ReplaceAll(strings.ToLower(html.UnescapeString(shown)), ":", ""), hex.EncodeToString(sum[:])) {
+			t.Fatalf("page %s does not show the served certificate's fingerprint %x (header message %q)", path, sum, shown)
+		}
+	}
 
 	// Bots that accepted the certificate, as a person does at the browser's warning, call
 	// relay-only over HTTPS and WSS.
@@ -247,5 +267,39 @@ func TestSelfSigned(t *testing.T) {
 		if (res.Transport == "udp" || res.Transport == "tcp") && (!res.OK || res.Local != "relay") {
 			t.Errorf("relay-only call over TURN %s behind self-signed HTTPS+WSS: %+v", res.Transport, res)
 		}
+	}
+}
+
+// TestCheckBehindA443OnlyFirewall: with UDP and TCP to the TURN port dropped, as on a
+// network that lets only 443 out, check says so and finds the relay-only call working over
+// TURN over TLS on the HTTPS port, verified against the certificate.
+func TestCheckBehindA443OnlyFirewall(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	ca.issue(t, certFile, keyFile, 300)
+	cfg := servertest.Config()
+	cfg.TLS = server.TLSConfig{CertFile: certFile, KeyFile: keyFile}
+	cfg.TURN.RelayPortMin, cfg.TURN.RelayPortMax = 64000, 64999
+	r := servertest.StartT(t, cfg, servertest.Options{WrapUDP: servertest.DropUDP, WrapTCP: servertest.RefuseTCP})
+
+	rep := check.Run(context.Background(), check.Options{Server: r.URL, Timeout: 6 * time.Second})
+	if rep.Error != "" {
+		t.Fatal(rep.Error)
+	}
+	var table strings.Builder
+	rep.Print(&table)
+	t.Logf("\n%s", table.String())
+	got := map[string]check.Result{}
+	for _, res := range rep.Results {
+		got[res.Transport] = res
+	}
+	if got["udp"].OK || got["tcp"].OK {
+		t.Errorf("TURN over UDP or TCP worked through the firewall: %+v %+v", got["udp"], got["tcp"])
+	}
+	if tl := got["tls"]; !tl.OK || !tl.OnHTTPSPort || tl.Local != "relay" {
+		t.Errorf("TURN over TLS on the HTTPS port: %+v", tl)
+	}
+	if !rep.CallWorks() || !strings.Contains(table.String(), "from here: tls on ") {
+		t.Errorf("the report does not say the call works over TLS on the HTTPS port:\n%s", table.String())
 	}
 }

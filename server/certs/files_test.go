@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/onertc/onertc/internal/testsync"
 )
 
 // pemPair returns cert's certificate and key as PEM.
@@ -174,7 +176,7 @@ func TestFilesReload(t *testing.T) {
 		} else {
 			// The files are looked at on a handshake, at most once per
 			// recheck interval: keep shaking hands until the log says so.
-			waitFor(t, 5*time.Second, st.name+": "+st.wantLog, func() bool {
+			testsync.Eventually(t, 5*time.Second, st.name+": "+st.wantLog, func() bool {
 				seen()
 				return strings.Contains(logs.String()[logged:], st.wantLog)
 			})

@@ -17,7 +17,7 @@ import (
 
 // Config is the server configuration tests start from: loopback everything, TURN relaying
 // to loopback, short grace and shutdown, no per-IP limits (every test client is 127.0.0.1),
-// no periodic self-test, relay ports above the kernel's ephemeral range (FACTS.md). Packages
+// no periodic self-test, relay ports above the kernel's ephemeral range (docs/facts.md). Packages
 // whose tests run at the same time should give each other distinct relay port ranges.
 func Config() server.Config {
 	cfg := server.DefaultConfig()
@@ -161,4 +161,33 @@ func listenTURN() (net.PacketConn, net.Listener, error) {
 		pc.Close()
 	}
 	return nil, nil, fmt.Errorf("listen turn tcp on the udp port: %w", lastErr)
+}
+
+// DropUDP is a WrapUDP firewall that drops every datagram that arrives.
+func DropUDP(c net.PacketConn) net.PacketConn { return droppingConn{c} }
+
+type droppingConn struct{ net.PacketConn }
+
+func (d droppingConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		if n, addr, err := d.PacketConn.ReadFrom(p); err != nil {
+			return n, addr, err
+		}
+	}
+}
+
+// RefuseTCP is a WrapTCP firewall that closes every connection at once, as a port behind
+// a middlebox that resets them.
+func RefuseTCP(l net.Listener) net.Listener { return refusingListener{l} }
+
+type refusingListener struct{ net.Listener }
+
+func (l refusingListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		c.Close()
+	}
 }

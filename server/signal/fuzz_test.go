@@ -3,8 +3,10 @@ package signal
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"golang.org/x/time/rate"
@@ -87,6 +89,38 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 		if fast, ok := decodeFlat(data); ok && (wantErr != nil || fast != want) {
 			t.Fatalf("%q: fast path accepted %+v, encoding/json gives %+v, %v", data, fast, want, wantErr)
+		}
+	})
+}
+
+// FuzzMessageFrame holds the relay's own frame writer to encoding/json: the payload is what
+// json.Marshal makes of the frame, under a header that frames exactly that payload.
+func FuzzMessageFrame(f *testing.F) {
+	for _, seed := range []string{"", "hi", `{"type":"offer","sdp":"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}`,
+		"<a>&amp;</a>", "\x00\x1f\x7f", "é€😀", "\u2028\u2029", "\xff\xfe", "\xed\xa0\x80", strings.Repeat("x", 70000)} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, msg string) {
+		want, err := json.Marshal(protocol.RelayFrame{Msg: msg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		frame := appendMessageFrame([]byte("prefix"), msg)[len("prefix"):]
+		if frame[0] != 0x80|opText {
+			t.Fatalf("%q: first byte %#x, want FIN and text", msg, frame[0])
+		}
+		n, hdr := int(frame[1]), 2
+		switch n {
+		case 126:
+			n, hdr = int(binary.BigEndian.Uint16(frame[2:])), 4
+		case 127:
+			n, hdr = int(binary.BigEndian.Uint64(frame[2:])), 10
+		}
+		if n < 126 && hdr != 2 || n > 0xffff && hdr != 10 {
+			t.Fatalf("%q: length %d not in its shortest form", msg, n)
+		}
+		if payload := frame[hdr:]; len(payload) != n || !bytes.Equal(payload, want) {
+			t.Fatalf("%q: frame of %d bytes carries %s, encoding/json gives %s", msg, n, payload, want)
 		}
 	})
 }

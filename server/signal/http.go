@@ -84,6 +84,7 @@ func (r *Relay) ServeWS(w http.ResponseWriter, req *http.Request) {
 		key:    key,
 		relay:  r,
 		ws:     ws,
+		conn:   ws.NetConn(),
 		log:    r.log.With("remote", req.RemoteAddr, "request_id", req.Header.Get("X-Request-Id")),
 		dead:   make(chan struct{}),
 		limits: rate.NewLimiter(rate.Limit(r.cfg.FramesPerSecond), r.cfg.FrameBurst),
@@ -120,16 +121,25 @@ func (s *socket) serve(ctx context.Context) {
 	}
 }
 
-// keepalive asks for a ping every PingInterval.
+// keepalive asks for a ping every PingInterval. When it was armed for written messages
+// (ConfirmDelay, socket.wroteLocked), it first only asks that the next burst carry a ping,
+// which then costs no write of its own; if no burst comes within another ConfirmDelay, the
+// ping goes out alone.
 func (s *socket) keepalive() {
 	s.relay.mu.Lock()
-	s.pingDue = true
-	s.kickLocked()
-	finished := s.finished
-	s.relay.mu.Unlock()
-	if !finished {
-		s.pinger.Reset(s.relay.cfg.PingInterval)
+	defer s.relay.mu.Unlock()
+	if s.finished {
+		return
 	}
+	if s.confirmArmed && !s.pingWanted {
+		s.pingWanted = true
+		s.pinger.Reset(s.relay.cfg.ConfirmDelay)
+		return
+	}
+	s.pingDue = true
+	s.confirmArmed = false
+	s.kickLocked()
+	s.pinger.Reset(s.relay.cfg.PingInterval)
 }
 
 // ServeCollider handles POST (send as that client) and DELETE (remove at once) on

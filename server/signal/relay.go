@@ -39,6 +39,12 @@ type Config struct {
 	// PingInterval is the time between keepalive pings; PongTimeout is how long a socket
 	// may stay silent (no frame, no pong) before it is considered dead.
 	PingInterval, PongTimeout time.Duration
+	// ConfirmDelay is how long written messages may wait for the ping that confirms them,
+	// and ConfirmBatch how many: one ping (and pong) then covers a whole stretch of
+	// messages rather than each. They bound what a client that reconnects may receive
+	// twice (what it read but had not confirmed when its old socket ended).
+	ConfirmDelay time.Duration
+	ConfirmBatch int
 	// WriteTimeout bounds one frame write: a peer that does not read cannot hold a writer.
 	WriteTimeout time.Duration
 	// DrainTimeout is how long a DELETEd client's socket is still read, so that a bye it
@@ -72,6 +78,8 @@ func DefaultConfig() Config {
 		Grace:           10 * time.Second,
 		PingInterval:    20 * time.Second,
 		PongTimeout:     45 * time.Second,
+		ConfirmDelay:    250 * time.Millisecond,
+		ConfirmBatch:    64,
 		WriteTimeout:    10 * time.Second,
 		DrainTimeout:    time.Second,
 		FramesPerSecond: 200,
@@ -189,6 +197,10 @@ func New(cfg Config) *Relay {
 	cfg.PingInterval = positive(cfg.PingInterval, def.PingInterval)
 	cfg.PongTimeout = positive(cfg.PongTimeout, def.PongTimeout)
 	cfg.WriteTimeout = positive(cfg.WriteTimeout, def.WriteTimeout)
+	cfg.ConfirmDelay = positive(cfg.ConfirmDelay, def.ConfirmDelay)
+	if cfg.ConfirmBatch <= 0 {
+		cfg.ConfirmBatch = def.ConfirmBatch
+	}
 	cfg.DrainTimeout = positive(cfg.DrainTimeout, def.DrainTimeout)
 	cfg.InstanceTimeout = positive(cfg.InstanceTimeout, def.InstanceTimeout)
 	if cfg.FramesPerSecond <= 0 {

@@ -30,6 +30,11 @@ const fetchBatch = 64
 // sender is told: an outage shorter than this loses nothing.
 const sendHold = 15 * time.Second
 
+// heartbeatTimeout bounds a heartbeat: one slower than this counts as failed, so /readyz
+// turns 503 about a second into an outage rather than after go-redis's read timeout and
+// its retry (4 s and more on a loaded machine).
+const heartbeatTimeout = time.Second
+
 // transient reports whether err is Redis trouble rather than an answer.
 func transient(err error) bool {
 	return !errors.Is(err, relaystate.ErrUnknownClient) && !errors.Is(err, relaystate.ErrQueueFull) &&
@@ -376,7 +381,9 @@ func (r *Relay) Run(ctx context.Context) {
 	// missed its heartbeats, so none is judged dead before all had time to beat again.
 	var reachableSince time.Time
 	for {
-		err := sh.Heartbeat(ctx)
+		hctx, cancel := context.WithTimeout(ctx, heartbeatTimeout)
+		err := sh.Heartbeat(hctx)
+		cancel()
 		if err == nil && !r.sharedOK.Load() {
 			reachableSince = time.Now()
 		}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -17,15 +19,36 @@ import (
 // socket is one /ws connection: a reader goroutine that handles register and send, and at
 // most one writer goroutine, started when there is something to write and gone when there
 // is not, so an idle socket holds a single goroutine.
+//
+// Writing and confirming. A message stays in its recipient's inbox until a pong answers a
+// ping written after it (so a connection that died unnoticed loses nothing: its unconfirmed
+// messages are written again on the client's next socket). That guarantee is not paid per
+// message:
+//   - the writer takes every unwritten message it can (a burst), builds their frames, the
+//     pongs it owes and, when one is due, a ping into one buffer and writes it with one
+//     syscall (wire.go builds the frames);
+//   - a ping is due when ConfirmBatch messages were written since the last ping, or at the
+//     keepalive interval; ConfirmDelay after the first message written after the last ping
+//     (pinger is then armed for it) the next burst carries one, and one more ConfirmDelay
+//     without a burst sends it alone. Its payload is the count of messages
+//     written, so one pong confirms every message of the bursts before it.
+//
+// The inbox and its counters stay the shared state (Relay.mu); everything here only decides
+// when the socket writes and pings.
 type socket struct {
 	key    string // ClientKey of the peer, for the per-IP cap
 	relay  *Relay
-	ws     *websocket.Conn
+	ws     *websocket.Conn // read side only: the writer writes to conn itself
+	conn   net.Conn
 	log    *slog.Logger
 	limits *rate.Limiter
+	// pinger fires at the keepalive interval, or sooner (ConfirmDelay) when written
+	// messages wait for a ping.
 	pinger *time.Timer
 	// dead is closed by the writer when the connection is finished.
 	dead chan struct{}
+	// readDeadline is when the read deadline was last pushed back (reader goroutine only).
+	readDeadline time.Time
 
 	// owner names this socket in the shared state (shared mode); set at register.
 	owner string
@@ -34,17 +57,21 @@ type socket struct {
 	client *client
 	// direct holds frames for this socket alone (errors), written before any message.
 	direct []directFrame
+	// pongs holds the payloads of the client's pings, answered with the next burst.
+	pongs [][]byte
 	// written and confirmed count the client's inbox messages this socket has written,
-	// and of those the ones a pong has confirmed; gen is the client's inboxGen they
-	// refer to.
-	written, confirmed uint64
-	gen                int
-	writing            bool // a writer goroutine is running
-	pingDue            bool
-	closeReq           bool
-	closeCode          int
-	closeText          string
-	finished           bool // dead has been closed
+	// and of those the ones a pong has confirmed; pinged is written as of the last ping;
+	// gen is the client's inboxGen they refer to.
+	written, confirmed, pinged uint64
+	gen                        int
+	writing                    bool // a writer goroutine is running
+	pingDue                    bool
+	pingWanted                 bool // the next burst of messages carries a ping
+	confirmArmed               bool // pinger is set to ConfirmDelay for written messages
+	closeReq                   bool
+	closeCode                  int
+	closeText                  string
+	finished                   bool // dead has been closed
 }
 
 type directFrame struct {
@@ -100,13 +127,33 @@ func (s *socket) fail(errText string, closeAfter bool) {
 func (s *socket) readLoop(ctx context.Context) (failed bool) {
 	r := s.relay
 	s.ws.SetReadLimit(protocol.MaxFrameBytes)
-	deadline := func() { _ = s.ws.SetReadDeadline(time.Now().Add(r.cfg.PongTimeout)) }
+	// Pushing the deadline back costs a runtime timer update: it is done when a sixteenth
+	// of PongTimeout has gone by, not on every frame.
+	deadline := func() {
+		if now := time.Now(); now.Sub(s.readDeadline) > r.cfg.PongTimeout/16 {
+			s.readDeadline = now
+			_ = s.ws.SetReadDeadline(now.Add(r.cfg.PongTimeout))
+		}
+	}
 	deadline()
 	s.ws.SetPongHandler(func(payload string) error {
 		deadline()
 		s.confirm(payload)
 		return nil
 	})
+	// Pings are answered and a close frame is acknowledged by the writer, the connection's
+	// only writer.
+	s.ws.SetPingHandler(func(payload string) error {
+		deadline()
+		r.mu.Lock()
+		if len(s.pongs) < 16 {
+			s.pongs = append(s.pongs, []byte(payload))
+			s.kickLocked()
+		}
+		r.mu.Unlock()
+		return nil
+	})
+	s.ws.SetCloseHandler(func(int, string) error { return nil })
 	for {
 		_, data, err := s.ws.ReadMessage()
 		if err != nil {
@@ -231,28 +278,49 @@ func (s *socket) refusalLocked(roomID, clientID string) string {
 	return ""
 }
 
-// takeLocked returns the next frames to write: this socket's own frames first, then up to a
-// batch of its client's inbox that this socket has not written yet. Called with Relay.mu held.
+// maxBurstBytes bounds the frames one write carries; a single larger message still goes
+// out whole.
+const maxBurstBytes = 64 << 10
+
+// takeLocked returns the next frames to write: this socket's own frames first, then the
+// client's inbox messages this socket has not written yet, up to maxBurstBytes. Called
+// with Relay.mu held.
 func (s *socket) takeLocked() (direct []directFrame, msgs []queued) {
 	direct, s.direct = s.direct, nil
 	c := s.client
 	if c == nil || c.sock != s || c.inboxGen != s.gen {
 		return direct, nil
 	}
-	unconfirmed := int(s.written - s.confirmed)
-	const batch = 64
-	end := min(len(c.inbox), unconfirmed+batch)
-	return direct, c.inbox[unconfirmed:end:end]
+	first := int(s.written - s.confirmed)
+	end, size := first, 0
+	for end < len(c.inbox) && (end == first || size+len(c.inbox[end].msg) <= maxBurstBytes) {
+		size += len(c.inbox[end].msg)
+		end++
+	}
+	return direct, c.inbox[first:end:end]
 }
 
-// wroteLocked records that n more inbox messages reached the connection and returns the
-// ping payload that confirms them. Called with Relay.mu held.
-func (s *socket) wroteLocked(n int) []byte {
+// wroteLocked records that n more inbox messages are about to be written and reports the
+// ping payload to write after them (nil: no ping in this burst). Called with Relay.mu held.
+func (s *socket) wroteLocked(n int) (ping []byte) {
 	s.written += uint64(n)
 	if c := s.client; c != nil && c.sock == s && c.inboxGen == s.gen {
 		c.writtenFront = max(c.writtenFront, int(s.written-s.confirmed))
 	}
-	return strconv.AppendUint(nil, s.written, 10)
+	if s.pingDue || n > 0 && s.pingWanted || s.written-s.pinged >= uint64(s.relay.cfg.ConfirmBatch) {
+		s.pingDue, s.pingWanted = false, false
+		if s.confirmArmed && !s.finished {
+			s.confirmArmed = false
+			s.pinger.Reset(s.relay.cfg.PingInterval)
+		}
+		s.pinged = s.written
+		return strconv.AppendUint(nil, s.written, 10)
+	}
+	if s.written > s.pinged && !s.confirmArmed && !s.finished {
+		s.confirmArmed = true
+		s.pinger.Reset(s.relay.cfg.ConfirmDelay)
+	}
+	return nil
 }
 
 // confirm handles a pong: the client has read every message written before the ping it
@@ -302,68 +370,90 @@ func (s *socket) confirm(payload string) {
 	r.stats.relayed.Add(int64(n))
 }
 
-// writeLoop writes what there is to write, then ends; kickLocked starts it again. It is
-// the only writer of the connection.
+var burstPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// writeLoop writes what there is to write, a burst per syscall, then ends; kickLocked
+// starts it again. It is the only writer of the connection.
 func (s *socket) writeLoop() {
 	r := s.relay
-	write := func(kind int, data []byte) error {
-		_ = s.ws.SetWriteDeadline(time.Now().Add(r.cfg.WriteTimeout))
-		return s.ws.WriteMessage(kind, data)
-	}
-	ping := func(payload []byte) error {
-		return s.ws.WriteControl(websocket.PingMessage, payload, time.Now().Add(r.cfg.WriteTimeout))
+	bufp := burstPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bufp) <= 4*maxBurstBytes {
+			burstPool.Put(bufp)
+		}
+	}()
+	write := func(b []byte) error {
+		_ = s.conn.SetWriteDeadline(time.Now().Add(r.cfg.WriteTimeout))
+		_, err := s.conn.Write(b)
+		return err
 	}
 	for {
 		r.mu.Lock()
 		if s.closeReq {
 			code, text := s.closeCode, s.closeText
 			r.mu.Unlock()
-			msg := websocket.FormatCloseMessage(code, text)
-			_ = s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-			s.finish()
+			s.writeClose(code, text)
 			return
 		}
 		direct, msgs := s.takeLocked()
-		pingDue := s.pingDue
-		s.pingDue = false
-		if len(direct) == 0 && len(msgs) == 0 && !pingDue {
+		for _, d := range direct {
+			if d.closeAfter {
+				msgs = nil // the socket ends with this burst: they wait for the next one
+			}
+		}
+		pongs := s.pongs
+		s.pongs = nil
+		if len(direct) == 0 && len(msgs) == 0 && len(pongs) == 0 && !s.pingDue {
 			s.writing = false
 			r.mu.Unlock()
 			return
 		}
+		ping := s.wroteLocked(len(msgs))
 		r.mu.Unlock()
 
+		b := (*bufp)[:0]
+		for _, p := range pongs {
+			b = appendFrame(b, opPong, p)
+		}
+		closeAfter := false
 		for _, d := range direct {
-			if err := write(websocket.TextMessage, d.frame); err != nil {
-				s.finish()
-				return
-			}
+			b = appendFrame(b, opText, d.frame)
 			if d.closeAfter {
-				msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
-				_ = s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-				s.finish()
-				return
+				closeAfter = true
+				break
 			}
 		}
-		for _, m := range msgs {
-			if err := write(websocket.TextMessage, encodeFrame(m.msg, "")); err != nil {
-				s.finish()
-				return
+		if !closeAfter {
+			for _, m := range msgs {
+				b = appendMessageFrame(b, m.msg)
 			}
-			if r.cfg.OnDelivered != nil {
-				r.cfg.OnDelivered(time.Since(r.started) - m.at)
+			if ping != nil {
+				b = appendFrame(b, opPing, ping)
 			}
 		}
-		if len(msgs) > 0 || pingDue {
-			r.mu.Lock()
-			payload := s.wroteLocked(len(msgs))
-			r.mu.Unlock()
-			if err := ping(payload); err != nil {
-				s.finish()
-				return
+		*bufp = b
+		if err := write(b); err != nil {
+			s.finish()
+			return
+		}
+		if closeAfter {
+			s.writeClose(websocket.CloseNormalClosure, "")
+			return
+		}
+		if r.cfg.OnDelivered != nil {
+			now := time.Since(r.started)
+			for _, m := range msgs {
+				r.cfg.OnDelivered(now - m.at)
 			}
 		}
 	}
+}
+
+// writeClose sends a close frame and finishes the connection.
+func (s *socket) writeClose(code int, text string) {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = s.conn.Write(appendFrame(nil, opClose, websocket.FormatCloseMessage(code, text)))
+	s.finish()
 }
 
 // finish closes the connection for good; the reader then ends too.

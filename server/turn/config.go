@@ -15,6 +15,7 @@ const (
 	DefaultRelayPortMin          = 49152
 	DefaultRelayPortMax          = 65535
 	DefaultMaxAllocationLifetime = time.Hour
+	DefaultFirstFrameTimeout     = 10 * time.Second
 )
 
 // Config configures a Server. Sockets are created by the caller and handed over: the Server
@@ -50,6 +51,10 @@ type Config struct {
 	Listeners []net.Listener
 	// TLSListeners are TLS-wrapped TCP listeners (turns:).
 	TLSListeners []net.Listener
+	// FirstFrameTimeout bounds how long a TCP or TLS connection may take (TLS handshake
+	// included) to send its first whole STUN message; a silent one is closed then, instead
+	// of holding a pion goroutine. Default 10 s.
+	FirstFrameTimeout time.Duration
 	// OwnPorts are the listener ports of this process (HTTP, TURN): relaying to them on one of
 	// this host's addresses is refused so TURN cannot be looped into itself.
 	OwnPorts []int
@@ -67,6 +72,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxAllocationLifetime == 0 {
 		c.MaxAllocationLifetime = DefaultMaxAllocationLifetime
+	}
+	if c.FirstFrameTimeout <= 0 {
+		c.FirstFrameTimeout = DefaultFirstFrameTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

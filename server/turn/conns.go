@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // guardedPacketConn is a UDP listener socket as pion sees it: reads pass the guard first,
@@ -85,6 +86,9 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 		_ = c.Close()
 		return nil, net.ErrClosed
 	}
+	// Until its first message, a client has FirstFrameTimeout: the read deadline also
+	// bounds a TLS handshake, which crypto/tls runs inside the first Read.
+	_ = c.SetReadDeadline(time.Now().Add(l.s.cfg.FirstFrameTimeout))
 	return g, nil
 }
 
@@ -100,6 +104,7 @@ type guardedConn struct {
 	remote net.Addr
 	local  net.Addr
 	once   sync.Once
+	seen   bool // a whole frame arrived: the first-frame deadline is lifted
 }
 
 func (c *guardedConn) Read(p []byte) (int, error) {
@@ -137,6 +142,10 @@ func (c *guardedConn) readFrame() ([]byte, error) {
 	c.frame = c.frame[:size]
 	if _, err := io.ReadFull(c.r, c.frame); err != nil {
 		return nil, err
+	}
+	if !c.seen {
+		c.seen = true
+		_ = c.Conn.SetReadDeadline(time.Time{})
 	}
 	return c.frame, nil
 }

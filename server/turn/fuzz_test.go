@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/pion/stun"
+
+	"github.com/onertc/onertc/server/turn/turntest"
 )
 
 type discardReplier struct{}
@@ -19,13 +21,13 @@ func FuzzGuard(f *testing.F) {
 	user, pass := Mint(testSecret, "alice", time.Hour, time.Now())
 	key := longTermKey(user, pass)
 	seeds := []*stun.Message{
-		stun.MustBuild(stun.TransactionID, stun.NewType(stun.MethodAllocate, stun.ClassRequest), udpTransport,
+		stun.MustBuild(stun.TransactionID, stun.NewType(stun.MethodAllocate, stun.ClassRequest), turntest.UDPTransport,
 			stun.NewUsername(user), stun.NewRealm(testRealm), stun.NewNonce("n"), stun.MessageIntegrity(key), stun.Fingerprint),
-		stun.MustBuild(stun.TransactionID, stun.NewType(stun.MethodCreatePermission, stun.ClassRequest), peerAttr{net.IPv4(10, 0, 0, 1), 1},
+		stun.MustBuild(stun.TransactionID, stun.NewType(stun.MethodCreatePermission, stun.ClassRequest), turntest.PeerAttr{IP: net.IPv4(10, 0, 0, 1), Port: 1},
 			stun.NewUsername(user), stun.NewRealm(testRealm), stun.NewNonce("n"), stun.MessageIntegrity(key)),
 		stun.MustBuild(stun.TransactionID, stun.NewType(stun.MethodAllocate, stun.ClassSuccessResponse),
-			stun.XORMappedAddress{IP: net.IPv4(127, 0, 0, 1), Port: 61001}, lifetimeAttr(time.Hour), stun.MessageIntegrity(key)),
-		stun.MustBuild(stun.TransactionID, stun.NewType(stun.MethodRefresh, stun.ClassSuccessResponse), lifetimeAttr(2*time.Hour)),
+			stun.XORMappedAddress{IP: net.IPv4(127, 0, 0, 1), Port: 61001}, turntest.Lifetime(time.Hour), stun.MessageIntegrity(key)),
+		stun.MustBuild(stun.TransactionID, stun.NewType(stun.MethodRefresh, stun.ClassSuccessResponse), turntest.Lifetime(2*time.Hour)),
 	}
 	for _, m := range seeds {
 		f.Add(m.Raw)

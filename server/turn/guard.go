@@ -61,7 +61,7 @@ func (s *Server) inbound(b []byte, src, local net.Addr, w replier) bool {
 	liveUser, live := s.reg.liveUser(tuple)
 	user := username.String()
 	// coTurn checks the expiry at Allocate only: a call must survive its credential.
-	ignoreExpiry := live && m.Type.Method != stun.MethodAllocate && liveUser == user
+	ignoreExpiry := live && m.Type.Method != stun.MethodAllocate && liveUser == user && !s.noExpiryGrace.Load()
 	key, reason := s.auth.check(m, user, realm.String(), now, ignoreExpiry)
 	if reason == "" && live && liveUser != user && m.Type.Method != stun.MethodAllocate {
 		reason = ReasonWrongUser

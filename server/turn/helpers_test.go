@@ -1,7 +1,6 @@
 package turn
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,12 +10,13 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pion/logging"
 	pionturn "github.com/pion/turn/v2"
+
+	"github.com/onertc/onertc/internal/testsync"
 )
 
 const (
@@ -28,28 +28,10 @@ const (
 	testRelayMax = 65535
 )
 
-// lockedBuffer collects log output safely from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type testServer struct {
 	*Server
 	udp, tcp, tls string // host:port of each listener
-	logs          *lockedBuffer
+	logs          *testsync.Buffer
 	tlsConfig     *tls.Config // for clients: trusts the server's certificate
 }
 
@@ -69,7 +51,7 @@ func startServer(t testing.TB, edit func(*Config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &testsync.Buffer{}
 	cfg := Config{
 		Realm:         testRealm,
 		Secret:        testSecret,
@@ -187,18 +169,6 @@ func (quietLoggers) NewLogger(string) logging.LeveledLogger {
 	f := logging.NewDefaultLoggerFactory()
 	f.DefaultLogLevel = logging.LogLevelDisabled
 	return f.NewLogger("test")
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	end := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func mint(ttl time.Duration) (string, string) { return Mint(testSecret, "alice", ttl, time.Now()) }

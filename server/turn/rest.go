@@ -192,10 +192,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// URIs returns the TURN URIs of a server reachable at host: turn:…?transport=udp and
-// ?transport=tcp for the ports that are > 0, and turns:…?transport=tcp when tlsPort > 0.
-// IPv6 literals are bracketed.
-func URIs(host string, udpPort, tcpPort, tlsPort int) []string {
+// URIs returns the TURN URIs of a server reachable at host, in the order clients should
+// try them: turn:…?transport=udp and ?transport=tcp for the ports that are > 0, then
+// turns:…?transport=tcp for each TLS port > 0 (the HTTPS port first, when it serves TURN:
+// the one path through firewalls that let only 443 out). IPv6 literals are bracketed.
+func URIs(host string, udpPort, tcpPort int, tlsPorts ...int) []string {
 	hp := func(port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
 	out := []string{}
 	if udpPort > 0 {
@@ -204,8 +205,10 @@ func URIs(host string, udpPort, tcpPort, tlsPort int) []string {
 	if tcpPort > 0 {
 		out = append(out, "turn:"+hp(tcpPort)+"?transport=tcp")
 	}
-	if tlsPort > 0 {
-		out = append(out, "turns:"+hp(tlsPort)+"?transport=tcp")
+	for _, p := range tlsPorts {
+		if p > 0 {
+			out = append(out, "turns:"+hp(p)+"?transport=tcp")
+		}
 	}
 	return out
 }

@@ -57,7 +57,7 @@ func TestRESTTurn(t *testing.T) {
 			if err := json.Unmarshal(rec.Body.Bytes(), &c); err != nil {
 				t.Fatal(err)
 			}
-			if c.Username != "1700003600:alice" || c.Password != restPassword(testSecret, c.Username) || c.TTL != 3600 || !reflect.DeepEqual(c.URIs, uris) {
+			if c.Username != "1700003600:alice" || c.Password != "r81IbIdZmK1K+WFTq4GN1AZmtnc=" /* openssl, as in TestRESTPasswordKnownAnswers */ || c.TTL != 3600 || !reflect.DeepEqual(c.URIs, uris) {
 				t.Errorf("credentials %+v", c)
 			}
 		})

@@ -30,7 +30,13 @@ type Server struct {
 	reg    *registry
 	stats  counters
 	pion   *pionturn.Server
-	now    func() time.Time
+	// skew moves the server's clock (credential expiry, allocation deadlines) ahead of the
+	// wall clock, and noExpiryGrace switches off the rule that lets a live allocation's
+	// requests through after its credential expired. Both exist for tests only: the first
+	// spares them waiting for a credential to expire, the second proves a test can tell a
+	// server that has the rule from one that has not.
+	skew          atomic.Int64 // nanoseconds
+	noExpiryGrace atomic.Bool
 
 	connMu sync.Mutex
 	conns  map[*guardedConn]struct{}
@@ -53,7 +59,6 @@ func New(cfg Config) (*Server, error) {
 		auth:   newAuthenticator(cfg.Realm, cfg.Secret, cfg.OldSecret),
 		policy: newPeerPolicy(&cfg),
 		reg:    newRegistry(cfg.UserQuota, cfg.TotalQuota),
-		now:    time.Now,
 		conns:  make(map[*guardedConn]struct{}),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
@@ -91,6 +96,9 @@ func New(cfg Config) (*Server, error) {
 		"relay_ports", fmt.Sprintf("%d-%d", cfg.RelayPortMin, cfg.RelayPortMax))
 	return s, nil
 }
+
+// now is the server's clock: the wall clock, moved by skew in tests.
+func (s *Server) now() time.Time { return time.Now().Add(time.Duration(s.skew.Load())) }
 
 // pionAuth is pion's AuthHandler. The guard has already verified the request (pion calls
 // this only for requests carrying MESSAGE-INTEGRITY, which the guard checks first) and left

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/pion/stun"
+
+	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/server/turn/turntest"
 )
 
 // TestRelay allocates with pion's client over each transport, lets it create a permission
@@ -87,8 +90,8 @@ func TestAuthRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := ts.Stats().AuthFailures[tt.reason]
-			c := newRawClient(t, ts.udp, tt.user, tt.pass, tt.realm)
-			_, got := c.allocate()
+			c := turntest.Dial(t, ts.udp, tt.user, tt.pass, tt.realm)
+			_, got := c.Allocate()
 			if got != tt.wantCode {
 				t.Fatalf("Allocate: code %d, want %d", got, tt.wantCode)
 			}
@@ -101,8 +104,8 @@ func TestAuthRefusals(t *testing.T) {
 	}
 	// Without OldSecret configured, the old secret is just a wrong one.
 	ts2 := startServer(t, nil)
-	c := newRawClient(t, ts2.udp, old, oldPass, testRealm)
-	if _, got := c.allocate(); got != 401 {
+	c := turntest.Dial(t, ts2.udp, old, oldPass, testRealm)
+	if _, got := c.Allocate(); got != 401 {
 		t.Errorf("old secret without rotation: code %d, want 401", got)
 	}
 }
@@ -116,8 +119,8 @@ func TestDeniedPeers(t *testing.T) {
 		c.DenyPeers = []netip.Prefix{netip.MustParsePrefix("8.8.4.0/24")}
 	})
 	user, pass := mint(time.Hour)
-	c := newRawClient(t, ts.udp, user, pass, testRealm)
-	c.mustAllocate()
+	c := turntest.Dial(t, ts.udp, user, pass, testRealm)
+	c.MustAllocate()
 	tests := []struct {
 		peer string
 		want int
@@ -142,15 +145,15 @@ func TestDeniedPeers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.peer, func(t *testing.T) {
-			if got := c.permit(net.ParseIP(tt.peer), 5000); got != tt.want {
+			if got := c.Permit(net.ParseIP(tt.peer), 5000); got != tt.want {
 				t.Errorf("CreatePermission(%s): code %d, want %d", tt.peer, got, tt.want)
 			}
 		})
 	}
-	if got := code(c.request(stun.MethodChannelBind, channelNumber(0x4000), peerAttr{net.ParseIP("10.1.2.3"), 5000})); got != 403 {
+	if got := turntest.Code(c.Request(stun.MethodChannelBind, turntest.ChannelNumber(0x4000), turntest.PeerAttr{IP: net.ParseIP("10.1.2.3"), Port: 5000})); got != 403 {
 		t.Errorf("ChannelBind to 10.1.2.3: code %d, want 403", got)
 	}
-	if got := code(c.request(stun.MethodChannelBind, channelNumber(0x4001), peerAttr{net.ParseIP("8.8.8.8"), 5000})); got != 0 {
+	if got := turntest.Code(c.Request(stun.MethodChannelBind, turntest.ChannelNumber(0x4001), turntest.PeerAttr{IP: net.ParseIP("8.8.8.8"), Port: 5000})); got != 0 {
 		t.Errorf("ChannelBind to 8.8.8.8: code %d, want success", got)
 	}
 	if n := ts.Stats().PermissionDenied; n < 14 {
@@ -162,12 +165,12 @@ func TestDeniedPeers(t *testing.T) {
 	_, udpPort, _ := net.SplitHostPort(lb.udp)
 	port := mustAtoi(t, udpPort)
 	lb2 := startServer(t, func(c *Config) { c.AllowLoopback = true; c.OwnPorts = []int{port} })
-	c2 := newRawClient(t, lb2.udp, user, pass, testRealm)
-	c2.mustAllocate()
-	if got := c2.permit(net.IPv4(127, 0, 0, 1), port); got != 403 {
+	c2 := turntest.Dial(t, lb2.udp, user, pass, testRealm)
+	c2.MustAllocate()
+	if got := c2.Permit(net.IPv4(127, 0, 0, 1), port); got != 403 {
 		t.Errorf("CreatePermission to own port %d: code %d, want 403", port, got)
 	}
-	if got := c2.permit(net.IPv4(127, 0, 0, 1), port+1); got != 0 {
+	if got := c2.Permit(net.IPv4(127, 0, 0, 1), port+1); got != 0 {
 		t.Errorf("CreatePermission to 127.0.0.1:%d with AllowLoopback: code %d, want 0", port+1, got)
 	}
 }
@@ -198,15 +201,15 @@ func TestQuotas(t *testing.T) {
 		{bob, bobPass, 0},
 		{carol, carolPass, 486}, // total quota
 	}
-	var clients []*rawClient
+	var clients []*turntest.Client
 	for i, st := range steps {
-		c := newRawClient(t, ts.udp, st.user, st.pass, testRealm)
-		m, got := c.allocate()
+		c := turntest.Dial(t, ts.udp, st.user, st.pass, testRealm)
+		m, got := c.Allocate()
 		if got != st.want {
 			t.Fatalf("step %d: Allocate code %d, want %d", i, got, st.want)
 		}
 		if got == 486 {
-			if err := stun.MessageIntegrity(c.key).Check(m); err != nil {
+			if err := stun.MessageIntegrity(c.Key()).Check(m); err != nil {
 				t.Errorf("486 without valid MESSAGE-INTEGRITY: %v", err)
 			}
 		}
@@ -216,12 +219,12 @@ func TestQuotas(t *testing.T) {
 		t.Errorf("stats = %+v, want 2 quota refusals and 3 active", st)
 	}
 	// Alice deletes one allocation (Refresh with lifetime 0): she may allocate again.
-	if got := code(clients[0].request(stun.MethodRefresh, lifetimeAttr(0))); got != 0 {
+	if got := turntest.Code(clients[0].Request(stun.MethodRefresh, turntest.Lifetime(0))); got != 0 {
 		t.Fatalf("Refresh(0): code %d", got)
 	}
-	waitFor(t, "allocation count to drop", 2*time.Second, func() bool { return ts.Stats().AllocationsActive == 2 })
-	c := newRawClient(t, ts.udp, alice, alicePass, testRealm)
-	if _, got := c.allocate(); got != 0 {
+	testsync.Eventually(t, 2*time.Second, "allocation count to drop", func() bool { return ts.Stats().AllocationsActive == 2 })
+	c := turntest.Dial(t, ts.udp, alice, alicePass, testRealm)
+	if _, got := c.Allocate(); got != 0 {
 		t.Errorf("Allocate after a delete: code %d, want 0", got)
 	}
 }
@@ -231,17 +234,17 @@ func TestQuotas(t *testing.T) {
 func TestMaxAllocationLifetime(t *testing.T) {
 	ts := startServer(t, func(c *Config) { c.MaxAllocationLifetime = time.Minute })
 	user, pass := mint(time.Hour)
-	c := newRawClient(t, ts.udp, user, pass, testRealm)
+	c := turntest.Dial(t, ts.udp, user, pass, testRealm)
 	for _, method := range []stun.Method{stun.MethodAllocate, stun.MethodRefresh} {
-		attrs := []stun.Setter{lifetimeAttr(30 * time.Minute)}
+		attrs := []stun.Setter{turntest.Lifetime(30 * time.Minute)}
 		if method == stun.MethodAllocate {
-			attrs = append(attrs, udpTransport)
+			attrs = append(attrs, turntest.UDPTransport)
 		}
-		m := c.request(method, attrs...)
-		if code(m) != 0 {
-			t.Fatalf("%v: code %d", method, code(m))
+		m := c.Request(method, attrs...)
+		if turntest.Code(m) != 0 {
+			t.Fatalf("%v: code %d", method, turntest.Code(m))
 		}
-		if err := stun.MessageIntegrity(c.key).Check(m); err != nil {
+		if err := stun.MessageIntegrity(c.Key()).Check(m); err != nil {
 			t.Fatalf("%v response integrity: %v", method, err)
 		}
 		v, err := m.Get(stun.AttrLifetime)
@@ -260,10 +263,10 @@ func TestTCPCloseEndsAllocation(t *testing.T) {
 	ts := startServer(t, nil)
 	user, pass := mint(time.Hour)
 	cl, _, conn := ts.pionClient(t, "tcp", user, pass)
-	waitFor(t, "one allocation", 2*time.Second, func() bool { return ts.Stats().AllocationsActive == 1 })
+	testsync.Eventually(t, 2*time.Second, "one allocation", func() bool { return ts.Stats().AllocationsActive == 1 })
 	cl.Close()
 	_ = conn.Close()
-	waitFor(t, "no allocation", 5*time.Second, func() bool { return ts.Stats().AllocationsActive == 0 })
+	testsync.Eventually(t, 5*time.Second, "no allocation", func() bool { return ts.Stats().AllocationsActive == 0 })
 }
 
 // TestBadDatagramsDoNotFloodLog: garbage and unauthenticated junk produce a bounded number
@@ -288,9 +291,9 @@ func TestBadDatagramsDoNotFloodLog(t *testing.T) {
 		}
 	}
 	// A Binding request after the junk proves the server read it all.
-	c := newRawClient(t, ts.udp, "x", "y", testRealm)
-	if m := c.send(stun.MethodBinding, false); code(m) != 0 {
-		t.Fatalf("Binding: code %d", code(m))
+	c := turntest.Dial(t, ts.udp, "x", "y", testRealm)
+	if m := c.Send(stun.MethodBinding, false); turntest.Code(m) != 0 {
+		t.Fatalf("Binding: code %d", turntest.Code(m))
 	}
 	lines := strings.Count(ts.logs.String(), "\n")
 	if lines > 3*logBurst {

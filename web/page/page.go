@@ -20,5 +20,5 @@ type Config struct {
 	// Params are the AppRTC parameters the server would answer /join with, minus the
 	// per-client fields: the app reads media_constraints for the preview and room_link
 	// for sharing before it joins.
-	Params *protocol.Params `json:"params,omitempty"`
+	Params *protocol.RoomParams `json:"params,omitempty"`
 }

@@ -18,7 +18,7 @@ func Decode(text any) (Config, error) {
 			c.Page = d.String(v, "page")
 			c.Room = d.String(v, "room")
 			if p := v.Get("params"); d.Object(p) {
-				params := d.Params(p)
+				params := d.RoomParams(p)
 				c.Params = &params
 			}
 		}

@@ -14,9 +14,9 @@ import (
 // Decode must read what the server writes with encoding/json (templ.JSONScript) as
 // encoding/json would.
 func TestDecodeMatchesJSON(t *testing.T) {
-	params := protocol.Params{RoomID: "room-1", RoomLink: "http://localhost/r/room-1?it=relay",
-		MediaConstraints: `{"audio":true,"video":{"width":{"ideal":1280}}}`, Messages: []string{},
-		PCConfig: `{"iceServers":[],"iceTransports":"relay"}`, WarningMessages: []string{"<b>&"}}
+	params := protocol.RoomParams{RoomID: "room-1", RoomLink: "http://localhost/r/room-1?it=relay", Messages: []string{},
+		Params: protocol.Params{MediaConstraints: `{"audio":true,"video":{"width":{"ideal":1280}}}`,
+			PCConfig: `{"iceServers":[],"iceTransports":"relay"}`, WarningMessages: []string{"<b>&"}}}
 	var inputs []string
 	for _, c := range []Config{{Page: Index}, {Page: Room, Room: "room-1", Params: &params}, {Page: Full, Room: "x"}} {
 		b, err := json.Marshal(c)

@@ -9,7 +9,8 @@
     if (el) { el.textContent = text; el.classList.add("error"); }
     document.documentElement.dataset.app = "failed";
   }
-  if (!url) { fail("The app is not built into this server: run `make build`."); return; }
+  if (!url) { fail("The app is not built into this server: its binary was built without make. " +
+    "Build it with make build, or install a release archive, the .deb or the image."); return; }
   if (typeof Go !== "function" || typeof WebAssembly !== "object") {
     fail("This browser cannot run the app (no WebAssembly)."); return;
   }

@@ -10,10 +10,12 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -31,6 +33,9 @@ type common struct {
 	realm  string
 	pid    int // server process, for CPU and RSS
 	out    string
+	// transport is udp, or tls: TURN over TLS with no ALPN, as browsers connect on turns:
+	// (to the HTTPS port shared with TURN, that is the path through its first-byte peek).
+	transport string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -40,11 +45,36 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.realm, "realm", "bench", "realm")
 	fs.IntVar(&c.pid, "pid", 0, "server process id (CPU and RSS from /proc)")
 	fs.StringVar(&c.out, "out", "", "append JSON results to this file (default stdout)")
+	fs.StringVar(&c.transport, "transport", "udp", "udp, or tls (TURN over TLS without ALPN, as browsers send; the certificate is not checked)")
 }
 
 // credentials mints REST credentials valid for an hour, as coTurn's use-auth-secret wants.
 func (c *common) credentials() (user, pass string) {
 	return turn.Mint(c.secret, "load", time.Hour, time.Now())
+}
+
+// dial opens the client socket of one allocation: a UDP socket, or a TLS connection framed
+// as pion's STUNConn.
+func (c *common) dial() (net.PacketConn, error) {
+	switch c.transport {
+	case "udp":
+		conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		if uc, ok := conn.(*net.UDPConn); ok {
+			_ = uc.SetReadBuffer(1 << 20)
+		}
+		return conn, nil
+	case "tls":
+		d := &net.Dialer{Timeout: 10 * time.Second}
+		tc, err := tls.DialWithDialer(d, "tcp4", c.addr, &tls.Config{InsecureSkipVerify: true}) // a benchmark of the relay, not of the CA
+		if err != nil {
+			return nil, fmt.Errorf("TURN over TLS to %s: %w", c.addr, err)
+		}
+		return pionturn.NewSTUNConn(tc), nil
+	}
+	return nil, fmt.Errorf("-transport %q: want udp or tls", c.transport)
 }
 
 // clientConfig is the pion client configuration for the server under test; the caller adds
@@ -89,7 +119,7 @@ func (c *common) emit(v any) error {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: load alloc|relay|report [flags]")
+		fmt.Fprintln(os.Stderr, "usage: load alloc|relay|https|httpsreport|report [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -98,6 +128,10 @@ func main() {
 		err = runAlloc(os.Args[2:])
 	case "relay":
 		err = runRelay(os.Args[2:])
+	case "https":
+		err = runHTTPS(os.Args[2:])
+	case "httpsreport":
+		err = runHTTPSReport(os.Args[2:])
 	case "report":
 		err = runReport(os.Args[2:])
 	default:

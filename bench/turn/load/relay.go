@@ -221,12 +221,9 @@ func setup(c *common, n int) ([]*peer, error) {
 }
 
 func newPeer(c *common, user, pass string) (*peer, error) {
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	conn, err := c.dial()
 	if err != nil {
 		return nil, err
-	}
-	if uc, ok := conn.(*net.UDPConn); ok {
-		_ = uc.SetReadBuffer(1 << 20)
 	}
 	cfg := c.clientConfig(user, pass)
 	cfg.Conn = conn

@@ -6,7 +6,6 @@
 package pebbletest
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -20,7 +19,6 @@ import (
 	"net"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +27,8 @@ import (
 	"github.com/letsencrypt/pebble/v2/va"
 	"github.com/letsencrypt/pebble/v2/wfe"
 	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/onertc/onertc/internal/testsync"
 )
 
 // loopbackCert makes a self-signed certificate for 127.0.0.1 (this package cannot use
@@ -56,24 +56,6 @@ func loopbackCert(t *testing.T) (tls.Certificate, *x509.Certificate) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, leaf
 }
 
-// syncBuffer collects pebble's log for a failing test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
 // CA is pebble's CA, validation authority and ACME front end, served
 // over HTTPS on a loopback port.
 type CA struct {
@@ -89,7 +71,7 @@ func Start(t *testing.T, httpPort, tlsPort int, dnsAddr string) *CA {
 	t.Helper()
 	t.Setenv("PEBBLE_VA_NOSLEEP", "1")      // validate at once, not after up to 5 s
 	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0") // no random badNonce errors
-	logs := &syncBuffer{}
+	logs := &testsync.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("pebble log:\n%s", logs)

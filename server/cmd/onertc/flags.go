@@ -34,6 +34,8 @@ func bindServeFlags(fs *flag.FlagSet) *serveOptions {
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "on SIGTERM, how long calls in progress may go on (a second signal stops at once)")
 	fs.IntVar(&c.MaxSockets, "max-sockets", c.MaxSockets, "open relay WebSockets in total (0: no cap)")
 	fs.IntVar(&c.MaxSocketsPerIP, "max-sockets-per-ip", c.MaxSocketsPerIP, "open relay WebSockets per client IP (0: no cap)")
+	fs.IntVar(&c.MaxPending, "max-pending", c.MaxPending, "HTTPS-port connections still in their TLS handshake or first bytes (10 s at most each; 0: no cap)")
+	fs.IntVar(&c.MaxPendingPerIP, "max-pending-per-ip", c.MaxPendingPerIP, "the same, per client IP (0: no cap)")
 	fs.Float64Var(&c.Limits.Join, "limit-join", c.Limits.Join, "joins per second per client IP (0: off)")
 	fs.Float64Var(&c.Limits.Message, "limit-message", c.Limits.Message, "/message posts per second per client IP (0: off)")
 	fs.Float64Var(&c.Limits.TURN, "limit-turn", c.Limits.TURN, "TURN credential requests per second per client IP (0: off)")
@@ -62,7 +64,8 @@ func bindServeFlags(fs *flag.FlagSet) *serveOptions {
 	t := &c.TURN
 	fs.BoolVar(&t.Disabled, "turn-disable", t.Disabled, "do not run the built-in TURN server")
 	fs.StringVar(&t.Addr, "turn", t.Addr, "TURN listen address (UDP and TCP)")
-	fs.StringVar(&t.TLSAddr, "turn-tls", t.TLSAddr, "TURN over TLS listen address (when a certificate is set)")
+	fs.StringVar(&t.TLSAddr, "turn-tls", t.TLSAddr, "TURN over TLS on a port of its own too, e.g. :5349 (when a certificate is set)")
+	fs.BoolVar(&t.ShareHTTPS, "turn-on-https", t.ShareHTTPS, "with HTTPS, serve TURN over TLS and TCP on the HTTPS port too (--turn-on-https=false: only on --turn and --turn-tls)")
 	fs.StringVar(&t.PublicIP, "public-ip", t.PublicIP, "public IP put in TURN URIs and relayed candidates (default: detected)")
 	fs.StringVar(&t.Host, "public-host", t.Host, "host name put in TURN URIs (default: the public IP)")
 	fs.StringVar(&t.Realm, "realm", t.Realm, "TURN realm (default: the host name)")

@@ -1,5 +1,6 @@
 // Command onertc is the one binary of onertc: `serve` (the default) runs the room server,
-// relay and TURN server; `bot` takes part in a call as a headless peer.
+// relay and TURN server; `bot` takes part in a call as a headless peer; `check` tests a
+// deployment; `version` says what was built.
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 
 	"github.com/onertc/onertc/check"
 	"github.com/onertc/onertc/server"
+	"github.com/onertc/onertc/web"
 )
 
 func main() {
@@ -35,8 +37,16 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
+	if len(args) > 0 {
+		switch a := args[0]; {
+		// The top-level help and version; `onertc serve --help` lists serve's flags.
+		case a == "-h" || a == "-help" || a == "--help":
+			cmd, args = "help", args[1:]
+		case a == "-version" || a == "--version":
+			cmd, args = "version", args[1:]
+		case a != "" && a[0] != '-':
+			cmd, args = a, args[1:]
+		}
 	}
 	switch cmd {
 	case "serve":
@@ -45,8 +55,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return botCommand(ctx, args, stdout, stderr)
 	case "check":
 		return check.Command(ctx, args, stdout, stderr)
+	case "version":
+		return versionCommand(args, stdout, stderr)
 	case "help":
-		usage(stderr)
+		usage(stdout)
 		return 0
 	default:
 		fmt.Fprintf(stderr, "onertc: unknown command %q\n", cmd)
@@ -56,9 +68,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: onertc [serve] [flags]   run the server (see onertc serve --help)
-       onertc bot [flags]       take part in a call as a headless peer
-       onertc check URL         test a deployment: relay-only calls over TURN UDP, TCP, TLS
+	fmt.Fprint(w, `usage: onertc [command] [flags]
+
+commands:
+  serve     run the server: pages, room server, relay, TURN (the default command)
+  bot       take part in a call as a headless peer
+  check     test a deployment: relay-only calls over TURN UDP, TCP and TLS
+  version   print the version, the commit and the Go version
+
+onertc COMMAND --help lists a command's flags; every serve flag also has an ONERTC_*
+environment variable (--relay-grace is ONERTC_RELAY_GRACE).
 `)
 }
 
@@ -82,6 +101,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "onertc:", err)
 		return 2
 	}
+	logMissingApp(log, web.DefaultAssets().WasmURL())
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "onertc:", err)
@@ -98,6 +118,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// logMissingApp says at start when the binary carries no browser app (built with go build or
+// go install instead of make): the server runs, but its pages can only say that the app is
+// missing.
+func logMissingApp(log *slog.Logger, wasmURL string) {
+	if wasmURL == "" {
+		log.Error("the browser app is not built into this binary: the pages say so and calls need a bot or an AppRTC client; " + appMissingHint)
+	}
+}
+
+// appMissingHint is the way out, shared by the log line and README.
+const appMissingHint = "build with `make build` or install a release archive, the .deb or the image (README: Install)"
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var lv slog.Level

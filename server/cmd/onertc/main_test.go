@@ -103,11 +103,13 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// SIGTERM stops accepting, closes relay sockets with "going away" and exits 0.
+// SIGTERM stops accepting, closes relay sockets with "going away" and exits 0. The one client
+// never leaves, so the drain runs to its (short) timeout; TestDrainWithCallInProgress covers
+// a drain that ends with the last call.
 func TestGracefulShutdownOnSIGTERM(t *testing.T) {
 	bin := buildBinary(t)
 	addr := freePort(t)
-	cmd := exec.Command(bin, "serve", "--http", addr, "--turn-disable", "--log-format", "json")
+	cmd := exec.Command(bin, "serve", "--http", addr, "--turn-disable", "--log-format", "json", "--drain-timeout", "2s")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -198,18 +200,132 @@ func TestRedisFlagRefusals(t *testing.T) {
 			var out strings.Builder
 			args := append([]string{"--http", "127.0.0.1:0", "--turn", "127.0.0.1:0", "--turn-tls", "127.0.0.1:0"}, tt.args...)
 			code := serve(t.Context(), args, &out)
-			msg := strings.TrimSpace(out.String())
-			if code == 0 || strings.Count(msg, "\n") != 0 {
-				t.Fatalf("exit %d, output %q; want non-zero and one line", code, msg)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(msg, w) {
-					t.Errorf("output %q lacks %q", msg, w)
+			// A test binary carries no browser app, which is logged first: the refusal is
+			// the one line the binary prints itself.
+			var refusals []string
+			for _, l := range strings.Split(out.String(), "\n") {
+				if strings.HasPrefix(l, "onertc: ") {
+					refusals = append(refusals, l)
 				}
 			}
-			if strings.Contains(msg, "hunter2") {
-				t.Errorf("output %q shows the password", msg)
+			if code == 0 || len(refusals) != 1 {
+				t.Fatalf("exit %d, output %q; want non-zero and one refusal line", code, out.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(refusals[0], w) {
+					t.Errorf("refusal %q lacks %q", refusals[0], w)
+				}
+			}
+			if strings.Contains(out.String(), "hunter2") {
+				t.Errorf("output %q shows the password", out.String())
 			}
 		})
+	}
+}
+
+// TestDrainWithCallInProgress: SIGTERM during a call. The binary reports not ready, refuses
+// new joins with "restarting", keeps relaying the call, and exits 0 as soon as the call's
+// room is empty, long before its drain timeout.
+func TestDrainWithCallInProgress(t *testing.T) {
+	bin := buildBinary(t)
+	addr := freePort(t)
+	cmd := exec.Command(bin, "serve", "--http", addr, "--turn-disable", "--log-format", "json", "--drain-timeout", "120s")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	waitFor(t, lines, `"msg":"serving"`)
+
+	join := func(room string) (*http.Response, protocol.JoinResponse) {
+		t.Helper()
+		resp, err := http.Post("http://"+addr+"/join/"+room, "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var jr protocol.JoinResponse
+		if err := json.NewDecoder(resp.Body).Decode(&jr); err != nil {
+			t.Fatalf("join %s: %v", room, err)
+		}
+		return resp, jr
+	}
+	register := func(id string) *websocket.Conn {
+		t.Helper()
+		ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ws.Close() })
+		if err := ws.WriteJSON(protocol.RelayRequest{Cmd: protocol.CmdRegister, RoomID: "call", ClientID: id}); err != nil {
+			t.Fatal(err)
+		}
+		return ws
+	}
+	relay := func(from, to *websocket.Conn, msg string) {
+		t.Helper()
+		if err := from.WriteJSON(protocol.RelayRequest{Cmd: protocol.CmdSend, Msg: msg}); err != nil {
+			t.Fatal(err)
+		}
+		_ = to.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var f protocol.RelayFrame
+		if err := to.ReadJSON(&f); err != nil || f.Msg != msg {
+			t.Fatalf("relayed %q: got %+v, %v", msg, f, err)
+		}
+	}
+	_, a := join("call")
+	_, b := join("call")
+	if a.Result != protocol.ResultSuccess || b.Result != protocol.ResultSuccess {
+		t.Fatalf("joins: %s, %s", a.Result, b.Result)
+	}
+	wsA, wsB := register(a.Params.ClientID), register(b.Params.ClientID)
+	relay(wsA, wsB, "before") // both registered: the call is in progress
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, lines, `"msg":"draining`)
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while draining = %d, want 503", resp.StatusCode)
+	}
+	resp, refused := join("newcomer")
+	if resp.StatusCode != http.StatusServiceUnavailable || refused.Result != protocol.ResultError ||
+		!strings.Contains(strings.Join(refused.Params.ErrorMessages, " "), "restarting") {
+		t.Errorf("join while draining: %d %+v, want 503 ERROR saying the server is restarting", resp.StatusCode, refused)
+	}
+	relay(wsA, wsB, "during the drain")
+	relay(wsB, wsA, "and back")
+
+	left := time.Now()
+	for _, id := range []string{a.Params.ClientID, b.Params.ClientID} {
+		resp, err := http.Post("http://"+addr+"/leave/call/"+id, "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	waitFor(t, lines, `"msg":"stopped"`)
+	go func() {
+		for range lines {
+		}
+	}()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v, want 0", err)
+	}
+	if d := time.Since(left); d > 30*time.Second {
+		t.Errorf("exited %v after the room emptied; the drain should end with the last call", d)
 	}
 }

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/onertc/onertc/protocol"
+)
+
+// target is a relay implementation the benchmark can start: onertc's own binary, as users
+// run it, or the original AppRTC Collider.
+type target struct {
+	name string
+	bin  string
+	// args returns the command line that serves on port.
+	args func(port int) []string
+	// join makes a client of room known to the server, when the server has a room table
+	// of its own, and returns the id to register with; want is the id a server without
+	// one is given.
+	join func(addr, room, want string) (string, error)
+	// histogram reads the relay's own delivery-latency histogram (nil: the target has none).
+	histogram func(addr string) (histogram, error)
+}
+
+func onertcTarget(bin string) target {
+	return target{
+		name: "onertc",
+		bin:  bin,
+		args: func(port int) []string {
+			// Rate limits and socket caps are lifted: every load client comes from
+			// 127.0.0.1 and sends far more than a person does.
+			return []string{"serve", "-http", "127.0.0.1:" + strconv.Itoa(port), "-turn-disable",
+				"-relay-rate", "1000000", "-max-sockets", "0", "-max-sockets-per-ip", "0",
+				"-limit-join", "0", "-limit-message", "0", "-limit-turn", "0", "-limit-ws", "0",
+				"-relay-grace", "1m", "-log-level", "error"}
+		},
+		join:      joinOnertc,
+		histogram: deliveryHistogram,
+	}
+}
+
+func colliderTarget(bin string) target {
+	return target{
+		name: "Collider",
+		bin:  bin,
+		args: func(port int) []string {
+			// Nothing listens on the room server address: the Collider only calls it
+			// when a client leaves.
+			return []string{"-tls=false", "-port=" + strconv.Itoa(port), "-room-server=http://127.0.0.1:1"}
+		},
+		join: func(_, _, want string) (string, error) { return want, nil },
+	}
+}
+
+var httpClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+
+func joinOnertc(addr, room, _ string) (string, error) {
+	resp, err := httpClient.Post("http://"+addr+"/join/"+room, "text/plain", nil)
+	if err != nil {
+		return "", fmt.Errorf("join %s: %w", room, err)
+	}
+	defer resp.Body.Close()
+	var j protocol.JoinResponse
+	if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
+		return "", fmt.Errorf("join %s: %w", room, err)
+	}
+	if j.Result != protocol.ResultSuccess {
+		return "", fmt.Errorf("join %s: %s", room, j.Result)
+	}
+	return j.Params.ClientID, nil
+}
+
+// process is one running server, pinned to a CPU when cpu >= 0.
+type process struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (t target) start(cpu int, extra ...string) (*process, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, fmt.Errorf("free port: %w", err)
+	}
+	name, args := t.bin, append(t.args(port), extra...)
+	if cpu >= 0 {
+		name, args = "taskset", append([]string{"-c", strconv.Itoa(cpu), t.bin}, args...)
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if t.name == "Collider" {
+		cmd.Stderr = io.Discard // it logs every register
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", t.name, err)
+	}
+	p := &process{cmd: cmd, addr: "127.0.0.1:" + strconv.Itoa(port)}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", p.addr, time.Second)
+		if err == nil {
+			c.Close()
+			return p, nil
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return nil, fmt.Errorf("%s did not listen on %s: %w", t.name, p.addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *process) stop() {
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+}
+
+// cpuMicros is the server's user+system CPU time so far, from /proc/PID/stat (clock ticks
+// of 10 ms; taskset execs the server, so the PID is the server's).
+func (p *process) cpuMicros() (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", p.cmd.Process.Pid)
+	}
+	ut, _ := strconv.ParseUint(f[11], 10, 64)
+	st, _ := strconv.ParseUint(f[12], 10, 64)
+	return (ut + st) * 10000, nil
+}
+
+// rssBytes is the server's resident set from /proc/PID/status.
+func (p *process) rssBytes() (uint64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", p.cmd.Process.Pid)
+}
