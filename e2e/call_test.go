@@ -68,11 +68,29 @@ func TestCallHangupReofferNewcomerFull(t *testing.T) {
 				t.Fatalf("third bot: %v, want ErrRoomFull", err)
 			}
 
+			// What the server has taken from b for a newcomer: b's re-offer goes out on
+			// /message (b is the initiator now) or on its socket (stored, counted as queued).
+			stored := func() float64 {
+				n := 0.0
+				for k, v := range metrics(t, s.URL+"/metrics") {
+					if k == "onertc_relay_messages_queued_total" ||
+						strings.HasPrefix(k, "onertc_http_requests_total{") && strings.Contains(k, "POST /message/") {
+						n += v
+					}
+				}
+				return n
+			}
+			before := stored()
 			if err := a.stop(t); err != nil {
 				t.Fatalf("a hung up with %v", err)
 			}
 			testsync.Eventually(t, 10*time.Second, "b sees bye and re-offers", func() bool {
 				return b.count("bye") == 1 && len(b.callEvents(client.EventSent, protocol.TypeOffer)) == 1
+			})
+			// "sent" is b's side of it. Wait until the server has stored the offer for the
+			// next joiner, or c could join before it arrives.
+			testsync.Eventually(t, 10*time.Second, "b's re-offer stored by the server", func() bool {
+				return stored() > before
 			})
 			c := startBot(t, ctx, s, room, "c", modeOpts(m.relay)...)
 			msgs := c.joinParams().Messages

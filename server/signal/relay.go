@@ -42,7 +42,10 @@ type Config struct {
 	// ConfirmDelay is how long written messages may wait for the ping that confirms them,
 	// and ConfirmBatch how many: one ping (and pong) then covers a whole stretch of
 	// messages rather than each. They bound what a client that reconnects may receive
-	// twice (what it read but had not confirmed when its old socket ended).
+	// twice (what it read but had not confirmed when its old socket ended). The default
+	// ConfirmBatch of 1 puts a ping in every burst (in the same write), so that window is one
+	// round trip: AppRTC clients do not drop a repeated offer, and a 250 ms window made
+	// TestSocketCutReconnectsWithinGrace see the restart offer twice.
 	ConfirmDelay time.Duration
 	ConfirmBatch int
 	// WriteTimeout bounds one frame write: a peer that does not read cannot hold a writer.
@@ -79,7 +82,7 @@ func DefaultConfig() Config {
 		PingInterval:    20 * time.Second,
 		PongTimeout:     45 * time.Second,
 		ConfirmDelay:    250 * time.Millisecond,
-		ConfirmBatch:    64,
+		ConfirmBatch:    1,
 		WriteTimeout:    10 * time.Second,
 		DrainTimeout:    time.Second,
 		FramesPerSecond: 200,
