@@ -48,7 +48,7 @@ run: build
 
 # Debian packages the tests drive (real clients nobody on this team wrote).
 deps:
-	@scripts/need-debian-packages coturn chromium nodejs curl zip file qemu-user-static systemd podman buildah
+	@scripts/need-debian-packages coturn chromium nodejs redis-server haproxy curl zip file qemu-user-static systemd podman buildah
 
 test: deps check unit load fuzz dist-test
 
@@ -115,6 +115,7 @@ fuzz:
 # too and adds the ratio column.
 bench: deps build
 	COLLIDER_BIN="$(COLLIDER_BIN)" scripts/bench-relay
+	scripts/bench-shared
 	bench/turn/run.sh
 	bench/oneport/run.sh
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkCalls -v -timeout 20m ./e2e

@@ -14,24 +14,33 @@ import (
 
 // The whole call of docs/protocol.md section 7, then the ghost and hand-off rules.
 func TestCallFlowGhostAndHandoff(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.RelayGrace = 300 * time.Millisecond })
-	a := ts.join(t, "call")
-	wsA := ts.dial(t)
+	callFlow(t, single(startServer(t, func(c *Config) { c.RelayGrace = 300 * time.Millisecond })))
+}
+
+// The same with three instances on Redis, every request and socket on another instance.
+func TestSharedCallFlowGhostAndHandoff(t *testing.T) {
+	callFlow(t, startFleet(t, 3, func(c *Config) { c.RelayGrace = 300 * time.Millisecond }))
+}
+
+func callFlow(t *testing.T, f *fleet) {
+	ts := f.next
+	a := ts().join(t, "call")
+	wsA := ts().dial(t)
 	wsA.register("call", a.ClientID)
 	for _, m := range []string{"offer", "candA"} {
-		if r := ts.message(t, "call", a.ClientID, m); r != "SUCCESS" {
+		if r := ts().message(t, "call", a.ClientID, m); r != "SUCCESS" {
 			t.Fatalf("message alone = %s", r)
 		}
 	}
-	b := ts.join(t, "call")
+	b := ts().join(t, "call")
 	if b.IsInitiator != "false" || strings.Join(b.Messages, ",") != "offer,candA" {
 		t.Fatalf("B join: initiator %q messages %q", b.IsInitiator, b.Messages)
 	}
-	wsB := ts.dial(t)
+	wsB := ts().dial(t)
 	wsB.register("call", b.ClientID)
 	wsB.sendMsg("answer")
 	wsA.expectMsg("answer")
-	if r := ts.message(t, "call", a.ClientID, "candA2"); r != "SUCCESS" {
+	if r := ts().message(t, "call", a.ClientID, "candA2"); r != "SUCCESS" {
 		t.Fatalf("message with two = %s", r)
 	}
 	wsB.expectMsg("candA2")
@@ -39,37 +48,37 @@ func TestCallFlowGhostAndHandoff(t *testing.T) {
 	// A's tab closes: only the socket goes (no /leave, no DELETE). B re-offers while A is
 	// in its grace period; those messages are handed to the room mailbox when A is dropped.
 	wsA.conn.Close()
-	testsync.Eventually(t, 5*time.Second, "A offline", func() bool { return ts.relay.Stats().Online == 1 })
-	if r := ts.message(t, "call", b.ClientID, "reoffer"); r != "SUCCESS" {
+	testsync.Eventually(t, 5*time.Second, "A offline", func() bool { return f.online() == 1 })
+	if r := ts().message(t, "call", b.ClientID, "reoffer"); r != "SUCCESS" {
 		t.Fatalf("re-offer = %s", r)
 	}
 	wsB.sendMsg("reoffer-cand")
-	testsync.Eventually(t, 5*time.Second, "ghost A removed from the room", func() bool { return ts.occupancy(t, "call") == 1 })
+	testsync.Eventually(t, 5*time.Second, "ghost A removed from the room", func() bool { return ts().occupancy(t, "call") == 1 })
 	// B alone now: straight into its mailbox.
-	if r := ts.message(t, "call", b.ClientID, "after-ghost"); r != "SUCCESS" {
+	if r := ts().message(t, "call", b.ClientID, "after-ghost"); r != "SUCCESS" {
 		t.Fatalf("message after ghost = %s", r)
 	}
 
-	c := ts.join(t, "call")
+	c := ts().join(t, "call")
 	if c.IsInitiator != "false" || strings.Join(c.Messages, ",") != "reoffer,reoffer-cand,after-ghost" {
 		t.Fatalf("newcomer: initiator %q messages %q", c.IsInitiator, c.Messages)
 	}
-	wsC := ts.dial(t)
+	wsC := ts().dial(t)
 	wsC.register("call", c.ClientID)
 	wsC.expectNothing(100 * time.Millisecond) // nothing flushed twice onto the socket
 	wsC.sendMsg("answer2")
 	wsB.expectMsg("answer2")
 
 	// Hang-up as AppRTC does it: /leave, bye on the socket, close, DELETE.
-	if status, body := ts.post(t, "/leave/call/"+b.ClientID, ""); status != 200 || body != "" {
+	if status, body := ts().post(t, "/leave/call/"+b.ClientID, ""); status != 200 || body != "" {
 		t.Fatalf("leave = %d %q", status, body)
 	}
 	wsB.sendMsg(`{"type":"bye"}`)
 	wsC.expectMsg(`{"type":"bye"}`)
-	if n := ts.occupancy(t, "call"); n != 1 {
+	if n := ts().occupancy(t, "call"); n != 1 {
 		t.Fatalf("occupancy after leave = %d", n)
 	}
-	d := ts.join(t, "call")
+	d := ts().join(t, "call")
 	if d.IsInitiator != "false" {
 		t.Fatalf("D joined as initiator %q", d.IsInitiator)
 	}
@@ -77,13 +86,21 @@ func TestCallFlowGhostAndHandoff(t *testing.T) {
 
 // A client that joins and never opens its socket does not hold the room.
 func TestJoinWithoutRegisterIsForgotten(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.RelayGrace = 200 * time.Millisecond })
-	ts.join(t, "idle")
-	ts.join(t, "idle")
-	if n := ts.occupancy(t, "idle"); n != 2 {
+	joinWithoutRegister(t, single(startServer(t, func(c *Config) { c.RelayGrace = 200 * time.Millisecond })))
+}
+
+func TestSharedJoinWithoutRegisterIsForgotten(t *testing.T) {
+	joinWithoutRegister(t, startFleet(t, 3, func(c *Config) { c.RelayGrace = 200 * time.Millisecond }))
+}
+
+func joinWithoutRegister(t *testing.T, f *fleet) {
+	ts := f.next
+	ts().join(t, "idle")
+	ts().join(t, "idle")
+	if n := ts().occupancy(t, "idle"); n != 2 {
 		t.Fatalf("occupancy %d", n)
 	}
-	testsync.Eventually(t, 5*time.Second, "both silent joiners removed", func() bool { return ts.occupancy(t, "idle") == 0 })
+	testsync.Eventually(t, 5*time.Second, "both silent joiners removed", func() bool { return ts().occupancy(t, "idle") == 0 })
 }
 
 // Hundreds of rooms at once, with sequence-numbered messages in both directions: sent while
@@ -97,7 +114,21 @@ func TestRelayManyRoomsNoLossNoDupNoReorder(t *testing.T) {
 	// The grace period must outlast the slowest join-to-register of 200 rooms at once on a
 	// loaded 2-core machine under -race (seconds); nothing here waits for it to end. A
 	// register that comes later is refused, which TestLateRegisterAfterGraceIsRefused covers.
-	ts := startServer(t, func(c *Config) { c.RelayGrace = time.Minute })
+	manyRooms(t, rooms, single(startServer(t, func(c *Config) { c.RelayGrace = time.Minute })))
+}
+
+// The same over three instances on Redis: each request and socket on another instance, so
+// B's cut socket re-registers on another instance mid-stream.
+func TestSharedManyRoomsNoLossNoDupNoReorder(t *testing.T) {
+	rooms := 200
+	if testing.Short() {
+		rooms = 40
+	}
+	manyRooms(t, rooms, startFleet(t, 3, func(c *Config) { c.RelayGrace = time.Minute }))
+}
+
+func manyRooms(t *testing.T, rooms int, f *fleet) {
+	ts := f.next
 	const perPhase = 5
 	var wg sync.WaitGroup
 	for i := 0; i < rooms; i++ {
@@ -110,14 +141,14 @@ func TestRelayManyRoomsNoLossNoDupNoReorder(t *testing.T) {
 			nextA := func() string { sentA++; return "A" + strconv.Itoa(sentA-1) }
 			nextB := func() string { sentB++; return "B" + strconv.Itoa(sentB-1) }
 
-			a := ts.join(t, roomID)
-			wsA := ts.dial(t)
+			a := ts().join(t, roomID)
+			wsA := ts().dial(t)
 			wsA.register(roomID, a.ClientID)
 			// Each sender keeps to one channel, as AppRTC clients do (order across two
 			// channels of one sender is not defined); rooms vary which one.
 			sendA := func() {
 				if i%2 == 0 {
-					if r := ts.message(t, roomID, a.ClientID, nextA()); r != "SUCCESS" {
+					if r := ts().message(t, roomID, a.ClientID, nextA()); r != "SUCCESS" {
 						t.Errorf("room %d: /message = %s", i, r)
 					}
 					return
@@ -131,11 +162,11 @@ func TestRelayManyRoomsNoLossNoDupNoReorder(t *testing.T) {
 				case 0:
 					wsB.sendMsg(nextB())
 				case 1:
-					if r := ts.message(t, roomID, bID, nextB()); r != "SUCCESS" {
+					if r := ts().message(t, roomID, bID, nextB()); r != "SUCCESS" {
 						t.Errorf("room %d: /message = %s", i, r)
 					}
 				case 2:
-					if status, _ := ts.post(t, "/collider/"+roomID+"/"+bID, nextB()); status != 200 {
+					if status, _ := ts().post(t, "/collider/"+roomID+"/"+bID, nextB()); status != 200 {
 						t.Errorf("room %d: POST /collider = %d", i, status)
 					}
 				}
@@ -143,13 +174,13 @@ func TestRelayManyRoomsNoLossNoDupNoReorder(t *testing.T) {
 			for j := 0; j < perPhase; j++ { // alone: mailbox
 				sendA()
 			}
-			b := ts.join(t, roomID)
+			b := ts().join(t, roomID)
 			bID = b.ClientID
 			gotB := append([]string(nil), b.Messages...)
 			for j := 0; j < perPhase; j++ { // B joined, not registered: queued
 				sendA()
 			}
-			wsB = ts.dial(t)
+			wsB = ts().dial(t)
 			wsB.register(roomID, b.ClientID)
 			for j := 0; j < perPhase; j++ { // both connected
 				sendA()
@@ -167,12 +198,12 @@ func TestRelayManyRoomsNoLossNoDupNoReorder(t *testing.T) {
 			// Every message B read is confirmed (its pong came back); then the cut, which
 			// the server does not see at once: what A sends next may be written into the
 			// dead connection and must come again on B's next socket.
-			testsync.Eventually(t, 5*time.Second, "B's messages confirmed", func() bool { return ts.relay.Pending(roomID, bID) == 0 })
+			testsync.Eventually(t, 5*time.Second, "B's messages confirmed", func() bool { return f.pending(roomID, bID) == 0 })
 			wsB.conn.Close()
 			for j := 0; j < perPhase; j++ {
 				sendA()
 			}
-			wsB = ts.dial(t)
+			wsB = f.otherThan(wsB.server).dial(t)
 			wsB.register(roomID, b.ClientID)
 			for j := 0; j < perPhase; j++ {
 				sendA()
@@ -218,8 +249,10 @@ func TestRelayManyRoomsNoLossNoDupNoReorder(t *testing.T) {
 		}(i)
 	}
 	wg.Wait()
-	if st := ts.relay.Stats(); st.Dropped != 0 {
-		t.Fatalf("relay dropped %d messages", st.Dropped)
+	for _, ts := range f.servers {
+		if st := ts.relay.Stats(); st.Dropped != 0 {
+			t.Fatalf("relay dropped %d messages", st.Dropped)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onertc/onertc/server/redisconn"
 	"github.com/onertc/onertc/server/turn"
 )
 
@@ -44,6 +45,9 @@ type Config struct {
 	// PprofAddr, when set, serves net/http/pprof on its own listener; it must be a
 	// loopback address.
 	PprofAddr string
+	// Redis, when set (redis://[:password@]host:port[/db] or rediss://), is the Redis that
+	// several instances share the room table in; empty keeps everything in memory.
+	Redis string
 
 	TLS  TLSConfig
 	TURN TURNConfig
@@ -140,6 +144,16 @@ func (c *Config) Validate() error {
 	}
 	if err := c.TLS.validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Redis != "" {
+		if !strings.HasPrefix(c.Redis, "redis://") && !strings.HasPrefix(c.Redis, "rediss://") {
+			errs = append(errs, fmt.Errorf("--redis %q: want redis://host:port or rediss://host:port", redisconn.Redact(c.Redis)))
+		}
+		if !c.TURN.Disabled && c.TURN.Secret == "" {
+			// A random secret per instance would make credentials from one instance fail
+			// on the TURN server of every other.
+			errs = append(errs, errors.New("--redis needs --turn-secret: instances must share one TURN secret so credentials from any instance work on every instance's TURN server"))
+		}
 	}
 	if c.MetricsAuth != "" && !strings.Contains(c.MetricsAuth, ":") {
 		errs = append(errs, errors.New("metrics auth: want user:password"))

@@ -73,11 +73,7 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 	}
 	log := s.logFor(r).With("room", roomID)
 	if s.draining.Load() {
-		s.metrics.joins.WithLabelValues(protocol.ResultError).Inc()
-		refusal := protocol.NewJoinError(protocol.ResultError)
-		refusal.Params.ErrorMessages = []string{"The server is restarting. Try again in a minute."}
-		w.Header().Set("Retry-After", "30")
-		writeJSON(w, http.StatusServiceUnavailable, refusal)
+		s.refuseJoin(w, "30", "The server is restarting. Try again in a minute.")
 		return
 	}
 	j, err := s.rooms.Join(r.Context(), roomID, newClientID)
@@ -86,6 +82,11 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		log.Info("join refused: room full")
 		s.metrics.joins.WithLabelValues(protocol.ResultFull).Inc()
 		writeJSON(w, http.StatusOK, protocol.NewJoinError(protocol.ResultFull))
+		return
+	case err != nil && s.redis != nil:
+		// The shared room table cannot be reached: say so, and when to try again.
+		log.Error("join failed: Redis unreachable", "err", err)
+		s.refuseJoin(w, "5", "The room service cannot reach its database. Try again in a few seconds.")
 		return
 	case err != nil:
 		log.Error("join failed", "err", err)
@@ -112,6 +113,16 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 	p.Messages = j.Messages
 	log.Info("joined", "client", j.ClientID, "initiator", j.IsInitiator, "messages", len(j.Messages))
 	writeJSON(w, http.StatusOK, protocol.JoinResponse{Result: protocol.ResultSuccess, Params: p})
+}
+
+// refuseJoin answers a join the server cannot take now with 503, the reason, and when to
+// try again (seconds).
+func (s *Server) refuseJoin(w http.ResponseWriter, retryAfter, reason string) {
+	s.metrics.joins.WithLabelValues(protocol.ResultError).Inc()
+	refusal := protocol.NewJoinError(protocol.ResultError)
+	refusal.Params.ErrorMessages = []string{reason}
+	w.Header().Set("Retry-After", retryAfter)
+	writeJSON(w, http.StatusServiceUnavailable, refusal)
 }
 
 func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
@@ -198,6 +209,11 @@ func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 	if s.draining.Load() {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		io.WriteString(w, "draining\n")
+		return
+	}
+	if !s.relay.SharedHealthy() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "redis unreachable\n")
 		return
 	}
 	io.WriteString(w, "ready\n")

@@ -7,12 +7,14 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/redistest"
 )
 
 // testServer is a real server on an ephemeral loopback port.
@@ -22,7 +24,7 @@ type testServer struct {
 	host string
 }
 
-func startServer(t *testing.T, mutate func(*Config)) *testServer {
+func startServer(t testing.TB, mutate func(*Config)) *testServer {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.RelayGrace = 500 * time.Millisecond
@@ -96,6 +98,7 @@ func (ts *testServer) occupancy(t testing.TB, roomID string) int {
 // wsClient is a relay client socket with a reader goroutine feeding frames to a channel.
 type wsClient struct {
 	t      testing.TB
+	server *testServer // the instance it is connected to
 	conn   *websocket.Conn
 	frames chan protocol.RelayFrame
 	closed chan struct{}
@@ -116,7 +119,7 @@ func (ts *testServer) dialWith(t testing.TB, setup func(*websocket.Conn)) *wsCli
 	if setup != nil {
 		setup(conn)
 	}
-	c := &wsClient{t: t, conn: conn, frames: make(chan protocol.RelayFrame, 4096), closed: make(chan struct{})}
+	c := &wsClient{t: t, server: ts, conn: conn, frames: make(chan protocol.RelayFrame, 4096), closed: make(chan struct{})}
 	go func() {
 		defer close(c.closed)
 		for {
@@ -160,10 +163,12 @@ func (c *wsClient) sendRaw(b []byte) {
 }
 
 func (c *wsClient) register(roomID, clientID string) {
+	c.t.Helper()
 	c.send(protocol.RelayRequest{Cmd: protocol.CmdRegister, RoomID: roomID, ClientID: clientID})
 }
 
 func (c *wsClient) sendMsg(msg string) {
+	c.t.Helper()
 	c.send(protocol.RelayRequest{Cmd: protocol.CmdSend, Msg: msg})
 }
 
@@ -220,4 +225,72 @@ func (c *wsClient) expectClosed() {
 	case <-time.After(5 * time.Second):
 		c.t.Fatal("socket not closed within 5s")
 	}
+}
+
+// fleet is several servers sharing one real redis-server, as behind a load balancer with
+// no stickiness: next hands out the servers in turn, so consecutive requests and sockets of
+// one client land on different instances. A fleet of one in memory mode runs the same
+// tests on a single process.
+type fleet struct {
+	servers []*testServer
+	redis   *redistest.Server
+	turn    atomic.Uint32
+}
+
+func startFleet(t testing.TB, n int, mutate func(*Config)) *fleet {
+	t.Helper()
+	f := &fleet{redis: redistest.Start(t)}
+	for range n {
+		f.servers = append(f.servers, startServer(t, func(c *Config) {
+			c.Redis = f.redis.URL()
+			c.TURN.Secret = "fleet-secret"
+			if mutate != nil {
+				mutate(c)
+			}
+		}))
+	}
+	return f
+}
+
+func single(ts *testServer) *fleet { return &fleet{servers: []*testServer{ts}} }
+
+func (f *fleet) next() *testServer {
+	return f.servers[int(f.turn.Add(1))%len(f.servers)]
+}
+
+// otherThan is the next server that is not ts (ts itself in a fleet of one).
+func (f *fleet) otherThan(ts *testServer) *testServer {
+	for range f.servers {
+		if n := f.next(); n != ts {
+			return n
+		}
+	}
+	return ts
+}
+
+// pending is what the fleet holds unconfirmed for a client, wherever its socket is.
+func (f *fleet) pending(roomID, clientID string) int {
+	n := 0
+	for _, ts := range f.servers {
+		n += ts.relay.Pending(roomID, clientID)
+	}
+	return n
+}
+
+// queued counts the messages the fleet took for a recipient without a socket (in memory
+// mode, or in Redis), since it started.
+func (f *fleet) queued() int64 {
+	var n int64
+	for _, ts := range f.servers {
+		n += ts.relay.Stats().Queued
+	}
+	return n
+}
+
+func (f *fleet) online() int64 {
+	var n int64
+	for _, ts := range f.servers {
+		n += ts.relay.Stats().Online
+	}
+	return n
 }

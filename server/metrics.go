@@ -131,6 +131,10 @@ var (
 	descDropped   = prometheus.NewDesc("onertc_relay_messages_dropped_total", "Messages refused because a queue was full.", nil, nil)
 	descRelayErrs = prometheus.NewDesc("onertc_relay_errors_total", "Relay protocol errors by transport.", []string{"transport"}, nil)
 	descRemoved   = prometheus.NewDesc("onertc_relay_clients_removed_total", "Relay clients removed (grace period over, DELETE, leave).", nil, nil)
+	descRedisRT   = prometheus.NewDesc("onertc_redis_round_trips_total", "Round trips to Redis (a pipeline is one).", nil, nil)
+	descRedisErr  = prometheus.NewDesc("onertc_redis_errors_total", "Round trips to Redis that failed.", nil, nil)
+	descAlive     = prometheus.NewDesc("onertc_instances_alive", "Instances sharing the Redis state whose heartbeat is recent, this one included.", nil, nil)
+	descCrossed   = prometheus.NewDesc("onertc_relay_messages_cross_instance_total", "Messages sent to a socket held by another instance.", nil, nil)
 	descHandoff   = prometheus.NewDesc("onertc_relay_messages_handed_off_total", "Queued messages moved into a room mailbox when their recipient was removed.", nil, nil)
 )
 
@@ -154,6 +158,12 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRelayErrs, prometheus.CounterValue, float64(r.HTTPErrors), "http")
 	ch <- prometheus.MustNewConstMetric(descRemoved, prometheus.CounterValue, float64(r.Removed))
 	ch <- prometheus.MustNewConstMetric(descHandoff, prometheus.CounterValue, float64(r.HandedOff))
+	if rc := c.s.redis; rc != nil {
+		ch <- prometheus.MustNewConstMetric(descRedisRT, prometheus.CounterValue, float64(rc.Counters.RoundTrips.Load()))
+		ch <- prometheus.MustNewConstMetric(descRedisErr, prometheus.CounterValue, float64(rc.Counters.Errors.Load()))
+		ch <- prometheus.MustNewConstMetric(descAlive, prometheus.GaugeValue, float64(r.InstancesAlive))
+		ch <- prometheus.MustNewConstMetric(descCrossed, prometheus.CounterValue, float64(r.Crossed))
+	}
 	c.s.collectTURN(ch)
 	c.s.collectSharedPort(ch)
 }

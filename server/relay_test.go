@@ -66,15 +66,23 @@ func TestRelayErrors(t *testing.T) {
 }
 
 func TestRelayStrangersAndDuplicates(t *testing.T) {
-	ts := startServer(t, nil)
-	idA, idB := ts.join(t, "cap").ClientID, ts.join(t, "cap").ClientID
-	a, b := ts.dial(t), ts.dial(t)
+	strangersAndDuplicates(t, single(startServer(t, nil)))
+}
+
+func TestSharedRelayStrangersAndDuplicates(t *testing.T) {
+	strangersAndDuplicates(t, startFleet(t, 3, nil))
+}
+
+func strangersAndDuplicates(t *testing.T, f *fleet) {
+	ts := f.next
+	idA, idB := ts().join(t, "cap").ClientID, ts().join(t, "cap").ClientID
+	a, b := ts().dial(t), ts().dial(t)
 	a.register("cap", idA)
 	b.register("cap", idB)
-	testsync.Eventually(t, 5*time.Second, "two online", func() bool { return ts.relay.Stats().Online == 2 })
+	testsync.Eventually(t, 5*time.Second, "two online", func() bool { return f.online() == 2 })
 
 	// A third party never got past /join (FULL), so the relay does not know it.
-	third := ts.dial(t)
+	third := ts().dial(t)
 	third.register("cap", "C")
 	if f := third.next(); f.Error != protocol.ErrTextUnknownClient {
 		t.Fatalf("third = %+v, want %q", f, protocol.ErrTextUnknownClient)
@@ -82,7 +90,7 @@ func TestRelayStrangersAndDuplicates(t *testing.T) {
 	third.expectClosed()
 
 	// A second register of A is a reconnect: the new socket takes over, the old is told.
-	a2 := ts.dial(t)
+	a2 := f.otherThan(a.server).dial(t)
 	a2.register("cap", idA)
 	if f := a.next(); f.Error != protocol.ErrTextDuplicateClient {
 		t.Fatalf("replaced socket got %+v, want %q", f, protocol.ErrTextDuplicateClient)
@@ -95,41 +103,49 @@ func TestRelayStrangersAndDuplicates(t *testing.T) {
 	b.sendMsg("back")
 	a2.expectMsg("back")
 	a2.expectNothing(50 * time.Millisecond) // no echo
-	if st := ts.relay.Stats(); st.Online != 2 || st.Rooms != 1 {
-		t.Fatalf("stats after refusals: %+v", st)
+	if n, occ := f.online(), ts().occupancy(t, "cap"); n != 2 || occ != 2 {
+		t.Fatalf("after refusals: %d online, %d in the room; want 2 and 2", n, occ)
 	}
 }
 
 func TestRelayQueuesUntilRegisterAndAcrossReconnect(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.RelayGrace = 2 * time.Second })
-	idA, idB := ts.join(t, "q").ClientID, ts.join(t, "q").ClientID
-	a := ts.dial(t)
+	queuesAcrossReconnect(t, single(startServer(t, func(c *Config) { c.RelayGrace = 2 * time.Second })))
+}
+
+func TestSharedRelayQueuesUntilRegisterAndAcrossReconnect(t *testing.T) {
+	queuesAcrossReconnect(t, startFleet(t, 3, func(c *Config) { c.RelayGrace = 2 * time.Second }))
+}
+
+func queuesAcrossReconnect(t *testing.T, f *fleet) {
+	ts := f.next
+	idA, idB := ts().join(t, "q").ClientID, ts().join(t, "q").ClientID
+	a := ts().dial(t)
 	a.register("q", idA)
-	testsync.Eventually(t, 5*time.Second, "A online", func() bool { return ts.relay.Stats().Online == 1 })
+	testsync.Eventually(t, 5*time.Second, "A online", func() bool { return f.online() == 1 })
 	// B has joined but not registered yet: what A sends, on its socket or with /message,
 	// waits for B in order.
 	a.sendMsg("1")
 	a.sendMsg("2")
 	// The socket and /message are two channels: order across them is the server's arrival order.
-	testsync.Eventually(t, 5*time.Second, "two messages queued for B", func() bool { return ts.relay.Pending("q", idB) == 2 })
-	if res := ts.message(t, "q", idA, "3"); res != protocol.ResultSuccess {
+	testsync.Eventually(t, 5*time.Second, "two messages queued for B", func() bool { return f.queued() == 2 })
+	if res := ts().message(t, "q", idA, "3"); res != protocol.ResultSuccess {
 		t.Fatalf("/message while B is not registered = %s", res)
 	}
-	testsync.Eventually(t, 5*time.Second, "three messages queued for B", func() bool { return ts.relay.Pending("q", idB) == 3 })
-	b := ts.dial(t)
+	testsync.Eventually(t, 5*time.Second, "three messages queued for B", func() bool { return f.queued() == 3 })
+	b := ts().dial(t)
 	b.register("q", idB)
 	for _, m := range []string{"1", "2", "3"} {
 		b.expectMsg(m)
 	}
-	testsync.Eventually(t, 5*time.Second, "B's messages confirmed", func() bool { return ts.relay.Pending("q", idB) == 0 })
+	testsync.Eventually(t, 5*time.Second, "B's messages confirmed", func() bool { return f.pending("q", idB) == 0 })
 
 	// B's socket drops: what A sends meanwhile comes on B's next socket.
 	b.conn.Close()
-	testsync.Eventually(t, 5*time.Second, "B offline", func() bool { return ts.relay.Stats().Online == 1 })
+	testsync.Eventually(t, 5*time.Second, "B offline", func() bool { return f.online() == 1 })
 	for _, m := range []string{"4", "5", "6"} {
 		a.sendMsg(m)
 	}
-	b2 := ts.dial(t)
+	b2 := f.otherThan(b.server).dial(t)
 	b2.register("q", idB)
 	for _, m := range []string{"4", "5", "6"} {
 		b2.expectMsg(m)
@@ -216,24 +232,32 @@ func TestRelaySlowPeerDoesNotStallOthers(t *testing.T) {
 }
 
 func TestRelayHTTPSendAndDelete(t *testing.T) {
-	ts := startServer(t, nil)
-	idA, idB := ts.join(t, "h").ClientID, ts.join(t, "h").ClientID
-	b := ts.dial(t)
+	httpSendAndDelete(t, single(startServer(t, nil)))
+}
+
+func TestSharedRelayHTTPSendAndDelete(t *testing.T) {
+	httpSendAndDelete(t, startFleet(t, 3, nil))
+}
+
+func httpSendAndDelete(t *testing.T, f *fleet) {
+	ts := f.next
+	idA, idB := ts().join(t, "h").ClientID, ts().join(t, "h").ClientID
+	b := ts().dial(t)
 	b.register("h", idB)
-	status, body := ts.post(t, "/collider/h/"+idA, "via http")
+	status, body := ts().post(t, "/collider/h/"+idA, "via http")
 	if status != 200 || body != "OK\n" {
 		t.Fatalf("POST /collider = %d %q", status, body)
 	}
 	b.expectMsg("via http")
 
-	a := ts.dial(t)
+	a := ts().dial(t)
 	a.register("h", idA)
 	a.sendMsg("bye-soon")
 	b.expectMsg("bye-soon")
 
 	// DELETE overtakes A's bye: the bye is still delivered.
 	a.sendMsg(`{"type":"bye"}`)
-	req, _ := http.NewRequest(http.MethodDelete, ts.url+"/collider/h/"+idA, nil)
+	req, _ := http.NewRequest(http.MethodDelete, f.otherThan(a.server).url+"/collider/h/"+idA, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -245,29 +269,29 @@ func TestRelayHTTPSendAndDelete(t *testing.T) {
 	}
 	b.expectMsg(`{"type":"bye"}`)
 	a.expectClosed()
-	if n := ts.occupancy(t, "h"); n != 1 {
+	if n := ts().occupancy(t, "h"); n != 1 {
 		t.Fatalf("occupancy after DELETE = %d, want 1", n)
 	}
 
 	// The deleted A cannot come back on the relay, by socket or by POST: it must join again.
-	stale := ts.dial(t)
+	stale := ts().dial(t)
 	stale.register("h", idA)
 	if f := stale.next(); f.Error != protocol.ErrTextUnknownClient {
 		t.Fatalf("register after DELETE = %+v, want %q", f, protocol.ErrTextUnknownClient)
 	}
 	stale.expectClosed()
-	status, body = ts.post(t, "/collider/h/"+idA, "from the grave")
+	status, body = ts().post(t, "/collider/h/"+idA, "from the grave")
 	if status != http.StatusInternalServerError || !strings.Contains(body, protocol.ErrTextUnknownClient) {
 		t.Fatalf("POST /collider after DELETE = %d %q, want 500 %q", status, body, protocol.ErrTextUnknownClient)
 	}
 	b.expectNothing(50 * time.Millisecond)
-	a2 := ts.dial(t)
-	a2.register("h", ts.join(t, "h").ClientID)
+	a2 := ts().dial(t)
+	a2.register("h", ts().join(t, "h").ClientID)
 	a2.sendMsg("new A")
 	b.expectMsg("new A")
 
 	for _, m := range []string{http.MethodOptions, http.MethodGet} {
-		req, _ := http.NewRequest(m, ts.url+"/collider/h/"+idB, nil)
+		req, _ := http.NewRequest(m, ts().url+"/collider/h/"+idB, nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -277,15 +301,15 @@ func TestRelayHTTPSendAndDelete(t *testing.T) {
 			t.Errorf("%s /collider = %d", m, resp.StatusCode)
 		}
 	}
-	status, _ = ts.post(t, "/collider/h/"+idB, strings.Repeat("x", protocol.MaxMessageBytes+1))
+	status, _ = ts().post(t, "/collider/h/"+idB, strings.Repeat("x", protocol.MaxMessageBytes+1))
 	if status != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized POST /collider = %d, want 413", status)
 	}
-	status, _ = ts.post(t, "/collider/h/"+idB, "")
+	status, _ = ts().post(t, "/collider/h/"+idB, "")
 	if status != http.StatusInternalServerError {
 		t.Errorf("empty POST /collider = %d, want 500", status)
 	}
-	status, body = ts.post(t, "/collider/h/C", "third")
+	status, body = ts().post(t, "/collider/h/C", "third")
 	if status != http.StatusInternalServerError || !strings.Contains(body, protocol.ErrTextUnknownClient) {
 		t.Errorf("POST /collider as a client that never joined = %d %q, want 500", status, body)
 	}

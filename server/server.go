@@ -18,9 +18,14 @@ import (
 	"time"
 
 	"github.com/onertc/onertc/server/demux"
+	"github.com/onertc/onertc/server/redisconn"
+	"github.com/onertc/onertc/server/relaystate"
 	"github.com/onertc/onertc/server/room"
 	"github.com/onertc/onertc/server/signal"
 )
+
+// redisKeyPrefix starts every key onertc writes in a shared Redis.
+const redisKeyPrefix = "onertc:"
 
 // Listeners are the sockets the server serves on; the caller creates them, so tests can
 // run servers on ephemeral ports. Only HTTP is required.
@@ -39,6 +44,7 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	rooms     room.Store
+	redis     *redisconn.Conn // nil in memory mode
 	relay     *signal.Relay
 	metrics   *metrics
 	limiters  struct{ join, message, turn, ws *limiter }
@@ -77,6 +83,13 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	if cfg.Redis != "" {
+		conn, err := redisconn.Open(context.Background(), cfg.Redis, 5*time.Second, log)
+		if err != nil {
+			return nil, err
+		}
+		s.redis = conn
+	}
 	delivery := newDeliveryHistogram()
 	rcfg := signal.DefaultConfig()
 	rcfg.Grace = cfg.RelayGrace
@@ -88,6 +101,12 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	rcfg.Hooks = relayHooks{s}
 	rcfg.OnDelivered = func(d time.Duration) { delivery.Observe(d.Seconds()) }
 	rcfg.CheckOrigin = signal.SameOrigin(cfg.AllowedOrigins, func(r *http.Request) string { return s.origin(r).host })
+	if s.redis != nil {
+		// One source of truth: the relay's state sits on the room table's keys.
+		rooms := room.NewRedis(s.redis, redisKeyPrefix)
+		s.rooms = rooms
+		rcfg.Shared = relaystate.New(s.redis, rooms, redisKeyPrefix, newInstanceID(), cfg.RelayGrace)
+	}
 	s.relay = signal.New(rcfg)
 	l := cfg.Limits
 	s.limiters.join = newLimiter("join", l.Join, l.Burst)
@@ -96,11 +115,11 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	s.limiters.ws = newLimiter("ws", l.WS, l.Burst)
 	if !cfg.TURN.Disabled {
 		if err := s.setupTURN(); err != nil {
-			return nil, err
+			return nil, s.closeRedis(err)
 		}
 	}
 	if err := s.setupTLS(); err != nil {
-		return nil, err
+		return nil, s.closeRedis(err)
 	}
 	s.metrics = newMetrics(s, delivery)
 	s.handler = s.withRequestID(s.metrics.instrument(s.routes()))
@@ -172,6 +191,11 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	if s.turn != nil && s.turn.srv.Load() != nil && len(ls.TURNUDP) > 0 && s.cfg.TURN.SelfTestInterval > 0 {
 		go s.runSelfTests(selfTestCtx, s.cfg.TURN.SelfTestInterval)
 	}
+	// The relay's shared-mode loops (heartbeat, reaping, wake-ups) outlive the sockets'
+	// closing below, which still writes their detaching to Redis.
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	relayDone := make(chan struct{})
+	go func() { defer close(relayDone); s.relay.Run(relayCtx) }()
 	errc := make(chan error, len(servers)+1)
 	for i, hs := range servers {
 		go func() { errc <- hs.Serve(listeners[i]) }()
@@ -213,10 +237,21 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	}
 	// Hijacked relay sockets are not tracked by http.Server: close them ourselves.
 	s.relay.Close()
+	stopRelay()
+	<-relayDone
 	if terr := s.stopTURN(); terr != nil {
 		err = errors.Join(err, terr)
 	}
+	s.closeRedis(nil)
 	s.log.Info("stopped")
+	return err
+}
+
+// closeRedis closes the Redis connection, if any, and passes err on.
+func (s *Server) closeRedis(err error) error {
+	if s.redis != nil {
+		s.redis.Close()
+	}
 	return err
 }
 
@@ -225,6 +260,12 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 func (s *Server) drain() {
 	s.draining.Store(true)
 	if s.cfg.DrainTimeout <= 0 {
+		return
+	}
+	if s.redis != nil {
+		// Calls need not end here: their clients re-register on another instance as soon
+		// as their sockets close ("going away"), their queues waiting in Redis.
+		s.log.Info("draining: relay sockets closed so their clients move to another instance")
 		return
 	}
 	s.log.Info("draining: new joins refused, calls in progress continue", "timeout", s.cfg.DrainTimeout)
@@ -269,6 +310,13 @@ func pprofHandler() http.Handler {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// newInstanceID names this process among the instances sharing a Redis.
+func newInstanceID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // newClientID makes an unguessable client id in the protocol's charset.

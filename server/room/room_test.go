@@ -9,7 +9,10 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/redistest"
 )
 
 // ids returns a newID function that yields the given ids in turn.
@@ -189,4 +192,32 @@ func mustRemove(t *testing.T, s Store, room, id string) {
 
 func TestMemory(t *testing.T) {
 	testStore(t, func(*testing.T) Store { return NewMemory() })
+}
+
+func TestRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	var n atomic.Int32
+	// Each store gets its own key prefix, as separate deployments sharing one Redis would.
+	testStore(t, func(*testing.T) Store { return NewRedis(rdb, fmt.Sprintf("t%d:", n.Add(1))) })
+}
+
+func TestRedisErrorsWhenRedisIsDown(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	s := NewRedis(rdb, "down:")
+	mustJoin(t, s, "r", "A")
+	srv.Stop()
+	if _, err := s.Join(context.Background(), "r", ids("B")); err == nil || errors.Is(err, ErrFull) {
+		t.Fatalf("join with Redis down = %v, want a connection error", err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing was persisted (redistest runs without persistence): the room starts over.
+	if j := mustJoin(t, s, "r", "B"); !j.IsInitiator {
+		t.Fatalf("join after Redis came back = %+v, want initiator of a fresh room", j)
+	}
 }

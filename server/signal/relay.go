@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/relaystate"
 )
 
 // Hooks is how the relay talks to the room server. Both run without relay locks held.
@@ -66,6 +67,12 @@ type Config struct {
 	CheckOrigin func(r *http.Request) bool
 	Logger      *slog.Logger
 	Hooks       Hooks
+	// Shared, when set, keeps membership, queues, grace deadlines and socket ownership
+	// in Redis so that several instances serve as one (see shared.go); Hooks are then not
+	// called, the shared state being the room table's. InstanceTimeout is how long an
+	// instance may miss heartbeats before the others take its clients offline.
+	Shared          *relaystate.Redis
+	InstanceTimeout time.Duration
 }
 
 // DefaultConfig returns the settings the relay runs with when nothing is configured.
@@ -80,6 +87,7 @@ func DefaultConfig() Config {
 		DrainTimeout:    time.Second,
 		FramesPerSecond: 200,
 		FrameBurst:      400,
+		InstanceTimeout: 5 * time.Second,
 	}
 }
 
@@ -98,6 +106,12 @@ type Relay struct {
 	perKey  map[string]int
 	closed  bool
 	wg      sync.WaitGroup
+	// sockSeq numbers this instance's sockets for the shared state's owner ids.
+	sockSeq atomic.Uint64
+	// sharedOK and alive are what the last heartbeat found (shared mode): Redis
+	// answered, and how many instances are alive.
+	sharedOK atomic.Bool
+	alive    atomic.Int64
 
 	stats counters
 }
@@ -105,6 +119,7 @@ type Relay struct {
 type counters struct {
 	openWS, totalWS, wsErrors, httpErrors      atomic.Int64
 	relayed, queued, dropped, removed, handoff atomic.Int64
+	crossed                                    atomic.Int64
 }
 
 // Stats is a snapshot of the relay's counters.
@@ -114,6 +129,11 @@ type Stats struct {
 	WSErrors, HTTPErrors              int64
 	Relayed, Queued, Dropped          int64
 	Removed, HandedOff, Rooms, Online int64
+	// Crossed counts messages sent to a socket on another instance (shared mode).
+	Crossed int64
+	// InstancesAlive is the number of instances sharing the state, this one included, as
+	// the last heartbeat saw it (shared mode; 0 otherwise).
+	InstancesAlive int64
 }
 
 type room struct {
@@ -143,6 +163,10 @@ type client struct {
 	sock         *socket
 	graceGen     int
 	removed      bool
+	// Shared mode only (see shared.go): the Redis queue indexes of inbox[0] and of the
+	// message after the last one fetched, and whether a fetch runs / must run again.
+	head, fetched     int64
+	fetching, refetch bool
 }
 
 // queued is a message waiting for its recipient, with when it arrived (monotonic time since
@@ -181,6 +205,7 @@ func New(cfg Config) *Relay {
 		cfg.ConfirmBatch = def.ConfirmBatch
 	}
 	cfg.DrainTimeout = positive(cfg.DrainTimeout, def.DrainTimeout)
+	cfg.InstanceTimeout = positive(cfg.InstanceTimeout, def.InstanceTimeout)
 	if cfg.FramesPerSecond <= 0 {
 		cfg.FramesPerSecond = def.FramesPerSecond
 	}
@@ -242,6 +267,7 @@ func (r *Relay) Stats() Stats {
 		WSErrors: r.stats.wsErrors.Load(), HTTPErrors: r.stats.httpErrors.Load(),
 		Relayed: r.stats.relayed.Load(), Queued: r.stats.queued.Load(), Dropped: r.stats.dropped.Load(),
 		Removed: r.stats.removed.Load(), HandedOff: r.stats.handoff.Load(), Rooms: rooms, Online: online,
+		Crossed: r.stats.crossed.Load(), InstancesAlive: r.alive.Load(),
 	}
 }
 
@@ -426,6 +452,9 @@ func (r *Relay) deliverOrphanLocked(from *client, msg string) error {
 // calls it for /message when the room holds two; POST /collider calls it too. A client the
 // relay does not hold gets ErrUnknownClient: it was never in the room, or it was removed.
 func (r *Relay) Send(ctx context.Context, roomID, clientID, msg string) error {
+	if r.cfg.Shared != nil {
+		return r.sendShared(ctx, roomID, clientID, msg, false)
+	}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -450,6 +479,11 @@ func (r *Relay) Send(ctx context.Context, roomID, clientID, msg string) error {
 // it: a client that comes back after its grace period ended must join again, or the two
 // tables would disagree and the room would look full to newcomers.
 func (r *Relay) Expect(roomID, clientID string) error {
+	if r.cfg.Shared != nil {
+		ctx, cancel := sharedCtx()
+		defer cancel()
+		return r.cfg.Shared.Expect(ctx, roomID, clientID)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -468,6 +502,10 @@ func (r *Relay) Expect(roomID, clientID string) error {
 // Delete removes the client at once. Its socket, if any, is still read for DrainTimeout so
 // that a bye it sent before the DELETE arrived is delivered, then closed.
 func (r *Relay) Delete(ctx context.Context, roomID, clientID string) {
+	if r.cfg.Shared != nil {
+		r.deleteShared(ctx, roomID, clientID)
+		return
+	}
 	r.mu.Lock()
 	c, err := r.lookup(roomID, clientID, false)
 	if err != nil {

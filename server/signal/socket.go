@@ -50,6 +50,9 @@ type socket struct {
 	// readDeadline is when the read deadline was last pushed back (reader goroutine only).
 	readDeadline time.Time
 
+	// owner names this socket in the shared state (shared mode); set at register.
+	owner string
+
 	// Guarded by Relay.mu.
 	client *client
 	// direct holds frames for this socket alone (errors), written before any message.
@@ -187,6 +190,9 @@ func (s *socket) handle(ctx context.Context, data []byte) bool {
 	}
 	switch req.Cmd {
 	case protocol.CmdRegister:
+		if r.cfg.Shared != nil {
+			return s.registerShared(req.RoomID, req.ClientID)
+		}
 		return s.register(req.RoomID, req.ClientID)
 	case protocol.CmdSend:
 		r.mu.Lock()
@@ -202,7 +208,14 @@ func (s *socket) handle(ctx context.Context, data []byte) bool {
 			s.fail(protocol.ErrTextMissingMsg, true)
 			return false
 		}
-		if err := r.send(ctx, c, req.Msg); err != nil {
+		var err error
+		if r.cfg.Shared != nil {
+			// A socket is its client's own: after a DELETE its last frames still count.
+			err = r.sendShared(ctx, c.room.id, c.id, req.Msg, true)
+		} else {
+			err = r.send(ctx, c, req.Msg)
+		}
+		if err != nil {
 			// Queue full or too large: the sender is told, the socket stays usable.
 			r.stats.wsErrors.Add(1)
 			s.fail(err.Error(), false)
@@ -224,15 +237,8 @@ func (s *socket) register(roomID, clientID string) bool {
 		s.failLocked(text, true)
 		return false
 	}
-	switch {
-	case s.client != nil:
-		return fail(protocol.ErrTextDuplicateRegister)
-	case roomID == "" || clientID == "":
-		return fail(protocol.ErrTextInvalidRegister)
-	case !protocol.ValidID(roomID) || !protocol.ValidID(clientID):
-		return fail("Invalid register request: bad 'clientid' or 'roomid'")
-	case r.closed:
-		return fail(ErrClosed.Error())
+	if text := s.refusalLocked(roomID, clientID); text != "" {
+		return fail(text)
 	}
 	c, err := r.lookup(roomID, clientID, false)
 	if err != nil {
@@ -255,6 +261,21 @@ func (s *socket) register(roomID, clientID string) bool {
 	s.log = s.log.With("room", roomID, "client", clientID)
 	s.kickLocked()
 	return true
+}
+
+// refusalLocked is why a register cannot be taken, or "". Called with Relay.mu held.
+func (s *socket) refusalLocked(roomID, clientID string) string {
+	switch {
+	case s.client != nil:
+		return protocol.ErrTextDuplicateRegister
+	case roomID == "" || clientID == "":
+		return protocol.ErrTextInvalidRegister
+	case !protocol.ValidID(roomID) || !protocol.ValidID(clientID):
+		return "Invalid register request: bad 'clientid' or 'roomid'"
+	case s.relay.closed:
+		return ErrClosed.Error()
+	}
+	return ""
 }
 
 // maxBurstBytes bounds the frames one write carries; a single larger message still goes
@@ -312,10 +333,27 @@ func (s *socket) confirm(payload string) {
 	}
 	r := s.relay
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	c := s.client
-	if c == nil || c.sock != s || c.inboxGen != s.gen || upto <= s.confirmed || upto > s.written {
+	stale := func() bool {
+		return c == nil || s.client != c || c.sock != s || c.inboxGen != s.gen || upto <= s.confirmed || upto > s.written
+	}
+	if stale() {
+		r.mu.Unlock()
 		return
+	}
+	if r.cfg.Shared != nil {
+		// The shared queue is trimmed first: until it is, the messages count as pending,
+		// and a socket of the client on another instance would get them again.
+		head := c.head + int64(upto-s.confirmed)
+		r.mu.Unlock()
+		if !s.confirmShared(c, head) {
+			return
+		}
+		r.mu.Lock()
+		if stale() {
+			r.mu.Unlock()
+			return
+		}
 	}
 	n := int(upto - s.confirmed)
 	for _, m := range c.inbox[:n] {
@@ -327,6 +365,8 @@ func (s *socket) confirm(payload string) {
 		c.inbox = nil
 	}
 	s.confirmed = upto
+	c.head += int64(n)
+	r.mu.Unlock()
 	r.stats.relayed.Add(int64(n))
 }
 
@@ -436,13 +476,22 @@ func (s *socket) detach() {
 	delete(r.sockets, s)
 	r.releaseKeyLocked(s.key)
 	c := s.client
+	shared := false
 	if c != nil && c.sock == s {
 		c.sock = nil
-		if !c.removed && !r.closed {
+		switch {
+		case r.cfg.Shared != nil:
+			// Even when this instance stops: the client re-registers on another one.
+			shared = true
+			r.forgetLocked(c)
+		case !c.removed && !r.closed:
 			r.startGrace(c)
 		}
 	}
 	r.mu.Unlock()
+	if shared {
+		r.detachShared(c.room.id, c.id, s.owner)
+	}
 	r.stats.openWS.Add(-1)
 }
 

@@ -182,6 +182,47 @@ func waitFor(t *testing.T, lines <-chan string, pattern string) {
 	}
 }
 
+func TestRedisFlagRefusals(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"unreachable", []string{"--redis", "redis://:hunter2@127.0.0.1:1/3", "--turn-secret", "s"},
+			[]string{"redis://:xxxxx@127.0.0.1:1/3", "unreachable"}},
+		{"no turn secret", []string{"--redis", "redis://127.0.0.1:1"},
+			[]string{"--redis needs --turn-secret"}},
+		{"not a redis url", []string{"--redis", "http://127.0.0.1:1", "--turn-secret", "s"},
+			[]string{`--redis "http://127.0.0.1:1"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			args := append([]string{"--http", "127.0.0.1:0", "--turn", "127.0.0.1:0", "--turn-tls", "127.0.0.1:0"}, tt.args...)
+			code := serve(t.Context(), args, &out)
+			// A test binary carries no browser app, which is logged first: the refusal is
+			// the one line the binary prints itself.
+			var refusals []string
+			for _, l := range strings.Split(out.String(), "\n") {
+				if strings.HasPrefix(l, "onertc: ") {
+					refusals = append(refusals, l)
+				}
+			}
+			if code == 0 || len(refusals) != 1 {
+				t.Fatalf("exit %d, output %q; want non-zero and one refusal line", code, out.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(refusals[0], w) {
+					t.Errorf("refusal %q lacks %q", refusals[0], w)
+				}
+			}
+			if strings.Contains(out.String(), "hunter2") {
+				t.Errorf("output %q shows the password", out.String())
+			}
+		})
+	}
+}
+
 // TestDrainWithCallInProgress: SIGTERM during a call. The binary reports not ready, refuses
 // new joins with "restarting", keeps relaying the call, and exits 0 as soon as the call's
 // room is empty, long before its drain timeout.

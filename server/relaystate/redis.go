@@ -1,0 +1,544 @@
+// Package relaystate keeps the relay's shared state in Redis, so that several instances
+// serve one room and a call outlives the instance that held a socket: who owns each
+// client's socket, each client's durable queue (a message leaves it only when the socket
+// that wrote it confirmed it), grace deadlines that any live instance reaps, and the
+// instances' heartbeats. Membership is the room table's (room.Redis): the relay adds keys
+// to each room, under the same {room} hash tag, and never keeps a second list of clients.
+//
+// A room's relay keys, next to the room table's (see room.RedisRoomKey):
+//
+//	PREFIX{room}:q:CLIENT  list: messages for CLIENT not yet confirmed, oldest first
+//	PREFIX{room}:c:CLIENT  hash: owner (INSTANCE/SOCKET, "" offline), deadline (unix ms,
+//	                       while offline), base (messages confirmed so far, the absolute
+//	                       index of the queue's head), written (absolute index up to
+//	                       which some socket has written), qbytes
+//
+// and, outside any room: PREFIX grace (sorted set "room client" by deadline), PREFIX
+// instances (sorted set of instance ids by last heartbeat), PREFIX owned:INSTANCE (set of
+// "room client" whose socket the instance holds), and the pub/sub channel PREFIX
+// wake:INSTANCE, which only wakes an instance up: every message is in a queue first.
+package relaystate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/room"
+)
+
+// Errors of the relay state.
+var (
+	ErrUnknownClient = errors.New("unknown client")
+	ErrQueueFull     = errors.New("message queue full")
+	ErrMailboxFull   = errors.New("mailbox full")
+	// ErrNotOwner means another socket registered the client since: this one must stop.
+	ErrNotOwner = errors.New("socket no longer owns the client")
+	// ErrRemoved means the client was removed from its room (DELETE) since.
+	ErrRemoved = errors.New("client removed")
+)
+
+// Redis is one instance's handle on the shared relay state.
+type Redis struct {
+	rdb      redis.UniversalClient
+	rooms    *room.Redis
+	prefix   string
+	instance string
+	grace    time.Duration
+	now      func() time.Time
+	tokens   atomic.Uint64
+}
+
+// New returns the relay state in rdb under prefix for the instance named instance (unique
+// among the live instances), whose offline clients are removed after grace. rooms is the
+// room table on the same keys, whose counters removals keep.
+func New(rdb redis.UniversalClient, rooms *room.Redis, prefix, instance string, grace time.Duration) *Redis {
+	return &Redis{rdb: rdb, rooms: rooms, prefix: prefix, instance: instance, grace: grace, now: time.Now}
+}
+
+// Instance is this instance's id.
+func (s *Redis) Instance() string { return s.instance }
+
+func (s *Redis) base(roomID string) string { return room.RedisRoomKey(s.prefix, roomID) }
+func (s *Redis) graceKey() string          { return s.prefix + "grace" }
+func (s *Redis) instancesKey() string      { return s.prefix + "instances" }
+func (s *Redis) ownedKey(inst string) string {
+	return s.prefix + "owned:" + inst
+}
+
+// WakeChannel is the pub/sub channel that wakes instance up.
+func (s *Redis) WakeChannel(instance string) string { return s.prefix + "wake:" + instance }
+
+func member(roomID, clientID string) string { return roomID + " " + clientID }
+
+func (s *Redis) ms(t time.Time) int64 { return t.UnixMilli() }
+
+// Owner names one socket: its instance and a sequence number unique within it.
+func (s *Redis) Owner(socket uint64) string {
+	return s.instance + "/" + strconv.FormatUint(socket, 10)
+}
+
+// InstanceOf is the instance part of an owner.
+func InstanceOf(owner string) string {
+	inst, _, _ := strings.Cut(owner, "/")
+	return inst
+}
+
+// The scripts. Each takes the room's clients key as KEYS[1] (so a cluster client routes it
+// to the room's slot) and the room's key base as ARGV[1], and builds the other keys of the
+// room from it: all of them share the {room} hash tag.
+const luaHelpers = `
+local function has(ids, id)
+  for _, x in ipairs(ids) do if x == id then return true end end
+  return false
+end
+local function peer_of(ids, id)
+  for _, x in ipairs(ids) do if x ~= id then return x end end
+  return nil
+end
+local function hnum(h, f)
+  return tonumber(redis.call('HGET', h, f) or '0') or 0
+end
+-- remove_client takes id out of the room: what it had not been written yet goes to the
+-- mailbox of the client that remains, its keys go. Answers owner, emptied (0/1).
+local function remove_client(base, id, maxn, maxb)
+  local h, q = base .. 'c:' .. id, base .. 'q:' .. id
+  redis.call('LREM', KEYS[1], 0, id)
+  local owner = redis.call('HGET', h, 'owner') or ''
+  local emptied = 0
+  if redis.call('LLEN', KEYS[1]) == 0 then
+    redis.call('DEL', KEYS[1], base .. 'mailbox', base .. 'mbytes')
+    emptied = 1
+  else
+    local from = hnum(h, 'written') - hnum(h, 'base')
+    if from < 0 then from = 0 end
+    local rest = redis.call('LRANGE', q, from, -1)
+    mailbox_store(base .. 'mailbox', base .. 'mbytes', maxn, maxb, rest, 1)
+  end
+  redis.call('DEL', h, q)
+  return owner, emptied
+end
+`
+
+var (
+	expectScript = redis.NewScript(luaHelpers + `
+local h = ARGV[1] .. 'c:' .. ARGV[2]
+if not has(redis.call('LRANGE', KEYS[1], 0, -1), ARGV[2]) then return 'unknown' end
+if (redis.call('HGET', h, 'owner') or '') == '' then
+  redis.call('HSET', h, 'owner', '', 'deadline', ARGV[3])
+end
+return 'ok'`)
+
+	registerScript = redis.NewScript(luaHelpers + `
+local h = ARGV[1] .. 'c:' .. ARGV[2]
+if not has(redis.call('LRANGE', KEYS[1], 0, -1), ARGV[2]) then return {'unknown'} end
+local prev = redis.call('HGET', h, 'owner') or ''
+redis.call('HSET', h, 'owner', ARGV[3])
+redis.call('HDEL', h, 'deadline')
+return {'ok', prev, tostring(hnum(h, 'base'))}`)
+
+	sendScript = redis.NewScript(room.RedisMailboxLua + luaHelpers + `
+local base, from, msg = ARGV[1], ARGV[2], ARGV[3]
+local ids = redis.call('LRANGE', KEYS[1], 0, -1)
+local peer = peer_of(ids, from)
+local hf = base .. 'c:' .. from
+local member = has(ids, from)
+-- A retry of a send whose first try was carried out (its answer lost in an outage).
+if member and redis.call('HGET', hf, 'lastsend') == ARGV[11] then
+  if not peer then return {'stored'} end
+  return {'queued', redis.call('HGET', base .. 'c:' .. peer, 'owner') or ''}
+end
+if not member then
+  if ARGV[9] ~= '1' then return {'unknown'} end
+  if not peer then return {'dropped'} end
+elseif not peer then
+  local r = mailbox_store(base .. 'mailbox', base .. 'mbytes', tonumber(ARGV[6]), tonumber(ARGV[5]), {msg}, 1)
+  if r == 'ok' then
+    redis.call('HSET', hf, 'lastsend', ARGV[11])
+    return {'stored'}
+  end
+  return {r}
+end
+local h, q = base .. 'c:' .. peer, base .. 'q:' .. peer
+if redis.call('LLEN', q) >= tonumber(ARGV[4]) or hnum(h, 'qbytes') + #msg > tonumber(ARGV[5]) then
+  return {'full'}
+end
+redis.call('RPUSH', q, msg)
+redis.call('HINCRBY', h, 'qbytes', #msg)
+if member then redis.call('HSET', hf, 'lastsend', ARGV[11]) end
+local owner = redis.call('HGET', h, 'owner') or ''
+if owner ~= '' then
+  local inst = string.match(owner, '^([^/]*)/')
+  -- The sending instance wakes its own sockets itself.
+  if inst ~= ARGV[10] then
+    redis.call('PUBLISH', ARGV[7] .. inst, 'w ' .. ARGV[8] .. ' ' .. peer)
+  end
+end
+return {'queued', owner}`)
+
+	fetchScript = redis.NewScript(luaHelpers + `
+local h, q = ARGV[1] .. 'c:' .. ARGV[2], ARGV[1] .. 'q:' .. ARGV[2]
+local owner = redis.call('HGET', h, 'owner')
+if not owner then return {'removed'} end
+if owner ~= ARGV[3] then return {'notowner'} end
+local base = hnum(h, 'base')
+local from = tonumber(ARGV[4])
+if from < base then from = base end
+local msgs = redis.call('LRANGE', q, from - base, from - base + tonumber(ARGV[5]) - 1)
+if from + #msgs > hnum(h, 'written') then redis.call('HSET', h, 'written', from + #msgs) end
+local out = {'ok', tostring(from)}
+for _, m in ipairs(msgs) do out[#out+1] = m end
+return out`)
+
+	confirmScript = redis.NewScript(luaHelpers + `
+local h, q = ARGV[1] .. 'c:' .. ARGV[2], ARGV[1] .. 'q:' .. ARGV[2]
+local owner = redis.call('HGET', h, 'owner')
+if not owner then return 'removed' end
+if owner ~= ARGV[3] then return 'notowner' end
+local n = tonumber(ARGV[4]) - hnum(h, 'base')
+if n <= 0 then return 'ok' end
+local bytes = 0
+for _, m in ipairs(redis.call('LRANGE', q, 0, n - 1)) do bytes = bytes + #m end
+redis.call('LTRIM', q, n, -1)
+redis.call('HINCRBY', h, 'base', n)
+redis.call('HINCRBY', h, 'qbytes', -bytes)
+return 'ok'`)
+
+	// detach: ARGV[3] is the socket, or '' for "whoever owns it on instance ARGV[5]" (an
+	// instance found dead); ARGV[4] the deadline.
+	detachScript = redis.NewScript(luaHelpers + `
+local h = ARGV[1] .. 'c:' .. ARGV[2]
+if not has(redis.call('LRANGE', KEYS[1], 0, -1), ARGV[2]) then return 'unknown' end
+local owner = redis.call('HGET', h, 'owner') or ''
+if ARGV[3] ~= '' and owner ~= ARGV[3] then return 'notowner' end
+if ARGV[3] == '' and string.match(owner, '^([^/]*)/') ~= ARGV[5] then return 'notowner' end
+redis.call('HSET', h, 'owner', '', 'deadline', ARGV[4])
+return 'ok'`)
+
+	removeScript = redis.NewScript(room.RedisMailboxLua + luaHelpers + `
+if not has(redis.call('LRANGE', KEYS[1], 0, -1), ARGV[2]) then
+  redis.call('DEL', ARGV[1] .. 'c:' .. ARGV[2], ARGV[1] .. 'q:' .. ARGV[2])
+  return {'gone'}
+end
+local owner, emptied = remove_client(ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]))
+return {'removed', owner, tostring(emptied)}`)
+
+	// reap removes the client when it is offline and its deadline (ARGV[5]) has passed;
+	// otherwise it answers why not, with the deadline when there is one.
+	reapScript = redis.NewScript(room.RedisMailboxLua + luaHelpers + `
+local h = ARGV[1] .. 'c:' .. ARGV[2]
+if not has(redis.call('LRANGE', KEYS[1], 0, -1), ARGV[2]) then
+  redis.call('DEL', h, ARGV[1] .. 'q:' .. ARGV[2])
+  return {'gone'}
+end
+if (redis.call('HGET', h, 'owner') or '') ~= '' then return {'live'} end
+local dl = redis.call('HGET', h, 'deadline')
+if dl and tonumber(dl) > tonumber(ARGV[5]) then return {'wait', dl} end
+local owner, emptied = remove_client(ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]))
+return {'removed', owner, tostring(emptied)}`)
+)
+
+func (s *Redis) run(ctx context.Context, sc *redis.Script, roomID string, args ...any) *redis.Cmd {
+	base := s.base(roomID)
+	return sc.Run(ctx, s.rdb, []string{base + "clients"}, append([]any{base}, args...)...)
+}
+
+// Expect arms the grace deadline of a client that has just joined: one that never
+// registers is removed like one whose socket dropped.
+func (s *Redis) Expect(ctx context.Context, roomID, clientID string) error {
+	dl := s.ms(s.now().Add(s.grace))
+	// The sorted set first: a deadline the reapers cannot see would never be reaped.
+	if err := s.rdb.ZAdd(ctx, s.graceKey(), redis.Z{Score: float64(dl), Member: member(roomID, clientID)}).Err(); err != nil {
+		return fmt.Errorf("expect %q in room %q: %w", clientID, roomID, err)
+	}
+	res, err := s.run(ctx, expectScript, roomID, clientID, dl).Text()
+	if err != nil {
+		return fmt.Errorf("expect %q in room %q: %w", clientID, roomID, err)
+	}
+	if res == "unknown" {
+		return fmt.Errorf("expect %q in room %q: %w", clientID, roomID, ErrUnknownClient)
+	}
+	return nil
+}
+
+// Registered is the outcome of Register.
+type Registered struct {
+	// Previous is the owner the client had ("" when offline): a socket, maybe on another
+	// instance, that must be closed.
+	Previous string
+	// Base is the absolute index of the queue's head: Fetch from it.
+	Base int64
+}
+
+// Register makes owner the client's socket. ErrUnknownClient when the client is not in
+// the room (never joined, or removed).
+func (s *Redis) Register(ctx context.Context, roomID, clientID, owner string) (Registered, error) {
+	res, err := s.run(ctx, registerScript, roomID, clientID, owner).StringSlice()
+	if err != nil {
+		return Registered{}, fmt.Errorf("register %q in room %q: %w", clientID, roomID, err)
+	}
+	if res[0] == "unknown" {
+		return Registered{}, fmt.Errorf("register %q in room %q: %w", clientID, roomID, ErrUnknownClient)
+	}
+	if err := s.rdb.SAdd(ctx, s.ownedKey(s.instance), member(roomID, clientID)).Err(); err != nil {
+		return Registered{}, fmt.Errorf("register %q in room %q: %w", clientID, roomID, err)
+	}
+	if res[1] != "" && InstanceOf(res[1]) != s.instance {
+		s.rdb.Publish(ctx, s.WakeChannel(InstanceOf(res[1])), "t "+roomID+" "+clientID+" "+res[1])
+	}
+	base, _ := strconv.ParseInt(res[2], 10, 64)
+	return Registered{Previous: res[1], Base: base}, nil
+}
+
+// Sent is the outcome of Send.
+type Sent struct {
+	// Stored: the sender is alone and msg went to the room mailbox, for the next joiner.
+	Stored bool
+	// PeerOwner is the socket of the recipient ("" offline), which has been woken.
+	PeerOwner string
+	// Dropped: an orphan message with nobody left to take it.
+	Dropped bool
+}
+
+// Send queues msg from clientID for the other client of the room, or stores it in the
+// mailbox when the sender is alone, and wakes the instance holding the recipient's socket
+// when that is another instance (this one wakes its own sockets without Redis).
+// One round trip. With orphan set, a sender no longer in the room (removed by DELETE while
+// its socket drains) still reaches whoever is in the room, as its last words (a bye); the
+// message is dropped, Sent{Dropped: true}, when nobody is. token names this message
+// uniquely (see NewToken): a retry with the same token after an answer was lost in an
+// outage is recognised and not queued twice.
+func (s *Redis) Send(ctx context.Context, roomID, clientID, msg string, orphan bool, token string) (Sent, error) {
+	flag := "0"
+	if orphan {
+		flag = "1"
+	}
+	res, err := s.run(ctx, sendScript, roomID, clientID, msg, protocol.MaxQueuedPerSender,
+		protocol.MaxQueuedBytesPerSender, protocol.MaxMailbox, s.WakeChannel(""), roomID, flag, s.instance, token).StringSlice()
+	if err != nil {
+		return Sent{}, fmt.Errorf("send from %q in room %q: %w", clientID, roomID, err)
+	}
+	switch res[0] {
+	case "stored":
+		return Sent{Stored: true}, nil
+	case "dropped":
+		return Sent{Dropped: true}, nil
+	case "queued":
+		return Sent{PeerOwner: res[1]}, nil
+	case "unknown":
+		return Sent{}, fmt.Errorf("send from %q in room %q: %w", clientID, roomID, ErrUnknownClient)
+	case "full":
+		return Sent{}, fmt.Errorf("send from %q in room %q: %w", clientID, roomID, ErrQueueFull)
+	case "mailboxfull":
+		return Sent{}, fmt.Errorf("send from %q in room %q: %w", clientID, roomID, ErrMailboxFull)
+	}
+	return Sent{}, fmt.Errorf("send from %q in room %q: unexpected answer %q", clientID, roomID, res[0])
+}
+
+// NewToken returns a token for Send unique among all instances' messages.
+func (s *Redis) NewToken() string {
+	return s.instance + "/" + strconv.FormatUint(s.tokens.Add(1), 10)
+}
+
+// Fetch returns up to max queued messages for the client starting at absolute index from
+// (or the queue's head, when from is before it) and that index, and records them as
+// written. ErrNotOwner when owner is no longer the client's socket, ErrRemoved when the
+// client is no longer in the room.
+func (s *Redis) Fetch(ctx context.Context, roomID, clientID, owner string, from int64, max int) (int64, []string, error) {
+	res, err := s.run(ctx, fetchScript, roomID, clientID, owner, from, max).StringSlice()
+	if err != nil {
+		return 0, nil, fmt.Errorf("fetch for %q in room %q: %w", clientID, roomID, err)
+	}
+	switch res[0] {
+	case "notowner":
+		return 0, nil, fmt.Errorf("fetch for %q in room %q: %w", clientID, roomID, ErrNotOwner)
+	case "removed":
+		return 0, nil, fmt.Errorf("fetch for %q in room %q: %w", clientID, roomID, ErrRemoved)
+	}
+	at, _ := strconv.ParseInt(res[1], 10, 64)
+	return at, res[2:], nil
+}
+
+// Confirm drops the client's queued messages before absolute index upto: owner's socket
+// wrote them and a pong after them came back.
+func (s *Redis) Confirm(ctx context.Context, roomID, clientID, owner string, upto int64) error {
+	res, err := s.run(ctx, confirmScript, roomID, clientID, owner, upto).Text()
+	if err != nil {
+		return fmt.Errorf("confirm for %q in room %q: %w", clientID, roomID, err)
+	}
+	switch res {
+	case "notowner":
+		return fmt.Errorf("confirm for %q in room %q: %w", clientID, roomID, ErrNotOwner)
+	case "removed":
+		return fmt.Errorf("confirm for %q in room %q: %w", clientID, roomID, ErrRemoved)
+	}
+	return nil
+}
+
+// Detach takes the client offline when owner is still its socket, and starts its grace
+// period.
+func (s *Redis) Detach(ctx context.Context, roomID, clientID, owner string) error {
+	return s.detach(ctx, roomID, clientID, owner, "")
+}
+
+func (s *Redis) detach(ctx context.Context, roomID, clientID, owner, deadInstance string) error {
+	dl := s.ms(s.now().Add(s.grace))
+	if err := s.rdb.ZAdd(ctx, s.graceKey(), redis.Z{Score: float64(dl), Member: member(roomID, clientID)}).Err(); err != nil {
+		return fmt.Errorf("detach %q in room %q: %w", clientID, roomID, err)
+	}
+	res, err := s.run(ctx, detachScript, roomID, clientID, owner, dl, deadInstance).Text()
+	if err != nil {
+		return fmt.Errorf("detach %q in room %q: %w", clientID, roomID, err)
+	}
+	inst := deadInstance
+	if owner != "" {
+		inst = InstanceOf(owner)
+	}
+	s.rdb.SRem(ctx, s.ownedKey(inst), member(roomID, clientID))
+	if res == "notowner" {
+		return fmt.Errorf("detach %q in room %q: %w", clientID, roomID, ErrNotOwner)
+	}
+	return nil
+}
+
+// Removed is a client taken out of its room.
+type Removed struct {
+	Room, Client string
+	// Owner is the socket it had ("" offline), to be closed.
+	Owner string
+}
+
+// Remove takes the client out of its room at once (DELETE, leave): what it was never
+// written goes to the mailbox of the client that remains. A client not in the room is a
+// no-op with an empty Removed.
+func (s *Redis) Remove(ctx context.Context, roomID, clientID string) (Removed, error) {
+	res, err := s.run(ctx, removeScript, roomID, clientID, protocol.MaxMailbox, protocol.MaxQueuedBytesPerSender).StringSlice()
+	if err != nil {
+		return Removed{}, fmt.Errorf("remove %q from room %q: %w", clientID, roomID, err)
+	}
+	return s.removed(ctx, roomID, clientID, res), nil
+}
+
+func (s *Redis) removed(ctx context.Context, roomID, clientID string, res []string) Removed {
+	if res[0] != "removed" {
+		return Removed{}
+	}
+	s.rooms.CountRemoved(ctx, res[2] == "1")
+	s.rdb.ZRem(ctx, s.graceKey(), member(roomID, clientID))
+	if res[1] != "" {
+		s.rdb.SRem(ctx, s.ownedKey(InstanceOf(res[1])), member(roomID, clientID))
+		if inst := InstanceOf(res[1]); inst != s.instance {
+			s.rdb.Publish(ctx, s.WakeChannel(inst), "d "+roomID+" "+clientID+" "+res[1])
+		}
+	}
+	return Removed{Room: roomID, Client: clientID, Owner: res[1]}
+}
+
+// Reap removes the clients whose grace period is over, whichever instance armed it, up to
+// limit of them, and returns them. Each removal is one script that checks the client's own
+// deadline, so instances reaping at once never remove one twice and a client that came back
+// in the meantime stays.
+func (s *Redis) Reap(ctx context.Context, limit int) ([]Removed, error) {
+	now := s.ms(s.now())
+	due, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
+		Key: s.graceKey(), Start: "-inf", Stop: strconv.FormatInt(now, 10), ByScore: true, Count: int64(limit),
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("reap: %w", err)
+	}
+	var out []Removed
+	for _, m := range due {
+		roomID, clientID, ok := strings.Cut(m, " ")
+		if !ok {
+			s.rdb.ZRem(ctx, s.graceKey(), m)
+			continue
+		}
+		res, err := s.run(ctx, reapScript, roomID, clientID, protocol.MaxMailbox, protocol.MaxQueuedBytesPerSender, now).StringSlice()
+		if err != nil {
+			return out, fmt.Errorf("reap %q in room %q: %w", clientID, roomID, err)
+		}
+		switch res[0] {
+		case "removed":
+			out = append(out, s.removed(ctx, roomID, clientID, res))
+		case "wait":
+			// Re-armed since: keep it, at its new deadline.
+			dl, _ := strconv.ParseFloat(res[1], 64)
+			s.rdb.ZAdd(ctx, s.graceKey(), redis.Z{Score: dl, Member: m})
+		default: // gone, or online again: its next detach arms a new deadline
+			s.rdb.ZRem(ctx, s.graceKey(), m)
+		}
+	}
+	return out, nil
+}
+
+// Heartbeat tells the other instances this one is alive.
+func (s *Redis) Heartbeat(ctx context.Context) error {
+	if err := s.rdb.ZAdd(ctx, s.instancesKey(), redis.Z{Score: float64(s.ms(s.now())), Member: s.instance}).Err(); err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	return nil
+}
+
+// Alive counts the instances whose last heartbeat is younger than within.
+func (s *Redis) Alive(ctx context.Context, within time.Duration) (int, error) {
+	n, err := s.rdb.ZCount(ctx, s.instancesKey(), strconv.FormatInt(s.ms(s.now().Add(-within)), 10), "+inf").Result()
+	if err != nil {
+		return 0, fmt.Errorf("count instances: %w", err)
+	}
+	return int(n), nil
+}
+
+// ReapInstances takes the clients whose socket was on an instance silent for longer than
+// deadAfter offline, starting their grace period, and forgets that instance. It returns
+// the instances found dead.
+func (s *Redis) ReapInstances(ctx context.Context, deadAfter time.Duration) ([]string, error) {
+	dead, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
+		Key: s.instancesKey(), Start: "-inf", Stop: strconv.FormatInt(s.ms(s.now().Add(-deadAfter)), 10), ByScore: true, Count: 16,
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("find dead instances: %w", err)
+	}
+	for _, inst := range dead {
+		if inst == s.instance {
+			continue // ourselves, back from a pause: our own heartbeat fixes it
+		}
+		owned, err := s.rdb.SMembers(ctx, s.ownedKey(inst)).Result()
+		if err != nil {
+			return nil, fmt.Errorf("clients of dead instance %s: %w", inst, err)
+		}
+		for _, m := range owned {
+			roomID, clientID, _ := strings.Cut(m, " ")
+			if err := s.detach(ctx, roomID, clientID, "", inst); err != nil && !errors.Is(err, ErrNotOwner) {
+				return nil, err
+			}
+		}
+		// Every client is detached (idempotently, should another instance do it too):
+		// only now is the instance forgotten.
+		s.rdb.Del(ctx, s.ownedKey(inst))
+		s.rdb.ZRem(ctx, s.instancesKey(), inst)
+	}
+	return dead, nil
+}
+
+// Subscribe listens on this instance's wake-up channel.
+func (s *Redis) Subscribe(ctx context.Context) *redis.PubSub {
+	return s.rdb.Subscribe(ctx, s.WakeChannel(s.instance))
+}
+
+// Probe publishes a probe on this instance's own channel: a subscription that looks alive
+// but delivers nothing (seen after failovers) shows as probes that never come back.
+func (s *Redis) Probe(ctx context.Context) error {
+	return s.rdb.Publish(ctx, s.WakeChannel(s.instance), "p").Err()
+}
+
+// Leave removes this instance from the live ones (a clean shutdown).
+func (s *Redis) Leave(ctx context.Context) error {
+	return s.rdb.ZRem(ctx, s.instancesKey(), s.instance).Err()
+}

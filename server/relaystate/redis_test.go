@@ -1,0 +1,338 @@
+package relaystate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/redistest"
+	"github.com/onertc/onertc/server/room"
+)
+
+// cluster is a few instances' handles on one real redis-server, with one clock they share.
+type cluster struct {
+	rdb   *redis.Client
+	rooms *room.Redis
+	clock *clock
+	insts []*Redis
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+const grace = 10 * time.Second
+
+var prefixes atomic.Int32
+
+func newCluster(t *testing.T, srv *redistest.Server, n int) *cluster {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	prefix := fmt.Sprintf("t%d:", prefixes.Add(1))
+	c := &cluster{rdb: rdb, rooms: room.NewRedis(rdb, prefix), clock: &clock{t: time.Unix(1_800_000_000, 0)}}
+	for i := range n {
+		s := New(rdb, c.rooms, prefix, fmt.Sprintf("i%d", i), grace)
+		s.now = c.clock.now
+		c.insts = append(c.insts, s)
+	}
+	return c
+}
+
+var ctx = context.Background()
+
+// join puts a client in the room through the room table and arms its grace on inst.
+func (c *cluster) join(t *testing.T, inst int, roomID, clientID string) room.Joined {
+	t.Helper()
+	j, err := c.rooms.Join(ctx, roomID, func() string { return clientID })
+	if err != nil {
+		t.Fatalf("join %s as %s: %v", roomID, clientID, err)
+	}
+	if err := c.insts[inst].Expect(ctx, roomID, clientID); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func mustSend(t *testing.T, s *Redis, roomID, from string, msgs ...string) {
+	t.Helper()
+	for _, m := range msgs {
+		if _, err := s.Send(ctx, roomID, from, m, false, s.NewToken()); err != nil {
+			t.Fatalf("send %q: %v", m, err)
+		}
+	}
+}
+
+func TestRedisState(t *testing.T) {
+	srv := redistest.Start(t)
+
+	t.Run("alone goes to the mailbox, two go to the queue", func(t *testing.T) {
+		c := newCluster(t, srv, 2)
+		c.join(t, 0, "r", "A")
+		sent, err := c.insts[0].Send(ctx, "r", "A", "offer", false, c.insts[0].NewToken())
+		if err != nil || !sent.Stored {
+			t.Fatalf("send alone = %+v, %v; want stored", sent, err)
+		}
+		if j := c.join(t, 1, "r", "B"); strings.Join(j.Messages, ",") != "offer" {
+			t.Fatalf("joiner got %v, want the mailbox", j.Messages)
+		}
+		sent, err = c.insts[1].Send(ctx, "r", "B", "answer", false, c.insts[0].NewToken())
+		if err != nil || sent.Stored || sent.PeerOwner != "" {
+			t.Fatalf("send with two, peer offline = %+v, %v", sent, err)
+		}
+		if _, err := c.insts[1].Send(ctx, "r", "Z", "x", false, c.insts[0].NewToken()); !errors.Is(err, ErrUnknownClient) {
+			t.Fatalf("send from a stranger: %v", err)
+		}
+		// A removed client's last words (its socket drains after a DELETE) reach the peer.
+		if _, err := c.insts[1].Remove(ctx, "r", "A"); err != nil {
+			t.Fatal(err)
+		}
+		if sent, err := c.insts[1].Send(ctx, "r", "A", "bye", true, c.insts[0].NewToken()); err != nil || sent.Dropped {
+			t.Fatalf("orphan send = %+v, %v", sent, err)
+		}
+		reg, err := c.insts[0].Register(ctx, "r", "B", c.insts[0].Owner(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, msgs, _ := c.insts[0].Fetch(ctx, "r", "B", c.insts[0].Owner(1), reg.Base, 10); strings.Join(msgs, ",") != "bye" {
+			t.Fatalf("B's queue = %v, want the orphan's bye", msgs)
+		}
+	})
+
+	t.Run("queue leaves only on confirm; the next socket anywhere gets the rest once", func(t *testing.T) {
+		c := newCluster(t, srv, 2)
+		c.join(t, 0, "r", "A")
+		c.join(t, 0, "r", "B")
+		mustSend(t, c.insts[1], "r", "A", "m0", "m1", "m2", "m3")
+		own0 := c.insts[0].Owner(1)
+		reg, err := c.insts[0].Register(ctx, "r", "B", own0)
+		if err != nil || reg.Base != 0 || reg.Previous != "" {
+			t.Fatalf("register = %+v, %v", reg, err)
+		}
+		at, msgs, err := c.insts[0].Fetch(ctx, "r", "B", own0, reg.Base, 3)
+		if err != nil || at != 0 || strings.Join(msgs, ",") != "m0,m1,m2" {
+			t.Fatalf("fetch = %d %v %v", at, msgs, err)
+		}
+		if err := c.insts[0].Confirm(ctx, "r", "B", own0, 2); err != nil {
+			t.Fatal(err)
+		}
+		// B's socket moves to instance 1 before m2 was confirmed: m2 and m3 come again,
+		// m0 and m1 never.
+		own1 := c.insts[1].Owner(7)
+		reg, err = c.insts[1].Register(ctx, "r", "B", own1)
+		if err != nil || reg.Base != 2 || reg.Previous != own0 {
+			t.Fatalf("takeover register = %+v, %v", reg, err)
+		}
+		if err := c.insts[0].Confirm(ctx, "r", "B", own0, 3); !errors.Is(err, ErrNotOwner) {
+			t.Fatalf("confirm by the replaced socket = %v, want ErrNotOwner", err)
+		}
+		if _, _, err := c.insts[0].Fetch(ctx, "r", "B", own0, 3, 10); !errors.Is(err, ErrNotOwner) {
+			t.Fatalf("fetch by the replaced socket = %v, want ErrNotOwner", err)
+		}
+		at, msgs, err = c.insts[1].Fetch(ctx, "r", "B", own1, reg.Base, 10)
+		if err != nil || at != 2 || strings.Join(msgs, ",") != "m2,m3" {
+			t.Fatalf("fetch on the new socket = %d %v %v", at, msgs, err)
+		}
+		if err := c.insts[1].Confirm(ctx, "r", "B", own1, 4); err != nil {
+			t.Fatal(err)
+		}
+		if _, msgs, _ := c.insts[1].Fetch(ctx, "r", "B", own1, 4, 10); len(msgs) != 0 {
+			t.Fatalf("after confirming all, fetch = %v", msgs)
+		}
+	})
+
+	t.Run("a retried send is queued once", func(t *testing.T) {
+		c := newCluster(t, srv, 1)
+		c.join(t, 0, "r", "A")
+		c.join(t, 0, "r", "B")
+		s := c.insts[0]
+		tok := s.NewToken()
+		for range 2 { // the answer to the first was lost: same token again
+			if _, err := s.Send(ctx, "r", "A", "once", false, tok); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustSend(t, s, "r", "A", "next")
+		own := s.Owner(1)
+		reg, _ := s.Register(ctx, "r", "B", own)
+		if _, msgs, _ := s.Fetch(ctx, "r", "B", own, reg.Base, 10); strings.Join(msgs, ",") != "once,next" {
+			t.Fatalf("queue = %v, want once,next", msgs)
+		}
+	})
+
+	t.Run("queue bounds", func(t *testing.T) {
+		c := newCluster(t, srv, 1)
+		c.join(t, 0, "r", "A")
+		c.join(t, 0, "r", "B")
+		big := strings.Repeat("x", protocol.MaxMessageBytes)
+		for i := range protocol.MaxQueuedBytesPerSender / protocol.MaxMessageBytes {
+			if _, err := c.insts[0].Send(ctx, "r", "A", big, false, c.insts[0].NewToken()); err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+		}
+		if _, err := c.insts[0].Send(ctx, "r", "A", big, false, c.insts[0].NewToken()); !errors.Is(err, ErrQueueFull) {
+			t.Fatalf("over the bytes bound: %v, want ErrQueueFull", err)
+		}
+	})
+
+	t.Run("grace: an instance that did not arm it reaps, once; a re-register keeps the client", func(t *testing.T) {
+		c := newCluster(t, srv, 3)
+		c.join(t, 0, "r", "A")
+		c.join(t, 0, "r", "B")
+		c.join(t, 0, "s", "C")
+		own := c.insts[1].Owner(1)
+		if _, err := c.insts[1].Register(ctx, "s", "C", own); err != nil {
+			t.Fatal(err)
+		}
+		mustSend(t, c.insts[2], "r", "A", "for B 1", "for B 2")
+		c.clock.add(grace - time.Second)
+		if gone, err := c.insts[2].Reap(ctx, 100); err != nil || len(gone) != 0 {
+			t.Fatalf("reap before the deadline = %v, %v", gone, err)
+		}
+		c.clock.add(2 * time.Second)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var removed []string
+		for _, s := range c.insts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				gone, err := s.Reap(ctx, 100)
+				if err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				for _, g := range gone {
+					removed = append(removed, g.Room+"/"+g.Client)
+				}
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		slices.Sort(removed)
+		if strings.Join(removed, ",") != "r/A,r/B" {
+			t.Fatalf("removed %v, want r/A and r/B once each (C is online)", removed)
+		}
+		if n, _ := c.rooms.Occupancy(ctx, "r"); n != 0 {
+			t.Fatalf("room r holds %d after its clients were reaped", n)
+		}
+		if n, _ := c.rooms.Occupancy(ctx, "s"); n != 1 {
+			t.Fatalf("room s holds %d, want its online client", n)
+		}
+	})
+
+	t.Run("hand-off: what the removed client was never written goes to the next joiner", func(t *testing.T) {
+		c := newCluster(t, srv, 2)
+		c.join(t, 0, "r", "A")
+		c.join(t, 0, "r", "B")
+		own := c.insts[0].Owner(1)
+		if _, err := c.insts[0].Register(ctx, "r", "B", own); err != nil {
+			t.Fatal(err)
+		}
+		mustSend(t, c.insts[1], "r", "A", "seen", "unseen1", "unseen2")
+		if _, _, err := c.insts[0].Fetch(ctx, "r", "B", own, 0, 1); err != nil {
+			t.Fatal(err)
+		}
+		gone, err := c.insts[1].Remove(ctx, "r", "B")
+		if err != nil || gone.Owner != own {
+			t.Fatalf("remove = %+v, %v; want B's socket named for closing", gone, err)
+		}
+		j := c.join(t, 1, "r", "C")
+		if j.IsInitiator || strings.Join(j.Messages, ",") != "unseen1,unseen2" {
+			t.Fatalf("newcomer = %+v; want the two messages B never got", j)
+		}
+		if _, err := c.insts[0].Register(ctx, "r", "B", own); !errors.Is(err, ErrUnknownClient) {
+			t.Fatalf("register after removal = %v, want ErrUnknownClient", err)
+		}
+		if err := c.insts[0].Confirm(ctx, "r", "B", own, 1); !errors.Is(err, ErrRemoved) {
+			t.Fatalf("confirm after removal = %v, want ErrRemoved (not a takeover)", err)
+		}
+	})
+
+	t.Run("a dead instance's clients are reaped by the others", func(t *testing.T) {
+		c := newCluster(t, srv, 2)
+		for _, s := range c.insts {
+			if err := s.Heartbeat(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.join(t, 0, "r", "A")
+		c.join(t, 0, "r", "B")
+		for i, id := range []string{"A", "B"} {
+			if _, err := c.insts[0].Register(ctx, "r", id, c.insts[0].Owner(uint64(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, _ := c.insts[1].Alive(ctx, 5*time.Second); n != 2 {
+			t.Fatalf("alive = %d, want 2", n)
+		}
+		// Instance 0 stops heartbeating (SIGKILL); instance 1 goes on.
+		c.clock.add(6 * time.Second)
+		c.insts[1].Heartbeat(ctx)
+		if n, _ := c.insts[1].Alive(ctx, 5*time.Second); n != 1 {
+			t.Fatalf("alive = %d, want 1", n)
+		}
+		dead, err := c.insts[1].ReapInstances(ctx, 5*time.Second)
+		if err != nil || strings.Join(dead, ",") != "i0" {
+			t.Fatalf("dead = %v, %v", dead, err)
+		}
+		c.clock.add(grace + time.Second)
+		gone, err := c.insts[1].Reap(ctx, 100)
+		if err != nil || len(gone) != 2 {
+			t.Fatalf("reaped %v, %v; want both clients of the dead instance", gone, err)
+		}
+		if j := c.join(t, 1, "r", "C"); !j.IsInitiator {
+			t.Fatalf("room not free after the dead instance's clients were reaped")
+		}
+	})
+
+	t.Run("wake-ups go to the instance holding the recipient's socket", func(t *testing.T) {
+		c := newCluster(t, srv, 2)
+		sub := c.rdb.Subscribe(ctx, c.insts[0].WakeChannel("i0"))
+		defer sub.Close()
+		if _, err := sub.Receive(ctx); err != nil {
+			t.Fatal(err)
+		}
+		c.join(t, 0, "r", "A")
+		c.join(t, 0, "r", "B")
+		own := c.insts[0].Owner(1)
+		if _, err := c.insts[0].Register(ctx, "r", "B", own); err != nil {
+			t.Fatal(err)
+		}
+		sent, err := c.insts[1].Send(ctx, "r", "A", "hi", false, c.insts[0].NewToken())
+		if err != nil || sent.PeerOwner != own {
+			t.Fatalf("send = %+v, %v", sent, err)
+		}
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		msg, err := sub.ReceiveMessage(tctx)
+		if err != nil || msg.Payload != "w r B" {
+			t.Fatalf("wake = %v, %v; want \"w r B\"", msg, err)
+		}
+		// A takeover from instance 1 tells instance 0 which socket to close.
+		if _, err := c.insts[1].Register(ctx, "r", "B", c.insts[1].Owner(2)); err != nil {
+			t.Fatal(err)
+		}
+		msg, err = sub.ReceiveMessage(tctx)
+		if err != nil || msg.Payload != "t r B "+own {
+			t.Fatalf("takeover notice = %v, %v", msg, err)
+		}
+	})
+}

@@ -1,0 +1,222 @@
+package room
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/onertc/onertc/protocol"
+)
+
+// Redis is the Store that several instances share. Each operation is one Lua script on the
+// keys of one room, so it is atomic without WATCH retry loops, and every key of a room
+// carries the room id as its hash tag ({room}) so the script stays in one slot of a Redis
+// Cluster. A room is:
+//
+//	PREFIX{room}:clients  list of client ids in join order
+//	PREFIX{room}:mailbox  list of the messages of the client that is alone
+//	PREFIX{room}:mbytes   total bytes of the mailbox
+//
+// Only a client that is alone stores messages, and the second join takes them all, so one
+// mailbox per room holds what Memory keeps per client.
+type Redis struct {
+	rdb    redis.Cmdable
+	prefix string
+}
+
+// NewRedis returns the room table kept in rdb under keys starting with prefix (e.g.
+// "onertc:"), so several deployments can share one Redis.
+func NewRedis(rdb redis.Cmdable, prefix string) *Redis {
+	return &Redis{rdb: rdb, prefix: prefix}
+}
+
+// keys returns the keys of room roomID the room scripts take: clients, mailbox, mailbox
+// bytes.
+func (r *Redis) keys(roomID string) []string {
+	base := RedisRoomKey(r.prefix, roomID)
+	return []string{base + "clients", base + "mailbox", base + "mbytes"}
+}
+
+// RedisRoomKey is the start of every key of roomID, PREFIX{room}: , the room table's and the
+// relay's alike, so that all of them hash to one Redis Cluster slot. The room table's are
+// that plus "clients", "mailbox" and "mbytes".
+func RedisRoomKey(prefix, roomID string) string { return prefix + "{" + roomID + "}:" }
+
+// CountRemoved updates the counters Stats reads for a removal done by another script on
+// the room's keys (the relay's): one client fewer, and one room fewer when it emptied.
+func (r *Redis) CountRemoved(ctx context.Context, emptied bool) { r.count(ctx, -1, emptied) }
+
+func (r *Redis) statsKey() string { return r.prefix + "stats" }
+
+// The scripts answer with a status word first; room rules live here, in one place per
+// operation, so the Go side only translates words into errors.
+var (
+	joinScript = redis.NewScript(`
+local n = redis.call('LLEN', KEYS[1])
+if n >= tonumber(ARGV[2]) then return {'full'} end
+for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  if id == ARGV[1] then return {'taken'} end
+end
+local out = {'ok', tostring(n)}
+for _, m in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do out[#out+1] = m end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('RPUSH', KEYS[1], ARGV[1])
+return out`)
+
+	messageScript = redis.NewScript(RedisMailboxLua + `
+local ids = redis.call('LRANGE', KEYS[1], 0, -1)
+if #ids == 0 then return 'noroom' end
+local found = false
+for _, id in ipairs(ids) do if id == ARGV[1] then found = true end end
+if not found then return 'noclient' end
+if #ids > 1 then return 'relay' end
+local r = mailbox_store(KEYS[2], KEYS[3], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV, 4)
+if r == 'ok' then return 'stored' end
+return r`)
+
+	removeScript = redis.NewScript(RedisMailboxLua + `
+if redis.call('LREM', KEYS[1], 0, ARGV[1]) == 0 then return 'none' end
+if redis.call('LLEN', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+  return 'emptied'
+end
+return mailbox_store(KEYS[2], KEYS[3], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV, 4)`)
+)
+
+// RedisMailboxLua defines mailbox_store(mb, mbytes, maxn, maxb, msgs, first): it appends
+// msgs[first..] to the mailbox list mb while they fit maxn messages and maxb bytes (the
+// total kept in mbytes) and answers 'ok' or 'mailboxfull'. The relay's scripts store in
+// the same mailbox with it.
+const RedisMailboxLua = `
+local function mailbox_store(mb, mbytes, maxn, maxb, msgs, first)
+  local n = redis.call('LLEN', mb)
+  local b = tonumber(redis.call('GET', mbytes) or '0')
+  for i = first, #msgs do
+    if n + 1 > maxn or b + #msgs[i] > maxb then return 'mailboxfull' end
+    redis.call('RPUSH', mb, msgs[i])
+    n, b = n + 1, b + #msgs[i]
+    redis.call('SET', mbytes, b)
+  end
+  return 'ok'
+end
+`
+
+// Join implements Store.
+func (r *Redis) Join(ctx context.Context, roomID string, newID func() string) (Joined, error) {
+	if !protocol.ValidID(roomID) {
+		return Joined{}, fmt.Errorf("join room %q: %w", roomID, ErrInvalidID)
+	}
+	keys := r.keys(roomID)
+	for {
+		id := newID()
+		res, err := joinScript.Run(ctx, r.rdb, keys, id, protocol.RoomCapacity).StringSlice()
+		if err != nil {
+			return Joined{}, fmt.Errorf("join room %q: %w", roomID, err)
+		}
+		switch res[0] {
+		case "full":
+			return Joined{}, fmt.Errorf("join room %q: %w", roomID, ErrFull)
+		case "taken":
+			continue
+		}
+		before, _ := strconv.Atoi(res[1])
+		r.count(ctx, 1, before == 0)
+		return Joined{ClientID: id, IsInitiator: before == 0, Messages: append([]string{}, res[2:]...)}, nil
+	}
+}
+
+// Message implements Store.
+func (r *Redis) Message(ctx context.Context, roomID, clientID, msg string) (bool, error) {
+	if !protocol.ValidID(roomID) {
+		return false, fmt.Errorf("message in room %q: %w", roomID, ErrUnknownRoom)
+	}
+	res, err := messageScript.Run(ctx, r.rdb, r.keys(roomID), clientID,
+		protocol.MaxMailbox, protocol.MaxQueuedBytesPerSender, msg).Text()
+	if err != nil {
+		return false, fmt.Errorf("message from %q in room %q: %w", clientID, roomID, err)
+	}
+	switch res {
+	case "stored":
+		return true, nil
+	case "relay":
+		return false, nil
+	case "noroom":
+		return false, fmt.Errorf("message in room %q: %w", roomID, ErrUnknownRoom)
+	case "noclient":
+		return false, fmt.Errorf("message from %q in room %q: %w", clientID, roomID, ErrUnknownClient)
+	case "mailboxfull":
+		return false, fmt.Errorf("message from %q in room %q: %w", clientID, roomID, ErrMailboxFull)
+	}
+	return false, fmt.Errorf("message from %q in room %q: unexpected answer %q", clientID, roomID, res)
+}
+
+// Remove implements Store.
+func (r *Redis) Remove(ctx context.Context, roomID, clientID string, handoff []string) error {
+	if !protocol.ValidID(roomID) {
+		return nil
+	}
+	args := make([]any, 0, 3+len(handoff))
+	args = append(args, clientID, protocol.MaxMailbox, protocol.MaxQueuedBytesPerSender)
+	for _, m := range handoff {
+		args = append(args, m)
+	}
+	res, err := removeScript.Run(ctx, r.rdb, r.keys(roomID), args...).Text()
+	if err != nil {
+		return fmt.Errorf("remove %q from room %q: %w", clientID, roomID, err)
+	}
+	switch res {
+	case "none":
+		return nil
+	case "emptied":
+		r.count(ctx, -1, true)
+		return nil
+	case "mailboxfull":
+		r.count(ctx, -1, false)
+		return fmt.Errorf("hand off in room %q: %w", roomID, ErrMailboxFull)
+	}
+	r.count(ctx, -1, false)
+	return nil
+}
+
+// Occupancy implements Store.
+func (r *Redis) Occupancy(ctx context.Context, roomID string) (int, error) {
+	if !protocol.ValidID(roomID) {
+		return 0, nil
+	}
+	n, err := r.rdb.LLen(ctx, r.keys(roomID)[0]).Result()
+	if err != nil {
+		return 0, fmt.Errorf("occupancy of room %q: %w", roomID, err)
+	}
+	return int(n), nil
+}
+
+// count keeps the counters Stats reads. They live outside the rooms' slots (a script may
+// touch only one), so they are updated after the script: an instance that dies in between
+// leaves them off by one, which metrics can bear.
+func (r *Redis) count(ctx context.Context, clients int, roomChanged bool) {
+	_, _ = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.HIncrBy(ctx, r.statsKey(), "clients", int64(clients))
+		if roomChanged {
+			p.HIncrBy(ctx, r.statsKey(), "rooms", int64(clients))
+		}
+		return nil
+	})
+}
+
+// Stats implements Store, from counters (see count), so it costs one round trip however
+// many rooms there are.
+func (r *Redis) Stats(ctx context.Context) (Stats, error) {
+	vals, err := r.rdb.HMGet(ctx, r.statsKey(), "rooms", "clients").Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return Stats{}, fmt.Errorf("room stats: %w", err)
+	}
+	num := func(v any) int {
+		s, _ := v.(string)
+		n, _ := strconv.Atoi(s)
+		return max(n, 0)
+	}
+	return Stats{Rooms: num(vals[0]), Clients: num(vals[1])}, nil
+}

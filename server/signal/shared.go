@@ -1,0 +1,491 @@
+package signal
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/relaystate"
+)
+
+// Shared mode (Config.Shared set): membership, queues, grace deadlines and socket ownership
+// live in Redis (relaystate), and the relay keeps locally only the clients whose socket is on
+// this instance. Such a client's inbox is a window on its Redis queue: head is the queue
+// index of inbox[0], fetched the index after its last message. The socket writer and its
+// pong-confirmed trimming are the same as in memory mode; a trim is also made in Redis, and
+// only then is a message gone. Memory mode never enters this file.
+
+// sharedTimeout bounds one Redis operation made on a client's behalf.
+const sharedTimeout = 3 * time.Second
+
+// fetchBatch is how many queued messages one fetch takes.
+const fetchBatch = 64
+
+// sendHold is how long a message that Redis cannot take is held and retried before its
+// sender is told: an outage shorter than this loses nothing.
+const sendHold = 15 * time.Second
+
+// heartbeatTimeout bounds a heartbeat: one slower than this counts as failed, so /readyz
+// turns 503 about a second into an outage rather than after go-redis's read timeout and
+// its retry (4 s and more on a loaded machine).
+const heartbeatTimeout = time.Second
+
+// transient reports whether err is Redis trouble rather than an answer.
+func transient(err error) bool {
+	return !errors.Is(err, relaystate.ErrUnknownClient) && !errors.Is(err, relaystate.ErrQueueFull) &&
+		!errors.Is(err, relaystate.ErrMailboxFull)
+}
+
+// ErrUnavailable is what a client is told when the shared state cannot be reached.
+var ErrUnavailable = errors.New("Relay temporarily unavailable, try again")
+
+func sharedCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), sharedTimeout)
+}
+
+// registerShared registers the socket as the client's, on whichever instance the client
+// was before: one there is told to close.
+func (s *socket) registerShared(roomID, clientID string) bool {
+	r := s.relay
+	r.mu.Lock()
+	if text := s.refusalLocked(roomID, clientID); text != "" {
+		r.stats.wsErrors.Add(1)
+		s.failLocked(text, true)
+		r.mu.Unlock()
+		return false
+	}
+	r.mu.Unlock()
+	owner := r.cfg.Shared.Owner(r.sockSeq.Add(1))
+	ctx, cancel := sharedCtx()
+	reg, err := r.cfg.Shared.Register(ctx, roomID, clientID, owner)
+	cancel()
+	if err != nil {
+		r.stats.wsErrors.Add(1)
+		text := protocol.ErrTextUnknownClient
+		if !errors.Is(err, relaystate.ErrUnknownClient) {
+			s.log.Warn("relay register failed", "err", err)
+			text = ErrUnavailable.Error()
+		}
+		s.fail(text, true)
+		return false
+	}
+	r.mu.Lock()
+	rm := r.rooms[roomID]
+	if rm == nil {
+		rm = &room{id: roomID}
+		r.rooms[roomID] = rm
+	}
+	c := rm.find(clientID)
+	if c == nil {
+		c = &client{room: rm, id: clientID}
+		rm.clients = append(rm.clients, c)
+	}
+	if old := c.sock; old != nil {
+		r.stats.wsErrors.Add(1)
+		old.failLocked(protocol.ErrTextDuplicateClient, true)
+		old.client = nil
+	}
+	// What an earlier socket here had fetched is fetched again from Redis, where it stays
+	// until confirmed: the window restarts at the queue's head.
+	c.inbox, c.inboxBytes, c.writtenFront = nil, 0, 0
+	c.inboxGen++
+	c.head, c.fetched = reg.Base, reg.Base
+	c.sock = s
+	s.client, s.owner, s.gen = c, owner, c.inboxGen
+	s.log = s.log.With("room", roomID, "client", clientID)
+	s.kickLocked()
+	r.mu.Unlock()
+	r.fetch(c)
+	return true
+}
+
+func (rm *room) find(id string) *client {
+	for _, c := range rm.clients {
+		if c.id == id {
+			return c
+		}
+	}
+	return nil
+}
+
+// fetch makes sure the client's queue is read into its inbox; one fetch runs at a time per
+// client, and a request during it makes it read again.
+func (r *Relay) fetch(c *client) {
+	r.mu.Lock()
+	if c.fetching {
+		c.refetch = true
+		r.mu.Unlock()
+		return
+	}
+	c.fetching = true
+	r.mu.Unlock()
+	go r.fetchLoop(c)
+}
+
+func (r *Relay) fetchLoop(c *client) {
+	for {
+		r.mu.Lock()
+		s := c.sock
+		if s == nil || s.client != c {
+			c.fetching = false
+			r.mu.Unlock()
+			return
+		}
+		from, owner := c.fetched, s.owner
+		c.refetch = false
+		r.mu.Unlock()
+
+		ctx, cancel := sharedCtx()
+		at, msgs, err := r.cfg.Shared.Fetch(ctx, c.room.id, c.id, owner, from, fetchBatch)
+		cancel()
+
+		r.mu.Lock()
+		if err != nil {
+			c.fetching = false
+			r.mu.Unlock()
+			if errors.Is(err, relaystate.ErrNotOwner) || errors.Is(err, relaystate.ErrRemoved) {
+				s.lostOwnership(c, errors.Is(err, relaystate.ErrRemoved))
+				return
+			}
+			// Redis trouble: the messages wait in Redis; try again shortly.
+			r.log.Warn("relay fetch failed, retrying", "room", c.room.id, "client", c.id, "err", err)
+			time.AfterFunc(500*time.Millisecond, func() { r.fetch(c) })
+			return
+		}
+		if c.sock != s || c.fetched != from {
+			r.mu.Unlock()
+			continue // re-registered meanwhile: read from the new window
+		}
+		now := time.Since(r.started)
+		for _, m := range msgs {
+			c.inbox = append(c.inbox, queued{msg: m, at: now})
+			c.inboxBytes += len(m)
+		}
+		c.fetched = at + int64(len(msgs))
+		if len(msgs) > 0 {
+			s.kickLocked()
+		}
+		if len(msgs) < fetchBatch && !c.refetch {
+			c.fetching = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+	}
+}
+
+// confirmShared drops what a pong confirmed from the client's Redis queue. A socket that no
+// longer owns the client is closed: its client registered on another instance.
+// It reports whether the queue was trimmed.
+func (s *socket) confirmShared(c *client, upto int64) bool {
+	ctx, cancel := sharedCtx()
+	defer cancel()
+	err := s.relay.cfg.Shared.Confirm(ctx, c.room.id, c.id, s.owner, upto)
+	switch {
+	case errors.Is(err, relaystate.ErrNotOwner), errors.Is(err, relaystate.ErrRemoved):
+		s.lostOwnership(c, errors.Is(err, relaystate.ErrRemoved))
+	case err != nil:
+		// Not trimmed: the messages stay pending, and the next confirm of this socket
+		// (a later pong) trims them too.
+		s.log.Warn("relay confirm failed", "err", err)
+	}
+	return err == nil
+}
+
+// lostOwnership handles a socket the shared state no longer names as its client's: when
+// the client registered on another instance, this socket is closed as a replaced one; when
+// it was removed (DELETE on any instance), its socket drains as in closeOwner, whether or
+// not that instance's notice arrived.
+func (s *socket) lostOwnership(c *client, removed bool) {
+	r := s.relay
+	if removed {
+		r.closeOwner(c.room.id, s.owner, "")
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c.removed || s.client != c {
+		return
+	}
+	r.stats.wsErrors.Add(1)
+	s.failLocked(protocol.ErrTextDuplicateClient, true)
+}
+
+// detachShared takes the client offline in Redis (its grace period starts there, reaped by
+// any instance) and forgets it here. Called without Relay.mu.
+func (r *Relay) detachShared(roomID, clientID, owner string) {
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := sharedCtx()
+		err := r.cfg.Shared.Detach(ctx, roomID, clientID, owner)
+		cancel()
+		if err == nil || errors.Is(err, relaystate.ErrNotOwner) {
+			return
+		}
+		// While Redis is away the client stays ours there; once this instance stops
+		// trying (or dies), the others find it through our missing heartbeat.
+		if attempt == 20 {
+			r.log.Warn("relay detach failed", "room", roomID, "client", clientID, "err", err)
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// forgetLocked drops a local client that has no socket here any more. Called with r.mu held.
+func (r *Relay) forgetLocked(c *client) {
+	rm := c.room
+	for i, o := range rm.clients {
+		if o == c {
+			rm.clients = append(rm.clients[:i], rm.clients[i+1:]...)
+			break
+		}
+	}
+	if len(rm.clients) == 0 && r.rooms[rm.id] == rm {
+		delete(r.rooms, rm.id)
+	}
+}
+
+// sendShared queues msg for the sender's peer in Redis (or the room mailbox when the sender
+// is alone) and, when the peer's socket is here, reads it into the peer's inbox at once
+// rather than waiting for the wake-up.
+// A socket's sender passes orphan: see relaystate.Redis.Send.
+func (r *Relay) sendShared(ctx context.Context, roomID, clientID, msg string, orphan bool) error {
+	if len(msg) > protocol.MaxMessageBytes {
+		return ErrTooLarge
+	}
+	// While Redis is away the message is held here and tried again, up to sendHold: the
+	// sender's next messages wait behind it, so their order holds too.
+	var sent relaystate.Sent
+	var err error
+	holdUntil := time.Now().Add(sendHold)
+	token := r.cfg.Shared.NewToken()
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
+		sctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+		sent, err = r.cfg.Shared.Send(sctx, roomID, clientID, msg, orphan, token)
+		cancel()
+		if err == nil || !transient(err) || time.Now().Add(backoff).After(holdUntil) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(backoff)
+	}
+	switch {
+	case errors.Is(err, relaystate.ErrUnknownClient):
+		return ErrUnknownClient
+	case errors.Is(err, relaystate.ErrQueueFull), errors.Is(err, relaystate.ErrMailboxFull):
+		r.stats.dropped.Add(1)
+		return ErrQueueFull
+	case err != nil:
+		r.log.Warn("relay send failed", "room", roomID, "client", clientID, "err", err)
+		return ErrUnavailable
+	}
+	if sent.Dropped {
+		r.stats.dropped.Add(1)
+		return nil
+	}
+	if sent.Stored || sent.PeerOwner == "" {
+		r.stats.queued.Add(1)
+		return nil
+	}
+	if relaystate.InstanceOf(sent.PeerOwner) == r.cfg.Shared.Instance() {
+		r.wake(roomID, "", sent.PeerOwner)
+	} else {
+		r.stats.crossed.Add(1)
+	}
+	return nil
+}
+
+// wake reads the queue of the local client whose socket is owner (or, with owner "", of
+// clientID).
+func (r *Relay) wake(roomID, clientID, owner string) {
+	r.mu.Lock()
+	var c *client
+	if rm := r.rooms[roomID]; rm != nil {
+		for _, o := range rm.clients {
+			if o.sock != nil && (o.sock.owner == owner || owner == "" && o.id == clientID) {
+				c = o
+			}
+		}
+	}
+	r.mu.Unlock()
+	if c != nil {
+		r.fetch(c)
+	}
+}
+
+// closeOwner closes the local socket owner with errText (takeover elsewhere) or, with
+// errText "", normally after DrainTimeout (removed by DELETE elsewhere).
+func (r *Relay) closeOwner(roomID, owner, errText string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rm := r.rooms[roomID]
+	if rm == nil {
+		return
+	}
+	for _, c := range rm.clients {
+		s := c.sock
+		if s == nil || s.owner != owner {
+			continue
+		}
+		if errText != "" {
+			r.stats.wsErrors.Add(1)
+			s.failLocked(errText, true)
+			s.client, c.sock = nil, nil
+			r.forgetLocked(c)
+			return
+		}
+		// Still read for DrainTimeout, as in memory mode: its bye reaches the peer.
+		c.sock, c.removed = nil, true
+		r.forgetLocked(c)
+		time.AfterFunc(r.cfg.DrainTimeout, func() { s.closeWith(websocket.CloseNormalClosure, "") })
+		return
+	}
+}
+
+// deleteShared removes the client at once, on whichever instance its socket is.
+func (r *Relay) deleteShared(ctx context.Context, roomID, clientID string) {
+	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+	defer cancel()
+	gone, err := r.cfg.Shared.Remove(ctx, roomID, clientID)
+	if err != nil {
+		r.log.Warn("relay delete failed", "room", roomID, "client", clientID, "err", err)
+		return
+	}
+	if gone.Owner != "" {
+		r.stats.removed.Add(1)
+		if relaystate.InstanceOf(gone.Owner) == r.cfg.Shared.Instance() {
+			r.closeOwner(roomID, gone.Owner, "")
+		}
+	} else if gone.Client != "" {
+		r.stats.removed.Add(1)
+	}
+}
+
+// Run does the shared mode's background work until ctx ends: heartbeats, reaping the
+// clients whose grace period is over and the instances that went silent, and wake-ups from
+// the other instances. In memory mode it returns at once.
+func (r *Relay) Run(ctx context.Context) {
+	sh := r.cfg.Shared
+	if sh == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); r.listen(ctx) }()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	// reachableSince is when Redis last became reachable: after an outage every instance
+	// missed its heartbeats, so none is judged dead before all had time to beat again.
+	var reachableSince time.Time
+	for {
+		hctx, cancel := context.WithTimeout(ctx, heartbeatTimeout)
+		err := sh.Heartbeat(hctx)
+		cancel()
+		if err == nil && !r.sharedOK.Load() {
+			reachableSince = time.Now()
+		}
+		if err != nil && ctx.Err() == nil && r.sharedOK.Load() {
+			r.log.Warn("relay heartbeat failed: Redis unreachable", "err", err)
+		}
+		if err == nil && !r.sharedOK.Load() {
+			r.log.Info("relay heartbeat: Redis reachable")
+		}
+		r.sharedOK.Store(err == nil)
+		if n, err := sh.Alive(ctx, r.cfg.InstanceTimeout); err == nil {
+			r.alive.Store(int64(n))
+		}
+		if r.sharedOK.Load() && time.Since(reachableSince) > r.cfg.InstanceTimeout {
+			if _, err := sh.ReapInstances(ctx, r.cfg.InstanceTimeout); err != nil && ctx.Err() == nil {
+				r.log.Warn("relay: reaping dead instances failed", "err", err)
+			}
+		}
+		gone, err := sh.Reap(ctx, 256)
+		if err != nil && ctx.Err() == nil {
+			r.log.Warn("relay: reaping expired clients failed", "err", err)
+		}
+		for _, g := range gone {
+			r.stats.removed.Add(1)
+			r.log.Info("relay client removed after grace period", "room", g.Room, "client", g.Client)
+		}
+		select {
+		case <-ctx.Done():
+			<-done
+			lctx, cancel := sharedCtx()
+			_ = sh.Leave(lctx)
+			cancel()
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// SharedHealthy reports whether the last heartbeat reached Redis (always true in memory
+// mode).
+func (r *Relay) SharedHealthy() bool { return r.cfg.Shared == nil || r.sharedOK.Load() }
+
+// listen handles this instance's wake-up channel. Pub/sub loses what is published while
+// it reconnects, so each (re)subscription, and a probe that does not come back, rereads the
+// queue of every local client.
+func (r *Relay) listen(ctx context.Context) {
+	sh := r.cfg.Shared
+	sub := sh.Subscribe(ctx)
+	defer sub.Close()
+	ch := sub.ChannelWithSubscriptions()
+	probe := time.NewTicker(2 * time.Second)
+	defer probe.Stop()
+	lastProbe := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-probe.C:
+			if time.Since(lastProbe) > 5*time.Second {
+				r.log.Warn("relay wake-ups silent: rereading every local queue")
+				r.fetchAll()
+				lastProbe = time.Now()
+			}
+			pctx, cancel := sharedCtx()
+			_ = sh.Probe(pctx)
+			cancel()
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			switch m := m.(type) {
+			case *redis.Subscription:
+				r.fetchAll()
+			case *redis.Message:
+				fields := strings.Fields(m.Payload)
+				switch {
+				case len(fields) == 1 && fields[0] == "p":
+					lastProbe = time.Now()
+				case len(fields) == 3 && fields[0] == "w":
+					r.wake(fields[1], fields[2], "")
+				case len(fields) == 4 && fields[0] == "t":
+					r.closeOwner(fields[1], fields[3], protocol.ErrTextDuplicateClient)
+				case len(fields) == 4 && fields[0] == "d":
+					r.closeOwner(fields[1], fields[3], "")
+				}
+			}
+		}
+	}
+}
+
+func (r *Relay) fetchAll() {
+	r.mu.Lock()
+	var all []*client
+	for _, rm := range r.rooms {
+		for _, c := range rm.clients {
+			if c.sock != nil {
+				all = append(all, c)
+			}
+		}
+	}
+	r.mu.Unlock()
+	for _, c := range all {
+		r.fetch(c)
+	}
+}
