@@ -55,7 +55,7 @@ func (r *Relay) ServeWS(w http.ResponseWriter, req *http.Request) {
 	switch {
 	case r.closed:
 		status, refusal = http.StatusServiceUnavailable, ErrClosed.Error()
-	case r.cfg.MaxSockets > 0 && len(r.sockets) >= r.cfg.MaxSockets:
+	case r.cfg.MaxSockets > 0 && r.admitted >= r.cfg.MaxSockets:
 		status, refusal = http.StatusServiceUnavailable, "Too many open sockets on this server"
 	case r.cfg.MaxSocketsPerIP > 0 && r.perKey[key] >= r.cfg.MaxSocketsPerIP:
 		status, refusal = http.StatusTooManyRequests, "Too many open sockets from your address"
@@ -63,6 +63,7 @@ func (r *Relay) ServeWS(w http.ResponseWriter, req *http.Request) {
 		r.wg.Add(1)
 		// Counted before the upgrade so concurrent handshakes cannot overshoot the cap.
 		r.perKey[key]++
+		r.admitted++
 	}
 	r.mu.Unlock()
 	if status != 0 {
@@ -75,7 +76,7 @@ func (r *Relay) ServeWS(w http.ResponseWriter, req *http.Request) {
 		// The upgrader has answered and counted it.
 		r.log.Debug("relay handshake refused", "remote", req.RemoteAddr, "err", err)
 		r.mu.Lock()
-		r.releaseKeyLocked(key)
+		r.releaseLocked(key)
 		r.mu.Unlock()
 		r.wg.Done()
 		return

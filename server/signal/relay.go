@@ -104,8 +104,12 @@ type Relay struct {
 	rooms   map[string]*room
 	sockets map[*socket]struct{}
 	perKey  map[string]int
-	closed  bool
-	wg      sync.WaitGroup
+	// admitted counts sockets against MaxSockets from before their upgrade to their detach:
+	// the client sees 101 before the socket enters sockets, and a cap read from len(sockets)
+	// would let the next handshake through.
+	admitted int
+	closed   bool
+	wg       sync.WaitGroup
 	// sockSeq numbers this instance's sockets for the shared state's owner ids.
 	sockSeq atomic.Uint64
 	// sharedOK and alive are what the last heartbeat found (shared mode): Redis

@@ -474,7 +474,7 @@ func (s *socket) detach() {
 	r := s.relay
 	r.mu.Lock()
 	delete(r.sockets, s)
-	r.releaseKeyLocked(s.key)
+	r.releaseLocked(s.key)
 	c := s.client
 	shared := false
 	if c != nil && c.sock == s {
@@ -495,7 +495,9 @@ func (s *socket) detach() {
 	r.stats.openWS.Add(-1)
 }
 
-func (r *Relay) releaseKeyLocked(key string) {
+// releaseLocked gives back the places ServeWS counted for a socket from key.
+func (r *Relay) releaseLocked(key string) {
+	r.admitted--
 	if r.perKey[key]--; r.perKey[key] <= 0 {
 		delete(r.perKey, key)
 	}
