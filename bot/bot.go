@@ -31,6 +31,9 @@ var (
 	ErrBadOptions   = errors.New("invalid bot options")
 )
 
+// DefaultICEFailAfter is Options.ICEFailAfter when unset.
+const DefaultICEFailAfter = 9 * time.Second
+
 // Options configure one bot.
 type Options struct {
 	Server    string // base URL of the onertc server, e.g. http://127.0.0.1:8080
@@ -55,6 +58,11 @@ type Options struct {
 	Transport client.Transport
 	// RecoverAfter is passed to the call (client.Config.RecoverAfter).
 	RecoverAfter time.Duration
+	// ICEFailAfter is how long the selected ICE path may stay silent before the call counts
+	// it failed and restarts ICE (default DefaultICEFailAfter). A call whose TURN server
+	// died loses media for about this long; too short, and a loaded machine restarts
+	// healthy calls.
+	ICEFailAfter time.Duration
 	Logger       *slog.Logger
 }
 
@@ -118,6 +126,9 @@ func New(opts Options) (*Bot, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
 	}
+	if opts.ICEFailAfter <= 0 {
+		opts.ICEFailAfter = DefaultICEFailAfter
+	}
 	if opts.StatsEvery == 0 {
 		opts.StatsEvery = 2 * time.Second
 	}
@@ -179,8 +190,11 @@ func (b *Bot) newAPI() (*webrtc.API, error) {
 	ir.Add(counterFactory{c: &b.cnt})
 	se := webrtc.SettingEngine{LoggerFactory: client.PionLoggerFactory(b.log)}
 	se.SetIncludeLoopbackCandidate(b.opts.IncludeLoopback)
-	// Notice a dead peer in seconds, not pion's default half minute.
-	se.SetICETimeouts(3*time.Second, 6*time.Second, time.Second)
+	// Notice a dead path in seconds, not pion's default half minute: "disconnected" after a
+	// third of ICEFailAfter without a packet, "failed" after all of it, and keepalives
+	// often enough that an idle path never looks silent.
+	disc := b.opts.ICEFailAfter / 3
+	se.SetICETimeouts(disc, b.opts.ICEFailAfter-disc, min(time.Second, disc/3))
 	// The answerer's DTLS ClientHello often reaches the offerer before the answer has (the
 	// relay is slower than loopback ICE) and is dropped; pion's 1 s retransmission then
 	// dominates set-up time. Browsers start at 50 ms and back off.

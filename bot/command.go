@@ -39,6 +39,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.opts.Duration, "duration", 30*time.Second, "stay this long after connecting, then hang up (0: until interrupted)")
 	fs.DurationVar(&c.opts.Timeout, "timeout", 30*time.Second, "fail when not connected within this time")
 	fs.DurationVar(&c.opts.StatsEvery, "stats", 2*time.Second, "period of stats lines (negative: none)")
+	fs.DurationVar(&c.opts.ICEFailAfter, "ice-fail-after", DefaultICEFailAfter, "restart ICE when the media path is silent this long (a TURN server died)")
 	fs.IntVar(&c.count, "count", 1, "number of bots, two per room")
 	fs.BoolVar(&c.opts.IncludeLoopback, "loopback", false, "also offer loopback host candidates (calls on one machine)")
 	fs.BoolVar(&c.verbose, "verbose", false, "debug logs on stderr")

@@ -260,10 +260,8 @@ func (m *machine) sendLoop() {
 func (m *machine) leave(connected bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), 3*time.Second)
 	defer cancel()
-	if m.peer != nil {
-		_ = m.peer.Close()
-		m.peer = nil
-	}
+	m.retire()
+	defer m.closing.Wait()
 	if connected {
 		close(m.out)
 		select {

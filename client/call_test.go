@@ -362,12 +362,14 @@ func TestCallGivesUpWhenRelayStaysDown(t *testing.T) {
 	}
 }
 
+// A peer that takes fresh ICE servers (a browser's) restarts ICE on failure, with fresh
+// servers, on the same peer.
 func TestCallRestartsICEOnFailure(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	srv := newFakeServer()
-	a := startCall(t, ctx, srv, "room6", "a", nil)
-	b := startCall(t, ctx, srv, "room6", "b", nil)
+	a := startCall(t, ctx, srv, "room6", "a", settable)
+	b := startCall(t, ctx, srv, "room6", "b", settable)
 	testsync.Eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
 
 	a.peers.last().setState(PeerStateFailed)
@@ -378,11 +380,49 @@ func TestCallRestartsICEOnFailure(t *testing.T) {
 	if a.peers.count() != 1 || b.peers.count() != 1 {
 		t.Fatalf("ICE restart made new peers: a=%d b=%d", a.peers.count(), b.peers.count())
 	}
+	if p := a.peers.last(); p.serverSets != 1 {
+		t.Fatalf("fresh ICE servers given %d times before the restart, want 1", p.serverSets)
+	}
 	// A callee whose connection stays failed without a new offer starts over as offerer.
 	b.peers.last().setState(PeerStateFailed)
 	testsync.Eventually(t, 2*time.Second, "callee re-offers on a fresh peer", func() bool {
 		return b.peers.count() == 2 && b.count(EventSent, protocol.TypeOffer) == 1
 	})
+}
+
+// A peer that keeps the ICE servers it was made with (pion's) would restart through the
+// one that failed, e.g. a dead instance's TURN server: on failure the caller starts over at
+// once on a fresh peer, with servers fetched again, and the callee answers on a fresh one.
+func TestCallStartsOverWhenPeerKeepsItsServers(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := newFakeServer()
+	a := startCall(t, ctx, srv, "room6b", "a", func(c *Config) { c.RecoverAfter = time.Hour })
+	b := startCall(t, ctx, srv, "room6b", "b", func(c *Config) { c.RecoverAfter = time.Hour })
+	testsync.Eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
+	first := a.peers.last()
+
+	first.setState(PeerStateFailed)
+	b.peers.last().setState(PeerStateFailed)
+	testsync.Eventually(t, 2*time.Second, "fresh peers connected", func() bool {
+		return a.peers.count() == 2 && b.peers.count() == 2 && connected(a)() && connected(b)()
+	})
+	for _, p := range []*fakePeer{a.peers.last(), b.peers.last()} {
+		if _, _, _, restarts := p.snapshot(); restarts != 0 {
+			t.Fatalf("peer %s restarted ICE %d times, want a fresh session", p.id, restarts)
+		}
+	}
+	testsync.Eventually(t, 2*time.Second, "the failed peer closed", func() bool {
+		first.mu.Lock()
+		defer first.mu.Unlock()
+		return first.closed
+	})
+	a.peers.mu.Lock()
+	fresh := a.peers.cfgs[1].ICEServers
+	a.peers.mu.Unlock()
+	if len(fresh) != 1 || fresh[0].URLs[0] != "turn:fake:3478" {
+		t.Fatalf("the fresh peer got ICE servers %+v, want those fetched again", fresh)
+	}
 }
 
 func TestGlareResolvesToOneOffer(t *testing.T) {

@@ -245,7 +245,9 @@ type fakePeer struct {
 	cands     []Candidate
 	offers    int
 	restarts  int
-	closed    bool
+	// serverSets counts fresh ICE servers given (settablePeer only).
+	serverSets int
+	closed     bool
 	onCand    func(Candidate)
 	onState   func(PeerState)
 	connected bool
@@ -344,6 +346,29 @@ func (p *fakePeer) snapshot() (remotes []SessionDescription, cands []Candidate, 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]SessionDescription(nil), p.remotes...), append([]Candidate(nil), p.cands...), p.offers, p.restarts
+}
+
+// settablePeer is a fakePeer that takes fresh ICE servers before a restart, as a browser's
+// does; it counts them.
+type settablePeer struct{ *fakePeer }
+
+func (p settablePeer) SetICEServers(context.Context, PeerConfig) error {
+	p.mu.Lock()
+	p.serverSets++
+	p.mu.Unlock()
+	return nil
+}
+
+// settable makes a call's peers settablePeers.
+func settable(c *Config) {
+	inner := c.NewPeer
+	c.NewPeer = func(ctx context.Context, cfg PeerConfig) (Peer, error) {
+		p, err := inner(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return settablePeer{p.(*fakePeer)}, nil
+	}
 }
 
 // peerLog collects the fake peers a call made.

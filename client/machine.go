@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/onertc/onertc/protocol"
@@ -43,6 +44,9 @@ type machine struct {
 	restarted bool // an ICE restart was tried since the last "connected"
 	recoverT  *time.Timer
 	recoverC  <-chan time.Time
+	// closing counts retired peers still closing: pion's Close waits for candidate
+	// gathering, which waits seconds on a TURN server that died, so peers close aside.
+	closing sync.WaitGroup
 }
 
 type peerEvent struct {
@@ -166,10 +170,7 @@ func (m *machine) opCtx() (context.Context, context.CancelFunc) {
 
 // newPeer closes the current peer (if any) and makes a fresh one with fresh ICE servers.
 func (m *machine) newPeer() error {
-	if m.peer != nil {
-		_ = m.peer.Close()
-		m.peer = nil
-	}
+	m.retire()
 	m.stopRecover()
 	m.gen++
 	gen := m.gen
@@ -188,6 +189,22 @@ func (m *machine) newPeer() error {
 	m.log.Debug("peer created", "gen", gen, "ice_servers", len(servers), "relay_only", m.relayOnly)
 	m.c.emit(Event{Kind: EventPeer, Peer: p, Initiator: m.initiator})
 	return nil
+}
+
+// retire closes the current peer, if any, without waiting; leave waits for every retired peer.
+func (m *machine) retire() {
+	p := m.peer
+	if p == nil {
+		return
+	}
+	m.peer = nil
+	m.closing.Add(1)
+	go func() {
+		defer m.closing.Done()
+		if err := p.Close(); err != nil {
+			m.log.Debug("closing a retired peer failed", "err", err)
+		}
+	}()
 }
 
 func (m *machine) peerEvent(ev peerEvent) {
@@ -364,6 +381,15 @@ func (m *machine) onState(s PeerState) {
 		m.stopRecover()
 	case PeerStateFailed:
 		if m.initiator && !m.restarted && !m.awaiting {
+			if _, ok := m.peer.(ICEServerSetter); !ok {
+				// Its restart would gather through the servers it was made with, one of
+				// which may be what failed (the TURN server of an instance that died):
+				// start over now on a fresh peer with fresh servers instead.
+				if err := m.recover(); err != nil {
+					m.log.Error("starting over on a fresh peer failed", "err", err)
+				}
+				return
+			}
 			m.offer(true)
 			return
 		}

@@ -217,15 +217,39 @@ func (p *PionPeer) Close() error {
 // SelectedPair returns the candidate types ("host", "srflx", "prflx", "relay") of the
 // selected ICE pair, or ok=false before one is selected.
 func (p *PionPeer) SelectedPair() (local, remote string, ok bool) {
-	sctp := p.pc.SCTP()
-	if sctp == nil || sctp.Transport() == nil || sctp.Transport().ICETransport() == nil {
-		return "", "", false
-	}
-	pair, err := sctp.Transport().ICETransport().GetSelectedCandidatePair()
-	if err != nil || pair == nil || pair.Local == nil || pair.Remote == nil {
+	pair, ok := p.selectedPair()
+	if !ok {
 		return "", "", false
 	}
 	return pair.Local.Typ.String(), pair.Remote.Typ.String(), true
+}
+
+func (p *PionPeer) selectedPair() (*webrtc.ICECandidatePair, bool) {
+	if p.pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
+		// Before that the ICE transport may still be starting, and pion's
+		// GetSelectedCandidatePair reads what Start writes without a lock.
+		return nil, false
+	}
+	sctp := p.pc.SCTP()
+	if sctp == nil || sctp.Transport() == nil || sctp.Transport().ICETransport() == nil {
+		return nil, false
+	}
+	pair, err := sctp.Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Local == nil || pair.Remote == nil {
+		return nil, false
+	}
+	return pair, true
+}
+
+// SelectedLocalPort is the port of the selected pair's local candidate: for a relay
+// candidate, the port the TURN server relays on, which tells which server holds the
+// allocation.
+func (p *PionPeer) SelectedLocalPort() (int, bool) {
+	pair, ok := p.selectedPair()
+	if !ok {
+		return 0, false
+	}
+	return int(pair.Local.Port), true
 }
 
 // RTT is the current round-trip time of the selected ICE pair (STUN consent checks).

@@ -101,9 +101,9 @@ type Peer interface {
 
 // ICEServerSetter is implemented by peers that can take new ICE servers before an ICE
 // restart (the browser's setConfiguration). The call gives them fresh TURN credentials, so a
-// restart late in a call does not allocate with an expired credential. pion cannot (its ICE
-// gatherer keeps the servers it was created with); a pion call that cannot restart starts
-// over on a fresh peer after Config.RecoverAfter.
+// restart late in a call does not allocate with an expired credential, nor through the TURN
+// server of an instance that died. pion cannot (its ICE gatherer keeps the servers it was
+// created with): a failed pion call starts over at once on a fresh peer with fresh servers.
 type ICEServerSetter interface {
 	SetICEServers(ctx context.Context, cfg PeerConfig) error
 }

@@ -44,7 +44,8 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	rooms     room.Store
-	redis     *redisconn.Conn // nil in memory mode
+	redis     *redisconn.Conn   // nil in memory mode
+	shared    *relaystate.Redis // the relay's shared state, nil in memory mode
 	relay     *signal.Relay
 	metrics   *metrics
 	limiters  struct{ join, message, turn, ws *limiter }
@@ -105,7 +106,8 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		// One source of truth: the relay's state sits on the room table's keys.
 		rooms := room.NewRedis(s.redis, redisKeyPrefix)
 		s.rooms = rooms
-		rcfg.Shared = relaystate.New(s.redis, rooms, redisKeyPrefix, newInstanceID(), cfg.RelayGrace)
+		s.shared = relaystate.New(s.redis, rooms, redisKeyPrefix, newInstanceID(), cfg.RelayGrace)
+		rcfg.Shared = s.shared
 	}
 	s.relay = signal.New(rcfg)
 	l := cfg.Limits
@@ -196,6 +198,12 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	relayDone := make(chan struct{})
 	go func() { defer close(relayDone); s.relay.Run(relayCtx) }()
+	dirDone := make(chan struct{})
+	if s.shared != nil && s.turn != nil && s.turn.srv.Load() != nil {
+		go func() { defer close(dirDone); s.runTURNDirectory(relayCtx, s.shared, s.relay.InstanceTimeout()) }()
+	} else {
+		close(dirDone)
+	}
 	errc := make(chan error, len(servers)+1)
 	for i, hs := range servers {
 		go func() { errc <- hs.Serve(listeners[i]) }()
@@ -239,6 +247,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	s.relay.Close()
 	stopRelay()
 	<-relayDone
+	<-dirDone
 	if terr := s.stopTURN(); terr != nil {
 		err = errors.Join(err, terr)
 	}

@@ -28,6 +28,8 @@ type turnState struct {
 	tcpPort       atomic.Int32
 	tlsPort       atomic.Int32 // a TURN-only TLS port (--turn-tls)
 	sharedPort    atomic.Int32 // the HTTPS port, when it serves TURN too
+	// peers are the other live instances' TURN URIs (shared mode; see runTURNDirectory).
+	peers atomic.Pointer[[][]string]
 }
 
 // setupTURN resolves the TURN defaults that depend on the machine: realm (host name),
@@ -68,9 +70,7 @@ func (s *Server) setupTURN() error {
 		Secret: t.secret,
 		TTL:    s.cfg.TURN.TTL,
 		APIKey: s.cfg.TURN.APIKey,
-		URIs: func(*http.Request) []string {
-			return turn.URIs(t.host, int(t.udpPort.Load()), int(t.tcpPort.Load()), int(t.sharedPort.Load()), int(t.tlsPort.Load()))
-		},
+		URIs:   func(*http.Request) []string { return t.uris() },
 	})
 	s.turn = t
 	return nil

@@ -15,8 +15,9 @@
 //
 // and, outside any room: PREFIX grace (sorted set "room client" by deadline), PREFIX
 // instances (sorted set of instance ids by last heartbeat), PREFIX owned:INSTANCE (set of
-// "room client" whose socket the instance holds), and the pub/sub channel PREFIX
-// wake:INSTANCE, which only wakes an instance up: every message is in a queue first.
+// "room client" whose socket the instance holds), PREFIX turn (hash: instance id → its TURN
+// URIs, one per line), and the pub/sub channel PREFIX wake:INSTANCE, which only wakes an
+// instance up: every message is in a queue first.
 package relaystate
 
 import (
@@ -69,6 +70,7 @@ func (s *Redis) Instance() string { return s.instance }
 func (s *Redis) base(roomID string) string { return room.RedisRoomKey(s.prefix, roomID) }
 func (s *Redis) graceKey() string          { return s.prefix + "grace" }
 func (s *Redis) instancesKey() string      { return s.prefix + "instances" }
+func (s *Redis) turnKey() string           { return s.prefix + "turn" }
 func (s *Redis) ownedKey(inst string) string {
 	return s.prefix + "owned:" + inst
 }
@@ -522,6 +524,7 @@ func (s *Redis) ReapInstances(ctx context.Context, deadAfter time.Duration) ([]s
 		// Every client is detached (idempotently, should another instance do it too):
 		// only now is the instance forgotten.
 		s.rdb.Del(ctx, s.ownedKey(inst))
+		s.rdb.HDel(ctx, s.turnKey(), inst)
 		s.rdb.ZRem(ctx, s.instancesKey(), inst)
 	}
 	return dead, nil
@@ -541,4 +544,55 @@ func (s *Redis) Probe(ctx context.Context) error {
 // Leave removes this instance from the live ones (a clean shutdown).
 func (s *Redis) Leave(ctx context.Context) error {
 	return s.rdb.ZRem(ctx, s.instancesKey(), s.instance).Err()
+}
+
+// AdvertiseTURN publishes this instance's TURN URIs, which the other instances hand out
+// beside their own: a call then already has a relay path through a second instance, and an
+// ICE restart finds one, when the instance holding its allocation dies. The shared TURN
+// secret makes the credentials one instance mints good on all of them.
+func (s *Redis) AdvertiseTURN(ctx context.Context, uris []string) error {
+	if err := s.rdb.HSet(ctx, s.turnKey(), s.instance, strings.Join(uris, "\n")).Err(); err != nil {
+		return fmt.Errorf("advertise TURN URIs: %w", err)
+	}
+	return nil
+}
+
+// WithdrawTURN removes this instance's TURN URIs (a clean shutdown).
+func (s *Redis) WithdrawTURN(ctx context.Context) error {
+	if err := s.rdb.HDel(ctx, s.turnKey(), s.instance).Err(); err != nil {
+		return fmt.Errorf("withdraw TURN URIs: %w", err)
+	}
+	return nil
+}
+
+// PeerTURN returns the TURN URIs advertised by the other instances whose last heartbeat is
+// younger than within, in no particular order. A dead instance's URIs are never returned,
+// even before it is reaped.
+func (s *Redis) PeerTURN(ctx context.Context, within time.Duration) ([][]string, error) {
+	live, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
+		Key: s.instancesKey(), Start: strconv.FormatInt(s.ms(s.now().Add(-within)), 10), Stop: "+inf", ByScore: true,
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("live instances: %w", err)
+	}
+	others := make([]string, 0, len(live))
+	for _, inst := range live {
+		if inst != s.instance {
+			others = append(others, inst)
+		}
+	}
+	if len(others) == 0 {
+		return nil, nil
+	}
+	vals, err := s.rdb.HMGet(ctx, s.turnKey(), others...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("TURN URIs of live instances: %w", err)
+	}
+	var out [][]string
+	for _, v := range vals {
+		if text, ok := v.(string); ok && text != "" {
+			out = append(out, strings.Split(text, "\n"))
+		}
+	}
+	return out, nil
 }

@@ -335,4 +335,56 @@ func TestRedisState(t *testing.T) {
 			t.Fatalf("takeover notice = %v, %v", msg, err)
 		}
 	})
+
+	t.Run("each instance lists the live others' TURN servers, never a dead one", func(t *testing.T) {
+		c := newCluster(t, srv, 3)
+		uris := func(i int) []string {
+			return []string{fmt.Sprintf("turn:10.0.0.%d:3478?transport=udp", i), fmt.Sprintf("turn:10.0.0.%d:3478?transport=tcp", i)}
+		}
+		for i, s := range c.insts {
+			if err := s.Heartbeat(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.AdvertiseTURN(ctx, uris(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		peerSet := func(inst int) []string {
+			t.Helper()
+			got, err := c.insts[inst].PeerTURN(ctx, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var flat []string
+			for _, g := range got {
+				flat = append(flat, strings.Join(g, " "))
+			}
+			slices.Sort(flat)
+			return flat
+		}
+		want := []string{strings.Join(uris(1), " "), strings.Join(uris(2), " ")}
+		if got := peerSet(0); !slices.Equal(got, want) {
+			t.Fatalf("instance 0 sees %q, want %q", got, want)
+		}
+		// Instance 2 dies (no more heartbeats): it leaves the others' lists before it is reaped.
+		c.clock.add(6 * time.Second)
+		c.insts[0].Heartbeat(ctx)
+		c.insts[1].Heartbeat(ctx)
+		if got, want := peerSet(0), []string{strings.Join(uris(1), " ")}; !slices.Equal(got, want) {
+			t.Fatalf("after instance 2 died, instance 0 sees %q, want %q", got, want)
+		}
+		if _, err := c.insts[0].ReapInstances(ctx, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := c.rdb.HLen(ctx, c.insts[0].turnKey()).Result(); n != 2 {
+			t.Fatalf("TURN directory holds %d instances after the reap, want 2", n)
+		}
+		// Instance 1 stops cleanly.
+		if err := c.insts[1].WithdrawTURN(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := peerSet(0); len(got) != 0 {
+			t.Fatalf("after instance 1 withdrew, instance 0 sees %q, want none", got)
+		}
+	})
 }

@@ -422,6 +422,9 @@ func (r *Relay) Run(ctx context.Context) {
 	}
 }
 
+// InstanceTimeout is how long an instance may stay silent before the others judge it dead.
+func (r *Relay) InstanceTimeout() time.Duration { return r.cfg.InstanceTimeout }
+
 // SharedHealthy reports whether the last heartbeat reached Redis (always true in memory
 // mode).
 func (r *Relay) SharedHealthy() bool { return r.cfg.Shared == nil || r.sharedOK.Load() }

@@ -27,11 +27,13 @@ type instance struct {
 	cmd  *exec.Cmd
 }
 
-func startInstance(t *testing.T, bin, redisURL string) *instance {
+// startInstance starts one instance without TURN; extra flags come last and win.
+func startInstance(t *testing.T, bin, redisURL string, extra ...string) *instance {
 	t.Helper()
 	addr := freePort(t)
-	cmd := exec.Command(bin, "serve", "--http", addr, "--turn-disable", "--redis", redisURL,
-		"--relay-grace", "2s", "--log-format", "json", "--limit-join", "0")
+	args := append([]string{"serve", "--http", addr, "--turn-disable", "--redis", redisURL,
+		"--relay-grace", "2s", "--log-format", "json", "--limit-join", "0"}, extra...)
+	cmd := exec.Command(bin, args...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

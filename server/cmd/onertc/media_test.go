@@ -1,0 +1,217 @@
+//go:build !js
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/onertc/onertc/bot"
+	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/redistest"
+)
+
+// mediaFleet is three instances with TURN on one redis-server behind HAProxy; instance i
+// relays on ports relayBase+i*relaySpan and up, so a relay candidate's port names the
+// instance holding the allocation.
+const (
+	relayBase = 64000
+	relaySpan = 300
+)
+
+func startMediaFleet(t *testing.T) (insts []*instance, lb *instance) {
+	t.Helper()
+	rs := redistest.Start(t)
+	bin := buildBinary(t)
+	for i := range 3 {
+		lo := relayBase + i*relaySpan
+		insts = append(insts, startInstance(t, bin, rs.URL(), "--turn-disable=false", "--turn", freePort(t),
+			"--public-ip", "127.0.0.1", "--turn-allow-loopback", "--turn-secret", "fleet-secret",
+			"--relay-ports", fmt.Sprintf("%d-%d", lo, lo+relaySpan-1), "--turn-self-test", "0",
+			"--limit-turn", "0", "--limit-ws", "0"))
+	}
+	return insts, startHAProxy(t, insts...)
+}
+
+// relayHolder is the instance whose TURN server relays for the bot's selected path.
+func relayHolder(t *testing.T, b *bot.Bot) int {
+	t.Helper()
+	var port int
+	testsync.Eventually(t, 10*time.Second, "a selected pair", func() bool {
+		p := b.Peer()
+		var ok bool
+		if p != nil {
+			port, ok = p.SelectedLocalPort()
+		}
+		return ok
+	})
+	i := (port - relayBase) / relaySpan
+	if port < relayBase || i >= 3 {
+		t.Fatalf("selected local port %d is no instance's relay port", port)
+	}
+	return i
+}
+
+// mediaWatch samples what each bot received, to measure how long media stopped.
+type mediaWatch struct {
+	mu      sync.Mutex
+	last    []int64     // packets received by each bot at the last sample
+	lastNew []time.Time // when each bot's count last grew
+	longest []time.Duration
+}
+
+func watchMedia(ctx context.Context, bots ...*bot.Bot) *mediaWatch {
+	w := &mediaWatch{last: make([]int64, len(bots)), lastNew: make([]time.Time, len(bots)), longest: make([]time.Duration, len(bots))}
+	go func() {
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				w.mu.Lock()
+				for i, b := range bots {
+					v, a, _ := b.Totals()
+					if n := v.PacketsReceived + a.PacketsReceived; n > w.last[i] {
+						if !w.lastNew[i].IsZero() {
+							w.longest[i] = max(w.longest[i], now.Sub(w.lastNew[i]))
+						}
+						w.last[i], w.lastNew[i] = n, now
+					}
+				}
+				w.mu.Unlock()
+			}
+		}
+	}()
+	return w
+}
+
+// reset starts a new measurement of the longest stop.
+func (w *mediaWatch) reset() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	clear(w.longest)
+}
+
+// flowingSince reports whether every bot received media after t; and the longest stop seen
+// since the last reset.
+func (w *mediaWatch) flowingSince(t time.Time) (bool, time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ok := true
+	for _, at := range w.lastNew {
+		ok = ok && at.After(t)
+	}
+	return ok, slices.Max(w.longest)
+}
+
+// Two relay-only bots call through HAProxy (round robin, no stickiness) over three instances,
+// each with its own TURN server on one shared secret, each listing the others' TURN servers
+// beside its own. The instance holding a bot's relay socket is SIGKILLed, then the instance
+// holding a bot's TURN allocation: each time signaling re-registers on a live instance and
+// media comes back through a live TURN server (an ICE restart; the gaps are logged, the
+// target being < 5 s for media and < 2 s for signaling), a third joiner still gets FULL, and
+// once both have hung up the room is free.
+func TestCallMediaSurvivesInstanceKills(t *testing.T) {
+	insts, lb := startMediaFleet(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var bots []*bot.Bot
+	var runs []chan error
+	for i := range 2 {
+		b, err := bot.New(bot.Options{Server: "http://" + lb.addr, Room: "media", RelayOnly: true, Index: i,
+			StatsEvery: -1, Timeout: 30 * time.Second, ICEFailAfter: 3 * time.Second, RecoverAfter: 3 * time.Second,
+			Logger: log.With("bot", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { _, err := b.Run(ctx); done <- err }()
+		t.Cleanup(func() { b.Call().Hangup(); <-done })
+		bots, runs = append(bots, b), append(runs, done)
+	}
+	watch := watchMedia(ctx, bots...)
+	testsync.Eventually(t, 30*time.Second, "media both ways", func() bool { ok, _ := watch.flowingSince(time.Now().Add(-100 * time.Millisecond)); return ok })
+
+	alive := []bool{true, true, true}
+	kill := func(i int) time.Time {
+		t.Helper()
+		if err := insts[i].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		insts[i].cmd.Wait()
+		alive[i] = false
+		watch.reset()
+		return time.Now()
+	}
+	// recovered waits until both bots' sockets are on live instances, both bots' selected
+	// paths go through live TURN servers, and media flows on them; it logs how long each took
+	// and the longest stop of media since the kill.
+	recovered := func(what string, killed time.Time) {
+		t.Helper()
+		testsync.Eventually(t, 30*time.Second, "both relay sockets on live instances after "+what, func() bool {
+			n := 0
+			for i, in := range insts {
+				if alive[i] {
+					n += in.openSockets(t)
+				}
+			}
+			return n == 2
+		})
+		signaling := time.Since(killed)
+		testsync.Eventually(t, 30*time.Second, "both paths through live TURN servers after "+what, func() bool {
+			return alive[relayHolder(t, bots[0])] && alive[relayHolder(t, bots[1])]
+		})
+		onLive := time.Now()
+		var gap time.Duration
+		testsync.Eventually(t, 30*time.Second, "media both ways after "+what, func() bool {
+			var ok bool
+			ok, gap = watch.flowingSince(onLive)
+			return ok
+		})
+		t.Logf("%s: relay sockets back within %v; longest media stop %v", what, signaling.Round(time.Millisecond), gap.Round(time.Millisecond))
+	}
+
+	sockHolder := -1
+	for i, in := range insts {
+		if in.openSockets(t) > 0 {
+			sockHolder = i
+		}
+	}
+	if sockHolder < 0 {
+		t.Fatal("no instance holds a relay socket")
+	}
+	recovered(fmt.Sprintf("SIGKILL of instance %d (a bot's relay socket)", sockHolder), kill(sockHolder))
+
+	turnHolder := relayHolder(t, bots[0])
+	if !alive[turnHolder] {
+		t.Fatalf("bot 0 relays through instance %d, which was killed", turnHolder)
+	}
+	recovered(fmt.Sprintf("SIGKILL of instance %d (bot 0's TURN allocation)", turnHolder), kill(turnHolder))
+
+	if jr := lb.join(t, "media"); jr.Result != protocol.ResultFull {
+		t.Fatalf("third joiner = %s, want FULL", jr.Result)
+	}
+	for i, b := range bots {
+		b.Call().Hangup()
+		select {
+		case err := <-runs[i]:
+			runs[i] <- err // for the cleanup
+		case <-time.After(10 * time.Second):
+			t.Fatalf("bot %d did not hang up", i)
+		}
+	}
+	if jr := lb.join(t, "media"); jr.Result != protocol.ResultSuccess || jr.Params.IsInitiator != "true" {
+		t.Fatalf("join after both hung up = %s initiator %s, want a free room", jr.Result, jr.Params.IsInitiator)
+	}
+}
