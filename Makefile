@@ -48,7 +48,7 @@ run: build
 
 # Debian packages the tests drive (real clients nobody on this team wrote).
 deps:
-	@scripts/need-debian-packages coturn chromium nodejs redis-server haproxy curl zip file qemu-user-static systemd podman buildah
+	@scripts/need-debian-packages coturn chromium nodejs redis-server haproxy nginx curl zip file qemu-user-static systemd podman buildah
 
 test: deps check unit load fuzz dist-test
 

@@ -238,20 +238,20 @@ func (c *fakeConn) Close() error {
 type fakePeer struct {
 	id string
 
-	mu        sync.Mutex
-	local     *SessionDescription
-	remote    *SessionDescription
-	remotes   []SessionDescription
-	cands     []Candidate
-	offers    int
-	restarts  int
+	mu       sync.Mutex
+	local    *SessionDescription
+	remote   *SessionDescription
+	remotes  []SessionDescription
+	cands    []Candidate
+	offers   int
+	restarts int
 	// serverSets counts fresh ICE servers given (settablePeer only).
 	serverSets int
 	closed     bool
-	onCand    func(Candidate)
-	onState   func(PeerState)
-	connected bool
-	failSet   bool // SetRemoteDescription fails
+	onCand     func(Candidate)
+	onState    func(PeerState)
+	connected  bool
+	failSet    bool // SetRemoteDescription fails
 }
 
 func (p *fakePeer) sdp(kind string) string {

@@ -38,7 +38,7 @@ func startMediaFleet(t *testing.T) (insts []*instance, lb *instance) {
 			"--relay-ports", fmt.Sprintf("%d-%d", lo, lo+relaySpan-1), "--turn-self-test", "0",
 			"--limit-turn", "0", "--limit-ws", "0"))
 	}
-	return insts, startHAProxy(t, insts...)
+	return insts, haproxy.start(t, insts)
 }
 
 // relayHolder is the instance whose TURN server relays for the bot's selected path.
