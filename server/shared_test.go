@@ -293,6 +293,9 @@ func TestSharedMessageHeldThroughOutage(t *testing.T) {
 	}
 	b := s1.dial(t)
 	b.register("held", jr.Params.ClientID)
+	// The register is done (in Redis) once a message reaches b: only then comes the outage.
+	wantSuccess("before the outage", postHeld(s0, "/message/held/"+idA, "before"))
+	b.expectMsg("before")
 	var two <-chan answer
 	outage(func() { two = postHeld(s0, "/message/held/"+idA, "candidate while away") })
 	wantSuccess("two in the room", two)
