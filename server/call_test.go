@@ -187,13 +187,23 @@ func manyRooms(t *testing.T, rooms int, f *fleet) {
 				sendB()
 			}
 			// Drain what B has so far, then cut its socket and keep A sending.
+			// read takes the next message for who; an error frame or a stall ends the room.
+			read := func(who string, ws *wsClient, got *[]string, sent int) bool {
+				f, ok := ws.tryNext(5 * time.Second)
+				switch {
+				case !ok:
+					t.Errorf("room %d: %s stuck after %q (sent %d)", i, who, *got, sent)
+				case f.Error != "":
+					t.Errorf("room %d: %s got error %q after %q (sent %d)", i, who, f.Error, *got, sent)
+				default:
+					*got = append(*got, f.Msg)
+				}
+				return ok && f.Error == ""
+			}
 			for len(gotB) < 3*perPhase {
-				f, ok := wsB.tryNext(5 * time.Second)
-				if !ok {
-					t.Errorf("room %d: B stuck after %q (sentA %d)", i, gotB, sentA)
+				if !read("B", wsB, &gotB, sentA) {
 					return
 				}
-				gotB = append(gotB, f.Msg)
 			}
 			// Every message B read is confirmed (its pong came back); then the cut, which
 			// the server does not see at once: what A sends next may be written into the
@@ -210,21 +220,15 @@ func manyRooms(t *testing.T, rooms int, f *fleet) {
 				sendB()
 			}
 			for len(gotB) < sentA {
-				f, ok := wsB.tryNext(5 * time.Second)
-				if !ok {
-					t.Errorf("room %d: B stuck after %q (sentA %d)", i, gotB, sentA)
+				if !read("B", wsB, &gotB, sentA) {
 					return
 				}
-				gotB = append(gotB, f.Msg)
 			}
 			var gotA []string
 			for len(gotA) < sentB {
-				f, ok := wsA.tryNext(5 * time.Second)
-				if !ok {
-					t.Errorf("room %d: A stuck after %q (sentB %d)", i, gotA, sentB)
+				if !read("A", wsA, &gotA, sentB) {
 					return
 				}
-				gotA = append(gotA, f.Msg)
 			}
 			check := func(who string, got []string, prefix string, n int) {
 				if len(got) != n {
