@@ -29,6 +29,9 @@ type Config struct {
 	TrustProxy []netip.Prefix
 	// ShutdownTimeout bounds the graceful shutdown of HTTP requests in flight.
 	ShutdownTimeout time.Duration
+	// SharedHold is how long, in Redis mode, a relay message Redis cannot take is held and
+	// retried before its sender gets an error (default 15 s): a shorter outage loses nothing.
+	SharedHold time.Duration
 	// DrainTimeout is how long a shutdown lets calls in progress go on (new joins are
 	// refused, /readyz says 503) before closing them; it ends early when no room is left.
 	DrainTimeout time.Duration

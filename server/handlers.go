@@ -1,12 +1,15 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/redisconn"
 	"github.com/onertc/onertc/server/room"
 	"github.com/onertc/onertc/server/signal"
 	"github.com/onertc/onertc/web"
@@ -144,7 +147,12 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg := string(body)
-	stored, err := s.rooms.Message(r.Context(), roomID, clientID, msg)
+	var stored bool
+	err = redisconn.Hold(r.Context(), s.holdMessages(), messageAttempt, permanentRoomError, func(ctx context.Context) error {
+		var err error
+		stored, err = s.rooms.Message(ctx, roomID, clientID, msg)
+		return err
+	})
 	switch {
 	case errors.Is(err, room.ErrUnknownRoom):
 		writeJSON(w, http.StatusOK, protocol.MessageResponse{Result: protocol.ResultUnknownRoom})
@@ -157,7 +165,7 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		s.logFor(r).Error("message failed", "room", roomID, "client", clientID, "err", err)
-		writeJSON(w, http.StatusInternalServerError, messageError{protocol.ResultError, "internal error"})
+		unavailable(w)
 		return
 	}
 	if !stored {
@@ -167,16 +175,45 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, protocol.MessageResponse{Result: protocol.ResultUnknownClient})
 			return
 		}
-		if err != nil {
-			status := http.StatusOK
-			if !errors.Is(err, signal.ErrQueueFull) && !errors.Is(err, signal.ErrRoomFull) {
-				status = http.StatusInternalServerError
-			}
-			writeJSON(w, status, messageError{protocol.ResultError, err.Error()})
+		switch {
+		case errors.Is(err, signal.ErrUnavailable):
+			unavailable(w)
+			return
+		case errors.Is(err, signal.ErrQueueFull), errors.Is(err, signal.ErrRoomFull):
+			writeJSON(w, http.StatusOK, messageError{protocol.ResultError, err.Error()})
+			return
+		case err != nil:
+			writeJSON(w, http.StatusInternalServerError, messageError{protocol.ResultError, err.Error()})
 			return
 		}
 	}
 	writeJSON(w, http.StatusOK, protocol.MessageResponse{Result: protocol.ResultSuccess})
+}
+
+// messageAttempt bounds one try of a message's room-table step.
+const messageAttempt = 3 * time.Second
+
+// holdMessages is how long POST /message holds a message the room table cannot take (Redis
+// away) before answering 503: as long as the relay holds one sent on a socket. In memory
+// mode nothing is transient, so nothing is held.
+func (s *Server) holdMessages() time.Duration {
+	if s.redis == nil {
+		return 0
+	}
+	return s.relay.SendHold()
+}
+
+// permanentRoomError tells a room-table answer (unknown room or client, full mailbox) from
+// a failure to reach the table, which is worth trying again.
+func permanentRoomError(err error) bool {
+	return errors.Is(err, room.ErrUnknownRoom) || errors.Is(err, room.ErrUnknownClient) || errors.Is(err, room.ErrMailboxFull)
+}
+
+// unavailable answers a message that could not be stored because the shared state stayed
+// out of reach: nothing was kept, the client may send it again.
+func unavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	writeJSON(w, http.StatusServiceUnavailable, messageError{protocol.ResultError, signal.ErrUnavailable.Error()})
 }
 
 // messageError is a result with a human-readable reason, for failures AppRTC has no code for.

@@ -94,6 +94,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	delivery := newDeliveryHistogram()
 	rcfg := signal.DefaultConfig()
 	rcfg.Grace = cfg.RelayGrace
+	rcfg.SendHold = cfg.SharedHold
 	rcfg.FramesPerSecond = cfg.RelayFramesPerSecond
 	rcfg.FrameBurst = int(2 * cfg.RelayFramesPerSecond)
 	rcfg.MaxSockets, rcfg.MaxSocketsPerIP = cfg.MaxSockets, cfg.MaxSocketsPerIP

@@ -238,3 +238,87 @@ func BenchmarkJoin(b *testing.B) {
 		})
 	}
 }
+
+// POST /message while Redis is frozen: the message is held and retried, not refused, and
+// arrives once Redis answers again, both into the mailbox (sender alone) and to the peer's
+// socket (two in the room).
+func TestSharedMessageHeldThroughOutage(t *testing.T) {
+	// A never registers a socket: a grace period longer than the test keeps it in its room.
+	f := startFleet(t, 2, func(c *Config) { c.RelayGrace = time.Minute })
+	s0, s1 := f.servers[0], f.servers[1]
+	type answer struct {
+		status int
+		body   string
+	}
+	postHeld := func(ts *testServer, path, msg string) <-chan answer {
+		out := make(chan answer, 1)
+		go func() {
+			resp, err := http.Post(ts.url+path, "text/plain", strings.NewReader(msg))
+			if err != nil {
+				out <- answer{0, err.Error()}
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			out <- answer{resp.StatusCode, string(b)}
+		}()
+		return out
+	}
+	outage := func(during func()) {
+		f.redis.Pause()
+		testsync.Eventually(t, 5*time.Second, "outage noticed", func() bool { code, _ := get(t, s0.url+"/readyz"); return code == 503 })
+		during()
+		f.redis.Resume()
+	}
+	wantSuccess := func(what string, c <-chan answer) {
+		t.Helper()
+		select {
+		case a := <-c:
+			if a.status != 200 || !strings.Contains(a.body, `"SUCCESS"`) {
+				t.Fatalf("%s: POST /message = %d %s, want 200 SUCCESS", what, a.status, a.body)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: POST /message did not answer", what)
+		}
+	}
+
+	idA := s0.join(t, "held").ClientID
+	var alone <-chan answer
+	outage(func() { alone = postHeld(s0, "/message/held/"+idA, "offer while alone") })
+	wantSuccess("sender alone", alone)
+	status, body := s1.post(t, "/join/held", "")
+	var jr protocol.JoinResponse
+	if err := json.Unmarshal([]byte(body), &jr); err != nil || status != 200 || !slices.Equal(jr.Params.Messages, []string{"offer while alone"}) {
+		t.Fatalf("joiner after the outage = %d %s, want the held message in its mailbox", status, body)
+	}
+	b := s1.dial(t)
+	b.register("held", jr.Params.ClientID)
+	// The register is done (in Redis) once a message reaches b: only then comes the outage.
+	wantSuccess("before the outage", postHeld(s0, "/message/held/"+idA, "before"))
+	b.expectMsg("before")
+	var two <-chan answer
+	outage(func() { two = postHeld(s0, "/message/held/"+idA, "candidate while away") })
+	wantSuccess("two in the room", two)
+	b.expectMsg("candidate while away")
+}
+
+// Redis gone for longer than the hold: POST /message and POST /collider answer 503 with
+// Retry-After and say so; nothing is taken that could arrive later.
+func TestSharedMessageRefusedAfterHold(t *testing.T) {
+	f := startFleet(t, 1, func(c *Config) { c.SharedHold = 500 * time.Millisecond })
+	ts := f.servers[0]
+	idA := ts.join(t, "gone").ClientID
+	idB := ts.join(t, "gone").ClientID
+	f.redis.Stop()
+	for _, path := range []string{"/message/gone/" + idA, "/collider/gone/" + idB} {
+		resp, err := http.Post(ts.url+path, "text/plain", strings.NewReader(`{"type":"bye"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(b), "Relay temporarily unavailable") {
+			t.Errorf("POST %s without Redis = %d (Retry-After %q) %s, want 503 with Retry-After", path, resp.StatusCode, resp.Header.Get("Retry-After"), b)
+		}
+	}
+}

@@ -174,7 +174,13 @@ func (r *Relay) ServeCollider(w http.ResponseWriter, req *http.Request) {
 		}
 		if err := r.Send(req.Context(), roomID, clientID, string(body)); err != nil {
 			r.stats.httpErrors.Add(1)
-			http.Error(w, err.Error(), http.StatusInternalServerError)
+			status := http.StatusInternalServerError // Collider's answer to every failed send
+			if errors.Is(err, ErrUnavailable) {
+				// Nothing was kept; unlike the others, this one is worth sending again.
+				w.Header().Set("Retry-After", "1")
+				status = http.StatusServiceUnavailable
+			}
+			http.Error(w, err.Error(), status)
 			return
 		}
 		io.WriteString(w, "OK\n")

@@ -70,9 +70,12 @@ type Config struct {
 	// Shared, when set, keeps membership, queues, grace deadlines and socket ownership
 	// in Redis so that several instances serve as one (see shared.go); Hooks are then not
 	// called, the shared state being the room table's. InstanceTimeout is how long an
-	// instance may miss heartbeats before the others take its clients offline.
+	// instance may miss heartbeats before the others take its clients offline. SendHold is
+	// how long a message Redis cannot take is held and retried before its sender is told
+	// ErrUnavailable: an outage shorter than this loses nothing.
 	Shared          *relaystate.Redis
 	InstanceTimeout time.Duration
+	SendHold        time.Duration
 }
 
 // DefaultConfig returns the settings the relay runs with when nothing is configured.
@@ -88,6 +91,7 @@ func DefaultConfig() Config {
 		FramesPerSecond: 200,
 		FrameBurst:      400,
 		InstanceTimeout: 5 * time.Second,
+		SendHold:        15 * time.Second,
 	}
 }
 
@@ -210,6 +214,7 @@ func New(cfg Config) *Relay {
 	}
 	cfg.DrainTimeout = positive(cfg.DrainTimeout, def.DrainTimeout)
 	cfg.InstanceTimeout = positive(cfg.InstanceTimeout, def.InstanceTimeout)
+	cfg.SendHold = positive(cfg.SendHold, def.SendHold)
 	if cfg.FramesPerSecond <= 0 {
 		cfg.FramesPerSecond = def.FramesPerSecond
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/redisconn"
 	"github.com/onertc/onertc/server/relaystate"
 )
 
@@ -25,10 +26,6 @@ const sharedTimeout = 3 * time.Second
 
 // fetchBatch is how many queued messages one fetch takes.
 const fetchBatch = 64
-
-// sendHold is how long a message that Redis cannot take is held and retried before its
-// sender is told: an outage shorter than this loses nothing.
-const sendHold = 15 * time.Second
 
 // heartbeatTimeout bounds a heartbeat: one slower than this counts as failed, so /readyz
 // turns 503 about a second into an outage rather than after go-redis's read timeout and
@@ -258,21 +255,16 @@ func (r *Relay) sendShared(ctx context.Context, roomID, clientID, msg string, or
 	if len(msg) > protocol.MaxMessageBytes {
 		return ErrTooLarge
 	}
-	// While Redis is away the message is held here and tried again, up to sendHold: the
+	// While Redis is away the message is held here and tried again, up to Config.SendHold: the
 	// sender's next messages wait behind it, so their order holds too.
 	var sent relaystate.Sent
-	var err error
-	holdUntil := time.Now().Add(sendHold)
 	token := r.cfg.Shared.NewToken()
-	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
-		sctx, cancel := context.WithTimeout(ctx, sharedTimeout)
-		sent, err = r.cfg.Shared.Send(sctx, roomID, clientID, msg, orphan, token)
-		cancel()
-		if err == nil || !transient(err) || time.Now().Add(backoff).After(holdUntil) || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(backoff)
-	}
+	err := redisconn.Hold(ctx, r.cfg.SendHold, sharedTimeout, func(err error) bool { return !transient(err) },
+		func(ctx context.Context) error {
+			var err error
+			sent, err = r.cfg.Shared.Send(ctx, roomID, clientID, msg, orphan, token)
+			return err
+		})
 	switch {
 	case errors.Is(err, relaystate.ErrUnknownClient):
 		return ErrUnknownClient
@@ -421,6 +413,9 @@ func (r *Relay) Run(ctx context.Context) {
 		}
 	}
 }
+
+// SendHold is how long a message Redis cannot take is held before its sender is told.
+func (r *Relay) SendHold() time.Duration { return r.cfg.SendHold }
 
 // InstanceTimeout is how long an instance may stay silent before the others judge it dead.
 func (r *Relay) InstanceTimeout() time.Duration { return r.cfg.InstanceTimeout }
