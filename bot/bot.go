@@ -157,8 +157,10 @@ func New(opts Options) (*Bot, error) {
 			return nil, err
 		}
 	}
+	// The bot's ICE timeouts (ICEFailAfter) decide when "failed" comes: no grace on top.
 	call, err := client.New(client.Config{Room: opts.Room, Transport: tr, NewPeer: b.newPeer,
-		RelayOnly: opts.RelayOnly, Logger: b.log, OnEvent: b.onEvent, RecoverAfter: opts.RecoverAfter})
+		RelayOnly: opts.RelayOnly, Logger: b.log, OnEvent: b.onEvent, RecoverAfter: opts.RecoverAfter,
+		DisconnectedGrace: -1})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadOptions, err)
 	}

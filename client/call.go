@@ -37,6 +37,11 @@ type Config struct {
 	// for the callee, without a new offer) before the call starts over with a new peer as
 	// the offerer. Default 10 s.
 	RecoverAfter time.Duration
+	// DisconnectedGrace is how long the connection may stay "disconnected" before the call
+	// handles it as failed (the offerer restarts ICE). Browsers report "failed" late: Chrome
+	// ~10 s after "disconnected", when a relay that died leaves no other working path.
+	// Default 2 s; negative waits for "failed" (bots, whose ICE timeouts are their own).
+	DisconnectedGrace time.Duration
 }
 
 // EventKind names what happened in a call.
@@ -105,6 +110,9 @@ func New(cfg Config) (*Call, error) {
 	}
 	if cfg.RecoverAfter <= 0 {
 		cfg.RecoverAfter = 10 * time.Second
+	}
+	if cfg.DisconnectedGrace == 0 {
+		cfg.DisconnectedGrace = 2 * time.Second
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -427,6 +427,64 @@ func TestCallStartsOverWhenPeerKeepsItsServers(t *testing.T) {
 	}
 }
 
+// A browser reports "failed" only ~10 s after "disconnected" when its relay died: a
+// connection "disconnected" for longer than DisconnectedGrace is handled as failed at once
+// (a browser's ICE restart, a pion peer's fresh start), and one that comes back in time, or a
+// call that waits for "failed" (negative grace, as bots), does nothing.
+func TestCallHandlesLongDisconnectAsFailed(t *testing.T) {
+	const grace = 50 * time.Millisecond
+	tests := []struct {
+		name     string
+		settable bool
+		grace    time.Duration
+		back     bool // connected again right after the disconnect
+		restarts int  // ICE restarts by a's peer
+		aPeers   int  // peers a made
+	}{
+		{"browser restarts ICE", true, grace, false, 1, 1},
+		{"pion peer starts over", false, grace, false, 0, 2},
+		{"back in time", true, grace, true, 0, 1},
+		{"grace disabled", true, -1, false, 0, 1},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			srv := newFakeServer()
+			room := fmt.Sprintf("room-disc-%d", i)
+			tweak := func(c *Config) {
+				c.DisconnectedGrace, c.RecoverAfter = tt.grace, time.Hour
+				if tt.settable {
+					settable(c)
+				}
+			}
+			a := startCall(t, ctx, srv, room, "a", tweak)
+			b := startCall(t, ctx, srv, room, "b", tweak)
+			testsync.Eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
+			first := a.peers.last()
+			first.setState(PeerStateDisconnected)
+			if tt.back {
+				first.setState(PeerStateConnected)
+			}
+			if tt.restarts == 0 && tt.aPeers == 1 {
+				// Nothing may happen: watch for 10 graces.
+				time.Sleep(10 * grace)
+			}
+			testsync.Eventually(t, 2*time.Second, "the failure handled", func() bool {
+				_, _, _, restarts := first.snapshot()
+				// Still disconnected only when the call waits for "failed".
+				return restarts == tt.restarts && a.peers.count() == tt.aPeers && connected(a)() == (tt.grace > 0) && connected(b)()
+			})
+			if tt.restarts > 0 {
+				testsync.Eventually(t, 2*time.Second, "the restart answered", func() bool { return b.count(EventSent, protocol.TypeAnswer) == 2 })
+				if first.serverSets != 1 {
+					t.Errorf("fresh ICE servers given %d times before the restart, want 1", first.serverSets)
+				}
+			}
+		})
+	}
+}
+
 func TestGlareResolvesToOneOffer(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

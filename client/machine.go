@@ -42,8 +42,9 @@ type machine struct {
 	pending   []Candidate
 	state     PeerState
 	restarted bool // an ICE restart was tried since the last "connected"
-	recoverT  *time.Timer
-	recoverC  <-chan time.Time
+	// recoverAt fires when a failed connection should start over (RecoverAfter);
+	// disconnectedAt when a "disconnected" one counts as failed (DisconnectedGrace).
+	recoverAt, disconnectedAt deadline
 	// closing counts retired peers still closing: pion's Close waits for candidate
 	// gathering, which waits seconds on a TURN server that died, so peers close aside.
 	closing sync.WaitGroup
@@ -109,9 +110,15 @@ func (m *machine) loop() error {
 				m.queue(encodeCandidate(*ev.cand))
 				m.c.emit(Event{Kind: EventSent, Signal: protocol.TypeCandidate})
 			}
-		case <-m.recoverC:
-			m.recoverC = nil
+		case <-m.recoverAt.C:
+			m.recoverAt.stop()
 			err = m.recover()
+		case <-m.disconnectedAt.C:
+			m.disconnectedAt.stop()
+			if m.state == PeerStateDisconnected {
+				m.log.Warn("connection disconnected too long; handling it as failed", "after", m.c.cfg.DisconnectedGrace)
+				m.failed()
+			}
 		}
 		if err != nil {
 			return err
@@ -171,7 +178,8 @@ func (m *machine) opCtx() (context.Context, context.CancelFunc) {
 // newPeer closes the current peer (if any) and makes a fresh one with fresh ICE servers.
 func (m *machine) newPeer() error {
 	m.retire()
-	m.stopRecover()
+	m.recoverAt.stop()
+	m.disconnectedAt.stop()
 	m.gen++
 	gen := m.gen
 	m.remoteSet, m.awaiting, m.restarted = false, false, false
@@ -269,7 +277,7 @@ func (m *machine) offer(restart bool) {
 	m.c.emit(Event{Kind: EventSent, Signal: protocol.TypeOffer, Restart: restart})
 	if restart {
 		m.restarted = true
-		m.armRecover()
+		m.recoverAt.arm(m.c.cfg.RecoverAfter)
 	}
 }
 
@@ -375,26 +383,43 @@ func (m *machine) onState(s PeerState) {
 	m.state = s
 	m.log.Info("connection state", "state", s.String())
 	m.c.emit(Event{Kind: EventState, State: s})
+	if s != PeerStateDisconnected {
+		m.disconnectedAt.stop()
+	}
 	switch s {
 	case PeerStateConnected:
 		m.restarted = false
-		m.stopRecover()
+		m.recoverAt.stop()
+	case PeerStateDisconnected:
+		// A browser reports "failed" only when every candidate pair has timed out, which
+		// Chrome takes ~10 s after "disconnected" (15 s after its TURN server died, seen in
+		// e2e/browser's TestBrowserCallSurvivesInstanceKills); pion when its ICE timeouts say.
+		if m.c.cfg.DisconnectedGrace > 0 {
+			m.disconnectedAt.arm(m.c.cfg.DisconnectedGrace)
+		}
 	case PeerStateFailed:
-		if m.initiator && !m.restarted && !m.awaiting {
-			if _, ok := m.peer.(ICEServerSetter); !ok {
-				// Its restart would gather through the servers it was made with, one of
-				// which may be what failed (the TURN server of an instance that died):
-				// start over now on a fresh peer with fresh servers instead.
-				if err := m.recover(); err != nil {
-					m.log.Error("starting over on a fresh peer failed", "err", err)
-				}
-				return
+		m.failed()
+	}
+}
+
+// failed handles a connection that failed (or stayed disconnected too long): the offerer
+// restarts ICE with fresh servers, or starts over on a fresh peer when its peer cannot take
+// them; otherwise the call waits RecoverAfter for the other side's new offer.
+func (m *machine) failed() {
+	if m.initiator && !m.restarted && !m.awaiting {
+		if _, ok := m.peer.(ICEServerSetter); !ok {
+			// Its restart would gather through the servers it was made with, one of
+			// which may be what failed (the TURN server of an instance that died):
+			// start over now on a fresh peer with fresh servers instead.
+			if err := m.recover(); err != nil {
+				m.log.Error("starting over on a fresh peer failed", "err", err)
 			}
-			m.offer(true)
 			return
 		}
-		m.armRecover()
+		m.offer(true)
+		return
 	}
+	m.recoverAt.arm(m.c.cfg.RecoverAfter)
 }
 
 // recover starts over when a failed connection did not come back: a fresh peer, and this
@@ -412,17 +437,24 @@ func (m *machine) recover() error {
 	return nil
 }
 
-func (m *machine) armRecover() {
-	if m.recoverC != nil {
-		return
-	}
-	m.recoverT = time.NewTimer(m.c.cfg.RecoverAfter)
-	m.recoverC = m.recoverT.C
+// deadline is a timer the loop selects on; C is nil (never ready) while it is not armed.
+type deadline struct {
+	t *time.Timer
+	C <-chan time.Time
 }
 
-func (m *machine) stopRecover() {
-	if m.recoverT != nil {
-		m.recoverT.Stop()
+// arm starts the timer unless it is already running (the earlier deadline holds).
+func (d *deadline) arm(after time.Duration) {
+	if d.C != nil {
+		return
 	}
-	m.recoverT, m.recoverC = nil, nil
+	d.t = time.NewTimer(after)
+	d.C = d.t.C
+}
+
+func (d *deadline) stop() {
+	if d.t != nil {
+		d.t.Stop()
+	}
+	d.t, d.C = nil, nil
 }

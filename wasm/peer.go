@@ -17,6 +17,9 @@ type peerConn struct {
 	senders map[string]js.Value // by kind
 	remote  js.Value            // MediaStream shown in #remote-video
 	offs    offs
+	ice     js.Value // the RTCIceTransport watched for path changes (path.go), once connected
+
+	keyFrameBusy, keyFrameAgain bool // sendKeyFrame under way; another switch came meanwhile
 }
 
 // setupPeer is the PeerFactory hook: it runs on the call's goroutine before the call uses

@@ -178,6 +178,9 @@ func (r *room) onPeerState(s client.PeerState) {
 		r.setState(stateInCall)
 		r.status("", false)
 		r.startStats()
+		if r.peer != nil {
+			r.watchPath(r.peer)
+		}
 	case client.PeerStateDisconnected:
 		r.status("The connection is interrupted. Reconnecting…", true)
 	case client.PeerStateFailed:

@@ -290,15 +290,30 @@ func (tb *tab) audioEnergy() float64 {
 	return n
 }
 
-// selectedPair is the local and remote candidate types of the selected pair.
-func (tb *tab) selectedPair() (local, remote string) {
-	var out [2]string
+// candidatePair is the selected candidate pair of a tab's connection: the candidates' types
+// and ports (a relay candidate's is the port its TURN server allocated).
+type candidatePair struct {
+	LocalType, RemoteType string
+	LocalPort, RemotePort int
+}
+
+func (tb *tab) pair() candidatePair {
+	tb.t.Helper()
+	var p candidatePair
 	tb.eval(`(async () => {
 		const r = await window.onertcPC.getStats();
 		let pair;
 		r.forEach(s => { if (s.type === "transport" && s.selectedCandidatePairId) pair = r.get(s.selectedCandidatePairId); });
-		if (!pair) return ["", ""];
-		return [r.get(pair.localCandidateId).candidateType, r.get(pair.remoteCandidateId).candidateType];
-	})()`, &out)
-	return out[0], out[1]
+		if (!pair) return {};
+		const l = r.get(pair.localCandidateId), rm = r.get(pair.remoteCandidateId);
+		return {LocalType: l.candidateType, RemoteType: rm.candidateType, LocalPort: l.port, RemotePort: rm.port};
+	})()`, &p)
+	return p
+}
+
+// selectedPair is the local and remote candidate types of the selected pair.
+func (tb *tab) selectedPair() (local, remote string) {
+	tb.t.Helper()
+	p := tb.pair()
+	return p.LocalType, p.RemoteType
 }

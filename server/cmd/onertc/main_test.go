@@ -8,10 +8,7 @@ import (
 	"flag"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/fleettest"
 )
 
 func TestFlagsAndEnvironment(t *testing.T) {
@@ -81,34 +79,12 @@ func TestFlagsAndEnvironment(t *testing.T) {
 	}
 }
 
-// buildBinary compiles onertc once for the tests that run it as a process.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "onertc")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	return bin
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // SIGTERM stops accepting, closes relay sockets with "going away" and exits 0. The one client
 // never leaves, so the drain runs to its (short) timeout; TestDrainWithCallInProgress covers
 // a drain that ends with the last call.
 func TestGracefulShutdownOnSIGTERM(t *testing.T) {
-	bin := buildBinary(t)
-	addr := freePort(t)
+	bin := fleettest.Build(t)
+	addr := fleettest.FreePort(t)
 	cmd := exec.Command(bin, "serve", "--http", addr, "--turn-disable", "--log-format", "json", "--drain-timeout", "2s")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -122,7 +98,7 @@ func TestGracefulShutdownOnSIGTERM(t *testing.T) {
 		}
 		close(lines)
 	}()
-	waitFor(t, lines, `"msg":"serving"`)
+	fleettest.WaitLine(t, lines, `"msg":"serving"`)
 
 	resp, err := http.Post("http://"+addr+"/join/r", "text/plain", nil)
 	if err != nil {
@@ -149,7 +125,7 @@ func TestGracefulShutdownOnSIGTERM(t *testing.T) {
 	if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
 		t.Fatalf("relay socket ended with %v, want close 1001 going away", err)
 	}
-	waitFor(t, lines, `"msg":"stopped"`)
+	fleettest.WaitLine(t, lines, `"msg":"stopped"`)
 	go func() {
 		for range lines {
 		}
@@ -160,25 +136,6 @@ func TestGracefulShutdownOnSIGTERM(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		c.Close()
 		t.Fatal("still accepting after shutdown")
-	}
-}
-
-func waitFor(t *testing.T, lines <-chan string, pattern string) {
-	t.Helper()
-	re := regexp.MustCompile(regexp.QuoteMeta(pattern))
-	timeout := time.After(30 * time.Second)
-	for {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("process output ended before %s", pattern)
-			}
-			if re.MatchString(l) {
-				return
-			}
-		case <-timeout:
-			t.Fatalf("no %s within 30s", pattern)
-		}
 	}
 }
 
@@ -227,8 +184,8 @@ func TestRedisFlagRefusals(t *testing.T) {
 // new joins with "restarting", keeps relaying the call, and exits 0 as soon as the call's
 // room is empty, long before its drain timeout.
 func TestDrainWithCallInProgress(t *testing.T) {
-	bin := buildBinary(t)
-	addr := freePort(t)
+	bin := fleettest.Build(t)
+	addr := fleettest.FreePort(t)
 	cmd := exec.Command(bin, "serve", "--http", addr, "--turn-disable", "--log-format", "json", "--drain-timeout", "120s")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -243,7 +200,7 @@ func TestDrainWithCallInProgress(t *testing.T) {
 		}
 		close(lines)
 	}()
-	waitFor(t, lines, `"msg":"serving"`)
+	fleettest.WaitLine(t, lines, `"msg":"serving"`)
 
 	join := func(room string) (*http.Response, protocol.JoinResponse) {
 		t.Helper()
@@ -292,7 +249,7 @@ func TestDrainWithCallInProgress(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, lines, `"msg":"draining`)
+	fleettest.WaitLine(t, lines, `"msg":"draining`)
 	resp, err := http.Get("http://" + addr + "/readyz")
 	if err != nil {
 		t.Fatal(err)
@@ -317,7 +274,7 @@ func TestDrainWithCallInProgress(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	waitFor(t, lines, `"msg":"stopped"`)
+	fleettest.WaitLine(t, lines, `"msg":"stopped"`)
 	go func() {
 		for range lines {
 		}

@@ -9,40 +9,21 @@ import (
 	"os"
 	"slices"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/onertc/onertc/bot"
 	"github.com/onertc/onertc/internal/testsync"
 	"github.com/onertc/onertc/protocol"
-	"github.com/onertc/onertc/server/redistest"
+	"github.com/onertc/onertc/server/fleettest"
 )
 
-// mediaFleet is three instances with TURN on one redis-server behind HAProxy; instance i
-// relays on ports relayBase+i*relaySpan and up, so a relay candidate's port names the
-// instance holding the allocation.
-const (
-	relayBase = 64000
-	relaySpan = 300
-)
-
-func startMediaFleet(t *testing.T) (insts []*instance, lb *instance) {
-	t.Helper()
-	rs := redistest.Start(t)
-	bin := buildBinary(t)
-	for i := range 3 {
-		lo := relayBase + i*relaySpan
-		insts = append(insts, startInstance(t, bin, rs.URL(), "--turn-disable=false", "--turn", freePort(t),
-			"--public-ip", "127.0.0.1", "--turn-allow-loopback", "--turn-secret", "fleet-secret",
-			"--relay-ports", fmt.Sprintf("%d-%d", lo, lo+relaySpan-1), "--turn-self-test", "0",
-			"--limit-turn", "0", "--limit-ws", "0"))
-	}
-	return insts, haproxy.start(t, insts)
-}
+// mediaRelayBase is where this package's media fleet relays (64000-64899), apart from other
+// packages' fleets and servers.
+const mediaRelayBase = 64000
 
 // relayHolder is the instance whose TURN server relays for the bot's selected path.
-func relayHolder(t *testing.T, b *bot.Bot) int {
+func relayHolder(t *testing.T, f *fleettest.MediaFleet, b *bot.Bot) int {
 	t.Helper()
 	var port int
 	testsync.Eventually(t, 10*time.Second, "a selected pair", func() bool {
@@ -53,9 +34,9 @@ func relayHolder(t *testing.T, b *bot.Bot) int {
 		}
 		return ok
 	})
-	i := (port - relayBase) / relaySpan
-	if port < relayBase || i >= 3 {
-		t.Fatalf("selected local port %d is no instance's relay port", port)
+	i, err := f.RelayHolder(port)
+	if err != nil {
+		t.Fatalf("bot's selected local candidate: %v", err)
 	}
 	return i
 }
@@ -122,14 +103,14 @@ func (w *mediaWatch) flowingSince(t time.Time) (bool, time.Duration) {
 // target being < 5 s for media and < 2 s for signaling), a third joiner still gets FULL, and
 // once both have hung up the room is free.
 func TestCallMediaSurvivesInstanceKills(t *testing.T) {
-	insts, lb := startMediaFleet(t)
+	fleet := fleettest.StartMedia(t, mediaRelayBase)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var bots []*bot.Bot
 	var runs []chan error
 	for i := range 2 {
-		b, err := bot.New(bot.Options{Server: "http://" + lb.addr, Room: "media", RelayOnly: true, Index: i,
+		b, err := bot.New(bot.Options{Server: "http://" + fleet.LB.Addr, Room: "media", RelayOnly: true, Index: i,
 			StatsEvery: -1, Timeout: 30 * time.Second, ICEFailAfter: 3 * time.Second, RecoverAfter: 3 * time.Second,
 			Logger: log.With("bot", i)})
 		if err != nil {
@@ -143,14 +124,9 @@ func TestCallMediaSurvivesInstanceKills(t *testing.T) {
 	watch := watchMedia(ctx, bots...)
 	testsync.Eventually(t, 30*time.Second, "media both ways", func() bool { ok, _ := watch.flowingSince(time.Now().Add(-100 * time.Millisecond)); return ok })
 
-	alive := []bool{true, true, true}
 	kill := func(i int) time.Time {
 		t.Helper()
-		if err := insts[i].cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		insts[i].cmd.Wait()
-		alive[i] = false
+		fleet.Kill(t, i)
 		watch.reset()
 		return time.Now()
 	}
@@ -160,17 +136,12 @@ func TestCallMediaSurvivesInstanceKills(t *testing.T) {
 	recovered := func(what string, killed time.Time) {
 		t.Helper()
 		testsync.Eventually(t, 30*time.Second, "both relay sockets on live instances after "+what, func() bool {
-			n := 0
-			for i, in := range insts {
-				if alive[i] {
-					n += in.openSockets(t)
-				}
-			}
+			n, _ := fleet.OpenSockets(t)
 			return n == 2
 		})
 		signaling := time.Since(killed)
 		testsync.Eventually(t, 30*time.Second, "both paths through live TURN servers after "+what, func() bool {
-			return alive[relayHolder(t, bots[0])] && alive[relayHolder(t, bots[1])]
+			return fleet.Alive(relayHolder(t, fleet, bots[0])) && fleet.Alive(relayHolder(t, fleet, bots[1]))
 		})
 		onLive := time.Now()
 		var gap time.Duration
@@ -182,24 +153,19 @@ func TestCallMediaSurvivesInstanceKills(t *testing.T) {
 		t.Logf("%s: relay sockets back within %v; longest media stop %v", what, signaling.Round(time.Millisecond), gap.Round(time.Millisecond))
 	}
 
-	sockHolder := -1
-	for i, in := range insts {
-		if in.openSockets(t) > 0 {
-			sockHolder = i
-		}
-	}
+	_, sockHolder := fleet.OpenSockets(t)
 	if sockHolder < 0 {
 		t.Fatal("no instance holds a relay socket")
 	}
 	recovered(fmt.Sprintf("SIGKILL of instance %d (a bot's relay socket)", sockHolder), kill(sockHolder))
 
-	turnHolder := relayHolder(t, bots[0])
-	if !alive[turnHolder] {
+	turnHolder := relayHolder(t, fleet, bots[0])
+	if !fleet.Alive(turnHolder) {
 		t.Fatalf("bot 0 relays through instance %d, which was killed", turnHolder)
 	}
 	recovered(fmt.Sprintf("SIGKILL of instance %d (bot 0's TURN allocation)", turnHolder), kill(turnHolder))
 
-	if jr := lb.join(t, "media"); jr.Result != protocol.ResultFull {
+	if jr := fleet.LB.Join(t, "media"); jr.Result != protocol.ResultFull {
 		t.Fatalf("third joiner = %s, want FULL", jr.Result)
 	}
 	for i, b := range bots {
@@ -211,7 +177,7 @@ func TestCallMediaSurvivesInstanceKills(t *testing.T) {
 			t.Fatalf("bot %d did not hang up", i)
 		}
 	}
-	if jr := lb.join(t, "media"); jr.Result != protocol.ResultSuccess || jr.Params.IsInitiator != "true" {
+	if jr := fleet.LB.Join(t, "media"); jr.Result != protocol.ResultSuccess || jr.Params.IsInitiator != "true" {
 		t.Fatalf("join after both hung up = %s initiator %s, want a free room", jr.Result, jr.Params.IsInitiator)
 	}
 }

@@ -3,14 +3,7 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"os/exec"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -18,62 +11,9 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/fleettest"
 	"github.com/onertc/onertc/server/redistest"
 )
-
-// instance is one `onertc serve --redis` process.
-type instance struct {
-	addr string
-	cmd  *exec.Cmd
-}
-
-// startInstance runs one instance on redisURL, without TURN; extra flags come after (and
-// override) the defaults set here.
-func startInstance(t *testing.T, bin, redisURL string, extra ...string) *instance {
-	t.Helper()
-	addr := freePort(t)
-	args := append([]string{"serve", "--http", addr, "--turn-disable", "--redis", redisURL,
-		"--relay-grace", "2s", "--log-format", "json", "--limit-join", "0"}, extra...)
-	cmd := exec.Command(bin, args...)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 1000)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default: // nobody reads after "serving"
-			}
-		}
-	}()
-	waitFor(t, lines, `"msg":"serving"`)
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	return &instance{addr: addr, cmd: cmd}
-}
-
-func (in *instance) join(t *testing.T, roomID string) protocol.JoinResponse {
-	t.Helper()
-	resp, err := http.Post("http://"+in.addr+"/join/"+roomID, "text/plain", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		t.Fatalf("join %s through %s: status %d: %s", roomID, in.addr, resp.StatusCode, body)
-	}
-	var jr protocol.JoinResponse
-	if err := json.NewDecoder(resp.Body).Decode(&jr); err != nil {
-		t.Fatalf("join %s: %v", roomID, err)
-	}
-	return jr
-}
 
 // peer is a relay socket read all the time, as a real client's is, so that the server's
 // pings are answered and what it wrote is confirmed.
@@ -83,14 +23,15 @@ type peer struct {
 	err    error // why reading ended; set before frames is closed
 }
 
-func (in *instance) register(t *testing.T, roomID, clientID string) *peer {
+// register opens a relay socket on in and registers clientID in roomID on it.
+func register(t *testing.T, in *fleettest.Instance, roomID, clientID string) *peer {
 	t.Helper()
-	ws, resp, err := websocket.DefaultDialer.Dial("ws://"+in.addr+"/ws", nil)
+	ws, resp, err := websocket.DefaultDialer.Dial("ws://"+in.Addr+"/ws", nil)
 	if err != nil {
 		if resp != nil {
 			err = fmt.Errorf("%w: status %d", err, resp.StatusCode)
 		}
-		t.Fatalf("register %s in %s through %s: %v", clientID, roomID, in.addr, err)
+		t.Fatalf("register %s in %s through %s: %v", clientID, roomID, in.Addr, err)
 	}
 	t.Cleanup(func() { ws.Close() })
 	if err := ws.WriteJSON(protocol.RelayRequest{Cmd: protocol.CmdRegister, RoomID: roomID, ClientID: clientID}); err != nil {
@@ -130,25 +71,6 @@ func (p *peer) expect(t *testing.T, want string) {
 	}
 }
 
-// relayed is the instance's count of messages its sockets confirmed.
-func (in *instance) relayed(t *testing.T) int {
-	t.Helper()
-	resp, err := http.Get("http://" + in.addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "onertc_relay_messages_relayed_total "); ok {
-			n, _ := strconv.Atoi(v)
-			return n
-		}
-	}
-	t.Fatal("no onertc_relay_messages_relayed_total in /metrics")
-	return 0
-}
-
 // Three processes on one redis-server; the one holding A's socket is SIGKILLed mid-call.
 // A re-registers on another instance and gets what B sent meanwhile; the room stays full
 // for strangers; a client whose socket died with the killed instance and never comes back
@@ -157,12 +79,12 @@ func (in *instance) relayed(t *testing.T) int {
 // from another instance with nothing lost.
 func TestInstanceKilledOrDrained(t *testing.T) {
 	rs := redistest.Start(t)
-	bin := buildBinary(t)
-	p1, p2, p3 := startInstance(t, bin, rs.URL()), startInstance(t, bin, rs.URL()), startInstance(t, bin, rs.URL())
+	bin := fleettest.Build(t)
+	p1, p2, p3 := fleettest.Start(t, bin, rs.URL()), fleettest.Start(t, bin, rs.URL()), fleettest.Start(t, bin, rs.URL())
 
-	a := p1.join(t, "call").Params.ClientID
-	b := p2.join(t, "call").Params.ClientID
-	wsA, wsB := p1.register(t, "call", a), p3.register(t, "call", b)
+	a := p1.Join(t, "call").Params.ClientID
+	b := p2.Join(t, "call").Params.ClientID
+	wsA, wsB := register(t, p1, "call", a), register(t, p3, "call", b)
 	wsA.send(t, "offer")
 	wsB.expect(t, "offer")
 	wsB.send(t, "answer")
@@ -170,26 +92,26 @@ func TestInstanceKilledOrDrained(t *testing.T) {
 
 	// A ghost-to-be: D's socket is on p1 too, and D never comes back. E stays; D's
 	// message reaching E proves D registered on p1 before the kill.
-	d := p2.join(t, "ghost").Params.ClientID
-	e := p3.join(t, "ghost").Params.ClientID
-	wsD, wsE := p1.register(t, "ghost", d), p3.register(t, "ghost", e)
+	d := p2.Join(t, "ghost").Params.ClientID
+	e := p3.Join(t, "ghost").Params.ClientID
+	wsD, wsE := register(t, p1, "ghost", d), register(t, p3, "ghost", e)
 	wsD.send(t, "D here")
 	wsE.expect(t, "D here")
 
 	// Every message written on p1's sockets is confirmed (A's client read it and answered
 	// the ping after it): A's next socket must get exactly what came later.
-	for p1.relayed(t) < 1 {
+	for p1.Relayed(t) < 1 {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := p1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := p1.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	p1.cmd.Wait()
+	p1.Cmd.Wait()
 	wsB.send(t, "while A is away")
-	if jr := p2.join(t, "call"); jr.Result != protocol.ResultFull {
+	if jr := p2.Join(t, "call"); jr.Result != protocol.ResultFull {
 		t.Fatalf("stranger's join during the outage = %s, want FULL", jr.Result)
 	}
-	wsA2 := p2.register(t, "call", a)
+	wsA2 := register(t, p2, "call", a)
 	wsA2.expect(t, "while A is away")
 	wsA2.send(t, "back")
 	wsB.expect(t, "back")
@@ -197,7 +119,7 @@ func TestInstanceKilledOrDrained(t *testing.T) {
 	// p1's heartbeat stops; after the instance timeout and D's grace, D is gone.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		jr := p2.join(t, "ghost")
+		jr := p2.Join(t, "ghost")
 		if jr.Result == protocol.ResultSuccess {
 			break
 		}
@@ -209,7 +131,7 @@ func TestInstanceKilledOrDrained(t *testing.T) {
 
 	// SIGTERM of p3, which holds B's socket: it closes with 1001 at once, B re-registers
 	// on p2 and gets what A sent meanwhile.
-	if err := p3.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p3.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -223,11 +145,11 @@ func TestInstanceKilledOrDrained(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("draining instance did not close B's socket")
 	}
-	if err := p3.cmd.Wait(); err != nil {
+	if err := p3.Cmd.Wait(); err != nil {
 		t.Fatalf("drained instance exited with %v, want 0", err)
 	}
 	wsA2.send(t, "during the drain")
-	wsB2 := p2.register(t, "call", b)
+	wsB2 := register(t, p2, "call", b)
 	wsB2.expect(t, "during the drain")
 	wsB2.send(t, "moved")
 	wsA2.expect(t, "moved")
