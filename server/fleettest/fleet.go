@@ -70,6 +70,9 @@ func WaitLine(t testing.TB, lines <-chan string, text string) {
 type Instance struct {
 	Addr string // host:port of its HTTP listener
 	Cmd  *exec.Cmd
+	// Log is the process's log, line by line, from after "serving"; lines nobody reads
+	// beyond the first thousand are dropped.
+	Log <-chan string
 }
 
 // Start runs one instance of bin on redisURL, without TURN; extra flags come after (and
@@ -91,7 +94,7 @@ func Start(t testing.TB, bin, redisURL string, extra ...string) *Instance {
 		for sc.Scan() {
 			select {
 			case lines <- sc.Text():
-			default: // nobody reads after "serving"
+			default: // nobody reads
 			}
 		}
 	}()
@@ -100,7 +103,7 @@ func Start(t testing.TB, bin, redisURL string, extra ...string) *Instance {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	return &Instance{Addr: addr, Cmd: cmd}
+	return &Instance{Addr: addr, Cmd: cmd, Log: lines}
 }
 
 // Kill SIGKILLs the process and waits until it is gone.

@@ -11,7 +11,8 @@
 //	PREFIX{room}:c:CLIENT  hash: owner (INSTANCE/SOCKET, "" offline), deadline (unix ms,
 //	                       while offline), base (messages confirmed so far, the absolute
 //	                       index of the queue's head), written (absolute index up to
-//	                       which some socket has written), qbytes
+//	                       which some socket has written), qbytes, lost (the socket an
+//	                       instance judged dead had, which may take the client back)
 //
 // and, outside any room: PREFIX grace (sorted set "room client" by deadline), PREFIX
 // instances (sorted set of instance ids by last heartbeat), PREFIX owned:INSTANCE (set of
@@ -108,6 +109,18 @@ end
 local function hnum(h, f)
   return tonumber(redis.call('HGET', h, f) or '0') or 0
 end
+-- claim answers whether socket owns the client behind h, taking it back first when its
+-- instance was judged dead (it was only paused) and no other socket registered since.
+-- Answers 'removed', 'notowner', 'ok' or 'reclaimed'.
+local function claim(h, socket)
+  local owner = redis.call('HGET', h, 'owner')
+  if not owner then return 'removed' end
+  if owner == socket then return 'ok' end
+  if owner ~= '' or redis.call('HGET', h, 'lost') ~= socket then return 'notowner' end
+  redis.call('HSET', h, 'owner', socket)
+  redis.call('HDEL', h, 'deadline', 'lost')
+  return 'reclaimed'
+end
 -- remove_client takes id out of the room: what it had not been written yet goes to the
 -- mailbox of the client that remains, its keys go. Answers owner, emptied (0/1).
 local function remove_client(base, id, maxn, maxb)
@@ -142,8 +155,10 @@ return 'ok'`)
 local h = ARGV[1] .. 'c:' .. ARGV[2]
 if not has(redis.call('LRANGE', KEYS[1], 0, -1), ARGV[2]) then return {'unknown'} end
 local prev = redis.call('HGET', h, 'owner') or ''
+-- A socket lost with a paused instance is replaced too: it must not take the client back.
+if prev == '' then prev = redis.call('HGET', h, 'lost') or '' end
 redis.call('HSET', h, 'owner', ARGV[3])
-redis.call('HDEL', h, 'deadline')
+redis.call('HDEL', h, 'deadline', 'lost')
 return {'ok', prev, tostring(hnum(h, 'base'))}`)
 
 	sendScript = redis.NewScript(room.RedisMailboxLua + luaHelpers + `
@@ -187,42 +202,51 @@ return {'queued', owner}`)
 
 	fetchScript = redis.NewScript(luaHelpers + `
 local h, q = ARGV[1] .. 'c:' .. ARGV[2], ARGV[1] .. 'q:' .. ARGV[2]
-local owner = redis.call('HGET', h, 'owner')
-if not owner then return {'removed'} end
-if owner ~= ARGV[3] then return {'notowner'} end
+local claimed = claim(h, ARGV[3])
+if claimed == 'removed' or claimed == 'notowner' then return {claimed} end
 local base = hnum(h, 'base')
 local from = tonumber(ARGV[4])
 if from < base then from = base end
 local msgs = redis.call('LRANGE', q, from - base, from - base + tonumber(ARGV[5]) - 1)
 if from + #msgs > hnum(h, 'written') then redis.call('HSET', h, 'written', from + #msgs) end
-local out = {'ok', tostring(from)}
+local out = {claimed, tostring(from)}
 for _, m in ipairs(msgs) do out[#out+1] = m end
 return out`)
 
 	confirmScript = redis.NewScript(luaHelpers + `
 local h, q = ARGV[1] .. 'c:' .. ARGV[2], ARGV[1] .. 'q:' .. ARGV[2]
-local owner = redis.call('HGET', h, 'owner')
-if not owner then return 'removed' end
-if owner ~= ARGV[3] then return 'notowner' end
+local claimed = claim(h, ARGV[3])
+if claimed == 'removed' or claimed == 'notowner' then return claimed end
 local n = tonumber(ARGV[4]) - hnum(h, 'base')
-if n <= 0 then return 'ok' end
+if n <= 0 then return claimed end
 local bytes = 0
 for _, m in ipairs(redis.call('LRANGE', q, 0, n - 1)) do bytes = bytes + #m end
 redis.call('LTRIM', q, n, -1)
 redis.call('HINCRBY', h, 'base', n)
 redis.call('HINCRBY', h, 'qbytes', -bytes)
-return 'ok'`)
+return claimed`)
 
 	// detach: ARGV[3] is the socket, or '' for "whoever owns it on instance ARGV[5]" (an
-	// instance found dead); ARGV[4] the deadline.
+	// instance found dead, whose socket is remembered as lost: the instance may only have
+	// been paused, and takes the client back when it runs again); ARGV[4] the deadline.
 	detachScript = redis.NewScript(luaHelpers + `
 local h = ARGV[1] .. 'c:' .. ARGV[2]
 if not has(redis.call('LRANGE', KEYS[1], 0, -1), ARGV[2]) then return 'unknown' end
 local owner = redis.call('HGET', h, 'owner') or ''
-if ARGV[3] ~= '' and owner ~= ARGV[3] then return 'notowner' end
-if ARGV[3] == '' and string.match(owner, '^([^/]*)/') ~= ARGV[5] then return 'notowner' end
+if ARGV[3] ~= '' and owner ~= ARGV[3] then
+  -- A lost socket that closes gives up its claim.
+  if redis.call('HGET', h, 'lost') == ARGV[3] then redis.call('HDEL', h, 'lost') end
+  return 'notowner'
+end
+if ARGV[3] == '' then
+  if string.match(owner, '^([^/]*)/') ~= ARGV[5] then return 'notowner' end
+  redis.call('HSET', h, 'lost', owner)
+end
 redis.call('HSET', h, 'owner', '', 'deadline', ARGV[4])
 return 'ok'`)
+
+	reclaimScript = redis.NewScript(luaHelpers + `
+return claim(ARGV[1] .. 'c:' .. ARGV[2], ARGV[3])`)
 
 	removeScript = redis.NewScript(room.RedisMailboxLua + luaHelpers + `
 if not has(redis.call('LRANGE', KEYS[1], 0, -1), ARGV[2]) then
@@ -272,8 +296,8 @@ func (s *Redis) Expect(ctx context.Context, roomID, clientID string) error {
 
 // Registered is the outcome of Register.
 type Registered struct {
-	// Previous is the owner the client had ("" when offline): a socket, maybe on another
-	// instance, that must be closed.
+	// Previous is the owner the client had ("" when offline), or the socket it lost with a
+	// paused instance: a socket, maybe on another instance, that must be closed.
 	Previous string
 	// Base is the absolute index of the queue's head: Fetch from it.
 	Base int64
@@ -289,7 +313,7 @@ func (s *Redis) Register(ctx context.Context, roomID, clientID, owner string) (R
 	if res[0] == "unknown" {
 		return Registered{}, fmt.Errorf("register %q in room %q: %w", clientID, roomID, ErrUnknownClient)
 	}
-	if err := s.rdb.SAdd(ctx, s.ownedKey(s.instance), member(roomID, clientID)).Err(); err != nil {
+	if err := s.own(ctx, roomID, clientID); err != nil {
 		return Registered{}, fmt.Errorf("register %q in room %q: %w", clientID, roomID, err)
 	}
 	if res[1] != "" && InstanceOf(res[1]) != s.instance {
@@ -363,9 +387,22 @@ func (s *Redis) Fetch(ctx context.Context, roomID, clientID, owner string, from 
 		return 0, nil, fmt.Errorf("fetch for %q in room %q: %w", clientID, roomID, ErrNotOwner)
 	case "removed":
 		return 0, nil, fmt.Errorf("fetch for %q in room %q: %w", clientID, roomID, ErrRemoved)
+	case "reclaimed":
+		if err := s.own(ctx, roomID, clientID); err != nil {
+			return 0, nil, fmt.Errorf("fetch for %q in room %q: %w", clientID, roomID, err)
+		}
 	}
 	at, _ := strconv.ParseInt(res[1], 10, 64)
 	return at, res[2:], nil
+}
+
+// own records that this instance holds the client's socket, for the others to find should
+// it die.
+func (s *Redis) own(ctx context.Context, roomID, clientID string) error {
+	if err := s.rdb.SAdd(ctx, s.ownedKey(s.instance), member(roomID, clientID)).Err(); err != nil {
+		return fmt.Errorf("record owned sockets: %w", err)
+	}
+	return nil
 }
 
 // Confirm drops the client's queued messages before absolute index upto: owner's socket
@@ -380,6 +417,10 @@ func (s *Redis) Confirm(ctx context.Context, roomID, clientID, owner string, upt
 		return fmt.Errorf("confirm for %q in room %q: %w", clientID, roomID, ErrNotOwner)
 	case "removed":
 		return fmt.Errorf("confirm for %q in room %q: %w", clientID, roomID, ErrRemoved)
+	case "reclaimed":
+		if err := s.own(ctx, roomID, clientID); err != nil {
+			return fmt.Errorf("confirm for %q in room %q: %w", clientID, roomID, err)
+		}
 	}
 	return nil
 }
@@ -480,10 +521,36 @@ func (s *Redis) Reap(ctx context.Context, limit int) ([]Removed, error) {
 	return out, nil
 }
 
-// Heartbeat tells the other instances this one is alive.
-func (s *Redis) Heartbeat(ctx context.Context) error {
-	if err := s.rdb.ZAdd(ctx, s.instancesKey(), redis.Z{Score: float64(s.ms(s.now())), Member: s.instance}).Err(); err != nil {
-		return fmt.Errorf("heartbeat: %w", err)
+// Heartbeat tells the other instances this one is alive. It reports whether the instance
+// was missing from the live ones: it starts, or the others judged it dead while it was
+// paused and took its clients offline (Reclaim takes them back).
+func (s *Redis) Heartbeat(ctx context.Context) (missing bool, err error) {
+	added, err := s.rdb.ZAdd(ctx, s.instancesKey(), redis.Z{Score: float64(s.ms(s.now())), Member: s.instance}).Result()
+	if err != nil {
+		return false, fmt.Errorf("heartbeat: %w", err)
+	}
+	return added == 1, nil
+}
+
+// Reclaim takes the client back for socket when this instance was judged dead while the
+// socket stayed open (the instance was paused: a stopped process, a frozen VM, a starved
+// machine) and no other socket registered the client since. ErrNotOwner when one did,
+// ErrRemoved when the client's grace period ended meanwhile.
+func (s *Redis) Reclaim(ctx context.Context, roomID, clientID, socket string) error {
+	res, err := s.run(ctx, reclaimScript, roomID, clientID, socket).Text()
+	if err != nil {
+		return fmt.Errorf("reclaim %q in room %q: %w", clientID, roomID, err)
+	}
+	switch res {
+	case "notowner":
+		return fmt.Errorf("reclaim %q in room %q: %w", clientID, roomID, ErrNotOwner)
+	case "removed":
+		return fmt.Errorf("reclaim %q in room %q: %w", clientID, roomID, ErrRemoved)
+	}
+	// Recorded again even when still ours: a reaper that found this instance dead deletes
+	// its whole record of owned sockets.
+	if err := s.own(ctx, roomID, clientID); err != nil {
+		return fmt.Errorf("reclaim %q in room %q: %w", clientID, roomID, err)
 	}
 	return nil
 }

@@ -269,7 +269,7 @@ func TestRedisState(t *testing.T) {
 	t.Run("a dead instance's clients are reaped by the others", func(t *testing.T) {
 		c := newCluster(t, srv, 2)
 		for _, s := range c.insts {
-			if err := s.Heartbeat(ctx); err != nil {
+			if _, err := s.Heartbeat(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -336,13 +336,133 @@ func TestRedisState(t *testing.T) {
 		}
 	})
 
+	// An instance judged dead may only have been paused (SIGSTOP, a frozen VM, a starved
+	// machine) with its sockets still open: it takes its clients back, with what was queued
+	// for them meanwhile, unless another socket registered them or their grace ran out.
+	t.Run("a paused instance takes its clients back", func(t *testing.T) {
+		tests := []struct {
+			name string
+			// meanwhile happens while instance 0 is judged dead.
+			meanwhile func(t *testing.T, c *cluster, lost string)
+			want      error // of instance 0's reclaim of A
+		}{
+			{"nothing else happened", func(*testing.T, *cluster, string) {}, nil},
+			{"A registered on another instance", func(t *testing.T, c *cluster, lost string) {
+				reg, err := c.insts[1].Register(ctx, "r", "A", c.insts[1].Owner(7))
+				if err != nil || reg.Previous != lost {
+					t.Fatalf("register = %+v, %v; want the lost socket %s as the one replaced", reg, err, lost)
+				}
+			}, ErrNotOwner},
+			{"A's lost socket closed", func(t *testing.T, c *cluster, lost string) {
+				if err := c.insts[0].Detach(ctx, "r", "A", lost); !errors.Is(err, ErrNotOwner) {
+					t.Fatalf("detach of the lost socket = %v, want ErrNotOwner", err)
+				}
+			}, ErrNotOwner},
+			{"A's grace period ended", func(t *testing.T, c *cluster, lost string) {
+				c.clock.add(grace + time.Second)
+				c.insts[1].Heartbeat(ctx)
+				if gone, err := c.insts[1].Reap(ctx, 10); err != nil || len(gone) != 1 {
+					t.Fatalf("reaped %v, %v; want A", gone, err)
+				}
+			}, ErrRemoved},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				c := newCluster(t, srv, 2)
+				for i, s := range c.insts {
+					if missing, err := s.Heartbeat(ctx); err != nil || !missing {
+						t.Fatalf("first heartbeat of %d = %v, %v; want missing", i, missing, err)
+					}
+				}
+				c.join(t, 0, "r", "A")
+				c.join(t, 1, "r", "B")
+				ownA, ownB := c.insts[0].Owner(1), c.insts[1].Owner(1)
+				if _, err := c.insts[0].Register(ctx, "r", "A", ownA); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := c.insts[1].Register(ctx, "r", "B", ownB); err != nil {
+					t.Fatal(err)
+				}
+				mustSend(t, c.insts[1], "r", "B", "m0")
+				// Instance 0 pauses; instance 1 judges it dead and takes A offline.
+				c.clock.add(6 * time.Second)
+				if missing, err := c.insts[1].Heartbeat(ctx); err != nil || missing {
+					t.Fatalf("heartbeat of 1 = %v, %v", missing, err)
+				}
+				if dead, err := c.insts[1].ReapInstances(ctx, 5*time.Second); err != nil || strings.Join(dead, ",") != "i0" {
+					t.Fatalf("dead = %v, %v", dead, err)
+				}
+				sent, err := c.insts[1].Send(ctx, "r", "B", "m1", false, c.insts[1].NewToken())
+				if err != nil || sent.PeerOwner != "" {
+					t.Fatalf("send to the offline A = %+v, %v", sent, err)
+				}
+				tt.meanwhile(t, c, ownA)
+				// Instance 0 runs again: its heartbeat finds it missing.
+				if missing, err := c.insts[0].Heartbeat(ctx); err != nil || !missing {
+					t.Fatalf("heartbeat of the paused instance = %v, %v; want missing", missing, err)
+				}
+				err = c.insts[0].Reclaim(ctx, "r", "A", ownA)
+				if !errors.Is(err, tt.want) {
+					t.Fatalf("reclaim = %v, want %v", err, tt.want)
+				}
+				if _, _, ferr := c.insts[0].Fetch(ctx, "r", "A", ownA, 0, 10); tt.want != nil && !errors.Is(ferr, tt.want) {
+					t.Fatalf("fetch by the lost socket = %v, want %v", ferr, tt.want)
+				}
+				if tt.want != nil {
+					return
+				}
+				at, msgs, err := c.insts[0].Fetch(ctx, "r", "A", ownA, 0, 10)
+				if err != nil || at != 0 || strings.Join(msgs, ",") != "m0,m1" {
+					t.Fatalf("fetch after reclaim = %d %v %v; want m0,m1 from 0", at, msgs, err)
+				}
+				owned, _ := c.rdb.SMembers(ctx, c.insts[0].ownedKey("i0")).Result()
+				if !slices.Equal(owned, []string{"r A"}) {
+					t.Fatalf("instance 0 owns %q, want A again (for the others, should it die)", owned)
+				}
+				// Online again: its old deadline never removes it.
+				c.clock.add(grace + time.Second)
+				if gone, err := c.insts[1].Reap(ctx, 10); err != nil || len(gone) != 0 {
+					t.Fatalf("reaped %v, %v; want nobody", gone, err)
+				}
+			})
+		}
+		// Without Reclaim, the lost socket's next confirm or fetch takes the client back.
+		t.Run("by its next confirm", func(t *testing.T) {
+			c := newCluster(t, srv, 2)
+			for _, s := range c.insts {
+				s.Heartbeat(ctx)
+			}
+			c.join(t, 0, "r", "A")
+			c.join(t, 1, "r", "B")
+			ownA := c.insts[0].Owner(1)
+			if _, err := c.insts[0].Register(ctx, "r", "A", ownA); err != nil {
+				t.Fatal(err)
+			}
+			mustSend(t, c.insts[1], "r", "B", "m0")
+			if _, msgs, err := c.insts[0].Fetch(ctx, "r", "A", ownA, 0, 10); err != nil || len(msgs) != 1 {
+				t.Fatalf("fetch = %v, %v", msgs, err)
+			}
+			c.clock.add(6 * time.Second)
+			c.insts[1].Heartbeat(ctx)
+			if _, err := c.insts[1].ReapInstances(ctx, 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.insts[0].Confirm(ctx, "r", "A", ownA, 1); err != nil {
+				t.Fatalf("confirm by the paused instance's socket = %v", err)
+			}
+			if owner, _ := c.rdb.HGet(ctx, c.insts[0].base("r")+"c:A", "owner").Result(); owner != ownA {
+				t.Fatalf("owner = %q, want %q", owner, ownA)
+			}
+		})
+	})
+
 	t.Run("each instance lists the live others' TURN servers, never a dead one", func(t *testing.T) {
 		c := newCluster(t, srv, 3)
 		uris := func(i int) []string {
 			return []string{fmt.Sprintf("turn:10.0.0.%d:3478?transport=udp", i), fmt.Sprintf("turn:10.0.0.%d:3478?transport=tcp", i)}
 		}
 		for i, s := range c.insts {
-			if err := s.Heartbeat(ctx); err != nil {
+			if _, err := s.Heartbeat(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.AdvertiseTURN(ctx, uris(i)); err != nil {

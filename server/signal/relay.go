@@ -120,6 +120,11 @@ type Relay struct {
 	// answered, and how many instances are alive.
 	sharedOK atomic.Bool
 	alive    atomic.Int64
+	// steadySince is when this instance's heartbeats last started to come without a gap
+	// (unix ns; 0 while Redis is unreachable): see beat.
+	steadySince atomic.Int64
+	// lastBeat is when the last heartbeat reached Redis (unix ns).
+	lastBeat atomic.Int64
 
 	stats counters
 }

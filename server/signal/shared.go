@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -365,33 +366,21 @@ func (r *Relay) Run(ctx context.Context) {
 	if sh == nil {
 		return
 	}
-	done := make(chan struct{})
-	go func() { defer close(done); r.listen(ctx) }()
-	tick := time.NewTicker(500 * time.Millisecond)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); r.listen(ctx) }()
+	// Heartbeats have their own loop: reaping, however slow, never delays them.
+	go func() { defer wg.Done(); r.beat(ctx) }()
+	tick := time.NewTicker(beatInterval)
 	defer tick.Stop()
-	// reachableSince is when Redis last became reachable: after an outage every instance
-	// missed its heartbeats, so none is judged dead before all had time to beat again.
-	var reachableSince time.Time
 	for {
-		hctx, cancel := context.WithTimeout(ctx, heartbeatTimeout)
-		err := sh.Heartbeat(hctx)
-		cancel()
-		if err == nil && !r.sharedOK.Load() {
-			reachableSince = time.Now()
-		}
-		if err != nil && ctx.Err() == nil && r.sharedOK.Load() {
-			r.log.Warn("relay heartbeat failed: Redis unreachable", "err", err)
-		}
-		if err == nil && !r.sharedOK.Load() {
-			r.log.Info("relay heartbeat: Redis reachable")
-		}
-		r.sharedOK.Store(err == nil)
-		if n, err := sh.Alive(ctx, r.cfg.InstanceTimeout); err == nil {
-			r.alive.Store(int64(n))
-		}
-		if r.sharedOK.Load() && time.Since(reachableSince) > r.cfg.InstanceTimeout {
-			if _, err := sh.ReapInstances(ctx, r.cfg.InstanceTimeout); err != nil && ctx.Err() == nil {
+		if r.judgeOthers() {
+			dead, err := sh.ReapInstances(ctx, r.cfg.InstanceTimeout)
+			if err != nil && ctx.Err() == nil {
 				r.log.Warn("relay: reaping dead instances failed", "err", err)
+			}
+			for _, d := range dead {
+				r.log.Warn("relay: instance silent, its clients are offline until they register again", "instance", d, "silent_for_more_than", r.cfg.InstanceTimeout)
 			}
 		}
 		gone, err := sh.Reap(ctx, 256)
@@ -404,13 +393,104 @@ func (r *Relay) Run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			<-done
+			wg.Wait()
 			lctx, cancel := sharedCtx()
 			_ = sh.Leave(lctx)
 			cancel()
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// judgeOthers reports whether this instance may judge the others dead by their heartbeats:
+// its own come without a gap for longer than InstanceTimeout, the last one just now (this
+// loop may run first after a pause, before beat noticed it).
+func (r *Relay) judgeOthers() bool {
+	since, last := r.steadySince.Load(), r.lastBeat.Load()
+	return r.sharedOK.Load() && since != 0 && time.Since(time.Unix(0, since)) > r.cfg.InstanceTimeout &&
+		time.Since(time.Unix(0, last)) < r.cfg.InstanceTimeout/2
+}
+
+// beatInterval is how often an instance heartbeats and reaps.
+const beatInterval = 500 * time.Millisecond
+
+// beat heartbeats until ctx ends. It keeps steadySince, from when this instance has
+// heartbeaten without a gap: after a Redis outage, or a pause of this process (a stopped
+// process, a frozen VM, a starved machine), the other instances' heartbeats may be just as
+// late as ours, so none is judged dead before they all had InstanceTimeout to beat again.
+// When the others judged this instance dead meanwhile, it takes its clients back.
+func (r *Relay) beat(ctx context.Context) {
+	sh := r.cfg.Shared
+	tick := time.NewTicker(beatInterval)
+	defer tick.Stop()
+	var last time.Time // of the last heartbeat that reached Redis
+	for {
+		hctx, cancel := context.WithTimeout(ctx, heartbeatTimeout)
+		missing, err := sh.Heartbeat(hctx)
+		cancel()
+		now := time.Now()
+		if err == nil {
+			r.lastBeat.Store(now.UnixNano())
+		}
+		switch {
+		case err != nil:
+			if ctx.Err() == nil && r.sharedOK.Load() {
+				r.log.Warn("relay heartbeat failed: Redis unreachable", "err", err)
+			}
+			r.steadySince.Store(0)
+		case !r.sharedOK.Load() && !last.IsZero():
+			r.log.Info("relay heartbeat: Redis reachable")
+			r.steadySince.Store(now.UnixNano())
+		case now.Sub(last) > r.cfg.InstanceTimeout/2:
+			if !last.IsZero() {
+				r.log.Warn("relay heartbeat late: this instance was paused", "gap", now.Sub(last).Round(time.Millisecond))
+			}
+			r.steadySince.Store(now.UnixNano())
+		}
+		r.sharedOK.Store(err == nil)
+		if err == nil {
+			if missing && !last.IsZero() {
+				r.log.Warn("relay: the other instances judged this one dead; taking its clients back")
+				r.reclaimAll()
+			}
+			last = now
+			if n, err := sh.Alive(ctx, r.cfg.InstanceTimeout); err == nil {
+				r.alive.Store(int64(n))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// reclaimAll takes back every client whose socket is here after the other instances
+// judged this one dead: each is either this instance's again, with what was queued for it
+// meanwhile fetched, or closed as replaced or removed.
+func (r *Relay) reclaimAll() {
+	for _, c := range r.localClients() {
+		r.mu.Lock()
+		s := c.sock
+		r.mu.Unlock()
+		if s == nil {
+			continue
+		}
+		ctx, cancel := sharedCtx()
+		err := r.cfg.Shared.Reclaim(ctx, c.room.id, c.id, s.owner)
+		cancel()
+		switch {
+		case errors.Is(err, relaystate.ErrNotOwner), errors.Is(err, relaystate.ErrRemoved):
+			s.lostOwnership(c, errors.Is(err, relaystate.ErrRemoved))
+			continue
+		case err != nil:
+			// Redis trouble again: the next heartbeat that finds this instance missing
+			// tries again.
+			r.log.Warn("relay reclaim failed", "room", c.room.id, "client", c.id, "err", err)
+		}
+		r.fetch(c)
 	}
 }
 
@@ -473,7 +553,15 @@ func (r *Relay) listen(ctx context.Context) {
 }
 
 func (r *Relay) fetchAll() {
+	for _, c := range r.localClients() {
+		r.fetch(c)
+	}
+}
+
+// localClients lists the clients whose socket is on this instance.
+func (r *Relay) localClients() []*client {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	var all []*client
 	for _, rm := range r.rooms {
 		for _, c := range rm.clients {
@@ -482,8 +570,5 @@ func (r *Relay) fetchAll() {
 			}
 		}
 	}
-	r.mu.Unlock()
-	for _, c := range all {
-		r.fetch(c)
-	}
+	return all
 }

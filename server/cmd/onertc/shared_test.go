@@ -155,3 +155,57 @@ func TestInstanceKilledOrDrained(t *testing.T) {
 	wsA2.expect(t, "moved")
 
 }
+
+// An instance that stops running for longer than the others wait for its heartbeats (a
+// stopped process, a frozen VM, a starved machine) but keeps its sockets is judged dead and
+// its clients taken offline; when it runs again it takes them back: its socket gets what was
+// sent meanwhile, in order, and nobody has to reconnect.
+func TestPausedInstanceKeepsItsCalls(t *testing.T) {
+	bin := fleettest.Build(t)
+	redisURL := "redis://" + redistest.Start(t).Addr
+	in0 := fleettest.Start(t, bin, redisURL, "--relay-grace", "60s")
+	in1 := fleettest.Start(t, bin, redisURL, "--relay-grace", "60s")
+	a := in0.Join(t, "pause")
+	b := in1.Join(t, "pause")
+	pa := register(t, in0, "pause", a.Params.ClientID)
+	pb := register(t, in1, "pause", b.Params.ClientID)
+	pa.send(t, "hello")
+	pb.expect(t, "hello")
+
+	if err := in1.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			in1.Cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	fleettest.WaitLine(t, in0.Log, "instance silent")
+	for i := range 5 {
+		pa.send(t, fmt.Sprintf("m%d", i))
+	}
+	if err := in1.Cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	stopped = false
+	fleettest.WaitLine(t, in1.Log, "taking its clients back")
+	for i := range 5 {
+		pb.expect(t, fmt.Sprintf("m%d", i))
+	}
+	pb.send(t, "back")
+	pa.expect(t, "back")
+	// Still a full room of two, on both instances.
+	for _, in := range []*fleettest.Instance{in0, in1} {
+		if jr := in.Join(t, "pause"); jr.Result != protocol.ResultFull {
+			t.Fatalf("a third /join through %s = %s, want FULL", in.Addr, jr.Result)
+		}
+	}
+	select {
+	case f, ok := <-pb.frames:
+		t.Fatalf("B got %+v (open %v, %v), want nothing more", f, ok, pb.err)
+	case f, ok := <-pa.frames:
+		t.Fatalf("A got %+v (open %v, %v), want nothing more", f, ok, pa.err)
+	case <-time.After(time.Second):
+	}
+}
