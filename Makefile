@@ -15,7 +15,7 @@ LDFLAGS   := -s -w -X github.com/onertc/onertc/server.Version=$(VERSION) -X main
 # Release builds carry the last commit's time, never the build's (reproducible builds).
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 SOURCE_DATE_EPOCH := $(SOURCE_DATE_EPOCH)
-# Fuzz budgets are execution counts, sized to about 10 s each here: a duration (-fuzztime=10s)
+# Fuzz budgets are execution counts, 2–10 s each on a 2-core machine: a duration (-fuzztime=10s)
 # trips a race in Go 1.26's fuzz coordinator (go.dev/issue/75804, fixed in 1.27) that fails a
 # target with "context deadline exceeded" and no crasher when the machine is busy. FUZZTIME=30s
 # overrides every budget with a duration for a longer local run.

@@ -382,18 +382,29 @@ func (s *Redis) Fetch(ctx context.Context, roomID, clientID, owner string, from 
 	if err != nil {
 		return 0, nil, fmt.Errorf("fetch for %q in room %q: %w", clientID, roomID, err)
 	}
-	switch res[0] {
-	case "notowner":
-		return 0, nil, fmt.Errorf("fetch for %q in room %q: %w", clientID, roomID, ErrNotOwner)
-	case "removed":
-		return 0, nil, fmt.Errorf("fetch for %q in room %q: %w", clientID, roomID, ErrRemoved)
-	case "reclaimed":
-		if err := s.own(ctx, roomID, clientID); err != nil {
-			return 0, nil, fmt.Errorf("fetch for %q in room %q: %w", clientID, roomID, err)
-		}
+	if err := s.claimed(ctx, "fetch for", roomID, clientID, res[0]); err != nil {
+		return 0, nil, err
 	}
 	at, _ := strconv.ParseInt(res[1], 10, 64)
 	return at, res[2:], nil
+}
+
+// claimed turns the answer of the scripts' claim into an error, and records the client as
+// this instance's again when the script took it back.
+func (s *Redis) claimed(ctx context.Context, op, roomID, clientID, answer string) error {
+	var err error
+	switch answer {
+	case "notowner":
+		err = ErrNotOwner
+	case "removed":
+		err = ErrRemoved
+	case "reclaimed":
+		err = s.own(ctx, roomID, clientID)
+	}
+	if err != nil {
+		return fmt.Errorf("%s %q in room %q: %w", op, clientID, roomID, err)
+	}
+	return nil
 }
 
 // own records that this instance holds the client's socket, for the others to find should
@@ -412,17 +423,7 @@ func (s *Redis) Confirm(ctx context.Context, roomID, clientID, owner string, upt
 	if err != nil {
 		return fmt.Errorf("confirm for %q in room %q: %w", clientID, roomID, err)
 	}
-	switch res {
-	case "notowner":
-		return fmt.Errorf("confirm for %q in room %q: %w", clientID, roomID, ErrNotOwner)
-	case "removed":
-		return fmt.Errorf("confirm for %q in room %q: %w", clientID, roomID, ErrRemoved)
-	case "reclaimed":
-		if err := s.own(ctx, roomID, clientID); err != nil {
-			return fmt.Errorf("confirm for %q in room %q: %w", clientID, roomID, err)
-		}
-	}
-	return nil
+	return s.claimed(ctx, "confirm for", roomID, clientID, res)
 }
 
 // Detach takes the client offline when owner is still its socket, and starts its grace
@@ -541,18 +542,12 @@ func (s *Redis) Reclaim(ctx context.Context, roomID, clientID, socket string) er
 	if err != nil {
 		return fmt.Errorf("reclaim %q in room %q: %w", clientID, roomID, err)
 	}
-	switch res {
-	case "notowner":
-		return fmt.Errorf("reclaim %q in room %q: %w", clientID, roomID, ErrNotOwner)
-	case "removed":
-		return fmt.Errorf("reclaim %q in room %q: %w", clientID, roomID, ErrRemoved)
+	if res == "ok" {
+		// Recorded again even when still ours: a reaper that found this instance dead
+		// deletes its whole record of owned sockets.
+		res = "reclaimed"
 	}
-	// Recorded again even when still ours: a reaper that found this instance dead deletes
-	// its whole record of owned sockets.
-	if err := s.own(ctx, roomID, clientID); err != nil {
-		return fmt.Errorf("reclaim %q in room %q: %w", clientID, roomID, err)
-	}
-	return nil
+	return s.claimed(ctx, "reclaim", roomID, clientID, res)
 }
 
 // Alive counts the instances whose last heartbeat is younger than within.
