@@ -33,7 +33,7 @@ type metrics struct {
 func newDeliveryHistogram() prometheus.Histogram {
 	return prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "onertc_relay_delivery_seconds",
-		Help:    "Time from a message reaching the relay to its write on the recipient's socket, queueing for an offline recipient included.",
+		Help:    "Time from a message being read off its queue on the instance holding the recipient's socket (at once when that socket is online) to its write on the socket.",
 		Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, 1, 10},
 	})
 }

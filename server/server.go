@@ -80,7 +80,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, rooms: room.NewMemory(), firstBytes: demux.DefaultTimeout}
+	s := &Server{cfg: cfg, log: log, firstBytes: demux.DefaultTimeout}
 	for _, o := range opts {
 		o(s)
 	}
@@ -100,15 +100,18 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	rcfg.MaxSockets, rcfg.MaxSocketsPerIP = cfg.MaxSockets, cfg.MaxSocketsPerIP
 	rcfg.ClientKey = func(r *http.Request) string { return s.clientIP(r).String() }
 	rcfg.Logger = log.With("component", "relay")
-	rcfg.Hooks = relayHooks{s}
 	rcfg.OnDelivered = func(d time.Duration) { delivery.Observe(d.Seconds()) }
 	rcfg.CheckOrigin = signal.SameOrigin(cfg.AllowedOrigins, func(r *http.Request) string { return s.origin(r).host })
+	// One source of truth: the relay's state sits on the room table, in Redis on its keys.
 	if s.redis != nil {
-		// One source of truth: the relay's state sits on the room table's keys.
 		rooms := room.NewRedis(s.redis, redisKeyPrefix)
 		s.rooms = rooms
 		s.shared = relaystate.New(s.redis, rooms, redisKeyPrefix, newInstanceID(), cfg.RelayGrace)
-		rcfg.Shared = s.shared
+		rcfg.State = s.shared
+	} else {
+		st := relaystate.NewMemory(cfg.RelayGrace)
+		s.rooms = st.Rooms()
+		rcfg.State = st
 	}
 	s.relay = signal.New(rcfg)
 	l := cfg.Limits
@@ -334,21 +337,4 @@ func newClientID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// relayHooks connects the relay to the room table.
-type relayHooks struct{ s *Server }
-
-func (h relayHooks) StoreIfAlone(ctx context.Context, roomID, clientID, msg string) bool {
-	stored, err := h.s.rooms.Message(ctx, roomID, clientID, msg)
-	if err != nil && !errors.Is(err, room.ErrUnknownRoom) && !errors.Is(err, room.ErrUnknownClient) {
-		h.s.log.Warn("relay message not stored in mailbox", "room", roomID, "client", clientID, "err", err)
-	}
-	return stored && err == nil
-}
-
-func (h relayHooks) Removed(ctx context.Context, roomID, clientID string, handoff []string) {
-	if err := h.s.rooms.Remove(ctx, roomID, clientID, handoff); err != nil {
-		h.s.log.Warn("room did not take the relay's removal", "room", roomID, "client", clientID, "err", err)
-	}
 }

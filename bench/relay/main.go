@@ -201,7 +201,7 @@ func report(targets []target, scenarios []scenario, results [][][]outcome, relay
 		}
 	}
 	if len(relayLat) > 0 {
-		fmt.Printf("\nonertc's own delivery-latency histogram (onertc_relay_delivery_seconds, message arrival to its write on the recipient's socket) at 100 rooms × 20 msg/s, bucket bounds: %s.\n", strings.Join(relayLat, "; "))
+		fmt.Printf("\nonertc's own delivery-latency histogram (onertc_relay_delivery_seconds, from the message read off its queue to its write on the recipient's socket) at 100 rooms × 20 msg/s, bucket bounds: %s.\n", strings.Join(relayLat, "; "))
 	}
 }
 

@@ -1,9 +1,11 @@
-// Package relaystate keeps the relay's shared state in Redis, so that several instances
-// serve one room and a call outlives the instance that held a socket: who owns each
-// client's socket, each client's durable queue (a message leaves it only when the socket
-// that wrote it confirmed it), grace deadlines that any live instance reaps, and the
-// instances' heartbeats. Membership is the room table's (room.Redis): the relay adds keys
-// to each room, under the same {room} hash tag, and never keeps a second list of clients.
+// Package relaystate is the relay's state that outlives a socket, behind one interface
+// (State) with two implementations: Memory, for one instance, in this process and on its own
+// room table; and Redis, shared by several instances so that they serve one room and a call
+// outlives the instance that held a socket. Either holds who owns each client's socket, each
+// client's queue (a message leaves it only when the socket that wrote it confirmed it), grace
+// deadlines that any live instance reaps, and, in Redis, the instances' heartbeats.
+// Membership is the room table's (room.Redis, or Memory's own): the relay adds to each room,
+// in Redis under the same {room} hash tag, and never keeps a second list of clients.
 //
 // A room's relay keys, next to the room table's (see room.RedisRoomKey):
 //
@@ -34,17 +36,6 @@ import (
 
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server/room"
-)
-
-// Errors of the relay state.
-var (
-	ErrUnknownClient = errors.New("unknown client")
-	ErrQueueFull     = errors.New("message queue full")
-	ErrMailboxFull   = errors.New("mailbox full")
-	// ErrNotOwner means another socket registered the client since: this one must stop.
-	ErrNotOwner = errors.New("socket no longer owns the client")
-	// ErrRemoved means the client was removed from its room (DELETE) since.
-	ErrRemoved = errors.New("client removed")
 )
 
 // Redis is one instance's handle on the shared relay state.
@@ -88,12 +79,6 @@ func (s *Redis) Owner(socket uint64) string {
 	return s.instance + "/" + strconv.FormatUint(socket, 10)
 }
 
-// InstanceOf is the instance part of an owner.
-func InstanceOf(owner string) string {
-	inst, _, _ := strings.Cut(owner, "/")
-	return inst
-}
-
 // The scripts. Each takes the room's clients key as KEYS[1] (so a cluster client routes it
 // to the room's slot) and the room's key base as ARGV[1], and builds the other keys of the
 // room from it: all of them share the {room} hash tag.
@@ -122,12 +107,13 @@ local function claim(h, socket)
   return 'reclaimed'
 end
 -- remove_client takes id out of the room: what it had not been written yet goes to the
--- mailbox of the client that remains, its keys go. Answers owner, emptied (0/1).
+-- mailbox of the client that remains, its keys go. Answers owner, emptied (0/1), and how
+-- many messages were handed off.
 local function remove_client(base, id, maxn, maxb)
   local h, q = base .. 'c:' .. id, base .. 'q:' .. id
   redis.call('LREM', KEYS[1], 0, id)
   local owner = redis.call('HGET', h, 'owner') or ''
-  local emptied = 0
+  local emptied, handed = 0, 0
   if redis.call('LLEN', KEYS[1]) == 0 then
     redis.call('DEL', KEYS[1], base .. 'mailbox', base .. 'mbytes')
     emptied = 1
@@ -136,9 +122,10 @@ local function remove_client(base, id, maxn, maxb)
     if from < 0 then from = 0 end
     local rest = redis.call('LRANGE', q, from, -1)
     mailbox_store(base .. 'mailbox', base .. 'mbytes', maxn, maxb, rest, 1)
+    handed = #rest
   end
   redis.call('DEL', h, q)
-  return owner, emptied
+  return owner, emptied, handed
 end
 `
 
@@ -253,8 +240,8 @@ if not has(redis.call('LRANGE', KEYS[1], 0, -1), ARGV[2]) then
   redis.call('DEL', ARGV[1] .. 'c:' .. ARGV[2], ARGV[1] .. 'q:' .. ARGV[2])
   return {'gone'}
 end
-local owner, emptied = remove_client(ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]))
-return {'removed', owner, tostring(emptied)}`)
+local owner, emptied, handed = remove_client(ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]))
+return {'removed', owner, tostring(emptied), tostring(handed)}`)
 
 	// reap removes the client when it is offline and its deadline (ARGV[5]) has passed;
 	// otherwise it answers why not, with the deadline when there is one.
@@ -267,8 +254,8 @@ end
 if (redis.call('HGET', h, 'owner') or '') ~= '' then return {'live'} end
 local dl = redis.call('HGET', h, 'deadline')
 if dl and tonumber(dl) > tonumber(ARGV[5]) then return {'wait', dl} end
-local owner, emptied = remove_client(ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]))
-return {'removed', owner, tostring(emptied)}`)
+local owner, emptied, handed = remove_client(ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]))
+return {'removed', owner, tostring(emptied), tostring(handed)}`)
 )
 
 func (s *Redis) run(ctx context.Context, sc *redis.Script, roomID string, args ...any) *redis.Cmd {
@@ -294,15 +281,6 @@ func (s *Redis) Expect(ctx context.Context, roomID, clientID string) error {
 	return nil
 }
 
-// Registered is the outcome of Register.
-type Registered struct {
-	// Previous is the owner the client had ("" when offline), or the socket it lost with a
-	// paused instance: a socket, maybe on another instance, that must be closed.
-	Previous string
-	// Base is the absolute index of the queue's head: Fetch from it.
-	Base int64
-}
-
 // Register makes owner the client's socket. ErrUnknownClient when the client is not in
 // the room (never joined, or removed).
 func (s *Redis) Register(ctx context.Context, roomID, clientID, owner string) (Registered, error) {
@@ -321,16 +299,6 @@ func (s *Redis) Register(ctx context.Context, roomID, clientID, owner string) (R
 	}
 	base, _ := strconv.ParseInt(res[2], 10, 64)
 	return Registered{Previous: res[1], Base: base}, nil
-}
-
-// Sent is the outcome of Send.
-type Sent struct {
-	// Stored: the sender is alone and msg went to the room mailbox, for the next joiner.
-	Stored bool
-	// PeerOwner is the socket of the recipient ("" offline), which has been woken.
-	PeerOwner string
-	// Dropped: an orphan message with nobody left to take it.
-	Dropped bool
 }
 
 // Send queues msg from clientID for the other client of the room, or stores it in the
@@ -452,13 +420,6 @@ func (s *Redis) detach(ctx context.Context, roomID, clientID, owner, deadInstanc
 	return nil
 }
 
-// Removed is a client taken out of its room.
-type Removed struct {
-	Room, Client string
-	// Owner is the socket it had ("" offline), to be closed.
-	Owner string
-}
-
 // Remove takes the client out of its room at once (DELETE, leave): what it was never
 // written goes to the mailbox of the client that remains. A client not in the room is a
 // no-op with an empty Removed.
@@ -482,7 +443,8 @@ func (s *Redis) removed(ctx context.Context, roomID, clientID string, res []stri
 			s.rdb.Publish(ctx, s.WakeChannel(inst), "d "+roomID+" "+clientID+" "+res[1])
 		}
 	}
-	return Removed{Room: roomID, Client: clientID, Owner: res[1]}
+	handed, _ := strconv.Atoi(res[3])
+	return Removed{Room: roomID, Client: clientID, Owner: res[1], HandedOff: handed}
 }
 
 // Reap removes the clients whose grace period is over, whichever instance armed it, up to
@@ -592,16 +554,55 @@ func (s *Redis) ReapInstances(ctx context.Context, deadAfter time.Duration) ([]s
 	return dead, nil
 }
 
-// Subscribe listens on this instance's wake-up channel.
-func (s *Redis) Subscribe(ctx context.Context) *redis.PubSub {
-	return s.rdb.Subscribe(ctx, s.WakeChannel(s.instance))
+// Listen implements State: the others' notices come on this instance's wake-up channel.
+// Pub/sub loses what is published while it reconnects, so each (re)subscription, and a
+// probe of the channel that does not come back (seen after failovers: a subscription that
+// looks alive but delivers nothing), asks for every local queue to be read again.
+func (s *Redis) Listen(ctx context.Context, events Events) {
+	sub := s.rdb.Subscribe(ctx, s.WakeChannel(s.instance))
+	defer sub.Close()
+	ch := sub.ChannelWithSubscriptions()
+	probe := time.NewTicker(2 * time.Second)
+	defer probe.Stop()
+	lastProbe := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-probe.C:
+			if time.Since(lastProbe) > 5*time.Second {
+				events.Resync()
+				lastProbe = time.Now()
+			}
+			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			_ = s.rdb.Publish(pctx, s.WakeChannel(s.instance), "p").Err()
+			cancel()
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			switch m := m.(type) {
+			case *redis.Subscription:
+				events.Resync()
+			case *redis.Message:
+				fields := strings.Fields(m.Payload)
+				switch {
+				case len(fields) == 1 && fields[0] == "p":
+					lastProbe = time.Now()
+				case len(fields) == 3 && fields[0] == "w":
+					events.Wake(fields[1], fields[2])
+				case len(fields) == 4 && fields[0] == "t":
+					events.Close(fields[1], fields[3], protocol.ErrTextDuplicateClient)
+				case len(fields) == 4 && fields[0] == "d":
+					events.Close(fields[1], fields[3], "")
+				}
+			}
+		}
+	}
 }
 
-// Probe publishes a probe on this instance's own channel: a subscription that looks alive
-// but delivers nothing (seen after failovers) shows as probes that never come back.
-func (s *Redis) Probe(ctx context.Context) error {
-	return s.rdb.Publish(ctx, s.WakeChannel(s.instance), "p").Err()
-}
+// Remote implements State.
+func (s *Redis) Remote() bool { return true }
 
 // Leave removes this instance from the live ones (a clean shutdown).
 func (s *Redis) Leave(ctx context.Context) error {

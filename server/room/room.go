@@ -1,6 +1,8 @@
 // Package room holds the room table of the AppRTC room server: who is in which room (at most
 // two), who is the initiator, and the mailbox of a client that is alone. Storage sits behind
-// Store so that several instances can share it; Memory is the single-process implementation.
+// Store so that several instances can share it (Redis). The relay's state sits on the same
+// table: relaystate.Memory is the single-process Store, with the relay's state in it, as
+// relaystate.Redis keeps its keys beside Redis's.
 package room
 
 import (

@@ -1,7 +1,9 @@
 // Package signal is the Collider-compatible WebSocket relay: clients register on /ws with a
 // room and client id, and each message one client sends reaches the other, in order, queued
-// while the other has no live socket. It tells the room server (through Hooks) when it drops a
-// client, so a closed tab never leaves a room full.
+// while the other has no live socket. The relay owns this instance's sockets (reading,
+// writing, pings, limits); everything that outlives a socket, membership included, is the
+// relaystate.State's, which sits on the room table, so a closed tab never leaves a room
+// full.
 package signal
 
 import (
@@ -15,21 +17,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server/relaystate"
 )
-
-// Hooks is how the relay talks to the room server. Both run without relay locks held.
-type Hooks interface {
-	// StoreIfAlone stores msg in the sender's room mailbox when the sender is alone in its
-	// room and reports whether it did. The relay calls it for a message that has no peer to
-	// go to, so that a newcomer receives it in its /join messages rather than on a socket
-	// it may not be ready to read.
-	StoreIfAlone(ctx context.Context, roomID, clientID, msg string) bool
-	// Removed reports that the relay dropped a client (grace period over, or DELETE).
-	// handoff holds what the remaining client had sent to it that it never received.
-	Removed(ctx context.Context, roomID, clientID string, handoff []string)
-}
 
 // Config holds the relay's settings.
 type Config struct {
@@ -60,20 +49,20 @@ type Config struct {
 	// client a request comes from for the per-IP cap.
 	MaxSockets, MaxSocketsPerIP int
 	ClientKey                   func(r *http.Request) string
-	// OnDelivered, when set, is told how long each message waited from its arrival to its
-	// write on the recipient's socket (queueing for an offline recipient included).
+	// OnDelivered, when set, is told how long each message waited from its fetch off the
+	// State's queue on this instance (at once when the recipient's socket is here and
+	// online; on its register when it was offline) to its write on the recipient's socket.
 	OnDelivered func(time.Duration)
 	// CheckOrigin decides whether a browser's WebSocket handshake is allowed.
 	CheckOrigin func(r *http.Request) bool
 	Logger      *slog.Logger
-	Hooks       Hooks
-	// Shared, when set, keeps membership, queues, grace deadlines and socket ownership
-	// in Redis so that several instances serve as one (see shared.go); Hooks are then not
-	// called, the shared state being the room table's. InstanceTimeout is how long an
+	// State keeps membership, queues, grace deadlines and socket ownership: a
+	// relaystate.Memory on one instance (the default, on a room table of its own), a
+	// relaystate.Redis shared by several (see state.go). InstanceTimeout is how long an
 	// instance may miss heartbeats before the others take its clients offline. SendHold is
-	// how long a message Redis cannot take is held and retried before its sender is told
-	// ErrUnavailable: an outage shorter than this loses nothing.
-	Shared          *relaystate.Redis
+	// how long a message the state cannot take (Redis away) is held and retried before its
+	// sender is told ErrUnavailable: an outage shorter than this loses nothing.
+	State           relaystate.State
 	InstanceTimeout time.Duration
 	SendHold        time.Duration
 }
@@ -149,37 +138,32 @@ type Stats struct {
 	InstancesAlive int64
 }
 
+// room and client hold, on this instance, the clients whose socket is here: the rest of
+// a room, and of a client, is the State's.
 type room struct {
 	id      string
-	clients []*client // at most protocol.RoomCapacity; guarded by Relay.mu
+	clients []*client // guarded by Relay.mu
 }
 
 type client struct {
 	room *room
 	id   string
-	// inbox holds messages for this client, in order, until its socket has written them
-	// AND answered a ping sent after them: a message written into a connection that
-	// turns out dead is written again on the next socket rather than lost.
+	// inbox is a window on the client's queue in the State: the messages fetched from it
+	// and not yet confirmed, in order. A message leaves the queue only when a pong
+	// answered a ping written after it (so a connection that died unnoticed loses
+	// nothing: its unconfirmed messages are written again on the client's next socket).
+	// head is the queue index of inbox[0], fetched the index after its last message.
 	inbox      []queued
 	inboxBytes int
-	// inboxGen changes when the inbox is taken away by a hand-off, so that a writer that
+	// inboxGen changes when the window restarts (a new socket), so that a writer that
 	// peeked at it does not commit against the new one.
-	inboxGen int
-	// writtenFront counts the inbox messages some socket of this client has written at
-	// least once. They are kept for this client's next socket but never handed off to a
-	// newcomer: they belonged to the session that is over.
-	writtenFront int
-	// pending holds what this client sent while it had no peer in the relay room; the
-	// next peer to appear receives it.
-	pending      []queued
-	pendingBytes int
-	sock         *socket
-	graceGen     int
-	removed      bool
-	// Shared mode only (see shared.go): the Redis queue indexes of inbox[0] and of the
-	// message after the last one fetched, and whether a fetch runs / must run again.
-	head, fetched     int64
+	inboxGen      int
+	head, fetched int64
+	// fetching: a fetch runs; refetch: it must read again when done.
 	fetching, refetch bool
+	sock              *socket
+	// removed: the client left its room while its socket drains.
+	removed bool
 }
 
 // queued is a message waiting for its recipient, with when it arrived (monotonic time since
@@ -187,17 +171,6 @@ type client struct {
 type queued struct {
 	msg string
 	at  time.Duration
-}
-
-func messages(q []queued) []string {
-	if len(q) == 0 {
-		return nil
-	}
-	out := make([]string, len(q))
-	for i, m := range q {
-		out[i] = m.msg
-	}
-	return out
 }
 
 // New returns a relay with cfg; zero durations and limits take DefaultConfig's values.
@@ -229,8 +202,10 @@ func New(cfg Config) *Relay {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Hooks == nil {
-		cfg.Hooks = noHooks{}
+	if cfg.State == nil {
+		// On its own (fuzzing): a state with an empty room table, whose clients nobody
+		// joins.
+		cfg.State = relaystate.NewMemory(cfg.Grace)
 	}
 	r := &Relay{
 		cfg:     cfg,
@@ -258,11 +233,6 @@ func New(cfg Config) *Relay {
 	return r
 }
 
-type noHooks struct{}
-
-func (noHooks) StoreIfAlone(context.Context, string, string, string) bool { return false }
-func (noHooks) Removed(context.Context, string, string, []string)         {}
-
 // Stats returns the relay's counters.
 func (r *Relay) Stats() Stats {
 	r.mu.Lock()
@@ -285,256 +255,54 @@ func (r *Relay) Stats() Stats {
 	}
 }
 
-// peerOf returns the other client of c's room, or nil. Called with r.mu held.
-func peerOf(c *client) *client {
-	for _, o := range c.room.clients {
-		if o != c {
-			return o
-		}
-	}
-	return nil
-}
-
-// lookup returns the client, creating it (and its room) when create is set. It returns
-// ErrUnknownClient for a client it does not hold and may not create, ErrRoomFull when the
-// room holds two others. Only Expect creates: see its comment. Called with r.mu held.
-func (r *Relay) lookup(roomID, clientID string, create bool) (*client, error) {
-	rm := r.rooms[roomID]
-	if rm != nil {
-		for _, c := range rm.clients {
-			if c.id == clientID {
-				return c, nil
-			}
-		}
-	}
-	if !create {
-		return nil, ErrUnknownClient
-	}
-	if rm == nil {
-		rm = &room{id: roomID}
-		r.rooms[roomID] = rm
-	}
-	if len(rm.clients) >= protocol.RoomCapacity {
-		return nil, ErrRoomFull
-	}
-	c := &client{room: rm, id: clientID}
-	rm.clients = append(rm.clients, c)
-	if peer := peerOf(c); peer != nil && len(peer.pending) > 0 {
-		c.inbox, c.inboxBytes = peer.pending, peer.pendingBytes
-		peer.pending, peer.pendingBytes = nil, 0
-	}
-	return c, nil
-}
-
-// startGrace arms c's removal after the grace period. Called with r.mu held.
-func (r *Relay) startGrace(c *client) {
-	c.graceGen++
-	gen := c.graceGen
-	time.AfterFunc(r.cfg.Grace, func() {
-		r.mu.Lock()
-		if c.removed || c.sock != nil || c.graceGen != gen || r.closed {
-			r.mu.Unlock()
-			return
-		}
-		handoff, roomID := r.removeLocked(c)
-		r.mu.Unlock()
-		r.log.Info("relay client removed after grace period", "room", roomID, "client", c.id)
-		r.cfg.Hooks.Removed(context.Background(), roomID, c.id, handoff)
-	})
-}
-
-// removeLocked takes c out of its room and returns the messages its peer had sent it that
-// were never written, which are handed back to the room server. Called with r.mu held.
-func (r *Relay) removeLocked(c *client) (handoff []string, roomID string) {
-	c.removed = true
-	rm := c.room
-	for i, o := range rm.clients {
-		if o == c {
-			rm.clients = append(rm.clients[:i], rm.clients[i+1:]...)
-			break
-		}
-	}
-	if len(rm.clients) == 0 {
-		delete(r.rooms, rm.id)
-	}
-	handoff = messages(c.inbox[min(c.writtenFront, len(c.inbox)):])
-	c.inbox, c.inboxBytes, c.writtenFront = nil, 0, 0
-	c.inboxGen++
-	// What c itself had sent and its peer never got stays with the peer: a bye or a
-	// last candidate from a departing client is still worth reading, in order.
-	if peer := peerOf(c); peer != nil {
-		for _, m := range c.pending {
-			if peer.enqueueAt(m) != nil {
-				r.stats.dropped.Add(1)
-			}
-		}
-	}
-	c.pending = nil
-	r.stats.removed.Add(1)
-	r.stats.handoff.Add(int64(len(handoff)))
-	return handoff, rm.id
-}
-
-// enqueue appends msg to c's inbox within the bounds. Called with Relay.mu held.
-func (c *client) enqueue(msg string, now time.Duration) error {
-	return c.enqueueAt(queued{msg: msg, at: now})
-}
-
-func (c *client) enqueueAt(q queued) error {
-	if len(c.inbox) >= protocol.MaxQueuedPerSender || c.inboxBytes+len(q.msg) > protocol.MaxQueuedBytesPerSender {
-		return ErrQueueFull
-	}
-	c.inbox = append(c.inbox, q)
-	c.inboxBytes += len(q.msg)
-	return nil
-}
-
-func (c *client) hold(msg string, now time.Duration) error {
-	if len(c.pending) >= protocol.MaxQueuedPerSender || c.pendingBytes+len(msg) > protocol.MaxQueuedBytesPerSender {
-		return ErrQueueFull
-	}
-	c.pending = append(c.pending, queued{msg: msg, at: now})
-	c.pendingBytes += len(msg)
-	return nil
-}
-
-// send delivers msg from (roomID, clientID) to its peer, queueing it when the peer has no
-// live socket, or — when there is no peer at all — offering it to the room mailbox first.
-// create makes the sender when it does not exist (HTTP send, /message); a WebSocket send
-// passes its own registered client instead.
-func (r *Relay) send(ctx context.Context, from *client, msg string) error {
-	if len(msg) > protocol.MaxMessageBytes {
-		return ErrTooLarge
-	}
-	r.mu.Lock()
-	if from.removed {
-		// A frame read from a DELETEd client's socket while it drains: it still goes to
-		// whoever remains, but never re-creates the client.
-		err := r.deliverOrphanLocked(from, msg)
-		r.mu.Unlock()
-		return err
-	}
-	peer := peerOf(from)
-	r.mu.Unlock()
-	if peer == nil && r.cfg.Hooks.StoreIfAlone(ctx, from.room.id, from.id, msg) {
-		r.stats.queued.Add(1)
-		return nil
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if from.removed {
-		return r.deliverOrphanLocked(from, msg)
-	}
-	peer = peerOf(from)
-	if peer == nil {
-		if err := from.hold(msg, time.Since(r.started)); err != nil {
-			r.stats.dropped.Add(1)
-			return err
-		}
-		r.stats.queued.Add(1)
-		return nil
-	}
-	if err := peer.enqueue(msg, time.Since(r.started)); err != nil {
-		r.stats.dropped.Add(1)
-		return err
-	}
-	if peer.sock != nil {
-		peer.sock.kickLocked()
-	} else {
-		r.stats.queued.Add(1)
-	}
-	return nil
-}
-
-func (r *Relay) deliverOrphanLocked(from *client, msg string) error {
-	peer := peerOf(from)
-	if peer == nil {
-		r.stats.dropped.Add(1)
-		return nil
-	}
-	if err := peer.enqueue(msg, time.Since(r.started)); err != nil {
-		r.stats.dropped.Add(1)
-		return err
-	}
-	if peer.sock != nil {
-		peer.sock.kickLocked()
-	}
-	return nil
-}
-
 // Send hands msg to the relay as if the client had sent it on its socket. The room server
-// calls it for /message when the room holds two; POST /collider calls it too. A client the
-// relay does not hold gets ErrUnknownClient: it was never in the room, or it was removed.
+// calls it for /message when the room holds two; POST /collider calls it too. A client not
+// in the room gets ErrUnknownClient: it was never in the room, or it was removed.
 func (r *Relay) Send(ctx context.Context, roomID, clientID, msg string) error {
-	if r.cfg.Shared != nil {
-		return r.sendShared(ctx, roomID, clientID, msg, false)
-	}
 	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
 		return ErrClosed
 	}
-	c, err := r.lookup(roomID, clientID, false)
-	r.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	return r.send(ctx, c, msg)
+	return r.send(ctx, roomID, clientID, msg, false)
 }
 
-// Expect makes a client that has just joined known to the relay, offline, with its grace
-// timer running: a client that joins and never registers is removed like one whose socket
-// dropped, so it cannot hold a room full.
-//
-// It is the only way into the relay. The room server calls it for every /join, and the relay
-// tells the room server (Hooks.Removed) after every removal, so the relay's clients are the
-// room table's at all times; during a removal, for a moment, the relay holds one fewer. A
-// register or send for any other client is refused (ErrUnknownClient) rather than creating
-// it: a client that comes back after its grace period ended must join again, or the two
-// tables would disagree and the room would look full to newcomers.
+// Expect arms the grace period of a client that has just joined the room table: a client
+// that joins and never registers is removed like one whose socket dropped, so it cannot
+// hold a room full. A register or send for a client the room table does not hold is refused
+// (ErrUnknownClient): one that comes back after its grace period ended must join again.
 func (r *Relay) Expect(roomID, clientID string) error {
-	if r.cfg.Shared != nil {
-		ctx, cancel := sharedCtx()
-		defer cancel()
-		return r.cfg.Shared.Expect(ctx, roomID, clientID)
-	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
 		return ErrClosed
 	}
-	c, err := r.lookup(roomID, clientID, true)
-	if err != nil {
-		return err
-	}
-	if c.sock == nil {
-		r.startGrace(c)
-	}
-	return nil
+	ctx, cancel := r.stateCtx()
+	defer cancel()
+	return r.cfg.State.Expect(ctx, roomID, clientID)
 }
 
-// Delete removes the client at once. Its socket, if any, is still read for DrainTimeout so
-// that a bye it sent before the DELETE arrived is delivered, then closed.
+// Delete removes the client at once, on whichever instance its socket is. Its socket is
+// still read for DrainTimeout so that a bye it sent before the DELETE arrived is
+// delivered, then closed.
 func (r *Relay) Delete(ctx context.Context, roomID, clientID string) {
-	if r.cfg.Shared != nil {
-		r.deleteShared(ctx, roomID, clientID)
-		return
-	}
-	r.mu.Lock()
-	c, err := r.lookup(roomID, clientID, false)
+	ctx, cancel := context.WithTimeout(ctx, stateTimeout)
+	defer cancel()
+	gone, err := r.cfg.State.Remove(ctx, roomID, clientID)
 	if err != nil {
-		r.mu.Unlock()
-		// Unknown to the relay, it may still be in the room table.
-		r.cfg.Hooks.Removed(ctx, roomID, clientID, nil)
+		r.log.Warn("relay delete failed", "room", roomID, "client", clientID, "err", err)
 		return
 	}
-	handoff, _ := r.removeLocked(c)
-	if s := c.sock; s != nil {
-		c.sock = nil
-		time.AfterFunc(r.cfg.DrainTimeout, func() { s.closeWith(websocket.CloseNormalClosure, "") })
+	if gone.Client == "" {
+		return
 	}
-	r.mu.Unlock()
-	r.cfg.Hooks.Removed(ctx, roomID, clientID, handoff)
+	r.stats.removed.Add(1)
+	r.stats.handoff.Add(int64(gone.HandedOff))
+	if gone.Owner != "" && relaystate.InstanceOf(gone.Owner) == r.cfg.State.Instance() {
+		r.closeOwner(roomID, gone.Owner, "")
+	}
 }
 
 // Close closes every socket with "going away" and waits for their goroutines. Queued
@@ -553,16 +321,17 @@ func (r *Relay) Close() {
 	r.wg.Wait()
 }
 
-// Pending is the number of messages held for a client: not yet written, or written and
-// not yet confirmed by its socket.
+// Pending is the number of messages fetched for a client whose socket is here and not yet
+// confirmed by it: not yet written, or written and waiting for the pong.
 func (r *Relay) Pending(roomID, clientID string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c, err := r.lookup(roomID, clientID, false)
-	if err != nil {
-		return 0
+	if rm := r.rooms[roomID]; rm != nil {
+		if c := rm.find(clientID); c != nil {
+			return len(c.inbox)
+		}
 	}
-	return len(c.inbox)
+	return 0
 }
 
 // Flush waits until no client with a live socket has messages waiting, or ctx ends.

@@ -47,10 +47,11 @@ type socket struct {
 	pinger *time.Timer
 	// dead is closed by the writer when the connection is finished.
 	dead chan struct{}
-	// readDeadline is when the read deadline was last pushed back (reader goroutine only).
-	readDeadline time.Time
+	// readDeadline is when the read deadline was last pushed back (reader goroutine only);
+	// writeDeadline the same for the write deadline (the writer's, one at a time).
+	readDeadline, writeDeadline time.Time
 
-	// owner names this socket in the shared state (shared mode); set at register.
+	// owner names this socket in the State; set at register.
 	owner string
 
 	// Guarded by Relay.mu.
@@ -190,9 +191,6 @@ func (s *socket) handle(ctx context.Context, data []byte) bool {
 	}
 	switch req.Cmd {
 	case protocol.CmdRegister:
-		if r.cfg.Shared != nil {
-			return s.registerShared(req.RoomID, req.ClientID)
-		}
 		return s.register(req.RoomID, req.ClientID)
 	case protocol.CmdSend:
 		r.mu.Lock()
@@ -208,14 +206,8 @@ func (s *socket) handle(ctx context.Context, data []byte) bool {
 			s.fail(protocol.ErrTextMissingMsg, true)
 			return false
 		}
-		var err error
-		if r.cfg.Shared != nil {
-			// A socket is its client's own: after a DELETE its last frames still count.
-			err = r.sendShared(ctx, c.room.id, c.id, req.Msg, true)
-		} else {
-			err = r.send(ctx, c, req.Msg)
-		}
-		if err != nil {
+		// A socket is its client's own: after a DELETE its last frames still count.
+		if err := r.send(ctx, c.room.id, c.id, req.Msg, true); err != nil {
 			// Queue full or too large: the sender is told, the socket stays usable.
 			r.stats.wsErrors.Add(1)
 			s.fail(err.Error(), false)
@@ -226,41 +218,6 @@ func (s *socket) handle(ctx context.Context, data []byte) bool {
 		s.fail(protocol.ErrTextUnexpectedCmd, false)
 		return true
 	}
-}
-
-func (s *socket) register(roomID, clientID string) bool {
-	r := s.relay
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	fail := func(text string) bool {
-		r.stats.wsErrors.Add(1)
-		s.failLocked(text, true)
-		return false
-	}
-	if text := s.refusalLocked(roomID, clientID); text != "" {
-		return fail(text)
-	}
-	c, err := r.lookup(roomID, clientID, false)
-	if err != nil {
-		// Not joined, or removed when its grace period ended: see Expect.
-		return fail(protocol.ErrTextUnknownClient)
-	}
-	if old := c.sock; old != nil {
-		// The same client registering again is nearly always a reconnect whose old
-		// connection the server has not seen die yet (a phone changing networks leaves a
-		// half-open socket for up to PongTimeout). Client ids are unguessable, so the new
-		// socket takes over and the old one is told and closed.
-		r.stats.wsErrors.Add(1)
-		old.failLocked(protocol.ErrTextDuplicateClient, true)
-		old.client = nil
-	}
-	c.sock = s
-	c.graceGen++ // disarms a running grace timer
-	s.client = c
-	s.gen = c.inboxGen
-	s.log = s.log.With("room", roomID, "client", clientID)
-	s.kickLocked()
-	return true
 }
 
 // refusalLocked is why a register cannot be taken, or "". Called with Relay.mu held.
@@ -304,9 +261,6 @@ func (s *socket) takeLocked() (direct []directFrame, msgs []queued) {
 // ping payload to write after them (nil: no ping in this burst). Called with Relay.mu held.
 func (s *socket) wroteLocked(n int) (ping []byte) {
 	s.written += uint64(n)
-	if c := s.client; c != nil && c.sock == s && c.inboxGen == s.gen {
-		c.writtenFront = max(c.writtenFront, int(s.written-s.confirmed))
-	}
 	if s.pingDue || n > 0 && s.pingWanted || s.written-s.pinged >= uint64(s.relay.cfg.ConfirmBatch) {
 		s.pingDue, s.pingWanted = false, false
 		if s.confirmArmed && !s.finished {
@@ -341,26 +295,23 @@ func (s *socket) confirm(payload string) {
 		r.mu.Unlock()
 		return
 	}
-	if r.cfg.Shared != nil {
-		// The shared queue is trimmed first: until it is, the messages count as pending,
-		// and a socket of the client on another instance would get them again.
-		head := c.head + int64(upto-s.confirmed)
+	// The queue in the State is trimmed first: until it is, the messages count as pending,
+	// and another socket of the client would get them again.
+	head := c.head + int64(upto-s.confirmed)
+	r.mu.Unlock()
+	if !s.confirmState(c, head) {
+		return
+	}
+	r.mu.Lock()
+	if stale() {
 		r.mu.Unlock()
-		if !s.confirmShared(c, head) {
-			return
-		}
-		r.mu.Lock()
-		if stale() {
-			r.mu.Unlock()
-			return
-		}
+		return
 	}
 	n := int(upto - s.confirmed)
 	for _, m := range c.inbox[:n] {
 		c.inboxBytes -= len(m.msg)
 	}
 	c.inbox = c.inbox[n:]
-	c.writtenFront = max(0, c.writtenFront-n)
 	if len(c.inbox) == 0 {
 		c.inbox = nil
 	}
@@ -383,7 +334,12 @@ func (s *socket) writeLoop() {
 		}
 	}()
 	write := func(b []byte) error {
-		_ = s.conn.SetWriteDeadline(time.Now().Add(r.cfg.WriteTimeout))
+		// Moving the deadline costs a runtime timer update: it is moved once half of
+		// WriteTimeout has gone by, so a write has between half of it and all of it.
+		if now := time.Now(); now.Sub(s.writeDeadline) > r.cfg.WriteTimeout/2 {
+			s.writeDeadline = now
+			_ = s.conn.SetWriteDeadline(now.Add(r.cfg.WriteTimeout))
+		}
 		_, err := s.conn.Write(b)
 		return err
 	}
@@ -476,21 +432,15 @@ func (s *socket) detach() {
 	delete(r.sockets, s)
 	r.releaseLocked(s.key)
 	c := s.client
-	shared := false
-	if c != nil && c.sock == s {
+	mine := c != nil && c.sock == s
+	if mine {
 		c.sock = nil
-		switch {
-		case r.cfg.Shared != nil:
-			// Even when this instance stops: the client re-registers on another one.
-			shared = true
-			r.forgetLocked(c)
-		case !c.removed && !r.closed:
-			r.startGrace(c)
-		}
+		r.forgetLocked(c)
 	}
 	r.mu.Unlock()
-	if shared {
-		r.detachShared(c.room.id, c.id, s.owner)
+	if mine {
+		// Even when this instance stops: the client re-registers on another one.
+		r.detachState(c.room.id, c.id, s.owner)
 	}
 	r.stats.openWS.Add(-1)
 }

@@ -18,12 +18,15 @@ import (
 	"github.com/onertc/onertc/server/room"
 )
 
-// cluster is a few instances' handles on one real redis-server, with one clock they share.
+// cluster is a few instances' handles on one State and its room table, with one clock they
+// share. On Memory every handle is the same one instance; on Redis, rinsts are the
+// instances again, for what only Redis has (several instances, pub/sub, keys).
 type cluster struct {
-	rdb   *redis.Client
-	rooms *room.Redis
-	clock *clock
-	insts []*Redis
+	rooms  room.Store
+	clock  *clock
+	insts  []State
+	rdb    *redis.Client
+	rinsts []*Redis
 }
 
 type clock struct {
@@ -42,16 +45,30 @@ const grace = 10 * time.Second
 
 var prefixes atomic.Int32
 
-func newCluster(t *testing.T, srv *redistest.Server, n int) *cluster {
+func newClock() *clock { return &clock{t: time.Unix(1_800_000_000, 0)} }
+
+func newRedisCluster(t *testing.T, srv *redistest.Server, n int) *cluster {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { rdb.Close() })
 	prefix := fmt.Sprintf("t%d:", prefixes.Add(1))
-	c := &cluster{rdb: rdb, rooms: room.NewRedis(rdb, prefix), clock: &clock{t: time.Unix(1_800_000_000, 0)}}
+	rooms := room.NewRedis(rdb, prefix)
+	c := &cluster{rdb: rdb, rooms: rooms, clock: newClock()}
 	for i := range n {
-		s := New(rdb, c.rooms, prefix, fmt.Sprintf("i%d", i), grace)
+		s := New(rdb, rooms, prefix, fmt.Sprintf("i%d", i), grace)
 		s.now = c.clock.now
 		c.insts = append(c.insts, s)
+		c.rinsts = append(c.rinsts, s)
+	}
+	return c
+}
+
+func newMemoryCluster(n int) *cluster {
+	m := NewMemory(grace)
+	c := &cluster{rooms: m.Rooms(), clock: newClock()}
+	m.now = c.clock.now
+	for range n {
+		c.insts = append(c.insts, m)
 	}
 	return c
 }
@@ -71,7 +88,7 @@ func (c *cluster) join(t *testing.T, inst int, roomID, clientID string) room.Joi
 	return j
 }
 
-func mustSend(t *testing.T, s *Redis, roomID, from string, msgs ...string) {
+func mustSend(t *testing.T, s State, roomID, from string, msgs ...string) {
 	t.Helper()
 	for _, m := range msgs {
 		if _, err := s.Send(ctx, roomID, from, m, false, s.NewToken()); err != nil {
@@ -80,11 +97,24 @@ func mustSend(t *testing.T, s *Redis, roomID, from string, msgs ...string) {
 	}
 }
 
-func TestRedisState(t *testing.T) {
+// TestState is the contract of State, run against Memory and against Redis on a real
+// redis-server.
+func TestState(t *testing.T) {
 	srv := redistest.Start(t)
+	for _, impl := range []struct {
+		name       string
+		newCluster func(t *testing.T, n int) *cluster
+	}{
+		{"memory", func(_ *testing.T, n int) *cluster { return newMemoryCluster(n) }},
+		{"redis", func(t *testing.T, n int) *cluster { return newRedisCluster(t, srv, n) }},
+	} {
+		t.Run(impl.name, func(t *testing.T) { stateContract(t, impl.newCluster) })
+	}
+}
 
+func stateContract(t *testing.T, newCluster func(t *testing.T, n int) *cluster) {
 	t.Run("alone goes to the mailbox, two go to the queue", func(t *testing.T) {
-		c := newCluster(t, srv, 2)
+		c := newCluster(t, 2)
 		c.join(t, 0, "r", "A")
 		sent, err := c.insts[0].Send(ctx, "r", "A", "offer", false, c.insts[0].NewToken())
 		if err != nil || !sent.Stored {
@@ -117,7 +147,7 @@ func TestRedisState(t *testing.T) {
 	})
 
 	t.Run("queue leaves only on confirm; the next socket anywhere gets the rest once", func(t *testing.T) {
-		c := newCluster(t, srv, 2)
+		c := newCluster(t, 2)
 		c.join(t, 0, "r", "A")
 		c.join(t, 0, "r", "B")
 		mustSend(t, c.insts[1], "r", "A", "m0", "m1", "m2", "m3")
@@ -159,7 +189,7 @@ func TestRedisState(t *testing.T) {
 	})
 
 	t.Run("a retried send is queued once", func(t *testing.T) {
-		c := newCluster(t, srv, 1)
+		c := newCluster(t, 1)
 		c.join(t, 0, "r", "A")
 		c.join(t, 0, "r", "B")
 		s := c.insts[0]
@@ -178,7 +208,7 @@ func TestRedisState(t *testing.T) {
 	})
 
 	t.Run("queue bounds", func(t *testing.T) {
-		c := newCluster(t, srv, 1)
+		c := newCluster(t, 1)
 		c.join(t, 0, "r", "A")
 		c.join(t, 0, "r", "B")
 		big := strings.Repeat("x", protocol.MaxMessageBytes)
@@ -193,7 +223,7 @@ func TestRedisState(t *testing.T) {
 	})
 
 	t.Run("grace: an instance that did not arm it reaps, once; a re-register keeps the client", func(t *testing.T) {
-		c := newCluster(t, srv, 3)
+		c := newCluster(t, 3)
 		c.join(t, 0, "r", "A")
 		c.join(t, 0, "r", "B")
 		c.join(t, 0, "s", "C")
@@ -239,7 +269,7 @@ func TestRedisState(t *testing.T) {
 	})
 
 	t.Run("hand-off: what the removed client was never written goes to the next joiner", func(t *testing.T) {
-		c := newCluster(t, srv, 2)
+		c := newCluster(t, 2)
 		c.join(t, 0, "r", "A")
 		c.join(t, 0, "r", "B")
 		own := c.insts[0].Owner(1)
@@ -251,8 +281,8 @@ func TestRedisState(t *testing.T) {
 			t.Fatal(err)
 		}
 		gone, err := c.insts[1].Remove(ctx, "r", "B")
-		if err != nil || gone.Owner != own {
-			t.Fatalf("remove = %+v, %v; want B's socket named for closing", gone, err)
+		if err != nil || gone.Owner != own || gone.HandedOff != 2 {
+			t.Fatalf("remove = %+v, %v; want B's socket named for closing, 2 messages handed off", gone, err)
 		}
 		j := c.join(t, 1, "r", "C")
 		if j.IsInitiator || strings.Join(j.Messages, ",") != "unseen1,unseen2" {
@@ -264,11 +294,21 @@ func TestRedisState(t *testing.T) {
 		if err := c.insts[0].Confirm(ctx, "r", "B", own, 1); !errors.Is(err, ErrRemoved) {
 			t.Fatalf("confirm after removal = %v, want ErrRemoved (not a takeover)", err)
 		}
+		// Its draining socket closes later: nothing to take offline, no error to retry.
+		if err := c.insts[0].Detach(ctx, "r", "B", own); err != nil {
+			t.Fatalf("detach after removal = %v, want nil", err)
+		}
 	})
 
+}
+
+// TestRedisState is what only Redis has: several instances, their heartbeats and notices.
+func TestRedisState(t *testing.T) {
+	srv := redistest.Start(t)
+
 	t.Run("a dead instance's clients are reaped by the others", func(t *testing.T) {
-		c := newCluster(t, srv, 2)
-		for _, s := range c.insts {
+		c := newRedisCluster(t, srv, 2)
+		for _, s := range c.rinsts {
 			if _, err := s.Heartbeat(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -276,25 +316,25 @@ func TestRedisState(t *testing.T) {
 		c.join(t, 0, "r", "A")
 		c.join(t, 0, "r", "B")
 		for i, id := range []string{"A", "B"} {
-			if _, err := c.insts[0].Register(ctx, "r", id, c.insts[0].Owner(uint64(i))); err != nil {
+			if _, err := c.rinsts[0].Register(ctx, "r", id, c.rinsts[0].Owner(uint64(i))); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if n, _ := c.insts[1].Alive(ctx, 5*time.Second); n != 2 {
+		if n, _ := c.rinsts[1].Alive(ctx, 5*time.Second); n != 2 {
 			t.Fatalf("alive = %d, want 2", n)
 		}
 		// Instance 0 stops heartbeating (SIGKILL); instance 1 goes on.
 		c.clock.add(6 * time.Second)
-		c.insts[1].Heartbeat(ctx)
-		if n, _ := c.insts[1].Alive(ctx, 5*time.Second); n != 1 {
+		c.rinsts[1].Heartbeat(ctx)
+		if n, _ := c.rinsts[1].Alive(ctx, 5*time.Second); n != 1 {
 			t.Fatalf("alive = %d, want 1", n)
 		}
-		dead, err := c.insts[1].ReapInstances(ctx, 5*time.Second)
+		dead, err := c.rinsts[1].ReapInstances(ctx, 5*time.Second)
 		if err != nil || strings.Join(dead, ",") != "i0" {
 			t.Fatalf("dead = %v, %v", dead, err)
 		}
 		c.clock.add(grace + time.Second)
-		gone, err := c.insts[1].Reap(ctx, 100)
+		gone, err := c.rinsts[1].Reap(ctx, 100)
 		if err != nil || len(gone) != 2 {
 			t.Fatalf("reaped %v, %v; want both clients of the dead instance", gone, err)
 		}
@@ -304,19 +344,19 @@ func TestRedisState(t *testing.T) {
 	})
 
 	t.Run("wake-ups go to the instance holding the recipient's socket", func(t *testing.T) {
-		c := newCluster(t, srv, 2)
-		sub := c.rdb.Subscribe(ctx, c.insts[0].WakeChannel("i0"))
+		c := newRedisCluster(t, srv, 2)
+		sub := c.rdb.Subscribe(ctx, c.rinsts[0].WakeChannel("i0"))
 		defer sub.Close()
 		if _, err := sub.Receive(ctx); err != nil {
 			t.Fatal(err)
 		}
 		c.join(t, 0, "r", "A")
 		c.join(t, 0, "r", "B")
-		own := c.insts[0].Owner(1)
-		if _, err := c.insts[0].Register(ctx, "r", "B", own); err != nil {
+		own := c.rinsts[0].Owner(1)
+		if _, err := c.rinsts[0].Register(ctx, "r", "B", own); err != nil {
 			t.Fatal(err)
 		}
-		sent, err := c.insts[1].Send(ctx, "r", "A", "hi", false, c.insts[0].NewToken())
+		sent, err := c.rinsts[1].Send(ctx, "r", "A", "hi", false, c.rinsts[0].NewToken())
 		if err != nil || sent.PeerOwner != own {
 			t.Fatalf("send = %+v, %v", sent, err)
 		}
@@ -327,7 +367,7 @@ func TestRedisState(t *testing.T) {
 			t.Fatalf("wake = %v, %v; want \"w r B\"", msg, err)
 		}
 		// A takeover from instance 1 tells instance 0 which socket to close.
-		if _, err := c.insts[1].Register(ctx, "r", "B", c.insts[1].Owner(2)); err != nil {
+		if _, err := c.rinsts[1].Register(ctx, "r", "B", c.rinsts[1].Owner(2)); err != nil {
 			t.Fatal(err)
 		}
 		msg, err = sub.ReceiveMessage(tctx)
@@ -348,120 +388,120 @@ func TestRedisState(t *testing.T) {
 		}{
 			{"nothing else happened", func(*testing.T, *cluster, string) {}, nil},
 			{"A registered on another instance", func(t *testing.T, c *cluster, lost string) {
-				reg, err := c.insts[1].Register(ctx, "r", "A", c.insts[1].Owner(7))
+				reg, err := c.rinsts[1].Register(ctx, "r", "A", c.rinsts[1].Owner(7))
 				if err != nil || reg.Previous != lost {
 					t.Fatalf("register = %+v, %v; want the lost socket %s as the one replaced", reg, err, lost)
 				}
 			}, ErrNotOwner},
 			{"A's lost socket closed", func(t *testing.T, c *cluster, lost string) {
-				if err := c.insts[0].Detach(ctx, "r", "A", lost); !errors.Is(err, ErrNotOwner) {
+				if err := c.rinsts[0].Detach(ctx, "r", "A", lost); !errors.Is(err, ErrNotOwner) {
 					t.Fatalf("detach of the lost socket = %v, want ErrNotOwner", err)
 				}
 			}, ErrNotOwner},
 			{"A's grace period ended", func(t *testing.T, c *cluster, lost string) {
 				c.clock.add(grace + time.Second)
-				c.insts[1].Heartbeat(ctx)
-				if gone, err := c.insts[1].Reap(ctx, 10); err != nil || len(gone) != 1 {
+				c.rinsts[1].Heartbeat(ctx)
+				if gone, err := c.rinsts[1].Reap(ctx, 10); err != nil || len(gone) != 1 {
 					t.Fatalf("reaped %v, %v; want A", gone, err)
 				}
 			}, ErrRemoved},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				c := newCluster(t, srv, 2)
-				for i, s := range c.insts {
+				c := newRedisCluster(t, srv, 2)
+				for i, s := range c.rinsts {
 					if missing, err := s.Heartbeat(ctx); err != nil || !missing {
 						t.Fatalf("first heartbeat of %d = %v, %v; want missing", i, missing, err)
 					}
 				}
 				c.join(t, 0, "r", "A")
 				c.join(t, 1, "r", "B")
-				ownA, ownB := c.insts[0].Owner(1), c.insts[1].Owner(1)
-				if _, err := c.insts[0].Register(ctx, "r", "A", ownA); err != nil {
+				ownA, ownB := c.rinsts[0].Owner(1), c.rinsts[1].Owner(1)
+				if _, err := c.rinsts[0].Register(ctx, "r", "A", ownA); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := c.insts[1].Register(ctx, "r", "B", ownB); err != nil {
+				if _, err := c.rinsts[1].Register(ctx, "r", "B", ownB); err != nil {
 					t.Fatal(err)
 				}
-				mustSend(t, c.insts[1], "r", "B", "m0")
+				mustSend(t, c.rinsts[1], "r", "B", "m0")
 				// Instance 0 pauses; instance 1 judges it dead and takes A offline.
 				c.clock.add(6 * time.Second)
-				if missing, err := c.insts[1].Heartbeat(ctx); err != nil || missing {
+				if missing, err := c.rinsts[1].Heartbeat(ctx); err != nil || missing {
 					t.Fatalf("heartbeat of 1 = %v, %v", missing, err)
 				}
-				if dead, err := c.insts[1].ReapInstances(ctx, 5*time.Second); err != nil || strings.Join(dead, ",") != "i0" {
+				if dead, err := c.rinsts[1].ReapInstances(ctx, 5*time.Second); err != nil || strings.Join(dead, ",") != "i0" {
 					t.Fatalf("dead = %v, %v", dead, err)
 				}
-				sent, err := c.insts[1].Send(ctx, "r", "B", "m1", false, c.insts[1].NewToken())
+				sent, err := c.rinsts[1].Send(ctx, "r", "B", "m1", false, c.rinsts[1].NewToken())
 				if err != nil || sent.PeerOwner != "" {
 					t.Fatalf("send to the offline A = %+v, %v", sent, err)
 				}
 				tt.meanwhile(t, c, ownA)
 				// Instance 0 runs again: its heartbeat finds it missing.
-				if missing, err := c.insts[0].Heartbeat(ctx); err != nil || !missing {
+				if missing, err := c.rinsts[0].Heartbeat(ctx); err != nil || !missing {
 					t.Fatalf("heartbeat of the paused instance = %v, %v; want missing", missing, err)
 				}
-				err = c.insts[0].Reclaim(ctx, "r", "A", ownA)
+				err = c.rinsts[0].Reclaim(ctx, "r", "A", ownA)
 				if !errors.Is(err, tt.want) {
 					t.Fatalf("reclaim = %v, want %v", err, tt.want)
 				}
-				if _, _, ferr := c.insts[0].Fetch(ctx, "r", "A", ownA, 0, 10); tt.want != nil && !errors.Is(ferr, tt.want) {
+				if _, _, ferr := c.rinsts[0].Fetch(ctx, "r", "A", ownA, 0, 10); tt.want != nil && !errors.Is(ferr, tt.want) {
 					t.Fatalf("fetch by the lost socket = %v, want %v", ferr, tt.want)
 				}
 				if tt.want != nil {
 					return
 				}
-				at, msgs, err := c.insts[0].Fetch(ctx, "r", "A", ownA, 0, 10)
+				at, msgs, err := c.rinsts[0].Fetch(ctx, "r", "A", ownA, 0, 10)
 				if err != nil || at != 0 || strings.Join(msgs, ",") != "m0,m1" {
 					t.Fatalf("fetch after reclaim = %d %v %v; want m0,m1 from 0", at, msgs, err)
 				}
-				owned, _ := c.rdb.SMembers(ctx, c.insts[0].ownedKey("i0")).Result()
+				owned, _ := c.rdb.SMembers(ctx, c.rinsts[0].ownedKey("i0")).Result()
 				if !slices.Equal(owned, []string{"r A"}) {
 					t.Fatalf("instance 0 owns %q, want A again (for the others, should it die)", owned)
 				}
 				// Online again: its old deadline never removes it.
 				c.clock.add(grace + time.Second)
-				if gone, err := c.insts[1].Reap(ctx, 10); err != nil || len(gone) != 0 {
+				if gone, err := c.rinsts[1].Reap(ctx, 10); err != nil || len(gone) != 0 {
 					t.Fatalf("reaped %v, %v; want nobody", gone, err)
 				}
 			})
 		}
 		// Without Reclaim, the lost socket's next confirm or fetch takes the client back.
 		t.Run("by its next confirm", func(t *testing.T) {
-			c := newCluster(t, srv, 2)
-			for _, s := range c.insts {
+			c := newRedisCluster(t, srv, 2)
+			for _, s := range c.rinsts {
 				s.Heartbeat(ctx)
 			}
 			c.join(t, 0, "r", "A")
 			c.join(t, 1, "r", "B")
-			ownA := c.insts[0].Owner(1)
-			if _, err := c.insts[0].Register(ctx, "r", "A", ownA); err != nil {
+			ownA := c.rinsts[0].Owner(1)
+			if _, err := c.rinsts[0].Register(ctx, "r", "A", ownA); err != nil {
 				t.Fatal(err)
 			}
-			mustSend(t, c.insts[1], "r", "B", "m0")
-			if _, msgs, err := c.insts[0].Fetch(ctx, "r", "A", ownA, 0, 10); err != nil || len(msgs) != 1 {
+			mustSend(t, c.rinsts[1], "r", "B", "m0")
+			if _, msgs, err := c.rinsts[0].Fetch(ctx, "r", "A", ownA, 0, 10); err != nil || len(msgs) != 1 {
 				t.Fatalf("fetch = %v, %v", msgs, err)
 			}
 			c.clock.add(6 * time.Second)
-			c.insts[1].Heartbeat(ctx)
-			if _, err := c.insts[1].ReapInstances(ctx, 5*time.Second); err != nil {
+			c.rinsts[1].Heartbeat(ctx)
+			if _, err := c.rinsts[1].ReapInstances(ctx, 5*time.Second); err != nil {
 				t.Fatal(err)
 			}
-			if err := c.insts[0].Confirm(ctx, "r", "A", ownA, 1); err != nil {
+			if err := c.rinsts[0].Confirm(ctx, "r", "A", ownA, 1); err != nil {
 				t.Fatalf("confirm by the paused instance's socket = %v", err)
 			}
-			if owner, _ := c.rdb.HGet(ctx, c.insts[0].base("r")+"c:A", "owner").Result(); owner != ownA {
+			if owner, _ := c.rdb.HGet(ctx, c.rinsts[0].base("r")+"c:A", "owner").Result(); owner != ownA {
 				t.Fatalf("owner = %q, want %q", owner, ownA)
 			}
 		})
 	})
 
 	t.Run("each instance lists the live others' TURN servers, never a dead one", func(t *testing.T) {
-		c := newCluster(t, srv, 3)
+		c := newRedisCluster(t, srv, 3)
 		uris := func(i int) []string {
 			return []string{fmt.Sprintf("turn:10.0.0.%d:3478?transport=udp", i), fmt.Sprintf("turn:10.0.0.%d:3478?transport=tcp", i)}
 		}
-		for i, s := range c.insts {
+		for i, s := range c.rinsts {
 			if _, err := s.Heartbeat(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -471,7 +511,7 @@ func TestRedisState(t *testing.T) {
 		}
 		peerSet := func(inst int) []string {
 			t.Helper()
-			got, err := c.insts[inst].PeerTURN(ctx, 5*time.Second)
+			got, err := c.rinsts[inst].PeerTURN(ctx, 5*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -488,19 +528,19 @@ func TestRedisState(t *testing.T) {
 		}
 		// Instance 2 dies (no more heartbeats): it leaves the others' lists before it is reaped.
 		c.clock.add(6 * time.Second)
-		c.insts[0].Heartbeat(ctx)
-		c.insts[1].Heartbeat(ctx)
+		c.rinsts[0].Heartbeat(ctx)
+		c.rinsts[1].Heartbeat(ctx)
 		if got, want := peerSet(0), []string{strings.Join(uris(1), " ")}; !slices.Equal(got, want) {
 			t.Fatalf("after instance 2 died, instance 0 sees %q, want %q", got, want)
 		}
-		if _, err := c.insts[0].ReapInstances(ctx, 5*time.Second); err != nil {
+		if _, err := c.rinsts[0].ReapInstances(ctx, 5*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		if n, _ := c.rdb.HLen(ctx, c.insts[0].turnKey()).Result(); n != 2 {
+		if n, _ := c.rdb.HLen(ctx, c.rinsts[0].turnKey()).Result(); n != 2 {
 			t.Fatalf("TURN directory holds %d instances after the reap, want 2", n)
 		}
 		// Instance 1 stops cleanly.
-		if err := c.insts[1].WithdrawTURN(ctx); err != nil {
+		if err := c.rinsts[1].WithdrawTURN(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if got := peerSet(0); len(got) != 0 {

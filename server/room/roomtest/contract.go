@@ -1,4 +1,6 @@
-package room
+// Package roomtest is the contract every room.Store keeps, run by each implementation's
+// tests: room.Redis's and relaystate.Memory's.
+package roomtest
 
 import (
 	"context"
@@ -9,14 +11,12 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/onertc/onertc/protocol"
-	"github.com/onertc/onertc/server/redistest"
+	"github.com/onertc/onertc/server/room"
 )
 
-// ids returns a newID function that yields the given ids in turn.
-func ids(list ...string) func() string {
+// IDs returns a newID function that yields the given ids in turn.
+func IDs(list ...string) func() string {
 	var i int
 	return func() string {
 		id := list[i%len(list)]
@@ -25,12 +25,13 @@ func ids(list ...string) func() string {
 	}
 }
 
-// testStore runs the room contract against any Store implementation.
-func testStore(t *testing.T, newStore func(t *testing.T) Store) {
+// Contract runs the room table's contract against a Store implementation; newStore
+// returns an empty table.
+func Contract(t *testing.T, newStore func(t *testing.T) room.Store) {
 	ctx := context.Background()
 	t.Run("initiator, mailbox and full", func(t *testing.T) {
 		s := newStore(t)
-		a, err := s.Join(ctx, "r1", ids("A"))
+		a, err := s.Join(ctx, "r1", IDs("A"))
 		if err != nil || !a.IsInitiator || a.ClientID != "A" || len(a.Messages) != 0 {
 			t.Fatalf("first join = %+v, %v; want initiator A, no messages", a, err)
 		}
@@ -40,7 +41,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 				t.Fatalf("Message(%q) alone = %v, %v; want stored", m, stored, err)
 			}
 		}
-		b, err := s.Join(ctx, "r1", ids("B"))
+		b, err := s.Join(ctx, "r1", IDs("B"))
 		if err != nil || b.IsInitiator || strings.Join(b.Messages, ",") != "offer,cand1,cand2" {
 			t.Fatalf("second join = %+v, %v; want callee with A's three messages in order", b, err)
 		}
@@ -48,7 +49,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		if err != nil || stored {
 			t.Fatalf("Message with two in room = %v, %v; want not stored (relayed)", stored, err)
 		}
-		if _, err := s.Join(ctx, "r1", ids("C")); !errors.Is(err, ErrFull) {
+		if _, err := s.Join(ctx, "r1", IDs("C")); !errors.Is(err, room.ErrFull) {
 			t.Fatalf("third join err = %v, want ErrFull", err)
 		}
 		if n, _ := s.Occupancy(ctx, "r1"); n != 2 {
@@ -57,13 +58,13 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 	})
 	t.Run("unknown room and client", func(t *testing.T) {
 		s := newStore(t)
-		if _, err := s.Message(ctx, "nope", "A", "x"); !errors.Is(err, ErrUnknownRoom) {
+		if _, err := s.Message(ctx, "nope", "A", "x"); !errors.Is(err, room.ErrUnknownRoom) {
 			t.Fatalf("err = %v, want ErrUnknownRoom", err)
 		}
-		if _, err := s.Join(ctx, "r2", ids("A")); err != nil {
+		if _, err := s.Join(ctx, "r2", IDs("A")); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Message(ctx, "r2", "Z", "x"); !errors.Is(err, ErrUnknownClient) {
+		if _, err := s.Message(ctx, "r2", "Z", "x"); !errors.Is(err, room.ErrUnknownClient) {
 			t.Fatalf("err = %v, want ErrUnknownClient", err)
 		}
 		if err := s.Remove(ctx, "nope", "Z", nil); err != nil {
@@ -78,15 +79,15 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 	})
 	t.Run("leave makes the other initiator of the next join and hands off", func(t *testing.T) {
 		s := newStore(t)
-		mustJoin(t, s, "r3", "A")
-		mustJoin(t, s, "r3", "B")
+		MustJoin(t, s, "r3", "A")
+		MustJoin(t, s, "r3", "B")
 		if err := s.Remove(ctx, "r3", "A", []string{"reoffer", "cand"}); err != nil {
 			t.Fatal(err)
 		}
 		if stored, err := s.Message(ctx, "r3", "B", "cand2"); err != nil || !stored {
 			t.Fatalf("B alone: stored=%v err=%v", stored, err)
 		}
-		c := mustJoin(t, s, "r3", "C")
+		c := MustJoin(t, s, "r3", "C")
 		if c.IsInitiator || strings.Join(c.Messages, ",") != "reoffer,cand,cand2" {
 			t.Fatalf("newcomer = %+v; want callee with the handed-off messages then B's own", c)
 		}
@@ -95,34 +96,34 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 		if n, _ := s.Occupancy(ctx, "r3"); n != 0 {
 			t.Fatalf("occupancy of emptied room = %d", n)
 		}
-		d := mustJoin(t, s, "r3", "D")
+		d := MustJoin(t, s, "r3", "D")
 		if !d.IsInitiator {
 			t.Fatalf("join of an emptied room is not initiator")
 		}
 	})
 	t.Run("mailbox bounds", func(t *testing.T) {
 		s := newStore(t)
-		mustJoin(t, s, "r4", "A")
+		MustJoin(t, s, "r4", "A")
 		for i := 0; i < protocol.MaxMailbox; i++ {
 			if _, err := s.Message(ctx, "r4", "A", "m"); err != nil {
 				t.Fatalf("message %d: %v", i, err)
 			}
 		}
-		if _, err := s.Message(ctx, "r4", "A", "one too many"); !errors.Is(err, ErrMailboxFull) {
+		if _, err := s.Message(ctx, "r4", "A", "one too many"); !errors.Is(err, room.ErrMailboxFull) {
 			t.Fatalf("err = %v, want ErrMailboxFull", err)
 		}
 		s2 := newStore(t)
-		mustJoin(t, s2, "r5", "A")
+		MustJoin(t, s2, "r5", "A")
 		big := strings.Repeat("x", protocol.MaxMessageBytes)
 		for i := 0; i < protocol.MaxQueuedBytesPerSender/protocol.MaxMessageBytes; i++ {
 			if _, err := s2.Message(ctx, "r5", "A", big); err != nil {
 				t.Fatalf("big message %d: %v", i, err)
 			}
 		}
-		if _, err := s2.Message(ctx, "r5", "A", big); !errors.Is(err, ErrMailboxFull) {
+		if _, err := s2.Message(ctx, "r5", "A", big); !errors.Is(err, room.ErrMailboxFull) {
 			t.Fatalf("err = %v, want ErrMailboxFull by bytes", err)
 		}
-		b := mustJoin(t, s2, "r5", "B")
+		b := MustJoin(t, s2, "r5", "B")
 		if len(b.Messages) != protocol.MaxQueuedBytesPerSender/protocol.MaxMessageBytes {
 			t.Fatalf("joiner got %d messages; the refused one must not be among them", len(b.Messages))
 		}
@@ -130,7 +131,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("invalid id", func(t *testing.T) {
 		s := newStore(t)
 		for _, id := range []string{"", "a b", strings.Repeat("a", protocol.MaxIDLen+1), "é"} {
-			if _, err := s.Join(ctx, id, ids("A")); !errors.Is(err, ErrInvalidID) {
+			if _, err := s.Join(ctx, id, IDs("A")); !errors.Is(err, room.ErrInvalidID) {
 				t.Errorf("Join(%q) err = %v, want ErrInvalidID", id, err)
 			}
 		}
@@ -148,7 +149,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 				switch {
 				case err == nil:
 					ok.Add(1)
-				case errors.Is(err, ErrFull):
+				case errors.Is(err, room.ErrFull):
 					full.Add(1)
 				default:
 					t.Error(err)
@@ -166,58 +167,27 @@ func testStore(t *testing.T, newStore func(t *testing.T) Store) {
 	})
 	t.Run("id collision is retried", func(t *testing.T) {
 		s := newStore(t)
-		mustJoin(t, s, "r6", "A")
-		b, err := s.Join(ctx, "r6", ids("A", "B"))
+		MustJoin(t, s, "r6", "A")
+		b, err := s.Join(ctx, "r6", IDs("A", "B"))
 		if err != nil || b.ClientID != "B" {
 			t.Fatalf("join with colliding id = %+v, %v; want B", b, err)
 		}
 	})
 }
 
-func mustJoin(t *testing.T, s Store, room, id string) Joined {
+// MustJoin joins roomID with id, failing the test when that fails.
+func MustJoin(t *testing.T, s room.Store, roomID, id string) room.Joined {
 	t.Helper()
-	j, err := s.Join(context.Background(), room, ids(id))
+	j, err := s.Join(context.Background(), roomID, IDs(id))
 	if err != nil {
-		t.Fatalf("join %s as %s: %v", room, id, err)
+		t.Fatalf("join %s as %s: %v", roomID, id, err)
 	}
 	return j
 }
 
-func mustRemove(t *testing.T, s Store, room, id string) {
+func mustRemove(t *testing.T, s room.Store, roomID, id string) {
 	t.Helper()
-	if err := s.Remove(context.Background(), room, id, nil); err != nil {
-		t.Fatalf("remove %s from %s: %v", id, room, err)
-	}
-}
-
-func TestMemory(t *testing.T) {
-	testStore(t, func(*testing.T) Store { return NewMemory() })
-}
-
-func TestRedis(t *testing.T) {
-	srv := redistest.Start(t)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { rdb.Close() })
-	var n atomic.Int32
-	// Each store gets its own key prefix, as separate deployments sharing one Redis would.
-	testStore(t, func(*testing.T) Store { return NewRedis(rdb, fmt.Sprintf("t%d:", n.Add(1))) })
-}
-
-func TestRedisErrorsWhenRedisIsDown(t *testing.T) {
-	srv := redistest.Start(t)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
-	t.Cleanup(func() { rdb.Close() })
-	s := NewRedis(rdb, "down:")
-	mustJoin(t, s, "r", "A")
-	srv.Stop()
-	if _, err := s.Join(context.Background(), "r", ids("B")); err == nil || errors.Is(err, ErrFull) {
-		t.Fatalf("join with Redis down = %v, want a connection error", err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Nothing was persisted (redistest runs without persistence): the room starts over.
-	if j := mustJoin(t, s, "r", "B"); !j.IsInitiator {
-		t.Fatalf("join after Redis came back = %+v, want initiator of a fresh room", j)
+	if err := s.Remove(context.Background(), roomID, id, nil); err != nil {
+		t.Fatalf("remove %s from %s: %v", id, roomID, err)
 	}
 }

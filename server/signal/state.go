@@ -3,27 +3,24 @@ package signal
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server/redisconn"
 	"github.com/onertc/onertc/server/relaystate"
 )
 
-// Shared mode (Config.Shared set): membership, queues, grace deadlines and socket ownership
-// live in Redis (relaystate), and the relay keeps locally only the clients whose socket is on
-// this instance. Such a client's inbox is a window on its Redis queue: head is the queue
-// index of inbox[0], fetched the index after its last message. The socket writer and its
-// pong-confirmed trimming are the same as in memory mode; a trim is also made in Redis, and
-// only then is a message gone. Memory mode never enters this file.
+// Membership, queues, grace deadlines and socket ownership live in the State (Config.State),
+// in this process or in Redis, and the relay keeps locally only the clients whose socket is
+// on this instance. Such a client's inbox is a window on its queue in the State: head is the
+// queue index of inbox[0], fetched the index after its last message. A pong-confirmed trim
+// is made in the State, and only then is a message gone.
 
-// sharedTimeout bounds one Redis operation made on a client's behalf.
-const sharedTimeout = 3 * time.Second
+// stateTimeout bounds one State operation made on a client's behalf.
+const stateTimeout = 3 * time.Second
 
 // fetchBatch is how many queued messages one fetch takes.
 const fetchBatch = 64
@@ -33,7 +30,7 @@ const fetchBatch = 64
 // its retry (4 s and more on a loaded machine).
 const heartbeatTimeout = time.Second
 
-// transient reports whether err is Redis trouble rather than an answer.
+// transient reports whether err is trouble reaching the State rather than an answer.
 func transient(err error) bool {
 	return !errors.Is(err, relaystate.ErrUnknownClient) && !errors.Is(err, relaystate.ErrQueueFull) &&
 		!errors.Is(err, relaystate.ErrMailboxFull)
@@ -42,13 +39,21 @@ func transient(err error) bool {
 // ErrUnavailable is what a client is told when the shared state cannot be reached.
 var ErrUnavailable = errors.New("Relay temporarily unavailable, try again")
 
-func sharedCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), sharedTimeout)
+// stateCtx bounds one State operation. A State in this process never waits, and the
+// timer a deadline costs would be paid on every message.
+func (r *Relay) stateCtx() (context.Context, context.CancelFunc) {
+	if !r.cfg.State.Remote() {
+		return context.Background(), func() {}
+	}
+	return context.WithTimeout(context.Background(), stateTimeout)
 }
 
-// registerShared registers the socket as the client's, on whichever instance the client
-// was before: one there is told to close.
-func (s *socket) registerShared(roomID, clientID string) bool {
+// register registers the socket as the client's, on whichever instance the client was
+// before: a socket there is told to close. The same client registering again is nearly
+// always a reconnect whose old connection the server has not seen die yet (a phone changing
+// networks leaves a half-open socket for up to PongTimeout). Client ids are unguessable, so
+// the new socket takes over.
+func (s *socket) register(roomID, clientID string) bool {
 	r := s.relay
 	r.mu.Lock()
 	if text := s.refusalLocked(roomID, clientID); text != "" {
@@ -58,9 +63,9 @@ func (s *socket) registerShared(roomID, clientID string) bool {
 		return false
 	}
 	r.mu.Unlock()
-	owner := r.cfg.Shared.Owner(r.sockSeq.Add(1))
-	ctx, cancel := sharedCtx()
-	reg, err := r.cfg.Shared.Register(ctx, roomID, clientID, owner)
+	owner := r.cfg.State.Owner(r.sockSeq.Add(1))
+	ctx, cancel := r.stateCtx()
+	reg, err := r.cfg.State.Register(ctx, roomID, clientID, owner)
 	cancel()
 	if err != nil {
 		r.stats.wsErrors.Add(1)
@@ -88,9 +93,9 @@ func (s *socket) registerShared(roomID, clientID string) bool {
 		old.failLocked(protocol.ErrTextDuplicateClient, true)
 		old.client = nil
 	}
-	// What an earlier socket here had fetched is fetched again from Redis, where it stays
-	// until confirmed: the window restarts at the queue's head.
-	c.inbox, c.inboxBytes, c.writtenFront = nil, 0, 0
+	// What an earlier socket here had fetched is fetched again from the State, where it
+	// stays until confirmed: the window restarts at the queue's head.
+	c.inbox, c.inboxBytes = nil, 0
 	c.inboxGen++
 	c.head, c.fetched = reg.Base, reg.Base
 	c.sock = s
@@ -112,7 +117,9 @@ func (rm *room) find(id string) *client {
 }
 
 // fetch makes sure the client's queue is read into its inbox; one fetch runs at a time per
-// client, and a request during it makes it read again.
+// client, and a request during it makes it read again. A State in this process is read at
+// once, by the caller; a remote one on a goroutine of its own, so that a sender's next
+// frame is not read only after the round trip. Called without Relay.mu.
 func (r *Relay) fetch(c *client) {
 	r.mu.Lock()
 	if c.fetching {
@@ -122,7 +129,11 @@ func (r *Relay) fetch(c *client) {
 	}
 	c.fetching = true
 	r.mu.Unlock()
-	go r.fetchLoop(c)
+	if r.cfg.State.Remote() {
+		go r.fetchLoop(c)
+	} else {
+		r.fetchLoop(c)
+	}
 }
 
 func (r *Relay) fetchLoop(c *client) {
@@ -138,8 +149,8 @@ func (r *Relay) fetchLoop(c *client) {
 		c.refetch = false
 		r.mu.Unlock()
 
-		ctx, cancel := sharedCtx()
-		at, msgs, err := r.cfg.Shared.Fetch(ctx, c.room.id, c.id, owner, from, fetchBatch)
+		ctx, cancel := r.stateCtx()
+		at, msgs, err := r.cfg.State.Fetch(ctx, c.room.id, c.id, owner, from, fetchBatch)
 		cancel()
 
 		r.mu.Lock()
@@ -150,7 +161,7 @@ func (r *Relay) fetchLoop(c *client) {
 				s.lostOwnership(c, errors.Is(err, relaystate.ErrRemoved))
 				return
 			}
-			// Redis trouble: the messages wait in Redis; try again shortly.
+			// Trouble reaching the State: the messages wait there; try again shortly.
 			r.log.Warn("relay fetch failed, retrying", "room", c.room.id, "client", c.id, "err", err)
 			time.AfterFunc(500*time.Millisecond, func() { r.fetch(c) })
 			return
@@ -177,13 +188,13 @@ func (r *Relay) fetchLoop(c *client) {
 	}
 }
 
-// confirmShared drops what a pong confirmed from the client's Redis queue. A socket that no
-// longer owns the client is closed: its client registered on another instance.
+// confirmState drops what a pong confirmed from the client's queue in the State. A socket
+// that no longer owns the client is closed: its client registered on another socket.
 // It reports whether the queue was trimmed.
-func (s *socket) confirmShared(c *client, upto int64) bool {
-	ctx, cancel := sharedCtx()
+func (s *socket) confirmState(c *client, upto int64) bool {
+	ctx, cancel := s.relay.stateCtx()
 	defer cancel()
-	err := s.relay.cfg.Shared.Confirm(ctx, c.room.id, c.id, s.owner, upto)
+	err := s.relay.cfg.State.Confirm(ctx, c.room.id, c.id, s.owner, upto)
 	switch {
 	case errors.Is(err, relaystate.ErrNotOwner), errors.Is(err, relaystate.ErrRemoved):
 		s.lostOwnership(c, errors.Is(err, relaystate.ErrRemoved))
@@ -195,7 +206,7 @@ func (s *socket) confirmShared(c *client, upto int64) bool {
 	return err == nil
 }
 
-// lostOwnership handles a socket the shared state no longer names as its client's: when
+// lostOwnership handles a socket the State no longer names as its client's: when
 // the client registered on another instance, this socket is closed as a replaced one; when
 // it was removed (DELETE on any instance), its socket drains as in closeOwner, whether or
 // not that instance's notice arrived.
@@ -214,12 +225,12 @@ func (s *socket) lostOwnership(c *client, removed bool) {
 	s.failLocked(protocol.ErrTextDuplicateClient, true)
 }
 
-// detachShared takes the client offline in Redis (its grace period starts there, reaped by
-// any instance) and forgets it here. Called without Relay.mu.
-func (r *Relay) detachShared(roomID, clientID, owner string) {
+// detachState takes the client offline in the State (its grace period starts there, reaped
+// by any instance). Called without Relay.mu.
+func (r *Relay) detachState(roomID, clientID, owner string) {
 	for attempt := 0; ; attempt++ {
-		ctx, cancel := sharedCtx()
-		err := r.cfg.Shared.Detach(ctx, roomID, clientID, owner)
+		ctx, cancel := r.stateCtx()
+		err := r.cfg.State.Detach(ctx, roomID, clientID, owner)
 		cancel()
 		if err == nil || errors.Is(err, relaystate.ErrNotOwner) {
 			return
@@ -248,24 +259,31 @@ func (r *Relay) forgetLocked(c *client) {
 	}
 }
 
-// sendShared queues msg for the sender's peer in Redis (or the room mailbox when the sender
+// send queues msg for the sender's peer in the State (or the room mailbox when the sender
 // is alone) and, when the peer's socket is here, reads it into the peer's inbox at once
-// rather than waiting for the wake-up.
-// A socket's sender passes orphan: see relaystate.Redis.Send.
-func (r *Relay) sendShared(ctx context.Context, roomID, clientID, msg string, orphan bool) error {
+// rather than waiting for a wake-up.
+// A socket's sender passes orphan: see relaystate.State.Send.
+func (r *Relay) send(ctx context.Context, roomID, clientID, msg string, orphan bool) error {
 	if len(msg) > protocol.MaxMessageBytes {
 		return ErrTooLarge
 	}
-	// While Redis is away the message is held here and tried again, up to Config.SendHold: the
-	// sender's next messages wait behind it, so their order holds too.
 	var sent relaystate.Sent
-	token := r.cfg.Shared.NewToken()
-	err := redisconn.Hold(ctx, r.cfg.SendHold, sharedTimeout, func(err error) bool { return !transient(err) },
-		func(ctx context.Context) error {
-			var err error
-			sent, err = r.cfg.Shared.Send(ctx, roomID, clientID, msg, orphan, token)
-			return err
-		})
+	var err error
+	if r.cfg.State.Remote() {
+		token := r.cfg.State.NewToken()
+		// While Redis is away the message is held here and tried again, up to
+		// Config.SendHold: the sender's next messages wait behind it, so their order
+		// holds too.
+		err = redisconn.Hold(ctx, r.cfg.SendHold, stateTimeout, func(err error) bool { return !transient(err) },
+			func(ctx context.Context) error {
+				var err error
+				sent, err = r.cfg.State.Send(ctx, roomID, clientID, msg, orphan, token)
+				return err
+			})
+	} else {
+		// Nothing is retried: no token needed.
+		sent, err = r.cfg.State.Send(ctx, roomID, clientID, msg, orphan, "")
+	}
 	switch {
 	case errors.Is(err, relaystate.ErrUnknownClient):
 		return ErrUnknownClient
@@ -284,7 +302,7 @@ func (r *Relay) sendShared(ctx context.Context, roomID, clientID, msg string, or
 		r.stats.queued.Add(1)
 		return nil
 	}
-	if relaystate.InstanceOf(sent.PeerOwner) == r.cfg.Shared.Instance() {
+	if relaystate.InstanceOf(sent.PeerOwner) == r.cfg.State.Instance() {
 		r.wake(roomID, "", sent.PeerOwner)
 	} else {
 		r.stats.crossed.Add(1)
@@ -339,39 +357,18 @@ func (r *Relay) closeOwner(roomID, owner, errText string) {
 	}
 }
 
-// deleteShared removes the client at once, on whichever instance its socket is.
-func (r *Relay) deleteShared(ctx context.Context, roomID, clientID string) {
-	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
-	defer cancel()
-	gone, err := r.cfg.Shared.Remove(ctx, roomID, clientID)
-	if err != nil {
-		r.log.Warn("relay delete failed", "room", roomID, "client", clientID, "err", err)
-		return
-	}
-	if gone.Owner != "" {
-		r.stats.removed.Add(1)
-		if relaystate.InstanceOf(gone.Owner) == r.cfg.Shared.Instance() {
-			r.closeOwner(roomID, gone.Owner, "")
-		}
-	} else if gone.Client != "" {
-		r.stats.removed.Add(1)
-	}
-}
-
-// Run does the shared mode's background work until ctx ends: heartbeats, reaping the
-// clients whose grace period is over and the instances that went silent, and wake-ups from
-// the other instances. In memory mode it returns at once.
+// Run does the relay's background work until ctx ends: reaping the clients whose grace
+// period is over and, with several instances, heartbeats, reaping the instances that went
+// silent, and the other instances' notices. Without it nobody is reaped.
 func (r *Relay) Run(ctx context.Context) {
-	sh := r.cfg.Shared
-	if sh == nil {
-		return
-	}
+	sh := r.cfg.State
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); r.listen(ctx) }()
+	go func() { defer wg.Done(); sh.Listen(ctx, relayEvents{r}) }()
 	// Heartbeats have their own loop: reaping, however slow, never delays them.
 	go func() { defer wg.Done(); r.beat(ctx) }()
-	tick := time.NewTicker(beatInterval)
+	// A short grace period is reaped in good time too.
+	tick := time.NewTicker(min(beatInterval, r.cfg.Grace/4))
 	defer tick.Stop()
 	for {
 		if r.judgeOthers() {
@@ -389,12 +386,13 @@ func (r *Relay) Run(ctx context.Context) {
 		}
 		for _, g := range gone {
 			r.stats.removed.Add(1)
+			r.stats.handoff.Add(int64(g.HandedOff))
 			r.log.Info("relay client removed after grace period", "room", g.Room, "client", g.Client)
 		}
 		select {
 		case <-ctx.Done():
 			wg.Wait()
-			lctx, cancel := sharedCtx()
+			lctx, cancel := r.stateCtx()
 			_ = sh.Leave(lctx)
 			cancel()
 			return
@@ -421,7 +419,10 @@ const beatInterval = 500 * time.Millisecond
 // late as ours, so none is judged dead before they all had InstanceTimeout to beat again.
 // When the others judged this instance dead meanwhile, it takes its clients back.
 func (r *Relay) beat(ctx context.Context) {
-	sh := r.cfg.Shared
+	sh := r.cfg.State
+	if !sh.Remote() {
+		return // one instance: nobody to tell, nobody to judge it
+	}
 	tick := time.NewTicker(beatInterval)
 	defer tick.Stop()
 	var last time.Time // of the last heartbeat that reached Redis
@@ -478,8 +479,8 @@ func (r *Relay) reclaimAll() {
 		if s == nil {
 			continue
 		}
-		ctx, cancel := sharedCtx()
-		err := r.cfg.Shared.Reclaim(ctx, c.room.id, c.id, s.owner)
+		ctx, cancel := r.stateCtx()
+		err := r.cfg.State.Reclaim(ctx, c.room.id, c.id, s.owner)
 		cancel()
 		switch {
 		case errors.Is(err, relaystate.ErrNotOwner), errors.Is(err, relaystate.ErrRemoved):
@@ -500,56 +501,21 @@ func (r *Relay) SendHold() time.Duration { return r.cfg.SendHold }
 // InstanceTimeout is how long an instance may stay silent before the others judge it dead.
 func (r *Relay) InstanceTimeout() time.Duration { return r.cfg.InstanceTimeout }
 
-// SharedHealthy reports whether the last heartbeat reached Redis (always true in memory
-// mode).
-func (r *Relay) SharedHealthy() bool { return r.cfg.Shared == nil || r.sharedOK.Load() }
+// SharedHealthy reports whether the last heartbeat reached the State (always true for one
+// in this process).
+func (r *Relay) SharedHealthy() bool { return !r.cfg.State.Remote() || r.sharedOK.Load() }
 
-// listen handles this instance's wake-up channel. Pub/sub loses what is published while
-// it reconnects, so each (re)subscription, and a probe that does not come back, rereads the
-// queue of every local client.
-func (r *Relay) listen(ctx context.Context) {
-	sh := r.cfg.Shared
-	sub := sh.Subscribe(ctx)
-	defer sub.Close()
-	ch := sub.ChannelWithSubscriptions()
-	probe := time.NewTicker(2 * time.Second)
-	defer probe.Stop()
-	lastProbe := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-probe.C:
-			if time.Since(lastProbe) > 5*time.Second {
-				r.log.Warn("relay wake-ups silent: rereading every local queue")
-				r.fetchAll()
-				lastProbe = time.Now()
-			}
-			pctx, cancel := sharedCtx()
-			_ = sh.Probe(pctx)
-			cancel()
-		case m, ok := <-ch:
-			if !ok {
-				return
-			}
-			switch m := m.(type) {
-			case *redis.Subscription:
-				r.fetchAll()
-			case *redis.Message:
-				fields := strings.Fields(m.Payload)
-				switch {
-				case len(fields) == 1 && fields[0] == "p":
-					lastProbe = time.Now()
-				case len(fields) == 3 && fields[0] == "w":
-					r.wake(fields[1], fields[2], "")
-				case len(fields) == 4 && fields[0] == "t":
-					r.closeOwner(fields[1], fields[3], protocol.ErrTextDuplicateClient)
-				case len(fields) == 4 && fields[0] == "d":
-					r.closeOwner(fields[1], fields[3], "")
-				}
-			}
-		}
-	}
+// relayEvents is how the State's Listen reaches the relay.
+type relayEvents struct{ r *Relay }
+
+func (e relayEvents) Wake(roomID, clientID string) { e.r.wake(roomID, clientID, "") }
+func (e relayEvents) Close(roomID, owner, errText string) {
+	e.r.closeOwner(roomID, owner, errText)
+}
+
+func (e relayEvents) Resync() {
+	e.r.log.Warn("relay notices may have been lost: rereading every local queue")
+	e.r.fetchAll()
 }
 
 func (r *Relay) fetchAll() {

@@ -1,0 +1,13 @@
+package relaystate
+
+import (
+	"testing"
+
+	"github.com/onertc/onertc/server/room"
+	"github.com/onertc/onertc/server/room/roomtest"
+)
+
+// Memory is the single instance's room table too: it keeps the room table's contract.
+func TestMemoryRooms(t *testing.T) {
+	roomtest.Contract(t, func(*testing.T) room.Store { return NewMemory(grace).Rooms() })
+}

@@ -1,0 +1,43 @@
+package room_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/onertc/onertc/server/redistest"
+	"github.com/onertc/onertc/server/room"
+	"github.com/onertc/onertc/server/room/roomtest"
+)
+
+func TestRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	var n atomic.Int32
+	// Each store gets its own key prefix, as separate deployments sharing one Redis would.
+	roomtest.Contract(t, func(*testing.T) room.Store { return room.NewRedis(rdb, fmt.Sprintf("t%d:", n.Add(1))) })
+}
+
+func TestRedisErrorsWhenRedisIsDown(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	s := room.NewRedis(rdb, "down:")
+	roomtest.MustJoin(t, s, "r", "A")
+	srv.Stop()
+	if _, err := s.Join(context.Background(), "r", roomtest.IDs("B")); err == nil || errors.Is(err, room.ErrFull) {
+		t.Fatalf("join with Redis down = %v, want a connection error", err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing was persisted (redistest runs without persistence): the room starts over.
+	if j := roomtest.MustJoin(t, s, "r", "B"); !j.IsInitiator {
+		t.Fatalf("join after Redis came back = %+v, want initiator of a fresh room", j)
+	}
+}
