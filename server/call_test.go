@@ -22,6 +22,12 @@ func TestSharedCallFlowGhostAndHandoff(t *testing.T) {
 	callFlow(t, startFleet(t, 3, func(c *Config) { c.RelayGrace = 300 * time.Millisecond }))
 }
 
+// And on a Redis Cluster (--redis-cluster): each room's scripts run on its own slot's node,
+// the instances' keys and wake-ups on others.
+func TestClusterCallFlowGhostAndHandoff(t *testing.T) {
+	callFlow(t, startClusterFleet(t, 3, func(c *Config) { c.RelayGrace = 300 * time.Millisecond }))
+}
+
 func callFlow(t *testing.T, f *fleet) {
 	ts := f.next
 	a := ts().join(t, "call")

@@ -50,7 +50,10 @@ type Config struct {
 	PprofAddr string
 	// Redis, when set (redis://[:password@]host:port[/db] or rediss://), is the Redis that
 	// several instances share the room table in; empty keeps everything in memory.
-	Redis string
+	// RedisCluster says it names a node of a Redis Cluster (more seed nodes as
+	// ?addr=host:port), whose other nodes are found from it.
+	Redis        string
+	RedisCluster bool
 
 	TLS  TLSConfig
 	TURN TURNConfig
@@ -147,6 +150,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.TLS.validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.RedisCluster && c.Redis == "" {
+		errs = append(errs, errors.New("--redis-cluster needs --redis with the URL of a cluster node"))
 	}
 	if c.Redis != "" {
 		if !strings.HasPrefix(c.Redis, "redis://") && !strings.HasPrefix(c.Redis, "rediss://") {

@@ -252,6 +252,25 @@ func startFleet(t testing.TB, n int, mutate func(*Config)) *fleet {
 	return f
 }
 
+// startClusterFleet is startFleet on a real three-node Redis Cluster instead of one
+// redis-server.
+func startClusterFleet(t testing.TB, n int, mutate func(*Config)) *fleet {
+	t.Helper()
+	addrs := redistest.StartCluster(t, 3).Addrs()
+	f := &fleet{}
+	for range n {
+		f.servers = append(f.servers, startServer(t, func(c *Config) {
+			c.Redis = "redis://" + addrs[0] + "?addr=" + addrs[1] + "&addr=" + addrs[2]
+			c.RedisCluster = true
+			c.TURN.Secret = "fleet-secret"
+			if mutate != nil {
+				mutate(c)
+			}
+		}))
+	}
+	return f
+}
+
 func single(ts *testServer) *fleet { return &fleet{servers: []*testServer{ts}} }
 
 func (f *fleet) next() *testServer {

@@ -85,7 +85,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		o(s)
 	}
 	if cfg.Redis != "" {
-		conn, err := redisconn.Open(context.Background(), cfg.Redis, 5*time.Second, log)
+		conn, err := redisconn.Open(context.Background(), cfg.Redis, cfg.RedisCluster, 5*time.Second, log)
 		if err != nil {
 			return nil, err
 		}

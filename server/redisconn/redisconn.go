@@ -21,43 +21,63 @@ type Counters struct {
 	RoundTrips, Errors atomic.Uint64
 }
 
-// Conn is a Redis client plus its counters.
+// Conn is a Redis client (of one server, or of a Redis Cluster) plus its counters.
 type Conn struct {
-	*redis.Client
+	redis.UniversalClient
 	Counters *Counters
 	// URL is the URL it was opened with, password removed, for messages.
 	URL string
 }
 
 // Open parses rawURL (redis://[:password@]host[:port][/db] or rediss:// for TLS), connects
-// and pings within timeout. Its error is one line naming the URL (without the password).
+// and pings within timeout. With cluster set, rawURL names a node of a Redis Cluster, more
+// seed nodes may follow as ?addr=host:port, and the client finds the others itself. Its error is one line naming the URL (without the password).
 // go-redis's own log lines (pool dial failures) go to log at debug level: the callers report
 // what matters, once, in their own words.
-func Open(ctx context.Context, rawURL string, timeout time.Duration, log *slog.Logger) (*Conn, error) {
+func Open(ctx context.Context, rawURL string, cluster bool, timeout time.Duration, log *slog.Logger) (*Conn, error) {
 	if log != nil {
 		redis.SetLogger(debugLogger{log})
 	}
 	shown := Redact(rawURL)
-	opts, err := redis.ParseURL(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("redis %s: %w", shown, err)
+	kind := "redis"
+	if cluster {
+		kind = "redis cluster"
 	}
+	var c redis.UniversalClient
 	// Fail fast when Redis is gone: the callers hold and retry what must not be lost, and
 	// an HTTP request must not hang on a dead server.
-	opts.DialTimeout = 2 * time.Second
-	opts.ReadTimeout = 2 * time.Second
-	opts.WriteTimeout = 2 * time.Second
-	opts.MaxRetries = 1
-	c := redis.NewClient(opts)
+	const ioTimeout = 2 * time.Second
+	if cluster {
+		opts, err := redis.ParseClusterURL(rawURL)
+		if err == nil {
+			if u, _ := url.Parse(rawURL); u != nil && u.Path != "" && u.Path != "/" && u.Path != "/0" {
+				err = errors.New("a Redis Cluster has only database 0")
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", kind, shown, err)
+		}
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = ioTimeout, ioTimeout, ioTimeout
+		opts.MaxRetries = 1
+		c = redis.NewClusterClient(opts)
+	} else {
+		opts, err := redis.ParseURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("redis %s: %w", shown, err)
+		}
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = ioTimeout, ioTimeout, ioTimeout
+		opts.MaxRetries = 1
+		c = redis.NewClient(opts)
+	}
 	counters := &Counters{}
 	c.AddHook(countHook{counters})
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := c.Ping(pctx).Err(); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("redis %s unreachable: %w", shown, err)
+		return nil, fmt.Errorf("%s %s unreachable: %w", kind, shown, err)
 	}
-	return &Conn{Client: c, Counters: counters, URL: shown}, nil
+	return &Conn{UniversalClient: c, Counters: counters, URL: shown}, nil
 }
 
 // debugLogger passes go-redis's log lines to slog at debug level. go-redis has one logger

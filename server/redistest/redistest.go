@@ -23,6 +23,8 @@ type Server struct {
 	// Addr is 127.0.0.1:port; it stays the same across Stop and Start.
 	Addr string
 	dir  string
+	// extra are further redis-server arguments (cluster mode).
+	extra []string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -37,19 +39,26 @@ func (s *Server) URL() string { return "redis://" + s.Addr }
 // skips) when redis-server is not installed.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return start(t, false)
+}
+
+func start(t testing.TB, cluster bool) *Server {
+	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server not found (%v): install redis-server (make deps)", err)
 	}
 	s := &Server{dir: t.TempDir()}
+	if cluster {
+		s.extra = []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000"}
+	}
 	var err error
 	// A free port can be taken between our probe and redis-server's bind: try again then.
-	for range 5 {
-		var ln net.Listener
-		if ln, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
+	for range 20 {
+		var port int
+		if port, err = freePort(cluster); err != nil {
 			t.Fatalf("probe a free port: %v", err)
 		}
-		s.Addr = ln.Addr().String()
-		ln.Close()
+		s.Addr = "127.0.0.1:" + strconv.Itoa(port)
 		if err = s.start(); err == nil {
 			break
 		}
@@ -59,6 +68,79 @@ func Start(t testing.TB) *Server {
 	}
 	t.Cleanup(func() { s.Stop() })
 	return s
+}
+
+// freePort finds a free loopback port; for a cluster node, one whose cluster bus port (the
+// port + 10000) is free too.
+func freePort(cluster bool) (int, error) {
+	for {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if !cluster {
+			return port, nil
+		}
+		if port+10000 > 65535 {
+			continue
+		}
+		bus, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port+10000))
+		if err != nil {
+			continue
+		}
+		bus.Close()
+		return port, nil
+	}
+}
+
+// Cluster is a Redis Cluster of real redis-server processes, every slot served, no replicas.
+type Cluster struct {
+	Nodes []*Server
+}
+
+// Addrs are the nodes' addresses, for a cluster client.
+func (c *Cluster) Addrs() []string {
+	var out []string
+	for _, n := range c.Nodes {
+		out = append(out, n.Addr)
+	}
+	return out
+}
+
+// StartCluster runs a Redis Cluster of n masters (redis-cli --cluster create) for t and
+// stops it when t ends. The test fails when redis-server or redis-cli is missing.
+func StartCluster(t testing.TB, n int) *Cluster {
+	t.Helper()
+	if _, err := exec.LookPath("redis-cli"); err != nil {
+		t.Fatalf("redis-cli not found (%v): install redis-server (make deps)", err)
+	}
+	c := &Cluster{}
+	for range n {
+		c.Nodes = append(c.Nodes, start(t, true))
+	}
+	args := append([]string{"--cluster", "create"}, c.Addrs()...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v: %s", err, out)
+	}
+	// Every node must agree the cluster is whole before a client may rely on it.
+	deadline := time.Now().Add(20 * time.Second)
+	for _, node := range c.Nodes {
+		host, port, _ := net.SplitHostPort(node.Addr)
+		for {
+			out, err := exec.Command("redis-cli", "-h", host, "-p", port, "cluster", "info").Output()
+			if err == nil && bytes.Contains(out, []byte("cluster_state:ok")) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("cluster node %s not ready within 20 s: %v %s", node.Addr, err, out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return c
 }
 
 // Start runs the server again on its port after Stop (an outage ends).
@@ -72,10 +154,11 @@ func (s *Server) start() error {
 	}
 	_, port, _ := net.SplitHostPort(s.Addr)
 	s.log = &bytes.Buffer{}
-	cmd := exec.Command("redis-server",
+	args := append([]string{
 		"--bind", "127.0.0.1", "--port", port, "--dir", s.dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no",
-		"--logfile", "", "--protected-mode", "no")
+		"--logfile", "", "--protected-mode", "no"}, s.extra...)
+	cmd := exec.Command("redis-server", args...)
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server on %s: %w", s.Addr, err)

@@ -18,14 +18,14 @@ import (
 	"github.com/onertc/onertc/server/room"
 )
 
-// cluster is a few instances' handles on one State and its room table, with one clock they
+// fleet is a few instances' handles on one State and its room table, with one clock they
 // share. On Memory every handle is the same one instance; on Redis, rinsts are the
 // instances again, for what only Redis has (several instances, pub/sub, keys).
-type cluster struct {
+type fleet struct {
 	rooms  room.Store
 	clock  *clock
 	insts  []State
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	rinsts []*Redis
 }
 
@@ -47,13 +47,18 @@ var prefixes atomic.Int32
 
 func newClock() *clock { return &clock{t: time.Unix(1_800_000_000, 0)} }
 
-func newRedisCluster(t *testing.T, srv *redistest.Server, n int) *cluster {
+func newRedisFleet(t *testing.T, srv *redistest.Server, n int) *fleet {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { rdb.Close() })
+	return onRedis(rdb, n)
+}
+
+// onRedis is n instances on rdb, under a key prefix of their own.
+func onRedis(rdb redis.UniversalClient, n int) *fleet {
 	prefix := fmt.Sprintf("t%d:", prefixes.Add(1))
 	rooms := room.NewRedis(rdb, prefix)
-	c := &cluster{rdb: rdb, rooms: rooms, clock: newClock()}
+	c := &fleet{rdb: rdb, rooms: rooms, clock: newClock()}
 	for i := range n {
 		s := New(rdb, rooms, prefix, fmt.Sprintf("i%d", i), grace)
 		s.now = c.clock.now
@@ -63,9 +68,9 @@ func newRedisCluster(t *testing.T, srv *redistest.Server, n int) *cluster {
 	return c
 }
 
-func newMemoryCluster(n int) *cluster {
+func newMemoryFleet(n int) *fleet {
 	m := NewMemory(grace)
-	c := &cluster{rooms: m.Rooms(), clock: newClock()}
+	c := &fleet{rooms: m.Rooms(), clock: newClock()}
 	m.now = c.clock.now
 	for range n {
 		c.insts = append(c.insts, m)
@@ -76,7 +81,7 @@ func newMemoryCluster(n int) *cluster {
 var ctx = context.Background()
 
 // join puts a client in the room through the room table and arms its grace on inst.
-func (c *cluster) join(t *testing.T, inst int, roomID, clientID string) room.Joined {
+func (c *fleet) join(t *testing.T, inst int, roomID, clientID string) room.Joined {
 	t.Helper()
 	j, err := c.rooms.Join(ctx, roomID, func() string { return clientID })
 	if err != nil {
@@ -97,24 +102,28 @@ func mustSend(t *testing.T, s State, roomID, from string, msgs ...string) {
 	}
 }
 
-// TestState is the contract of State, run against Memory and against Redis on a real
-// redis-server.
+// TestState is the contract of State, run against Memory, against Redis on a real
+// redis-server, and on a real three-node Redis Cluster: every key a script touches is in
+// its room's slot, so the scripts run there as on one server.
 func TestState(t *testing.T) {
 	srv := redistest.Start(t)
+	rc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: redistest.StartCluster(t, 3).Addrs()})
+	t.Cleanup(func() { rc.Close() })
 	for _, impl := range []struct {
-		name       string
-		newCluster func(t *testing.T, n int) *cluster
+		name     string
+		newFleet func(t *testing.T, n int) *fleet
 	}{
-		{"memory", func(_ *testing.T, n int) *cluster { return newMemoryCluster(n) }},
-		{"redis", func(t *testing.T, n int) *cluster { return newRedisCluster(t, srv, n) }},
+		{"memory", func(_ *testing.T, n int) *fleet { return newMemoryFleet(n) }},
+		{"redis", func(t *testing.T, n int) *fleet { return newRedisFleet(t, srv, n) }},
+		{"redis cluster", func(_ *testing.T, n int) *fleet { return onRedis(rc, n) }},
 	} {
-		t.Run(impl.name, func(t *testing.T) { stateContract(t, impl.newCluster) })
+		t.Run(impl.name, func(t *testing.T) { stateContract(t, impl.newFleet) })
 	}
 }
 
-func stateContract(t *testing.T, newCluster func(t *testing.T, n int) *cluster) {
+func stateContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 	t.Run("alone goes to the mailbox, two go to the queue", func(t *testing.T) {
-		c := newCluster(t, 2)
+		c := newFleet(t, 2)
 		c.join(t, 0, "r", "A")
 		sent, err := c.insts[0].Send(ctx, "r", "A", "offer", false, c.insts[0].NewToken())
 		if err != nil || !sent.Stored {
@@ -147,7 +156,7 @@ func stateContract(t *testing.T, newCluster func(t *testing.T, n int) *cluster) 
 	})
 
 	t.Run("queue leaves only on confirm; the next socket anywhere gets the rest once", func(t *testing.T) {
-		c := newCluster(t, 2)
+		c := newFleet(t, 2)
 		c.join(t, 0, "r", "A")
 		c.join(t, 0, "r", "B")
 		mustSend(t, c.insts[1], "r", "A", "m0", "m1", "m2", "m3")
@@ -189,7 +198,7 @@ func stateContract(t *testing.T, newCluster func(t *testing.T, n int) *cluster) 
 	})
 
 	t.Run("a retried send is queued once", func(t *testing.T) {
-		c := newCluster(t, 1)
+		c := newFleet(t, 1)
 		c.join(t, 0, "r", "A")
 		c.join(t, 0, "r", "B")
 		s := c.insts[0]
@@ -208,7 +217,7 @@ func stateContract(t *testing.T, newCluster func(t *testing.T, n int) *cluster) 
 	})
 
 	t.Run("queue bounds", func(t *testing.T) {
-		c := newCluster(t, 1)
+		c := newFleet(t, 1)
 		c.join(t, 0, "r", "A")
 		c.join(t, 0, "r", "B")
 		big := strings.Repeat("x", protocol.MaxMessageBytes)
@@ -223,7 +232,7 @@ func stateContract(t *testing.T, newCluster func(t *testing.T, n int) *cluster) 
 	})
 
 	t.Run("grace: an instance that did not arm it reaps, once; a re-register keeps the client", func(t *testing.T) {
-		c := newCluster(t, 3)
+		c := newFleet(t, 3)
 		c.join(t, 0, "r", "A")
 		c.join(t, 0, "r", "B")
 		c.join(t, 0, "s", "C")
@@ -269,7 +278,7 @@ func stateContract(t *testing.T, newCluster func(t *testing.T, n int) *cluster) 
 	})
 
 	t.Run("hand-off: what the removed client was never written goes to the next joiner", func(t *testing.T) {
-		c := newCluster(t, 2)
+		c := newFleet(t, 2)
 		c.join(t, 0, "r", "A")
 		c.join(t, 0, "r", "B")
 		own := c.insts[0].Owner(1)
@@ -302,12 +311,23 @@ func stateContract(t *testing.T, newCluster func(t *testing.T, n int) *cluster) 
 
 }
 
-// TestRedisState is what only Redis has: several instances, their heartbeats and notices.
+// TestRedisState is what only Redis has: several instances, their heartbeats and notices,
+// on one redis-server and on a three-node Redis Cluster.
 func TestRedisState(t *testing.T) {
 	srv := redistest.Start(t)
+	t.Run("redis", func(t *testing.T) {
+		redisContract(t, func(t *testing.T, n int) *fleet { return newRedisFleet(t, srv, n) })
+	})
+	rc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: redistest.StartCluster(t, 3).Addrs()})
+	t.Cleanup(func() { rc.Close() })
+	t.Run("redis cluster", func(t *testing.T) {
+		redisContract(t, func(_ *testing.T, n int) *fleet { return onRedis(rc, n) })
+	})
+}
 
+func redisContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 	t.Run("a dead instance's clients are reaped by the others", func(t *testing.T) {
-		c := newRedisCluster(t, srv, 2)
+		c := newFleet(t, 2)
 		for _, s := range c.rinsts {
 			if _, err := s.Heartbeat(ctx); err != nil {
 				t.Fatal(err)
@@ -344,7 +364,7 @@ func TestRedisState(t *testing.T) {
 	})
 
 	t.Run("wake-ups go to the instance holding the recipient's socket", func(t *testing.T) {
-		c := newRedisCluster(t, srv, 2)
+		c := newFleet(t, 2)
 		sub := c.rdb.Subscribe(ctx, c.rinsts[0].WakeChannel("i0"))
 		defer sub.Close()
 		if _, err := sub.Receive(ctx); err != nil {
@@ -383,22 +403,22 @@ func TestRedisState(t *testing.T) {
 		tests := []struct {
 			name string
 			// meanwhile happens while instance 0 is judged dead.
-			meanwhile func(t *testing.T, c *cluster, lost string)
+			meanwhile func(t *testing.T, c *fleet, lost string)
 			want      error // of instance 0's reclaim of A
 		}{
-			{"nothing else happened", func(*testing.T, *cluster, string) {}, nil},
-			{"A registered on another instance", func(t *testing.T, c *cluster, lost string) {
+			{"nothing else happened", func(*testing.T, *fleet, string) {}, nil},
+			{"A registered on another instance", func(t *testing.T, c *fleet, lost string) {
 				reg, err := c.rinsts[1].Register(ctx, "r", "A", c.rinsts[1].Owner(7))
 				if err != nil || reg.Previous != lost {
 					t.Fatalf("register = %+v, %v; want the lost socket %s as the one replaced", reg, err, lost)
 				}
 			}, ErrNotOwner},
-			{"A's lost socket closed", func(t *testing.T, c *cluster, lost string) {
+			{"A's lost socket closed", func(t *testing.T, c *fleet, lost string) {
 				if err := c.rinsts[0].Detach(ctx, "r", "A", lost); !errors.Is(err, ErrNotOwner) {
 					t.Fatalf("detach of the lost socket = %v, want ErrNotOwner", err)
 				}
 			}, ErrNotOwner},
-			{"A's grace period ended", func(t *testing.T, c *cluster, lost string) {
+			{"A's grace period ended", func(t *testing.T, c *fleet, lost string) {
 				c.clock.add(grace + time.Second)
 				c.rinsts[1].Heartbeat(ctx)
 				if gone, err := c.rinsts[1].Reap(ctx, 10); err != nil || len(gone) != 1 {
@@ -408,7 +428,7 @@ func TestRedisState(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				c := newRedisCluster(t, srv, 2)
+				c := newFleet(t, 2)
 				for i, s := range c.rinsts {
 					if missing, err := s.Heartbeat(ctx); err != nil || !missing {
 						t.Fatalf("first heartbeat of %d = %v, %v; want missing", i, missing, err)
@@ -468,7 +488,7 @@ func TestRedisState(t *testing.T) {
 		}
 		// Without Reclaim, the lost socket's next confirm or fetch takes the client back.
 		t.Run("by its next confirm", func(t *testing.T) {
-			c := newRedisCluster(t, srv, 2)
+			c := newFleet(t, 2)
 			for _, s := range c.rinsts {
 				s.Heartbeat(ctx)
 			}
@@ -497,7 +517,7 @@ func TestRedisState(t *testing.T) {
 	})
 
 	t.Run("each instance lists the live others' TURN servers, never a dead one", func(t *testing.T) {
-		c := newRedisCluster(t, srv, 3)
+		c := newFleet(t, 3)
 		uris := func(i int) []string {
 			return []string{fmt.Sprintf("turn:10.0.0.%d:3478?transport=udp", i), fmt.Sprintf("turn:10.0.0.%d:3478?transport=tcp", i)}
 		}

@@ -23,6 +23,15 @@ func TestRedis(t *testing.T) {
 	roomtest.Contract(t, func(*testing.T) room.Store { return room.NewRedis(rdb, fmt.Sprintf("t%d:", n.Add(1))) })
 }
 
+// Every key of a room carries its hash tag, so each script runs in one slot of a Redis
+// Cluster: the same contract holds on a real three-node cluster.
+func TestRedisCluster(t *testing.T) {
+	rc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: redistest.StartCluster(t, 3).Addrs()})
+	t.Cleanup(func() { rc.Close() })
+	var n atomic.Int32
+	roomtest.Contract(t, func(*testing.T) room.Store { return room.NewRedis(rc, fmt.Sprintf("t%d:", n.Add(1))) })
+}
+
 func TestRedisErrorsWhenRedisIsDown(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})

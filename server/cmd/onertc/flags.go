@@ -45,6 +45,7 @@ func bindServeFlags(fs *flag.FlagSet) *serveOptions {
 	fs.StringVar(&c.MetricsAuth, "metrics-auth", c.MetricsAuth, "user:password required for /metrics (basic auth)")
 	fs.StringVar(&c.PprofAddr, "pprof", c.PprofAddr, "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060")
 	fs.StringVar(&c.Redis, "redis", c.Redis, "Redis URL (redis://[:password@]host:port[/db], rediss:// for TLS) shared by several instances")
+	fs.BoolVar(&c.RedisCluster, "redis-cluster", c.RedisCluster, "--redis names a node of a Redis Cluster (more seed nodes as ?addr=host:port)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	o.trustProxy = prefixStrings(c.TrustProxy)

@@ -151,6 +151,12 @@ func TestRedisFlagRefusals(t *testing.T) {
 			[]string{"--redis needs --turn-secret"}},
 		{"not a redis url", []string{"--redis", "http://127.0.0.1:1", "--turn-secret", "s"},
 			[]string{`--redis "http://127.0.0.1:1"`}},
+		{"cluster without a url", []string{"--redis-cluster", "--turn-secret", "s"},
+			[]string{"--redis-cluster needs --redis"}},
+		{"cluster with a database", []string{"--redis", "redis://:hunter2@127.0.0.1:1/3", "--redis-cluster", "--turn-secret", "s"},
+			[]string{"redis://:xxxxx@127.0.0.1:1/3", "only database 0"}},
+		{"cluster unreachable", []string{"--redis", "redis://:hunter2@127.0.0.1:1?addr=127.0.0.1:2", "--redis-cluster", "--turn-secret", "s"},
+			[]string{"redis cluster", "unreachable"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
