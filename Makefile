@@ -55,6 +55,7 @@ run: build
 # Debian packages the tests drive (real clients nobody on this team wrote).
 deps:
 	@scripts/need-debian-packages coturn chromium nodejs redis-server haproxy nginx curl zip file qemu-user-static systemd podman buildah
+	@scripts/need-valkey
 
 test: deps check unit load fuzz dist-test
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/onertc/onertc/internal/testsync"
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/redistest"
 )
 
 // The whole call of docs/protocol.md section 7, then the ghost and hand-off rules.
@@ -20,6 +21,11 @@ func TestCallFlowGhostAndHandoff(t *testing.T) {
 // The same with three instances on Redis, every request and socket on another instance.
 func TestSharedCallFlowGhostAndHandoff(t *testing.T) {
 	callFlow(t, startFleet(t, 3, func(c *Config) { c.RelayGrace = 300 * time.Millisecond }))
+}
+
+// And on Valkey.
+func TestValkeyCallFlowGhostAndHandoff(t *testing.T) {
+	callFlow(t, startFleetOn(t, redistest.StartValkey(t), 3, func(c *Config) { c.RelayGrace = 300 * time.Millisecond }))
 }
 
 // And on a Redis Cluster (--redis-cluster): each room's scripts run on its own slot's node,

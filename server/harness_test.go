@@ -239,7 +239,13 @@ type fleet struct {
 
 func startFleet(t testing.TB, n int, mutate func(*Config)) *fleet {
 	t.Helper()
-	f := &fleet{redis: redistest.Start(t)}
+	return startFleetOn(t, redistest.Start(t), n, mutate)
+}
+
+// startFleetOn is startFleet on a server of the caller's (Valkey).
+func startFleetOn(t testing.TB, srv *redistest.Server, n int, mutate func(*Config)) *fleet {
+	t.Helper()
+	f := &fleet{redis: srv}
 	for range n {
 		f.servers = append(f.servers, startServer(t, func(c *Config) {
 			c.Redis = f.redis.URL()

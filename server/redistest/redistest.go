@@ -1,14 +1,18 @@
-// Package redistest runs a real redis-server on a free loopback port in a temporary
-// directory for one test, so the Redis-backed room table and relay state are tested against
-// the server they run on in production, restarts and outages included.
+// Package redistest runs a real redis-server (or Valkey, or a Redis Cluster) on free loopback
+// ports in a temporary directory for one test, so the Redis-backed room table and relay
+// state are tested against the servers they run on in production, restarts and outages
+// included.
 package redistest
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,7 +27,8 @@ type Server struct {
 	// Addr is 127.0.0.1:port; it stays the same across Stop and Start.
 	Addr string
 	dir  string
-	// extra are further redis-server arguments (cluster mode).
+	// bin is the server's program; extra are further arguments (cluster mode).
+	bin   string
 	extra []string
 
 	mu     sync.Mutex
@@ -39,15 +44,51 @@ func (s *Server) URL() string { return "redis://" + s.Addr }
 // skips) when redis-server is not installed.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	return start(t, false)
-}
-
-func start(t testing.TB, cluster bool) *Server {
-	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server not found (%v): install redis-server (make deps)", err)
 	}
-	s := &Server{dir: t.TempDir()}
+	return start(t, "redis-server", false)
+}
+
+// StartValkey runs a Valkey server instead, the one in PATH or the one make deps unpacks
+// into bin/valkey (scripts/need-valkey); the test fails when there is none.
+func StartValkey(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("valkey-server")
+	if err != nil {
+		bin, err = repoValkey()
+	}
+	if err != nil {
+		t.Fatalf("valkey-server not found (%v): run make deps (scripts/need-valkey)", err)
+	}
+	return start(t, bin, false)
+}
+
+// repoValkey is bin/valkey/usr/bin/valkey-server of the module this test runs in.
+func repoValkey() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			bin := filepath.Join(dir, "bin", "valkey", "usr", "bin", "valkey-server")
+			if _, err := os.Stat(bin); err != nil {
+				return "", err
+			}
+			return bin, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+func start(t testing.TB, bin string, cluster bool) *Server {
+	t.Helper()
+	s := &Server{dir: t.TempDir(), bin: bin}
 	if cluster {
 		s.extra = []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000"}
 	}
@@ -116,9 +157,12 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	if _, err := exec.LookPath("redis-cli"); err != nil {
 		t.Fatalf("redis-cli not found (%v): install redis-server (make deps)", err)
 	}
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server not found (%v): install redis-server (make deps)", err)
+	}
 	c := &Cluster{}
 	for range n {
-		c.Nodes = append(c.Nodes, start(t, true))
+		c.Nodes = append(c.Nodes, start(t, "redis-server", true))
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs()...)
 	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
@@ -150,7 +194,7 @@ func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil {
-		return fmt.Errorf("redis-server on %s is already running", s.Addr)
+		return fmt.Errorf("%s on %s is already running", filepath.Base(s.bin), s.Addr)
 	}
 	_, port, _ := net.SplitHostPort(s.Addr)
 	s.log = &bytes.Buffer{}
@@ -158,10 +202,10 @@ func (s *Server) start() error {
 		"--bind", "127.0.0.1", "--port", port, "--dir", s.dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no",
 		"--logfile", "", "--protected-mode", "no"}, s.extra...)
-	cmd := exec.Command("redis-server", args...)
+	cmd := exec.Command(s.bin, args...)
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start redis-server on %s: %w", s.Addr, err)
+		return fmt.Errorf("start %s on %s: %w", filepath.Base(s.bin), s.Addr, err)
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
@@ -173,13 +217,13 @@ func (s *Server) start() error {
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("redis-server on %s exited at start: %s", s.Addr, strings.TrimSpace(s.log.String()))
+			return fmt.Errorf("%s on %s exited at start: %s", filepath.Base(s.bin), s.Addr, strings.TrimSpace(s.log.String()))
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			<-exited
-			return fmt.Errorf("redis-server on %s did not answer PING within 10 s: %s", s.Addr, s.log.String())
+			return fmt.Errorf("%s on %s did not answer PING within 10 s: %s", filepath.Base(s.bin), s.Addr, s.log.String())
 		}
 	}
 }

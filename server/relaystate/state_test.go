@@ -103,10 +103,10 @@ func mustSend(t *testing.T, s State, roomID, from string, msgs ...string) {
 }
 
 // TestState is the contract of State, run against Memory, against Redis on a real
-// redis-server, and on a real three-node Redis Cluster: every key a script touches is in
-// its room's slot, so the scripts run there as on one server.
+// redis-server and on Valkey, and on a real three-node Redis Cluster: every key a script
+// touches is in its room's slot, so the scripts run there as on one server.
 func TestState(t *testing.T) {
-	srv := redistest.Start(t)
+	srv, valkey := redistest.Start(t), redistest.StartValkey(t)
 	rc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: redistest.StartCluster(t, 3).Addrs()})
 	t.Cleanup(func() { rc.Close() })
 	for _, impl := range []struct {
@@ -115,6 +115,7 @@ func TestState(t *testing.T) {
 	}{
 		{"memory", func(_ *testing.T, n int) *fleet { return newMemoryFleet(n) }},
 		{"redis", func(t *testing.T, n int) *fleet { return newRedisFleet(t, srv, n) }},
+		{"valkey", func(t *testing.T, n int) *fleet { return newRedisFleet(t, valkey, n) }},
 		{"redis cluster", func(_ *testing.T, n int) *fleet { return onRedis(rc, n) }},
 	} {
 		t.Run(impl.name, func(t *testing.T) { stateContract(t, impl.newFleet) })
@@ -312,11 +313,14 @@ func stateContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 }
 
 // TestRedisState is what only Redis has: several instances, their heartbeats and notices,
-// on one redis-server and on a three-node Redis Cluster.
+// on one redis-server, on Valkey and on a three-node Redis Cluster.
 func TestRedisState(t *testing.T) {
-	srv := redistest.Start(t)
+	srv, valkey := redistest.Start(t), redistest.StartValkey(t)
 	t.Run("redis", func(t *testing.T) {
 		redisContract(t, func(t *testing.T, n int) *fleet { return newRedisFleet(t, srv, n) })
+	})
+	t.Run("valkey", func(t *testing.T) {
+		redisContract(t, func(t *testing.T, n int) *fleet { return newRedisFleet(t, valkey, n) })
 	})
 	rc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: redistest.StartCluster(t, 3).Addrs()})
 	t.Cleanup(func() { rc.Close() })

@@ -23,6 +23,14 @@ func TestRedis(t *testing.T) {
 	roomtest.Contract(t, func(*testing.T) room.Store { return room.NewRedis(rdb, fmt.Sprintf("t%d:", n.Add(1))) })
 }
 
+// Valkey, the fork of Redis 7.2, runs the same scripts.
+func TestValkey(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: redistest.StartValkey(t).Addr})
+	t.Cleanup(func() { rdb.Close() })
+	var n atomic.Int32
+	roomtest.Contract(t, func(*testing.T) room.Store { return room.NewRedis(rdb, fmt.Sprintf("t%d:", n.Add(1))) })
+}
+
 // Every key of a room carries its hash tag, so each script runs in one slot of a Redis
 // Cluster: the same contract holds on a real three-node cluster.
 func TestRedisCluster(t *testing.T) {
