@@ -380,15 +380,7 @@ func (r *Relay) Run(ctx context.Context) {
 				r.log.Warn("relay: instance silent, its clients are offline until they register again", "instance", d, "silent_for_more_than", r.cfg.InstanceTimeout)
 			}
 		}
-		gone, err := sh.Reap(ctx, 256)
-		if err != nil && ctx.Err() == nil {
-			r.log.Warn("relay: reaping expired clients failed", "err", err)
-		}
-		for _, g := range gone {
-			r.stats.removed.Add(1)
-			r.stats.handoff.Add(int64(g.HandedOff))
-			r.log.Info("relay client removed after grace period", "room", g.Room, "client", g.Client)
-		}
+		r.reapExpired(ctx)
 		select {
 		case <-ctx.Done():
 			wg.Wait()
@@ -397,6 +389,29 @@ func (r *Relay) Run(ctx context.Context) {
 			cancel()
 			return
 		case <-tick.C:
+		}
+	}
+}
+
+// reapBatch is how many expired clients one Reap removes.
+const reapBatch = 256
+
+// reapExpired removes every client whose grace period is over, a batch at a time: after a
+// network blip that dropped thousands of sockets at once, none holds its room full for
+// longer than its grace period.
+func (r *Relay) reapExpired(ctx context.Context) {
+	for ctx.Err() == nil {
+		gone, err := r.cfg.State.Reap(ctx, reapBatch)
+		if err != nil && ctx.Err() == nil {
+			r.log.Warn("relay: reaping expired clients failed", "err", err)
+		}
+		for _, g := range gone {
+			r.stats.removed.Add(1)
+			r.stats.handoff.Add(int64(g.HandedOff))
+			r.log.Info("relay client removed after grace period", "room", g.Room, "client", g.Client)
+		}
+		if err != nil || len(gone) < reapBatch {
+			return
 		}
 	}
 }
