@@ -1,5 +1,6 @@
 // Command relay measures onertc's Collider relay against the original AppRTC Collider, side
-// by side in one run, with real WebSocket clients on loopback:
+// by side in one run, with real WebSocket clients on loopback, and, with -redis-server,
+// onertc with its state in Redis (as several instances run) beside them:
 //
 //   - server CPU per delivered message and latency at paced loads (each socket of every room
 //     sending a fixed number of 200-byte messages a second to the other);
@@ -11,7 +12,7 @@
 // onertc and the Collider interleaved; server CPU comes from /proc/PID/stat. Every message
 // carries a sequence number: a run with a lost, duplicated or reordered message fails.
 //
-//	go run ./bench/relay -onertc bin/onertc [-collider /path/to/collider]
+//	go run ./bench/relay -onertc bin/onertc [-redis-server redis-server] [-collider /path/to/collider]
 package main
 
 import (
@@ -52,6 +53,7 @@ var (
 func main() {
 	onertcBin := flag.String("onertc", "bin/onertc", "onertc binary to measure")
 	colliderBin := flag.String("collider", "", "original Collider binary to measure beside it (empty: onertc alone)")
+	redisServer := flag.String("redis-server", "", "redis-server to measure onertc in Redis mode with too, a fresh one per run on the server's CPU (empty: memory mode only)")
 	runs := flag.Int("runs", 3, "runs of every scenario")
 	duration := flag.Duration("duration", 10*time.Second, "length of each paced and saturation run")
 	idle := flag.Int("idle", 10000, "idle registered sockets for the memory scenario (0: skip)")
@@ -61,6 +63,9 @@ func main() {
 	flag.Parse()
 
 	targets := []target{onertcTarget(*onertcBin)}
+	if *redisServer != "" {
+		targets = append(targets, onertcRedisTarget(*onertcBin, *redisServer))
+	}
 	if *colliderBin != "" {
 		targets = append(targets, colliderTarget(*colliderBin))
 	}
@@ -119,7 +124,7 @@ func run(targets []target, scenarios []scenario, runs, cpu int, profileDir strin
 			for ti, t := range targets { // interleaved: the machine's load drifts
 				prof := &profiler{dir: profileDir, label: fmt.Sprintf("%s-%d", t.name, si+1)}
 				var extra []string
-				if profileDir != "" && r == 0 && t.name == "onertc" {
+				if profileDir != "" && r == 0 && t.name != "Collider" {
 					port, err := freePort()
 					if err != nil {
 						return err
@@ -138,7 +143,7 @@ func run(targets []target, scenarios []scenario, runs, cpu int, profileDir strin
 				}
 				fmt.Fprintf(os.Stderr, "run %d %-45s %-8s %s\n", r+1, sc.name, t.name, describe(sc, o))
 				if o.relayP50 != "" && si == 0 {
-					relayLat = append(relayLat, fmt.Sprintf("run %d: p50 %s, p99 %s", r+1, o.relayP50, o.relayP99))
+					relayLat = append(relayLat, fmt.Sprintf("%s run %d: p50 %s, p99 %s", t.name, r+1, o.relayP50, o.relayP99))
 				}
 				results[si][ti] = append(results[si][ti], o)
 			}
@@ -156,18 +161,26 @@ func describe(sc scenario, o outcome) string {
 	return strings.Join(parts, ", ") + fmt.Sprintf(" (%d delivered)", o.delivered)
 }
 
-// report prints the markdown table: min / median / max per target, and the ratio of the
-// medians when the Collider ran too.
+// report prints the markdown table: min / median / max per target, and, when the Collider
+// ran too, the ratio of each onertc target's median to the Collider's.
 func report(targets []target, scenarios []scenario, results [][][]outcome, relayLat []string) {
+	anchor := -1
+	for ti, t := range targets {
+		if t.name == "Collider" {
+			anchor = ti
+		}
+	}
 	header := "| scenario | measure |"
 	rule := "|---|---|"
 	for _, t := range targets {
 		header += " " + t.name + " min / median / max |"
 		rule += "---:|"
 	}
-	if len(targets) == 2 {
-		header += " onertc / Collider (medians) |"
-		rule += "---:|"
+	for ti, t := range targets {
+		if anchor >= 0 && ti != anchor {
+			header += " " + t.name + " / Collider (medians) |"
+			rule += "---:|"
+		}
 	}
 	fmt.Println(header)
 	fmt.Println(rule)
@@ -185,8 +198,11 @@ func report(targets []target, scenarios []scenario, results [][][]outcome, relay
 				medians = append(medians, med)
 				line += fmt.Sprintf(" %s / **%s** / %s |", num(vs[0]), num(med), num(vs[len(vs)-1]))
 			}
-			if len(medians) == 2 {
-				ratio := medians[0] / medians[1]
+			for ti := range targets {
+				if anchor < 0 || ti == anchor {
+					continue
+				}
+				ratio := medians[ti] / medians[anchor]
 				better := ratio < 1
 				if m.higherBetter {
 					better = ratio > 1

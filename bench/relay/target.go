@@ -27,6 +27,11 @@ type target struct {
 	// of its own, and returns the id to register with; want is the id a server without
 	// one is given.
 	join func(addr, room, want string) (string, error)
+	// redisServer, when set, is the redis-server the target keeps its state in: a fresh one
+	// is started for every run, not on the server's CPU but on the load generator's (whose
+	// affinity it inherits), as Redis would run on a machine of its own; its CPU counts as
+	// the server's.
+	redisServer string
 	// histogram reads the relay's own delivery-latency histogram (nil: the target has none).
 	histogram func(addr string) (histogram, error)
 }
@@ -79,10 +84,19 @@ func joinOnertc(addr, room, _ string) (string, error) {
 	return j.Params.ClientID, nil
 }
 
-// process is one running server, pinned to a CPU when cpu >= 0.
+// onertcRedisTarget is onertc with its state in Redis (--redis), as several instances run.
+func onertcRedisTarget(bin, redisServer string) target {
+	t := onertcTarget(bin)
+	t.name, t.redisServer = "onertc on Redis", redisServer
+	return t
+}
+
+// process is one running server, pinned to a CPU when cpu >= 0, and the redis-server it
+// keeps its state in, if any.
 type process struct {
-	cmd  *exec.Cmd
-	addr string
+	cmd   *exec.Cmd
+	redis *exec.Cmd
+	addr  string
 }
 
 func freePort() (int, error) {
@@ -94,55 +108,108 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func (t target) start(cpu int, extra ...string) (*process, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, fmt.Errorf("free port: %w", err)
-	}
-	name, args := t.bin, append(t.args(port), extra...)
+// pinned is the command line of bin run on cpu (all CPUs when cpu < 0).
+func pinned(cpu int, bin string, args ...string) *exec.Cmd {
 	if cpu >= 0 {
-		name, args = "taskset", append([]string{"-c", strconv.Itoa(cpu), t.bin}, args...)
+		return exec.Command("taskset", append([]string{"-c", strconv.Itoa(cpu), bin}, args...)...)
 	}
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-	if t.name == "Collider" {
-		cmd.Stderr = io.Discard // it logs every register
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", t.name, err)
-	}
-	p := &process{cmd: cmd, addr: "127.0.0.1:" + strconv.Itoa(port)}
+	return exec.Command(bin, args...)
+}
+
+// waitListening waits until addr accepts connections, or cmd exits, or 20 s.
+func waitListening(name, addr string) error {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", p.addr, time.Second)
+		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
-			return p, nil
+			return nil
 		}
 		if time.Now().After(deadline) {
-			p.stop()
-			return nil, fmt.Errorf("%s did not listen on %s: %w", t.name, p.addr, err)
+			return fmt.Errorf("%s did not listen on %s: %w", name, addr, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-func (p *process) stop() {
-	_ = p.cmd.Process.Kill()
-	_ = p.cmd.Wait()
+func (t target) start(cpu int, extra ...string) (*process, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, fmt.Errorf("free port: %w", err)
+	}
+	p := &process{addr: "127.0.0.1:" + strconv.Itoa(port)}
+	args := append(t.args(port), extra...)
+	if t.redisServer != "" {
+		rport, err := freePort()
+		if err != nil {
+			return nil, fmt.Errorf("free port: %w", err)
+		}
+		raddr := "127.0.0.1:" + strconv.Itoa(rport)
+		p.redis = pinned(-1, t.redisServer, "--bind", "127.0.0.1", "--port", strconv.Itoa(rport),
+			"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "", "--protected-mode", "no")
+		p.redis.Stdout, p.redis.Stderr = io.Discard, io.Discard
+		if err := p.redis.Start(); err != nil {
+			return nil, fmt.Errorf("start %s: %w", t.redisServer, err)
+		}
+		if err := waitListening("redis-server", raddr); err != nil {
+			p.stop()
+			return nil, err
+		}
+		args = append(args, "-redis", "redis://"+raddr)
+	}
+	cmd := pinned(cpu, t.bin, args...)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if t.name == "Collider" {
+		cmd.Stderr = io.Discard // it logs every register
+	}
+	if err := cmd.Start(); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("start %s: %w", t.name, err)
+	}
+	p.cmd = cmd
+	if err := waitListening(t.name, p.addr); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return p, nil
 }
 
-// cpuMicros is the server's user+system CPU time so far, from /proc/PID/stat (clock ticks
-// of 10 ms; taskset execs the server, so the PID is the server's).
+func (p *process) stop() {
+	for _, c := range []*exec.Cmd{p.cmd, p.redis} {
+		if c != nil {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+	}
+}
+
+// cpuMicros is the server's user+system CPU time so far, its redis-server's included, from
+// /proc/PID/stat (clock ticks of 10 ms; taskset execs the server, so the PID is the
+// server's).
 func (p *process) cpuMicros() (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	var total uint64
+	for _, c := range []*exec.Cmd{p.cmd, p.redis} {
+		if c == nil {
+			continue
+		}
+		us, err := procCPUMicros(c.Process.Pid)
+		if err != nil {
+			return 0, err
+		}
+		total += us
+	}
+	return total, nil
+}
+
+func procCPUMicros(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
 	}
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
 	if len(f) < 13 {
-		return 0, fmt.Errorf("short /proc/%d/stat", p.cmd.Process.Pid)
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
 	}
 	ut, _ := strconv.ParseUint(f[11], 10, 64)
 	st, _ := strconv.ParseUint(f[12], 10, 64)
