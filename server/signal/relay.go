@@ -105,7 +105,7 @@ type Relay struct {
 	wg       sync.WaitGroup
 	// sockSeq numbers this instance's sockets for the shared state's owner ids.
 	sockSeq atomic.Uint64
-	// sharedOK and alive are what the last heartbeat found (shared mode): Redis
+	// sharedOK and alive are what the last heartbeat found (Redis): it
 	// answered, and how many instances are alive.
 	sharedOK atomic.Bool
 	alive    atomic.Int64
@@ -130,11 +130,11 @@ type Stats struct {
 	OpenWS, TotalWS                   int64
 	WSErrors, HTTPErrors              int64
 	Relayed, Queued, Dropped          int64
-	Removed, HandedOff, Rooms, Online int64
-	// Crossed counts messages sent to a socket on another instance (shared mode).
+	Removed, HandedOff, Rooms, Online int64 // Rooms and Online: of the sockets on this instance
+	// Crossed counts messages sent to a socket on another instance (Redis).
 	Crossed int64
 	// InstancesAlive is the number of instances sharing the state, this one included, as
-	// the last heartbeat saw it (shared mode; 0 otherwise).
+	// the last heartbeat saw it (Redis; 0 on one instance).
 	InstancesAlive int64
 }
 

@@ -33,8 +33,8 @@ import (
 //     without a burst sends it alone. Its payload is the count of messages
 //     written, so one pong confirms every message of the bursts before it.
 //
-// The inbox and its counters stay the shared state (Relay.mu); everything here only decides
-// when the socket writes and pings.
+// The inbox (the client's window on its queue in the State) and its counters are guarded by
+// Relay.mu; everything here only decides when the socket writes and pings.
 type socket struct {
 	key    string // ClientKey of the peer, for the per-IP cap
 	relay  *Relay

@@ -349,7 +349,7 @@ func (r *Relay) closeOwner(roomID, owner, errText string) {
 			r.forgetLocked(c)
 			return
 		}
-		// Still read for DrainTimeout, as in memory mode: its bye reaches the peer.
+		// Still read for DrainTimeout: a bye it sent before the DELETE reaches the peer.
 		c.sock, c.removed = nil, true
 		r.forgetLocked(c)
 		time.AfterFunc(r.cfg.DrainTimeout, func() { s.closeWith(websocket.CloseNormalClosure, "") })
