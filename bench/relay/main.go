@@ -53,7 +53,7 @@ var (
 func main() {
 	onertcBin := flag.String("onertc", "bin/onertc", "onertc binary to measure")
 	colliderBin := flag.String("collider", "", "original Collider binary to measure beside it (empty: onertc alone)")
-	redisServer := flag.String("redis-server", "", "redis-server to measure onertc in Redis mode with too, a fresh one per run on the server's CPU (empty: memory mode only)")
+	redisServer := flag.String("redis-server", "", "redis-server to measure onertc in Redis mode with too, a fresh one per run on the load generator's CPU (empty: memory mode only)")
 	runs := flag.Int("runs", 3, "runs of every scenario")
 	duration := flag.Duration("duration", 10*time.Second, "length of each paced and saturation run")
 	idle := flag.Int("idle", 10000, "idle registered sockets for the memory scenario (0: skip)")

@@ -116,7 +116,7 @@ func pinned(cpu int, bin string, args ...string) *exec.Cmd {
 	return exec.Command(bin, args...)
 }
 
-// waitListening waits until addr accepts connections, or cmd exits, or 20 s.
+// waitListening waits until addr accepts connections, for 20 s at most.
 func waitListening(name, addr string) error {
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -31,7 +31,8 @@ type Conn struct {
 
 // Open parses rawURL (redis://[:password@]host[:port][/db] or rediss:// for TLS), connects
 // and pings within timeout. With cluster set, rawURL names a node of a Redis Cluster, more
-// seed nodes may follow as ?addr=host:port, and the client finds the others itself. Its error is one line naming the URL (without the password).
+// seed nodes may follow as ?addr=host:port, and the client finds the others itself. Its
+// error is one line naming the URL (without the password).
 // go-redis's own log lines (pool dial failures) go to log at debug level: the callers report
 // what matters, once, in their own words.
 func Open(ctx context.Context, rawURL string, cluster bool, timeout time.Duration, log *slog.Logger) (*Conn, error) {
@@ -66,7 +67,7 @@ func Open(ctx context.Context, rawURL string, cluster bool, timeout time.Duratio
 	} else {
 		opts, err := redis.ParseURL(rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("redis %s: %w", shown, err)
+			return nil, fmt.Errorf("%s %s: %w", kind, shown, err)
 		}
 		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = ioTimeout, ioTimeout, ioTimeout
 		opts.MaxRetries, opts.Protocol = 1, protocol

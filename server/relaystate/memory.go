@@ -195,29 +195,22 @@ func claim(c *memClient, socket string) error {
 }
 
 // Fetch implements State.
-func (m *Memory) Fetch(_ context.Context, roomID, clientID, owner string, from int64, max int) (int64, []string, error) {
+func (m *Memory) Fetch(_ context.Context, roomID, clientID, owner string, from int64, limit int) (int64, []string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c := m.client(roomID, clientID)
 	if err := claim(c, owner); err != nil {
 		return 0, nil, fmt.Errorf("fetch for %q in room %q: %w", clientID, roomID, err)
 	}
-	from = max64(from, c.base)
+	from = max(from, c.base)
 	start := min(int(from-c.base), len(c.queue))
-	end := min(start+max, len(c.queue))
+	end := min(start+limit, len(c.queue))
 	if end == start {
 		return from, nil, nil
 	}
 	msgs := append([]string(nil), c.queue[start:end]...)
-	c.written = max64(c.written, from+int64(len(msgs)))
+	c.written = max(c.written, from+int64(len(msgs)))
 	return from, msgs, nil
-}
-
-func max64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // Confirm implements State.
@@ -288,7 +281,7 @@ func (m *Memory) removeLocked(c *memClient) Removed {
 	m.drop(r, c)
 	gone := Removed{Room: r.id, Client: c.id, Owner: c.owner}
 	if len(r.clients) > 0 {
-		rest := c.queue[min(int(max64(c.written-c.base, 0)), len(c.queue)):]
+		rest := c.queue[min(int(max(c.written-c.base, 0)), len(c.queue)):]
 		for _, msg := range rest {
 			if !r.store(msg) {
 				break // the mailbox keeps what fits, as room.Redis's does

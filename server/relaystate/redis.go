@@ -341,12 +341,12 @@ func (s *Redis) NewToken() string {
 	return s.instance + "/" + strconv.FormatUint(s.tokens.Add(1), 10)
 }
 
-// Fetch returns up to max queued messages for the client starting at absolute index from
+// Fetch returns up to limit queued messages for the client starting at absolute index from
 // (or the queue's head, when from is before it) and that index, and records them as
 // written. ErrNotOwner when owner is no longer the client's socket, ErrRemoved when the
 // client is no longer in the room.
-func (s *Redis) Fetch(ctx context.Context, roomID, clientID, owner string, from int64, max int) (int64, []string, error) {
-	res, err := s.run(ctx, fetchScript, roomID, clientID, owner, from, max).StringSlice()
+func (s *Redis) Fetch(ctx context.Context, roomID, clientID, owner string, from int64, limit int) (int64, []string, error) {
+	res, err := s.run(ctx, fetchScript, roomID, clientID, owner, from, limit).StringSlice()
 	if err != nil {
 		return 0, nil, fmt.Errorf("fetch for %q in room %q: %w", clientID, roomID, err)
 	}

@@ -49,11 +49,11 @@ type State interface {
 	// true}, when nobody is. token names this message uniquely (see NewToken): a retry
 	// with the same token after an answer was lost is recognised and not queued twice.
 	Send(ctx context.Context, roomID, clientID, msg string, orphan bool, token string) (Sent, error)
-	// Fetch returns up to max queued messages for the client starting at absolute index
+	// Fetch returns up to limit queued messages for the client starting at absolute index
 	// from (or the queue's head, when from is before it) and that index, and records them
 	// as written. ErrNotOwner when owner is no longer the client's socket, ErrRemoved when
 	// the client is no longer in the room.
-	Fetch(ctx context.Context, roomID, clientID, owner string, from int64, max int) (int64, []string, error)
+	Fetch(ctx context.Context, roomID, clientID, owner string, from int64, limit int) (int64, []string, error)
 	// Confirm drops the client's queued messages before absolute index upto: owner's
 	// socket wrote them and a pong after them came back.
 	Confirm(ctx context.Context, roomID, clientID, owner string, upto int64) error

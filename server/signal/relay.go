@@ -255,14 +255,18 @@ func (r *Relay) Stats() Stats {
 	}
 }
 
+// isClosed reports whether Close has begun: nothing new is taken then.
+func (r *Relay) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
 // Send hands msg to the relay as if the client had sent it on its socket. The room server
 // calls it for /message when the room holds two; POST /collider calls it too. A client not
 // in the room gets ErrUnknownClient: it was never in the room, or it was removed.
 func (r *Relay) Send(ctx context.Context, roomID, clientID, msg string) error {
-	r.mu.Lock()
-	closed := r.closed
-	r.mu.Unlock()
-	if closed {
+	if r.isClosed() {
 		return ErrClosed
 	}
 	return r.send(ctx, roomID, clientID, msg, false)
@@ -273,10 +277,7 @@ func (r *Relay) Send(ctx context.Context, roomID, clientID, msg string) error {
 // hold a room full. A register or send for a client the room table does not hold is refused
 // (ErrUnknownClient): one that comes back after its grace period ended must join again.
 func (r *Relay) Expect(roomID, clientID string) error {
-	r.mu.Lock()
-	closed := r.closed
-	r.mu.Unlock()
-	if closed {
+	if r.isClosed() {
 		return ErrClosed
 	}
 	ctx, cancel := r.stateCtx()
