@@ -2,13 +2,17 @@ package room
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/errcount"
 )
 
 // Redis is the Store that several instances share. Each operation is one Lua script on the
@@ -25,12 +29,33 @@ import (
 type Redis struct {
 	rdb    redis.Cmdable
 	prefix string
+	errs   *errcount.Counter
+
+	// writer names this process's contribution to the counters Stats reads (see count).
+	writer string
+	// mu guards what count keeps: made is the change this process made to the counters
+	// since it started, clients then rooms; seq numbers the attempts to write it; acked is
+	// the last attempt Redis acknowledged.
+	mu       sync.Mutex
+	made     [2]int64
+	seq      int64
+	acked    [2]int64
+	ackedSeq int64
 }
 
 // NewRedis returns the room table kept in rdb under keys starting with prefix (e.g.
 // "onertc:"), so several deployments can share one Redis.
 func NewRedis(rdb redis.Cmdable, prefix string) *Redis {
-	return &Redis{rdb: rdb, prefix: prefix}
+	var id [8]byte
+	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails (it panics instead)
+	return &Redis{rdb: rdb, prefix: prefix, writer: hex.EncodeToString(id[:])}
+}
+
+// ReportTo makes errs count the errors of the table's bookkeeping (its counters), which
+// no caller waits for. Call it before the table is used.
+func (r *Redis) ReportTo(errs *errcount.Counter) *Redis {
+	r.errs = errs
+	return r
 }
 
 // keys returns the keys of room roomID the room scripts take: clients, mailbox, mailbox
@@ -194,21 +219,73 @@ func (r *Redis) Occupancy(ctx context.Context, roomID string) (int, error) {
 }
 
 // count keeps the counters Stats reads. They live outside the rooms' slots (a script may
-// touch only one), so they are updated after the script: an instance that dies in between
-// leaves them off by one, which metrics can bear.
+// touch only one), so they are updated after the script, and that update may fail on its
+// own (Redis away, a timeout) when the room's script went through. A lost increment would
+// leave the gauges wrong for good, so this process keeps the total change it made and
+// writes that total, not the step: a failed write is made good by the next one (by the
+// next change, or by Stats), and a write that times out and still runs later (a frozen
+// Redis) counts once, since statsScript applies only what its field does not hold yet.
+// An instance that dies between a room script and its write still leaves the counters
+// off by that step.
 func (r *Redis) count(ctx context.Context, clients int, roomChanged bool) {
-	_, _ = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.HIncrBy(ctx, r.statsKey(), "clients", int64(clients))
-		if roomChanged {
-			p.HIncrBy(ctx, r.statsKey(), "rooms", int64(clients))
-		}
-		return nil
-	})
+	r.mu.Lock()
+	r.made[0] += int64(clients)
+	if roomChanged {
+		r.made[1] += int64(clients)
+	}
+	r.mu.Unlock()
+	r.errs.Add(errcount.RoomStats, r.syncCounts(ctx), "prefix", r.prefix)
+}
+
+// statsScript adds to the counters in KEYS[1] what writer ARGV[1]'s totals (ARGV[3]
+// clients, ARGV[4] rooms, as of its attempt ARGV[2]) add to what its field w:WRITER holds,
+// and keeps them there; an older attempt than the field's changes nothing.
+var statsScript = redis.NewScript(`
+local f = 'w:' .. ARGV[1]
+local seq, c, r = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local ps, pc, pr = 0, 0, 0
+local prev = redis.call('HGET', KEYS[1], f)
+if prev then
+  local a, b, d = string.match(prev, '^(%-?%d+) (%-?%d+) (%-?%d+)$')
+  ps, pc, pr = tonumber(a), tonumber(b), tonumber(d)
+end
+if seq <= ps then return 0 end
+if c ~= pc then redis.call('HINCRBY', KEYS[1], 'clients', c - pc) end
+if r ~= pr then redis.call('HINCRBY', KEYS[1], 'rooms', r - pr) end
+redis.call('HSET', KEYS[1], f, ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[4])
+return 1`)
+
+// syncCounts writes this process's totals to the counters (see count).
+func (r *Redis) syncCounts(ctx context.Context) error {
+	r.mu.Lock()
+	r.seq++
+	seq, made := r.seq, r.made
+	r.mu.Unlock()
+	if err := statsScript.Run(ctx, r.rdb, []string{r.statsKey()}, r.writer, seq, made[0], made[1]).Err(); err != nil {
+		return fmt.Errorf("room counters: %w", err)
+	}
+	r.mu.Lock()
+	if seq > r.ackedSeq {
+		r.ackedSeq, r.acked = seq, made
+	}
+	r.mu.Unlock()
+	return nil
+}
+
+// dirty reports whether some change of this process has not reached the counters.
+func (r *Redis) dirty() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.acked != r.made
 }
 
 // Stats implements Store, from counters (see count), so it costs one round trip however
-// many rooms there are.
+// many rooms there are. Changes of this process whose write failed are written first: after an outage the
+// gauges are right again at the first scrape, even when no room has changed since.
 func (r *Redis) Stats(ctx context.Context) (Stats, error) {
+	if r.dirty() {
+		r.errs.Add(errcount.RoomStats, r.syncCounts(ctx), "prefix", r.prefix)
+	}
 	vals, err := r.rdb.HMGet(ctx, r.statsKey(), "rooms", "clients").Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return Stats{}, fmt.Errorf("room stats: %w", err)
