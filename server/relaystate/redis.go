@@ -35,6 +35,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/errcount"
 	"github.com/onertc/onertc/server/room"
 )
 
@@ -47,6 +48,9 @@ type Redis struct {
 	grace    time.Duration
 	now      func() time.Time
 	tokens   atomic.Uint64
+	// errs counts what fails after the script that decided (index upkeep, notices):
+	// nobody waits for it, and most of it is made good by a later pass (see ReportTo).
+	errs *errcount.Counter
 }
 
 // New returns the relay state in rdb under prefix for the instance named instance (unique
@@ -54,6 +58,16 @@ type Redis struct {
 // room table on the same keys, whose counters removals keep.
 func New(rdb redis.UniversalClient, rooms *room.Redis, prefix, instance string, grace time.Duration) *Redis {
 	return &Redis{rdb: rdb, rooms: rooms, prefix: prefix, instance: instance, grace: grace, now: time.Now}
+}
+
+// ReportTo makes errs count the errors nobody waits for: keeping the grace, owned and
+// instance indexes after the script that decided, and notices to other instances. A
+// stale index entry is harmless (every reader checks the client's own hash) and is
+// dropped by the next Reap; a lost notice is made good by the other instance's next
+// fetch or confirm, which the State answers as the notice would have. Call it before use.
+func (s *Redis) ReportTo(errs *errcount.Counter) *Redis {
+	s.errs = errs
+	return s
 }
 
 // Instance is this instance's id.
@@ -295,7 +309,8 @@ func (s *Redis) Register(ctx context.Context, roomID, clientID, owner string) (R
 		return Registered{}, fmt.Errorf("register %q in room %q: %w", clientID, roomID, err)
 	}
 	if res[1] != "" && InstanceOf(res[1]) != s.instance {
-		s.rdb.Publish(ctx, s.WakeChannel(InstanceOf(res[1])), "t "+roomID+" "+clientID+" "+res[1])
+		err := s.rdb.Publish(ctx, s.WakeChannel(InstanceOf(res[1])), "t "+roomID+" "+clientID+" "+res[1]).Err()
+		s.errs.Add(errcount.RelayNotice, err, "notice", "takeover", "room", roomID, "client", clientID)
 	}
 	base, _ := strconv.ParseInt(res[2], 10, 64)
 	return Registered{Previous: res[1], Base: base}, nil
@@ -413,7 +428,8 @@ func (s *Redis) detach(ctx context.Context, roomID, clientID, owner, deadInstanc
 	if owner != "" {
 		inst = InstanceOf(owner)
 	}
-	s.rdb.SRem(ctx, s.ownedKey(inst), member(roomID, clientID))
+	err = s.rdb.SRem(ctx, s.ownedKey(inst), member(roomID, clientID)).Err()
+	s.errs.Add(errcount.RelayIndex, err, "index", "owned", "room", roomID, "client", clientID)
 	if res == "notowner" {
 		return fmt.Errorf("detach %q in room %q: %w", clientID, roomID, ErrNotOwner)
 	}
@@ -436,11 +452,14 @@ func (s *Redis) removed(ctx context.Context, roomID, clientID string, res []stri
 		return Removed{}
 	}
 	s.rooms.CountRemoved(ctx, res[2] == "1")
-	s.rdb.ZRem(ctx, s.graceKey(), member(roomID, clientID))
+	err := s.rdb.ZRem(ctx, s.graceKey(), member(roomID, clientID)).Err()
+	s.errs.Add(errcount.RelayIndex, err, "index", "grace", "room", roomID, "client", clientID)
 	if res[1] != "" {
-		s.rdb.SRem(ctx, s.ownedKey(InstanceOf(res[1])), member(roomID, clientID))
+		err := s.rdb.SRem(ctx, s.ownedKey(InstanceOf(res[1])), member(roomID, clientID)).Err()
+		s.errs.Add(errcount.RelayIndex, err, "index", "owned", "room", roomID, "client", clientID)
 		if inst := InstanceOf(res[1]); inst != s.instance {
-			s.rdb.Publish(ctx, s.WakeChannel(inst), "d "+roomID+" "+clientID+" "+res[1])
+			err := s.rdb.Publish(ctx, s.WakeChannel(inst), "d "+roomID+" "+clientID+" "+res[1]).Err()
+			s.errs.Add(errcount.RelayNotice, err, "notice", "removal", "room", roomID, "client", clientID)
 		}
 	}
 	handed, _ := strconv.Atoi(res[3])
@@ -463,7 +482,7 @@ func (s *Redis) Reap(ctx context.Context, limit int) ([]Removed, error) {
 	for _, m := range due {
 		roomID, clientID, ok := strings.Cut(m, " ")
 		if !ok {
-			s.rdb.ZRem(ctx, s.graceKey(), m)
+			s.errs.Add(errcount.RelayIndex, s.rdb.ZRem(ctx, s.graceKey(), m).Err(), "index", "grace")
 			continue
 		}
 		res, err := s.run(ctx, reapScript, roomID, clientID, protocol.MaxMailbox, protocol.MaxQueuedBytesPerSender, now).StringSlice()
@@ -475,10 +494,13 @@ func (s *Redis) Reap(ctx context.Context, limit int) ([]Removed, error) {
 			out = append(out, s.removed(ctx, roomID, clientID, res))
 		case "wait":
 			// Re-armed since: keep it, at its new deadline.
+			// Should this fail, the old deadline stays, and the next Reap comes here again.
 			dl, _ := strconv.ParseFloat(res[1], 64)
-			s.rdb.ZAdd(ctx, s.graceKey(), redis.Z{Score: dl, Member: m})
+			err := s.rdb.ZAdd(ctx, s.graceKey(), redis.Z{Score: dl, Member: m}).Err()
+			s.errs.Add(errcount.RelayIndex, err, "index", "grace", "room", roomID, "client", clientID)
 		default: // gone, or online again: its next detach arms a new deadline
-			s.rdb.ZRem(ctx, s.graceKey(), m)
+			err := s.rdb.ZRem(ctx, s.graceKey(), m).Err()
+			s.errs.Add(errcount.RelayIndex, err, "index", "grace", "room", roomID, "client", clientID)
 		}
 	}
 	return out, nil
@@ -546,10 +568,17 @@ func (s *Redis) ReapInstances(ctx context.Context, deadAfter time.Duration) ([]s
 			}
 		}
 		// Every client is detached (idempotently, should another instance do it too):
-		// only now is the instance forgotten.
-		s.rdb.Del(ctx, s.ownedKey(inst))
-		s.rdb.HDel(ctx, s.turnKey(), inst)
-		s.rdb.ZRem(ctx, s.instancesKey(), inst)
+		// only now is the instance forgotten, and from the instance list last, so that
+		// should a step fail the next pass finds the instance and does it all again.
+		if err := s.rdb.Del(ctx, s.ownedKey(inst)).Err(); err != nil {
+			return nil, fmt.Errorf("forget the clients of dead instance %s: %w", inst, err)
+		}
+		if err := s.rdb.HDel(ctx, s.turnKey(), inst).Err(); err != nil {
+			return nil, fmt.Errorf("forget the TURN URIs of dead instance %s: %w", inst, err)
+		}
+		if err := s.rdb.ZRem(ctx, s.instancesKey(), inst).Err(); err != nil {
+			return nil, fmt.Errorf("forget dead instance %s: %w", inst, err)
+		}
 	}
 	return dead, nil
 }
@@ -575,8 +604,11 @@ func (s *Redis) Listen(ctx context.Context, events Events) {
 				lastProbe = time.Now()
 			}
 			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			_ = s.rdb.Publish(pctx, s.WakeChannel(s.instance), "p").Err()
+			err := s.rdb.Publish(pctx, s.WakeChannel(s.instance), "p").Err()
 			cancel()
+			if ctx.Err() == nil {
+				s.errs.Add(errcount.RelayNotice, err, "notice", "probe")
+			}
 		case m, ok := <-ch:
 			if !ok {
 				return
