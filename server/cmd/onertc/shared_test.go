@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/onertc/onertc/internal/testsync"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server/fleettest"
 	"github.com/onertc/onertc/server/redistest"
@@ -100,9 +101,7 @@ func TestInstanceKilledOrDrained(t *testing.T) {
 
 	// Every message written on p1's sockets is confirmed (A's client read it and answered
 	// the ping after it): A's next socket must get exactly what came later.
-	for p1.Relayed(t) < 1 {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testsync.Eventually(t, 10*time.Second, "p1 to relay a message", func() bool { return p1.Relayed(t) >= 1 })
 	if err := p1.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
