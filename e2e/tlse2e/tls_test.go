@@ -25,12 +25,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/onertc/onertc/bot"
 	"github.com/onertc/onertc/check"
+	"github.com/onertc/onertc/internal/testsync"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server"
 	"github.com/onertc/onertc/server/servertest"
@@ -183,27 +185,48 @@ func TestHTTPSWSSAndTURNSWithBots(t *testing.T) {
 			err error
 		}
 		results := make(chan outcome, 2)
+		var bots []*bot.Bot
 		for i := range 2 {
+			// No Duration: the call lasts until the test hangs up, after it has seen media
+			// go on past the reload.
 			b, err := bot.New(bot.Options{Server: ts.url, Room: "tls-reload", RelayOnly: true,
-				Duration: 6 * time.Second, Timeout: 15 * time.Second, StatsEvery: -1, Index: i})
+				Timeout: 15 * time.Second, StatsEvery: -1, Index: i})
 			if err != nil {
 				t.Fatal(err)
 			}
 			go func() { s, err := b.Run(ctx); results <- outcome{s, err} }()
-			time.Sleep(300 * time.Millisecond)
+			bots = append(bots, b)
 		}
-		time.Sleep(2 * time.Second) // the call is up and carrying media
-		ca.issue(t, certFile, keyFile, 200)
-		deadline := time.Now().Add(10 * time.Second)
-		for servedSerial(t, ts.url) != 200 {
-			if time.Now().After(deadline) {
-				t.Fatal("the renewed certificate was not picked up")
+		videoIn := func() []int64 {
+			var n []int64
+			for _, b := range bots {
+				v, _, _ := b.Totals()
+				n = append(n, v.PacketsReceived)
 			}
-			time.Sleep(200 * time.Millisecond)
+			return n
+		}
+		testsync.Eventually(t, 20*time.Second, "video both ways before the reload", func() bool { return slices.Min(videoIn()) > 0 })
+		ca.issue(t, certFile, keyFile, 200)
+		testsync.Eventually(t, 10*time.Second, "the renewed certificate served", func() bool { return servedSerial(t, ts.url) == 200 })
+		// Media must go on after the reload, not merely have arrived at some point: each bot
+		// receives a further 25 video packets, under 2 s of video (the bots send 15 frames a second).
+		const more = 25
+		before := videoIn()
+		testsync.Eventually(t, 10*time.Second, fmt.Sprintf("%d more video packets in each bot after the reload (had %v)", more, before), func() bool {
+			now := videoIn()
+			for i := range now {
+				if now[i] < before[i]+more {
+					return false
+				}
+			}
+			return true
+		})
+		for _, b := range bots {
+			b.Call().Hangup()
 		}
 		for range 2 {
 			o := <-results
-			if o.err != nil || !o.sum.Connected || o.sum.Video.PacketsReceived == 0 {
+			if o.err != nil || !o.sum.Connected {
 				t.Fatalf("call across the reload: %+v, %v", o.sum, o.err)
 			}
 		}
