@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -37,7 +38,7 @@ type Conn struct {
 // what matters, once, in their own words.
 func Open(ctx context.Context, rawURL string, cluster bool, timeout time.Duration, log *slog.Logger) (*Conn, error) {
 	if log != nil {
-		redis.SetLogger(debugLogger{log})
+		redis.SetLogger(debugLogger{log: log, rawURL: rawURL})
 	}
 	shown := Redact(rawURL)
 	kind := "redis"
@@ -59,7 +60,7 @@ func Open(ctx context.Context, rawURL string, cluster bool, timeout time.Duratio
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", kind, shown, err)
+			return nil, fmt.Errorf("%s %s: %w", kind, shown, scrub(err, rawURL))
 		}
 		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = ioTimeout, ioTimeout, ioTimeout
 		opts.MaxRetries, opts.Protocol = 1, protocol
@@ -67,7 +68,7 @@ func Open(ctx context.Context, rawURL string, cluster bool, timeout time.Duratio
 	} else {
 		opts, err := redis.ParseURL(rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", kind, shown, err)
+			return nil, fmt.Errorf("%s %s: %w", kind, shown, scrub(err, rawURL))
 		}
 		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = ioTimeout, ioTimeout, ioTimeout
 		opts.MaxRetries, opts.Protocol = 1, protocol
@@ -79,29 +80,132 @@ func Open(ctx context.Context, rawURL string, cluster bool, timeout time.Duratio
 	defer cancel()
 	if err := c.Ping(pctx).Err(); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("%s %s unreachable: %w", kind, shown, err)
+		return nil, fmt.Errorf("%s %s unreachable: %w", kind, shown, scrub(err, rawURL))
 	}
 	return &Conn{UniversalClient: c, Counters: counters, URL: shown}, nil
 }
 
 // debugLogger passes go-redis's log lines to slog at debug level. go-redis has one logger
 // per process, so the last Open's wins; all of them log the same way.
-type debugLogger struct{ log *slog.Logger }
-
-func (d debugLogger) Printf(ctx context.Context, format string, v ...any) {
-	d.log.DebugContext(ctx, fmt.Sprintf(format, v...), "component", "redis")
+// Its lines go through scrub like Open's errors: they quote server replies.
+type debugLogger struct {
+	log    *slog.Logger
+	rawURL string
 }
 
-// Redact returns rawURL with any password replaced, for logs and errors.
+func (d debugLogger) Printf(ctx context.Context, format string, v ...any) {
+	d.log.DebugContext(ctx, scrubText(fmt.Sprintf(format, v...), d.rawURL), "component", "redis")
+}
+
+// redacted stands for a password in what Redact returns.
+const redacted = "xxxxx"
+
+// Redact returns rawURL with any password replaced, for logs and errors. It works on the
+// text, not on url.Parse's view of it, so a URL that does not parse (a password with a bad
+// %-escape, a '/', '?' or '#' in it) loses its password too: the user information is
+// everything from the end of the scheme ("redis://", or "redis:" alone) to the last '@';
+// what follows its first ':' is replaced, or all of it when it has no ':' (someone who
+// wrote the password where the user goes). That may hide more than the password, when a
+// query holds an '@', never less.
 func Redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.User == nil {
+	start, at := userinfo(rawURL)
+	if at < 0 {
 		return rawURL
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	info := rawURL[start:at]
+	colon := strings.IndexByte(info, ':')
+	if colon < 0 {
+		return rawURL[:start] + redacted + rawURL[at:]
 	}
-	return u.String()
+	return rawURL[:start] + info[:colon+1] + redacted + rawURL[at:]
+}
+
+// userinfo locates the user information of rawURL: from start (after the scheme's ':' and
+// any "//") up to at, the last '@'; at is -1 when there is none.
+func userinfo(rawURL string) (start, at int) {
+	if i := strings.IndexByte(rawURL, ':'); i >= 0 {
+		start = i + 1
+		if strings.HasPrefix(rawURL[start:], "//") {
+			start += 2
+		}
+	}
+	at = strings.LastIndexByte(rawURL[start:], '@')
+	if at < 0 {
+		return start, -1
+	}
+	return start, start + at
+}
+
+// scrubbed is an error whose text went through scrub; Unwrap still reaches the original,
+// so errors.Is and errors.As see through it.
+type scrubbed struct {
+	text string
+	err  error
+}
+
+func (e *scrubbed) Error() string { return e.text }
+func (e *scrubbed) Unwrap() error { return e.err }
+
+// scrub returns err with every copy of rawURL's password taken out of its text (go-redis
+// and net/url quote the URL they were given, and a server may echo what it was sent): the
+// raw form, the %-decoded form, and rawURL whole.
+func scrub(err error, rawURL string) error {
+	if err == nil {
+		return nil
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// net/url quotes the piece it choked on, which may be part of the password, so
+		// none of its text is kept.
+		return &scrubbed{text: urlProblem(ue.Err), err: err}
+	}
+	text := scrubText(err.Error(), rawURL)
+	if text == err.Error() {
+		return err
+	}
+	return &scrubbed{text: text, err: err}
+}
+
+// urlProblem says what is wrong with a URL that does not parse without quoting any of it.
+func urlProblem(err error) string {
+	var esc url.EscapeError
+	var host url.InvalidHostError
+	switch {
+	case errors.As(err, &esc):
+		return "the URL has a bad %-escape (write a '%' in a password as %25)"
+	case errors.As(err, &host):
+		return "the URL's host has a character a host cannot have"
+	}
+	return "the URL does not parse (escape '/', '?', '#' and '@' in a password as %2F, %3F, %23, %40)"
+}
+
+func scrubText(text, rawURL string) string {
+	text = strings.ReplaceAll(text, rawURL, Redact(rawURL))
+	for _, p := range passwords(rawURL) {
+		text = strings.ReplaceAll(text, p, redacted)
+	}
+	return text
+}
+
+// passwords are the forms rawURL's password (what Redact hides) may take in a message: as
+// written, and %-decoded when that decodes. Empty when rawURL has none.
+func passwords(rawURL string) []string {
+	start, at := userinfo(rawURL)
+	if at < 0 {
+		return nil
+	}
+	pass := rawURL[start:at]
+	if colon := strings.IndexByte(pass, ':'); colon >= 0 {
+		pass = pass[colon+1:]
+	}
+	if pass == "" {
+		return nil
+	}
+	out := []string{pass}
+	if dec, err := url.PathUnescape(pass); err == nil && dec != pass && dec != "" {
+		out = append(out, dec)
+	}
+	return out
 }
 
 // countHook counts each command or pipeline sent, and those that failed. A missing key
