@@ -59,6 +59,9 @@ type Server struct {
 	// TLS handshake and first bytes (server/demux), an HTTP request's header.
 	firstBytes time.Duration
 	mux        atomic.Pointer[demux.Mux] // the shared HTTPS port while serving, for metrics
+	// drainNotice is how long a draining instance in Redis mode keeps its port and relay
+	// sockets open after /readyz turned 503 (see drain).
+	drainNotice time.Duration
 }
 
 // Option adjusts a Server beyond its Config (things no flag sets).
@@ -72,6 +75,15 @@ func WithACMERoots(pool *x509.CertPool) Option { return func(s *Server) { s.acme
 // and slow clients run faster with less.
 func WithFirstBytesTimeout(d time.Duration) Option { return func(s *Server) { s.firstBytes = d } }
 
+// defaultDrainNotice covers the README's HAProxy example (a check every second, down after
+// two failures) with a second to spare.
+const defaultDrainNotice = 3 * time.Second
+
+// WithDrainNotice replaces the 3 s a draining instance in Redis mode waits, /readyz saying
+// 503, before it closes its port and relay sockets: a load balancer that checks less often
+// needs more.
+func WithDrainNotice(d time.Duration) Option { return func(s *Server) { s.drainNotice = d } }
+
 // New builds a server from a validated cfg. It starts nothing.
 func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
@@ -80,7 +92,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, firstBytes: demux.DefaultTimeout}
+	s := &Server{cfg: cfg, log: log, firstBytes: demux.DefaultTimeout, drainNotice: defaultDrainNotice}
 	for _, o := range opts {
 		o(s)
 	}
@@ -138,10 +150,12 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Relay is the server's relay, for its counters.
 func (s *Server) Relay() *signal.Relay { return s.relay }
 
-// Serve serves on ls until ctx ends, then shuts down gracefully: readiness goes false and
-// new joins are refused while calls in progress go on, up to DrainTimeout or until no room
-// is left; then it stops accepting, closes relay sockets with "going away" and waits for
-// requests in flight up to ShutdownTimeout.
+// Serve serves on ls until ctx ends, then shuts down gracefully (see drain): readiness goes
+// false; in memory mode new joins are refused while calls in progress go on, up to
+// DrainTimeout or until no room is left; in Redis mode the calls move to other instances.
+// Then it stops accepting, closes relay sockets with "going away", waits for requests in
+// flight up to ShutdownTimeout and, in Redis mode, for the TURN allocations of calls in
+// progress up to DrainTimeout.
 func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	if ls.HTTP == nil {
 		return errors.New("serve: no HTTP listener")
@@ -203,8 +217,10 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	relayDone := make(chan struct{})
 	go func() { defer close(relayDone); s.relay.Run(relayCtx) }()
 	dirDone := make(chan struct{})
+	dirCtx, withdrawTURN := context.WithCancel(relayCtx)
+	defer withdrawTURN()
 	if s.shared != nil && s.turn != nil && s.turn.srv.Load() != nil {
-		go func() { defer close(dirDone); s.runTURNDirectory(relayCtx, s.shared, s.relay.InstanceTimeout()) }()
+		go func() { defer close(dirDone); s.runTURNDirectory(dirCtx, s.shared, s.relay.InstanceTimeout()) }()
 	} else {
 		close(dirDone)
 	}
@@ -222,9 +238,10 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	s.log.Info("serving", "http", ls.HTTP.Addr().String(), "https", s.tls != nil)
 
 	var err error
+	turnUntil := time.Now() // how long TURN allocations of calls in progress may go on
 	select {
 	case <-ctx.Done():
-		s.drain()
+		turnUntil = s.drain(withdrawTURN)
 	case err = <-errc:
 		err = fmt.Errorf("http server: %w", err)
 	}
@@ -249,6 +266,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	}
 	// Hijacked relay sockets are not tracked by http.Server: close them ourselves.
 	s.relay.Close()
+	s.awaitTURN(turnUntil)
 	stopRelay()
 	<-relayDone
 	<-dirDone
@@ -268,21 +286,39 @@ func (s *Server) closeRedis(err error) error {
 	return err
 }
 
-// drain refuses new joins and waits for the rooms to empty, up to DrainTimeout, then for
-// messages still queued for a live socket to be written (bounded too).
-func (s *Server) drain() {
+// drain turns /readyz to 503 and lets the calls in progress go on; it returns when the
+// relay sockets may be closed, and until when the TURN allocations of calls may go on.
+//
+// Memory mode: this process is the only one holding its calls, so new joins are refused
+// and it waits for the rooms to empty, up to DrainTimeout, then for messages still queued
+// for a live socket to be written (bounded too).
+//
+// Redis mode: calls need not end here. Their clients re-register on another instance as
+// soon as their sockets close with "going away", their queues waiting in Redis; joins go on
+// (the room table is shared). First the load balancer must see /readyz say 503, or the
+// re-registrations land here again: the port and the sockets stay open for drainNotice.
+// Then Serve closes the port (a balancer that still sends a connection here gets a refusal
+// and passes it on to another instance; nginx's example has no health check and relies on
+// that) and the sockets. Media relayed by this instance's TURN server has no such move: it
+// would stop until the call finds another path (an ICE restart, seconds), so the TURN
+// server goes on for the calls it carries until their allocations end or DrainTimeout,
+// while its URIs are withdrawn from the directory so that no new credentials name it.
+func (s *Server) drain(withdrawTURN func()) time.Time {
 	s.draining.Store(true)
+	start := time.Now()
 	if s.cfg.DrainTimeout <= 0 {
-		return
+		return start
 	}
 	if s.redis != nil {
-		// Calls need not end here: their clients re-register on another instance as soon
-		// as their sockets close ("going away"), their queues waiting in Redis.
-		s.log.Info("draining: relay sockets closed so their clients move to another instance")
-		return
+		withdrawTURN()
+		notice := min(s.drainNotice, s.cfg.DrainTimeout)
+		s.log.Info("draining: /readyz says 503; the port and relay sockets close after the notice, so clients move to another instance",
+			"notice", notice, "timeout", s.cfg.DrainTimeout)
+		time.Sleep(notice)
+		return start.Add(s.cfg.DrainTimeout)
 	}
 	s.log.Info("draining: new joins refused, calls in progress continue", "timeout", s.cfg.DrainTimeout)
-	deadline := time.Now().Add(s.cfg.DrainTimeout)
+	deadline := start.Add(s.cfg.DrainTimeout)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for time.Now().Before(deadline) {
@@ -297,6 +333,31 @@ func (s *Server) drain() {
 	if err := s.relay.Flush(ctx); err != nil {
 		s.log.Warn("drain: messages still queued at shutdown", "err", err)
 	}
+	return start // the calls have ended: their allocations are on their way out
+}
+
+// awaitTURN keeps the TURN server relaying, in Redis mode, until its allocations have ended
+// or until passes (see drain).
+func (s *Server) awaitTURN(until time.Time) {
+	if s.redis == nil || s.turn == nil || s.turn.srv.Load() == nil || !time.Now().Before(until) {
+		return
+	}
+	srv := s.turn.srv.Load()
+	n := srv.Stats().AllocationsActive
+	if n == 0 {
+		return
+	}
+	s.log.Info("draining: TURN relays for the calls it carries until their allocations end", "allocations", n, "until", until.Format(time.RFC3339))
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(until) {
+		if n = srv.Stats().AllocationsActive; n == 0 {
+			s.log.Info("draining: the last TURN allocation ended")
+			return
+		}
+		<-tick.C
+	}
+	s.log.Warn("drain timeout: TURN allocations still active are dropped; their calls find another path", "allocations", n)
 }
 
 func (s *Server) metricsHandler() http.Handler {
