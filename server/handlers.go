@@ -75,7 +75,8 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := s.logFor(r).With("room", roomID)
-	if s.draining.Load() {
+	if s.draining.Load() && s.redis == nil {
+		// In Redis mode the room table is shared: a join here is as good as anywhere.
 		s.refuseJoin(w, "30", "The server is restarting. Try again in a minute.")
 		return
 	}

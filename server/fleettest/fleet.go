@@ -73,6 +73,9 @@ type Instance struct {
 	// Log is the process's log, line by line, from after "serving"; lines nobody reads
 	// beyond the first thousand are dropped.
 	Log <-chan string
+	// bin and args started it, so that Restart runs the same command again.
+	bin  string
+	args []string
 }
 
 // Start runs one instance of bin on redisURL, without TURN; extra flags come after (and
@@ -83,6 +86,12 @@ func Start(t testing.TB, bin, redisURL string, extra ...string) *Instance {
 	addr := FreePort(t)
 	args := append([]string{"serve", "--http", addr, "--turn-disable", "--redis", redisURL,
 		"--relay-grace", "2s", "--log-format", "json", "--limit-join", "0"}, extra...)
+	return run(t, addr, bin, args)
+}
+
+// run starts bin with args, an instance serving HTTP on addr, and returns once it serves.
+func run(t testing.TB, addr, bin string, args []string) *Instance {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -103,7 +112,7 @@ func Start(t testing.TB, bin, redisURL string, extra ...string) *Instance {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	return &Instance{Addr: addr, Cmd: cmd, Log: lines}
+	return &Instance{Addr: addr, Cmd: cmd, Log: lines, bin: bin, args: args}
 }
 
 // Kill SIGKILLs the process and waits until it is gone.

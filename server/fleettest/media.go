@@ -20,9 +20,9 @@ type MediaFleet struct {
 	dead      []bool // by instance: killed by Kill
 }
 
-// StartMedia starts a MediaFleet relaying on ports relayBase to relayBase+899. Packages whose
-// tests run at the same time need ranges of their own.
-func StartMedia(t testing.TB, relayBase int) *MediaFleet {
+// StartMedia starts a MediaFleet relaying on ports relayBase to relayBase+899, each instance
+// with the flags extra too. Packages whose tests run at the same time need ranges of their own.
+func StartMedia(t testing.TB, relayBase int, extra ...string) *MediaFleet {
 	t.Helper()
 	HAProxy.Require(t) // before the build and the servers, which take seconds
 	rs := redistest.Start(t)
@@ -30,10 +30,11 @@ func StartMedia(t testing.TB, relayBase int) *MediaFleet {
 	f := &MediaFleet{RelayBase: relayBase, dead: make([]bool, Backends)}
 	for i := range Backends {
 		lo := relayBase + i*relaySpan
-		f.Instances = append(f.Instances, Start(t, bin, rs.URL(), "--turn-disable=false", "--turn", FreePort(t),
+		flags := append([]string{"--turn-disable=false", "--turn", FreePort(t),
 			"--public-ip", "127.0.0.1", "--turn-allow-loopback", "--turn-secret", "fleet-secret",
 			"--relay-ports", fmt.Sprintf("%d-%d", lo, lo+relaySpan-1), "--turn-self-test", "0",
-			"--limit-turn", "0", "--limit-ws", "0"))
+			"--limit-turn", "0", "--limit-ws", "0"}, extra...)
+		f.Instances = append(f.Instances, Start(t, bin, rs.URL(), flags...))
 	}
 	f.LB = HAProxy.Start(t, f.Instances)
 	return f
