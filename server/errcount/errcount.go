@@ -21,17 +21,20 @@ const (
 	RoomStats Op = "room_stats"
 	// StatsRead: reading those counters for a metrics scrape.
 	StatsRead Op = "stats_read"
-	// RelayIndex: keeping the relay state's indexes in Redis (grace deadlines, sockets
-	// owned per instance, the instance list) after the script that decided.
+	// RelayIndex: keeping or reading the relay state's indexes in Redis (grace
+	// deadlines, sockets owned per instance, the instance list) outside the scripts.
 	RelayIndex Op = "relay_index"
 	// RelayNotice: publishing a notice (wake-up, takeover, removal, probe) to an instance.
 	RelayNotice Op = "relay_notice"
 	// RelayLeave: taking this instance off the live list at shutdown.
 	RelayLeave Op = "relay_leave"
+	// RelayReap: the relay's periodic pass over expired clients and silent instances,
+	// which an outage fails every half second.
+	RelayReap Op = "relay_reap"
 )
 
 // Ops lists every Op, in the order metrics show them.
-var Ops = []Op{RoomStats, StatsRead, RelayIndex, RelayNotice, RelayLeave}
+var Ops = []Op{RoomStats, StatsRead, RelayIndex, RelayNotice, RelayLeave, RelayReap}
 
 // DefaultEvery is how often one operation's errors may be logged.
 const DefaultEvery = 10 * time.Second

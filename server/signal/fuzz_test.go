@@ -39,7 +39,9 @@ func FuzzRelayFrames(f *testing.F) {
 		for i, frame := range bytes.Split(data, []byte("\n")) {
 			socks[i%2].handle(context.Background(), frame)
 			r.mu.Lock()
+			var online int64
 			for id, rm := range r.rooms {
+				online += int64(len(rm.clients))
 				if len(rm.clients) > protocol.RoomCapacity || len(rm.clients) == 0 {
 					t.Fatalf("room %q holds %d clients", id, len(rm.clients))
 				}
@@ -51,6 +53,12 @@ func FuzzRelayFrames(f *testing.F) {
 						t.Fatalf("inbox over bounds: %d msgs %d bytes", len(c.inbox), c.inboxBytes)
 					}
 				}
+			}
+			if n := r.stats.rooms.Load(); n != int64(len(r.rooms)) {
+				t.Fatalf("rooms counter %d, map holds %d", n, len(r.rooms))
+			}
+			if n := r.stats.online.Load(); n != online {
+				t.Fatalf("online counter %d, rooms hold %d clients", n, online)
 			}
 			for _, s := range socks {
 				for _, d := range s.direct {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/onertc/onertc/server/errcount"
 	"github.com/onertc/onertc/server/relaystate"
 )
 
@@ -65,6 +66,10 @@ type Config struct {
 	State           relaystate.State
 	InstanceTimeout time.Duration
 	SendHold        time.Duration
+	// Errors counts the failures of the relay's background work (reaping, leaving),
+	// which no caller waits for, and logs them once per burst; one of its own on Logger
+	// when nil.
+	Errors *errcount.Counter
 }
 
 // DefaultConfig returns the settings the relay runs with when nothing is configured.
@@ -122,6 +127,10 @@ type counters struct {
 	openWS, totalWS, wsErrors, httpErrors      atomic.Int64
 	relayed, queued, dropped, removed, handoff atomic.Int64
 	crossed                                    atomic.Int64
+	// rooms and online follow len(Relay.rooms) and the clients in them (each has its
+	// socket here), changed under Relay.mu with the map, so that Stats, which GET /status
+	// (public) and every scrape call, reads them without that lock, shared by all rooms.
+	rooms, online atomic.Int64
 }
 
 // Stats is a snapshot of the relay's counters.
@@ -202,6 +211,9 @@ func New(cfg Config) *Relay {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Errors == nil {
+		cfg.Errors = errcount.New(cfg.Logger, 0)
+	}
 	if cfg.State == nil {
 		// On its own (fuzzing): a state with an empty room table, whose clients nobody
 		// joins.
@@ -233,19 +245,10 @@ func New(cfg Config) *Relay {
 	return r
 }
 
-// Stats returns the relay's counters.
+// Stats returns the relay's counters. It costs the same however many rooms there are and
+// takes no lock (see counters).
 func (r *Relay) Stats() Stats {
-	r.mu.Lock()
-	rooms := int64(len(r.rooms))
-	var online int64
-	for _, rm := range r.rooms {
-		for _, c := range rm.clients {
-			if c.sock != nil {
-				online++
-			}
-		}
-	}
-	r.mu.Unlock()
+	rooms, online := r.stats.rooms.Load(), r.stats.online.Load()
 	return Stats{
 		Uptime: time.Since(r.started), OpenWS: r.stats.openWS.Load(), TotalWS: r.stats.totalWS.Load(),
 		WSErrors: r.stats.wsErrors.Load(), HTTPErrors: r.stats.httpErrors.Load(),

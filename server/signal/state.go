@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/errcount"
 	"github.com/onertc/onertc/server/redisconn"
 	"github.com/onertc/onertc/server/relaystate"
 )
@@ -82,11 +83,13 @@ func (s *socket) register(roomID, clientID string) bool {
 	if rm == nil {
 		rm = &room{id: roomID}
 		r.rooms[roomID] = rm
+		r.stats.rooms.Add(1)
 	}
 	c := rm.find(clientID)
 	if c == nil {
 		c = &client{room: rm, id: clientID}
 		rm.clients = append(rm.clients, c)
+		r.stats.online.Add(1)
 	}
 	if old := c.sock; old != nil {
 		r.stats.wsErrors.Add(1)
@@ -251,11 +254,13 @@ func (r *Relay) forgetLocked(c *client) {
 	for i, o := range rm.clients {
 		if o == c {
 			rm.clients = append(rm.clients[:i], rm.clients[i+1:]...)
+			r.stats.online.Add(-1)
 			break
 		}
 	}
 	if len(rm.clients) == 0 && r.rooms[rm.id] == rm {
 		delete(r.rooms, rm.id)
+		r.stats.rooms.Add(-1)
 	}
 }
 
@@ -373,8 +378,8 @@ func (r *Relay) Run(ctx context.Context) {
 	for {
 		if r.judgeOthers() {
 			dead, err := sh.ReapInstances(ctx, r.cfg.InstanceTimeout)
-			if err != nil && ctx.Err() == nil {
-				r.log.Warn("relay: reaping dead instances failed", "err", err)
+			if ctx.Err() == nil {
+				r.cfg.Errors.Add(errcount.RelayReap, err, "pass", "instances")
 			}
 			for _, d := range dead {
 				r.log.Warn("relay: instance silent, its clients are offline until they register again", "instance", d, "silent_for_more_than", r.cfg.InstanceTimeout)
@@ -385,7 +390,7 @@ func (r *Relay) Run(ctx context.Context) {
 		case <-ctx.Done():
 			wg.Wait()
 			lctx, cancel := r.stateCtx()
-			_ = sh.Leave(lctx)
+			r.cfg.Errors.Add(errcount.RelayLeave, sh.Leave(lctx))
 			cancel()
 			return
 		case <-tick.C:
@@ -402,8 +407,8 @@ const reapBatch = 256
 func (r *Relay) reapExpired(ctx context.Context) {
 	for ctx.Err() == nil {
 		gone, err := r.cfg.State.Reap(ctx, reapBatch)
-		if err != nil && ctx.Err() == nil {
-			r.log.Warn("relay: reaping expired clients failed", "err", err)
+		if ctx.Err() == nil {
+			r.cfg.Errors.Add(errcount.RelayReap, err, "pass", "expired clients")
 		}
 		for _, g := range gone {
 			r.stats.removed.Add(1)
@@ -471,8 +476,11 @@ func (r *Relay) beat(ctx context.Context) {
 				r.reclaimAll()
 			}
 			last = now
-			if n, err := sh.Alive(ctx, r.cfg.InstanceTimeout); err == nil {
+			n, err := sh.Alive(ctx, r.cfg.InstanceTimeout)
+			if err == nil {
 				r.alive.Store(int64(n))
+			} else if ctx.Err() == nil {
+				r.cfg.Errors.Add(errcount.RelayIndex, err, "index", "instances")
 			}
 		}
 		select {
