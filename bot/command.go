@@ -22,16 +22,12 @@ type config struct {
 	verbose bool
 }
 
-func parseFlags(args []string, stderr io.Writer) (config, error) {
+// parseFlags parses the command line; help goes to help. Command prints the other errors.
+func parseFlags(args []string, help io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("bot", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: onertc bot --server URL --room NAME [flags]\n\n"+
-			"Joins a room and takes part in a call with looping test video, audio and a data channel;\n"+
-			"prints one JSON object per line and exits non-zero when the call failed.\n\nflags:")
-		fs.PrintDefaults()
-	}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {} // the flag package calls it on every error too; help is printed below
 	fs.StringVar(&c.opts.Server, "server", "http://127.0.0.1:8080", "onertc server base URL")
 	fs.StringVar(&c.opts.Room, "room", "", "room name (with --count N: rooms NAME-0 … NAME-(N/2-1))")
 	fs.BoolVar(&c.opts.RelayOnly, "relay-only", false, "use only TURN relay candidates")
@@ -43,7 +39,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.count, "count", 1, "number of bots, two per room")
 	fs.BoolVar(&c.opts.IncludeLoopback, "loopback", false, "also offer loopback host candidates (calls on one machine)")
 	fs.BoolVar(&c.verbose, "verbose", false, "debug logs on stderr")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(help, "usage: onertc bot --server URL --room NAME [flags]\n\n"+
+			"Joins a room and takes part in a call with looping test video, audio and a data channel;\n"+
+			"prints one JSON object per line. Exit status: 0 when every call worked, 1 when one\n"+
+			"failed, 2 for bad usage.\n\nflags:")
+		fs.SetOutput(help)
+		fs.PrintDefaults()
+		return c, err
+	} else if err != nil {
 		return c, err
 	}
 	switch {
@@ -62,12 +66,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 // Command runs `onertc bot ARGS`; it returns the process exit code: 0 when every bot's call
 // worked, 1 when one failed, 2 for bad usage.
 func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, err := parseFlags(args, stderr)
+	cfg, err := parseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "onertc bot:", err)
+		fmt.Fprintln(stderr, "onertc bot --help lists the flags")
 		return 2
 	}
 	level := slog.LevelWarn

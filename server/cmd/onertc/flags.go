@@ -1,9 +1,13 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/netip"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +24,36 @@ type serveOptions struct {
 	allowPeer, denyPeer listFlag
 	relayPorts          string
 	acmeDomains         listFlag
+	// Files holding a secret: a flag's value shows in ps, a file's content does not.
+	secretFile, oldSecretFile, metricsAuthFile string
+}
+
+// newServeFlags is serve's flag set, each flag's usage naming its ONERTC_* variable. Its
+// output is discarded: serve prints help and errors itself, help on stdout.
+func newServeFlags() (*flag.FlagSet, *serveOptions) {
+	fs := flag.NewFlagSet("onertc serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	o := bindServeFlags(fs)
+	fs.VisitAll(func(f *flag.Flag) { f.Usage += " [$" + envName(f.Name) + "]" })
+	return fs, o
+}
+
+// printServeHelp writes `onertc serve --help`; README.md carries it verbatim.
+func printServeHelp(w io.Writer) {
+	fs, _ := newServeFlags()
+	fmt.Fprint(w, `usage: onertc serve [flags]
+
+Runs the pages, the room server, the relay and the TURN server. Every flag has an ONERTC_*
+variable (--relay-grace is ONERTC_RELAY_GRACE); a flag on the command line replaces its
+variable, lists included. Secrets are best given as files (--turn-secret-file...): a flag's
+value shows in ps. Exit status: 0 after a clean stop, 1 when the server failed, 2 for bad
+flags or variables.
+
+flags:
+`)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
 }
 
 func bindServeFlags(fs *flag.FlagSet) *serveOptions {
@@ -42,7 +76,8 @@ func bindServeFlags(fs *flag.FlagSet) *serveOptions {
 	fs.Float64Var(&c.Limits.WS, "limit-ws", c.Limits.WS, "new relay WebSockets per second per client IP (0: off)")
 	fs.Float64Var(&c.Limits.Burst, "limit-burst", c.Limits.Burst, "burst allowance, in seconds' worth of each limit")
 	fs.StringVar(&c.MetricsAddr, "metrics-listen", c.MetricsAddr, "serve /metrics on this address instead of the HTTP port")
-	fs.StringVar(&c.MetricsAuth, "metrics-auth", c.MetricsAuth, "user:password required for /metrics (basic auth)")
+	fs.StringVar(&c.MetricsAuth, "metrics-auth", c.MetricsAuth, "user:password required for /metrics (basic auth); --metrics-auth-file is better: flags show in ps")
+	fs.StringVar(&o.metricsAuthFile, "metrics-auth-file", "", "file holding --metrics-auth's user:password on one line (preferred to the flag)")
 	fs.StringVar(&c.PprofAddr, "pprof", c.PprofAddr, "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060")
 	fs.StringVar(&c.Redis, "redis", c.Redis, "Redis URL (redis://[:password@]host:port[/db], rediss:// for TLS) shared by several instances")
 	fs.BoolVar(&c.RedisCluster, "redis-cluster", c.RedisCluster, "--redis names a node of a Redis Cluster (more seed nodes as ?addr=host:port)")
@@ -70,8 +105,10 @@ func bindServeFlags(fs *flag.FlagSet) *serveOptions {
 	fs.StringVar(&t.PublicIP, "public-ip", t.PublicIP, "public IP put in TURN URIs and relayed candidates (default: detected)")
 	fs.StringVar(&t.Host, "public-host", t.Host, "host name put in TURN URIs (default: the public IP)")
 	fs.StringVar(&t.Realm, "realm", t.Realm, "TURN realm (default: the host name)")
-	fs.StringVar(&t.Secret, "turn-secret", t.Secret, "TURN REST shared secret (default: random at each start)")
-	fs.StringVar(&t.OldSecret, "turn-old-secret", t.OldSecret, "previous TURN secret, still accepted during a rotation")
+	fs.StringVar(&t.Secret, "turn-secret", t.Secret, "TURN REST shared secret (default: random at each start); --turn-secret-file is better: flags show in ps")
+	fs.StringVar(&o.secretFile, "turn-secret-file", "", "file holding the TURN secret on one line (preferred to --turn-secret)")
+	fs.StringVar(&t.OldSecret, "turn-old-secret", t.OldSecret, "previous TURN secret, still accepted during a rotation; --turn-old-secret-file is better")
+	fs.StringVar(&o.oldSecretFile, "turn-old-secret-file", "", "file holding the previous TURN secret on one line (preferred to --turn-old-secret)")
 	fs.DurationVar(&t.TTL, "turn-ttl", t.TTL, "lifetime of minted TURN credentials")
 	o.relayPorts = fmt.Sprintf("%d-%d", t.RelayPortMin, t.RelayPortMax)
 	fs.StringVar(&o.relayPorts, "relay-ports", o.relayPorts, "TURN relay port range MIN-MAX")
@@ -81,11 +118,12 @@ func bindServeFlags(fs *flag.FlagSet) *serveOptions {
 	fs.IntVar(&t.UserQuota, "turn-user-quota", t.UserQuota, "allocations per TURN user (0: unlimited)")
 	fs.IntVar(&t.TotalQuota, "turn-total-quota", t.TotalQuota, "allocations in total (0: unlimited)")
 	fs.DurationVar(&t.SelfTestInterval, "turn-self-test", t.SelfTestInterval, "interval of the TURN self-test (a relayed round trip through our own TURN; 0: off)")
-	fs.StringVar(&t.APIKey, "turn-api-key", t.APIKey, "key required as key= on GET /turn (default: none)")
+	fs.StringVar(&t.APIKey, "turn-api-key", t.APIKey, "key required as key= on every endpoint that mints TURN credentials (GET /turn, /v1alpha/iceconfig) (default: none)")
 	return o
 }
 
-// config turns the parsed flags into a server.Config.
+// config turns the parsed flags into a server.Config. Its errors are usage errors; the
+// secret files are read later, by readSecretFiles.
 func (o *serveOptions) config() (server.Config, error) {
 	c := o.cfg
 	c.TrustProxy = nil
@@ -106,11 +144,57 @@ func (o *serveOptions) config() (server.Config, error) {
 		return c, fmt.Errorf("--relay-ports %q: want MIN-MAX, e.g. 49152-65535", o.relayPorts)
 	}
 	c.TURN.RelayPortMin, c.TURN.RelayPortMax = uint16(low), uint16(high)
+	for _, s := range o.secrets(&c) {
+		if *s.value != "" && s.file != "" {
+			// Neither may quietly win: the one left out would be the one the operator meant.
+			return c, fmt.Errorf("--%s and --%s are both set (flags or $%s, $%s): give one",
+				s.flag, s.flag+"-file", envName(s.flag), envName(s.flag+"-file"))
+		}
+	}
 	return c, nil
 }
 
+// secretSetting is a secret flag of c and the file that may hold it instead.
+type secretSetting struct {
+	flag  string
+	value *string
+	file  string
+}
+
+func (o *serveOptions) secrets(c *server.Config) []secretSetting {
+	return []secretSetting{
+		{"turn-secret", &c.TURN.Secret, o.secretFile},
+		{"turn-old-secret", &c.TURN.OldSecret, o.oldSecretFile},
+		{"metrics-auth", &c.MetricsAuth, o.metricsAuthFile},
+	}
+}
+
+// readSecretFiles fills c's secrets from their files. A file must hold one non-empty line;
+// its line ending is not part of the secret.
+func (o *serveOptions) readSecretFiles(c *server.Config) error {
+	for _, s := range o.secrets(c) {
+		if s.file == "" {
+			continue
+		}
+		b, err := os.ReadFile(s.file)
+		if err != nil {
+			return fmt.Errorf("--%s-file: %w", s.flag, err)
+		}
+		v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		switch {
+		case v == "":
+			return fmt.Errorf("--%s-file %s: the file is empty", s.flag, s.file)
+		case strings.ContainsAny(v, "\r\n"):
+			return fmt.Errorf("--%s-file %s: want the secret alone on one line, found several lines", s.flag, s.file)
+		}
+		*s.value = v
+	}
+	return nil
+}
+
 // listFlag is a repeatable flag that also splits on commas. Its first Set replaces the
-// default list.
+// default list, and after envDone the first Set replaces what the variable gave: a list on
+// the command line never widens the one in the environment.
 type listFlag struct {
 	values []string
 	set    bool
@@ -130,6 +214,8 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
+func (l *listFlag) envDone() { l.set = false }
+
 func prefixStrings(ps []netip.Prefix) listFlag {
 	var l listFlag
 	for _, p := range ps {
@@ -143,21 +229,86 @@ func envName(flagName string) string {
 	return "ONERTC_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// parseWithEnv sets each flag from its ONERTC_* variable, then parses args, so a flag on
-// the command line wins over the environment. The usage text names each variable.
+// parseWithEnv sets each flag from its ONERTC_* variable, then parses args: a flag on the
+// command line replaces its variable. Help wins over a bad variable, so that --help works
+// whatever the environment holds.
 func parseWithEnv(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) error {
-	var err error
+	var envErrs []error
 	fs.VisitAll(func(f *flag.Flag) {
-		f.Usage += " [$" + envName(f.Name) + "]"
-		if v, ok := lookup(envName(f.Name)); ok && err == nil {
-			if serr := f.Value.Set(v); serr != nil {
-				err = fmt.Errorf("$%s=%q: %w", envName(f.Name), v, serr)
+		if v, ok := lookup(envName(f.Name)); ok {
+			if err := f.Value.Set(v); err != nil {
+				envErrs = append(envErrs, fmt.Errorf("$%s=%q: %w", envName(f.Name), v, err))
 			}
 		}
+		if l, ok := f.Value.(interface{ envDone() }); ok {
+			l.envDone()
+		}
 	})
-	if err != nil {
-		fmt.Fprintln(fs.Output(), err)
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
 		return err
 	}
-	return fs.Parse(args)
+	return errors.Join(append(envErrs, err)...)
+}
+
+// otherVariables are the ONERTC_* variables that the project's tests, benchmarks and
+// packaging script read; serve does not warn about them.
+var otherVariables = []string{
+	"ONERTC_BENCH", "ONERTC_BENCH_CALLS", "ONERTC_BENCH_OUT",
+	"ONERTC_E2E_BOT", "ONERTC_E2E_LOG", "ONERTC_E2E_SERVER", "ONERTC_TEST_PORT",
+}
+
+// unknownVariables names each ONERTC_* variable of environ that no serve flag reads, with
+// the closest one a typo may have meant.
+func unknownVariables(fs *flag.FlagSet, environ []string) []string {
+	known := map[string]bool{}
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) {
+		known[envName(f.Name)] = true
+		names = append(names, envName(f.Name))
+	})
+	for _, n := range otherVariables {
+		known[n] = true
+	}
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "ONERTC_") || known[name] {
+			continue
+		}
+		msg := "unknown variable " + name + " (no serve flag reads it)"
+		best, bestDist := "", 4 // further than 3 edits is not a typo
+		for _, n := range names {
+			if d := editDistance(name, n); d < bestDist {
+				best, bestDist = n, d
+			}
+		}
+		if best != "" {
+			msg = "unknown variable " + name + "; did you mean " + best + "?"
+		}
+		out = append(out, msg)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// editDistance is the Levenshtein distance between a and b (ASCII).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -35,12 +35,20 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// Exit statuses: a usage error (a bad flag, argument or variable) is told apart from a
+// server that failed once its settings were accepted, so a supervisor can tell "fix the
+// configuration" from "look at the logs".
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
 	if len(args) > 0 {
 		switch a := args[0]; {
 		// The top-level help and version; `onertc serve --help` lists serve's flags.
-		case a == "-h" || a == "-help" || a == "--help":
+		case isHelp(a):
 			cmd, args = "help", args[1:]
 		case a == "-version" || a == "--version":
 			cmd, args = "version", args[1:]
@@ -50,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd {
 	case "serve":
-		return serve(ctx, args, stderr)
+		return serve(ctx, args, stdout, stderr)
 	case "bot":
 		return botCommand(ctx, args, stdout, stderr)
 	case "check":
@@ -58,13 +66,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "version":
 		return versionCommand(args, stdout, stderr)
 	case "help":
-		usage(stdout)
-		return 0
+		return helpCommand(ctx, args, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "onertc: unknown command %q\n", cmd)
 		usage(stderr)
-		return 2
+		return exitUsage
 	}
+}
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "--h"
+}
+
+// helpCommand is `onertc help [COMMAND]`: the commands, or one command's help.
+func helpCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	switch {
+	case len(args) == 0 || len(args) == 1 && (args[0] == "help" || isHelp(args[0])):
+		usage(stdout)
+		return 0
+	case len(args) > 1:
+		fmt.Fprintf(stderr, "onertc help: unexpected argument %q\n", args[1])
+		return exitUsage
+	case args[0] == "serve" || args[0] == "bot" || args[0] == "check" || args[0] == "version":
+		return run(ctx, []string{args[0], "--help"}, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "onertc help: unknown command %q\n", args[0])
+	usage(stderr)
+	return exitUsage
 }
 
 func usage(w io.Writer) {
@@ -75,46 +103,65 @@ commands:
   bot       take part in a call as a headless peer
   check     test a deployment: relay-only calls over TURN UDP, TCP and TLS
   version   print the version, the commit and the Go version
+  help      print this, or a command's flags: onertc help serve
 
 onertc COMMAND --help lists a command's flags; every serve flag also has an ONERTC_*
-environment variable (--relay-grace is ONERTC_RELAY_GRACE).
+environment variable (--relay-grace is ONERTC_RELAY_GRACE). Exit status: 0 success, 1 failure,
+2 bad usage.
 `)
 }
 
-func serve(ctx context.Context, args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("onertc serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	opts := bindServeFlags(fs)
-	if err := parseWithEnv(fs, args, os.LookupEnv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+// serve is `onertc serve`. Everything up to a validated server.Config is usage (exit 2);
+// what fails after it (Redis, certificate files, secret files, listening, serving) exits 1.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, opts := newServeFlags()
+	refuse := func(err error) int {
+		fmt.Fprintln(stderr, "onertc:", err)
+		fmt.Fprintln(stderr, "onertc serve --help lists the flags and their variables")
+		return exitUsage
+	}
+	err := parseWithEnv(fs, args, os.LookupEnv)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printServeHelp(stdout)
+		return 0
+	case err != nil:
+		return refuse(err)
+	case fs.NArg() > 0:
+		return refuse(fmt.Errorf("serve takes no arguments, got %q", fs.Arg(0)))
 	}
 	log, err := newLogger(stderr, opts.logLevel, opts.logFormat)
 	if err != nil {
-		fmt.Fprintln(stderr, "onertc:", err)
-		return 2
+		return refuse(err)
+	}
+	for _, w := range unknownVariables(fs, os.Environ()) {
+		log.Warn(w)
 	}
 	cfg, err := opts.config()
 	if err != nil {
+		return refuse(err)
+	}
+	if err := opts.readSecretFiles(&cfg); err != nil {
 		fmt.Fprintln(stderr, "onertc:", err)
-		return 2
+		return exitFailure
+	}
+	if err := cfg.Validate(); err != nil {
+		return refuse(fmt.Errorf("invalid configuration: %w", err))
 	}
 	logMissingApp(log, web.DefaultAssets().WasmURL())
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "onertc:", err)
-		return 2
+		return exitFailure
 	}
 	ls, err := server.Listen(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "onertc:", err)
-		return 1
+		return exitFailure
 	}
 	if err := srv.Serve(ctx, ls); err != nil {
 		log.Error("server stopped with an error", "err", err)
-		return 1
+		return exitFailure
 	}
 	return 0
 }

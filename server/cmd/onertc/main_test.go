@@ -5,10 +5,11 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"flag"
+	"io"
 	"net"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server"
 	"github.com/onertc/onertc/server/fleettest"
 )
 
@@ -25,47 +27,58 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		name    string
 		args    []string
 		env     map[string]string
-		check   func(t *testing.T, o *serveOptions)
+		check   func(t *testing.T, c server.Config)
 		wantErr string
 	}{
-		{"defaults", nil, nil, func(t *testing.T, o *serveOptions) {
-			c, err := o.config()
-			if err != nil || c.HTTPAddr != ":8080" || c.RelayGrace != 10*time.Second || c.TURN.RelayPortMin != 49152 || len(c.TrustProxy) != 2 {
-				t.Fatalf("config %+v, %v", c, err)
+		{"defaults", nil, nil, func(t *testing.T, c server.Config) {
+			if c.HTTPAddr != ":8080" || c.RelayGrace != 10*time.Second || c.TURN.RelayPortMin != 49152 || len(c.TrustProxy) != 2 {
+				t.Fatalf("config %+v", c)
 			}
 		}, ""},
-		{"env sets, flag wins", []string{"--http", ":9000"}, map[string]string{"ONERTC_HTTP": ":7000", "ONERTC_RELAY_GRACE": "3s"}, func(t *testing.T, o *serveOptions) {
-			c, _ := o.config()
+		{"env sets, flag wins", []string{"--http", ":9000"}, map[string]string{"ONERTC_HTTP": ":7000", "ONERTC_RELAY_GRACE": "3s"}, func(t *testing.T, c server.Config) {
 			if c.HTTPAddr != ":9000" || c.RelayGrace != 3*time.Second {
 				t.Fatalf("http %q grace %v", c.HTTPAddr, c.RelayGrace)
 			}
 		}, ""},
-		{"lists replace defaults and repeat", []string{"--trust-proxy", "10.0.0.0/8", "--trust-proxy", "192.0.2.0/24,2001:db8::/32"}, nil, func(t *testing.T, o *serveOptions) {
-			c, err := o.config()
-			if err != nil || len(c.TrustProxy) != 3 || c.TrustProxy[0].String() != "10.0.0.0/8" {
-				t.Fatalf("trust %v, %v", c.TrustProxy, err)
+		{"lists replace defaults and repeat", []string{"--trust-proxy", "10.0.0.0/8", "--trust-proxy", "192.0.2.0/24,2001:db8::/32"}, nil, func(t *testing.T, c server.Config) {
+			if len(c.TrustProxy) != 3 || c.TrustProxy[0].String() != "10.0.0.0/8" {
+				t.Fatalf("trust %v", c.TrustProxy)
 			}
 		}, ""},
 		{"bad env value", nil, map[string]string{"ONERTC_RELAY_GRACE": "soon"}, nil, "ONERTC_RELAY_GRACE"},
+		{"bad env value, help still answers", []string{"--help"}, map[string]string{"ONERTC_RELAY_GRACE": "soon"}, nil, "help requested"},
 		{"bad flag", []string{"--no-such-flag"}, nil, nil, "not defined"},
+		{"bad list entry", []string{"--trust-proxy", "10.0.0.0/33"}, nil, nil, "--trust-proxy"},
+		{"secret and its file", []string{"--turn-secret-file", "/x"}, map[string]string{"ONERTC_TURN_SECRET": "s"}, nil,
+			"--turn-secret and --turn-secret-file are both set"},
+		{"metrics auth and its file", []string{"--metrics-auth", "a:b", "--metrics-auth-file", "/x"}, nil, nil,
+			"--metrics-auth and --metrics-auth-file are both set"},
+		{"old secret and its file", nil, map[string]string{"ONERTC_TURN_OLD_SECRET": "s", "ONERTC_TURN_OLD_SECRET_FILE": "/x"}, nil,
+			"--turn-old-secret and --turn-old-secret-file are both set"},
+		{"an empty variable sets nothing", []string{"--turn-secret", "s"}, map[string]string{"ONERTC_TURN_SECRET_FILE": ""}, func(t *testing.T, c server.Config) {
+			if c.TURN.Secret != "s" {
+				t.Fatalf("secret %q", c.TURN.Secret)
+			}
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fs := flag.NewFlagSet("test", flag.ContinueOnError)
-			var out strings.Builder
-			fs.SetOutput(&out)
-			o := bindServeFlags(fs)
+			fs, o := newServeFlags()
 			err := parseWithEnv(fs, tt.args, func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
+			var c server.Config
+			if err == nil {
+				c, err = o.config()
+			}
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error()+out.String(), tt.wantErr) {
-					t.Fatalf("err %v / %q, want %q", err, out.String(), tt.wantErr)
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err %v, want %q", err, tt.wantErr)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			tt.check(t, o)
+			tt.check(t, c)
 		})
 	}
 	o := &serveOptions{relayPorts: "9-1"}
@@ -76,6 +89,80 @@ func TestFlagsAndEnvironment(t *testing.T) {
 	o.relayPorts = "lots"
 	if _, err := o.config(); err == nil || !strings.Contains(err.Error(), "--relay-ports") {
 		t.Fatalf("bad relay ports: %v", err)
+	}
+}
+
+// A list on the command line replaces its variable, never adds to it: a trust list widened
+// by accident believes X-Forwarded-For from a network nobody meant, a peer list lets the
+// relay reach one. Every list flag, each way it can be given.
+func TestListFlagsReplaceTheirVariable(t *testing.T) {
+	flags := []struct {
+		name string
+		get  func(server.Config) []string
+		x, y []string // two values that parse
+	}{
+		{"trust-proxy", func(c server.Config) []string {
+			var out []string
+			for _, p := range c.TrustProxy {
+				out = append(out, p.String())
+			}
+			return out
+		}, []string{"10.0.0.0/8", "172.16.0.0/12"}, []string{"192.0.2.0/24", "2001:db8::/32"}},
+		{"allowed-origin", func(c server.Config) []string { return c.AllowedOrigins },
+			[]string{"https://a.example", "https://b.example"}, []string{"https://c.example", "https://d.example"}},
+		{"acme-domain", func(c server.Config) []string { return c.TLS.ACMEDomains },
+			[]string{"a.example", "b.example"}, []string{"c.example", "d.example"}},
+		{"turn-allow-peer", func(c server.Config) []string { return c.TURN.AllowPeers },
+			[]string{"10.1.0.0/16", "10.2.0.0/16"}, []string{"10.3.0.0/16", "10.4.0.0/16"}},
+		{"turn-deny-peer", func(c server.Config) []string { return c.TURN.DenyPeers },
+			[]string{"198.51.100.0/24", "198.51.101.0/24"}, []string{"203.0.113.0/24", "203.0.114.0/24"}},
+	}
+	for _, f := range flags {
+		env := envName(f.name)
+		fs, o := newServeFlags()
+		if err := fs.Parse(nil); err != nil {
+			t.Fatal(err)
+		}
+		def, err := o.config()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases := []struct {
+			name string
+			env  map[string]string
+			args []string
+			want []string
+		}{
+			{"default", nil, nil, f.get(def)},
+			{"env alone", map[string]string{env: f.x[0] + "," + f.x[1]}, nil, f.x},
+			{"env then flag", map[string]string{env: f.x[0] + "," + f.x[1]}, []string{"--" + f.name, f.y[0]}, f.y[:1]},
+			{"env then repeated flags", map[string]string{env: f.x[0]}, []string{"--" + f.name, f.y[0], "--" + f.name, f.y[1]}, f.y},
+			{"flag alone", nil, []string{"--" + f.name + "=" + f.y[0] + "," + f.y[1]}, f.y},
+			{"repeated flags", nil, []string{"--" + f.name, f.x[0], "--" + f.name, f.y[0]}, []string{f.x[0], f.y[0]}},
+		}
+		for _, tt := range cases {
+			t.Run(f.name+"/"+tt.name, func(t *testing.T) {
+				fs, o := newServeFlags()
+				if err := parseWithEnv(fs, tt.args, func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }); err != nil {
+					t.Fatal(err)
+				}
+				c, err := o.config()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := f.get(c); !slices.Equal(got, tt.want) {
+					t.Fatalf("%s with %v and %v = %q, want %q", f.name, tt.env, tt.args, got, tt.want)
+				}
+			})
+		}
+	}
+	// The default list of --trust-proxy is replaced by a variable as by a flag.
+	fs, o := newServeFlags()
+	if err := parseWithEnv(fs, nil, func(k string) (string, bool) { return "10.0.0.0/8", k == "ONERTC_TRUST_PROXY" }); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := o.config(); err != nil || len(c.TrustProxy) != 1 || c.TrustProxy[0].String() != "10.0.0.0/8" {
+		t.Fatalf("ONERTC_TRUST_PROXY=10.0.0.0/8 gives %v, %v; want the default replaced", c.TrustProxy, err)
 	}
 }
 
@@ -143,26 +230,27 @@ func TestRedisFlagRefusals(t *testing.T) {
 	tests := []struct {
 		name string
 		args []string
+		code int // usage errors 2, a server that cannot start 1
 		want []string
 	}{
-		{"unreachable", []string{"--redis", "redis://:hunter2@127.0.0.1:1/3", "--turn-secret", "s"},
+		{"unreachable", []string{"--redis", "redis://:hunter2@127.0.0.1:1/3", "--turn-secret", "s"}, exitFailure,
 			[]string{"redis://:xxxxx@127.0.0.1:1/3", "unreachable"}},
-		{"no turn secret", []string{"--redis", "redis://127.0.0.1:1"},
+		{"no turn secret", []string{"--redis", "redis://127.0.0.1:1"}, exitUsage,
 			[]string{"--redis needs --turn-secret"}},
-		{"not a redis url", []string{"--redis", "http://127.0.0.1:1", "--turn-secret", "s"},
+		{"not a redis url", []string{"--redis", "http://127.0.0.1:1", "--turn-secret", "s"}, exitUsage,
 			[]string{`--redis "http://127.0.0.1:1"`}},
-		{"cluster without a url", []string{"--redis-cluster", "--turn-secret", "s"},
+		{"cluster without a url", []string{"--redis-cluster", "--turn-secret", "s"}, exitUsage,
 			[]string{"--redis-cluster needs --redis"}},
-		{"cluster with a database", []string{"--redis", "redis://:hunter2@127.0.0.1:1/3", "--redis-cluster", "--turn-secret", "s"},
+		{"cluster with a database", []string{"--redis", "redis://:hunter2@127.0.0.1:1/3", "--redis-cluster", "--turn-secret", "s"}, exitFailure,
 			[]string{"redis://:xxxxx@127.0.0.1:1/3", "only database 0"}},
-		{"cluster unreachable", []string{"--redis", "redis://:hunter2@127.0.0.1:1?addr=127.0.0.1:2", "--redis-cluster", "--turn-secret", "s"},
+		{"cluster unreachable", []string{"--redis", "redis://:hunter2@127.0.0.1:1?addr=127.0.0.1:2", "--redis-cluster", "--turn-secret", "s"}, exitFailure,
 			[]string{"redis cluster", "unreachable"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out strings.Builder
 			args := append([]string{"--http", "127.0.0.1:0", "--turn", "127.0.0.1:0", "--turn-tls", "127.0.0.1:0"}, tt.args...)
-			code := serve(t.Context(), args, &out)
+			code := serve(t.Context(), args, io.Discard, &out)
 			// A test binary carries no browser app, which is logged first: the refusal is
 			// the one line the binary prints itself.
 			var refusals []string
@@ -171,8 +259,8 @@ func TestRedisFlagRefusals(t *testing.T) {
 					refusals = append(refusals, l)
 				}
 			}
-			if code == 0 || len(refusals) != 1 {
-				t.Fatalf("exit %d, output %q; want non-zero and one refusal line", code, out.String())
+			if code != tt.code || len(refusals) != 1 {
+				t.Fatalf("exit %d, output %q; want %d and one refusal line", code, out.String(), tt.code)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(refusals[0], w) {

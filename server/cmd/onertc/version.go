@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"runtime"
@@ -43,9 +45,19 @@ func buildVersion() string {
 }
 
 func versionCommand(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		fmt.Fprintf(stderr, "onertc version: unexpected argument %q\n", args[0])
-		return 2
+	fs := flag.NewFlagSet("onertc version", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintln(stdout, "usage: onertc version\n\nPrints the version, the git commit and the Go version and platform it was built with.")
+		return 0
+	case err != nil:
+		fmt.Fprintln(stderr, "onertc version:", err)
+		return exitUsage
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "onertc version: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
 	}
 	fmt.Fprint(stdout, buildVersion())
 	return 0

@@ -10,8 +10,8 @@ import (
 	"testing"
 )
 
-// The top level answers --help with the commands and --version with what was built; serve
-// keeps its own --help.
+// The top level answers --help with the commands and --version with what was built
+// (TestEveryCommandAnswersHelp covers each command's own help).
 func TestHelpAndVersion(t *testing.T) {
 	commit = "0123456789abcdef0123456789abcdef01234567"
 	t.Cleanup(func() { commit = "" })
@@ -30,7 +30,6 @@ func TestHelpAndVersion(t *testing.T) {
 		{[]string{"--version"}, 0, version, ""},
 		{[]string{"version"}, 0, version, ""},
 		{[]string{"version", "extra"}, 2, regexp.MustCompile(`^$`), `unexpected argument "extra"`},
-		{[]string{"serve", "--help"}, 0, regexp.MustCompile(`^$`), "-turn-secret"},
 		{[]string{"frobnicate"}, 2, regexp.MustCompile(`^$`), `unknown command "frobnicate"`},
 	}
 	for _, tt := range tests {
