@@ -228,18 +228,23 @@ func (r *Redis) Occupancy(ctx context.Context, roomID string) (int, error) {
 // An instance that dies between a room script and its write still leaves the counters
 // off by that step.
 func (r *Redis) count(ctx context.Context, clients int, roomChanged bool) {
-	r.mu.Lock()
-	r.made[0] += int64(clients)
+	step := [2]int64{int64(clients), 0}
 	if roomChanged {
-		r.made[1] += int64(clients)
+		step[1] = int64(clients)
 	}
+	r.mu.Lock()
+	r.made[0] += step[0]
+	r.made[1] += step[1]
 	r.mu.Unlock()
-	r.errs.Add(errcount.RoomStats, r.syncCounts(ctx), "prefix", r.prefix)
+	r.errs.Add(errcount.RoomStats, r.syncCounts(ctx, step), "prefix", r.prefix)
 }
 
 // statsScript adds to the counters in KEYS[1] what writer ARGV[1]'s totals (ARGV[3]
 // clients, ARGV[4] rooms, as of its attempt ARGV[2]) add to what its field w:WRITER holds,
-// and keeps them there; an older attempt than the field's changes nothing.
+// and keeps them there; an older attempt than the field's changes nothing. A writer that
+// wrote before (ARGV[7] is 1) and finds no field finds a Redis that lost its data (a
+// restart without persistence, a flush): the rooms its earlier changes were about are
+// gone, so only the step of this attempt (ARGV[5] clients, ARGV[6] rooms) is applied.
 var statsScript = redis.NewScript(`
 local f = 'w:' .. ARGV[1]
 local seq, c, r = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -248,6 +253,8 @@ local prev = redis.call('HGET', KEYS[1], f)
 if prev then
   local a, b, d = string.match(prev, '^(%-?%d+) (%-?%d+) (%-?%d+)$')
   ps, pc, pr = tonumber(a), tonumber(b), tonumber(d)
+elseif ARGV[7] == '1' then
+  pc, pr = c - tonumber(ARGV[5]), r - tonumber(ARGV[6])
 end
 if seq <= ps then return 0 end
 if c ~= pc then redis.call('HINCRBY', KEYS[1], 'clients', c - pc) end
@@ -255,13 +262,19 @@ if r ~= pr then redis.call('HINCRBY', KEYS[1], 'rooms', r - pr) end
 redis.call('HSET', KEYS[1], f, ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[4])
 return 1`)
 
-// syncCounts writes this process's totals to the counters (see count).
-func (r *Redis) syncCounts(ctx context.Context) error {
+// syncCounts writes this process's totals to the counters (see count); step is the change
+// that asks for it (none from Stats).
+func (r *Redis) syncCounts(ctx context.Context, step [2]int64) error {
 	r.mu.Lock()
 	r.seq++
-	seq, made := r.seq, r.made
+	seq, made, wrote := r.seq, r.made, r.ackedSeq > 0
 	r.mu.Unlock()
-	if err := statsScript.Run(ctx, r.rdb, []string{r.statsKey()}, r.writer, seq, made[0], made[1]).Err(); err != nil {
+	again := 0
+	if wrote {
+		again = 1
+	}
+	err := statsScript.Run(ctx, r.rdb, []string{r.statsKey()}, r.writer, seq, made[0], made[1], step[0], step[1], again).Err()
+	if err != nil {
 		return fmt.Errorf("room counters: %w", err)
 	}
 	r.mu.Lock()
@@ -284,7 +297,7 @@ func (r *Redis) dirty() bool {
 // gauges are right again at the first scrape, even when no room has changed since.
 func (r *Redis) Stats(ctx context.Context) (Stats, error) {
 	if r.dirty() {
-		r.errs.Add(errcount.RoomStats, r.syncCounts(ctx), "prefix", r.prefix)
+		r.errs.Add(errcount.RoomStats, r.syncCounts(ctx, [2]int64{}), "prefix", r.prefix)
 	}
 	vals, err := r.rdb.HMGet(ctx, r.statsKey(), "rooms", "clients").Result()
 	if err != nil && !errors.Is(err, redis.Nil) {

@@ -50,3 +50,43 @@ func TestRedisCountsOnceAfterTimeout(t *testing.T) {
 		t.Fatalf("Stats after a stale attempt = %+v, want 2 and 2", st)
 	}
 }
+
+// A Redis that restarts empty (no persistence) has lost the rooms along with the counters:
+// this process's earlier changes must not come back, and what it does after counts.
+func TestRedisCountsAfterRedisLostItsData(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	r := NewRedis(rdb, "wiped:")
+	ctx := context.Background()
+	for _, id := range []string{"A", "B"} {
+		if _, err := r.Join(ctx, "r", func() string { return id }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, err := r.Stats(ctx); err != nil || st != (Stats{Rooms: 1, Clients: 2}) {
+		t.Fatalf("Stats before = %+v, %v", st, err)
+	}
+	srv.Stop()
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		do   func() error
+		want Stats
+	}{
+		{"nothing yet", func() error { return nil }, Stats{}},
+		{"a join", func() error { _, err := r.Join(ctx, "s", func() string { return "C" }); return err }, Stats{Rooms: 1, Clients: 1}},
+		{"a second", func() error { _, err := r.Join(ctx, "s", func() string { return "D" }); return err }, Stats{Rooms: 1, Clients: 2}},
+		{"a leave", func() error { return r.Remove(ctx, "s", "C", nil) }, Stats{Rooms: 1, Clients: 1}},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got, err := r.Stats(ctx); err != nil || got != st.want {
+			t.Fatalf("after %s: Stats = %+v, %v; want %+v", st.name, got, err, st.want)
+		}
+	}
+}

@@ -42,7 +42,7 @@ func truth(t *testing.T, rdb *redis.Client, prefix string) room.Stats {
 // good once Redis takes it again, without any room changing after.
 func TestRedisStatsRecoverAfterFailedUpdates(t *testing.T) {
 	type op struct {
-		join        bool
+		join         bool
 		room, client string
 	}
 	tests := []struct {
