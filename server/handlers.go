@@ -27,6 +27,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /params", s.handleParams)
 	mux.HandleFunc("GET /ws", s.limit(s.limiters.ws, s.relay.ServeWS))
 	mux.HandleFunc("/collider/{room}/{client}", s.relay.ServeCollider)
+	// Public and unlimited, as Collider's was: it reads a few counters (no lock, nothing
+	// that grows with the rooms), so it costs no more than /healthz, less than a limiter.
 	mux.HandleFunc("GET /status", s.relay.ServeStatus)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

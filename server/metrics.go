@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/onertc/onertc/server/errcount"
 )
 
 // metrics holds the server's own Prometheus registry. Counters that the relay, the room
@@ -136,6 +138,7 @@ var (
 	descAlive     = prometheus.NewDesc("onertc_instances_alive", "Instances sharing the Redis state whose heartbeat is recent, this one included.", nil, nil)
 	descCrossed   = prometheus.NewDesc("onertc_relay_messages_cross_instance_total", "Messages sent to a socket held by another instance.", nil, nil)
 	descHandoff   = prometheus.NewDesc("onertc_relay_messages_handed_off_total", "Queued messages moved into a room mailbox when their recipient was removed.", nil, nil)
+	descErrors    = prometheus.NewDesc("onertc_errors_total", "Failures of work no caller waits for (counters, indexes and notices kept in Redis, reaping, reading the room counters for this scrape), by operation; each burst is logged once.", []string{"op"}, nil)
 )
 
 // stateCollector reads the counters the packages keep themselves.
@@ -144,9 +147,16 @@ type stateCollector struct{ s *Server }
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
-	if st, err := c.s.rooms.Stats(context.Background()); err == nil {
+	// Without an answer the gauges are left out of this scrape (a stale value would look
+	// current); onertc_errors_total{op="stats_read"}, below, says why.
+	if st, err := c.s.rooms.Stats(context.Background()); err != nil {
+		c.s.errs.Add(errcount.StatsRead, err)
+	} else {
 		ch <- prometheus.MustNewConstMetric(descRooms, prometheus.GaugeValue, float64(st.Rooms))
 		ch <- prometheus.MustNewConstMetric(descClients, prometheus.GaugeValue, float64(st.Clients))
+	}
+	for _, op := range errcount.Ops {
+		ch <- prometheus.MustNewConstMetric(descErrors, prometheus.CounterValue, float64(c.s.errs.Count(op)), string(op))
 	}
 	r := c.s.relay.Stats()
 	ch <- prometheus.MustNewConstMetric(descSockets, prometheus.GaugeValue, float64(r.OpenWS))

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/onertc/onertc/server/demux"
+	"github.com/onertc/onertc/server/errcount"
 	"github.com/onertc/onertc/server/redisconn"
 	"github.com/onertc/onertc/server/relaystate"
 	"github.com/onertc/onertc/server/room"
@@ -48,6 +49,7 @@ type Server struct {
 	shared    *relaystate.Redis // the relay's shared state, nil in memory mode
 	relay     *signal.Relay
 	metrics   *metrics
+	errs      *errcount.Counter // failures of work no caller waits for, by op (metrics)
 	limiters  struct{ join, message, turn, ws *limiter }
 	handler   http.Handler
 	draining  atomic.Bool
@@ -104,7 +106,9 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		s.redis = conn
 	}
 	delivery := newDeliveryHistogram()
+	s.errs = errcount.New(log.With("component", "background"), errcount.DefaultEvery)
 	rcfg := signal.DefaultConfig()
+	rcfg.Errors = s.errs
 	rcfg.Grace = cfg.RelayGrace
 	rcfg.SendHold = cfg.SharedHold
 	rcfg.FramesPerSecond = cfg.RelayFramesPerSecond
@@ -116,9 +120,9 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	rcfg.CheckOrigin = signal.SameOrigin(cfg.AllowedOrigins, func(r *http.Request) string { return s.origin(r).host })
 	// One source of truth: the relay's state sits on the room table, in Redis on its keys.
 	if s.redis != nil {
-		rooms := room.NewRedis(s.redis, redisKeyPrefix)
+		rooms := room.NewRedis(s.redis, redisKeyPrefix).ReportTo(s.errs)
 		s.rooms = rooms
-		s.shared = relaystate.New(s.redis, rooms, redisKeyPrefix, newInstanceID(), cfg.RelayGrace)
+		s.shared = relaystate.New(s.redis, rooms, redisKeyPrefix, newInstanceID(), cfg.RelayGrace).ReportTo(s.errs)
 		rcfg.State = s.shared
 	} else {
 		st := relaystate.NewMemory(cfg.RelayGrace)
