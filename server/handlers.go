@@ -26,7 +26,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /bye/{room}/{client}", s.handleLeave)
 	mux.HandleFunc("GET /params", s.handleParams)
 	mux.HandleFunc("GET /ws", s.limit(s.limiters.ws, s.relay.ServeWS))
-	mux.HandleFunc("/collider/{room}/{client}", s.relay.ServeCollider)
+	// /collider is the same signaling as /message by another door: one bucket for both.
+	mux.HandleFunc("/collider/{room}/{client}", s.limit(s.limiters.message, s.relay.ServeCollider))
 	// Public and unlimited, as Collider's was: it reads a few counters (no lock, nothing
 	// that grows with the rooms), so it costs no more than /healthz, less than a limiter.
 	mux.HandleFunc("GET /status", s.relay.ServeStatus)
@@ -114,6 +115,9 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.joins.WithLabelValues(protocol.ResultSuccess).Inc()
 	p := s.roomParams(r, roomID)
+	if servers := s.joinICEServers(); servers != nil {
+		p.PCConfig = pcConfig(r.URL.Query().Get("it"), servers)
+	}
 	p.ClientID = j.ClientID
 	p.IsInitiator = boolString(j.IsInitiator)
 	p.Messages = j.Messages
@@ -141,6 +145,10 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &tooLarge):
 		writeJSON(w, http.StatusRequestEntityTooLarge, messageError{protocol.ResultError, "message larger than 65536 bytes"})
+		return
+	case bodyTimedOut(err):
+		w.Header().Set("Connection", "close")
+		writeJSON(w, http.StatusRequestTimeout, messageError{protocol.ResultError, "message not received in time"})
 		return
 	case err != nil:
 		writeJSON(w, http.StatusBadRequest, messageError{protocol.ResultError, "could not read the message"})

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"math"
 	"net"
 	"net/http"
@@ -10,8 +11,45 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 )
+
+// defaultBodyTimeout bounds how long a request may take to send its body once its header
+// is in: the largest body a route takes (64 KiB) at a slow mobile link's 5 KB/s.
+const defaultBodyTimeout = 15 * time.Second
+
+// WithBodyTimeout replaces the 15 s a request has to send its body: tests of slow clients
+// run faster with less.
+func WithBodyTimeout(d time.Duration) Option { return func(s *Server) { s.bodyTimeout = d } }
+
+// bodyDeadline gives each request that has a body a read deadline, so a client sending it
+// a byte at a time cannot hold a handler (or, for a handler that does not read it, the
+// server's own draining of it) as long as it likes. A request without a body keeps the
+// deadline net/http leaves (none, while the handler runs): a relay WebSocket is such a
+// request, and its hijacked connection keeps whatever deadline is set here, so an upgrade
+// is left alone in any case. Once the body has been read to its end, net/http clears the
+// deadline itself, so a handler that then waits (Redis away) is not cut.
+func (s *Server) bodyDeadline(h http.Handler) http.Handler {
+	d := s.bodyTimeout
+	if d <= 0 {
+		d = defaultBodyTimeout
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 && !websocket.IsWebSocketUpgrade(r) {
+			if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(d)); err != nil {
+				s.log.Debug("no read deadline for a request body", "path", r.URL.Path, "err", err)
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// bodyTimedOut tells a body that stopped arriving (bodyDeadline) from other read errors.
+func bodyTimedOut(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
 
 // RateLimits are per-client-IP request rates, per second; the burst is Burst times the
 // rate. Zero turns a class off.

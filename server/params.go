@@ -23,7 +23,7 @@ func (s *Server) params(r *http.Request) protocol.Params {
 	o := s.origin(r)
 	loopback := q.Get("debug") == "loopback"
 	p := protocol.Params{
-		PCConfig:               pcConfig(q.Get("it")),
+		PCConfig:               pcConfig(q.Get("it"), nil),
 		PCConstraints:          `{"optional":[]}`,
 		OfferOptions:           `{}`,
 		MediaConstraints:       mediaConstraints(q),
@@ -46,7 +46,10 @@ func (s *Server) params(r *http.Request) protocol.Params {
 	if loopback {
 		p.IncludeLoopbackJS = loopbackJS
 	}
-	if s.cfg.TURN.Disabled {
+	if s.cfg.TURN.Disabled || s.cfg.TURN.APIKey != "" {
+		// With an API key, /v1alpha/iceconfig takes only the key, and the room app's
+		// clients get their credentials in /join's pc_config instead (see
+		// joinICEServers): an empty ice_server_url keeps them from asking for nothing.
 		p.ICEServerURL = ""
 	}
 	return p
@@ -74,13 +77,17 @@ func boolString(b bool) string {
 	return "false"
 }
 
-func pcConfig(iceTransports string) string {
+// pcConfig is AppRTC's pc_config with servers (none: an empty list) as its iceServers.
+func pcConfig(iceTransports string, servers []protocol.ICEServer) string {
+	if servers == nil {
+		servers = []protocol.ICEServer{}
+	}
 	cfg := struct {
 		ICEServers    []protocol.ICEServer `json:"iceServers"`
 		BundlePolicy  string               `json:"bundlePolicy"`
 		RTCPMuxPolicy string               `json:"rtcpMuxPolicy"`
 		ICETransports string               `json:"iceTransports,omitempty"`
-	}{ICEServers: []protocol.ICEServer{}, BundlePolicy: "max-bundle", RTCPMuxPolicy: "require"}
+	}{ICEServers: servers, BundlePolicy: "max-bundle", RTCPMuxPolicy: "require"}
 	if iceTransports == "relay" || iceTransports == "all" {
 		cfg.ICETransports = iceTransports
 	}

@@ -64,6 +64,8 @@ type Server struct {
 	// drainNotice is how long a draining instance in Redis mode keeps its port and relay
 	// sockets open after /readyz turned 503 (see drain).
 	drainNotice time.Duration
+	// bodyTimeout bounds reading a request's body (see bodyDeadline); 0: the default.
+	bodyTimeout time.Duration
 }
 
 // Option adjusts a Server beyond its Config (things no flag sets).
@@ -166,7 +168,9 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	}
 	newHTTPServer := func(h http.Handler) *http.Server {
 		return &http.Server{
-			Handler:           h,
+			// No ReadTimeout: it would also bound the relay's hijacked WebSockets, which
+			// keep the connection's deadline; bodyDeadline bounds the bodies instead.
+			Handler:           s.bodyDeadline(h),
 			ReadHeaderTimeout: s.firstBytes,
 			IdleTimeout:       120 * time.Second,
 			MaxHeaderBytes:    16 << 10,

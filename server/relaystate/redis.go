@@ -295,6 +295,11 @@ func (s *Redis) Expect(ctx context.Context, roomID, clientID string) error {
 	return nil
 }
 
+// Member implements State: the room table's list of the room's clients says.
+func (s *Redis) Member(ctx context.Context, roomID, clientID string) (bool, error) {
+	return s.rooms.Member(ctx, roomID, clientID)
+}
+
 // Register makes owner the client's socket. ErrUnknownClient when the client is not in
 // the room (never joined, or removed).
 func (s *Redis) Register(ctx context.Context, roomID, clientID, owner string) (Registered, error) {

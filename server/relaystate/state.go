@@ -38,6 +38,9 @@ type State interface {
 	// Expect arms the grace deadline of a client that has just joined: one that never
 	// registers is removed like one whose socket dropped.
 	Expect(ctx context.Context, roomID, clientID string) error
+	// Member reports whether the client is in the room table (joined, not removed): a
+	// question only, asked before work that would be wasted on a stranger.
+	Member(ctx context.Context, roomID, clientID string) (bool, error)
 	// Register makes owner the client's socket. ErrUnknownClient when the client is not in
 	// the room (never joined, or removed).
 	Register(ctx context.Context, roomID, clientID, owner string) (Registered, error)

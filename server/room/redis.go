@@ -218,6 +218,21 @@ func (r *Redis) Occupancy(ctx context.Context, roomID string) (int, error) {
 	return int(n), nil
 }
 
+// Member reports whether clientID is in the room: joined and not removed.
+func (r *Redis) Member(ctx context.Context, roomID, clientID string) (bool, error) {
+	if !protocol.ValidID(roomID) || !protocol.ValidID(clientID) {
+		return false, nil
+	}
+	err := r.rdb.LPos(ctx, r.keys(roomID)[0], clientID, redis.LPosArgs{}).Err()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("is %q in room %q: %w", clientID, roomID, err)
+	}
+	return true, nil
+}
+
 // count keeps the counters Stats reads. They live outside the rooms' slots (a script may
 // touch only one), so they are updated after the script, and that update may fail on its
 // own (Redis away, a timeout) when the room's script went through. A lost increment would

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -156,15 +157,30 @@ func (r *Relay) ServeCollider(w http.ResponseWriter, req *http.Request) {
 	}
 	switch req.Method {
 	case http.MethodPost:
+		if r.stranger(req.Context(), roomID, clientID) {
+			r.stats.httpErrors.Add(1)
+			// Its body is never read: not here, and not by net/http after the handler,
+			// which drains up to 256 KiB of an unread body to reuse the connection unless
+			// the answer closes it.
+			w.Header().Set("Connection", "close")
+			http.Error(w, ErrUnknownClient.Error(), http.StatusInternalServerError)
+			return
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, protocol.MaxMessageBytes))
 		if err != nil {
 			r.stats.httpErrors.Add(1)
 			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
+			var ne net.Error
+			switch {
+			case errors.As(err, &tooLarge):
 				http.Error(w, ErrTooLarge.Error(), http.StatusRequestEntityTooLarge)
-				return
+			case errors.As(err, &ne) && ne.Timeout():
+				// The server's read deadline for bodies passed (a client sending slowly).
+				w.Header().Set("Connection", "close")
+				http.Error(w, "Request body not received in time", http.StatusRequestTimeout)
+			default:
+				http.Error(w, "Failed to read request body: "+err.Error(), http.StatusBadRequest)
 			}
-			http.Error(w, "Failed to read request body: "+err.Error(), http.StatusBadRequest)
 			return
 		}
 		if len(body) == 0 {
@@ -189,6 +205,20 @@ func (r *Relay) ServeCollider(w http.ResponseWriter, req *http.Request) {
 		io.WriteString(w, "OK\n")
 	default:
 	}
+}
+
+// stranger reports whether clientID is certainly not in the room, asking the State alone
+// (nothing else is done for a stranger). When the State cannot say (Redis away), the
+// request goes on to Send, which holds it through a short outage as it does a socket's.
+func (r *Relay) stranger(ctx context.Context, roomID, clientID string) bool {
+	ctx, cancel := context.WithTimeout(ctx, stateTimeout)
+	defer cancel()
+	member, err := r.cfg.State.Member(ctx, roomID, clientID)
+	if err != nil {
+		r.log.Debug("collider post: membership unknown", "room", roomID, "client", clientID, "err", err)
+		return false
+	}
+	return !member
 }
 
 // ServeStatus writes Collider's dashboard counters.

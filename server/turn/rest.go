@@ -29,7 +29,7 @@ type RESTConfig struct {
 	Secret string
 	// TTL is how long minted credentials are valid; default DefaultTTL.
 	TTL time.Duration
-	// APIKey, when set, must be passed as the key query parameter.
+	// APIKey, when set, must be passed as the key query parameter, to either endpoint.
 	APIKey string
 	// URIs returns the TURN URIs to hand out for a request (see URIs); nil or empty means
 	// no TURN server to offer.
@@ -96,15 +96,18 @@ func (h *restHandlers) iceConfig(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: %s", ErrMethod, r.Method))
 		return
 	}
-	// AppRTC posts an empty or small JSON body that carries nothing we need.
-	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<10))
-	// No API key here: this is what browsers call (AppRTC sends "?key=" empty), so a key
-	// in the page would be public anyway. The key guards /turn, the server-to-server API.
-	user, err := ParseTURNQuery(r.URL.Query(), "", false)
+	// The key, when set, guards this endpoint as it guards /turn: both mint the same
+	// credentials, and a key that left one of them open would keep nobody out. Browsers
+	// cannot hold a key (AppRTC's page sends "?key=" empty), so with a key the room app's
+	// clients get their credentials from /join instead (see the server's joinICEServers).
+	user, err := ParseTURNQuery(r.URL.Query(), h.cfg.APIKey, false)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	// AppRTC posts an empty or small JSON body that carries nothing we need; it is read
+	// only so the connection can serve the next request.
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<10))
 	if user == "" {
 		user = randomUser()
 	}

@@ -2,6 +2,7 @@ package turn
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -32,6 +33,9 @@ func TestRESTTurn(t *testing.T) {
 		{"wrong method", "POST", "username=alice", "", 405},
 		{"key required, missing", "GET", "username=alice", "k3y", 403},
 		{"key required, wrong", "GET", "username=alice&key=nope", "k3y", 403},
+		{"key required, empty", "GET", "username=alice&key=", "k3y", 403},
+		{"key required, a prefix of it", "GET", "username=alice&key=k3", "k3y", 403},
+		{"key required, longer", "GET", "username=alice&key=k3yy", "k3y", 403},
 		{"key required, right", "GET", "username=alice&key=k3y", "k3y", 200},
 	}
 	for _, tt := range tests {
@@ -64,29 +68,46 @@ func TestRESTTurn(t *testing.T) {
 	}
 }
 
+// TestRESTIceConfig: POST /v1alpha/iceconfig mints what GET /turn mints, so an API key,
+// when set, guards it the same way; a refused request's body is not read.
 func TestRESTIceConfig(t *testing.T) {
+	uris := URIs("192.0.2.1", 3478, 3478, 0)
 	tests := []struct {
-		name, method, query string
-		uris                []string
-		status, servers     int
+		name, method, query, apiKey string
+		uris                        []string
+		status, servers             int
 	}{
-		{"ok", "POST", "", URIs("192.0.2.1", 3478, 3478, 0), 200, 1},
-		{"ok with username", "POST", "username=bob", URIs("192.0.2.1", 3478, 0, 0), 200, 1},
-		{"no uris: no entry", "POST", "", nil, 200, 0},
-		{"only empty uris: no entry", "POST", "", []string{""}, 200, 0},
-		{"bad username", "POST", "username=a:b", nil, 400, 0},
-		{"wrong method", "GET", "", nil, 405, 0},
-		{"the /turn API key is not asked of browsers", "POST", "key=", URIs("192.0.2.1", 3478, 0, 0), 200, 1},
+		{"ok", "POST", "", "", uris, 200, 1},
+		{"ok with username", "POST", "username=bob", "", URIs("192.0.2.1", 3478, 0, 0), 200, 1},
+		{"AppRTC's empty key with no key set", "POST", "key=", "", uris, 200, 1},
+		{"no uris: no entry", "POST", "", "", nil, 200, 0},
+		{"only empty uris: no entry", "POST", "", "", []string{""}, 200, 0},
+		{"bad username", "POST", "username=a:b", "", nil, 400, 0},
+		{"wrong method", "GET", "", "", nil, 405, 0},
+		{"key set, none given", "POST", "", "server-side-key", uris, 403, 0},
+		{"key set, AppRTC's empty key", "POST", "key=", "server-side-key", uris, 403, 0},
+		{"key set, wrong key", "POST", "key=server-side-kez", "server-side-key", uris, 403, 0},
+		{"key set, a prefix of it", "POST", "key=server-side", "server-side-key", uris, 403, 0},
+		{"key set, right key", "POST", "key=server-side-key", "server-side-key", uris, 200, 1},
+		{"key set, right key and a username", "POST", "key=server-side-key&username=bob", "server-side-key", uris, 200, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, h := NewRESTHandlers(RESTConfig{Secret: testSecret, APIKey: "server-side-key", URIs: func(*http.Request) []string { return tt.uris }})
+			_, h := NewRESTHandlers(RESTConfig{Secret: testSecret, APIKey: tt.apiKey, URIs: func(*http.Request) []string { return tt.uris }})
 			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest(tt.method, "/v1alpha/iceconfig?"+tt.query, strings.NewReader("{}")))
+			body := &watchedBody{Reader: strings.NewReader("{}")}
+			h.ServeHTTP(rec, httptest.NewRequest(tt.method, "/v1alpha/iceconfig?"+tt.query, body))
 			if rec.Code != tt.status {
 				t.Fatalf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
 			}
 			if tt.status != 200 {
+				var e protocol.ErrorBody
+				if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error == "" {
+					t.Errorf("error body %q: %v", rec.Body, err)
+				}
+				if body.read {
+					t.Error("the body of a refused request was read")
+				}
 				return
 			}
 			var raw map[string]json.RawMessage
@@ -108,6 +129,17 @@ func TestRESTIceConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// watchedBody records whether anything read it.
+type watchedBody struct {
+	io.Reader
+	read bool
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	b.read = true
+	return b.Reader.Read(p)
 }
 
 func TestURIs(t *testing.T) {
