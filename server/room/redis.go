@@ -25,7 +25,9 @@ import (
 //	PREFIX{room}:mbytes   total bytes of the mailbox
 //
 // Only a client that is alone stores messages, and the second join takes them all, so one
-// mailbox per room holds what Memory keeps per client.
+// mailbox per room holds what Memory keeps per client. Outside any room, PREFIX stats is a
+// hash of the counters Stats reads (rooms, clients) and, per process that changed them,
+// w:WRITER with its running totals (see count): some 40 bytes per process start.
 type Redis struct {
 	rdb    redis.Cmdable
 	prefix string
