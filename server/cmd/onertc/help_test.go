@@ -48,28 +48,18 @@ func TestEveryCommandAnswersHelp(t *testing.T) {
 		"version": "usage: onertc version",
 		"help":    "usage: onertc [command]",
 	}
-	tests := []struct {
+	type helpCase struct {
 		args []string
 		want string
-	}{
+	}
+	tests := []helpCase{
 		{[]string{"--help"}, want["help"]},
 		{[]string{"-h"}, want["help"]},
 		{[]string{"help"}, want["help"]},
 	}
 	for cmd, text := range want {
-		tests = append(tests,
-			struct {
-				args []string
-				want string
-			}{[]string{cmd, "--help"}, text},
-			struct {
-				args []string
-				want string
-			}{[]string{cmd, "-h"}, text},
-			struct {
-				args []string
-				want string
-			}{[]string{"help", cmd}, text})
+		tests = append(tests, helpCase{[]string{cmd, "--help"}, text}, helpCase{[]string{cmd, "-h"}, text},
+			helpCase{[]string{"help", cmd}, text})
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
