@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,6 +65,11 @@ type Server struct {
 	// drainNotice is how long a draining instance in Redis mode keeps its port and relay
 	// sockets open after /readyz turned 503 (see drain).
 	drainNotice time.Duration
+	// ready and stopping are WithLifecycle's; released is closed by Release.
+	ready       func()
+	stopping    func(within time.Duration)
+	released    chan struct{}
+	releaseOnce sync.Once
 	// bodyTimeout bounds reading a request's body (see bodyDeadline); 0: the default.
 	bodyTimeout time.Duration
 }
@@ -88,6 +94,13 @@ const defaultDrainNotice = 3 * time.Second
 // needs more.
 func WithDrainNotice(d time.Duration) Option { return func(s *Server) { s.drainNotice = d } }
 
+// WithLifecycle has Serve call ready once it serves, and stopping when its context ends,
+// with the longest time the stop may take from then (for systemd's sd_notify: READY=1,
+// EXTEND_TIMEOUT_USEC). Either may be nil.
+func WithLifecycle(ready func(), stopping func(within time.Duration)) Option {
+	return func(s *Server) { s.ready, s.stopping = ready, stopping }
+}
+
 // New builds a server from a validated cfg. It starts nothing.
 func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
@@ -96,7 +109,8 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, firstBytes: demux.DefaultTimeout, drainNotice: defaultDrainNotice}
+	s := &Server{cfg: cfg, log: log, firstBytes: demux.DefaultTimeout, drainNotice: defaultDrainNotice,
+		released: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
@@ -244,12 +258,21 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 		}()
 	}
 	s.log.Info("serving", "http", ls.HTTP.Addr().String(), "https", s.tls != nil)
+	if s.ready != nil {
+		s.ready()
+	}
 
 	var err error
 	turnUntil := time.Now() // how long TURN allocations of calls in progress may go on
 	select {
 	case <-ctx.Done():
-		turnUntil = s.drain(withdrawTURN)
+		if s.stopping != nil {
+			s.stopping(s.stopBudget())
+		}
+		turnUntil = s.drain(withdrawTURN, false)
+	case <-s.released:
+		s.letGo(ls, mux, servers, stopSelfTests)
+		turnUntil = s.drain(withdrawTURN, true)
 	case err = <-errc:
 		err = fmt.Errorf("http server: %w", err)
 	}
@@ -268,7 +291,8 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 			s.log.Warn("shutdown timeout: closing connections still active", "timeout", s.cfg.ShutdownTimeout)
 			serr = hs.Close()
 		}
-		if serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		// After Release the listeners are closed already.
+		if serr != nil && !errors.Is(serr, http.ErrServerClosed) && !errors.Is(serr, net.ErrClosed) {
 			err = errors.Join(err, fmt.Errorf("http shutdown: %w", serr))
 		}
 	}
@@ -311,7 +335,11 @@ func (s *Server) closeRedis(err error) error {
 // would stop until the call finds another path (an ICE restart, seconds), so the TURN
 // server goes on for the calls it carries until their allocations end or DrainTimeout,
 // while its URIs are withdrawn from the directory so that no new credentials name it.
-func (s *Server) drain(withdrawTURN func()) time.Time {
+//
+// After Release (handedOver) the successor serves the port: in Redis mode the sockets close
+// at once, their clients re-registering on the successor; in memory mode the calls stay
+// here as above, their relay sockets and open HTTP connections still served.
+func (s *Server) drain(withdrawTURN func(), handedOver bool) time.Time {
 	s.draining.Store(true)
 	start := time.Now()
 	if s.cfg.DrainTimeout <= 0 {
@@ -320,6 +348,9 @@ func (s *Server) drain(withdrawTURN func()) time.Time {
 	if s.redis != nil {
 		withdrawTURN()
 		notice := min(s.drainNotice, s.cfg.DrainTimeout)
+		if handedOver {
+			notice = 0
+		}
 		s.log.Info("draining: /readyz says 503; the port and relay sockets close after the notice, so clients move to another instance",
 			"notice", notice, "timeout", s.cfg.DrainTimeout)
 		time.Sleep(notice)
@@ -342,6 +373,46 @@ func (s *Server) drain(withdrawTURN func()) time.Time {
 		s.log.Warn("drain: messages still queued at shutdown", "err", err)
 	}
 	return start // the calls have ended: their allocations are on their way out
+}
+
+// stopBudget is the longest a stop can take once the context ended: the drain, the flush
+// of queued messages (memory mode) or the TURN wait (Redis mode, within the drain), the
+// shutdown of requests in flight, and a margin for the rest.
+func (s *Server) stopBudget() time.Duration {
+	return s.cfg.DrainTimeout + 2*time.Second + s.cfg.ShutdownTimeout + 5*time.Second
+}
+
+// Release hands the serving over to another process that serves copies of this one's
+// listeners (server/handover): Serve stops taking connections and datagrams at once (its
+// copies are closed, the TURN server stopped: the successor's reads the shared UDP socket
+// now) and drains the calls it holds as when its context ends, without telling systemd.
+func (s *Server) Release() { s.releaseOnce.Do(func() { close(s.released) }) }
+
+// letGo closes this process's copies of the listeners and stops its TURN server, whose
+// allocations cannot outlive the shared TURN socket here.
+func (s *Server) letGo(ls Listeners, mux *demux.Mux, servers []*http.Server, stopSelfTests func()) {
+	s.draining.Store(true)
+	stopSelfTests()
+	if mux != nil {
+		_ = mux.Close()
+	}
+	closeListeners([]net.Listener{ls.HTTP, ls.Redirect, ls.Metrics, ls.Pprof})
+	// A client's next request on a kept-alive connection would come here, where joins are
+	// refused: idle connections close now and busy ones after their response, so the next
+	// request opens a connection to the successor.
+	for _, hs := range servers {
+		hs.SetKeepAlivesEnabled(false)
+	}
+	n := 0
+	if s.turn != nil {
+		if srv := s.turn.srv.Load(); srv != nil {
+			n = srv.Stats().AllocationsActive
+		}
+	}
+	if err := s.stopTURN(); err != nil {
+		s.log.Warn("hand-over: stopping TURN", "err", err)
+	}
+	s.log.Info("hand-over: the new process serves the listeners; draining the calls held here", "turn_allocations_dropped", n)
 }
 
 // awaitTURN keeps the TURN server relaying, in Redis mode, until its allocations have ended

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -173,25 +172,6 @@ func portOf(a net.Addr) int {
 		return a.Port
 	}
 	return 0
-}
-
-// listenTURN opens the TURN sockets of cfg: one UDP socket per CPU sharing the port, and a
-// TCP listener, on the same address.
-func listenTURN(cfg Config, ls *Listeners) error {
-	if cfg.TURN.Disabled {
-		return nil
-	}
-	udp, err := turn.ListenUDP("udp", cfg.TURN.Addr, runtime.NumCPU())
-	if err != nil {
-		return fmt.Errorf("listen TURN udp %s: %w", cfg.TURN.Addr, err)
-	}
-	ls.TURNUDP = udp
-	tcp, err := net.Listen("tcp", cfg.TURN.Addr)
-	if err != nil {
-		return fmt.Errorf("listen TURN tcp %s: %w", cfg.TURN.Addr, err)
-	}
-	ls.TURNTCP = []net.Listener{tcp}
-	return nil
 }
 
 var (

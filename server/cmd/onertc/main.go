@@ -15,7 +15,6 @@ import (
 	"syscall"
 
 	"github.com/onertc/onertc/check"
-	"github.com/onertc/onertc/server"
 	"github.com/onertc/onertc/web"
 )
 
@@ -149,21 +148,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return refuse(fmt.Errorf("invalid configuration: %w", err))
 	}
 	logMissingApp(log, web.DefaultAssets().WasmURL())
-	srv, err := server.New(cfg, log)
-	if err != nil {
-		fmt.Fprintln(stderr, "onertc:", err)
-		return exitFailure
-	}
-	ls, err := server.Listen(cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, "onertc:", err)
-		return exitFailure
-	}
-	if err := srv.Serve(ctx, ls); err != nil {
-		log.Error("server stopped with an error", "err", err)
-		return exitFailure
-	}
-	return 0
+	return runServer(ctx, cfg, log, stderr) // upgrade.go
 }
 
 // logMissingApp says at start when the binary carries no browser app (built with go build or
