@@ -31,10 +31,13 @@ const (
 	// RelayReap: the relay's periodic pass over expired clients and silent instances,
 	// which an outage fails every half second.
 	RelayReap Op = "relay_reap"
+	// RelayRetry: a State operation the relay does for a socket and tries again on
+	// failure (fetch, confirm, detach, reclaim): an outage fails it for every socket.
+	RelayRetry Op = "relay_retry"
 )
 
 // Ops lists every Op, in the order metrics show them.
-var Ops = []Op{RoomStats, StatsRead, RelayIndex, RelayNotice, RelayLeave, RelayReap}
+var Ops = []Op{RoomStats, StatsRead, RelayIndex, RelayNotice, RelayLeave, RelayReap, RelayRetry}
 
 // DefaultEvery is how often one operation's errors may be logged.
 const DefaultEvery = 10 * time.Second

@@ -165,7 +165,7 @@ func (r *Relay) fetchLoop(c *client) {
 				return
 			}
 			// Trouble reaching the State: the messages wait there; try again shortly.
-			r.log.Warn("relay fetch failed, retrying", "room", c.room.id, "client", c.id, "err", err)
+			r.cfg.Errors.Add(errcount.RelayRetry, err, "step", "fetch", "room", c.room.id, "client", c.id)
 			time.AfterFunc(500*time.Millisecond, func() { r.fetch(c) })
 			return
 		}
@@ -204,7 +204,7 @@ func (s *socket) confirmState(c *client, upto int64) bool {
 	case err != nil:
 		// Not trimmed: the messages stay pending, and the next confirm of this socket
 		// (a later pong) trims them too.
-		s.log.Warn("relay confirm failed", "err", err)
+		s.relay.cfg.Errors.Add(errcount.RelayRetry, err, "step", "confirm", "room", c.room.id, "client", c.id)
 	}
 	return err == nil
 }
@@ -240,8 +240,8 @@ func (r *Relay) detachState(roomID, clientID, owner string) {
 		}
 		// While Redis is away the client stays ours there; once this instance stops
 		// trying (or dies), the others find it through our missing heartbeat.
+		r.cfg.Errors.Add(errcount.RelayRetry, err, "step", "detach", "room", roomID, "client", clientID, "attempt", attempt)
 		if attempt == 20 {
-			r.log.Warn("relay detach failed", "room", roomID, "client", clientID, "err", err)
 			return
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -512,7 +512,7 @@ func (r *Relay) reclaimAll() {
 		case err != nil:
 			// Redis trouble again: the next heartbeat that finds this instance missing
 			// tries again.
-			r.log.Warn("relay reclaim failed", "room", c.room.id, "client", c.id, "err", err)
+			r.cfg.Errors.Add(errcount.RelayRetry, err, "step", "reclaim", "room", c.room.id, "client", c.id)
 		}
 		r.fetch(c)
 	}
