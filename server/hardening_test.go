@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -198,13 +199,67 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 	}
 }
 
-// TestWebSocketOutlivesBodyTimeout: relay sockets are hijacked requests: left idle several
-// body deadlines long, on the plain and the TLS port, they still carry a message.
+// slowBody yields one byte per tick up to n, counting what it gave.
+type slowBody struct {
+	n    int
+	sent atomic.Int64
+	done chan struct{} // closed when the test is over: stop feeding
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	if int(b.sent.Load()) >= b.n {
+		return 0, io.EOF
+	}
+	select {
+	case <-time.After(50 * time.Millisecond):
+	case <-b.done:
+		return 0, io.ErrUnexpectedEOF
+	}
+	p[0] = 'x'
+	b.sent.Add(1)
+	return 1, nil
+}
+
+// TestSlowBodyIsCutOffOverHTTP2: the HTTPS port offers h2, where the body deadline is the
+// stream's: a slow body gets 408 there too.
+func TestSlowBodyIsCutOffOverHTTP2(t *testing.T) {
+	hs := startHard(t, true, false, nil, WithBodyTimeout(300*time.Millisecond))
+	p := hs.join(t, "h2room")
+	for _, path := range []string{"/message/h2room/" + p.ClientID, "/collider/h2room/" + p.ClientID} {
+		t.Run(path, func(t *testing.T) {
+			body := &slowBody{n: 200, done: make(chan struct{})}
+			defer close(body.done)
+			req, err := http.NewRequest("POST", hs.url(path), body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.ContentLength = int64(body.n)
+			tr := &http.Transport{TLSClientConfig: insecureTLS, ForceAttemptHTTP2: true}
+			defer tr.CloseIdleConnections()
+			resp, err := (&http.Client{Transport: tr, Timeout: 30 * time.Second}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			sent := body.sent.Load()
+			if resp.ProtoMajor != 2 {
+				t.Fatalf("spoke %s, want HTTP/2", resp.Proto)
+			}
+			if resp.StatusCode != http.StatusRequestTimeout || sent >= int64(body.n) {
+				t.Fatalf("status %d after %d of %d bytes, want 408 before the body ends", resp.StatusCode, sent, body.n)
+			}
+		})
+	}
+}
+
+// TestWebSocketOutlivesBodyTimeout: relay sockets are hijacked requests: left idle longer
+// than the body deadline and the header/first-bytes deadline (the HTTPS port's demux sets
+// one), on the plain and the TLS port, they still carry a message.
 func TestWebSocketOutlivesBodyTimeout(t *testing.T) {
-	const bodyTimeout = 300 * time.Millisecond
+	const bodyTimeout, firstBytes = 300 * time.Millisecond, time.Second
 	for _, https := range []bool{false, true} {
 		t.Run(fmt.Sprintf("https=%v", https), func(t *testing.T) {
-			hs := startHard(t, https, false, nil, WithBodyTimeout(bodyTimeout))
+			hs := startHard(t, https, false, nil, WithBodyTimeout(bodyTimeout), WithFirstBytesTimeout(firstBytes))
 			a, b := hs.join(t, "idle"), hs.join(t, "idle")
 			dial := func(clientID string) *websocket.Conn {
 				d := websocket.Dialer{TLSClientConfig: insecureTLS, HandshakeTimeout: 5 * time.Second}
@@ -223,8 +278,8 @@ func TestWebSocketOutlivesBodyTimeout(t *testing.T) {
 				return ws
 			}
 			wa, wb := dial(a.ClientID), dial(b.ClientID)
-			// The condition under test is the idleness itself: four body deadlines.
-			time.Sleep(4 * bodyTimeout)
+			// The condition under test is the idleness itself, past both deadlines.
+			time.Sleep(firstBytes + 2*bodyTimeout)
 			if err := wa.WriteJSON(protocol.RelayRequest{Cmd: protocol.CmdSend, Msg: "after the idle spell"}); err != nil {
 				t.Fatalf("send after idling: %v", err)
 			}

@@ -182,8 +182,9 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	}
 	newHTTPServer := func(h http.Handler) *http.Server {
 		return &http.Server{
-			// No ReadTimeout: it would also bound the relay's hijacked WebSockets, which
-			// keep the connection's deadline; bodyDeadline bounds the bodies instead.
+			// No ReadTimeout: bodyDeadline bounds bodies from the end of the header, and
+			// never an upgrade's (net/http clears no deadline when an upgrade that
+			// carried a body is hijacked, and a relay socket must not inherit one).
 			Handler:           s.bodyDeadline(h),
 			ReadHeaderTimeout: s.firstBytes,
 			IdleTimeout:       120 * time.Second,
