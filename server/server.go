@@ -70,6 +70,10 @@ type Server struct {
 	stopping    func(within time.Duration)
 	released    chan struct{}
 	releaseOnce sync.Once
+	drainLn     net.Listener // Release's: where the successor passes on requests for our rooms
+	// predecessor is WithPredecessor's socket; predecessorGone is set once it stops answering.
+	predecessor     string
+	predecessorGone atomic.Bool
 	// bodyTimeout bounds reading a request's body (see bodyDeadline); 0: the default.
 	bodyTimeout time.Duration
 }
@@ -160,7 +164,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		return nil, s.closeRedis(err)
 	}
 	s.metrics = newMetrics(s, delivery)
-	s.handler = s.withRequestID(s.metrics.instrument(s.routes()))
+	s.handler = s.withRequestID(s.metrics.instrument(s.forwardUnknownRooms(s.routes())))
 	return s, nil
 }
 
@@ -273,6 +277,11 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 		turnUntil = s.drain(withdrawTURN, false)
 	case <-s.released:
 		s.letGo(ls, mux, servers, stopSelfTests)
+		if s.drainLn != nil {
+			hs := newHTTPServer(s.predecessorHandler())
+			servers = append(servers, hs)
+			go func() { _ = hs.Serve(s.drainLn) }() // ends with its Shutdown below
+		}
 		turnUntil = s.drain(withdrawTURN, true)
 	case err = <-errc:
 		err = fmt.Errorf("http server: %w", err)
@@ -387,7 +396,14 @@ func (s *Server) stopBudget() time.Duration {
 // listeners (server/handover): Serve stops taking connections and datagrams at once (its
 // copies are closed, the TURN server stopped: the successor's reads the shared UDP socket
 // now) and drains the calls it holds as when its context ends, without telling systemd.
-func (s *Server) Release() { s.releaseOnce.Do(func() { close(s.released) }) }
+// In memory mode drainLn, if not nil, is where the successor (WithPredecessor) passes on
+// requests about the rooms held here; Serve serves it until it returns.
+func (s *Server) Release(drainLn net.Listener) {
+	s.releaseOnce.Do(func() {
+		s.drainLn = drainLn
+		close(s.released)
+	})
+}
 
 // letGo closes this process's copies of the listeners and stops its TURN server, whose
 // allocations cannot outlive the shared TURN socket here.

@@ -39,6 +39,8 @@ type Config struct {
 	Path    string   // the binary, resolved when the old process started
 	Args    []string // its arguments, without the program name
 	Sockets []Socket
+	// Env are variables ("KEY=value") the new process gets besides this one's.
+	Env []string
 	// Timeout bounds the wait for the new process to serve.
 	Timeout time.Duration
 	// Stdout and Stderr are the new process's (the old one's, for the journal).
@@ -77,7 +79,7 @@ func Start(cfg Config) (pid int, err error) {
 	names = append(names, fmt.Sprintf("%s:%d", readyName, 2+len(files)))
 
 	cmd := exec.Command(cfg.Path, cfg.Args...)
-	cmd.Env = append(withoutFDs(os.Environ()), EnvFDs+"="+strings.Join(names, ","))
+	cmd.Env = append(append(withoutFDs(os.Environ()), cfg.Env...), EnvFDs+"="+strings.Join(names, ","))
 	cmd.Stdout, cmd.Stderr = cfg.Stdout, cfg.Stderr
 	cmd.ExtraFiles = files
 	if err := cmd.Start(); err != nil {

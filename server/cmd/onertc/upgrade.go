@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,6 +18,10 @@ import (
 
 // upgradeTimeout bounds how long a new process started by SIGUSR2 may take to serve.
 const upgradeTimeout = time.Minute
+
+// envPredecessor names, in a process started by an upgrade in memory mode, the old
+// process's drain socket (server.WithPredecessor). Not a setting: no ONERTC_ prefix.
+const envPredecessor = "HANDOVER_PREDECESSOR"
 
 // runServer builds, listens and serves cfg, and tells systemd about it (Type=notify: READY=1
 // once serving; on SIGTERM, STOPPING=1 with the time the drain may take). SIGUSR2 (the unit's
@@ -53,7 +58,12 @@ func runServer(ctx context.Context, cfg server.Config, log *slog.Logger, stderr 
 			log.Warn("sd_notify", "err", err)
 		}
 	}
-	srv, err := server.New(cfg, log, server.WithLifecycle(ready, stopping))
+	opts := []server.Option{server.WithLifecycle(ready, stopping)}
+	if p := os.Getenv(envPredecessor); p != "" {
+		os.Unsetenv(envPredecessor)
+		opts = append(opts, server.WithPredecessor(p))
+	}
+	srv, err := server.New(cfg, log, opts...)
 	if err != nil {
 		if inherited != nil {
 			inherited.Close()
@@ -69,7 +79,7 @@ func runServer(ctx context.Context, cfg server.Config, log *slog.Logger, stderr 
 	upgrades := make(chan os.Signal, 1)
 	signal.Notify(upgrades, syscall.SIGUSR2)
 	defer signal.Stop(upgrades)
-	go watchUpgrades(ctx, upgrades, srv, ls, exe, exeErr, log)
+	go watchUpgrades(ctx, upgrades, srv, ls, cfg.Redis == "", exe, exeErr, log)
 	if err := srv.Serve(ctx, ls); err != nil {
 		log.Error("server stopped with an error", "err", err)
 		return exitFailure
@@ -79,7 +89,8 @@ func runServer(ctx context.Context, cfg server.Config, log *slog.Logger, stderr 
 
 // watchUpgrades starts the new process on each SIGUSR2 until one serves, then has srv let
 // go. A new process that fails leaves this one serving, and says why.
-func watchUpgrades(ctx context.Context, sigs <-chan os.Signal, srv *server.Server, ls server.Listeners, exe string, exeErr error, log *slog.Logger) {
+func watchUpgrades(ctx context.Context, sigs <-chan os.Signal, srv *server.Server, ls server.Listeners, memory bool,
+	exe string, exeErr error, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -91,14 +102,30 @@ func watchUpgrades(ctx context.Context, sigs <-chan os.Signal, srv *server.Serve
 			continue
 		}
 		log.Info("upgrade: starting the new process with the listeners", "path", exe)
-		pid, err := handover.Start(handover.Config{Path: exe, Args: os.Args[1:], Sockets: ls.Sockets(),
+		var drainLn net.Listener
+		var env []string
+		if memory {
+			// The calls stay here: the new process passes their requests on through
+			// this socket, abstract (no file to clean up) and named by nobody else.
+			var err error
+			drainLn, err = net.Listen("unix", fmt.Sprintf("@onertc-drain-%d-%d", os.Getpid(), time.Now().UnixNano()))
+			if err != nil {
+				log.Error("upgrade failed: drain socket; still serving", "err", err)
+				continue
+			}
+			env = []string{envPredecessor + "=" + drainLn.Addr().String()}
+		}
+		pid, err := handover.Start(handover.Config{Path: exe, Args: os.Args[1:], Sockets: ls.Sockets(), Env: env,
 			Timeout: upgradeTimeout, Stdout: os.Stdout, Stderr: os.Stderr})
 		if err != nil {
+			if drainLn != nil {
+				drainLn.Close()
+			}
 			log.Error("upgrade failed; still serving", "err", err)
 			continue
 		}
 		log.Info("upgrade: the new process serves", "pid", pid)
-		srv.Release()
+		srv.Release(drainLn)
 		return
 	}
 }
