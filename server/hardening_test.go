@@ -77,7 +77,9 @@ func (hs *hardServer) url(path string) string {
 	return "http://" + hs.addr + path
 }
 
-var insecureTLS = &tls.Config{InsecureSkipVerify: true} // the test's own self-signed server
+// insecureTLS trusts the test's own self-signed server. A fresh one each time: an HTTP/2
+// transport adds "h2" to the config it is given, which an HTTP/1 client must not offer.
+func insecureTLS() *tls.Config { return &tls.Config{InsecureSkipVerify: true} }
 
 // dialRaw opens a connection a test writes a request on by hand.
 func (hs *hardServer) dialRaw(t *testing.T) net.Conn {
@@ -85,7 +87,7 @@ func (hs *hardServer) dialRaw(t *testing.T) net.Conn {
 	var c net.Conn
 	var err error
 	if hs.tls {
-		c, err = tls.Dial("tcp", hs.addr, insecureTLS)
+		c, err = tls.Dial("tcp", hs.addr, insecureTLS())
 	} else {
 		c, err = net.Dial("tcp", hs.addr)
 	}
@@ -102,7 +104,7 @@ func (hs *hardServer) do(t *testing.T, method, path, body string) (int, http.Hea
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: insecureTLS}, Timeout: 10 * time.Second}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: insecureTLS()}, Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
 	resp, err := client.Do(req)
 	if err != nil {
@@ -234,7 +236,7 @@ func TestSlowBodyIsCutOffOverHTTP2(t *testing.T) {
 				t.Fatal(err)
 			}
 			req.ContentLength = int64(body.n)
-			tr := &http.Transport{TLSClientConfig: insecureTLS, ForceAttemptHTTP2: true}
+			tr := &http.Transport{TLSClientConfig: insecureTLS(), ForceAttemptHTTP2: true}
 			defer tr.CloseIdleConnections()
 			resp, err := (&http.Client{Transport: tr, Timeout: 30 * time.Second}).Do(req)
 			if err != nil {
@@ -262,7 +264,7 @@ func TestWebSocketOutlivesBodyTimeout(t *testing.T) {
 			hs := startHard(t, https, false, nil, WithBodyTimeout(bodyTimeout), WithFirstBytesTimeout(firstBytes))
 			a, b := hs.join(t, "idle"), hs.join(t, "idle")
 			dial := func(clientID string) *websocket.Conn {
-				d := websocket.Dialer{TLSClientConfig: insecureTLS, HandshakeTimeout: 5 * time.Second}
+				d := websocket.Dialer{TLSClientConfig: insecureTLS(), HandshakeTimeout: 5 * time.Second}
 				scheme := "ws://"
 				if https {
 					scheme = "wss://"
