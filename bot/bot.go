@@ -68,7 +68,7 @@ type Options struct {
 
 // Record is one line of the bot's output.
 type Record struct {
-	Event           string     `json:"event"` // joined, connected, stats, bye, state, closed
+	Event           string     `json:"event"` // joined, connected, verification, stats, bye, state, closed
 	Bot             int        `json:"bot"`
 	TimeMS          int64      `json:"t_ms"` // since the bot started
 	Room            string     `json:"room,omitempty"`
@@ -83,6 +83,12 @@ type Record struct {
 	RTTMS           *float64   `json:"rtt_ms,omitempty"`
 	OK              *bool      `json:"ok,omitempty"`
 	Error           string     `json:"error,omitempty"`
+	// VerificationCode is the code of the connection ("verification" records), which the
+	// person at the other end reads in their call view; the fingerprints are those of this
+	// bot's certificate and of the one the other end presented in the DTLS handshake.
+	VerificationCode  string `json:"verification_code,omitempty"`
+	LocalFingerprint  string `json:"local_fingerprint,omitempty"`
+	RemoteFingerprint string `json:"remote_fingerprint,omitempty"`
 	// At is the wall-clock time of the record, for in-process observers only.
 	At time.Time `json:"-"`
 }

@@ -127,6 +127,11 @@ func (b *Bot) handle(ev client.Event, sum *Summary) bool {
 		}
 		b.emit(rec)
 		return true
+	case client.EventVerification:
+		v := ev.Verification
+		b.log.Info("verification code", "code", v.Code)
+		b.emit(Record{Event: "verification", VerificationCode: v.Code,
+			LocalFingerprint: v.Local.String(), RemoteFingerprint: v.Remote.String()})
 	case client.EventBye:
 		b.emit(Record{Event: "bye"})
 	case client.EventRelayLost, client.EventRelayRestore:

@@ -58,6 +58,9 @@ const (
 	EventRelayLost    EventKind = "relay_lost"    // the relay socket dropped
 	EventRelayRestore EventKind = "relay_restore" // re-registered after a drop
 	EventClosed       EventKind = "closed"        // Err: the call ended
+	// EventVerification: Verification, the code of the current peer-to-peer connection,
+	// after each "connected" of a DTLSPeer (a new peer has new certificates, so a new code).
+	EventVerification EventKind = "verification"
 )
 
 // Event is one thing that happened in a call.
@@ -70,6 +73,8 @@ type Event struct {
 	Restart   bool   // EventSent of an ICE-restart offer
 	State     PeerState
 	Err       error
+	// Verification is set on EventVerification.
+	Verification *Verification
 }
 
 // Call is one client in one room: it joins, runs the call until hung up, and leaves.

@@ -55,6 +55,7 @@ type peerEvent struct {
 	cand    *Candidate
 	state   PeerState
 	isState bool
+	verify  *Verification
 }
 
 func (m *machine) loop() error {
@@ -104,9 +105,13 @@ func (m *machine) loop() error {
 			if ev.gen != m.gen {
 				continue
 			}
-			if ev.isState {
+			switch {
+			case ev.isState:
 				m.onState(ev.state)
-			} else {
+			case ev.verify != nil:
+				m.log.Info("verification code", "code", ev.verify.Code)
+				m.c.emit(Event{Kind: EventVerification, Verification: ev.verify})
+			default:
 				m.queue(encodeCandidate(*ev.cand))
 				m.c.emit(Event{Kind: EventSent, Signal: protocol.TypeCandidate})
 			}
@@ -390,6 +395,7 @@ func (m *machine) onState(s PeerState) {
 	case PeerStateConnected:
 		m.restarted = false
 		m.recoverAt.stop()
+		m.verify()
 	case PeerStateDisconnected:
 		// A browser reports "failed" only when every candidate pair has timed out, which
 		// Chrome takes ~10 s after "disconnected" (15 s after its TURN server died, seen in
@@ -400,6 +406,31 @@ func (m *machine) onState(s PeerState) {
 	case PeerStateFailed:
 		m.failed()
 	}
+}
+
+// verify computes the verification code of the current peer aside (the browser's getStats
+// is a promise) and hands it to the loop, which drops it if the peer has changed meanwhile.
+func (m *machine) verify() {
+	p, ok := m.peer.(DTLSPeer)
+	if !ok {
+		return
+	}
+	gen := m.gen
+	go func() {
+		ctx, cancel := m.opCtx()
+		defer cancel()
+		local, remote, err := p.DTLSFingerprints(ctx)
+		if err != nil {
+			m.log.Warn("no verification code", "err", err)
+			return
+		}
+		v, err := NewVerification(local, remote)
+		if err != nil {
+			m.log.Warn("no verification code", "err", err)
+			return
+		}
+		m.peerEvent(peerEvent{gen: gen, verify: &v})
+	}()
 }
 
 // failed handles a connection that failed (or stayed disconnected too long): the offerer
