@@ -119,7 +119,8 @@ fuzz:
 	  echo "$(GO) test -run='^$$' -fuzz='^$$target\$$' -fuzztime=$$budget $$pkg"; \
 	  $(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$$budget $$pkg || exit 1; done
 
-# Each benchmark writes bench/*/RESULTS.md; BENCHMARKS.md is assembled from them.
+# Each benchmark writes bench/*/RESULTS.md; BENCHMARKS.md is assembled from them, and
+# docs/scaling.md's figures are filled in from them.
 # COLLIDER_BIN=/path/to/collider runs the relay scenarios against the original AppRTC Collider
 # too and adds the ratio column.
 bench: deps build
@@ -129,6 +130,7 @@ bench: deps build
 	bench/oneport/run.sh
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkCalls -v -timeout 20m ./e2e
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkBrowser -v -timeout 20m ./e2e/browser
+	scripts/bench-failover
 	scripts/bench-collect
 
 clean:

@@ -17,6 +17,17 @@ import (
 	"github.com/onertc/onertc/server/fleettest"
 )
 
+// Bounds on how long remote video may stop in a tab after a kill, from the run recorded in
+// bench/failover/RESULTS.md (scripts/bench-failover). When Chromium moves the call to a live
+// pair by itself: twice that run's median stop (4.41 s), rounded up. When it finds no working
+// pair and the app restarts ICE (2 s after "disconnected"): video came back after 8.3-9.2 s
+// there, so 12 s, which still fails an app that waits for Chromium's "failed" (15 s or more
+// after the kill) before restarting.
+const (
+	tabSwitchGapBound  = 9 * time.Second
+	tabRestartGapBound = 12 * time.Second
+)
+
 // fleetRelayBase is where this package's fleet relays (59000-59899), apart from the server
 // command's fleet (64000-) and this package's in-process servers (65001-).
 const fleetRelayBase = 59000
@@ -26,8 +37,10 @@ const fleetRelayBase = 59000
 // TURN servers beside its own. The instance holding a tab's relay socket is SIGKILLed, then
 // the instance holding a tab's TURN allocation: each time both tabs' relay sockets come back
 // on live instances, both selected paths go through live TURN servers, remote video keeps
-// playing in both tabs (the longest stop of decoded frames is logged, with what the tabs'
-// connections did), a tab whose connection moved to another path sent a key frame
+// playing in both tabs, having stopped no longer than tabSwitchGapBound or, after an ICE
+// restart, tabRestartGapBound (the stop is logged with what the tabs' connections did, and as
+// a "failover-sample" line that scripts/bench-failover collects), a tab whose connection
+// moved to another path sent a key frame
 // (wasm/path.go), and chat works both ways. A third joiner gets FULL; once both tabs have
 // hung up the room is free.
 func TestBrowserCallSurvivesInstanceKills(t *testing.T) {
@@ -56,7 +69,7 @@ func TestBrowserCallSurvivesInstanceKills(t *testing.T) {
 	// how long video stopped in each tab and what the connections did, and checks chat.
 	var pairs []candidatePair // each tab's before the kill
 	var switches []int        // each tab's path-change lines on the console before the kill
-	recovered := func(what string) {
+	recovered := func(step, what string) {
 		t.Helper()
 		testsync.Eventually(t, 30*time.Second, "both relay sockets on live instances after "+what, func() bool {
 			n, _ := fleet.OpenSockets(t)
@@ -80,9 +93,13 @@ func TestBrowserCallSurvivesInstanceKills(t *testing.T) {
 			w := tb.videoWatch()
 			gap := time.Duration(w.Longest * float64(time.Millisecond))
 			t.Logf("%s, %s: longest stop of remote video %v, back through %s; %s", what, tb.name, gap.Round(time.Millisecond), w.mechanism(), strings.Join(w.Events, ", "))
-			// Not a speed check (benchmarks are for that): only that it came back at all.
-			if gap > 30*time.Second {
-				t.Errorf("%s: remote video stopped for %v after %s", tb.name, gap, what)
+			how, bound := "switch", tabSwitchGapBound
+			if w.NewPCs > 0 || w.Restarts > 0 {
+				how, bound = "restart", tabRestartGapBound
+			}
+			t.Logf("failover-sample browser %s %s video_gap_ms=%d", step, how, gap.Milliseconds())
+			if gap > bound {
+				t.Errorf("%s: remote video stopped for %v after %s (back through %s), bound %v", tb.name, gap, what, w.mechanism(), bound)
 			}
 			// The same connection on another path: the app must have sent a key frame (a new
 			// connection starts with one anyway).
@@ -112,7 +129,7 @@ func TestBrowserCallSurvivesInstanceKills(t *testing.T) {
 	if sockHolder < 0 {
 		t.Fatal("no instance holds a relay socket")
 	}
-	recovered(kill(sockHolder, "a tab's relay socket"))
+	recovered("socket-holder", kill(sockHolder, "a tab's relay socket"))
 
 	turnHolder, err := fleet.RelayHolder(a.pair().LocalPort)
 	if err != nil {
@@ -121,7 +138,7 @@ func TestBrowserCallSurvivesInstanceKills(t *testing.T) {
 	if !fleet.Alive(turnHolder) {
 		t.Fatalf("tab A relays through instance %d, which was killed", turnHolder)
 	}
-	recovered(kill(turnHolder, "tab A's TURN allocation"))
+	recovered("turn-holder", kill(turnHolder, "tab A's TURN allocation"))
 
 	if jr := fleet.LB.Join(t, roomID); jr.Result != protocol.ResultFull {
 		t.Fatalf("third joiner = %s, want FULL", jr.Result)
