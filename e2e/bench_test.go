@@ -93,16 +93,31 @@ func setupTimes(t *testing.T, s *testServer, relay bool, n int) []time.Duration 
 		time.Sleep(300 * time.Millisecond) // a's offer and candidates are stored
 		start := time.Now()
 		b := startBot(t, ctx, s, room, "b", modeOpts(relay)...)
-		testsync.Eventually(t, 20*time.Second, "media both ways", func() bool {
-			va, aa, _ := a.b.Totals()
-			vb, ab, _ := b.b.Totals()
-			return va.PacketsReceived+aa.PacketsReceived > 0 && vb.PacketsReceived+ab.PacketsReceived > 0
-		})
-		_ = a.stop(t)
-		_ = b.stop(t)
+		// Hang up once both bots have what a bot counts as a working call (video, audio and a
+		// data message), so each ends without error; the set-up time is the first packet's.
+		working := func(rb *runningBot) bool {
+			v, au, d := rb.b.Totals()
+			return v.PacketsReceived > 0 && au.PacketsReceived > 0 && d.MessagesReceived > 0
+		}
+		testsync.Eventually(t, 20*time.Second, "video, audio and data both ways", func() bool { return working(a) && working(b) })
+		errA, errB := a.stop(t), b.stop(t)
 		cancel()
+		// A call that did not end cleanly or a bot with no first-media time is a failed
+		// sample, never a number in the table.
+		if errA != nil || errB != nil {
+			t.Fatalf("%s call %d: bots ended with %v, %v", mode, i, errA, errB)
+		}
+		if a.sum.FirstMedia.IsZero() || b.sum.FirstMedia.IsZero() {
+			t.Fatalf("%s call %d: no first-media time (a %v, b %v)", mode, i, a.sum.FirstMedia, b.sum.FirstMedia)
+		}
 		first := later(a.sum.FirstMedia, b.sum.FirstMedia)
+		if first.Before(start) {
+			t.Fatalf("%s call %d: first media at %v, before b started at %v", mode, i, first, start)
+		}
 		out = append(out, first.Sub(start).Round(100*time.Microsecond))
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s: no calls measured (ONERTC_BENCH_CALLS=%q)", mode, os.Getenv("ONERTC_BENCH_CALLS"))
 	}
 	slices.Sort(out)
 	return out
@@ -123,7 +138,10 @@ type serverProc struct {
 
 func startServerChild(t *testing.T) *serverProc {
 	t.Helper()
-	spec, _ := json.Marshal(childSpec{})
+	spec, err := json.Marshal(childSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = childEnv(envServer, string(spec))
 	cmd.Stderr = os.Stderr
@@ -189,8 +207,11 @@ func procCPU(t *testing.T, pid int) time.Duration {
 	}
 	// Fields after the ")" that closes the command name; utime and stime are 14 and 15.
 	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("/proc/%d/stat: utime %q, stime %q: %v %v", pid, f[11], f[12], err1, err2)
+	}
 	const ticks = 100 // USER_HZ on Linux
 	return time.Duration(ut+st) * time.Second / ticks
 }
@@ -206,13 +227,22 @@ func procMem(t *testing.T, pid int) (rss, hwm float64) {
 		if len(f) < 2 {
 			continue
 		}
-		kb, _ := strconv.ParseFloat(f[1], 64)
+		if f[0] != "VmRSS:" && f[0] != "VmHWM:" {
+			continue
+		}
+		kb, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			t.Fatalf("/proc/%d/status: %s %q: %v", pid, f[0], f[1], err)
+		}
 		switch f[0] {
 		case "VmRSS:":
 			rss = kb / 1024
 		case "VmHWM:":
 			hwm = kb / 1024
 		}
+	}
+	if rss == 0 || hwm == 0 {
+		t.Fatalf("/proc/%d/status: no VmRSS or VmHWM", pid)
 	}
 	return rss, hwm
 }

@@ -28,9 +28,15 @@ func TestBenchmarkBrowser(t *testing.T) {
 	ts := startServer(t, nil)
 	browser := newBrowser(t)
 	var ready, wasmStart, remote, joined []float64
-	mark := func(tb *tab, name string) float64 {
+	// A mark the page did not set fails the benchmark: averaging it in as a number would
+	// publish a figure nothing measured.
+	mark := func(tb *tab, run int, name string) float64 {
+		t.Helper()
 		var ms float64
 		tb.eval(`performance.getEntriesByName("`+name+`")[0]?.startTime ?? -1`, &ms)
+		if ms < 0 {
+			t.Fatalf("run %d: %s: the page set no performance mark %q", run, tb.name, name)
+		}
 		return ms
 	}
 	for i := range runs {
@@ -40,10 +46,10 @@ func TestBenchmarkBrowser(t *testing.T) {
 		a.waitFor("A waiting", `document.getElementById("room").dataset.state === "waiting"`, 15*time.Second)
 		b.joinRoom(room)
 		b.waitFor("remote video", `performance.getEntriesByName("onertc-remote-playing").length > 0`, 20*time.Second)
-		ready = append(ready, mark(b, "onertc-app-ready"))
-		wasmStart = append(wasmStart, mark(b, "onertc-wasm-start"))
-		remote = append(remote, mark(b, "onertc-remote-playing"))
-		joined = append(joined, remote[len(remote)-1]-mark(b, "onertc-join"))
+		ready = append(ready, mark(b, i, "onertc-app-ready"))
+		wasmStart = append(wasmStart, mark(b, i, "onertc-wasm-start"))
+		remote = append(remote, mark(b, i, "onertc-remote-playing"))
+		joined = append(joined, remote[len(remote)-1]-mark(b, i, "onertc-join"))
 		b.do(5*time.Second, pressKey("q"))
 		a.do(5*time.Second, pressKey("q"))
 		b.waitFor("B left", `document.getElementById("room").dataset.state === "ended"`, 10*time.Second)
@@ -51,12 +57,23 @@ func TestBenchmarkBrowser(t *testing.T) {
 	}
 	t.Logf("app ready (ms): %v", ready)
 	t.Logf("remote video (ms): %v", remote)
+	for name, series := range map[string][]float64{"app ready": ready, "wasm start": wasmStart, "remote video": remote, "join to video": joined} {
+		if len(series) != runs {
+			t.Fatalf("%s: %d samples of %d runs", name, len(series), runs)
+		}
+	}
 	raw, gz, br := web.DefaultAssets().WasmSizes()
+	if raw == 0 || gz == 0 || br == 0 {
+		t.Fatalf("wasm sizes raw %d, gzip %d, brotli %d: the app is not built (make wasm)", raw, gz, br)
+	}
 	var version string
-	_ = newTab(t, browser, "version").tryEval(`navigator.userAgent`, &version)
+	if err := newTab(t, browser, "version").tryEval(`navigator.userAgent`, &version); err != nil || version == "" {
+		t.Fatalf("the browser's user agent %q: %v", version, err)
+	}
 	writeResults(t, raw, gz, br, version, ready, wasmStart, remote, joined)
 }
 
+// median of a series that has samples (the benchmark fails before writing an empty one).
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
