@@ -81,6 +81,7 @@ func (r *room) dropPeer() {
 	r.peer.offs.run()
 	r.peer = nil
 	r.stats.reset()
+	r.showVerification(nil)
 	remote := byID("remote-video")
 	remote.Set("srcObject", js.Null())
 	r.onChannelClose(nil)

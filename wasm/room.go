@@ -47,6 +47,7 @@ type room struct {
 	rejoining bool
 	peer      *peerConn
 	state     string
+	verified  *client.Verification // of the current connection, nil without one
 
 	stats   statsState
 	infoOn  bool
@@ -156,6 +157,8 @@ func (r *room) onEvent(gen int, ev client.Event) {
 		}
 	case client.EventState:
 		r.onPeerState(ev.State)
+	case client.EventVerification:
+		r.showVerification(ev.Verification)
 	case client.EventBye:
 		r.dropPeer()
 		r.waiting("The other side hung up", "Waiting for someone to join. Send them this link:")

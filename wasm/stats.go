@@ -206,6 +206,7 @@ func (r *room) showStats(s *snapshot) {
 	if total := s.lost + s.received; total > 0 {
 		rows = append(rows, [2]string{"Packet loss", fmt.Sprintf("%.2f %% (%.0f of %.0f)", 100*s.lost/total, s.lost, total)})
 	}
+	rows = append(rows, verificationRows(r.verified)...)
 	dl := byID("stats")
 	dl.Call("replaceChildren")
 	for _, row := range rows {

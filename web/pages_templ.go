@@ -357,7 +357,7 @@ func RoomPage(p Page) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 25, "<span>Share</span></button></div></section><section id=\"ended\" class=\"card ended\"><h2 id=\"ended-title\">You left the call</h2><p id=\"ended-detail\" class=\"lead\"></p><div class=\"row\"><button id=\"rejoin-button\" class=\"btn primary\" type=\"button\">Rejoin</button> <a id=\"new-room-button\" class=\"btn\" href=\"/\">New room</a></div></section><p id=\"status-div\" class=\"status\" role=\"status\" aria-live=\"polite\">Loading the app…</p><nav id=\"controls\" class=\"controls\" aria-label=\"Call controls\"><button id=\"mute-audio\" class=\"btn round\" type=\"button\" title=\"Mute microphone (m)\" aria-pressed=\"false\"><span class=\"on\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 25, "<span>Share</span></button></div></section><section id=\"ended\" class=\"card ended\"><h2 id=\"ended-title\">You left the call</h2><p id=\"ended-detail\" class=\"lead\"></p><div class=\"row\"><button id=\"rejoin-button\" class=\"btn primary\" type=\"button\">Rejoin</button> <a id=\"new-room-button\" class=\"btn\" href=\"/\">New room</a></div></section><p id=\"status-div\" class=\"status\" role=\"status\" aria-live=\"polite\">Loading the app…</p><p id=\"verify\" class=\"verify\" hidden><span class=\"verify-label\">Verification code</span> <strong id=\"verify-code\"></strong> <span class=\"hint\">Read this to each other: if it differs, someone is in the middle.</span></p><nav id=\"controls\" class=\"controls\" aria-label=\"Call controls\"><button id=\"mute-audio\" class=\"btn round\" type=\"button\" title=\"Mute microphone (m)\" aria-pressed=\"false\"><span class=\"on\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -484,7 +484,7 @@ func FullPage(p Page) templ.Component {
 			var templ_7745c5c3_Var22 string
 			templ_7745c5c3_Var22, templ_7745c5c3_Err = templ.JoinStringErrs(p.Config.Room)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 182, Col: 78}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 187, Col: 78}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var22))
 			if templ_7745c5c3_Err != nil {
@@ -497,7 +497,7 @@ func FullPage(p Page) templ.Component {
 			var templ_7745c5c3_Var23 templ.SafeURL
 			templ_7745c5c3_Var23, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL("/r/" + p.Suggested))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 184, Col: 69}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 189, Col: 69}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var23))
 			if templ_7745c5c3_Err != nil {
