@@ -159,8 +159,10 @@ func chatBothWays(a, b *tab, when string) {
 	for _, dir := range [][2]*tab{{a, b}, {b, a}} {
 		from, to := dir[0], dir[1]
 		line := fmt.Sprintf("%s to %s %s", from.name, to.name, when)
-		from.do(5*time.Second, sendKeys("#chat-input", line+"\n"))
-		to.waitFor("chat line "+jsString(line), `[...document.querySelectorAll("#chat-log li.theirs")].some(li => li.textContent === `+jsString(line)+`)`, 10*time.Second)
+		// Typing sends one DevTools event per key: on a 2-core machine busy with other tests a
+		// line took over 5 s, so the deadlines only catch a chat that does not work.
+		from.do(30*time.Second, sendKeys("#chat-input", line+"\n"))
+		to.waitFor("chat line "+jsString(line), `[...document.querySelectorAll("#chat-log li.theirs")].some(li => li.textContent === `+jsString(line)+`)`, 20*time.Second)
 	}
 }
 
