@@ -43,6 +43,11 @@ type mitm struct {
 
 	in      chan mitmMsg
 	offered bool // the peer facing b has sent its offer
+
+	// ctx ends when the test does; senders counts the goroutines sending as a bot, which
+	// the test waits for, so none reports after it.
+	ctx     context.Context
+	senders sync.WaitGroup
 }
 
 type mitmMsg struct {
@@ -52,7 +57,8 @@ type mitmMsg struct {
 
 func newMITM(t *testing.T, serverURL string) *mitm {
 	t.Helper()
-	m := &mitm{t: t, in: make(chan mitmMsg, 256)}
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &mitm{t: t, in: make(chan mitmMsg, 256), ctx: ctx}
 	se := webrtc.SettingEngine{LoggerFactory: client.PionLoggerFactory(testLogger().With("bot", "mitm"))}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetDTLSRetransmissionInterval(100 * time.Millisecond)
@@ -78,7 +84,6 @@ func newMITM(t *testing.T, serverURL string) *mitm {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -87,6 +92,11 @@ func newMITM(t *testing.T, serverURL string) *mitm {
 	t.Cleanup(func() {
 		cancel()
 		<-done
+		// Closed peers gather no more candidates, so no sender starts after this.
+		for _, p := range m.peers {
+			_ = p.Close()
+		}
+		m.senders.Wait()
 	})
 	return m
 }
@@ -285,11 +295,13 @@ func (tr *mitmTransport) send(msg string) {
 	tr.sending = true
 	tr.mu.Unlock()
 	if start {
+		tr.m.senders.Add(1)
 		go tr.drain()
 	}
 }
 
 func (tr *mitmTransport) drain() {
+	defer tr.m.senders.Done()
 	for {
 		tr.mu.Lock()
 		if len(tr.outbox) == 0 {
@@ -300,10 +312,10 @@ func (tr *mitmTransport) drain() {
 		msg := tr.outbox[0]
 		tr.outbox = tr.outbox[1:]
 		tr.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		ctx, cancel := context.WithTimeout(tr.m.ctx, 20*time.Second)
 		err := tr.deliver(ctx, msg)
 		cancel()
-		if err != nil {
+		if err != nil && tr.m.ctx.Err() == nil {
 			tr.m.t.Errorf("man in the middle sending as side %d: %v", tr.side, err)
 		}
 	}
