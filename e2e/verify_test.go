@@ -3,7 +3,11 @@
 package e2e
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"regexp"
 	"testing"
 	"time"
 
@@ -131,6 +135,51 @@ func TestVerificationCodeExposesManInTheMiddle(t *testing.T) {
 		// What the man in the middle computes on its leg is what that side reads aloud.
 		if v, err := client.NewVerification(local, remote); err != nil || v.Code != tc.rec.VerificationCode {
 			t.Errorf("man in the middle's leg to %s: code %q (%v), %s prints %q", tc.name, v.Code, err, tc.name, tc.rec.VerificationCode)
+		}
+	}
+}
+
+// TestBotCommandPrintsVerificationCode: `onertc bot --count 2` (the command's own code, in
+// process) prints a verification line for each bot once connected, with the same code.
+func TestBotCommandPrintsVerificationCode(t *testing.T) {
+	s := startServer(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	args := []string{"--server", s.URL, "--room", "verify-cli", "--count", "2", "--loopback", "--duration", "2s", "--stats", "1h"}
+	if code := bot.Command(ctx, args, &out, &errOut); code != 0 {
+		t.Fatalf("onertc bot exited %d: %s", code, errOut.String())
+	}
+	var codes [2][]string
+	connected := [2]bool{}
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		var rec bot.Record
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		if rec.Bot < 0 || rec.Bot > 1 {
+			t.Fatalf("line of bot %d", rec.Bot)
+		}
+		switch rec.Event {
+		case "connected":
+			connected[rec.Bot] = true
+		case "verification":
+			if !connected[rec.Bot] {
+				t.Errorf("bot %d printed its code before connecting", rec.Bot)
+			}
+			codes[rec.Bot] = append(codes[rec.Bot], rec.VerificationCode)
+		}
+	}
+	// A bot prints the code again after an ICE restart (a loaded machine may cause one):
+	// the DTLS session, and so the code, stays.
+	shape := regexp.MustCompile(`^[0-9]{4} [0-9]{4} [0-9]{4}$`)
+	if len(codes[0]) == 0 || len(codes[1]) == 0 || !shape.MatchString(codes[0][0]) {
+		t.Fatalf("verification lines: bot 0 %q, bot 1 %q\n%s", codes[0], codes[1], out.String())
+	}
+	for _, c := range append(codes[0], codes[1]...) {
+		if c != codes[0][0] {
+			t.Fatalf("verification lines: bot 0 %q, bot 1 %q; want one code", codes[0], codes[1])
 		}
 	}
 }
