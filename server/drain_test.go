@@ -24,6 +24,7 @@ const drainNoticeForTest = 800 * time.Millisecond
 type servedInstance struct {
 	*testServer
 	turnAddr string
+	ls       Listeners
 	stop     context.CancelFunc
 	done     chan error
 }
@@ -52,8 +53,9 @@ func startDrainInstance(t *testing.T, redisURL string, relayPorts uint16, drain 
 	in := &servedInstance{
 		testServer: &testServer{Server: srv, url: "http://" + ln.Addr().String(), host: ln.Addr().String()},
 		turnAddr:   udp.LocalAddr().String(), stop: cancel, done: make(chan error, 1),
+		ls: Listeners{HTTP: ln, TURNUDP: []net.PacketConn{udp}},
 	}
-	go func() { in.done <- srv.Serve(ctx, Listeners{HTTP: ln, TURNUDP: []net.PacketConn{udp}}) }()
+	go func() { in.done <- srv.Serve(ctx, in.ls) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -204,5 +206,78 @@ func TestRedisDrainMovesSocketsAndWaitsForTURN(t *testing.T) {
 				t.Fatal("Serve did not return after the drain")
 			}
 		})
+	}
+}
+
+// A hand-over in Redis mode (Release after another server took copies of the listeners, as
+// a process started by SIGUSR2 does): the old server closes its relay sockets with 1001 at
+// once, without the balancer notice (the port stays served), their clients re-register on
+// the same address and land on the successor, and the old Serve returns.
+func TestReleaseInRedisMode(t *testing.T) {
+	rs := redistest.Start(t)
+	old := startDrainInstance(t, rs.URL(), 62960, 20*time.Second)
+	socks := old.ls.Sockets()
+	if len(socks) != 2 || socks[0].Name != "http" || socks[1].Name != "turn-udp" {
+		t.Fatalf("Sockets() = %+v, want the http listener and the TURN UDP socket", socks)
+	}
+	a := old.join(t, "release")
+	wsA := watchSocket(t, old, "release", a.ClientID)
+	testsync.Eventually(t, 5*time.Second, "A online", func() bool { return old.relay.Stats().OpenWS == 1 })
+
+	// The successor serves a copy of the old server's listening socket.
+	f, err := socks[0].Conn.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyLn, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Redis, cfg.RelayGrace, cfg.TURN.Disabled = rs.URL(), 5*time.Second, true
+	cfg.Limits, cfg.MaxSocketsPerIP = RateLimits{}, 0
+	next, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	nextDone := make(chan error, 1)
+	go func() { nextDone <- next.Serve(ctx, Listeners{HTTP: copyLn}) }()
+	t.Cleanup(func() { cancel(); <-nextDone })
+
+	released := time.Now()
+	old.Release(nil)
+	select {
+	case <-wsA.ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the released server did not close A's socket")
+	}
+	if !websocket.IsCloseError(wsA.err, websocket.CloseGoingAway) {
+		t.Fatalf("A's socket ended with %v, want close 1001", wsA.err)
+	}
+	if took := wsA.at.Sub(released); took >= drainNoticeForTest {
+		t.Fatalf("A's socket closed %v after Release, want at once (no balancer notice)", took)
+	}
+	b := old.join(t, "release") // the address is the successor's now
+	if n := next.relay.Stats(); n.OpenWS != 0 {
+		t.Fatalf("successor has %d sockets before A re-registers", n.OpenWS)
+	}
+	if r := old.message(t, "release", b.ClientID, "to A on the successor"); r != protocol.ResultSuccess {
+		t.Fatalf("message = %s", r)
+	}
+	wsA2 := watchSocket(t, old, "release", a.ClientID)
+	wsA2.expect(t, "to A on the successor")
+	if next.relay.Stats().OpenWS != 1 {
+		t.Fatal("A's new socket is not on the successor")
+	}
+	select {
+	case err := <-old.done:
+		old.done <- err
+		if err != nil {
+			t.Fatalf("the released Serve = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the released Serve did not return")
 	}
 }
