@@ -3,9 +3,6 @@ package client
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -38,19 +35,36 @@ func ParseFingerprint(algorithm, value string) (Fingerprint, error) {
 	}
 	digest := make([]byte, size)
 	for i, p := range parts {
-		if len(p) != 2 {
+		hi, ok1 := hexDigit(p, 0)
+		lo, ok2 := hexDigit(p, 1)
+		if len(p) != 2 || !ok1 || !ok2 {
 			return Fingerprint{}, fmt.Errorf("%w: group %d is %q, want two hex digits", ErrBadFingerprint, i+1, p)
 		}
-		if _, err := hex.Decode(digest[i:i+1], []byte(p)); err != nil {
-			return Fingerprint{}, fmt.Errorf("%w: group %d: %w", ErrBadFingerprint, i+1, err)
-		}
+		digest[i] = hi<<4 | lo
 	}
 	return Fingerprint{Algorithm: alg, Digest: digest}, nil
 }
 
+// hexDigit is the value of s[i] as a hex digit, either case (encoding/hex is kept out of the
+// browser app).
+func hexDigit(s string, i int) (byte, bool) {
+	if i >= len(s) {
+		return 0, false
+	}
+	switch c := s[i]; {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
 // SHA256Fingerprint is the sha-256 fingerprint of a DER certificate.
 func SHA256Fingerprint(der []byte) Fingerprint {
-	sum := sha256.Sum256(der)
+	sum := sha256Sum(der)
 	return Fingerprint{Algorithm: "sha-256", Digest: sum[:]}
 }
 
@@ -115,11 +129,12 @@ func VerificationCode(a, b Fingerprint) (string, error) {
 	if bytes.Compare(ea, eb) > 0 {
 		ea, eb = eb, ea
 	}
-	h := sha256.New()
-	h.Write([]byte(verificationDomain))
-	h.Write(ea)
-	h.Write(eb)
-	n := binary.BigEndian.Uint64(h.Sum(nil)[:8]) % 1_000_000_000_000
+	sum := sha256Sum(append(append([]byte(verificationDomain), ea...), eb...))
+	var n uint64
+	for _, c := range sum[:8] {
+		n = n<<8 | uint64(c)
+	}
+	n %= 1_000_000_000_000
 	s := fmt.Sprintf("%012d", n)
 	return s[:4] + " " + s[4:8] + " " + s[8:], nil
 }
