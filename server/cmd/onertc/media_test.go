@@ -95,12 +95,12 @@ func (w *mediaWatch) flowingSince(t time.Time) (bool, time.Duration) {
 	return ok, slices.Max(w.longest)
 }
 
-// Bounds on what a kill may cost the bots' call, from the run recorded in
-// bench/failover/RESULTS.md (scripts/bench-failover). Media: twice that run's median stop
-// (3.21 s with ICEFailAfter 3 s; 3.20-3.30 s in six runs under -race), so a bot that waits for
-// its default 9 s, or restarts twice, fails. Signaling came back within 0.06 s there; 2 s
-// leaves a busy machine room while catching a client that waits for a timeout instead of
-// reconnecting at once.
+// Bounds on what a kill may cost the bots' call, from scripts/bench-failover's run
+// (bench/failover/RESULTS.md). Media: twice the recorded median stop (3.25 s with
+// ICEFailAfter 3 s; 3.18-3.39 s in 13 kills, 3.20-3.30 s in six runs under -race), so a bot
+// that waits for its default 9 s, or restarts twice, fails. Signaling came back within 0.06 s
+// there; 2 s leaves a busy machine room while catching a client that waits for a timeout
+// instead of reconnecting at once.
 const (
 	botMediaGapBound     = 6500 * time.Millisecond
 	botSignalingGapBound = 2 * time.Second
