@@ -19,7 +19,7 @@ func requireTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		t.Fatalf("%s not found: install coTurn's clients (apt-get install -y coturn) to run the interop tests", name)
+		t.Fatalf("%s not found: run `make deps` (installs Debian's coturn, whose clients the interop tests drive)", name)
 	}
 	return p
 }
