@@ -63,9 +63,12 @@ func hexDigit(s string, i int) (byte, bool) {
 }
 
 // SHA256Fingerprint is the sha-256 fingerprint of a DER certificate.
-func SHA256Fingerprint(der []byte) Fingerprint {
-	sum := sha256Sum(der)
-	return Fingerprint{Algorithm: "sha-256", Digest: sum[:]}
+func SHA256Fingerprint(der []byte) (Fingerprint, error) {
+	sum, err := sha256Sum(der)
+	if err != nil {
+		return Fingerprint{}, fmt.Errorf("certificate fingerprint: %w", err)
+	}
+	return Fingerprint{Algorithm: "sha-256", Digest: sum[:]}, nil
 }
 
 // String is the SDP form, "sha-256 AB:CD:…".
@@ -129,7 +132,10 @@ func VerificationCode(a, b Fingerprint) (string, error) {
 	if bytes.Compare(ea, eb) > 0 {
 		ea, eb = eb, ea
 	}
-	sum := sha256Sum(append(append([]byte(verificationDomain), ea...), eb...))
+	sum, err := sha256Sum(append(append([]byte(verificationDomain), ea...), eb...))
+	if err != nil {
+		return "", fmt.Errorf("verification code: %w", err)
+	}
 	var n uint64
 	for _, c := range sum[:8] {
 		n = n<<8 | uint64(c)

@@ -41,5 +41,8 @@ func (p *PionPeer) DTLSFingerprints(context.Context) (local, remote Fingerprint,
 	}
 	// Browsers name a certificate's fingerprint after its signature's hash: SHA-256 for the
 	// ECDSA certificates browsers and pion generate, so the two sides hash alike.
-	return local, SHA256Fingerprint(der), nil
+	if remote, err = SHA256Fingerprint(der); err != nil {
+		return Fingerprint{}, Fingerprint{}, fmt.Errorf("dtls fingerprints: remote certificate: %w", err)
+	}
+	return local, remote, nil
 }

@@ -13,6 +13,20 @@ import (
 
 func repeat(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }
 
+// fingerprintOf is the sha-256 fingerprint of der, through the build's own hash (Web Crypto
+// under node, crypto/sha256 natively).
+func fingerprintOf(t *testing.T, der string) Fingerprint {
+	t.Helper()
+	f, err := SHA256Fingerprint([]byte(der))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sha256.Sum256([]byte(der)); !bytes.Equal(f.Digest, want[:]) {
+		t.Fatalf("SHA256Fingerprint(%q) = %x, crypto/sha256 says %x", der, f.Digest, want)
+	}
+	return f
+}
+
 // TestVerificationCodeKnownVectors holds the derivation to values worked out apart from the
 // implementation. For a = sha-256 of 32 bytes 0x01 and b = sha-256 of 32 bytes 0x02, the
 // hash input is "onertc verification code v1\x00", then 0x07 "sha-256" 0x20 and 32×0x01
@@ -65,8 +79,10 @@ func TestVerificationCodeKnownVectors(t *testing.T) {
 // change to either changes the code, and the code is 12 digits in groups of 4.
 func TestVerificationCodeProperties(t *testing.T) {
 	shape := regexp.MustCompile(`^[0-9]{4} [0-9]{4} [0-9]{4}$`)
+	alice, bob := fingerprintOf(t, "alice's certificate"), fingerprintOf(t, "bob's certificate")
+	mallory, m1, m2 := fingerprintOf(t, "mallory"), fingerprintOf(t, "m1"), fingerprintOf(t, "m2")
 	base := func() (Fingerprint, Fingerprint) {
-		return SHA256Fingerprint([]byte("alice's certificate")), SHA256Fingerprint([]byte("bob's certificate"))
+		return Fingerprint{alice.Algorithm, bytes.Clone(alice.Digest)}, Fingerprint{bob.Algorithm, bytes.Clone(bob.Digest)}
 	}
 	x, y := base()
 	want, err := VerificationCode(x, y)
@@ -86,9 +102,9 @@ func TestVerificationCodeProperties(t *testing.T) {
 	}{
 		{"first bit of local", func(x, _ *Fingerprint) { x.Digest[0] ^= 0x80 }},
 		{"last bit of remote", func(_, y *Fingerprint) { y.Digest[31] ^= 0x01 }},
-		{"remote replaced (man in the middle)", func(_, y *Fingerprint) { *y = SHA256Fingerprint([]byte("mallory")) }},
+		{"remote replaced (man in the middle)", func(_, y *Fingerprint) { *y = mallory }},
 		{"both replaced", func(x, y *Fingerprint) {
-			*x, *y = SHA256Fingerprint([]byte("m1")), SHA256Fingerprint([]byte("m2"))
+			*x, *y = m1, m2
 		}},
 		{"same certificate twice", func(x, y *Fingerprint) { *y = *x }},
 		{"algorithm name, same bytes", func(x, _ *Fingerprint) { x.Algorithm = "sha-1"; x.Digest = x.Digest[:20] }},
@@ -112,7 +128,7 @@ func TestVerificationCodeProperties(t *testing.T) {
 }
 
 func TestVerificationCodeRefusesBadFingerprints(t *testing.T) {
-	good := SHA256Fingerprint([]byte("x"))
+	good := fingerprintOf(t, "x")
 	for _, tc := range []struct {
 		name string
 		f    Fingerprint
