@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -64,9 +65,13 @@ func (r Report) CallWorks() bool {
 	return false
 }
 
+// errKeyRefused: the server has a --turn-api-key and was not given it.
+var errKeyRefused = errors.New("the server wants its TURN API key")
+
 // Options configure a check.
 type Options struct {
 	Server  string
+	APIKey  string        // the server's --turn-api-key, if it has one
 	Timeout time.Duration // per transport; default 15 s
 	Logger  *slog.Logger
 	HTTP    *http.Client
@@ -88,6 +93,9 @@ func Run(ctx context.Context, opts Options) Report {
 	if err != nil {
 		rep.Error = err.Error()
 		rep.Fix = "check that the URL is right and the server runs: curl " + strings.TrimRight(opts.Server, "/") + "/healthz"
+		if errors.Is(err, errKeyRefused) {
+			rep.Fix = "pass the server's --turn-api-key with --turn-api-key-file FILE"
+		}
 		return rep
 	}
 	var turnURIs []string
@@ -154,7 +162,11 @@ func iceServers(ctx context.Context, opts Options) ([]protocol.ICEServer, error)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("server URL %q: want http(s)://host[:port]", opts.Server)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String()+"/v1alpha/iceconfig", strings.NewReader("{}"))
+	endpoint := u.JoinPath("/v1alpha/iceconfig")
+	if opts.APIKey != "" {
+		endpoint.RawQuery = url.Values{"key": {opts.APIKey}}.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint.String(), strings.NewReader("{}"))
 	if err != nil {
 		return nil, fmt.Errorf("ice config request: %w", err)
 	}
@@ -163,6 +175,12 @@ func iceServers(ctx context.Context, opts Options) ([]protocol.ICEServer, error)
 		return nil, fmt.Errorf("server unreachable: %w", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusForbidden {
+		if opts.APIKey == "" {
+			return nil, fmt.Errorf("POST /v1alpha/iceconfig: HTTP 403: %w", errKeyRefused)
+		}
+		return nil, fmt.Errorf("POST /v1alpha/iceconfig: HTTP 403 with the key given: %w", errKeyRefused)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("POST /v1alpha/iceconfig: HTTP %d", resp.StatusCode)
 	}

@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -87,4 +89,47 @@ func TestCheck(t *testing.T) {
 			t.Fatalf("exit %d", code)
 		}
 	})
+}
+
+// TestCheckWithAPIKey: a server with --turn-api-key hands check its TURN servers only with
+// the key; without it, or with a wrong one, check says which flag to pass.
+func TestCheckWithAPIKey(t *testing.T) {
+	cfg := servertest.Config()
+	cfg.TURN.RelayPortMin, cfg.TURN.RelayPortMax = 63000, 63999
+	cfg.TURN.APIKey = "s3cret-key"
+	url := servertest.StartT(t, cfg, servertest.Options{}).URL
+	keyFile := func(content string) string {
+		p := filepath.Join(t.TempDir(), "key")
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		wantExit int
+		wantOut  string // in the report or on stderr
+	}{
+		{"no key", nil, 1, "--turn-api-key-file"},
+		{"wrong key", []string{"--turn-api-key-file", keyFile("nope\n")}, 1, "HTTP 403 with the key given"},
+		{"right key", []string{"--turn-api-key-file", keyFile("s3cret-key\n")}, 0, `"ok": true`},
+		{"empty key file", []string{"--turn-api-key-file", keyFile("\n")}, 1, "want the key alone on one line"},
+		{"missing key file", []string{"--turn-api-key-file", filepath.Join(t.TempDir(), "none")}, 1, "no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			args := append(append([]string{"--json", "--timeout", "5s"}, tc.args...), url)
+			code := Command(context.Background(), args, &out, &errOut)
+			if code != tc.wantExit {
+				t.Errorf("exit %d, want %d:\n%s%s", code, tc.wantExit, out.String(), errOut.String())
+			}
+			if all := out.String() + errOut.String(); !strings.Contains(all, tc.wantOut) {
+				t.Errorf("output lacks %q:\n%s", tc.wantOut, all)
+			}
+			if strings.Contains(out.String()+errOut.String(), "s3cret-key") {
+				t.Errorf("the key was printed:\n%s%s", out.String(), errOut.String())
+			}
+		})
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
+	"strings"
 	"time"
 )
 
@@ -23,6 +25,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	timeout := fs.Duration("timeout", 15*time.Second, "how long each transport may take to connect")
 	verbose := fs.Bool("verbose", false, "log what the bots do to stderr")
+	keyFile := fs.String("turn-api-key-file", "", "file holding the server's --turn-api-key, when it has one (a file, so the key stays out of ps)")
 	refuse := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "onertc check: "+format+"\n", a...)
 		fmt.Fprintln(stderr, "usage: onertc check [flags] https://your.server (onertc check --help for the flags)")
@@ -45,11 +48,19 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if u, err := url.Parse(fs.Arg(0)); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return refuse("server URL %q: want http(s)://host[:port]", fs.Arg(0))
 	}
+	var key string
+	if *keyFile != "" {
+		var err error
+		if key, err = readKeyFile(*keyFile); err != nil {
+			fmt.Fprintln(stderr, "onertc check:", err)
+			return 1
+		}
+	}
 	log := slog.New(slog.DiscardHandler)
 	if *verbose {
 		log = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	rep := Run(ctx, Options{Server: fs.Arg(0), Timeout: *timeout, Logger: log})
+	rep := Run(ctx, Options{Server: fs.Arg(0), APIKey: key, Timeout: *timeout, Logger: log})
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -61,4 +72,17 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	return 1
+}
+
+// readKeyFile reads a key file's one line, its newline trimmed.
+func readKeyFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--turn-api-key-file: %w", err)
+	}
+	key := strings.TrimRight(string(b), "\r\n")
+	if key == "" || strings.ContainsAny(key, "\r\n") {
+		return "", fmt.Errorf("--turn-api-key-file %s: want the key alone on one line", path)
+	}
+	return key, nil
 }
