@@ -69,6 +69,14 @@ func (ts *testServer) post(t testing.TB, path, body string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// leave posts /leave (or /bye, as route) for a client, which answers 200 with no body.
+func (ts *testServer) leave(t testing.TB, route, roomID, clientID string) {
+	t.Helper()
+	if code, body := ts.post(t, "/"+route+"/"+roomID+"/"+clientID, ""); code != http.StatusOK || body != "" {
+		t.Fatalf("%s %s/%s = %d %q, want 200 with an empty body", route, roomID, clientID, code, body)
+	}
+}
+
 func (ts *testServer) join(t testing.TB, roomID string) protocol.RoomParams {
 	t.Helper()
 	status, body := ts.post(t, "/join/"+roomID, "")

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/protocol"
 )
 
 // scrape reads /metrics with the Prometheus text parser and returns value by
@@ -68,7 +69,9 @@ func TestMetricsFollowACall(t *testing.T) {
 	}
 	a := ts.join(t, "metered")
 	b := ts.join(t, "metered")
-	ts.post(t, "/join/metered", "") // FULL
+	if status, body := ts.post(t, "/join/metered", ""); status != http.StatusOK || !strings.Contains(body, `"result":"`+protocol.ResultFull+`"`) {
+		t.Fatalf("third join = %d %s, want %s", status, body, protocol.ResultFull)
+	}
 	wsA, wsB := ts.dial(t), ts.dial(t)
 	wsA.register("metered", a.ClientID)
 	wsB.register("metered", b.ClientID)
@@ -346,8 +349,8 @@ func TestDrainOnShutdown(t *testing.T) {
 		t.Fatalf("message = %s", r)
 	}
 	wsB.expectMsg("last words")
-	ts.post(t, "/leave/draining/"+b.ClientID, "")
-	ts.post(t, "/leave/draining/"+a.ClientID, "")
+	ts.leave(t, "leave", "draining", b.ClientID)
+	ts.leave(t, "leave", "draining", a.ClientID)
 	select {
 	case err := <-done:
 		if err != nil {
