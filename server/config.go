@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onertc/onertc/server/access"
 	"github.com/onertc/onertc/server/redisconn"
 	"github.com/onertc/onertc/server/turn"
 )
@@ -55,8 +56,25 @@ type Config struct {
 	Redis        string
 	RedisCluster bool
 
-	TLS  TLSConfig
-	TURN TURNConfig
+	TLS    TLSConfig
+	TURN   TURNConfig
+	Access AccessConfig
+}
+
+// AccessConfig is who may use the server (server/access): anyone (open, AppRTC's way), or
+// holders of the password or of an invite link (password).
+type AccessConfig struct {
+	// Mode is "open" (the default when empty) or "password".
+	Mode string
+	// Password is the server password (password mode); only ever read from a file.
+	Password string
+	// Key, when set, is the secret the session and invite tokens are signed with (derived);
+	// empty: derived from the TURN secret. Instances behind one load balancer need the same.
+	Key string
+	// SessionTTL is how long the cookie given for the password admits a browser;
+	// InviteTTL how long an invite link works; TURNTTL the lifetime of TURN credentials
+	// in password mode (calls outlive it: see server/turn's expiry rule).
+	SessionTTL, InviteTTL, TURNTTL time.Duration
 }
 
 // TURNConfig is the built-in TURN server's part of Config.
@@ -117,6 +135,12 @@ func DefaultConfig() Config {
 			RelayPortMax:     65535,
 			SelfTestInterval: 5 * time.Minute,
 		},
+		Access: AccessConfig{
+			Mode:       string(access.Open),
+			SessionTTL: 7 * 24 * time.Hour,
+			InviteTTL:  24 * time.Hour,
+			TURNTTL:    10 * time.Minute,
+		},
 	}
 }
 
@@ -167,6 +191,9 @@ func (c *Config) Validate() error {
 	if c.MetricsAuth != "" && !strings.Contains(c.MetricsAuth, ":") {
 		errs = append(errs, errors.New("metrics auth: want user:password"))
 	}
+	if err := c.Access.validate(c); err != nil {
+		errs = append(errs, err)
+	}
 	if !c.TURN.Disabled {
 		t := c.TURN
 		if t.TTL < time.Second {
@@ -190,4 +217,31 @@ func (c *Config) Validate() error {
 
 func constantTimeEqual(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+func (a AccessConfig) validate(c *Config) error {
+	mode := access.Open
+	if a.Mode != "" {
+		m, err := access.ParseMode(a.Mode)
+		if err != nil {
+			return fmt.Errorf("--access: %w", err)
+		}
+		mode = m
+	}
+	if mode != access.Password {
+		return nil
+	}
+	var errs []error
+	if a.Password == "" {
+		errs = append(errs, errors.New("--access password needs --access-password-file"))
+	}
+	if a.SessionTTL < time.Minute || a.InviteTTL < time.Second || a.TURNTTL < time.Second {
+		errs = append(errs, fmt.Errorf("access ttls (cookie %v, invite %v, turn %v): the cookie's must be at least 1m, the others 1s",
+			a.SessionTTL, a.InviteTTL, a.TURNTTL))
+	}
+	if a.Key == "" && c.TURN.Secret == "" && c.Redis != "" {
+		// A random key per instance would make one instance's cookie unknown to the others.
+		errs = append(errs, errors.New("--access password with --redis needs --turn-secret or --access-key-file: instances must sign cookies with one key"))
+	}
+	return errors.Join(errs...)
 }

@@ -20,14 +20,19 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /{$}", s.handleIndex)
 	mux.HandleFunc("GET /r/{room}", s.handleRoomPage)
 	mux.Handle("GET /static/", web.DefaultAssets())
-	mux.HandleFunc("POST /join/{room}", s.limit(s.limiters.join, s.handleJoin))
-	mux.HandleFunc("POST /message/{room}/{client}", s.limit(s.limiters.message, s.handleMessage))
-	mux.HandleFunc("POST /leave/{room}/{client}", s.handleLeave)
-	mux.HandleFunc("POST /bye/{room}/{client}", s.handleLeave)
-	mux.HandleFunc("GET /params", s.handleParams)
-	mux.HandleFunc("GET /ws", s.limit(s.limiters.ws, s.relay.ServeWS))
+	// In password mode (s.guard) these answer 401 unless the cookies admit the room.
+	mux.HandleFunc("POST /join/{room}", s.limit(s.limiters.join, s.guard(s.handleJoin)))
+	mux.HandleFunc("POST /message/{room}/{client}", s.limit(s.limiters.message, s.guard(s.handleMessage)))
+	mux.HandleFunc("POST /leave/{room}/{client}", s.guard(s.handleLeave))
+	mux.HandleFunc("POST /bye/{room}/{client}", s.guard(s.handleLeave))
+	mux.HandleFunc("GET /params", s.guard(s.handleParams))
+	mux.HandleFunc("GET /ws", s.limit(s.limiters.ws, s.guard(s.relay.ServeWS)))
 	// /collider is the same signaling as /message by another door: one bucket for both.
-	mux.HandleFunc("/collider/{room}/{client}", s.limit(s.limiters.message, s.relay.ServeCollider))
+	mux.HandleFunc("/collider/{room}/{client}", s.limit(s.limiters.message, s.guard(s.relay.ServeCollider)))
+	if s.access != nil {
+		mux.HandleFunc("POST /login", s.handleLogin)
+		mux.HandleFunc("POST /invite/{room}", s.handleInvite)
+	}
 	// Public and unlimited, as Collider's was: it reads a few counters (no lock, nothing
 	// that grows with the rooms), so it costs no more than /healthz, less than a limiter.
 	mux.HandleFunc("GET /status", s.relay.ServeStatus)
@@ -38,8 +43,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	if s.turn != nil {
 		mux.HandleFunc("GET /healthz/turn", s.handleTURNHealth)
-		mux.Handle("/turn", s.limit(s.limiters.turn, s.turn.rest.turn.ServeHTTP))
-		mux.Handle("/v1alpha/iceconfig", s.limit(s.limiters.turn, s.turn.rest.iceConfig.ServeHTTP))
+		mux.Handle("/turn", s.limit(s.limiters.turn, s.guard(s.turn.rest.turn.ServeHTTP)))
+		mux.Handle("/v1alpha/iceconfig", s.limit(s.limiters.turn, s.guard(s.turn.rest.iceConfig.ServeHTTP)))
 	}
 	if s.cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", s.metricsHandler())

@@ -32,7 +32,7 @@ func (s *Server) joinICEServers() []protocol.ICEServer {
 	if len(uris) == 0 { // never an entry with empty urls
 		return nil
 	}
-	ttl := s.cfg.TURN.TTL
+	ttl := s.turnTTL()
 	if ttl <= 0 {
 		ttl = turn.DefaultTTL
 	}

@@ -27,6 +27,9 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, target, http.StatusSeeOther)
 		return
 	}
+	if !s.admitPage(w, r, "") {
+		return
+	}
 	p := s.pageData(r, page.Index, "", "onertc · video calls")
 	p.Suggested = roomname.Random()
 	s.render(w, r, p, web.IndexPage(p))
@@ -36,7 +39,7 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 // already holds two clients (the app also shows it should it lose the race at /join).
 func (s *Server) handleRoomPage(w http.ResponseWriter, r *http.Request) {
 	roomID, _, ok := ids(w, r, false)
-	if !ok {
+	if !ok || !s.admitPage(w, r, roomID) {
 		return
 	}
 	n, err := s.rooms.Occupancy(r.Context(), roomID)
@@ -59,10 +62,14 @@ func (s *Server) handleRoomPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) pageData(r *http.Request, kind, roomID, title string) web.Page {
 	params := s.roomParams(r, roomID)
 	return web.Page{Title: title, Assets: web.DefaultAssets(),
-		Config: page.Config{Page: kind, Room: roomID, Params: &params}}
+		Config: page.Config{Page: kind, Room: roomID, Params: &params, Access: s.accessMode()}}
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, p web.Page, c templ.Component) {
+	s.renderStatus(w, r, http.StatusOK, p, c)
+}
+
+func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, status int, p web.Page, c templ.Component) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store") // the pre-filled name and occupancy are per request
@@ -71,6 +78,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, p web.Page, c te
 		params = &p.Config.Params.Params
 	}
 	setPageSecurityHeaders(h, params)
+	w.WriteHeader(status)
 	if err := c.Render(context.WithoutCancel(r.Context()), w); err != nil {
 		s.log.Warn("render page", "page", p.Config.Page, "err", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/onertc/onertc/server/access"
 	"github.com/onertc/onertc/server/demux"
 	"github.com/onertc/onertc/server/errcount"
 	"github.com/onertc/onertc/server/redisconn"
@@ -51,7 +52,8 @@ type Server struct {
 	relay     *signal.Relay
 	metrics   *metrics
 	errs      *errcount.Counter // failures of work no caller waits for, by op (metrics)
-	limiters  struct{ join, message, turn, ws *limiter }
+	limiters  struct{ join, message, turn, ws, login *limiter }
+	access    *access.Keeper // password mode's; nil in open mode (see admission.go)
 	handler   http.Handler
 	draining  atomic.Bool
 	turn      *turnState // nil when TURN is disabled
@@ -160,6 +162,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 			return nil, s.closeRedis(err)
 		}
 	}
+	s.setupAccess() // after setupTURN: the key may derive from the TURN secret
 	if err := s.setupTLS(); err != nil {
 		return nil, s.closeRedis(err)
 	}

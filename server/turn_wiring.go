@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"os"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/onertc/onertc/server/access"
 	"github.com/onertc/onertc/server/demux"
 	"github.com/onertc/onertc/server/turn"
 )
@@ -67,7 +69,7 @@ func (s *Server) setupTURN() error {
 	}
 	t.rest.turn, t.rest.iceConfig = turn.NewRESTHandlers(turn.RESTConfig{
 		Secret: t.secret,
-		TTL:    s.cfg.TURN.TTL,
+		TTL:    s.turnTTL(),
 		APIKey: s.cfg.TURN.APIKey,
 		URIs:   func(*http.Request) []string { return t.uris() },
 	})
@@ -208,4 +210,15 @@ func (s *Server) collectTURN(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descTURNPackets, counter, float64(st.FromPeerPackets), "from_peer")
 	ch <- prometheus.MustNewConstMetric(descTURNBytes, counter, float64(st.ToPeerBytes), "to_peer")
 	ch <- prometheus.MustNewConstMetric(descTURNBytes, counter, float64(st.FromPeerBytes), "from_peer")
+}
+
+// turnTTL is the lifetime of the TURN credentials this server mints: --turn-ttl, or in
+// password mode the shorter --access-turn-ttl, so a credential that leaves the people
+// admitted is of little use. Calls outlive it: the TURN server goes on refreshing an
+// allocation whose credential was valid when it was made (server/turn's expiry rule).
+func (s *Server) turnTTL() time.Duration {
+	if s.cfg.Access.Mode == string(access.Password) {
+		return s.cfg.Access.TURNTTL
+	}
+	return s.cfg.TURN.TTL
 }

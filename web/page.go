@@ -10,4 +10,7 @@ type Page struct {
 	// Suggested is the pre-filled random room name on the room-selection page, and the
 	// "start a new room" link of the full page.
 	Suggested string
+	// Next is where the password form sends the browser once signed in; Problem what
+	// went wrong with the last attempt (empty at first).
+	Next, Problem string
 }

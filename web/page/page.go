@@ -11,6 +11,8 @@ const (
 	Index = "index"
 	Room  = "room"
 	Full  = "full"
+	// Login is the password form of a server in password mode (no app behaviour).
+	Login = "login"
 )
 
 // Config is the page configuration handed to the app as JSON (templ.JSONScript).
@@ -21,4 +23,7 @@ type Config struct {
 	// per-client fields: the app reads media_constraints for the preview and room_link
 	// for sharing before it joins.
 	Params *protocol.RoomParams `json:"params,omitempty"`
+	// Access is "password" when the server admits only holders of its password or of an
+	// invite: the room view then offers "Copy invite link". Empty in open mode.
+	Access string `json:"access,omitempty"`
 }

@@ -17,6 +17,7 @@ func Decode(text any) (Config, error) {
 		if d.Object(v) {
 			c.Page = d.String(v, "page")
 			c.Room = d.String(v, "room")
+			c.Access = d.String(v, "access")
 			if p := v.Get("params"); d.Object(p) {
 				params := d.RoomParams(p)
 				c.Params = &params

@@ -18,7 +18,7 @@ func TestDecodeMatchesJSON(t *testing.T) {
 		Params: protocol.Params{MediaConstraints: `{"audio":true,"video":{"width":{"ideal":1280}}}`,
 			PCConfig: `{"iceServers":[],"iceTransports":"relay"}`, WarningMessages: []string{"<b>&"}}}
 	var inputs []string
-	for _, c := range []Config{{Page: Index}, {Page: Room, Room: "room-1", Params: &params}, {Page: Full, Room: "x"}} {
+	for _, c := range []Config{{Page: Index}, {Page: Room, Room: "room-1", Params: &params, Access: "password"}, {Page: Full, Room: "x"}} {
 		b, err := json.Marshal(c)
 		if err != nil {
 			t.Fatal(err)

@@ -26,6 +26,8 @@ type serveOptions struct {
 	acmeDomains         listFlag
 	// Files holding a secret: a flag's value shows in ps, a file's content does not.
 	secretFile, oldSecretFile, metricsAuthFile string
+	// Secrets only a file may hold: the access password and key.
+	passwordFile, accessKeyFile string
 }
 
 // newServeFlags is serve's flag set, each flag's usage naming its ONERTC_* variable. Its
@@ -119,6 +121,14 @@ func bindServeFlags(fs *flag.FlagSet) *serveOptions {
 	fs.IntVar(&t.TotalQuota, "turn-total-quota", t.TotalQuota, "allocations in total (0: unlimited)")
 	fs.DurationVar(&t.SelfTestInterval, "turn-self-test", t.SelfTestInterval, "interval of the TURN self-test (a relayed round trip through our own TURN; 0: off)")
 	fs.StringVar(&t.APIKey, "turn-api-key", t.APIKey, "key required as key= on every endpoint that mints TURN credentials (GET /turn, /v1alpha/iceconfig) (default: none)")
+
+	a := &c.Access
+	fs.StringVar(&a.Mode, "access", a.Mode, "who may use the server: open (anyone can open rooms and get TURN credentials) or password (holders of the password or of an invite link)")
+	fs.StringVar(&o.passwordFile, "access-password-file", "", "file holding the server password on one line (--access password)")
+	fs.StringVar(&o.accessKeyFile, "access-key-file", "", "file holding the secret cookies and invites are signed with (default: derived from the TURN secret); the same on every instance")
+	fs.DurationVar(&a.SessionTTL, "access-cookie-ttl", a.SessionTTL, "how long the password admits a browser")
+	fs.DurationVar(&a.InviteTTL, "access-invite-ttl", a.InviteTTL, "how long an invite link admits its room")
+	fs.DurationVar(&a.TURNTTL, "access-turn-ttl", a.TURNTTL, "lifetime of TURN credentials in password mode (calls outlive it)")
 	return o
 }
 
@@ -172,24 +182,36 @@ func (o *serveOptions) secrets(c *server.Config) []secretSetting {
 // readSecretFiles fills c's secrets from their files. A file must hold one non-empty line;
 // its line ending is not part of the secret.
 func (o *serveOptions) readSecretFiles(c *server.Config) error {
-	for _, s := range o.secrets(c) {
+	files := append(o.secrets(c),
+		secretSetting{"access-password", &c.Access.Password, o.passwordFile},
+		secretSetting{"access-key", &c.Access.Key, o.accessKeyFile})
+	for _, s := range files {
 		if s.file == "" {
 			continue
 		}
-		b, err := os.ReadFile(s.file)
+		v, err := readSecretFile("--"+s.flag+"-file", s.file)
 		if err != nil {
-			return fmt.Errorf("--%s-file: %w", s.flag, err)
-		}
-		v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
-		switch {
-		case v == "":
-			return fmt.Errorf("--%s-file %s: the file is empty", s.flag, s.file)
-		case strings.ContainsAny(v, "\r\n"):
-			return fmt.Errorf("--%s-file %s: want the secret alone on one line, found several lines", s.flag, s.file)
+			return err
 		}
 		*s.value = v
 	}
 	return nil
+}
+
+// readSecretFile reads a secret alone on one line of path; name is the flag, for errors.
+func readSecretFile(name, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	switch {
+	case v == "":
+		return "", fmt.Errorf("%s %s: the file is empty", name, path)
+	case strings.ContainsAny(v, "\r\n"):
+		return "", fmt.Errorf("%s %s: want the secret alone on one line, found several lines", name, path)
+	}
+	return v, nil
 }
 
 // listFlag is a repeatable flag that also splits on commas. Its first Set replaces the

@@ -166,6 +166,8 @@ func TestRuntimeFailuresExit1(t *testing.T) {
 		{"Redis unreachable", serveArgs("--http", "127.0.0.1:0", "--redis", "redis://127.0.0.1:1"), "unreachable"},
 		{"secret file missing", serveArgs("--http", "127.0.0.1:0", "--turn-secret-file", filepath.Join(dir, "nothing")), "--turn-secret-file: open " + filepath.Join(dir, "nothing")},
 		{"secret file empty", serveArgs("--http", "127.0.0.1:0", "--metrics-auth-file", empty), "--metrics-auth-file " + empty + ": the file is empty"},
+		{"password file empty", serveArgs("--http", "127.0.0.1:0", "--access", "password", "--access-password-file", empty), "--access-password-file " + empty + ": the file is empty"},
+		{"password file missing", serveArgs("--http", "127.0.0.1:0", "--access", "password", "--access-password-file", filepath.Join(dir, "nothing")), "--access-password-file: open " + filepath.Join(dir, "nothing")},
 		{"check of a server that is not there", []string{"check", "--timeout", "2s", "http://127.0.0.1:1"}, ""},
 	}
 	for _, tt := range tests {
@@ -200,6 +202,8 @@ func TestSecretFiles(t *testing.T) {
 		{"turn-secret-file", func(o *serveOptions) string { return o.cfg.TURN.Secret }},
 		{"turn-old-secret-file", func(o *serveOptions) string { return o.cfg.TURN.OldSecret }},
 		{"metrics-auth-file", func(o *serveOptions) string { return o.cfg.MetricsAuth }},
+		{"access-password-file", func(o *serveOptions) string { return o.cfg.Access.Password }},
+		{"access-key-file", func(o *serveOptions) string { return o.cfg.Access.Key }},
 	}
 	for _, f := range flags {
 		for _, tt := range tests {

@@ -48,6 +48,13 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		{"bad env value", nil, map[string]string{"ONERTC_RELAY_GRACE": "soon"}, nil, "ONERTC_RELAY_GRACE"},
 		{"bad env value, help still answers", []string{"--help"}, map[string]string{"ONERTC_RELAY_GRACE": "soon"}, nil, "help requested"},
 		{"bad flag", []string{"--no-such-flag"}, nil, nil, "not defined"},
+		// The password never shows in ps: there is no flag for its value.
+		{"no password flag", []string{"--access-password", "hunter2"}, nil, nil, "not defined"},
+		{"password mode without its file", []string{"--access", "password"}, nil, func(t *testing.T, c server.Config) {
+			if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "--access-password-file") {
+				t.Fatalf("Validate: %v, want it to ask for --access-password-file", err)
+			}
+		}, ""},
 		{"bad list entry", []string{"--trust-proxy", "10.0.0.0/33"}, nil, nil, "--trust-proxy"},
 		{"secret and its file", []string{"--turn-secret-file", "/x"}, map[string]string{"ONERTC_TURN_SECRET": "s"}, nil,
 			"--turn-secret and --turn-secret-file are both set"},
