@@ -56,6 +56,9 @@ type Options struct {
 	OnCallEvent func(client.Event)
 	// Transport overrides the HTTP transport (tests).
 	Transport client.Transport
+	// Password, for a server in password mode, is given before joining (client SignIn);
+	// Invite is an invite link of the server to Room, opened before joining instead.
+	Password, Invite string
 	// RecoverAfter is passed to the call (client.Config.RecoverAfter).
 	RecoverAfter time.Duration
 	// ICEFailAfter is how long the selected ICE path may stay silent before the call counts
@@ -118,6 +121,7 @@ type Bot struct {
 	events chan client.Event
 	first  chan time.Time
 	done   chan struct{}
+	http   *client.HTTPTransport // nil when Options.Transport replaced it
 }
 
 // New checks opts and builds the bot.
@@ -151,7 +155,7 @@ func New(opts Options) (*Bot, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrBadOptions, err)
 		}
-		tr = ht
+		tr, b.http = ht, ht
 	}
 	api, err := b.newAPI()
 	if err != nil {
@@ -319,4 +323,24 @@ func (r *Recorder) write(rec Record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	_, _ = r.w.Write(append(mustJSON(rec), '\n'))
+}
+
+// admit signs in to a server in password mode, or opens the invite link, before the call
+// joins: the cookies the server answers with admit the join, the relay socket and the
+// TURN credentials.
+func (b *Bot) admit(ctx context.Context) error {
+	if b.opts.Password == "" && b.opts.Invite == "" {
+		return nil
+	}
+	if b.http == nil {
+		return fmt.Errorf("%w: a password or invite needs the HTTP transport", ErrBadOptions)
+	}
+	if b.opts.Password != "" {
+		return b.http.SignIn(ctx, b.opts.Password)
+	}
+	room, err := b.http.OpenInvite(ctx, b.opts.Invite)
+	if err == nil && room != b.opts.Room {
+		err = fmt.Errorf("%w: the invite is for room %q, not %q", ErrBadOptions, room, b.opts.Room)
+	}
+	return err
 }

@@ -8,11 +8,21 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
 
 func TestParseFlags(t *testing.T) {
+	dir := t.TempDir()
+	pwFile, emptyFile := filepath.Join(dir, "pw"), filepath.Join(dir, "empty")
+	if err := os.WriteFile(pwFile, []byte("s3cret pass\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(emptyFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		args    []string
@@ -33,6 +43,19 @@ func TestParseFlags(t *testing.T) {
 		{"bad count", []string{"--room", "r", "--count", "0"}, ErrBadOptions, nil},
 		{"extra arg", []string{"--room", "r", "extra"}, ErrBadOptions, nil},
 		{"help", []string{"--help"}, flag.ErrHelp, nil},
+		{"password file", []string{"--room", "r", "--password-file", pwFile}, nil, func(c config) bool {
+			return c.opts.Password == "s3cret pass"
+		}},
+		{"empty password file", []string{"--room", "r", "--password-file", emptyFile}, ErrBadOptions, nil},
+		{"missing password file", []string{"--room", "r", "--password-file", emptyFile + ".none"}, ErrBadOptions, nil},
+		{"invite sets server and room", []string{"--invite", "https://call.example:8443/r/room-1?invite=v1.i.1.room-1.x"}, nil, func(c config) bool {
+			return c.opts.Server == "https://call.example:8443" && c.opts.Room == "room-1" && c.opts.Invite != ""
+		}},
+		{"invite and room", []string{"--invite", "https://h/r/room-1?invite=t", "--room", "room-1"}, ErrBadOptions, nil},
+		{"invite without token", []string{"--invite", "https://h/r/room-1"}, ErrBadOptions, nil},
+		{"invite not a room", []string{"--invite", "https://h/?invite=t"}, ErrBadOptions, nil},
+		{"invite and password", []string{"--invite", "https://h/r/room-1?invite=t", "--password-file", pwFile}, ErrBadOptions, nil},
+		{"invite and count", []string{"--invite", "https://h/r/room-1?invite=t", "--count", "2"}, ErrBadOptions, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

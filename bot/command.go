@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,9 +20,10 @@ import (
 
 // config is the parsed command line.
 type config struct {
-	opts    Options
-	count   int
-	verbose bool
+	opts         Options
+	count        int
+	verbose      bool
+	passwordFile string
 }
 
 // parseFlags parses the command line; help goes to help. Command prints the other errors.
@@ -39,6 +43,8 @@ func parseFlags(args []string, help io.Writer) (config, error) {
 	fs.IntVar(&c.count, "count", 1, "number of bots, two per room")
 	fs.BoolVar(&c.opts.IncludeLoopback, "loopback", false, "also offer loopback host candidates (calls on one machine)")
 	fs.BoolVar(&c.verbose, "verbose", false, "debug logs on stderr")
+	fs.StringVar(&c.passwordFile, "password-file", "", "file holding the server's password on one line (a server in password mode)")
+	fs.StringVar(&c.opts.Invite, "invite", "", "invite link to a room of a server in password mode (sets --server and --room)")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(help, "usage: onertc bot --server URL --room NAME [flags]\n\n"+
 			"Joins a room and takes part in a call with looping test video, audio and a data channel;\n"+
@@ -48,6 +54,9 @@ func parseFlags(args []string, help io.Writer) (config, error) {
 		fs.PrintDefaults()
 		return c, err
 	} else if err != nil {
+		return c, err
+	}
+	if err := c.applyAccess(fs); err != nil {
 		return c, err
 	}
 	switch {
@@ -127,4 +136,43 @@ func RunMany(ctx context.Context, base Options, count int, rec *Recorder, log *s
 	}
 	wg.Wait()
 	return errs
+}
+
+// applyAccess reads --password-file and takes --server and --room from --invite.
+func (c *config) applyAccess(fs *flag.FlagSet) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if c.passwordFile != "" && c.opts.Invite != "" {
+		return fmt.Errorf("%w: --password-file and --invite: give one", ErrBadOptions)
+	}
+	if c.passwordFile != "" {
+		b, err := os.ReadFile(c.passwordFile)
+		if err != nil {
+			return fmt.Errorf("%w: --password-file: %w", ErrBadOptions, err)
+		}
+		p := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		if p == "" || strings.ContainsAny(p, "\r\n") {
+			return fmt.Errorf("%w: --password-file %s: want the password alone on one line", ErrBadOptions, c.passwordFile)
+		}
+		c.opts.Password = p
+	}
+	if c.opts.Invite == "" {
+		return nil
+	}
+	u, err := url.Parse(c.opts.Invite)
+	if err != nil {
+		return fmt.Errorf("%w: --invite %q: %w", ErrBadOptions, c.opts.Invite, err)
+	}
+	room, ok := strings.CutPrefix(u.Path, "/r/")
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !ok || u.Query().Get("invite") == "" {
+		return fmt.Errorf("%w: --invite %q: want https://HOST/r/ROOM?invite=...", ErrBadOptions, c.opts.Invite)
+	}
+	if set["count"] && c.count != 1 {
+		return fmt.Errorf("%w: --invite admits one room: --count must be 1", ErrBadOptions)
+	}
+	if set["server"] || set["room"] {
+		return fmt.Errorf("%w: --invite sets the server and the room: leave out --server and --room", ErrBadOptions)
+	}
+	c.opts.Server, c.opts.Room = u.Scheme+"://"+u.Host, room
+	return nil
 }

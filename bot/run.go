@@ -18,6 +18,9 @@ func (b *Bot) Run(ctx context.Context) (Summary, error) {
 	defer close(b.done)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if err := b.admit(ctx); err != nil {
+		return Summary{}, err
+	}
 	if b.tracks != nil {
 		go func() {
 			if err := b.tracks.pump(ctx); err != nil {

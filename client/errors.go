@@ -25,6 +25,12 @@ var (
 	ErrBadConfig = errors.New("invalid client configuration")
 	// ErrHTTPStatus: a server answered with an unexpected HTTP status.
 	ErrHTTPStatus = errors.New("unexpected HTTP status")
+	// ErrPasswordRefused: the server in password mode did not take the password.
+	ErrPasswordRefused = errors.New("password refused")
+	// ErrInviteRefused: the server did not take the invite link (expired, or not its own).
+	ErrInviteRefused = errors.New("invite link refused")
+	// ErrNoPassword: SignIn was asked of a server that asks for no password (open mode).
+	ErrNoPassword = errors.New("the server asks for no password (open mode)")
 )
 
 // JoinError is the refusal of a /join. It matches ErrRoomFull for FULL and ErrJoinRefused

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"sync"
@@ -37,7 +38,14 @@ func NewHTTPTransport(base string, hc *http.Client) (*HTTPTransport, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 15 * time.Second}
 	}
-	d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second, Proxy: http.ProxyFromEnvironment}
+	if hc.Jar == nil {
+		// A server in password mode admits by cookie (SignIn, OpenInvite): every request
+		// and the relay socket carry the cookies it set.
+		withJar := *hc
+		withJar.Jar, _ = cookiejar.New(nil) // never fails without options
+		hc = &withJar
+	}
+	d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second, Proxy: http.ProxyFromEnvironment, Jar: hc.Jar}
 	// The relay socket goes where the HTTP requests go: same TLS trust, same dialer (a
 	// caller that resolves the server's name itself, a proxy).
 	if tr, ok := hc.Transport.(*http.Transport); ok {
