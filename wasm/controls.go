@@ -3,6 +3,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"syscall/js"
 )
@@ -21,6 +23,9 @@ func (r *room) bindControls() {
 	click("info-button", r.toggleInfo)
 	click("fullscreen-button", r.toggleFullscreen)
 	click("copy-link", r.copyLink)
+	if byID("copy-invite").Truthy() { // only in password mode
+		click("copy-invite", r.copyInvite)
+	}
 	if js.Global().Get("navigator").Get("share").Type() == js.TypeFunction {
 		setHidden(byID("share-link"), false)
 		click("share-link", r.shareLink)
@@ -119,6 +124,60 @@ func (r *room) copyLink() {
 			setText(label, "Copied")
 		})
 	}()
+}
+
+// copyInvite asks the server for an invite link to this room (POST /invite/ROOM, which
+// only someone signed in with the password gets) and copies it; when the clipboard says
+// no, the link replaces the room link in the box, selected, to copy by hand.
+func (r *room) copyInvite() {
+	label := byID("copy-invite").Call("querySelector", "span")
+	setText(label, "Making the link…")
+	go func() {
+		link, err := fetchInvite(r.id)
+		if err != nil {
+			r.log.Warn("invite link", "err", err)
+			r.u.post(func() { setText(label, err.Error()) })
+			return
+		}
+		copied := false
+		if cb := js.Global().Get("navigator").Get("clipboard"); cb.Truthy() {
+			if p, err := try(cb, "writeText", link); err == nil {
+				_, err = await(p)
+				copied = err == nil
+			}
+		}
+		r.u.post(func() {
+			if copied {
+				setText(label, "Invite link copied")
+				return
+			}
+			byID("room-link").Set("value", link)
+			byID("room-link").Call("select")
+			setText(label, "Press Ctrl+C")
+		})
+	}()
+}
+
+// fetchInvite is POST /invite/ROOM's link. Call it from a goroutine of its own.
+func fetchInvite(room string) (string, error) {
+	p, err := try(js.Global(), "fetch", "/invite/"+room, map[string]any{"method": "POST", "credentials": "same-origin"})
+	if err != nil {
+		return "", errors.New("cannot reach the server")
+	}
+	resp, err := await(p)
+	if err != nil {
+		return "", errors.New("cannot reach the server")
+	}
+	if st := resp.Get("status").Int(); st == 401 {
+		return "", errors.New("only those with the password can invite")
+	} else if st != 200 {
+		return "", fmt.Errorf("the server answered %d", st)
+	}
+	body, err := await(resp.Call("json"))
+	if err != nil || body.Get("url").Type() != js.TypeString {
+		return "", errors.New("the server's answer has no link")
+	}
+	return body.Get("url").String(), nil
 }
 
 func (r *room) shareLink() {
