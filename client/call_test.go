@@ -380,8 +380,14 @@ func TestCallRestartsICEOnFailure(t *testing.T) {
 	if a.peers.count() != 1 || b.peers.count() != 1 {
 		t.Fatalf("ICE restart made new peers: a=%d b=%d", a.peers.count(), b.peers.count())
 	}
-	if p := a.peers.last(); p.serverSets != 1 {
-		t.Fatalf("fresh ICE servers given %d times before the restart, want 1", p.serverSets)
+	for name, c := range map[string]*testCall{"caller": a, "callee": b} {
+		p := c.peers.last()
+		p.mu.Lock()
+		sets := p.serverSets
+		p.mu.Unlock()
+		if sets != 1 {
+			t.Fatalf("%s: fresh ICE servers given %d times before the restart, want 1", name, sets)
+		}
 	}
 	// A callee whose connection stays failed without a new offer starts over as offerer.
 	b.peers.last().setState(PeerStateFailed)

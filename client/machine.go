@@ -304,6 +304,14 @@ func (m *machine) onOffer(sdp string) error {
 	}
 	ctx, cancel := m.opCtx()
 	defer cancel()
+	if setter, ok := m.peer.(ICEServerSetter); ok && m.remoteSet && fp == m.remoteFP {
+		// A new offer on the session in progress is an ICE restart: our side gathers
+		// again too, and the credentials it was made with may have expired (password
+		// mode's last minutes), so it gets fresh ones, as the offering side does.
+		if err := setter.SetICEServers(ctx, PeerConfig{ICEServers: m.iceServers(), RelayOnly: m.relayOnly}); err != nil {
+			m.log.Warn("fresh ICE servers not applied before answering a restart", "err", err)
+		}
+	}
 	if err := m.peer.SetRemoteDescription(ctx, SessionDescription{Type: protocol.TypeOffer, SDP: sdp}); err != nil {
 		m.log.Warn("remote offer rejected", "err", err)
 		return nil

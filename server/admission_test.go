@@ -423,3 +423,33 @@ func TestAccessConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestCookieAcceptedByEveryInstance: instances sharing the TURN secret, or the access key
+// whatever their TURN secrets, accept each other's session cookies; another secret does not.
+func TestCookieAcceptedByEveryInstance(t *testing.T) {
+	withSecret := func(secret, key string) func(*Config) {
+		return func(c *Config) { c.TURN.Secret, c.Access.Key = secret, key }
+	}
+	for _, tt := range []struct {
+		name       string
+		a, b       func(*Config)
+		wantStatus int
+	}{
+		{"same TURN secret", withSecret("s1", ""), withSecret("s1", ""), http.StatusOK},
+		{"another TURN secret", withSecret("s1", ""), withSecret("s2", ""), http.StatusUnauthorized},
+		{"same access key, other TURN secrets", withSecret("s1", "k"), withSecret("s2", "k"), http.StatusOK},
+		{"another access key", withSecret("s1", "k1"), withSecret("s1", "k2"), http.StatusUnauthorized},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a, _ := startPasswordServer(t, tt.a)
+			b, _ := startPasswordServer(t, tt.b)
+			_, session := login(t, a, testPassword, nil)
+			if session == nil {
+				t.Fatal("no session cookie from a")
+			}
+			if resp, body := do(t, "POST", b.url+"/join/shared-room", "", []*http.Cookie{session}, nil); resp.StatusCode != tt.wantStatus {
+				t.Fatalf("join on b with a's cookie: %d %.100q, want %d", resp.StatusCode, body, tt.wantStatus)
+			}
+		})
+	}
+}
