@@ -29,7 +29,7 @@ FUZZ      := ./server/signal:FuzzRelayFrames:150000 ./server/signal:FuzzDecodeRe
              ./server/signal:FuzzMessageFrame:200000 ./server:FuzzHTTPInput:40000 \
              ./server/turn:FuzzParseUsername:150000 ./server/turn:FuzzParseTURNQuery:150000 \
              ./server/turn:FuzzGuard:150000 ./server/demux:FuzzClassify:80000 \
-             ./server/redisconn:FuzzRedact:100000
+             ./server/redisconn:FuzzRedact:100000 ./server/access:FuzzVerify:150000
 
 .PHONY: all build wasm templ run test check unit load e2e fuzz deps bench clean stress dist image dist-test
 
