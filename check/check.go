@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"sync"
@@ -68,13 +69,19 @@ func (r Report) CallWorks() bool {
 // errKeyRefused: the server has a --turn-api-key and was not given it.
 var errKeyRefused = errors.New("the server wants its TURN API key")
 
+// errPasswordWanted: the server is in password mode and check was given no password.
+var errPasswordWanted = errors.New("the server asks for a password (--access password)")
+
 // Options configure a check.
 type Options struct {
-	Server  string
-	APIKey  string        // the server's --turn-api-key, if it has one
-	Timeout time.Duration // per transport; default 15 s
-	Logger  *slog.Logger
-	HTTP    *http.Client
+	Server string
+	APIKey string // the server's --turn-api-key, if it has one
+	// Password is the server's password, for a server in password mode: check signs in
+	// first, and its requests and the bots' carry the cookie.
+	Password string
+	Timeout  time.Duration // per transport; default 15 s
+	Logger   *slog.Logger
+	HTTP     *http.Client
 }
 
 // Run checks the deployment at opts.Server.
@@ -88,13 +95,30 @@ func Run(ctx context.Context, opts Options) Report {
 	if opts.HTTP == nil {
 		opts.HTTP = &http.Client{Timeout: 10 * time.Second}
 	}
+	if opts.HTTP.Jar == nil {
+		// One jar for check's own requests and the bots': the session cookie of a server
+		// in password mode admits both.
+		withJar := *opts.HTTP
+		withJar.Jar, _ = cookiejar.New(nil) // never fails without options
+		opts.HTTP = &withJar
+	}
 	rep := Report{Server: opts.Server}
+	if opts.Password != "" {
+		if err := signIn(ctx, opts); err != nil {
+			rep.Error = err.Error()
+			rep.Fix = "give the password the server reads from its --access-password-file, in a file: --password-file FILE"
+			return rep
+		}
+	}
 	servers, err := iceServers(ctx, opts)
 	if err != nil {
 		rep.Error = err.Error()
 		rep.Fix = "check that the URL is right and the server runs: curl " + strings.TrimRight(opts.Server, "/") + "/healthz"
-		if errors.Is(err, errKeyRefused) {
+		switch {
+		case errors.Is(err, errKeyRefused):
 			rep.Fix = "pass the server's --turn-api-key with --turn-api-key-file FILE"
+		case errors.Is(err, errPasswordWanted):
+			rep.Fix = "pass the server's password with --password-file FILE"
 		}
 		return rep
 	}
@@ -175,6 +199,9 @@ func iceServers(ctx context.Context, opts Options) ([]protocol.ICEServer, error)
 		return nil, fmt.Errorf("server unreachable: %w", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		return nil, fmt.Errorf("POST /v1alpha/iceconfig: HTTP 401: %w", errPasswordWanted)
+	}
 	if resp.StatusCode == http.StatusForbidden {
 		if opts.APIKey == "" {
 			return nil, fmt.Errorf("POST /v1alpha/iceconfig: HTTP 403: %w", errKeyRefused)
@@ -189,6 +216,15 @@ func iceServers(ctx context.Context, opts Options) ([]protocol.ICEServer, error)
 		return nil, fmt.Errorf("POST /v1alpha/iceconfig: %w", err)
 	}
 	return cfg.ICEServers, nil
+}
+
+// signIn gives the server its password; the cookie lands in opts.HTTP's jar.
+func signIn(ctx context.Context, opts Options) error {
+	tr, err := client.NewHTTPTransport(opts.Server, opts.HTTP)
+	if err != nil {
+		return err
+	}
+	return tr.SignIn(ctx, opts.Password)
 }
 
 // transportOf names the TURN transport of a URI: udp, tcp or tls (turns:).

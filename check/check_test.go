@@ -133,3 +133,45 @@ func TestCheckWithAPIKey(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckWithPassword: a server in password mode hands check its TURN servers only after
+// it signed in with the password; without it, or with a wrong one, check says what to pass.
+func TestCheckWithPassword(t *testing.T) {
+	cfg := servertest.Config()
+	cfg.TURN.RelayPortMin, cfg.TURN.RelayPortMax = 63000, 63999
+	cfg.Access.Mode, cfg.Access.Password = "password", "s3cret-pass"
+	url := servertest.StartT(t, cfg, servertest.Options{}).URL
+	file := func(content string) string {
+		p := filepath.Join(t.TempDir(), "pw")
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		wantExit int
+		wantOut  string
+	}{
+		{"no password", nil, 1, "--password-file"},
+		{"wrong password", []string{"--password-file", file("nope\n")}, 1, "password refused"},
+		{"right password", []string{"--password-file", file("s3cret-pass\n")}, 0, `"ok": true`},
+		{"empty file", []string{"--password-file", file("\n")}, 1, "alone on one line"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			args := append(append([]string{"--json", "--timeout", "5s"}, tc.args...), url)
+			code := Command(context.Background(), args, &out, &errOut)
+			if code != tc.wantExit {
+				t.Errorf("exit %d, want %d:\n%s%s", code, tc.wantExit, out.String(), errOut.String())
+			}
+			if all := out.String() + errOut.String(); !strings.Contains(all, tc.wantOut) {
+				t.Errorf("output lacks %q:\n%s", tc.wantOut, all)
+			}
+			if strings.Contains(out.String()+errOut.String(), "s3cret-pass") {
+				t.Errorf("the password was printed:\n%s%s", out.String(), errOut.String())
+			}
+		})
+	}
+}

@@ -26,6 +26,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 15*time.Second, "how long each transport may take to connect")
 	verbose := fs.Bool("verbose", false, "log what the bots do to stderr")
 	keyFile := fs.String("turn-api-key-file", "", "file holding the server's --turn-api-key, when it has one (a file, so the key stays out of ps)")
+	passwordFile := fs.String("password-file", "", "file holding the server's password, when it runs with --access password")
 	refuse := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "onertc check: "+format+"\n", a...)
 		fmt.Fprintln(stderr, "usage: onertc check [flags] https://your.server (onertc check --help for the flags)")
@@ -56,11 +57,19 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	var password string
+	if *passwordFile != "" {
+		var err error
+		if password, err = readOneLine("--password-file", "password", *passwordFile); err != nil {
+			fmt.Fprintln(stderr, "onertc check:", err)
+			return 1
+		}
+	}
 	log := slog.New(slog.DiscardHandler)
 	if *verbose {
 		log = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	rep := Run(ctx, Options{Server: fs.Arg(0), APIKey: key, Timeout: *timeout, Logger: log})
+	rep := Run(ctx, Options{Server: fs.Arg(0), APIKey: key, Password: password, Timeout: *timeout, Logger: log})
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -76,13 +85,19 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // readKeyFile reads a key file's one line, its newline trimmed.
 func readKeyFile(path string) (string, error) {
+	return readOneLine("--turn-api-key-file", "key", path)
+}
+
+// readOneLine reads a secret (what) alone on one line of path, its newline trimmed; flag
+// names the file in errors.
+func readOneLine(flag, what, path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("--turn-api-key-file: %w", err)
+		return "", fmt.Errorf("%s: %w", flag, err)
 	}
-	key := strings.TrimRight(string(b), "\r\n")
-	if key == "" || strings.ContainsAny(key, "\r\n") {
-		return "", fmt.Errorf("--turn-api-key-file %s: want the key alone on one line", path)
+	v := strings.TrimRight(string(b), "\r\n")
+	if v == "" || strings.ContainsAny(v, "\r\n") {
+		return "", fmt.Errorf("%s %s: want the %s alone on one line", flag, path, what)
 	}
-	return key, nil
+	return v, nil
 }
