@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -449,6 +450,41 @@ func TestCookieAcceptedByEveryInstance(t *testing.T) {
 			}
 			if resp, body := do(t, "POST", b.url+"/join/shared-room", "", []*http.Cookie{session}, nil); resp.StatusCode != tt.wantStatus {
 				t.Fatalf("join on b with a's cookie: %d %.100q, want %d", resp.StatusCode, body, tt.wantStatus)
+			}
+		})
+	}
+}
+
+// TestSessionCookieSecure: the cookie is Secure when the browser reached the server over
+// TLS, or through a trusted proxy that says https; an untrusted X-Forwarded-Proto counts
+// for nothing.
+func TestSessionCookieSecure(t *testing.T) {
+	ts, _ := startPasswordServer(t, nil)
+	for i, tt := range []struct {
+		name, url, remote, proto string
+		want                     bool
+	}{
+		{"TLS here", "https://call.example/login", "192.0.2.10:5000", "", true},
+		{"plain http", "http://call.example/login", "192.0.2.11:5000", "", false},
+		{"https said by a stranger", "http://call.example/login", "192.0.2.12:5000", "https", false},
+		{"https said by the trusted proxy", "http://call.example/login", "127.0.0.1:5000", "https", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("POST", tt.url, strings.NewReader(url.Values{"password": {testPassword}}.Encode()))
+			req.RemoteAddr = tt.remote
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tt.proto != "" {
+				req.Header.Set("X-Forwarded-Proto", tt.proto)
+				req.Header.Set("X-Forwarded-For", "198.51.100.20"+strconv.Itoa(i))
+			}
+			rec := httptest.NewRecorder()
+			ts.Handler().ServeHTTP(rec, req)
+			cookies := rec.Result().Cookies()
+			if rec.Code != http.StatusSeeOther || len(cookies) != 1 || cookies[0].Name != sessionCookie {
+				t.Fatalf("%d, cookies %v: want 303 and the session cookie", rec.Code, cookies)
+			}
+			if cookies[0].Secure != tt.want {
+				t.Fatalf("Secure = %v, want %v", cookies[0].Secure, tt.want)
 			}
 		})
 	}
