@@ -49,12 +49,13 @@ func inviteLink(t *testing.T, s *testServer, room string) string {
 // TestPasswordModeCall: on a server in password mode, a bot that gave the password and a
 // guest bot holding an invite link call each other through TURN, and the call goes on
 // well past the life of the short TURN credentials it started with (the TURN server keeps
-// refreshing allocations made while their credential was valid). A bot with neither, or
-// with a wrong password, is refused.
+// refreshing allocations made while their credential was valid), and past the expiry of the
+// guest's invite, which then admits no one new. A bot with neither, or with a wrong
+// password, is refused.
 func TestPasswordModeCall(t *testing.T) {
-	const ttl = 3 * time.Second
+	const ttl, inviteTTL = 3 * time.Second, 4 * time.Second
 	s := startServer(t, func(c *server.Config) {
-		c.Access.Mode, c.Access.Password, c.Access.TURNTTL = "password", e2ePassword, ttl
+		c.Access.Mode, c.Access.Password, c.Access.TURNTTL, c.Access.InviteTTL = "password", e2ePassword, ttl, inviteTTL
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -78,6 +79,7 @@ func TestPasswordModeCall(t *testing.T) {
 			t.Errorf("%s: Run = %v, want %v", tt.name, err, tt.want)
 		}
 	}
+	invited := time.Now()
 	link := inviteLink(t, s, "pw-call")
 	a := startBot(t, ctx, s, "pw-call", "host", relayOnly, func(o *bot.Options) { o.Password = e2ePassword })
 	b := startBot(t, ctx, s, "pw-call", "guest", relayOnly, func(o *bot.Options) { o.Invite = link })
@@ -85,12 +87,21 @@ func TestPasswordModeCall(t *testing.T) {
 	checkPair(t, a, "relay")
 	connected := time.Now()
 	// Every credential of this call was minted before it connected, with a life of ttl.
-	testsync.Eventually(t, ttl+5*time.Second, "the TURN credentials expire", func() bool {
-		return time.Since(connected) > ttl+time.Second
+	// Token times are whole seconds: the invite ends within a second after inviteTTL.
+	testsync.Eventually(t, ttl+inviteTTL+5*time.Second, "the TURN credentials and the invite expire", func() bool {
+		return time.Since(connected) > ttl+time.Second && time.Since(invited) > inviteTTL+time.Second
 	})
 	waitMediaGrows(t, 5*time.Second, a, b)
 	if a.connectedCount() != 1 || b.connectedCount() != 1 {
 		t.Fatalf("call reconnected after the credentials expired (host %d, guest %d connections)", a.connectedCount(), b.connectedCount())
+	}
+	late, err := bot.New(bot.Options{Server: s.URL, Room: "pw-call", Invite: link, Timeout: 5 * time.Second,
+		StatsEvery: -1, Media: bot.MediaData, Logger: testLogger().With("bot", "late guest")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := late.Run(ctx); !errors.Is(err, client.ErrInviteRefused) {
+		t.Fatalf("a guest with the expired invite: Run = %v, want %v", err, client.ErrInviteRefused)
 	}
 	// The credentials were the short ones: an admitted client is told their life.
 	jar, _ := cookiejar.New(nil)
