@@ -122,6 +122,9 @@ func (s *Server) admitPage(w http.ResponseWriter, r *http.Request, room string) 
 			http.Redirect(w, r, target, http.StatusSeeOther)
 			return false
 		}
+		if s.admits(r, room) {
+			return true // signed in already: the stale link does not matter
+		}
 		s.logFor(r).Info("access: invite refused", "room", room, "err", err)
 		s.loginPage(w, r, r.URL.Path, "This invite link has expired or is not for this room. Ask for a new one, or enter the password.")
 		return false
@@ -134,9 +137,19 @@ func (s *Server) admitPage(w http.ResponseWriter, r *http.Request, room string) 
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, next, problem string) {
+	s.renderLogin(w, r, http.StatusUnauthorized, next, problem)
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, next, problem string) {
 	p := web.Page{Title: "Password · onertc", Assets: web.DefaultAssets(),
 		Config: page.Config{Page: page.Login}, Next: next, Problem: problem}
-	s.renderStatus(w, r, http.StatusUnauthorized, p, web.LoginPage(p))
+	s.renderStatus(w, r, status, p, web.LoginPage(p))
+}
+
+// handleLoginForm is the password form on its own address (the 401s name it), sending the
+// browser to ?next= (a local path) once signed in.
+func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
+	s.renderLogin(w, r, http.StatusOK, localPath(r.URL.Query().Get("next")), "")
 }
 
 // setCookie sets an HttpOnly, SameSite=Lax cookie until expires; Secure when the browser

@@ -195,6 +195,14 @@ func TestPasswordModeRefusesStrangers(t *testing.T) {
 			}
 		})
 	}
+	// The form the 401s point at is public, and so is a stale invite to someone signed in.
+	if resp, body := do(t, "GET", ts.url+"/login?next=/r/room-a", "", nil, nil); resp.StatusCode != http.StatusOK ||
+		!strings.Contains(body, `name="next" value="/r/room-a"`) {
+		t.Errorf("GET /login: %d %.300q, want 200 with the form going to /r/room-a", resp.StatusCode, body)
+	}
+	if resp, _ := do(t, "GET", ts.url+"/r/room-a?invite=expired", "", []*http.Cookie{session}, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("room page with a bad invite but the session cookie: %d, want 200", resp.StatusCode)
+	}
 	for _, path := range []string{"/healthz", "/readyz", "/status", web404Free(t, ts)} {
 		if resp, body := do(t, "GET", ts.url+path, "", nil, nil); resp.StatusCode != http.StatusOK {
 			t.Errorf("public %s without a cookie: %d %.100q, want 200", path, resp.StatusCode, body)

@@ -31,6 +31,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("/collider/{room}/{client}", s.limit(s.limiters.message, s.guard(s.relay.ServeCollider)))
 	if s.access != nil {
 		mux.HandleFunc("POST /login", s.handleLogin)
+		mux.HandleFunc("GET /login", s.handleLoginForm)
 		mux.HandleFunc("POST /invite/{room}", s.handleInvite)
 	}
 	// Public and unlimited, as Collider's was: it reads a few counters (no lock, nothing
