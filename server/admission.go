@@ -51,9 +51,8 @@ func (s *Server) setupAccess() {
 	s.limiters.login = newLimiter("login", loginRate, loginBurst)
 }
 
-// grant is what r's cookies (and, on a room page, its ?invite=) admit; ok is false when
-// they admit nothing.
-func (s *Server) grant(r *http.Request) (g access.Grant, ok bool) {
+// grant is what r's cookies admit; false when they admit nothing.
+func (s *Server) grant(r *http.Request) (access.Grant, bool) {
 	now := time.Now()
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		if g, err := s.access.Verify(c.Value, now); err == nil && g.Kind == access.Session {
@@ -81,8 +80,8 @@ func (s *Server) admits(r *http.Request, room string) bool {
 	return ok && g.Admits(room)
 }
 
-// guard answers 401 to a request that its cookies do not admit to the {room} of its path:
-// JSON for the API, the password page for pages.
+// guard answers 401, {"error": ...}, to an API request that its cookies do not admit to the
+// {room} of its path (pages use admitPage, which shows the password form instead).
 func (s *Server) guard(h http.HandlerFunc) http.HandlerFunc {
 	if s.access == nil {
 		return h
