@@ -296,6 +296,17 @@ func TestWrongPasswordsAreRateLimited(t *testing.T) {
 	if resp, c := login(t, ts, testPassword, map[string]string{"X-Forwarded-For": "192.0.2.8"}); resp.StatusCode != http.StatusSeeOther || c == nil {
 		t.Fatalf("another address: %d, want 303 with the cookie", resp.StatusCode)
 	}
+	// An operator sees the guessing in the metrics.
+	_, metrics := do(t, "GET", ts.url+"/metrics", "", nil, nil)
+	for _, want := range []string{
+		`onertc_http_requests_total{code="401",route="POST /login"} 5`,
+		`onertc_http_requests_total{code="429",route="POST /login"} 1`,
+		`onertc_rate_limited_total{class="login"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 // TestInviteAdmitsItsRoomUntilExpiry: someone signed in makes an invite link; opening it
