@@ -107,6 +107,11 @@ func TestBrowserCallSurvivesUpgrade(t *testing.T) {
 		w := tb.videoWatch()
 		gap := time.Duration(w.Longest * float64(time.Millisecond))
 		t.Logf("%s: longest stop of remote video %v after the upgrade, back through %s", tb.name, gap.Round(time.Millisecond), w.mechanism())
+		how := "switch"
+		if w.NewPCs > 0 || w.Restarts > 0 {
+			how = "restart"
+		}
+		t.Logf("restart-sample browser %s video_gap_ms=%d", how, gap.Milliseconds()) // for scripts/bench-restart
 		if gap > upgradeTabGapBound {
 			t.Errorf("%s: remote video stopped for %v after the upgrade, bound %v", tb.name, gap, upgradeTabGapBound)
 		}

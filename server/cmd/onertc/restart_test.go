@@ -105,6 +105,11 @@ func TestRollingRestartKeepsCall(t *testing.T) {
 		})
 		t.Logf("restart of instance %d (the bots' TURN allocations on instances %v): sockets moved %v after SIGTERM, exit after %v, longest media stop %v",
 			i, holders, moved.Round(time.Millisecond), drained.Round(time.Millisecond), gap.Round(time.Millisecond))
+		// The same figures for scripts/bench-restart; "carried" says whether the instance held
+		// a bot's relayed path, the only case where its exit can stop media for seconds.
+		carried := holders[0] == i || holders[1] == i
+		t.Logf("restart-sample rolling instance=%d carried=%t moved_ms=%d exit_ms=%d media_gap_ms=%d",
+			i, carried, moved.Milliseconds(), drained.Milliseconds(), gap.Milliseconds())
 		if gap > maxRestartGap {
 			t.Errorf("restart of instance %d stopped media for %v, more than %v", i, gap, maxRestartGap)
 		}

@@ -210,7 +210,8 @@ func TestUpgradeHandsOverListeners(t *testing.T) {
 		t.Fatalf("sd_notify after the upgrade %q: want MAINPID=<the new pid>\\nREADY=1", note)
 	}
 	fleettest.WaitLine(t, lines, "hand-over: the new process serves the listeners")
-	t.Logf("new process %d serving %v after SIGUSR2", newPID, time.Since(upgraded).Round(time.Millisecond))
+	serving := time.Since(upgraded)
+	t.Logf("new process %d serving %v after SIGUSR2", newPID, serving.Round(time.Millisecond))
 
 	// A new call during the old process's drain: joins and gets media, from the new process.
 	newCall := startBots(t, ctx, server, "after")
@@ -235,6 +236,7 @@ func TestUpgradeHandsOverListeners(t *testing.T) {
 		return ok && time.Since(upgraded) > 2*time.Second
 	})
 	t.Logf("old call: longest media stop %v after the hand-over", gap.Round(time.Millisecond))
+	t.Logf("restart-sample upgrade serving_ms=%d media_gap_ms=%d", serving.Milliseconds(), gap.Milliseconds()) // for scripts/bench-restart
 	if gap > maxRestartGap {
 		t.Errorf("the old call's media stopped %v, more than %v", gap, maxRestartGap)
 	}
