@@ -10,11 +10,11 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/onertc/onertc/internal/secretfile"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -146,13 +146,9 @@ func (c *config) applyAccess(fs *flag.FlagSet) error {
 		return fmt.Errorf("%w: --password-file and --invite: give one", ErrBadOptions)
 	}
 	if c.passwordFile != "" {
-		b, err := os.ReadFile(c.passwordFile)
+		p, err := secretfile.Read("--password-file", "password", c.passwordFile)
 		if err != nil {
-			return fmt.Errorf("%w: --password-file: %w", ErrBadOptions, err)
-		}
-		p := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
-		if p == "" || strings.ContainsAny(p, "\r\n") {
-			return fmt.Errorf("%w: --password-file %s: want the password alone on one line", ErrBadOptions, c.passwordFile)
+			return fmt.Errorf("%w: %w", ErrBadOptions, err)
 		}
 		c.opts.Password = p
 	}

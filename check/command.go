@@ -11,9 +11,9 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
-	"strings"
 	"time"
+
+	"github.com/onertc/onertc/internal/secretfile"
 )
 
 // Command is `onertc check [--json] [--timeout 15s] URL`. It exits 0 when a call would
@@ -52,7 +52,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var key string
 	if *keyFile != "" {
 		var err error
-		if key, err = readKeyFile(*keyFile); err != nil {
+		if key, err = secretfile.Read("--turn-api-key-file", "key", *keyFile); err != nil {
 			fmt.Fprintln(stderr, "onertc check:", err)
 			return 1
 		}
@@ -60,7 +60,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var password string
 	if *passwordFile != "" {
 		var err error
-		if password, err = readOneLine("--password-file", "password", *passwordFile); err != nil {
+		if password, err = secretfile.Read("--password-file", "password", *passwordFile); err != nil {
 			fmt.Fprintln(stderr, "onertc check:", err)
 			return 1
 		}
@@ -81,23 +81,4 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	return 1
-}
-
-// readKeyFile reads a key file's one line, its newline trimmed.
-func readKeyFile(path string) (string, error) {
-	return readOneLine("--turn-api-key-file", "key", path)
-}
-
-// readOneLine reads a secret (what) alone on one line of path, its newline trimmed; flag
-// names the file in errors.
-func readOneLine(flag, what, path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", flag, err)
-	}
-	v := strings.TrimRight(string(b), "\r\n")
-	if v == "" || strings.ContainsAny(v, "\r\n") {
-		return "", fmt.Errorf("%s %s: want the %s alone on one line", flag, path, what)
-	}
-	return v, nil
 }

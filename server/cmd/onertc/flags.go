@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/onertc/onertc/internal/secretfile"
 	"github.com/onertc/onertc/server"
 )
 
@@ -189,29 +189,13 @@ func (o *serveOptions) readSecretFiles(c *server.Config) error {
 		if s.file == "" {
 			continue
 		}
-		v, err := readSecretFile("--"+s.flag+"-file", s.file)
+		v, err := secretfile.Read("--"+s.flag+"-file", "secret", s.file)
 		if err != nil {
 			return err
 		}
 		*s.value = v
 	}
 	return nil
-}
-
-// readSecretFile reads a secret alone on one line of path; name is the flag, for errors.
-func readSecretFile(name, path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", name, err)
-	}
-	v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
-	switch {
-	case v == "":
-		return "", fmt.Errorf("%s %s: the file is empty", name, path)
-	case strings.ContainsAny(v, "\r\n"):
-		return "", fmt.Errorf("%s %s: want the secret alone on one line, found several lines", name, path)
-	}
-	return v, nil
 }
 
 // listFlag is a repeatable flag that also splits on commas. Its first Set replaces the
