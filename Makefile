@@ -25,8 +25,8 @@ FUZZTIME  ?=
 WASM_RAW  := bin/app.wasm
 WASM_EXEC := $(shell $(GO) env GOROOT)/lib/wasm/wasm_exec.js
 # Fuzz targets, as package:target:executions.
-FUZZ      := ./server/signal:FuzzRelayFrames:150000 ./server/signal:FuzzDecodeRequest:150000 \
-             ./server/signal:FuzzMessageFrame:200000 ./server:FuzzHTTPInput:40000 \
+FUZZ      := ./server/relay:FuzzRelayFrames:150000 ./server/relay:FuzzDecodeRequest:150000 \
+             ./server/relay:FuzzMessageFrame:200000 ./server:FuzzHTTPInput:40000 \
              ./server/turn:FuzzParseUsername:150000 ./server/turn:FuzzParseTURNQuery:150000 \
              ./server/turn:FuzzGuard:150000 ./server/demux:FuzzClassify:80000 \
              ./server/redisconn:FuzzRedact:100000 ./server/access:FuzzVerify:150000

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/onertc/onertc/server/servertest"
+	"github.com/onertc/onertc/internal/testkit/servertest"
 )
 
 func startServer(t *testing.T, blockUDP, blockTCP bool) string {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/pion/webrtc/v3"
 
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 )
 
 // loopbackAPI is a pion API whose candidates include loopback (tests on one machine).

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/onertc/onertc/bot"
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 )
 
 // benchCommand is how the results are produced; it goes into RESULTS.md verbatim.

@@ -15,11 +15,11 @@ import (
 
 	"github.com/onertc/onertc/bot"
 	"github.com/onertc/onertc/client"
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/testsync"
+	"github.com/onertc/onertc/internal/testkit/turntest"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server"
 	"github.com/onertc/onertc/server/turn"
-	"github.com/onertc/onertc/server/turn/turntest"
 )
 
 // modes run a scenario on direct ICE (host candidates on loopback) and relay-only ICE

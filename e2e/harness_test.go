@@ -17,10 +17,10 @@ import (
 
 	"github.com/onertc/onertc/bot"
 	"github.com/onertc/onertc/client"
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/servertest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server"
-	"github.com/onertc/onertc/server/servertest"
 )
 
 // testLogger logs to stderr with ONERTC_E2E_LOG=debug|info|warn, else discards.

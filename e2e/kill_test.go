@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/onertc/onertc/bot"
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server"
 )

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/onertc/onertc/bot"
-	"github.com/onertc/onertc/server/servertest"
+	"github.com/onertc/onertc/internal/testkit/servertest"
 )
 
 // The test binary doubles as a bot and as a server process, so tests can SIGKILL a bot and

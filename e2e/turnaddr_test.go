@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onertc/onertc/internal/testkit/turntest"
 	"github.com/onertc/onertc/server"
-	"github.com/onertc/onertc/server/turn/turntest"
 )
 
 // TestTURNPublicIPRelayPortsAndMetrics: with a public IP that differs from the address the

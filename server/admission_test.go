@@ -15,11 +15,11 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/testsync"
+	"github.com/onertc/onertc/internal/testkit/turntest"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server/access"
 	"github.com/onertc/onertc/server/turn"
-	"github.com/onertc/onertc/server/turn/turntest"
 )
 
 const testPassword = "open sesame"

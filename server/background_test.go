@@ -11,8 +11,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/onertc/onertc/internal/testsync"
-	"github.com/onertc/onertc/server/redistest"
+	"github.com/onertc/onertc/internal/testkit/redistest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 )
 
 // redisTruth counts the rooms and clients Redis holds, walking every room: what the room

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/redistest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 	"github.com/onertc/onertc/protocol"
-	"github.com/onertc/onertc/server/redistest"
 )
 
 // The whole call of docs/protocol.md section 7, then the ghost and hand-off rules.

@@ -10,11 +10,11 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/redistest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
+	"github.com/onertc/onertc/internal/testkit/turntest"
 	"github.com/onertc/onertc/protocol"
-	"github.com/onertc/onertc/server/redistest"
 	"github.com/onertc/onertc/server/turn"
-	"github.com/onertc/onertc/server/turn/turntest"
 )
 
 // drainNoticeForTest is the drain notice of the Redis drain tests: long enough to act in it.

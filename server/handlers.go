@@ -10,8 +10,8 @@ import (
 
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server/redisconn"
+	"github.com/onertc/onertc/server/relay"
 	"github.com/onertc/onertc/server/room"
-	"github.com/onertc/onertc/server/signal"
 	"github.com/onertc/onertc/web"
 )
 
@@ -109,7 +109,7 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.relay.Expect(roomID, j.ClientID); err != nil {
 		// Only a relay that is shutting down refuses (its clients are the room table's,
-		// see signal.Relay.Expect). Undo the join, giving back the mailbox it took, so
+		// see relay.Relay.Expect). Undo the join, giving back the mailbox it took, so
 		// the two tables still agree and nothing is lost.
 		log.Error("relay did not take the new client", "client", j.ClientID, "err", err)
 		if rerr := s.rooms.Remove(r.Context(), roomID, j.ClientID, j.Messages); rerr != nil {
@@ -187,16 +187,16 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	if !stored {
 		err := s.relay.Send(r.Context(), roomID, clientID, msg)
-		if errors.Is(err, signal.ErrUnknownClient) {
+		if errors.Is(err, relay.ErrUnknownClient) {
 			// Removed by the relay a moment ago; the room table is catching up.
 			writeJSON(w, http.StatusOK, protocol.MessageResponse{Result: protocol.ResultUnknownClient})
 			return
 		}
 		switch {
-		case errors.Is(err, signal.ErrUnavailable):
+		case errors.Is(err, relay.ErrUnavailable):
 			unavailable(w)
 			return
-		case errors.Is(err, signal.ErrQueueFull), errors.Is(err, signal.ErrRoomFull):
+		case errors.Is(err, relay.ErrQueueFull), errors.Is(err, relay.ErrRoomFull):
 			writeJSON(w, http.StatusOK, messageError{protocol.ResultError, err.Error()})
 			return
 		case err != nil:
@@ -230,7 +230,7 @@ func permanentRoomError(err error) bool {
 // out of reach: nothing was kept, the client may send it again.
 func unavailable(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "1")
-	writeJSON(w, http.StatusServiceUnavailable, messageError{protocol.ResultError, signal.ErrUnavailable.Error()})
+	writeJSON(w, http.StatusServiceUnavailable, messageError{protocol.ResultError, relay.ErrUnavailable.Error()})
 }
 
 // messageError is a result with a human-readable reason, for failures AppRTC has no code for.

@@ -13,8 +13,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/onertc/onertc/internal/testkit/redistest"
 	"github.com/onertc/onertc/protocol"
-	"github.com/onertc/onertc/server/redistest"
 )
 
 // testServer is a real server on an ephemeral loopback port.

@@ -22,9 +22,9 @@ import (
 	"github.com/onertc/onertc/server/demux"
 	"github.com/onertc/onertc/server/errcount"
 	"github.com/onertc/onertc/server/redisconn"
+	"github.com/onertc/onertc/server/relay"
 	"github.com/onertc/onertc/server/relaystate"
 	"github.com/onertc/onertc/server/room"
-	"github.com/onertc/onertc/server/signal"
 )
 
 // redisKeyPrefix starts every key onertc writes in a shared Redis.
@@ -49,7 +49,7 @@ type Server struct {
 	rooms     room.Store
 	redis     *redisconn.Conn   // nil in memory mode
 	shared    *relaystate.Redis // the relay's shared state, nil in memory mode
-	relay     *signal.Relay
+	relay     *relay.Relay
 	metrics   *metrics
 	errs      *errcount.Counter // failures of work no caller waits for, by op (metrics)
 	limiters  struct{ join, message, turn, ws, login *limiter }
@@ -129,7 +129,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	}
 	delivery := newDeliveryHistogram()
 	s.errs = errcount.New(log.With("component", "background"), errcount.DefaultEvery)
-	rcfg := signal.DefaultConfig()
+	rcfg := relay.DefaultConfig()
 	rcfg.Errors = s.errs
 	rcfg.Grace = cfg.RelayGrace
 	rcfg.SendHold = cfg.SharedHold
@@ -139,7 +139,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	rcfg.ClientKey = func(r *http.Request) string { return s.clientIP(r).String() }
 	rcfg.Logger = log.With("component", "relay")
 	rcfg.OnDelivered = func(d time.Duration) { delivery.Observe(d.Seconds()) }
-	rcfg.CheckOrigin = signal.SameOrigin(cfg.AllowedOrigins, func(r *http.Request) string { return s.origin(r).host })
+	rcfg.CheckOrigin = relay.SameOrigin(cfg.AllowedOrigins, func(r *http.Request) string { return s.origin(r).host })
 	// One source of truth: the relay's state sits on the room table, in Redis on its keys.
 	if s.redis != nil {
 		rooms := room.NewRedis(s.redis, redisKeyPrefix).ReportTo(s.errs)
@@ -151,7 +151,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		s.rooms = st.Rooms()
 		rcfg.State = st
 	}
-	s.relay = signal.New(rcfg)
+	s.relay = relay.New(rcfg)
 	l := cfg.Limits
 	s.limiters.join = newLimiter("join", l.Join, l.Burst)
 	s.limiters.message = newLimiter("message", l.Message, l.Burst)
@@ -175,7 +175,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Relay is the server's relay, for its counters.
-func (s *Server) Relay() *signal.Relay { return s.relay }
+func (s *Server) Relay() *relay.Relay { return s.relay }
 
 // Serve serves on ls until ctx ends, then shuts down gracefully (see drain): readiness goes
 // false; in memory mode new joins are refused while calls in progress go on, up to

@@ -12,9 +12,9 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/fleettest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 	"github.com/onertc/onertc/protocol"
-	"github.com/onertc/onertc/server/fleettest"
 )
 
 // Bounds on how long remote video may stop in a tab after a kill, from scripts/bench-failover's

@@ -18,8 +18,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/onertc/onertc/internal/testkit/servertest"
 	"github.com/onertc/onertc/server"
-	"github.com/onertc/onertc/server/servertest"
 	"github.com/onertc/onertc/web"
 )
 

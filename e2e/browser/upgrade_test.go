@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onertc/onertc/internal/testsync"
-	"github.com/onertc/onertc/server/fleettest"
+	"github.com/onertc/onertc/internal/testkit/fleettest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 )
 
 // upgradeRelayPorts are this test's TURN relay ports, apart from the fleet's.

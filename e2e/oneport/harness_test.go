@@ -21,9 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onertc/onertc/internal/testkit/servertest"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server"
-	"github.com/onertc/onertc/server/servertest"
 )
 
 // startShared runs a server with a self-signed certificate: its HTTPS port serves TURN

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/onertc/onertc/check"
+	"github.com/onertc/onertc/internal/testkit/pebbletest"
+	"github.com/onertc/onertc/internal/testkit/servertest"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server"
-	"github.com/onertc/onertc/server/certs/pebbletest"
-	"github.com/onertc/onertc/server/servertest"
 )
 
 // TestACMEWithBots: the server gets its certificate from Pebble (a real ACME CA in this

@@ -32,10 +32,10 @@ import (
 
 	"github.com/onertc/onertc/bot"
 	"github.com/onertc/onertc/check"
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/servertest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server"
-	"github.com/onertc/onertc/server/servertest"
 )
 
 type testCA struct {

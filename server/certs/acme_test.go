@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onertc/onertc/server/certs/pebbletest"
+	"github.com/onertc/onertc/internal/testkit/pebbletest"
 )
 
 func TestACMEConfigValidate(t *testing.T) {

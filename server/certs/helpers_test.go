@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 )
 
 // testLogger returns a logger writing into a buffer that is printed when the test fails.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 )
 
 // logLines decodes the JSON lines a slog.JSONHandler wrote.

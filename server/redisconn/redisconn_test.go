@@ -11,7 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/onertc/onertc/server/redistest"
+	"github.com/onertc/onertc/internal/testkit/redistest"
 )
 
 func TestRedact(t *testing.T) {

@@ -3,7 +3,7 @@ package relaystate
 import (
 	"testing"
 
-	"github.com/onertc/onertc/server/redistest"
+	"github.com/onertc/onertc/internal/testkit/redistest"
 )
 
 // TestMember: Member answers from the room table, on both implementations: a joined

@@ -3,8 +3,8 @@ package relaystate
 import (
 	"testing"
 
+	"github.com/onertc/onertc/internal/testkit/roomtest"
 	"github.com/onertc/onertc/server/room"
-	"github.com/onertc/onertc/server/room/roomtest"
 )
 
 // Memory is the single instance's room table too: it keeps the room table's contract.

@@ -13,8 +13,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/onertc/onertc/internal/testkit/redistest"
 	"github.com/onertc/onertc/protocol"
-	"github.com/onertc/onertc/server/redistest"
 	"github.com/onertc/onertc/server/room"
 )
 

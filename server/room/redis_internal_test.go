@@ -8,9 +8,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/redistest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 	"github.com/onertc/onertc/server/errcount"
-	"github.com/onertc/onertc/server/redistest"
 )
 
 // A counter update that times out on a frozen Redis still runs when Redis wakes up; the

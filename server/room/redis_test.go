@@ -9,9 +9,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/onertc/onertc/server/redistest"
+	"github.com/onertc/onertc/internal/testkit/redistest"
+	"github.com/onertc/onertc/internal/testkit/roomtest"
 	"github.com/onertc/onertc/server/room"
-	"github.com/onertc/onertc/server/room/roomtest"
 )
 
 func TestRedis(t *testing.T) {

@@ -9,11 +9,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/redistest"
+	"github.com/onertc/onertc/internal/testkit/roomtest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 	"github.com/onertc/onertc/server/errcount"
-	"github.com/onertc/onertc/server/redistest"
 	"github.com/onertc/onertc/server/room"
-	"github.com/onertc/onertc/server/room/roomtest"
 )
 
 // truth counts the rooms and clients Redis holds under prefix, walking every room: what

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onertc/onertc/server/turn/turntest"
+	"github.com/onertc/onertc/internal/testkit/turntest"
 )
 
 // TestLongCallOutlivesCredential: a call authenticated with a 2-second credential keeps

@@ -7,7 +7,7 @@ import (
 
 	"github.com/pion/stun"
 
-	"github.com/onertc/onertc/server/turn/turntest"
+	"github.com/onertc/onertc/internal/testkit/turntest"
 )
 
 type discardReplier struct{}

@@ -16,7 +16,7 @@ import (
 	"github.com/pion/logging"
 	pionturn "github.com/pion/turn/v2"
 
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 )
 
 const (

@@ -11,8 +11,8 @@ import (
 
 	"github.com/pion/stun"
 
-	"github.com/onertc/onertc/internal/testsync"
-	"github.com/onertc/onertc/server/turn/turntest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
+	"github.com/onertc/onertc/internal/testkit/turntest"
 )
 
 // TestRelay allocates with pion's client over each transport, lets it create a permission

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/fleettest"
+	"github.com/onertc/onertc/internal/testkit/redistest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 	"github.com/onertc/onertc/protocol"
-	"github.com/onertc/onertc/server/fleettest"
-	"github.com/onertc/onertc/server/redistest"
 )
 
 // joinLimitFlags give each client address 5 joins per instance, then one per 100 s: few

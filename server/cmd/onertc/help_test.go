@@ -21,8 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onertc/onertc/internal/testkit/fleettest"
 	"github.com/onertc/onertc/protocol"
-	"github.com/onertc/onertc/server/fleettest"
 )
 
 var update = flag.Bool("update", false, "rewrite README.md's serve --help block from the code")

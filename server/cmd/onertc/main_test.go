@@ -17,9 +17,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/onertc/onertc/internal/testkit/fleettest"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server"
-	"github.com/onertc/onertc/server/fleettest"
 )
 
 func TestFlagsAndEnvironment(t *testing.T) {

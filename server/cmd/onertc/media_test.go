@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/onertc/onertc/bot"
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/fleettest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 	"github.com/onertc/onertc/protocol"
-	"github.com/onertc/onertc/server/fleettest"
 )
 
 // mediaRelayBase is where this package's media fleet relays (64000-64899), apart from other

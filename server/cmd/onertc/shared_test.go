@@ -10,10 +10,10 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/fleettest"
+	"github.com/onertc/onertc/internal/testkit/redistest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 	"github.com/onertc/onertc/protocol"
-	"github.com/onertc/onertc/server/fleettest"
-	"github.com/onertc/onertc/server/redistest"
 )
 
 // peer is a relay socket read all the time, as a real client's is, so that the server's

@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/onertc/onertc/bot"
-	"github.com/onertc/onertc/internal/testsync"
-	"github.com/onertc/onertc/server/fleettest"
+	"github.com/onertc/onertc/internal/testkit/fleettest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 	"github.com/onertc/onertc/server/sdnotify"
 )
 

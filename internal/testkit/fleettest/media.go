@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/onertc/onertc/server/redistest"
+	"github.com/onertc/onertc/internal/testkit/redistest"
 )
 
 // relaySpan is how many relay ports each instance of a MediaFleet has.

@@ -1,4 +1,4 @@
-package signal
+package relay
 
 import (
 	"encoding/json"

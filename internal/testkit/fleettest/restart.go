@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 )
 
 // Terminate sends SIGTERM, as systemd's stop does; the channel it returns gets the exit

@@ -1,4 +1,4 @@
-package signal
+package relay
 
 import (
 	"context"
@@ -12,10 +12,10 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/redistest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server/errcount"
-	"github.com/onertc/onertc/server/redistest"
 	"github.com/onertc/onertc/server/relaystate"
 	roomtable "github.com/onertc/onertc/server/room"
 )

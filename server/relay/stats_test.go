@@ -1,4 +1,4 @@
-package signal
+package relay
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server/relaystate"
 )

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 )
 
 // The load-balancer examples of README.md's "Several instances" are what the tests run:

@@ -28,7 +28,7 @@ import (
 	"github.com/letsencrypt/pebble/v2/wfe"
 	"golang.org/x/net/dns/dnsmessage"
 
-	"github.com/onertc/onertc/internal/testsync"
+	"github.com/onertc/onertc/internal/testkit/testsync"
 )
 
 // loopbackCert makes a self-signed certificate for 127.0.0.1 (this package cannot use

@@ -4,7 +4,7 @@
 // writing, pings, limits); everything that outlives a socket, membership included, is the
 // relaystate.State's, which sits on the room table, so a closed tab never leaves a room
 // full.
-package signal
+package relay
 
 import (
 	"context"
