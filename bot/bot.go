@@ -178,7 +178,7 @@ func New(opts Options) (*Bot, error) {
 	return b, nil
 }
 
-// Call is the bot's call, for Hangup, CutRelay and RestartICE.
+// Call is the bot's call, for Hangup and RestartICE.
 func (b *Bot) Call() *client.Call { return b.call }
 
 // Totals are the bot's counters so far, over all its peers.

@@ -95,7 +95,6 @@ type controlReq int
 const (
 	ctlHangup controlReq = iota
 	ctlRestartICE
-	ctlCutRelay
 )
 
 // New checks cfg and returns a Call ready to Run.
@@ -132,9 +131,6 @@ func (c *Call) Hangup() { c.request(ctlHangup) }
 
 // RestartICE asks the call to restart ICE now (only the initiator offers; the callee ignores it).
 func (c *Call) RestartICE() { c.request(ctlRestartICE) }
-
-// CutRelay closes the relay socket as a network failure would; the call re-registers.
-func (c *Call) CutRelay() { c.request(ctlCutRelay) }
 
 // ClientID is the id the server gave at join ("" before).
 func (c *Call) ClientID() string {

@@ -80,8 +80,6 @@ func (m *machine) loop() error {
 				if m.initiator && m.peer != nil && !m.awaiting {
 					m.offer(true)
 				}
-			case ctlCutRelay:
-				m.link.cut()
 			}
 		case f := <-m.frames:
 			if f.Error != "" {

@@ -170,17 +170,6 @@ func (l *relayLink) send(ctx context.Context, msg string) error {
 	}
 }
 
-// cut closes the current socket as a network failure would; the link reconnects. For tests
-// and for a browser going offline.
-func (l *relayLink) cut() {
-	l.mu.Lock()
-	conn := l.conn
-	l.mu.Unlock()
-	if conn != nil {
-		_ = conn.Close()
-	}
-}
-
 // close shuts the link down for good.
 func (l *relayLink) close() {
 	l.mu.Lock()

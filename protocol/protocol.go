@@ -45,12 +45,11 @@ func ValidID(s string) bool {
 
 // Results of /join and /message.
 const (
-	ResultSuccess         = "SUCCESS"
-	ResultFull            = "FULL"
-	ResultDuplicateClient = "DUPLICATE_CLIENT"
-	ResultError           = "ERROR"
-	ResultUnknownRoom     = "UNKNOWN_ROOM"
-	ResultUnknownClient   = "UNKNOWN_CLIENT"
+	ResultSuccess       = "SUCCESS"
+	ResultFull          = "FULL"
+	ResultError         = "ERROR"
+	ResultUnknownRoom   = "UNKNOWN_ROOM"
+	ResultUnknownClient = "UNKNOWN_CLIENT"
 )
 
 // JoinResponse is the body of POST /join/{room}.

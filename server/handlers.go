@@ -196,7 +196,7 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, relay.ErrUnavailable):
 			unavailable(w)
 			return
-		case errors.Is(err, relay.ErrQueueFull), errors.Is(err, relay.ErrRoomFull):
+		case errors.Is(err, relay.ErrQueueFull):
 			writeJSON(w, http.StatusOK, messageError{protocol.ResultError, err.Error()})
 			return
 		case err != nil:

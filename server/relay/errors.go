@@ -8,8 +8,6 @@ import (
 
 // Errors of the relay; their texts are what Collider clients see.
 var (
-	ErrRoomFull      = errors.New(protocol.ErrTextRoomFull)
-	ErrNotRegistered = errors.New(protocol.ErrTextNotRegistered)
 	ErrUnknownClient = errors.New(protocol.ErrTextUnknownClient)
 	ErrQueueFull     = errors.New("Message queue full")
 	ErrTooLarge      = errors.New("Message too large")
