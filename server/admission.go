@@ -4,14 +4,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"math"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/onertc/onertc/server/access"
+	"github.com/onertc/onertc/server/limit"
 	"github.com/onertc/onertc/web"
 	"github.com/onertc/onertc/web/page"
 )
@@ -48,7 +47,7 @@ func (s *Server) setupAccess() {
 		s.log.Info("access: cookies and invites are signed with a random key for this run; set --access-key-file to keep them valid across restarts")
 	}
 	s.access = access.NewKeeper(access.DeriveKey(secret), s.cfg.Access.Password)
-	s.limiters.login = newLimiter("login", loginRate, loginBurst)
+	s.limiters.login = limit.NewPerIP("login", loginRate, loginBurst)
 }
 
 // grant is what r's cookies admit; false when they admit nothing.
@@ -157,19 +156,18 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", Expires: expires,
 		MaxAge: max(1, int(time.Until(expires).Seconds())), HttpOnly: true,
-		Secure: s.origin(r).secure, SameSite: http.SameSiteLaxMode})
+		Secure: s.trust.Of(r).Secure, SameSite: http.SameSiteLaxMode})
 }
 
 // handleLogin checks the password posted by the form (or a bot) and, when right, gives the
 // session cookie and sends the browser where it was going. Attempts are rate-limited per
 // client IP and failures logged; a wrong password costs the same time as a right one.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	ip := s.clientIP(r)
-	if ok, wait := s.limiters.login.allow(ip, time.Now()); !ok {
+	ip := s.trust.ClientIP(r)
+	if ok, wait := s.limiters.login.Allow(ip, time.Now()); !ok {
 		s.metrics.limited.WithLabelValues("login").Inc()
 		s.logFor(r).Warn("access: password attempts over the limit", "remote", ip.String())
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		http.Error(w, "too many password attempts: wait a little", http.StatusTooManyRequests)
+		limit.TooMany(w, wait, "too many password attempts: wait a little")
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
@@ -223,7 +221,7 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	exp := time.Now().Add(s.cfg.Access.InviteTTL)
-	link := s.origin(r).http() + "/r/" + roomID + "?invite=" + url.QueryEscape(s.access.Sign(access.Invite, roomID, exp))
+	link := s.trust.Of(r).HTTP() + "/r/" + roomID + "?invite=" + url.QueryEscape(s.access.Sign(access.Invite, roomID, exp))
 	s.logFor(r).Info("access: invite made", "room", roomID, "expires", exp.UTC().Format(time.RFC3339))
 	writeJSON(w, http.StatusOK, inviteResponse{URL: link, Expires: exp.UTC().Format(time.RFC3339)})
 }

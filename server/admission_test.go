@@ -19,6 +19,7 @@ import (
 	"github.com/onertc/onertc/internal/testkit/turntest"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server/access"
+	"github.com/onertc/onertc/server/limit"
 	"github.com/onertc/onertc/server/turn"
 )
 
@@ -29,7 +30,7 @@ const testPassword = "open sesame"
 func startPasswordServer(t *testing.T, mutate func(*Config)) (*testServer, string) {
 	t.Helper()
 	cfg := DefaultConfig()
-	cfg.Limits = RateLimits{}
+	cfg.Limits = limit.Rates{}
 	cfg.MaxSocketsPerIP = 0
 	cfg.RelayGrace = 500 * time.Millisecond
 	cfg.TURN.PublicIP = "127.0.0.1"

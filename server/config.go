@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/onertc/onertc/server/access"
+	"github.com/onertc/onertc/server/limit"
 	"github.com/onertc/onertc/server/redisconn"
 	"github.com/onertc/onertc/server/turn"
 )
@@ -37,7 +38,7 @@ type Config struct {
 	// refused, /readyz says 503) before closing them; it ends early when no room is left.
 	DrainTimeout time.Duration
 	// Limits are the per-IP request rates.
-	Limits RateLimits
+	Limits limit.Rates
 	// MaxSockets and MaxSocketsPerIP cap open relay WebSockets (0: no cap).
 	MaxSockets, MaxSocketsPerIP int
 	// MaxPending and MaxPendingPerIP cap HTTPS-port connections that have not yet said
@@ -122,7 +123,7 @@ func DefaultConfig() Config {
 			netip.MustParsePrefix("::1/128"),
 		},
 		ShutdownTimeout: 10 * time.Second,
-		Limits:          DefaultRateLimits(),
+		Limits:          limit.DefaultRates(),
 		MaxSockets:      20000,
 		MaxSocketsPerIP: 64,
 		MaxPending:      4096,

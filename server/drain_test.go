@@ -14,6 +14,7 @@ import (
 	"github.com/onertc/onertc/internal/testkit/testsync"
 	"github.com/onertc/onertc/internal/testkit/turntest"
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/limit"
 	"github.com/onertc/onertc/server/turn"
 )
 
@@ -33,7 +34,7 @@ func startDrainInstance(t *testing.T, redisURL string, relayPorts uint16, drain 
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Redis, cfg.RelayGrace, cfg.DrainTimeout = redisURL, 5*time.Second, drain
-	cfg.Limits, cfg.MaxSocketsPerIP = RateLimits{}, 0
+	cfg.Limits, cfg.MaxSocketsPerIP = limit.Rates{}, 0
 	cfg.TURN.Secret, cfg.TURN.Realm, cfg.TURN.PublicIP = "drain-secret", "drain.test", "127.0.0.1"
 	cfg.TURN.RelayPortMin, cfg.TURN.RelayPortMax = relayPorts, relayPorts+9
 	cfg.TURN.SelfTestInterval = 0
@@ -236,7 +237,7 @@ func TestReleaseInRedisMode(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.Redis, cfg.RelayGrace, cfg.TURN.Disabled = rs.URL(), 5*time.Second, true
-	cfg.Limits, cfg.MaxSocketsPerIP = RateLimits{}, 0
+	cfg.Limits, cfg.MaxSocketsPerIP = limit.Rates{}, 0
 	next, err := New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)

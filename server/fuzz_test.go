@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/onertc/onertc/server/limit"
 )
 
 // FuzzHTTPInput sends arbitrary path segments, queries and bodies to the room-server routes
@@ -22,7 +24,7 @@ func FuzzHTTPInput(f *testing.F) {
 	cfg.TURN.Disabled = true
 	// Every input comes from one address: the rate limits (tested on their own) would
 	// answer most of them 429.
-	cfg.Limits = RateLimits{}
+	cfg.Limits = limit.Rates{}
 	srv, err := New(cfg, nil)
 	if err != nil {
 		f.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/limit"
 	"github.com/onertc/onertc/server/redisconn"
 	"github.com/onertc/onertc/server/relay"
 	"github.com/onertc/onertc/server/room"
@@ -21,14 +22,14 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /r/{room}", s.handleRoomPage)
 	mux.Handle("GET /static/", web.DefaultAssets())
 	// In password mode (s.guard) these answer 401 unless the cookies admit the room.
-	mux.HandleFunc("POST /join/{room}", s.limit(s.limiters.join, s.guard(s.handleJoin)))
-	mux.HandleFunc("POST /message/{room}/{client}", s.limit(s.limiters.message, s.guard(s.handleMessage)))
+	mux.HandleFunc("POST /join/{room}", s.limited(s.limiters.join, s.guard(s.handleJoin)))
+	mux.HandleFunc("POST /message/{room}/{client}", s.limited(s.limiters.message, s.guard(s.handleMessage)))
 	mux.HandleFunc("POST /leave/{room}/{client}", s.guard(s.handleLeave))
 	mux.HandleFunc("POST /bye/{room}/{client}", s.guard(s.handleLeave))
 	mux.HandleFunc("GET /params", s.guard(s.handleParams))
-	mux.HandleFunc("GET /ws", s.limit(s.limiters.ws, s.guard(s.relay.ServeWS)))
+	mux.HandleFunc("GET /ws", s.limited(s.limiters.ws, s.guard(s.relay.ServeWS)))
 	// /collider is the same signaling as /message by another door: one bucket for both.
-	mux.HandleFunc("/collider/{room}/{client}", s.limit(s.limiters.message, s.guard(s.relay.ServeCollider)))
+	mux.HandleFunc("/collider/{room}/{client}", s.limited(s.limiters.message, s.guard(s.relay.ServeCollider)))
 	if s.access != nil {
 		mux.HandleFunc("POST /login", s.handleLogin)
 		mux.HandleFunc("GET /login", s.handleLoginForm)
@@ -44,8 +45,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	if s.turn != nil {
 		mux.HandleFunc("GET /healthz/turn", s.handleTURNHealth)
-		mux.Handle("/turn", s.limit(s.limiters.turn, s.guard(s.turn.rest.turn.ServeHTTP)))
-		mux.Handle("/v1alpha/iceconfig", s.limit(s.limiters.turn, s.guard(s.turn.rest.iceConfig.ServeHTTP)))
+		mux.Handle("/turn", s.limited(s.limiters.turn, s.guard(s.turn.rest.turn.ServeHTTP)))
+		mux.Handle("/v1alpha/iceconfig", s.limited(s.limiters.turn, s.guard(s.turn.rest.iceConfig.ServeHTTP)))
 	}
 	if s.cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", s.metricsHandler())
@@ -152,7 +153,7 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &tooLarge):
 		writeJSON(w, http.StatusRequestEntityTooLarge, messageError{protocol.ResultError, "message larger than 65536 bytes"})
 		return
-	case bodyTimedOut(err):
+	case limit.BodyTimedOut(err):
 		w.Header().Set("Connection", "close")
 		writeJSON(w, http.StatusRequestTimeout, messageError{protocol.ResultError, "message not received in time"})
 		return

@@ -20,6 +20,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/limit"
 )
 
 // hardServer is a real server on loopback sockets for the tests of hostile clients: plain
@@ -34,7 +35,7 @@ func startHard(t *testing.T, https, withTURN bool, mutate func(*Config), opts ..
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.RelayGrace = 30 * time.Second // joined clients that never register stay for the whole test
-	cfg.Limits = RateLimits{}
+	cfg.Limits = limit.Rates{}
 	cfg.MaxSocketsPerIP = 0
 	cfg.TURN.Disabled = !withTURN
 	cfg.TURN.PublicIP = "127.0.0.1"
@@ -300,7 +301,7 @@ func TestWebSocketOutlivesBodyTimeout(t *testing.T) {
 // TestColliderRateLimited: POST /collider draws on the same per-address bucket as
 // /message; past the burst it answers 429 with Retry-After and says why.
 func TestColliderRateLimited(t *testing.T) {
-	hs := startHard(t, false, false, func(c *Config) { c.Limits = RateLimits{Message: 0.5, Burst: 6} }) // burst 3
+	hs := startHard(t, false, false, func(c *Config) { c.Limits = limit.Rates{Message: 0.5, Burst: 6} }) // burst 3
 	p := hs.join(t, "limited")
 	var codes []int
 	for i := range 3 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/onertc/onertc/internal/testkit/redistest"
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/limit"
 )
 
 // testServer is a real server on an ephemeral loopback port.
@@ -30,7 +31,7 @@ func startServer(t testing.TB, mutate func(*Config)) *testServer {
 	cfg.RelayGrace = 500 * time.Millisecond
 	cfg.TURN.Disabled = true
 	// Every test client comes from 127.0.0.1; the limits have tests of their own.
-	cfg.Limits = RateLimits{}
+	cfg.Limits = limit.Rates{}
 	cfg.MaxSocketsPerIP = 0
 	if mutate != nil {
 		mutate(&cfg)

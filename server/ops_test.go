@@ -17,6 +17,7 @@ import (
 
 	"github.com/onertc/onertc/internal/testkit/testsync"
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/limit"
 )
 
 // scrape reads /metrics with the Prometheus text parser and returns value by
@@ -161,7 +162,7 @@ func TestMetricsListenerAndAuth(t *testing.T) {
 
 func TestRateLimits(t *testing.T) {
 	ts := startServer(t, func(c *Config) {
-		c.Limits = RateLimits{Join: 1, Message: 1, WS: 1, Burst: 3}
+		c.Limits = limit.Rates{Join: 1, Message: 1, WS: 1, Burst: 3}
 	})
 	codes := func(n int, do func() int) []int {
 		var out []int
@@ -232,7 +233,7 @@ func TestRateLimits(t *testing.T) {
 func TestCredentialRateLimit(t *testing.T) {
 	ts := startServer(t, func(c *Config) {
 		c.TURN.Disabled = false
-		c.Limits = RateLimits{Join: 100, Message: 100, WS: 100, TURN: 1, Burst: 3} // burst = rate × 3 = 3
+		c.Limits = limit.Rates{Join: 100, Message: 100, WS: 100, TURN: 1, Burst: 3} // burst = rate × 3 = 3
 	})
 	var got []int
 	for i := 0; i < 6; i++ {
@@ -307,7 +308,7 @@ func TestSocketCaps(t *testing.T) {
 func TestDrainOnShutdown(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.TURN.Disabled = true
-	cfg.Limits = RateLimits{}
+	cfg.Limits = limit.Rates{}
 	cfg.DrainTimeout = 20 * time.Second
 	srv, err := New(cfg, nil)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/origin"
 )
 
 // Version is the build's version, set by the linker (-X).
@@ -20,7 +21,7 @@ const loopbackJS = `<script src="/js/loopback.js"></script>`
 // adds a room's fields to it.
 func (s *Server) params(r *http.Request) protocol.Params {
 	q := r.URL.Query()
-	o := s.origin(r)
+	o := s.trust.Of(r)
 	loopback := q.Get("debug") == "loopback"
 	p := protocol.Params{
 		PCConfig:               pcConfig(q.Get("it"), nil),
@@ -30,7 +31,7 @@ func (s *Server) params(r *http.Request) protocol.Params {
 		IsLoopback:             boolString(loopback),
 		BypassJoinConfirmation: "false",
 		VersionInfo:            versionInfo(),
-		ICEServerURL:           o.http() + "/v1alpha/iceconfig?key=",
+		ICEServerURL:           o.HTTP() + "/v1alpha/iceconfig?key=",
 		ICEServerTransports:    q.Get("tt"),
 		ErrorMessages:          []string{},
 		WarningMessages:        []string{},
@@ -62,7 +63,7 @@ func (s *Server) roomParams(r *http.Request, roomID string) protocol.RoomParams 
 	p := protocol.RoomParams{Params: s.params(r), Messages: []string{}}
 	if roomID != "" {
 		p.RoomID = roomID
-		p.RoomLink = s.origin(r).http() + "/r/" + roomID
+		p.RoomLink = s.trust.Of(r).HTTP() + "/r/" + roomID
 		if r.URL.RawQuery != "" {
 			p.RoomLink += "?" + r.URL.RawQuery
 		}
@@ -129,15 +130,15 @@ func versionInfo() string {
 
 // wssURLs returns the relay URLs: this server's own /ws and /collider, or AppRTC's external
 // relay selection with ?wshpp=host:port (TLS unless ?wstls=false).
-func wssURLs(o requestOrigin, q url.Values) (wss, post string) {
-	if hp := q.Get("wshpp"); hp != "" && validHost(hp) {
+func wssURLs(o origin.Origin, q url.Values) (wss, post string) {
+	if hp := q.Get("wshpp"); hp != "" && origin.ValidHost(hp) {
 		if q.Get("wstls") == "false" {
 			return "ws://" + hp + "/ws", "http://" + hp
 		}
 		return "wss://" + hp + "/ws", "https://" + hp
 	}
 	if q.Get("wstls") == "false" {
-		o.secure = false
+		o.Secure = false
 	}
-	return o.ws() + "/ws", o.http() + "/collider"
+	return o.WS() + "/ws", o.HTTP() + "/collider"
 }

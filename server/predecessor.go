@@ -39,7 +39,7 @@ func (s *Server) forwardUnknownRooms(next http.Handler) http.Handler {
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.Out.URL.Scheme, r.Out.URL.Host = "http", "predecessor"
-			r.Out.Header.Set(clientHeader, s.clientIP(r.In).String())
+			r.Out.Header.Set(clientHeader, s.trust.ClientIP(r.In).String())
 		},
 		Transport: &http.Transport{
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {

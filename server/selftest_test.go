@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/onertc/onertc/internal/testkit/testsync"
+	"github.com/onertc/onertc/server/limit"
 	"github.com/onertc/onertc/server/turn"
 )
 
@@ -17,7 +18,7 @@ import (
 func startTURNServer(t *testing.T, withUDP bool) *testServer {
 	t.Helper()
 	cfg := DefaultConfig()
-	cfg.Limits = RateLimits{}
+	cfg.Limits = limit.Rates{}
 	cfg.TURN.PublicIP = "127.0.0.1"
 	cfg.TURN.AllowLoopback = true
 	cfg.TURN.Secret = "selftest-secret"

@@ -21,9 +21,12 @@ import (
 	"github.com/onertc/onertc/server/access"
 	"github.com/onertc/onertc/server/demux"
 	"github.com/onertc/onertc/server/errcount"
+	"github.com/onertc/onertc/server/limit"
+	"github.com/onertc/onertc/server/origin"
 	"github.com/onertc/onertc/server/redisconn"
 	"github.com/onertc/onertc/server/relay"
 	"github.com/onertc/onertc/server/relaystate"
+	"github.com/onertc/onertc/server/requestid"
 	"github.com/onertc/onertc/server/room"
 )
 
@@ -52,7 +55,8 @@ type Server struct {
 	relay     *relay.Relay
 	metrics   *metrics
 	errs      *errcount.Counter // failures of work no caller waits for, by op (metrics)
-	limiters  struct{ join, message, turn, ws, login *limiter }
+	limiters  struct{ join, message, turn, ws, login *limit.PerIP }
+	trust     origin.Trust   // the proxies whose forwarding headers are believed
 	access    *access.Keeper // password mode's; nil in open mode (see admission.go)
 	handler   http.Handler
 	draining  atomic.Bool
@@ -116,7 +120,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: log, firstBytes: demux.DefaultTimeout, drainNotice: defaultDrainNotice,
-		released: make(chan struct{})}
+		released: make(chan struct{}), trust: origin.NewTrust(cfg.TrustProxy)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -136,10 +140,10 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	rcfg.FramesPerSecond = cfg.RelayFramesPerSecond
 	rcfg.FrameBurst = int(2 * cfg.RelayFramesPerSecond)
 	rcfg.MaxSockets, rcfg.MaxSocketsPerIP = cfg.MaxSockets, cfg.MaxSocketsPerIP
-	rcfg.ClientKey = func(r *http.Request) string { return s.clientIP(r).String() }
+	rcfg.ClientKey = func(r *http.Request) string { return s.trust.ClientIP(r).String() }
 	rcfg.Logger = log.With("component", "relay")
 	rcfg.OnDelivered = func(d time.Duration) { delivery.Observe(d.Seconds()) }
-	rcfg.CheckOrigin = relay.SameOrigin(cfg.AllowedOrigins, func(r *http.Request) string { return s.origin(r).host })
+	rcfg.CheckOrigin = relay.SameOrigin(cfg.AllowedOrigins, func(r *http.Request) string { return s.trust.Of(r).Host })
 	// One source of truth: the relay's state sits on the room table, in Redis on its keys.
 	if s.redis != nil {
 		rooms := room.NewRedis(s.redis, redisKeyPrefix).ReportTo(s.errs)
@@ -153,10 +157,10 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	}
 	s.relay = relay.New(rcfg)
 	l := cfg.Limits
-	s.limiters.join = newLimiter("join", l.Join, l.Burst)
-	s.limiters.message = newLimiter("message", l.Message, l.Burst)
-	s.limiters.turn = newLimiter("turn", l.TURN, l.Burst)
-	s.limiters.ws = newLimiter("ws", l.WS, l.Burst)
+	s.limiters.join = limit.NewPerIP("join", l.Join, l.Burst)
+	s.limiters.message = limit.NewPerIP("message", l.Message, l.Burst)
+	s.limiters.turn = limit.NewPerIP("turn", l.TURN, l.Burst)
+	s.limiters.ws = limit.NewPerIP("ws", l.WS, l.Burst)
 	if !cfg.TURN.Disabled {
 		if err := s.setupTURN(); err != nil {
 			return nil, s.closeRedis(err)
@@ -167,7 +171,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		return nil, s.closeRedis(err)
 	}
 	s.metrics = newMetrics(s, delivery)
-	s.handler = s.withRequestID(s.metrics.instrument(s.forwardUnknownRooms(s.routes())))
+	s.handler = requestid.Wrap(s.metrics.instrument(s.forwardUnknownRooms(s.routes())), s.trust.FromProxy)
 	return s, nil
 }
 
@@ -192,7 +196,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 			// No ReadTimeout: bodyDeadline bounds bodies from the end of the header, and
 			// never an upgrade's (net/http clears no deadline when an upgrade that
 			// carried a body is hijacked, and a relay socket must not inherit one).
-			Handler:           s.bodyDeadline(h),
+			Handler:           limit.BodyDeadline(h, s.bodyTimeout, s.log),
 			ReadHeaderTimeout: s.firstBytes,
 			IdleTimeout:       120 * time.Second,
 			MaxHeaderBytes:    16 << 10,
@@ -498,3 +502,15 @@ func newClientID() string {
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
+
+// WithBodyTimeout replaces the 15 s a request has to send its body: tests of slow clients
+// run faster with less.
+func WithBodyTimeout(d time.Duration) Option { return func(s *Server) { s.bodyTimeout = d } }
+
+// limited wraps h with l's per-client-IP rate limit, counting refusals by class.
+func (s *Server) limited(l *limit.PerIP, h http.HandlerFunc) http.HandlerFunc {
+	return l.Wrap(h, s.trust.ClientIP, func(class string) { s.metrics.limited.WithLabelValues(class).Inc() })
+}
+
+// logFor is the server's logger with the request's id and peer.
+func (s *Server) logFor(r *http.Request) *slog.Logger { return requestid.Logger(s.log, r) }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/onertc/onertc/server"
+	"github.com/onertc/onertc/server/limit"
 )
 
 // Config is the server configuration tests start from: loopback everything, TURN relaying
@@ -24,7 +25,7 @@ func Config() server.Config {
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.RelayGrace = 3 * time.Second
 	cfg.ShutdownTimeout = 2 * time.Second
-	cfg.Limits = server.RateLimits{}
+	cfg.Limits = limit.Rates{}
 	cfg.MaxSocketsPerIP = 0
 	cfg.TURN.AllowLoopback = true
 	cfg.TURN.PublicIP = "127.0.0.1"
