@@ -95,6 +95,9 @@ check:
 # video take both cores, and the relay's 200-room tests beside them timed out on a 2-core
 # machine.
 unit: wasm
+	@echo "== go test ./wasm/ under node (the browser app's logic, GOOS=js)"
+	@command -v node >/dev/null || { echo "node is missing: make deps installs it (Debian's nodejs)"; exit 1; }
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$$($(GO) env GOROOT)/lib/wasm/go_js_wasm_exec" ./wasm/
 	@echo "== go test -race (the slowest ten tests are listed at the end)"
 	$(GO) build -o bin/testtimes ./scripts/testtimes
 	$(GO) test -race -count=1 -timeout 20m -json $$($(GO) list ./... | grep -v '/e2e/browser$$') | bin/testtimes -n 10

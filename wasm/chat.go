@@ -3,7 +3,6 @@
 package main
 
 import (
-	"strings"
 	"syscall/js"
 
 	"github.com/onertc/onertc/client/jsjson"
@@ -50,8 +49,6 @@ func readChannelMsg(d *jsjson.Decoder, v js.Value) channelMsg {
 	return m
 }
 
-const maxChatLen = 2000
-
 func (r *room) send(m channelMsg) bool {
 	if r.peer == nil || r.peer.dc.Get("readyState").String() != "open" {
 		return false
@@ -96,12 +93,9 @@ func (r *room) onChannelMessage(p *peerConn, ev js.Value) {
 	}
 	switch m.Type {
 	case "chat":
-		text := strings.TrimSpace(m.Text)
+		text := chatText(m.Text)
 		if text == "" {
 			return
-		}
-		if len(text) > maxChatLen {
-			text = text[:maxChatLen]
 		}
 		r.chatLine(text, "theirs")
 		if !r.chatOn {
@@ -109,28 +103,18 @@ func (r *room) onChannelMessage(p *peerConn, ev js.Value) {
 			setHidden(byID("chat-unread"), false)
 		}
 	case "media":
-		var off []string
-		if m.Audio != nil && !*m.Audio {
-			off = append(off, "microphone")
-		}
-		if m.Video != nil && !*m.Video {
-			off = append(off, "camera")
-		}
-		badge := byID("remote-muted")
-		setText(badge, "Their "+strings.Join(off, " and ")+" is off")
-		setHidden(badge, len(off) == 0)
+		badge, text := byID("remote-muted"), mutedText(m.Audio, m.Video)
+		setText(badge, text)
+		setHidden(badge, text == "")
 	}
 }
 
 // sendChat sends what is typed in #chat-input.
 func (r *room) sendChat() {
 	input := byID("chat-input")
-	text := strings.TrimSpace(input.Get("value").String())
+	text := chatText(input.Get("value").String())
 	if text == "" {
 		return
-	}
-	if len(text) > maxChatLen {
-		text = text[:maxChatLen]
 	}
 	if !r.send(channelMsg{Type: "chat", Text: text}) {
 		r.chatNote("Not sent: nobody is connected.")

@@ -5,7 +5,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"syscall/js"
 )
 
@@ -51,28 +50,26 @@ func (r *room) bindControls() {
 
 // onKey runs inside the keydown event (preventDefault must), and only posts the action.
 func (r *room) onKey(ev js.Value) {
-	if ev.Get("ctrlKey").Bool() || ev.Get("metaKey").Bool() || ev.Get("altKey").Bool() || ev.Get("isComposing").Bool() {
-		return
-	}
+	k := keyPress{key: str(ev.Get("key")),
+		modified:  ev.Get("ctrlKey").Truthy() || ev.Get("metaKey").Truthy() || ev.Get("altKey").Truthy(),
+		composing: ev.Get("isComposing").Truthy()}
 	if t := ev.Get("target"); t.Truthy() {
-		switch strings.ToUpper(str(t.Get("tagName"))) {
-		case "INPUT", "TEXTAREA", "SELECT":
-			return
-		}
+		k.targetTag = str(t.Get("tagName"))
 	}
 	var action func()
-	switch strings.ToLower(str(ev.Get("key"))) {
-	case "m":
+	switch shortcutFor(k) {
+	case shortcutMic:
 		action = r.toggleAudio
-	case "c":
+	case shortcutCamera:
 		action = r.toggleVideo
-	case "f":
+	case shortcutFull:
 		action = r.toggleFullscreen
-	case "i":
+	case shortcutInfo:
 		action = r.toggleInfo
-	case "q":
+	case shortcutHangup:
 		action = r.hangup
-	default:
+	}
+	if action == nil {
 		return
 	}
 	ev.Call("preventDefault")
@@ -160,7 +157,7 @@ func (r *room) copyInvite() {
 
 // fetchInvite is POST /invite/ROOM's link. Call it from a goroutine of its own.
 func fetchInvite(room string) (string, error) {
-	p, err := try(js.Global(), "fetch", "/invite/"+room, map[string]any{"method": "POST", "credentials": "same-origin"})
+	p, err := try(js.Global(), "fetch", invitePath(room), map[string]any{"method": "POST", "credentials": "same-origin"})
 	if err != nil {
 		return "", errors.New("cannot reach the server")
 	}

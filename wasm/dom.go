@@ -190,19 +190,3 @@ func setPressed(el js.Value, on bool) {
 		el.Call("setAttribute", "aria-pressed", fmt.Sprint(on))
 	}
 }
-
-// pathEscape is encodeURIComponent: for room and client ids ([a-zA-Z0-9_-]) the same as
-// url.PathEscape, without linking net/url.
-func pathEscape(s string) string {
-	return js.Global().Call("encodeURIComponent", s).String()
-}
-
-// queryParam is a parameter of the page's URL.
-func queryParam(name string) string {
-	q := js.Global().Get("URLSearchParams").New(js.Global().Get("location").Get("search"))
-	v := q.Call("get", name)
-	if v.IsNull() {
-		return ""
-	}
-	return v.String()
-}

@@ -41,7 +41,7 @@ func startIndex(u *ui) {
 			return
 		}
 		// The page's own query (?it=relay, ?hd=true, …) carries over into the room.
-		js.Global().Get("location").Call("assign", "/r/"+pathEscape(input.Get("value").String())+
+		js.Global().Get("location").Call("assign", roomPath(input.Get("value").String())+
 			js.Global().Get("location").Get("search").String())
 	})
 	validate()
@@ -59,7 +59,7 @@ func showRecent() {
 	for _, r := range rooms {
 		li := doc().Call("createElement", "li")
 		a := doc().Call("createElement", "a")
-		a.Set("href", "/r/"+pathEscape(r))
+		a.Set("href", roomPath(r))
 		a.Set("textContent", r)
 		li.Call("appendChild", a)
 		list.Call("appendChild", li)

@@ -2,11 +2,7 @@
 
 package main
 
-import (
-	"fmt"
-	"strings"
-	"syscall/js"
-)
+import "syscall/js"
 
 // consoleLogger is the app's client.Logger: one line per record on the browser console, the
 // message then key=value attributes, at the console level of the record. It stands in for
@@ -25,16 +21,5 @@ func (l consoleLogger) Warn(msg string, args ...any)  { l.log("warn", msg, args)
 func (l consoleLogger) Error(msg string, args ...any) { l.log("error", msg, args) }
 
 func (consoleLogger) log(method, msg string, args []any) {
-	var b strings.Builder
-	b.WriteString(msg)
-	for i := 0; i < len(args); i += 2 {
-		b.WriteByte(' ')
-		if i+1 == len(args) {
-			// A dangling value, as slog.Logger names it.
-			fmt.Fprintf(&b, "!BADKEY=%v", args[i])
-			break
-		}
-		fmt.Fprintf(&b, "%v=%v", args[i], args[i+1])
-	}
-	js.Global().Get("console").Call(method, b.String())
+	js.Global().Get("console").Call(method, logLine(msg, args))
 }

@@ -188,7 +188,6 @@ func (r *room) listDevices() {
 	if err != nil {
 		return
 	}
-	type device struct{ id, label, kind string }
 	var devs []device
 	for i := 0; i < list.Length(); i++ {
 		d := list.Index(i)
@@ -205,24 +204,16 @@ func (r *room) listDevices() {
 				currentID = current.Call("getSettings").Get("deviceId").String()
 			}
 			el.Set("innerHTML", "")
-			n := 0
-			for _, d := range devs {
-				if d.kind != sel.kind || d.id == "" {
-					continue
-				}
-				n++
-				label := d.label
-				if label == "" {
-					label = sel.name + " " + string(rune('0'+n))
-				}
-				opt := js.Global().Get("Option").New(label, d.id)
-				opt.Set("selected", d.id == currentID)
+			choices := deviceChoices(devs, sel.kind, sel.name, currentID)
+			for _, c := range choices {
+				opt := js.Global().Get("Option").New(c.label, c.value)
+				opt.Set("selected", c.selected)
 				el.Call("appendChild", opt)
 			}
-			if n == 0 {
+			if len(choices) == 0 {
 				el.Call("appendChild", js.Global().Get("Option").New("None found", ""))
 			}
-			el.Set("disabled", n == 0)
+			el.Set("disabled", len(choices) == 0)
 		}
 	})
 }

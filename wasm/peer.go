@@ -3,7 +3,6 @@
 package main
 
 import (
-	"strings"
 	"syscall/js"
 
 	"github.com/onertc/onertc/client"
@@ -135,20 +134,18 @@ func preferCodecs(pc js.Value, kind, name string) {
 		return
 	}
 	codecs := c.Get("codecs")
-	want := strings.ToLower(kind + "/" + name)
-	var first, rest []any
-	for i := 0; i < codecs.Length(); i++ {
-		cd := codecs.Index(i)
-		if strings.ToLower(cd.Get("mimeType").String()) == want {
-			first = append(first, cd)
-		} else {
-			rest = append(rest, cd)
-		}
+	mimeTypes := make([]string, codecs.Length())
+	for i := range mimeTypes {
+		mimeTypes[i] = str(codecs.Index(i).Get("mimeType"))
 	}
-	if len(first) == 0 {
+	order := codecOrder(mimeTypes, kind, name)
+	if order == nil {
 		return // the browser lacks it: keep its own order
 	}
-	ordered := append(first, rest...)
+	ordered := make([]any, len(order))
+	for i, j := range order {
+		ordered[i] = codecs.Index(j)
+	}
 	ts := pc.Call("getTransceivers")
 	for i := 0; i < ts.Length(); i++ {
 		t := ts.Index(i)

@@ -3,16 +3,14 @@
 package main
 
 import (
+	"fmt"
 	"syscall/js"
 
 	"github.com/onertc/onertc/client/jsjson"
-	"github.com/onertc/onertc/protocol"
 )
 
-const (
-	recentKey = "onertc.recentRooms"
-	recentMax = 10
-)
+// recentKey is the localStorage key of the recent rooms, a JSON array of room ids.
+const recentKey = "onertc.recentRooms"
 
 // recentRooms reads the recently joined rooms, newest first. localStorage can be missing or
 // throw (storage disabled, private mode): then there are none.
@@ -21,30 +19,32 @@ func recentRooms() []string {
 	if err != nil || v.Type() != js.TypeString {
 		return nil
 	}
-	rooms, err := jsjson.Decode(v, (*jsjson.Decoder).StringSlice)
+	return decodeRecent(v)
+}
+
+// decodeRecent reads the stored list (a Go or JS string); what is not a JSON array of
+// strings is no list at all.
+func decodeRecent(text any) []string {
+	rooms, err := jsjson.Decode(text, (*jsjson.Decoder).StringSlice)
 	if err != nil {
 		return nil
 	}
-	out := rooms[:0]
-	for _, r := range rooms {
-		if protocol.ValidID(r) && len(out) < recentMax {
-			out = append(out, r)
-		}
-	}
-	return out
+	return keepRecent(rooms)
 }
 
-// rememberRoom puts room first in the recent list, without duplicates, keeping at most 10.
-func rememberRoom(room string) {
-	rooms := []string{room}
-	for _, r := range recentRooms() {
-		if r != room && len(rooms) < recentMax {
-			rooms = append(rooms, r)
-		}
-	}
+func encodeRecent(rooms []string) string {
 	list := make([]any, len(rooms))
 	for i, r := range rooms {
 		list[i] = r
 	}
-	_, _ = try(js.Global().Get("localStorage"), "setItem", recentKey, jsjson.Stringify(js.ValueOf(list)))
+	return jsjson.Stringify(js.ValueOf(list))
+}
+
+// rememberRoom puts room first in the recent list.
+func rememberRoom(room string) error {
+	_, err := try(js.Global().Get("localStorage"), "setItem", recentKey, encodeRecent(pushRecent(room, recentRooms())))
+	if err != nil {
+		return fmt.Errorf("remember room %s: %w", room, err)
+	}
+	return nil
 }

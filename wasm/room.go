@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"syscall/js"
 
 	"github.com/onertc/onertc/client"
@@ -96,7 +95,9 @@ func (r *room) join() {
 		return
 	}
 	js.Global().Get("performance").Call("mark", "onertc-join")
-	rememberRoom(r.id)
+	if err := rememberRoom(r.id); err != nil {
+		r.log.Debug("recent rooms not saved", "err", err) // storage off: the call goes on
+	}
 	r.setState(stateJoining)
 	r.status("Joining…", false)
 	r.joined, r.hungUp = false, false
@@ -211,27 +212,12 @@ func (r *room) ended(gen int, err error) {
 	r.stopScreen()
 	r.media.stop()
 	r.mediaReady = false
-	title, detail := "You left the call", "Rejoin the room, or start a new one."
-	switch {
-	case err == nil:
-		r.setState(stateEnded)
-		r.status("", false)
-	case errors.Is(err, client.ErrRoomFull):
-		r.setState(stateFull)
-		title, detail = "This room is full", "Two people are already in room "+r.id+"."
-		r.status("", false)
-	case !r.joined:
-		r.setState(stateError)
-		title, detail = "Cannot reach the server", "Check your connection and try again. ("+err.Error()+")"
-		r.status("", false)
-	default:
-		r.setState(stateError)
-		title, detail = "The call ended", err.Error()
-		r.status("", false)
-	}
-	setText(byID("ended-title"), title)
-	setText(byID("ended-detail"), detail)
-	setText(byID("rejoin-button"), map[bool]string{true: "Rejoin", false: "Try again"}[err == nil])
+	v := endedView(err, r.joined, r.id)
+	r.setState(v.state)
+	r.status("", false)
+	setText(byID("ended-title"), v.title)
+	setText(byID("ended-detail"), v.detail)
+	setText(byID("rejoin-button"), v.button)
 	byID("rejoin-button").Call("focus")
 }
 
@@ -263,7 +249,7 @@ func (r *room) leaveOnUnload() {
 		return
 	}
 	if id := r.call.ClientID(); id != "" {
-		js.Global().Get("navigator").Call("sendBeacon", "/leave/"+pathEscape(r.id)+"/"+pathEscape(id))
+		js.Global().Get("navigator").Call("sendBeacon", leavePath(r.id, id))
 	}
 	r.call.Hangup()
 }

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"fmt"
 	"syscall/js"
 	"time"
 )
@@ -19,23 +18,6 @@ func (s *statsState) reset() {
 	s.gen++
 	s.running = false
 	s.prev = nil
-}
-
-// snapshot is what the info box shows, read from one RTCStatsReport.
-type snapshot struct {
-	at                 float64 // ms, the report's timestamp
-	state              string
-	local, remote      string // candidate type (and relay protocol) and address
-	rttMS              float64
-	bytesIn, bytesOut  float64
-	width, height      int
-	fps                float64
-	framesDecoded      float64
-	videoCodec         string
-	audioCodec         string
-	sendWidth, sendHgt int
-	sendFPS            float64
-	lost, received     float64
 }
 
 // startStats polls getStats once a second while the current peer lives.
@@ -153,24 +135,17 @@ func readStats(report js.Value) *snapshot {
 	return snap
 }
 
-// describeCandidate is "relay (udp to TURN over tcp) 203.0.113.7:50000".
+// describeCandidate reads an RTCIceCandidateStats (undefined when the report lacks it).
 func describeCandidate(c js.Value) string {
 	if !c.Truthy() {
-		return "—"
-	}
-	typ := str(c.Get("candidateType"))
-	desc := typ + " " + str(c.Get("protocol"))
-	if rp := str(c.Get("relayProtocol")); typ == "relay" && rp != "" {
-		desc += ", TURN over " + rp
+		return ""
 	}
 	addr := str(c.Get("address"))
-	if addr == "" {
+	if addr == "" { // the field's older name, which some browsers still use
 		addr = str(c.Get("ip"))
 	}
-	if addr != "" {
-		desc += " · " + addr + fmt.Sprintf(":%d", int(num(c.Get("port"))))
-	}
-	return desc
+	return candidateText(candidate{typ: str(c.Get("candidateType")), protocol: str(c.Get("protocol")),
+		relayProtocol: str(c.Get("relayProtocol")), address: addr, port: int(num(c.Get("port")))})
 }
 
 func (r *room) showStats(s *snapshot) {
@@ -179,34 +154,7 @@ func (r *room) showStats(s *snapshot) {
 	if !r.infoOn {
 		return
 	}
-	rate := func(now, before float64) string {
-		if prev == nil || s.at <= prev.at {
-			return "—"
-		}
-		return fmt.Sprintf("%.0f kbit/s", (now-before)*8/(s.at-prev.at))
-	}
-	rows := [][2]string{{"Connection", s.state}, {"Local", s.local}, {"Remote", s.remote}}
-	if s.rttMS >= 0 {
-		rows = append(rows, [2]string{"Round trip", fmt.Sprintf("%.0f ms", s.rttMS)})
-	}
-	in, out := "—", "—"
-	if prev != nil {
-		in, out = rate(s.bytesIn, prev.bytesIn), rate(s.bytesOut, prev.bytesOut)
-	}
-	rows = append(rows, [2]string{"Receiving", in}, [2]string{"Sending", out})
-	if s.width > 0 {
-		rows = append(rows, [2]string{"Video in", fmt.Sprintf("%d×%d, %.0f fps, %s", s.width, s.height, s.fps, s.videoCodec)})
-	}
-	if s.sendWidth > 0 {
-		rows = append(rows, [2]string{"Video out", fmt.Sprintf("%d×%d, %.0f fps", s.sendWidth, s.sendHgt, s.sendFPS)})
-	}
-	if s.audioCodec != "" {
-		rows = append(rows, [2]string{"Audio in", s.audioCodec})
-	}
-	if total := s.lost + s.received; total > 0 {
-		rows = append(rows, [2]string{"Packet loss", fmt.Sprintf("%.2f %% (%.0f of %.0f)", 100*s.lost/total, s.lost, total)})
-	}
-	rows = append(rows, verificationRows(r.verified)...)
+	rows := statsRows(s, prev, r.verified)
 	dl := byID("stats")
 	dl.Call("replaceChildren")
 	for _, row := range rows {

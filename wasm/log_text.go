@@ -1,0 +1,24 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// logLine is one record as the console shows it: the message, then key=value attributes.
+func logLine(msg string, args []any) string {
+	var b strings.Builder
+	b.WriteString(msg)
+	for i := 0; i < len(args); i += 2 {
+		b.WriteByte(' ')
+		if i+1 == len(args) {
+			// A dangling value, as slog.Logger names it.
+			fmt.Fprintf(&b, "!BADKEY=%v", args[i])
+			break
+		}
+		fmt.Fprintf(&b, "%v=%v", args[i], args[i+1])
+	}
+	return b.String()
+}
