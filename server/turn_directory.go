@@ -17,12 +17,13 @@ import (
 const maxPeerTURN = 2
 
 // turnDirectoryEvery is how often an instance advertises its TURN URIs and reads the others'.
-// A dead instance drops out of the list after the relay's instance timeout at the latest.
+// A dead instance drops out of the list after the state's instance timeout at the latest.
 const turnDirectoryEvery = time.Second
 
-// runTURNDirectory keeps this instance's TURN URIs advertised in Redis and the live other
-// instances' URIs at hand for credential responses, until ctx ends. In shared mode only.
-func (s *Server) runTURNDirectory(ctx context.Context, sh *relaystate.Redis, within time.Duration) {
+// runTURNDirectory keeps this instance's TURN URIs advertised in the relay's state and the
+// live other instances' URIs at hand for credential responses, until ctx ends. A state of
+// this process's alone (memory mode) has no other instances: the list stays empty.
+func (s *Server) runTURNDirectory(ctx context.Context, sh relaystate.State) {
 	t := s.turn
 	tick := time.NewTicker(turnDirectoryEvery)
 	defer tick.Stop()
@@ -32,7 +33,7 @@ func (s *Server) runTURNDirectory(ctx context.Context, sh *relaystate.Redis, wit
 		err := sh.AdvertiseTURN(rctx, t.ownURIs())
 		var peers [][]string
 		if err == nil {
-			peers, err = sh.PeerTURN(rctx, within)
+			peers, err = sh.PeerTURN(rctx)
 		}
 		cancel()
 		switch {
@@ -41,7 +42,7 @@ func (s *Server) runTURNDirectory(ctx context.Context, sh *relaystate.Redis, wit
 			failing = false
 		case ctx.Err() == nil && !failing:
 			// The last list stays: the instances it names were alive a moment ago, and
-			// their TURN servers do not depend on Redis.
+			// their TURN servers do not depend on the state.
 			s.log.Warn("TURN directory not refreshed", "err", err)
 			failing = true
 		}

@@ -30,7 +30,7 @@ func TestRelayCountsBackgroundFailures(t *testing.T) {
 	var logs testsync.Buffer
 	errs := errcount.New(slog.New(slog.NewJSONHandler(&logs, nil)), time.Hour)
 	rooms := roomtable.NewRedis(rdb, "bg:").ReportTo(errs)
-	state := relaystate.New(rdb, rooms, "bg:", "i0", time.Second).ReportTo(errs)
+	state := relaystate.NewRedis(rdb, rooms, "bg:", "i0", time.Second).ReportTo(errs)
 	r := New(Config{State: state, Errors: errs, Grace: time.Second})
 	srv.Stop()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -51,8 +51,8 @@ func TestRelayCountsBackgroundFailures(t *testing.T) {
 	}
 }
 
-// A socket that closes while Redis is away cannot be taken offline there: the relay tries
-// again every half second, and each failed try is counted while the log has one line.
+// A socket that closes while Redis is away cannot be taken offline there: the state tries
+// again, backing off, and each failed try is counted while the log has one line.
 func TestRelayCountsRetriedStateOperations(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
@@ -60,7 +60,7 @@ func TestRelayCountsRetriedStateOperations(t *testing.T) {
 	var logs testsync.Buffer
 	errs := errcount.New(slog.New(slog.NewJSONHandler(&logs, nil)), time.Hour)
 	rooms := roomtable.NewRedis(rdb, "retry:").ReportTo(errs)
-	state := relaystate.New(rdb, rooms, "retry:", "i0", time.Minute).ReportTo(errs)
+	state := relaystate.NewRedis(rdb, rooms, "retry:", "i0", time.Minute).ReportTo(errs)
 	r := New(Config{State: state, Errors: errs})
 	hs := httptest.NewServer(http.HandlerFunc(r.ServeWS))
 	t.Cleanup(func() { hs.Close(); r.Close() })

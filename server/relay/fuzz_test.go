@@ -39,29 +39,32 @@ func FuzzRelayFrames(f *testing.F) {
 		for i, frame := range bytes.Split(data, []byte("\n")) {
 			socks[i%2].handle(context.Background(), frame)
 			r.mu.Lock()
-			var online int64
-			for id, rm := range r.rooms {
-				online += int64(len(rm.clients))
-				if len(rm.clients) > protocol.RoomCapacity || len(rm.clients) == 0 {
-					t.Fatalf("room %q holds %d clients", id, len(rm.clients))
+			rooms := map[string]int{}
+			for key, s := range r.clients {
+				if key != clientKey(s.roomID, s.clientID) || !s.registered {
+					t.Fatalf("clients[%q] holds the socket of %q %q", key, s.roomID, s.clientID)
 				}
-				if !protocol.ValidID(id) {
-					t.Fatalf("room with invalid id %q", id)
+				if !protocol.ValidID(s.roomID) || !protocol.ValidID(s.clientID) {
+					t.Fatalf("socket registered with invalid ids %q %q", s.roomID, s.clientID)
 				}
-				for _, c := range rm.clients {
-					if len(c.inbox) > protocol.MaxQueuedPerSender || c.inboxBytes > protocol.MaxQueuedBytesPerSender {
-						t.Fatalf("inbox over bounds: %d msgs %d bytes", len(c.inbox), c.inboxBytes)
-					}
+				rooms[s.roomID]++
+			}
+			for id, n := range rooms {
+				if n > protocol.RoomCapacity || r.rooms[id] != n {
+					t.Fatalf("room %q: %d sockets, counted %d", id, n, r.rooms[id])
 				}
 			}
-			if n := r.stats.rooms.Load(); n != int64(len(r.rooms)) {
-				t.Fatalf("rooms counter %d, map holds %d", n, len(r.rooms))
+			if n := r.stats.rooms.Load(); n != int64(len(r.rooms)) || len(r.rooms) != len(rooms) {
+				t.Fatalf("rooms counter %d, map holds %d, sockets in %d", n, len(r.rooms), len(rooms))
 			}
-			if n := r.stats.online.Load(); n != online {
-				t.Fatalf("online counter %d, rooms hold %d clients", n, online)
+			if n := r.stats.online.Load(); n != int64(len(r.clients)) {
+				t.Fatalf("online counter %d, clients map holds %d", n, len(r.clients))
 			}
 			for _, s := range socks {
-				for _, d := range s.direct {
+				s.mu.Lock()
+				direct := s.direct
+				s.mu.Unlock()
+				for _, d := range direct {
 					if !bytes.Contains(d.frame, []byte(`"msg":`)) || !bytes.Contains(d.frame, []byte(`"error":`)) {
 						t.Fatalf("error frame without both keys: %s", d.frame)
 					}

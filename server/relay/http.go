@@ -128,8 +128,8 @@ func (s *socket) serve(ctx context.Context) {
 // which then costs no write of its own; if no burst comes within another ConfirmDelay, the
 // ping goes out alone.
 func (s *socket) keepalive() {
-	s.relay.mu.Lock()
-	defer s.relay.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.finished {
 		return
 	}
@@ -211,8 +211,6 @@ func (r *Relay) ServeCollider(w http.ResponseWriter, req *http.Request) {
 // (nothing else is done for a stranger). When the State cannot say (Redis away), the
 // request goes on to Send, which holds it through a short outage as it does a socket's.
 func (r *Relay) stranger(ctx context.Context, roomID, clientID string) bool {
-	ctx, cancel := context.WithTimeout(ctx, stateTimeout)
-	defer cancel()
 	member, err := r.cfg.State.Member(ctx, roomID, clientID)
 	if err != nil {
 		r.log.Debug("collider post: membership unknown", "room", roomID, "client", clientID, "err", err)

@@ -1,9 +1,10 @@
-// Package signal is the Collider-compatible WebSocket relay: clients register on /ws with a
+// Package relay is the Collider-compatible WebSocket relay: clients register on /ws with a
 // room and client id, and each message one client sends reaches the other, in order, queued
 // while the other has no live socket. The relay owns this instance's sockets (reading,
-// writing, pings, limits); everything that outlives a socket, membership included, is the
-// relaystate.State's, which sits on the room table, so a closed tab never leaves a room
-// full.
+// writing, pings, limits); everything that outlives a socket, membership and queues included,
+// is the relaystate.State's, which sits on the room table, so a closed tab never leaves a
+// room full. The relay has one code path whichever State it is given: how the State waits,
+// retries and keeps in touch with other instances is its own.
 package relay
 
 import (
@@ -59,13 +60,8 @@ type Config struct {
 	Logger      *slog.Logger
 	// State keeps membership, queues, grace deadlines and socket ownership: a
 	// relaystate.Memory on one instance (the default, on a room table of its own), a
-	// relaystate.Redis shared by several (see state.go). InstanceTimeout is how long an
-	// instance may miss heartbeats before the others take its clients offline. SendHold is
-	// how long a message the state cannot take (Redis away) is held and retried before its
-	// sender is told ErrUnavailable: an outage shorter than this loses nothing.
-	State           relaystate.State
-	InstanceTimeout time.Duration
-	SendHold        time.Duration
+	// relaystate.Redis shared by several.
+	State relaystate.State
 	// Errors counts the failures of the relay's background work (reaping, leaving),
 	// which no caller waits for, and logs them once per burst; one of its own on Logger
 	// when nil.
@@ -84,8 +80,6 @@ func DefaultConfig() Config {
 		DrainTimeout:    time.Second,
 		FramesPerSecond: 200,
 		FrameBurst:      400,
-		InstanceTimeout: 5 * time.Second,
-		SendHold:        15 * time.Second,
 	}
 }
 
@@ -96,10 +90,9 @@ type Relay struct {
 	upgrader websocket.Upgrader
 	started  time.Time
 
-	// mu guards rooms, sockets and every field of room, client and socket marked as such.
-	// Nothing under it does I/O or blocks: it is shared by all rooms.
+	// mu guards the fields below. It is taken when a socket opens, registers or ends,
+	// never for a message; nothing under it does I/O or blocks.
 	mu      sync.Mutex
-	rooms   map[string]*room
 	sockets map[*socket]struct{}
 	perKey  map[string]int
 	// admitted counts sockets against MaxSockets from before their upgrade to their detach:
@@ -107,18 +100,17 @@ type Relay struct {
 	// would let the next handshake through.
 	admitted int
 	closed   bool
-	wg       sync.WaitGroup
-	// sockSeq numbers this instance's sockets for the shared state's owner ids.
+	// clients maps "room client" to the socket here registered for that client, and
+	// rooms counts those sockets by room: this instance's sockets, the only membership
+	// the relay keeps (the rest is the State's).
+	clients map[string]*socket
+	rooms   map[string]int
+	// owners maps the owner id of each socket in clients to it: a message for a socket
+	// here wakes it through owners, read without mu.
+	owners sync.Map
+	wg     sync.WaitGroup
+	// sockSeq numbers this instance's sockets for the State's owner ids.
 	sockSeq atomic.Uint64
-	// sharedOK and alive are what the last heartbeat found (Redis): it
-	// answered, and how many instances are alive.
-	sharedOK atomic.Bool
-	alive    atomic.Int64
-	// steadySince is when this instance's heartbeats last started to come without a gap
-	// (unix ns; 0 while Redis is unreachable): see beat.
-	steadySince atomic.Int64
-	// lastBeat is when the last heartbeat reached Redis (unix ns).
-	lastBeat atomic.Int64
 
 	stats counters
 }
@@ -127,9 +119,9 @@ type counters struct {
 	openWS, totalWS, wsErrors, httpErrors      atomic.Int64
 	relayed, queued, dropped, removed, handoff atomic.Int64
 	crossed                                    atomic.Int64
-	// rooms and online follow len(Relay.rooms) and the clients in them (each has its
-	// socket here), changed under Relay.mu with the map, so that Stats, which GET /status
-	// (public) and every scrape call, reads them without that lock, shared by all rooms.
+	// rooms and online follow len(Relay.rooms) and len(Relay.clients), changed under
+	// Relay.mu with the maps, so that Stats, which GET /status (public) and every scrape
+	// call, reads them without that lock.
 	rooms, online atomic.Int64
 }
 
@@ -140,46 +132,11 @@ type Stats struct {
 	WSErrors, HTTPErrors              int64
 	Relayed, Queued, Dropped          int64
 	Removed, HandedOff, Rooms, Online int64 // Rooms and Online: of the sockets on this instance
-	// Crossed counts messages sent to a socket on another instance (Redis).
+	// Crossed counts messages sent to a socket on another instance.
 	Crossed int64
 	// InstancesAlive is the number of instances sharing the state, this one included, as
-	// the last heartbeat saw it (Redis; 0 on one instance).
+	// the state last saw it (0 when the state is this process's alone).
 	InstancesAlive int64
-}
-
-// room and client hold, on this instance, the clients whose socket is here: the rest of
-// a room, and of a client, is the State's.
-type room struct {
-	id      string
-	clients []*client // guarded by Relay.mu
-}
-
-type client struct {
-	room *room
-	id   string
-	// inbox is a window on the client's queue in the State: the messages fetched from it
-	// and not yet confirmed, in order. A message leaves the queue only when a pong
-	// answered a ping written after it (so a connection that died unnoticed loses
-	// nothing: its unconfirmed messages are written again on the client's next socket).
-	// head is the queue index of inbox[0], fetched the index after its last message.
-	inbox      []queued
-	inboxBytes int
-	// inboxGen changes when the window restarts (a new socket), so that a writer that
-	// peeked at it does not commit against the new one.
-	inboxGen      int
-	head, fetched int64
-	// fetching: a fetch runs; refetch: it must read again when done.
-	fetching, refetch bool
-	sock              *socket
-	// removed: the client left its room while its socket drains.
-	removed bool
-}
-
-// queued is a message waiting for its recipient, with when it arrived (monotonic time since
-// the relay started) so its delivery latency can be measured.
-type queued struct {
-	msg string
-	at  time.Duration
 }
 
 // New returns a relay with cfg; zero durations and limits take DefaultConfig's values.
@@ -200,8 +157,6 @@ func New(cfg Config) *Relay {
 		cfg.ConfirmBatch = def.ConfirmBatch
 	}
 	cfg.DrainTimeout = positive(cfg.DrainTimeout, def.DrainTimeout)
-	cfg.InstanceTimeout = positive(cfg.InstanceTimeout, def.InstanceTimeout)
-	cfg.SendHold = positive(cfg.SendHold, def.SendHold)
 	if cfg.FramesPerSecond <= 0 {
 		cfg.FramesPerSecond = def.FramesPerSecond
 	}
@@ -223,9 +178,10 @@ func New(cfg Config) *Relay {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		started: time.Now(),
-		rooms:   make(map[string]*room),
 		sockets: make(map[*socket]struct{}),
 		perKey:  make(map[string]int),
+		clients: make(map[string]*socket),
+		rooms:   make(map[string]int),
 	}
 	r.upgrader = websocket.Upgrader{
 		// Small per-socket read buffers and pooled write buffers keep an idle socket
@@ -254,7 +210,7 @@ func (r *Relay) Stats() Stats {
 		WSErrors: r.stats.wsErrors.Load(), HTTPErrors: r.stats.httpErrors.Load(),
 		Relayed: r.stats.relayed.Load(), Queued: r.stats.queued.Load(), Dropped: r.stats.dropped.Load(),
 		Removed: r.stats.removed.Load(), HandedOff: r.stats.handoff.Load(), Rooms: rooms, Online: online,
-		Crossed: r.stats.crossed.Load(), InstancesAlive: r.alive.Load(),
+		Crossed: r.stats.crossed.Load(), InstancesAlive: int64(r.cfg.State.Instances()),
 	}
 }
 
@@ -283,17 +239,13 @@ func (r *Relay) Expect(roomID, clientID string) error {
 	if r.isClosed() {
 		return ErrClosed
 	}
-	ctx, cancel := r.stateCtx()
-	defer cancel()
-	return r.cfg.State.Expect(ctx, roomID, clientID)
+	return r.cfg.State.Expect(context.Background(), roomID, clientID)
 }
 
 // Delete removes the client at once, on whichever instance its socket is. Its socket is
 // still read for DrainTimeout so that a bye it sent before the DELETE arrived is
 // delivered, then closed.
 func (r *Relay) Delete(ctx context.Context, roomID, clientID string) {
-	ctx, cancel := context.WithTimeout(ctx, stateTimeout)
-	defer cancel()
 	gone, err := r.cfg.State.Remove(ctx, roomID, clientID)
 	if err != nil {
 		r.log.Warn("relay delete failed", "room", roomID, "client", clientID, "err", err)
@@ -305,7 +257,7 @@ func (r *Relay) Delete(ctx context.Context, roomID, clientID string) {
 	r.stats.removed.Add(1)
 	r.stats.handoff.Add(int64(gone.HandedOff))
 	if gone.Owner != "" && relaystate.InstanceOf(gone.Owner) == r.cfg.State.Instance() {
-		r.closeOwner(roomID, gone.Owner, "")
+		r.closeOwner(gone.Owner, "")
 	}
 }
 
@@ -325,34 +277,27 @@ func (r *Relay) Close() {
 	r.wg.Wait()
 }
 
-// Pending is the number of messages fetched for a client whose socket is here and not yet
-// confirmed by it: not yet written, or written and waiting for the pong.
+// Pending is the number of messages written to the socket here of a client and not yet
+// confirmed by it, plus one when more wait in its queue to be written.
 func (r *Relay) Pending(roomID, clientID string) int {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if rm := r.rooms[roomID]; rm != nil {
-		if c := rm.find(clientID); c != nil {
-			return len(c.inbox)
-		}
+	s := r.clients[clientKey(roomID, clientID)]
+	r.mu.Unlock()
+	if s == nil {
+		return 0
 	}
-	return 0
+	return s.pending()
 }
 
-// Flush waits until no client with a live socket has messages waiting, or ctx ends.
+// Flush waits until no client with a socket here has messages waiting, or ctx ends.
 func (r *Relay) Flush(ctx context.Context) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		r.mu.Lock()
 		waiting := 0
-		for _, rm := range r.rooms {
-			for _, c := range rm.clients {
-				if c.sock != nil {
-					waiting += len(c.inbox)
-				}
-			}
+		for _, s := range r.registered() {
+			waiting += s.pending()
 		}
-		r.mu.Unlock()
 		if waiting == 0 {
 			return nil
 		}
@@ -363,3 +308,18 @@ func (r *Relay) Flush(ctx context.Context) error {
 		}
 	}
 }
+
+// Drain waits, at shutdown, until the sockets here may be closed (Close), or ctx ends, and
+// reports whether their clients go on on other instances (see relaystate.State.Drain):
+// then their calls go on, else they have ended.
+func (r *Relay) Drain(ctx context.Context, notice time.Duration) (movedOn bool) {
+	return r.cfg.State.Drain(ctx, notice)
+}
+
+// SendHold is how long a message the state cannot take is held before its sender is told
+// (0: the state never fails for want of reaching it).
+func (r *Relay) SendHold() time.Duration { return r.cfg.State.Hold() }
+
+// SharedHealthy reports whether the state answered lately (always, for one in this
+// process).
+func (r *Relay) SharedHealthy() bool { return r.cfg.State.Healthy() }

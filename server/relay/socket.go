@@ -8,33 +8,33 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/errcount"
+	"github.com/onertc/onertc/server/relaystate"
 )
 
 // socket is one /ws connection: a reader goroutine that handles register and send, and at
 // most one writer goroutine, started when there is something to write and gone when there
 // is not, so an idle socket holds a single goroutine.
 //
-// Writing and confirming. A message stays in its recipient's inbox until a pong answers a
-// ping written after it (so a connection that died unnoticed loses nothing: its unconfirmed
-// messages are written again on the client's next socket). That guarantee is not paid per
-// message:
-//   - the writer takes every unwritten message it can (a burst), builds their frames, the
+// Writing and confirming. A message stays in its recipient's queue in the State until a pong
+// answers a ping written after it (so a connection that died unnoticed loses nothing: its
+// unconfirmed messages are written again on the client's next socket). That guarantee is not
+// paid per message:
+//   - the writer fetches every unwritten message it can (a burst), builds their frames, the
 //     pongs it owes and, when one is due, a ping into one buffer and writes it with one
 //     syscall (wire.go builds the frames);
 //   - a ping is due when ConfirmBatch messages were written since the last ping, or at the
 //     keepalive interval; ConfirmDelay after the first message written after the last ping
 //     (pinger is then armed for it) the next burst carries one, and one more ConfirmDelay
-//     without a burst sends it alone. Its payload is the count of messages
-//     written, so one pong confirms every message of the bursts before it.
-//
-// The inbox (the client's window on its queue in the State) and its counters are guarded by
-// Relay.mu; everything here only decides when the socket writes and pings.
+//     without a burst sends it alone. Its payload is the queue index written up to, so one
+//     pong confirms every message of the bursts before it.
 type socket struct {
 	key    string // ClientKey of the peer, for the per-IP cap
 	relay  *Relay
@@ -51,28 +51,36 @@ type socket struct {
 	// writeDeadline the same for the write deadline (the writer's, one at a time).
 	readDeadline, writeDeadline time.Time
 
-	// owner names this socket in the State; set at register.
-	owner string
+	// Set by the reader at register, before the socket is published in Relay.clients,
+	// and never changed after: the client it is registered for and its name in the State.
+	roomID, clientID, owner string
+	registered              bool
+	// replaced: another socket registered for the client since; its frames are refused.
+	replaced atomic.Bool
 
-	// Guarded by Relay.mu.
-	client *client
+	// mu guards the fields below; it is the socket's own, shared with no other socket.
+	mu sync.Mutex
+	// removed: the client left its room while its socket drains; nothing more is fetched.
+	removed bool
 	// direct holds frames for this socket alone (errors), written before any message.
 	direct []directFrame
 	// pongs holds the payloads of the client's pings, answered with the next burst.
 	pongs [][]byte
-	// written and confirmed count the client's inbox messages this socket has written,
-	// and of those the ones a pong has confirmed; pinged is written as of the last ping;
-	// gen is the client's inboxGen they refer to.
-	written, confirmed, pinged uint64
-	gen                        int
-	writing                    bool // a writer goroutine is running
-	pingDue                    bool
-	pingWanted                 bool // the next burst of messages carries a ping
-	confirmArmed               bool // pinger is set to ConfirmDelay for written messages
-	closeReq                   bool
-	closeCode                  int
-	closeText                  string
-	finished                   bool // dead has been closed
+	// written, confirmed and pinged are absolute indexes into the client's queue: up to
+	// where this socket has written, had it confirmed by a pong, and pinged.
+	written, confirmed, pinged int64
+	// woken: the queue may hold messages not yet written, since wokenAt (time since the
+	// relay started, for Config.OnDelivered).
+	woken        bool
+	wokenAt      time.Duration
+	writing      bool // a writer goroutine is running
+	pingDue      bool
+	pingWanted   bool // the next burst of messages carries a ping
+	confirmArmed bool // pinger is set to ConfirmDelay for written messages
+	closeReq     bool
+	closeCode    int
+	closeText    string
+	finished     bool // dead has been closed
 }
 
 type directFrame struct {
@@ -81,7 +89,7 @@ type directFrame struct {
 	closeAfter bool
 }
 
-// kickLocked makes sure a writer runs. Called with Relay.mu held.
+// kickLocked makes sure a writer runs. Called with s.mu held.
 func (s *socket) kickLocked() {
 	if s.writing || s.finished {
 		return
@@ -92,8 +100,8 @@ func (s *socket) kickLocked() {
 
 // closeWith asks the writer to send a close frame and end the connection.
 func (s *socket) closeWith(code int, text string) {
-	s.relay.mu.Lock()
-	defer s.relay.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closeReq {
 		return
 	}
@@ -110,17 +118,51 @@ func encodeFrame(msg, errText string) []byte {
 	return b
 }
 
-// fail sends errText to this socket and closes it when closeAfter is set. Called with
-// Relay.mu held.
+// failLocked sends errText to this socket and closes it when closeAfter is set. Called
+// with s.mu held.
 func (s *socket) failLocked(errText string, closeAfter bool) {
 	s.direct = append(s.direct, directFrame{frame: encodeFrame("", errText), closeAfter: closeAfter})
 	s.kickLocked()
 }
 
 func (s *socket) fail(errText string, closeAfter bool) {
-	s.relay.mu.Lock()
+	s.mu.Lock()
 	s.failLocked(errText, closeAfter)
-	s.relay.mu.Unlock()
+	s.mu.Unlock()
+}
+
+// replace closes a socket whose client registered on another socket.
+func (s *socket) replace() { s.replaceWith(protocol.ErrTextDuplicateClient) }
+
+func (s *socket) replaceWith(errText string) {
+	s.replaced.Store(true)
+	s.fail(errText, true)
+}
+
+// wake has the writer read the client's queue.
+func (s *socket) wake() {
+	s.mu.Lock()
+	s.wakeLocked()
+	s.mu.Unlock()
+}
+
+func (s *socket) wakeLocked() {
+	if !s.woken {
+		s.woken, s.wokenAt = true, time.Since(s.relay.started)
+	}
+	s.kickLocked()
+}
+
+// pending is how many messages this socket wrote that wait for their confirmation, plus
+// one when its queue may hold more to write.
+func (s *socket) pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := int(s.written - s.confirmed)
+	if s.woken && !s.removed {
+		n++
+	}
+	return n
 }
 
 // readLoop handles the client's frames until the connection ends. It reports failed when
@@ -146,12 +188,12 @@ func (s *socket) readLoop(ctx context.Context) (failed bool) {
 	// only writer.
 	s.ws.SetPingHandler(func(payload string) error {
 		deadline()
-		r.mu.Lock()
+		s.mu.Lock()
 		if len(s.pongs) < 16 {
 			s.pongs = append(s.pongs, []byte(payload))
 			s.kickLocked()
 		}
-		r.mu.Unlock()
+		s.mu.Unlock()
 		return nil
 	})
 	s.ws.SetCloseHandler(func(int, string) error { return nil })
@@ -191,12 +233,10 @@ func (s *socket) handle(ctx context.Context, data []byte) bool {
 	}
 	switch req.Cmd {
 	case protocol.CmdRegister:
-		return s.register(req.RoomID, req.ClientID)
+		return s.register(ctx, req.RoomID, req.ClientID)
 	case protocol.CmdSend:
-		r.mu.Lock()
-		c := s.client
-		r.mu.Unlock()
-		if c == nil {
+		// The reader wrote registered itself; replaced is set by a takeover.
+		if !s.registered || s.replaced.Load() {
 			r.stats.wsErrors.Add(1)
 			s.fail(protocol.ErrTextNotRegistered, true)
 			return false
@@ -207,7 +247,7 @@ func (s *socket) handle(ctx context.Context, data []byte) bool {
 			return false
 		}
 		// A socket is its client's own: after a DELETE its last frames still count.
-		if err := r.send(ctx, c.room.id, c.id, req.Msg, true); err != nil {
+		if err := r.send(ctx, s.roomID, s.clientID, req.Msg, true); err != nil {
 			// Queue full or too large: the sender is told, the socket stays usable.
 			r.stats.wsErrors.Add(1)
 			s.fail(err.Error(), false)
@@ -220,16 +260,16 @@ func (s *socket) handle(ctx context.Context, data []byte) bool {
 	}
 }
 
-// refusalLocked is why a register cannot be taken, or "". Called with Relay.mu held.
-func (s *socket) refusalLocked(roomID, clientID string) string {
+// refusal is why a register cannot be taken, or "". Called by the reader.
+func (s *socket) refusal(roomID, clientID string) string {
 	switch {
-	case s.client != nil:
+	case s.registered:
 		return protocol.ErrTextDuplicateRegister
 	case roomID == "" || clientID == "":
 		return protocol.ErrTextInvalidRegister
 	case !protocol.ValidID(roomID) || !protocol.ValidID(clientID):
 		return "Invalid register request: bad 'clientid' or 'roomid'"
-	case s.relay.closed:
+	case s.relay.isClosed():
 		return ErrClosed.Error()
 	}
 	return ""
@@ -239,36 +279,18 @@ func (s *socket) refusalLocked(roomID, clientID string) string {
 // out whole.
 const maxBurstBytes = 64 << 10
 
-// takeLocked returns the next frames to write: this socket's own frames first, then the
-// client's inbox messages this socket has not written yet, up to maxBurstBytes. Called
-// with Relay.mu held.
-func (s *socket) takeLocked() (direct []directFrame, msgs []queued) {
-	direct, s.direct = s.direct, nil
-	c := s.client
-	if c == nil || c.sock != s || c.inboxGen != s.gen {
-		return direct, nil
-	}
-	first := int(s.written - s.confirmed)
-	end, size := first, 0
-	for end < len(c.inbox) && (end == first || size+len(c.inbox[end].msg) <= maxBurstBytes) {
-		size += len(c.inbox[end].msg)
-		end++
-	}
-	return direct, c.inbox[first:end:end]
-}
-
-// wroteLocked records that n more inbox messages are about to be written and reports the
-// ping payload to write after them (nil: no ping in this burst). Called with Relay.mu held.
+// wroteLocked records that n more queued messages are about to be written and reports the
+// ping payload to write after them (nil: no ping in this burst). Called with s.mu held.
 func (s *socket) wroteLocked(n int) (ping []byte) {
-	s.written += uint64(n)
-	if s.pingDue || n > 0 && s.pingWanted || s.written-s.pinged >= uint64(s.relay.cfg.ConfirmBatch) {
+	s.written += int64(n)
+	if s.pingDue || n > 0 && s.pingWanted || s.written-s.pinged >= int64(s.relay.cfg.ConfirmBatch) {
 		s.pingDue, s.pingWanted = false, false
 		if s.confirmArmed && !s.finished {
 			s.confirmArmed = false
 			s.pinger.Reset(s.relay.cfg.PingInterval)
 		}
 		s.pinged = s.written
-		return strconv.AppendUint(nil, s.written, 10)
+		return strconv.AppendInt(nil, s.written, 10)
 	}
 	if s.written > s.pinged && !s.confirmArmed && !s.finished {
 		s.confirmArmed = true
@@ -278,47 +300,54 @@ func (s *socket) wroteLocked(n int) (ping []byte) {
 }
 
 // confirm handles a pong: the client has read every message written before the ping it
-// answers, so they leave the inbox. Pongs of a replaced socket confirm nothing; its
-// messages are written again on the new one.
+// answers, so they leave its queue in the State. Pongs of a replaced socket confirm
+// nothing; its messages are written again on the new one.
 func (s *socket) confirm(payload string) {
-	upto, err := strconv.ParseUint(payload, 10, 64)
-	if err != nil {
+	upto, err := strconv.ParseInt(payload, 10, 64)
+	if err != nil || !s.registered {
 		return
 	}
 	r := s.relay
-	r.mu.Lock()
-	c := s.client
-	stale := func() bool {
-		return c == nil || s.client != c || c.sock != s || c.inboxGen != s.gen || upto <= s.confirmed || upto > s.written
-	}
-	if stale() {
-		r.mu.Unlock()
+	s.mu.Lock()
+	stale := s.removed || upto <= s.confirmed || upto > s.written
+	s.mu.Unlock()
+	if stale || s.replaced.Load() {
 		return
 	}
-	// The queue in the State is trimmed first: until it is, the messages count as pending,
-	// and another socket of the client would get them again.
-	head := c.head + int64(upto-s.confirmed)
-	r.mu.Unlock()
-	if !s.confirmState(c, head) {
+	err = r.cfg.State.Confirm(context.Background(), s.roomID, s.clientID, s.owner, upto)
+	switch {
+	case ownershipLost(err):
+		s.lostOwnership(err)
+		return
+	case err != nil:
+		// Not trimmed: the messages stay pending, and the next confirm of this socket
+		// (a later pong) trims them too.
+		r.cfg.Errors.Add(errcount.RelayRetry, err, "step", "confirm", "room", s.roomID, "client", s.clientID)
 		return
 	}
-	r.mu.Lock()
-	if stale() {
-		r.mu.Unlock()
-		return
+	s.mu.Lock()
+	n := max(upto-s.confirmed, 0)
+	s.confirmed = max(s.confirmed, upto)
+	s.mu.Unlock()
+	r.stats.relayed.Add(n)
+}
+
+// fetch reads the client's queue from index from for the writer. Called without s.mu.
+func (s *socket) fetch(from int64) (int64, []string) {
+	r := s.relay
+	at, msgs, err := r.cfg.State.Fetch(context.Background(), s.roomID, s.clientID, s.owner, from, fetchBatch)
+	switch {
+	case ownershipLost(err):
+		s.lostOwnership(err)
+		return from, nil
+	case err != nil:
+		// The state is out of reach for longer than it holds on: the messages wait
+		// there, and the next wake-up (a message, the state's resync, the keepalive)
+		// reads them.
+		r.cfg.Errors.Add(errcount.RelayRetry, err, "step", "fetch", "room", s.roomID, "client", s.clientID)
+		return from, nil
 	}
-	n := int(upto - s.confirmed)
-	for _, m := range c.inbox[:n] {
-		c.inboxBytes -= len(m.msg)
-	}
-	c.inbox = c.inbox[n:]
-	if len(c.inbox) == 0 {
-		c.inbox = nil
-	}
-	s.confirmed = upto
-	c.head += int64(n)
-	r.mu.Unlock()
-	r.stats.relayed.Add(int64(n))
+	return at, msgs
 }
 
 var burstPool = sync.Pool{New: func() any { return new([]byte) }}
@@ -344,48 +373,69 @@ func (s *socket) writeLoop() {
 		return err
 	}
 	for {
-		r.mu.Lock()
+		s.mu.Lock()
 		if s.closeReq {
 			code, text := s.closeCode, s.closeText
-			r.mu.Unlock()
+			s.mu.Unlock()
 			s.writeClose(code, text)
 			return
 		}
-		direct, msgs := s.takeLocked()
+		direct, pongs := s.direct, s.pongs
+		s.direct, s.pongs = nil, nil
+		closeAfter := false
 		for _, d := range direct {
-			if d.closeAfter {
-				msgs = nil // the socket ends with this burst: they wait for the next one
-			}
+			closeAfter = closeAfter || d.closeAfter
 		}
-		pongs := s.pongs
-		s.pongs = nil
-		if len(direct) == 0 && len(msgs) == 0 && len(pongs) == 0 && !s.pingDue {
+		// A socket that ends with this burst writes no messages: they wait for the next.
+		fetch := s.woken && s.registered && !s.removed && !closeAfter
+		if !fetch && len(direct) == 0 && len(pongs) == 0 && !s.pingDue {
 			s.writing = false
-			r.mu.Unlock()
+			s.mu.Unlock()
 			return
 		}
+		from, wokenAt := s.written, s.wokenAt
+		if fetch {
+			s.woken = false
+		}
+		s.mu.Unlock()
+
+		var msgs []string
+		if fetch && !s.replaced.Load() {
+			var at int64
+			at, msgs = s.fetch(from)
+			s.mu.Lock()
+			s.written = at
+			if len(msgs) == fetchBatch {
+				s.wakeLocked() // more wait
+			}
+		} else {
+			s.mu.Lock()
+		}
 		ping := s.wroteLocked(len(msgs))
-		r.mu.Unlock()
+		s.mu.Unlock()
 
 		b := (*bufp)[:0]
 		for _, p := range pongs {
 			b = appendFrame(b, opPong, p)
 		}
-		closeAfter := false
 		for _, d := range direct {
 			b = appendFrame(b, opText, d.frame)
 			if d.closeAfter {
-				closeAfter = true
 				break
 			}
 		}
-		if !closeAfter {
-			for _, m := range msgs {
-				b = appendMessageFrame(b, m.msg)
+		for _, m := range msgs {
+			if len(b) >= maxBurstBytes {
+				if err := write(b); err != nil {
+					s.finish()
+					return
+				}
+				b = b[:0]
 			}
-			if ping != nil {
-				b = appendFrame(b, opPing, ping)
-			}
+			b = appendMessageFrame(b, m)
+		}
+		if ping != nil {
+			b = appendFrame(b, opPing, ping)
 		}
 		*bufp = b
 		if err := write(b); err != nil {
@@ -396,10 +446,10 @@ func (s *socket) writeLoop() {
 			s.writeClose(websocket.CloseNormalClosure, "")
 			return
 		}
-		if r.cfg.OnDelivered != nil {
-			now := time.Since(r.started)
-			for _, m := range msgs {
-				r.cfg.OnDelivered(now - m.at)
+		if r.cfg.OnDelivered != nil && len(msgs) > 0 {
+			d := time.Since(r.started) - wokenAt
+			for range msgs {
+				r.cfg.OnDelivered(d)
 			}
 		}
 	}
@@ -414,11 +464,11 @@ func (s *socket) writeClose(code int, text string) {
 
 // finish closes the connection for good; the reader then ends too.
 func (s *socket) finish() {
-	s.relay.mu.Lock()
+	s.mu.Lock()
 	s.writing = false
 	already := s.finished
 	s.finished = true
-	s.relay.mu.Unlock()
+	s.mu.Unlock()
 	s.ws.Close()
 	if !already {
 		close(s.dead)
@@ -431,16 +481,14 @@ func (s *socket) detach() {
 	r.mu.Lock()
 	delete(r.sockets, s)
 	r.releaseLocked(s.key)
-	c := s.client
-	mine := c != nil && c.sock == s
-	if mine {
-		c.sock = nil
-		r.forgetLocked(c)
-	}
+	mine := r.unregisterLocked(s)
 	r.mu.Unlock()
 	if mine {
 		// Even when this instance stops: the client re-registers on another one.
-		r.detachState(c.room.id, c.id, s.owner)
+		err := r.cfg.State.Detach(context.Background(), s.roomID, s.clientID, s.owner)
+		if err != nil && !errors.Is(err, relaystate.ErrNotOwner) {
+			r.cfg.Errors.Add(errcount.RelayRetry, err, "step", "detach", "room", s.roomID, "client", s.clientID)
+		}
 	}
 	r.stats.openWS.Add(-1)
 }

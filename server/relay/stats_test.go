@@ -18,18 +18,18 @@ import (
 	"github.com/onertc/onertc/server/relaystate"
 )
 
-// walk counts the rooms and online clients by walking the room map under the lock: the
+// walk counts the rooms and online clients by walking the clients map under the lock: the
 // truth the counters Stats reads must agree with.
 func (r *Relay) walk() (rooms, online int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, rm := range r.rooms {
-		rooms++
-		for _, c := range rm.clients {
-			if c.sock != nil {
-				online++
-			}
+	seen := map[string]bool{}
+	for _, s := range r.clients {
+		if !seen[s.roomID] {
+			seen[s.roomID] = true
+			rooms++
 		}
+		online++
 	}
 	return rooms, online
 }

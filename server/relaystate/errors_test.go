@@ -38,7 +38,7 @@ func newACLFleet(t *testing.T, srv *redistest.Server, admin *redis.Client, n int
 	rooms := room.NewRedis(rdb, f.prefix).ReportTo(f.errs)
 	f.fleet = &fleet{rdb: rdb, rooms: rooms, clock: newClock()}
 	for i := range n {
-		s := New(rdb, rooms, f.prefix, fmt.Sprintf("i%d", i), grace).ReportTo(f.errs)
+		s := NewRedis(rdb, rooms, f.prefix, fmt.Sprintf("i%d", i), grace).ReportTo(f.errs)
 		s.now = f.clock.now
 		f.insts = append(f.insts, s)
 		f.rinsts = append(f.rinsts, s)

@@ -16,9 +16,8 @@ import (
 // (Rooms): one table of rooms and clients, under one mutex, serves both, as Redis's relay
 // keys sit on room.Redis's. No method does I/O or blocks under the mutex.
 type Memory struct {
-	grace  time.Duration
-	now    func() time.Time
-	tokens atomic.Uint64
+	grace time.Duration
+	now   func() time.Time
 
 	mu    sync.Mutex
 	rooms map[string]*memRoom
@@ -47,11 +46,11 @@ type memClient struct {
 	deadline time.Time
 	// queue holds the messages not yet confirmed; base is the absolute index of queue[0],
 	// written the absolute index up to which some socket has written.
+	// Fetch hands out parts of queue itself, not copies: an element, once appended, is
+	// never written again (Confirm only moves the slice's start).
 	queue         []string
 	queueBytes    int
 	base, written int64
-	// lastSend is the token of the last message this client sent (see Send).
-	lastSend string
 }
 
 // memInstance names the one instance a Memory has.
@@ -71,11 +70,8 @@ func (m *Memory) Owner(socket uint64) string {
 	return memInstance + "/" + strconv.FormatUint(socket, 10)
 }
 
-// NewToken implements State.
-func (m *Memory) NewToken() string { return strconv.FormatUint(m.tokens.Add(1), 10) }
-
-// Remote implements State: nothing here leaves the process.
-func (m *Memory) Remote() bool { return false }
+// Hold implements State: nothing here can be out of reach.
+func (m *Memory) Hold() time.Duration { return 0 }
 
 func (r *memRoom) find(id string) *memClient {
 	for _, c := range r.clients {
@@ -144,8 +140,8 @@ func (m *Memory) Register(_ context.Context, roomID, clientID, owner string) (Re
 	return Registered{Previous: prev, Base: c.base}, nil
 }
 
-// Send implements State.
-func (m *Memory) Send(_ context.Context, roomID, clientID, msg string, orphan bool, token string) (Sent, error) {
+// Send implements State. It is never retried: nothing to recognise a retry by.
+func (m *Memory) Send(_ context.Context, roomID, clientID, msg string, orphan bool) (Sent, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r := m.rooms[roomID]
@@ -154,12 +150,6 @@ func (m *Memory) Send(_ context.Context, roomID, clientID, msg string, orphan bo
 		from, peer = r.find(clientID), r.peerOf(clientID)
 	}
 	switch {
-	case from != nil && from.lastSend == token && token != "":
-		// A retry of a send that was carried out.
-		if peer == nil {
-			return Sent{Stored: true}, nil
-		}
-		return Sent{PeerOwner: peer.owner}, nil
 	case from == nil && !orphan:
 		return Sent{}, fmt.Errorf("send from %q in room %q: %w", clientID, roomID, ErrUnknownClient)
 	case from == nil && peer == nil:
@@ -168,7 +158,6 @@ func (m *Memory) Send(_ context.Context, roomID, clientID, msg string, orphan bo
 		if !r.store(msg) {
 			return Sent{}, fmt.Errorf("send from %q in room %q: %w", clientID, roomID, ErrMailboxFull)
 		}
-		from.lastSend = token
 		return Sent{Stored: true}, nil
 	}
 	if len(peer.queue) >= protocol.MaxQueuedPerSender || peer.queueBytes+len(msg) > protocol.MaxQueuedBytesPerSender {
@@ -176,9 +165,6 @@ func (m *Memory) Send(_ context.Context, roomID, clientID, msg string, orphan bo
 	}
 	peer.queue = append(peer.queue, msg)
 	peer.queueBytes += len(msg)
-	if from != nil {
-		from.lastSend = token
-	}
 	return Sent{PeerOwner: peer.owner}, nil
 }
 
@@ -219,7 +205,7 @@ func (m *Memory) Fetch(_ context.Context, roomID, clientID, owner string, from i
 	if end == start {
 		return from, nil, nil
 	}
-	msgs := append([]string(nil), c.queue[start:end]...)
+	msgs := c.queue[start:end:end] // capped: an append by the caller cannot reach the queue
 	c.written = max(c.written, from+int64(len(msgs)))
 	return from, msgs, nil
 }
@@ -239,7 +225,8 @@ func (m *Memory) Confirm(_ context.Context, roomID, clientID, owner string, upto
 	for _, msg := range c.queue[:n] {
 		c.queueBytes -= len(msg)
 	}
-	clear(c.queue[:n]) // the backing array outlives the slice: let the strings go
+	// The confirmed strings stay in the backing array (a Fetch may still be reading them)
+	// until the queue empties, which it does between bursts, or append moves it.
 	c.queue = c.queue[n:]
 	if len(c.queue) == 0 {
 		c.queue = nil
@@ -336,20 +323,42 @@ func (m *Memory) Reap(_ context.Context, limit int) ([]Removed, error) {
 	return out, nil
 }
 
-// Heartbeat implements State: one instance is never missing.
-func (m *Memory) Heartbeat(context.Context) (bool, error) { return false, nil }
+// Run implements State: no other instance does anything to this one's sockets, and none
+// needs telling that this one lives.
+func (m *Memory) Run(ctx context.Context, _ Events) { <-ctx.Done() }
 
-// Alive implements State: this instance.
-func (m *Memory) Alive(context.Context, time.Duration) (int, error) { return 1, nil }
+// Healthy implements State: this process always answers.
+func (m *Memory) Healthy() bool { return true }
 
-// ReapInstances implements State: there are no others.
-func (m *Memory) ReapInstances(context.Context, time.Duration) ([]string, error) { return nil, nil }
+// Instances implements State: the state is this process's alone.
+func (m *Memory) Instances() int { return 0 }
 
-// Leave implements State.
-func (m *Memory) Leave(context.Context) error { return nil }
+// AdvertiseTURN implements State: no other instance hands out this one's TURN URIs.
+func (m *Memory) AdvertiseTURN(context.Context, []string) error { return nil }
 
-// Listen implements State: no other instance does anything to this one's sockets.
-func (m *Memory) Listen(ctx context.Context, _ Events) { <-ctx.Done() }
+// WithdrawTURN implements State.
+func (m *Memory) WithdrawTURN(context.Context) error { return nil }
+
+// PeerTURN implements State: there are no other instances.
+func (m *Memory) PeerTURN(context.Context) ([][]string, error) { return nil, nil }
+
+// drainPoll is how often Drain looks at the room table.
+const drainPoll = 100 * time.Millisecond
+
+// Drain implements State: this instance's clients have nowhere else to go, so it waits for
+// its calls to end (the room table to empty), notice or not.
+func (m *Memory) Drain(ctx context.Context, _ time.Duration) bool {
+	tick := time.NewTicker(drainPoll)
+	defer tick.Stop()
+	for m.numRooms.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
+	return false
+}
 
 // Rooms is the room table this state sits on.
 func (m *Memory) Rooms() room.Store { return memRooms{m} }

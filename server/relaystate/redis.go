@@ -1,32 +1,10 @@
-// Package relaystate is the relay's state that outlives a socket, behind one interface
-// (State) with two implementations: Memory, for one instance, in this process and on its own
-// room table; and Redis, shared by several instances so that they serve one room and a call
-// outlives the instance that held a socket. Either holds who owns each client's socket, each
-// client's queue (a message leaves it only when the socket that wrote it confirmed it), grace
-// deadlines that any live instance reaps, and, in Redis, the instances' heartbeats.
-// Membership is the room table's (room.Redis, or Memory's own): the relay adds to each room,
-// in Redis under the same {room} hash tag, and never keeps a second list of clients.
-//
-// A room's relay keys, next to the room table's (see room.RedisRoomKey):
-//
-//	PREFIX{room}:q:CLIENT  list: messages for CLIENT not yet confirmed, oldest first
-//	PREFIX{room}:c:CLIENT  hash: owner (INSTANCE/SOCKET, "" offline), deadline (unix ms,
-//	                       while offline), base (messages confirmed so far, the absolute
-//	                       index of the queue's head), written (absolute index up to
-//	                       which some socket has written), qbytes, lost (the socket an
-//	                       instance judged dead had, which may take the client back)
-//
-// and, outside any room: PREFIX grace (sorted set "room client" by deadline), PREFIX
-// instances (sorted set of instance ids by last heartbeat), PREFIX owned:INSTANCE (set of
-// "room client" whose socket the instance holds), PREFIX turn (hash: instance id → its TURN
-// URIs, one per line), and the pub/sub channel PREFIX wake:INSTANCE, which only wakes an
-// instance up: every message is in a queue first.
 package relaystate
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -36,6 +14,7 @@ import (
 
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server/errcount"
+	"github.com/onertc/onertc/server/redisconn"
 	"github.com/onertc/onertc/server/room"
 )
 
@@ -48,16 +27,70 @@ type Redis struct {
 	grace    time.Duration
 	now      func() time.Time
 	tokens   atomic.Uint64
+	tuning   Tuning
 	// errs counts what fails after the script that decided (index upkeep, notices):
 	// nobody waits for it, and most of it is made good by a later pass (see ReportTo).
 	errs *errcount.Counter
+
+	// What Run's heartbeats found (see redis_run.go).
+	healthy atomic.Bool
+	alive   atomic.Int64
+	// steadySince is when this instance's heartbeats last started to come without a gap
+	// (unix ns; 0 while Redis is unreachable); lastBeat when the last one reached Redis.
+	steadySince, lastBeat atomic.Int64
 }
 
-// New returns the relay state in rdb under prefix for the instance named instance (unique
-// among the live instances), whose offline clients are removed after grace. rooms is the
-// room table on the same keys, whose counters removals keep.
-func New(rdb redis.UniversalClient, rooms *room.Redis, prefix, instance string, grace time.Duration) *Redis {
-	return &Redis{rdb: rdb, rooms: rooms, prefix: prefix, instance: instance, grace: grace, now: time.Now}
+// Tuning is how a Redis state waits and retries.
+type Tuning struct {
+	// Hold is how long an operation Redis cannot take (an outage) is held and retried
+	// before it fails: an outage shorter than this loses nothing.
+	Hold time.Duration
+	// Attempt bounds one try of an operation.
+	Attempt time.Duration
+	// InstanceTimeout is how long an instance may miss heartbeats before the others take
+	// its clients offline.
+	InstanceTimeout time.Duration
+	// Logger is told about heartbeats failing and instances judged dead.
+	Logger *slog.Logger
+}
+
+// DefaultTuning is what NewRedis starts with.
+func DefaultTuning() Tuning {
+	return Tuning{Hold: 15 * time.Second, Attempt: 3 * time.Second, InstanceTimeout: 5 * time.Second,
+		Logger: slog.New(slog.DiscardHandler)}
+}
+
+// NewRedis returns the relay state in rdb under prefix for the instance named instance
+// (unique among the live instances), whose offline clients are removed after grace. rooms
+// is the room table on the same keys, whose counters removals keep.
+func NewRedis(rdb redis.UniversalClient, rooms *room.Redis, prefix, instance string, grace time.Duration) *Redis {
+	return &Redis{rdb: rdb, rooms: rooms, prefix: prefix, instance: instance, grace: grace, now: time.Now,
+		tuning: DefaultTuning()}
+}
+
+// Tune replaces the tuning's non-zero fields. Call it before use.
+func (s *Redis) Tune(t Tuning) *Redis {
+	if t.Hold > 0 {
+		s.tuning.Hold = t.Hold
+	}
+	if t.Attempt > 0 {
+		s.tuning.Attempt = t.Attempt
+	}
+	if t.InstanceTimeout > 0 {
+		s.tuning.InstanceTimeout = t.InstanceTimeout
+	}
+	if t.Logger != nil {
+		s.tuning.Logger = t.Logger
+	}
+	return s
+}
+
+// Hold implements State.
+func (s *Redis) Hold() time.Duration { return s.tuning.Hold }
+
+// bound gives one operation its Attempt deadline.
+func (s *Redis) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.tuning.Attempt)
 }
 
 // ReportTo makes errs count the errors nobody waits for: keeping the grace, owned and
@@ -280,6 +313,8 @@ func (s *Redis) run(ctx context.Context, sc *redis.Script, roomID string, args .
 // Expect arms the grace deadline of a client that has just joined: one that never
 // registers is removed like one whose socket dropped.
 func (s *Redis) Expect(ctx context.Context, roomID, clientID string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	dl := s.ms(s.now().Add(s.grace))
 	// The sorted set first: a deadline the reapers cannot see would never be reaped.
 	if err := s.rdb.ZAdd(ctx, s.graceKey(), redis.Z{Score: float64(dl), Member: member(roomID, clientID)}).Err(); err != nil {
@@ -297,12 +332,16 @@ func (s *Redis) Expect(ctx context.Context, roomID, clientID string) error {
 
 // Member implements State: the room table's list of the room's clients says.
 func (s *Redis) Member(ctx context.Context, roomID, clientID string) (bool, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.rooms.Member(ctx, roomID, clientID)
 }
 
 // Register makes owner the client's socket. ErrUnknownClient when the client is not in
 // the room (never joined, or removed).
 func (s *Redis) Register(ctx context.Context, roomID, clientID, owner string) (Registered, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	res, err := s.run(ctx, registerScript, roomID, clientID, owner).StringSlice()
 	if err != nil {
 		return Registered{}, fmt.Errorf("register %q in room %q: %w", clientID, roomID, err)
@@ -326,10 +365,36 @@ func (s *Redis) Register(ctx context.Context, roomID, clientID, owner string) (R
 // when that is another instance (this one wakes its own sockets without Redis).
 // One round trip. With orphan set, a sender no longer in the room (removed by DELETE while
 // its socket drains) still reaches whoever is in the room, as its last words (a bye); the
-// message is dropped, Sent{Dropped: true}, when nobody is. token names this message
-// uniquely (see NewToken): a retry with the same token after an answer was lost in an
-// outage is recognised and not queued twice.
-func (s *Redis) Send(ctx context.Context, roomID, clientID, msg string, orphan bool, token string) (Sent, error) {
+// message is dropped, Sent{Dropped: true}, when nobody is. While Redis is away the message
+// is held and tried again, up to Tuning.Hold, under one token: a try whose answer was lost
+// in the outage is recognised and not queued twice. The sender's next messages wait behind
+// it, so their order holds too.
+func (s *Redis) Send(ctx context.Context, roomID, clientID, msg string, orphan bool) (Sent, error) {
+	token := s.newToken()
+	var sent Sent
+	err := s.hold(ctx, "send", func(ctx context.Context) error {
+		var err error
+		sent, err = s.sendOnce(ctx, roomID, clientID, msg, orphan, token)
+		return err
+	})
+	return sent, err
+}
+
+// hold tries op until it succeeds or gets an Answer, for up to Tuning.Hold, each try
+// bounded by Tuning.Attempt; every try that fails for want of Redis is counted.
+func (s *Redis) hold(ctx context.Context, step string, op func(context.Context) error) error {
+	return redisconn.Hold(ctx, s.tuning.Hold, s.tuning.Attempt, Answer, func(ctx context.Context) error {
+		err := op(ctx)
+		if err != nil && !Answer(err) {
+			s.errs.Add(errcount.RelayRetry, err, "step", step)
+		}
+		return err
+	})
+}
+
+// sendOnce is one try of Send; token names the message uniquely among all instances'
+// messages (see newToken).
+func (s *Redis) sendOnce(ctx context.Context, roomID, clientID, msg string, orphan bool, token string) (Sent, error) {
 	flag := "0"
 	if orphan {
 		flag = "1"
@@ -356,8 +421,8 @@ func (s *Redis) Send(ctx context.Context, roomID, clientID, msg string, orphan b
 	return Sent{}, fmt.Errorf("send from %q in room %q: unexpected answer %q", clientID, roomID, res[0])
 }
 
-// NewToken returns a token for Send unique among all instances' messages.
-func (s *Redis) NewToken() string {
+// newToken returns a token for sendOnce unique among all instances' messages.
+func (s *Redis) newToken() string {
 	return s.instance + "/" + strconv.FormatUint(s.tokens.Add(1), 10)
 }
 
@@ -366,6 +431,8 @@ func (s *Redis) NewToken() string {
 // written. ErrNotOwner when owner is no longer the client's socket, ErrRemoved when the
 // client is no longer in the room.
 func (s *Redis) Fetch(ctx context.Context, roomID, clientID, owner string, from int64, limit int) (int64, []string, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	res, err := s.run(ctx, fetchScript, roomID, clientID, owner, from, limit).StringSlice()
 	if err != nil {
 		return 0, nil, fmt.Errorf("fetch for %q in room %q: %w", clientID, roomID, err)
@@ -407,6 +474,8 @@ func (s *Redis) own(ctx context.Context, roomID, clientID string) error {
 // Confirm drops the client's queued messages before absolute index upto: owner's socket
 // wrote them and a pong after them came back.
 func (s *Redis) Confirm(ctx context.Context, roomID, clientID, owner string, upto int64) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	res, err := s.run(ctx, confirmScript, roomID, clientID, owner, upto).Text()
 	if err != nil {
 		return fmt.Errorf("confirm for %q in room %q: %w", clientID, roomID, err)
@@ -415,9 +484,13 @@ func (s *Redis) Confirm(ctx context.Context, roomID, clientID, owner string, upt
 }
 
 // Detach takes the client offline when owner is still its socket, and starts its grace
-// period.
+// period. While Redis is away it is tried again, up to Tuning.Hold; should it still fail,
+// the client stays this instance's there, and once this instance stops (or dies) the
+// others find it through its missing heartbeat.
 func (s *Redis) Detach(ctx context.Context, roomID, clientID, owner string) error {
-	return s.detach(ctx, roomID, clientID, owner, "")
+	return s.hold(ctx, "detach", func(ctx context.Context) error {
+		return s.detach(ctx, roomID, clientID, owner, "")
+	})
 }
 
 func (s *Redis) detach(ctx context.Context, roomID, clientID, owner, deadInstance string) error {
@@ -445,6 +518,8 @@ func (s *Redis) detach(ctx context.Context, roomID, clientID, owner, deadInstanc
 // written goes to the mailbox of the client that remains. A client not in the room is a
 // no-op with an empty Removed.
 func (s *Redis) Remove(ctx context.Context, roomID, clientID string) (Removed, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	res, err := s.run(ctx, removeScript, roomID, clientID, protocol.MaxMailbox, protocol.MaxQueuedBytesPerSender).StringSlice()
 	if err != nil {
 		return Removed{}, fmt.Errorf("remove %q from room %q: %w", clientID, roomID, err)
@@ -527,6 +602,8 @@ func (s *Redis) Heartbeat(ctx context.Context) (missing bool, err error) {
 // machine) and no other socket registered the client since. ErrNotOwner when one did,
 // ErrRemoved when the client's grace period ended meanwhile.
 func (s *Redis) Reclaim(ctx context.Context, roomID, clientID, socket string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	res, err := s.run(ctx, reclaimScript, roomID, clientID, socket).Text()
 	if err != nil {
 		return fmt.Errorf("reclaim %q in room %q: %w", clientID, roomID, err)
@@ -586,113 +663,4 @@ func (s *Redis) ReapInstances(ctx context.Context, deadAfter time.Duration) ([]s
 		}
 	}
 	return dead, nil
-}
-
-// Listen implements State: the others' notices come on this instance's wake-up channel.
-// Pub/sub loses what is published while it reconnects, so each (re)subscription, and a
-// probe of the channel that does not come back (seen after failovers: a subscription that
-// looks alive but delivers nothing), asks for every local queue to be read again.
-func (s *Redis) Listen(ctx context.Context, events Events) {
-	sub := s.rdb.Subscribe(ctx, s.WakeChannel(s.instance))
-	defer sub.Close()
-	ch := sub.ChannelWithSubscriptions()
-	probe := time.NewTicker(2 * time.Second)
-	defer probe.Stop()
-	lastProbe := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-probe.C:
-			if time.Since(lastProbe) > 5*time.Second {
-				events.Resync()
-				lastProbe = time.Now()
-			}
-			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			err := s.rdb.Publish(pctx, s.WakeChannel(s.instance), "p").Err()
-			cancel()
-			if ctx.Err() == nil {
-				s.errs.Add(errcount.RelayNotice, err, "notice", "probe")
-			}
-		case m, ok := <-ch:
-			if !ok {
-				return
-			}
-			switch m := m.(type) {
-			case *redis.Subscription:
-				events.Resync()
-			case *redis.Message:
-				fields := strings.Fields(m.Payload)
-				switch {
-				case len(fields) == 1 && fields[0] == "p":
-					lastProbe = time.Now()
-				case len(fields) == 3 && fields[0] == "w":
-					events.Wake(fields[1], fields[2])
-				case len(fields) == 4 && fields[0] == "t":
-					events.Close(fields[1], fields[3], protocol.ErrTextDuplicateClient)
-				case len(fields) == 4 && fields[0] == "d":
-					events.Close(fields[1], fields[3], "")
-				}
-			}
-		}
-	}
-}
-
-// Remote implements State.
-func (s *Redis) Remote() bool { return true }
-
-// Leave removes this instance from the live ones (a clean shutdown).
-func (s *Redis) Leave(ctx context.Context) error {
-	return s.rdb.ZRem(ctx, s.instancesKey(), s.instance).Err()
-}
-
-// AdvertiseTURN publishes this instance's TURN URIs, which the other instances hand out
-// beside their own: a call then already has a relay path through a second instance, and an
-// ICE restart finds one, when the instance holding its allocation dies. The shared TURN
-// secret makes the credentials one instance mints good on all of them.
-func (s *Redis) AdvertiseTURN(ctx context.Context, uris []string) error {
-	if err := s.rdb.HSet(ctx, s.turnKey(), s.instance, strings.Join(uris, "\n")).Err(); err != nil {
-		return fmt.Errorf("advertise TURN URIs: %w", err)
-	}
-	return nil
-}
-
-// WithdrawTURN removes this instance's TURN URIs (a clean shutdown).
-func (s *Redis) WithdrawTURN(ctx context.Context) error {
-	if err := s.rdb.HDel(ctx, s.turnKey(), s.instance).Err(); err != nil {
-		return fmt.Errorf("withdraw TURN URIs: %w", err)
-	}
-	return nil
-}
-
-// PeerTURN returns the TURN URIs advertised by the other instances whose last heartbeat is
-// younger than within, in no particular order. A dead instance's URIs are never returned,
-// even before it is reaped.
-func (s *Redis) PeerTURN(ctx context.Context, within time.Duration) ([][]string, error) {
-	live, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
-		Key: s.instancesKey(), Start: strconv.FormatInt(s.ms(s.now().Add(-within)), 10), Stop: "+inf", ByScore: true,
-	}).Result()
-	if err != nil {
-		return nil, fmt.Errorf("live instances: %w", err)
-	}
-	others := make([]string, 0, len(live))
-	for _, inst := range live {
-		if inst != s.instance {
-			others = append(others, inst)
-		}
-	}
-	if len(others) == 0 {
-		return nil, nil
-	}
-	vals, err := s.rdb.HMGet(ctx, s.turnKey(), others...).Result()
-	if err != nil {
-		return nil, fmt.Errorf("TURN URIs of live instances: %w", err)
-	}
-	var out [][]string
-	for _, v := range vals {
-		if text, ok := v.(string); ok && text != "" {
-			out = append(out, strings.Split(text, "\n"))
-		}
-	}
-	return out, nil
 }

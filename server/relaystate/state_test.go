@@ -60,7 +60,7 @@ func onRedis(rdb redis.UniversalClient, n int) *fleet {
 	rooms := room.NewRedis(rdb, prefix)
 	c := &fleet{rdb: rdb, rooms: rooms, clock: newClock()}
 	for i := range n {
-		s := New(rdb, rooms, prefix, fmt.Sprintf("i%d", i), grace)
+		s := NewRedis(rdb, rooms, prefix, fmt.Sprintf("i%d", i), grace)
 		s.now = c.clock.now
 		c.insts = append(c.insts, s)
 		c.rinsts = append(c.rinsts, s)
@@ -96,7 +96,7 @@ func (c *fleet) join(t *testing.T, inst int, roomID, clientID string) room.Joine
 func mustSend(t *testing.T, s State, roomID, from string, msgs ...string) {
 	t.Helper()
 	for _, m := range msgs {
-		if _, err := s.Send(ctx, roomID, from, m, false, s.NewToken()); err != nil {
+		if _, err := s.Send(ctx, roomID, from, m, false); err != nil {
 			t.Fatalf("send %q: %v", m, err)
 		}
 	}
@@ -126,25 +126,25 @@ func stateContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 	t.Run("alone goes to the mailbox, two go to the queue", func(t *testing.T) {
 		c := newFleet(t, 2)
 		c.join(t, 0, "r", "A")
-		sent, err := c.insts[0].Send(ctx, "r", "A", "offer", false, c.insts[0].NewToken())
+		sent, err := c.insts[0].Send(ctx, "r", "A", "offer", false)
 		if err != nil || !sent.Stored {
 			t.Fatalf("send alone = %+v, %v; want stored", sent, err)
 		}
 		if j := c.join(t, 1, "r", "B"); strings.Join(j.Messages, ",") != "offer" {
 			t.Fatalf("joiner got %v, want the mailbox", j.Messages)
 		}
-		sent, err = c.insts[1].Send(ctx, "r", "B", "answer", false, c.insts[0].NewToken())
+		sent, err = c.insts[1].Send(ctx, "r", "B", "answer", false)
 		if err != nil || sent.Stored || sent.PeerOwner != "" {
 			t.Fatalf("send with two, peer offline = %+v, %v", sent, err)
 		}
-		if _, err := c.insts[1].Send(ctx, "r", "Z", "x", false, c.insts[0].NewToken()); !errors.Is(err, ErrUnknownClient) {
+		if _, err := c.insts[1].Send(ctx, "r", "Z", "x", false); !errors.Is(err, ErrUnknownClient) {
 			t.Fatalf("send from a stranger: %v", err)
 		}
 		// A removed client's last words (its socket drains after a DELETE) reach the peer.
 		if _, err := c.insts[1].Remove(ctx, "r", "A"); err != nil {
 			t.Fatal(err)
 		}
-		if sent, err := c.insts[1].Send(ctx, "r", "A", "bye", true, c.insts[0].NewToken()); err != nil || sent.Dropped {
+		if sent, err := c.insts[1].Send(ctx, "r", "A", "bye", true); err != nil || sent.Dropped {
 			t.Fatalf("orphan send = %+v, %v", sent, err)
 		}
 		reg, err := c.insts[0].Register(ctx, "r", "B", c.insts[0].Owner(1))
@@ -198,36 +198,17 @@ func stateContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 		}
 	})
 
-	t.Run("a retried send is queued once", func(t *testing.T) {
-		c := newFleet(t, 1)
-		c.join(t, 0, "r", "A")
-		c.join(t, 0, "r", "B")
-		s := c.insts[0]
-		tok := s.NewToken()
-		for range 2 { // the answer to the first was lost: same token again
-			if _, err := s.Send(ctx, "r", "A", "once", false, tok); err != nil {
-				t.Fatal(err)
-			}
-		}
-		mustSend(t, s, "r", "A", "next")
-		own := s.Owner(1)
-		reg, _ := s.Register(ctx, "r", "B", own)
-		if _, msgs, _ := s.Fetch(ctx, "r", "B", own, reg.Base, 10); strings.Join(msgs, ",") != "once,next" {
-			t.Fatalf("queue = %v, want once,next", msgs)
-		}
-	})
-
 	t.Run("queue bounds", func(t *testing.T) {
 		c := newFleet(t, 1)
 		c.join(t, 0, "r", "A")
 		c.join(t, 0, "r", "B")
 		big := strings.Repeat("x", protocol.MaxMessageBytes)
 		for i := range protocol.MaxQueuedBytesPerSender / protocol.MaxMessageBytes {
-			if _, err := c.insts[0].Send(ctx, "r", "A", big, false, c.insts[0].NewToken()); err != nil {
+			if _, err := c.insts[0].Send(ctx, "r", "A", big, false); err != nil {
 				t.Fatalf("message %d: %v", i, err)
 			}
 		}
-		if _, err := c.insts[0].Send(ctx, "r", "A", big, false, c.insts[0].NewToken()); !errors.Is(err, ErrQueueFull) {
+		if _, err := c.insts[0].Send(ctx, "r", "A", big, false); !errors.Is(err, ErrQueueFull) {
 			t.Fatalf("over the bytes bound: %v, want ErrQueueFull", err)
 		}
 	})
@@ -330,6 +311,25 @@ func TestRedisState(t *testing.T) {
 }
 
 func redisContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
+	t.Run("a retried send is queued once", func(t *testing.T) {
+		c := newFleet(t, 1)
+		c.join(t, 0, "r", "A")
+		c.join(t, 0, "r", "B")
+		s := c.rinsts[0]
+		tok := s.newToken()
+		for range 2 { // the answer to the first was lost: same token again
+			if _, err := s.sendOnce(ctx, "r", "A", "once", false, tok); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustSend(t, s, "r", "A", "next")
+		own := s.Owner(1)
+		reg, _ := s.Register(ctx, "r", "B", own)
+		if _, msgs, _ := s.Fetch(ctx, "r", "B", own, reg.Base, 10); strings.Join(msgs, ",") != "once,next" {
+			t.Fatalf("queue = %v, want once,next", msgs)
+		}
+	})
+
 	t.Run("a dead instance's clients are reaped by the others", func(t *testing.T) {
 		c := newFleet(t, 2)
 		for _, s := range c.rinsts {
@@ -380,7 +380,7 @@ func redisContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 		if _, err := c.rinsts[0].Register(ctx, "r", "B", own); err != nil {
 			t.Fatal(err)
 		}
-		sent, err := c.rinsts[1].Send(ctx, "r", "A", "hi", false, c.rinsts[0].NewToken())
+		sent, err := c.rinsts[1].Send(ctx, "r", "A", "hi", false)
 		if err != nil || sent.PeerOwner != own {
 			t.Fatalf("send = %+v, %v", sent, err)
 		}
@@ -456,7 +456,7 @@ func redisContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 				if dead, err := c.rinsts[1].ReapInstances(ctx, 5*time.Second); err != nil || strings.Join(dead, ",") != "i0" {
 					t.Fatalf("dead = %v, %v", dead, err)
 				}
-				sent, err := c.rinsts[1].Send(ctx, "r", "B", "m1", false, c.rinsts[1].NewToken())
+				sent, err := c.rinsts[1].Send(ctx, "r", "B", "m1", false)
 				if err != nil || sent.PeerOwner != "" {
 					t.Fatalf("send to the offline A = %+v, %v", sent, err)
 				}
@@ -535,7 +535,7 @@ func redisContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 		}
 		peerSet := func(inst int) []string {
 			t.Helper()
-			got, err := c.rinsts[inst].PeerTURN(ctx, 5*time.Second)
+			got, err := c.rinsts[inst].PeerTURN(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}

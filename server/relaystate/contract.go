@@ -18,22 +18,36 @@ var (
 	ErrRemoved = errors.New("client removed")
 )
 
+// Answer reports whether err is an answer of the state (the client is unknown, a queue or
+// mailbox is full, a socket no longer owns its client) rather than trouble reaching it.
+func Answer(err error) bool {
+	for _, a := range []error{ErrUnknownClient, ErrQueueFull, ErrMailboxFull, ErrNotOwner, ErrRemoved} {
+		if errors.Is(err, a) {
+			return true
+		}
+	}
+	return false
+}
+
 // State is the relay's state that outlives one socket: who owns each client's socket, each
 // client's queue (a message leaves it only when the socket that wrote it confirmed it),
 // grace deadlines, and, with several instances, which instances are alive. Membership is
 // the room table's: an implementation sits on the same data as its room.Store. Memory keeps
-// it in this process; Redis shares it among instances. The relay (package signal) owns the
-// sockets and goes through State for everything else, the same way in both.
+// it in this process; Redis shares it among instances. The relay owns the sockets and goes
+// through State for everything else, the same way with either.
+//
+// Each implementation bounds and retries its own operations: a caller passes the context of
+// the work it does (a request's, or one without a deadline) and never asks which kind of
+// state it holds. An error that is not an Answer is trouble reaching the state that lasted
+// longer than the implementation holds on (Hold).
 type State interface {
 	// Instance names this instance; Owner names one of its sockets, and InstanceOf(owner)
 	// is the instance again.
 	Instance() string
 	Owner(socket uint64) string
-	// NewToken names a message for Send uniquely among all instances' messages.
-	NewToken() string
-	// Remote reports whether calls go over the network: the relay then makes them off the
-	// goroutines that read sockets.
-	Remote() bool
+	// Hold is how long an operation the state cannot carry out now is retried before it
+	// fails (0: it never fails for want of reaching the state).
+	Hold() time.Duration
 
 	// Expect arms the grace deadline of a client that has just joined: one that never
 	// registers is removed like one whose socket dropped.
@@ -49,13 +63,12 @@ type State interface {
 	// recipient's socket when that is another instance. With orphan set, a sender no
 	// longer in the room (removed by DELETE while its socket drains) still reaches whoever
 	// is in the room, as its last words (a bye); the message is dropped, Sent{Dropped:
-	// true}, when nobody is. token names this message uniquely (see NewToken): a retry
-	// with the same token after an answer was lost is recognised and not queued twice.
-	Send(ctx context.Context, roomID, clientID, msg string, orphan bool, token string) (Sent, error)
+	// true}, when nobody is. A send retried after an answer was lost is never queued twice.
+	Send(ctx context.Context, roomID, clientID, msg string, orphan bool) (Sent, error)
 	// Fetch returns up to limit queued messages for the client starting at absolute index
 	// from (or the queue's head, when from is before it) and that index, and records them
 	// as written. ErrNotOwner when owner is no longer the client's socket, ErrRemoved when
-	// the client is no longer in the room.
+	// the client is no longer in the room. The caller must not change the slice.
 	Fetch(ctx context.Context, roomID, clientID, owner string, from int64, limit int) (int64, []string, error)
 	// Confirm drops the client's queued messages before absolute index upto: owner's
 	// socket wrote them and a pong after them came back.
@@ -76,24 +89,34 @@ type State interface {
 	// twice, and a client that came back in the meantime stays.
 	Reap(ctx context.Context, limit int) ([]Removed, error)
 
-	// Heartbeat tells the other instances this one is alive. It reports whether the
-	// instance was missing from the live ones: it starts, or the others judged it dead
-	// while it was paused and took its clients offline (Reclaim takes them back).
-	Heartbeat(ctx context.Context) (missing bool, err error)
-	// Alive counts the instances whose last heartbeat is younger than within.
-	Alive(ctx context.Context, within time.Duration) (int, error)
-	// ReapInstances takes the clients whose socket was on an instance silent for longer
-	// than deadAfter offline, starting their grace period, and returns the instances found
-	// dead.
-	ReapInstances(ctx context.Context, deadAfter time.Duration) ([]string, error)
-	// Leave removes this instance from the live ones (a clean shutdown).
-	Leave(ctx context.Context) error
-	// Listen tells events what other instances did to this instance's sockets, until ctx
-	// ends.
-	Listen(ctx context.Context, events Events)
+	// Run does the state's background work for this instance until ctx ends, telling
+	// events what happened to this instance's sockets elsewhere: with other instances,
+	// heartbeats, judging the silent ones dead, and their notices; at its end this
+	// instance leaves the live ones.
+	Run(ctx context.Context, events Events)
+	// Healthy reports whether the state answered lately (Run's last heartbeat).
+	Healthy() bool
+	// Instances is how many instances share the state, this one included, as Run last saw
+	// it: 0 when the state is this process's alone.
+	Instances() int
+
+	// AdvertiseTURN publishes this instance's TURN URIs for the other instances to hand out
+	// beside their own; WithdrawTURN takes them back (a clean shutdown). PeerTURN returns
+	// the URIs of the other live instances, in no particular order.
+	AdvertiseTURN(ctx context.Context, uris []string) error
+	WithdrawTURN(ctx context.Context) error
+	PeerTURN(ctx context.Context) ([][]string, error)
+
+	// Drain waits, at shutdown, until this instance's sockets may be closed with "going
+	// away", or ctx ends, and reports whether their clients go on elsewhere. Shared with
+	// other instances, a client re-registers on one of them and finds its queue there: the
+	// sockets may close once notice has passed (the time a load balancer takes to see the
+	// instance go unready). Alone, a client has nowhere else to go: Drain waits until the
+	// room table is empty, and the calls ended here.
+	Drain(ctx context.Context, notice time.Duration) (movedOn bool)
 }
 
-// Events is what Listen reports to the relay of this instance.
+// Events is what Run reports to the relay of this instance.
 type Events interface {
 	// Wake: the queue of clientID, whose socket is here, has grown.
 	Wake(roomID, clientID string)
@@ -102,6 +125,9 @@ type Events interface {
 	Close(roomID, owner, errText string)
 	// Resync: notices may have been lost; every local queue is to be read again.
 	Resync()
+	// Reclaim: the other instances judged this one dead while it was paused and took its
+	// clients offline; each socket here is to take its client back (State.Reclaim).
+	Reclaim()
 }
 
 // Registered is the outcome of Register.
