@@ -61,10 +61,15 @@ type Options struct {
 	Password, Invite string
 	// RecoverAfter is passed to the call (client.Config.RecoverAfter).
 	RecoverAfter time.Duration
-	// ICEFailAfter is how long the selected ICE path may stay silent before the call counts
-	// it failed and restarts ICE (default DefaultICEFailAfter). A call whose TURN server
-	// died loses media for about this long; too short, and a loaded machine restarts
+	// SilenceTimeout is how long the selected ICE path may go without a packet before the
+	// call counts it dead and starts over on a fresh peer (default
+	// client.DefaultSilenceTimeout). A call whose TURN server died loses media for about
+	// this long plus the new peer's set-up; too short, and a loaded machine restarts
 	// healthy calls.
+	SilenceTimeout time.Duration
+	// ICEFailAfter is when pion reports the silent path "failed" (default
+	// DefaultICEFailAfter); the call has acted at SilenceTimeout already unless that is
+	// longer than a third of this.
 	ICEFailAfter time.Duration
 	Logger       *slog.Logger
 }
@@ -139,6 +144,9 @@ func New(opts Options) (*Bot, error) {
 	if opts.ICEFailAfter <= 0 {
 		opts.ICEFailAfter = DefaultICEFailAfter
 	}
+	if opts.SilenceTimeout <= 0 {
+		opts.SilenceTimeout = client.DefaultSilenceTimeout
+	}
 	if opts.StatsEvery == 0 {
 		opts.StatsEvery = 2 * time.Second
 	}
@@ -167,10 +175,12 @@ func New(opts Options) (*Bot, error) {
 			return nil, err
 		}
 	}
-	// The bot's ICE timeouts (ICEFailAfter) decide when "failed" comes: no grace on top.
+	// pion reports "disconnected" after SilenceTimeout without a packet (newAPI): the path
+	// is dead, and the call starts over on a fresh peer at once (pion does not move to
+	// another candidate pair by itself).
 	call, err := client.New(client.Config{Room: opts.Room, Transport: tr, NewPeer: b.newPeer,
 		RelayOnly: opts.RelayOnly, Logger: b.log, OnEvent: b.onEvent, RecoverAfter: opts.RecoverAfter,
-		DisconnectedGrace: -1})
+		DisconnectedGrace: time.Millisecond, SilenceTimeout: opts.SilenceTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadOptions, err)
 	}
@@ -202,11 +212,14 @@ func (b *Bot) newAPI() (*webrtc.API, error) {
 	ir.Add(counterFactory{c: &b.cnt})
 	se := webrtc.SettingEngine{LoggerFactory: client.PionLoggerFactory(b.log)}
 	se.SetIncludeLoopbackCandidate(b.opts.IncludeLoopback)
-	// Notice a dead path in seconds, not pion's default half minute: "disconnected" after a
-	// third of ICEFailAfter without a packet, "failed" after all of it, and keepalives
+	// pion's "disconnected" is its receive watch: it comes when nothing arrived on the
+	// selected pair for its timeout (media, data, or the answers to keepalives), checked at
+	// each keepalive tick. So it is the bot's silence watch: "disconnected" after
+	// SilenceTimeout without a packet, which the call handles as a failure at once (see
+	// New), instead of pion's default 5 s, then "failed" at ICEFailAfter. Keepalives go out
 	// often enough that an idle path never looks silent.
-	disc := b.opts.ICEFailAfter / 3
-	se.SetICETimeouts(disc, b.opts.ICEFailAfter-disc, min(time.Second, disc/3))
+	disc := min(b.opts.SilenceTimeout, b.opts.ICEFailAfter/3)
+	se.SetICETimeouts(disc, b.opts.ICEFailAfter-disc, disc/5)
 	// The answerer's DTLS ClientHello often reaches the offerer before the answer has (the
 	// relay is slower than loopback ICE) and is dropped; pion's 1 s retransmission then
 	// dominates set-up time. Browsers start at 50 ms and back off.

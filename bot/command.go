@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/onertc/onertc/client"
 	"github.com/onertc/onertc/internal/secretfile"
 	"github.com/onertc/onertc/protocol"
 )
@@ -39,7 +40,8 @@ func parseFlags(args []string, help io.Writer) (config, error) {
 	fs.DurationVar(&c.opts.Duration, "duration", 30*time.Second, "stay this long after connecting, then hang up (0: until interrupted)")
 	fs.DurationVar(&c.opts.Timeout, "timeout", 30*time.Second, "fail when not connected within this time")
 	fs.DurationVar(&c.opts.StatsEvery, "stats", 2*time.Second, "period of stats lines (negative: none)")
-	fs.DurationVar(&c.opts.ICEFailAfter, "ice-fail-after", DefaultICEFailAfter, "restart ICE when the media path is silent this long (a TURN server died)")
+	fs.DurationVar(&c.opts.SilenceTimeout, "silence-timeout", client.DefaultSilenceTimeout, "start over on a fresh peer when the media path is silent this long (a TURN server died)")
+	fs.DurationVar(&c.opts.ICEFailAfter, "ice-fail-after", DefaultICEFailAfter, "when pion reports a silent path failed (the call acts at --silence-timeout unless that is longer than a third of this)")
 	fs.IntVar(&c.count, "count", 1, "number of bots, two per room")
 	fs.BoolVar(&c.opts.IncludeLoopback, "loopback", false, "also offer loopback host candidates (calls on one machine)")
 	fs.BoolVar(&c.verbose, "verbose", false, "debug logs on stderr")

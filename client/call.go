@@ -42,7 +42,19 @@ type Config struct {
 	// ~10 s after "disconnected", when a relay that died leaves no other working path.
 	// Default 2 s; negative waits for "failed" (bots, whose ICE timeouts are their own).
 	DisconnectedGrace time.Duration
+	// SilenceTimeout is how long packets that were flowing steadily may stop arriving before
+	// the call handles the path as dead, as if the connection had failed: the offerer
+	// restarts ICE (or starts over on a fresh peer) at once. A TURN server that dies takes
+	// the path through it with it; ICE notices only after seconds. Only peers that are a
+	// PathProbe are watched, and only while packets arrive in every tenth of the timeout, so a
+	// call that sends nothing (no camera, no microphone) is never restarted for its silence.
+	// Default DefaultSilenceTimeout; negative disables the watch.
+	SilenceTimeout time.Duration
 }
+
+// DefaultSilenceTimeout is Config.SilenceTimeout when unset. Audio alone sends a packet
+// every 20 ms, so this much of nothing is a dead path, not a pause.
+const DefaultSilenceTimeout = 600 * time.Millisecond
 
 // EventKind names what happened in a call.
 type EventKind string
@@ -57,7 +69,11 @@ const (
 	EventBye          EventKind = "bye"           // the other side hung up
 	EventRelayLost    EventKind = "relay_lost"    // the relay socket dropped
 	EventRelayRestore EventKind = "relay_restore" // re-registered after a drop
-	EventClosed       EventKind = "closed"        // Err: the call ended
+	// EventSilent: packets stopped arriving for SilenceTimeout; the call handles the path
+	// as failed. EventFlowing: they arrive again after an EventSilent.
+	EventSilent  EventKind = "silent"
+	EventFlowing EventKind = "flowing"
+	EventClosed  EventKind = "closed" // Err: the call ended
 	// EventVerification: Verification, the code of the current peer-to-peer connection,
 	// after each "connected" of a DTLSPeer (a new peer has new certificates, so a new code).
 	EventVerification EventKind = "verification"
@@ -117,6 +133,9 @@ func New(cfg Config) (*Call, error) {
 	}
 	if cfg.DisconnectedGrace == 0 {
 		cfg.DisconnectedGrace = 2 * time.Second
+	}
+	if cfg.SilenceTimeout == 0 {
+		cfg.SilenceTimeout = DefaultSilenceTimeout
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -42,6 +42,10 @@ type machine struct {
 	pending   []Candidate
 	state     PeerState
 	restarted bool // an ICE restart was tried since the last "connected"
+	// silent: the peer's packets stopped (SilenceTimeout) and have not come back; the
+	// connection counts as failed whatever state the peer reports.
+	silent    bool
+	stopWatch context.CancelFunc // ends the current peer's silence watch
 	// recoverAt fires when a failed connection should start over (RecoverAfter);
 	// disconnectedAt when a "disconnected" one counts as failed (DisconnectedGrace).
 	recoverAt, disconnectedAt deadline
@@ -56,6 +60,8 @@ type peerEvent struct {
 	state   PeerState
 	isState bool
 	verify  *Verification
+	silent  bool // packets stopped arriving
+	flowing bool // they arrive again after silent
 }
 
 func (m *machine) loop() error {
@@ -109,6 +115,10 @@ func (m *machine) loop() error {
 			case ev.verify != nil:
 				m.log.Info("verification code", "code", ev.verify.Code)
 				m.c.emit(Event{Kind: EventVerification, Verification: ev.verify})
+			case ev.silent:
+				m.onSilent()
+			case ev.flowing:
+				m.onFlowing()
 			default:
 				m.queue(encodeCandidate(*ev.cand))
 				m.c.emit(Event{Kind: EventSent, Signal: protocol.TypeCandidate})
@@ -185,7 +195,7 @@ func (m *machine) newPeer() error {
 	m.disconnectedAt.stop()
 	m.gen++
 	gen := m.gen
-	m.remoteSet, m.awaiting, m.restarted = false, false, false
+	m.remoteSet, m.awaiting, m.restarted, m.silent = false, false, false, false
 	m.localFP, m.remoteFP, m.pending, m.state = "", "", nil, PeerStateNew
 	servers := m.iceServers()
 	ctx, cancel := m.opCtx()
@@ -197,6 +207,7 @@ func (m *machine) newPeer() error {
 	p.OnLocalCandidate(func(c Candidate) { m.peerEvent(peerEvent{gen: gen, cand: &c}) })
 	p.OnStateChange(func(s PeerState) { m.peerEvent(peerEvent{gen: gen, state: s, isState: true}) })
 	m.peer = p
+	m.watch(p, gen)
 	m.log.Debug("peer created", "gen", gen, "ice_servers", len(servers), "relay_only", m.relayOnly)
 	m.c.emit(Event{Kind: EventPeer, Peer: p, Initiator: m.initiator})
 	return nil
@@ -207,6 +218,10 @@ func (m *machine) retire() {
 	p := m.peer
 	if p == nil {
 		return
+	}
+	if m.stopWatch != nil {
+		m.stopWatch()
+		m.stopWatch = nil
 	}
 	m.peer = nil
 	m.closing.Add(1)
@@ -462,7 +477,7 @@ func (m *machine) failed() {
 // recover starts over when a failed connection did not come back: a fresh peer, and this
 // side offers (into the mailbox when the other side is gone for good).
 func (m *machine) recover() error {
-	if m.state == PeerStateConnected {
+	if m.state == PeerStateConnected && !m.silent {
 		return nil
 	}
 	m.log.Warn("connection did not recover; starting over as offerer")

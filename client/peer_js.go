@@ -275,3 +275,38 @@ func (p *BrowserPeer) Close() error {
 	_, err := call(p.pc, "close")
 	return err
 }
+
+// ReceivedBytes implements PathProbe from getStats: the bytes received by the connection's
+// transports (one with max-bundle).
+func (p *BrowserPeer) ReceivedBytes(ctx context.Context) (uint64, error) {
+	promise, err := call(p.pc, "getStats")
+	if err != nil {
+		return 0, err
+	}
+	report, err := await(ctx, promise)
+	if err != nil {
+		return 0, fmt.Errorf("getStats: %w", err)
+	}
+	return ReportReceivedBytes(report)
+}
+
+// ReportReceivedBytes sums bytesReceived of the "transport" stats of an RTCStatsReport.
+func ReportReceivedBytes(report js.Value) (uint64, error) {
+	var total uint64
+	found := false
+	all := js.Global().Get("Array").Call("from", report.Call("values"))
+	for i := 0; i < all.Length(); i++ {
+		s := all.Index(i)
+		if jsString(s.Get("type")) != "transport" {
+			continue
+		}
+		found = true
+		if b := s.Get("bytesReceived"); b.Type() == js.TypeNumber && b.Float() > 0 {
+			total += uint64(b.Float())
+		}
+	}
+	if !found {
+		return 0, errors.New("received bytes: no transport statistics")
+	}
+	return total, nil
+}

@@ -108,6 +108,17 @@ type ICEServerSetter interface {
 	SetICEServers(ctx context.Context, cfg PeerConfig) error
 }
 
+// PathProbe is implemented by peers that can count what the other side sent them. The call
+// watches the count to notice a dead media path in well under a second (see
+// Config.SilenceTimeout), where ICE's own timeouts take seconds: Chrome reports
+// "disconnected" 2.5 s after the last packet and moves to a backup pair later still, pion
+// after its disconnected timeout (a bot's default 3 s) and never moves by itself.
+type PathProbe interface {
+	// ReceivedBytes is the count of bytes received on the peer's transport so far: media,
+	// data and their control packets, not ICE's own checks.
+	ReceivedBytes(ctx context.Context) (uint64, error)
+}
+
 // PeerConfig is what a new Peer is configured with.
 type PeerConfig struct {
 	ICEServers []protocol.ICEServer
