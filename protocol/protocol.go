@@ -149,6 +149,19 @@ const (
 	ErrTextUnknownClient = "Unknown client: join the room again"
 )
 
+// InviteResponse is POST /invite/ROOM's answer in password mode: a link to the room that
+// admits its holder until Expires (RFC 3339).
+type InviteResponse struct {
+	URL     string `json:"url"`
+	Expires string `json:"expires"`
+}
+
+// Texts of the 404 that a path with a malformed room or client id gets.
+const (
+	InvalidRoomText   = "invalid room id: use 1-64 of a-z A-Z 0-9 _ -"
+	InvalidClientText = "invalid client id"
+)
+
 // Call payload types, carried opaquely by the servers inside messages.
 const (
 	TypeOffer     = "offer"

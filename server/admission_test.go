@@ -19,11 +19,17 @@ import (
 	"github.com/onertc/onertc/internal/testkit/turntest"
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server/access"
+	"github.com/onertc/onertc/server/admission"
 	"github.com/onertc/onertc/server/limit"
 	"github.com/onertc/onertc/server/turn"
+	"github.com/onertc/onertc/web"
 )
 
 const testPassword = "open sesame"
+
+// testTURNSecret is the password servers' TURN secret, from which their access key derives
+// (no --access-key-file).
+const testTURNSecret = "access-test-secret"
 
 // startPasswordServer runs a password-mode server with TURN on loopback UDP; mutate may
 // change its Config further.
@@ -35,7 +41,7 @@ func startPasswordServer(t *testing.T, mutate func(*Config)) (*testServer, strin
 	cfg.RelayGrace = 500 * time.Millisecond
 	cfg.TURN.PublicIP = "127.0.0.1"
 	cfg.TURN.AllowLoopback = true
-	cfg.TURN.Secret = "access-test-secret"
+	cfg.TURN.Secret = testTURNSecret
 	cfg.TURN.Realm = "access-test"
 	cfg.TURN.RelayPortMin, cfg.TURN.RelayPortMax = 61000, 65000
 	cfg.TURN.SelfTestInterval = 0
@@ -114,7 +120,7 @@ func login(t *testing.T, ts *testServer, password string, header map[string]stri
 	}
 	resp, _ := do(t, http.MethodPost, ts.url+"/login", url.Values{"password": {password}, "next": {"/r/room-a"}}.Encode(), nil, h)
 	for _, c := range resp.Cookies() {
-		if c.Name == sessionCookie {
+		if c.Name == admission.SessionCookie {
 			return resp, c
 		}
 	}
@@ -130,15 +136,15 @@ func cookie(name, value string) *http.Cookie { return &http.Cookie{Name: name, V
 func TestPasswordModeRefusesStrangers(t *testing.T) {
 	ts, _ := startPasswordServer(t, nil)
 	now := time.Now()
-	k := ts.access
-	session := cookie(sessionCookie, k.Sign(access.Session, "", now.Add(time.Hour)))
+	k := access.NewKeeper(access.DeriveKey(testTURNSecret), testPassword)
+	session := cookie(admission.SessionCookie, k.Sign(access.Session, "", now.Add(time.Hour)))
 	strangers := map[string][]*http.Cookie{
 		"no cookie":                {},
-		"invite to another room":   {cookie(inviteCookie, k.Sign(access.Invite, "room-b", now.Add(time.Hour)))},
-		"expired session":          {cookie(sessionCookie, k.Sign(access.Session, "", now.Add(-time.Second)))},
-		"session of another key":   {cookie(sessionCookie, access.NewKeeper(access.DeriveKey("other"), testPassword).Sign(access.Session, "", now.Add(time.Hour)))},
-		"invite in session cookie": {cookie(sessionCookie, k.Sign(access.Invite, "room-a", now.Add(time.Hour)))},
-		"garbage":                  {cookie(sessionCookie, "v1.s.9999999999..AAAA")},
+		"invite to another room":   {cookie(admission.InviteCookie, k.Sign(access.Invite, "room-b", now.Add(time.Hour)))},
+		"expired session":          {cookie(admission.SessionCookie, k.Sign(access.Session, "", now.Add(-time.Second)))},
+		"session of another key":   {cookie(admission.SessionCookie, access.NewKeeper(access.DeriveKey("other"), testPassword).Sign(access.Session, "", now.Add(time.Hour)))},
+		"invite in session cookie": {cookie(admission.SessionCookie, k.Sign(access.Invite, "room-a", now.Add(time.Hour)))},
+		"garbage":                  {cookie(admission.SessionCookie, "v1.s.9999999999..AAAA")},
 	}
 	wsHeader := map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
 		"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Origin": ts.url}
@@ -176,7 +182,7 @@ func TestPasswordModeRefusesStrangers(t *testing.T) {
 					}
 					continue
 				}
-				var e accessError
+				var e struct{ Error string }
 				if err := json.Unmarshal([]byte(body), &e); err != nil || !strings.Contains(e.Error, "password") {
 					t.Fatalf("%s: 401 body %q is not {\"error\": ...} naming the password (%v)", who, body, err)
 				}
@@ -214,7 +220,7 @@ func TestPasswordModeRefusesStrangers(t *testing.T) {
 // web404Free is the address of a static asset the pages link to.
 func web404Free(t *testing.T, ts *testServer) string {
 	t.Helper()
-	return ts.pageData(httpRequest(t), "index", "", "").Assets.URL("app.css")
+	return web.DefaultAssets().URL("app.css")
 }
 
 func httpRequest(t *testing.T) *http.Request {
@@ -323,7 +329,7 @@ func TestInviteAdmitsItsRoomUntilExpiry(t *testing.T) {
 		t.Fatalf("invite by a stranger: %d, want 401", resp.StatusCode)
 	}
 	resp, body := do(t, "POST", ts.url+"/invite/room-a", "", []*http.Cookie{session}, nil)
-	var inv inviteResponse
+	var inv protocol.InviteResponse
 	if err := json.Unmarshal([]byte(body), &inv); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("invite: %d %s (%v)", resp.StatusCode, body, err)
 	}
@@ -338,7 +344,7 @@ func TestInviteAdmitsItsRoomUntilExpiry(t *testing.T) {
 	resp, _ = do(t, "GET", inv.URL, "", nil, nil)
 	var invite *http.Cookie
 	for _, c := range resp.Cookies() {
-		if c.Name == inviteCookie {
+		if c.Name == admission.InviteCookie {
 			invite = c
 		}
 	}
@@ -500,7 +506,7 @@ func TestSessionCookieSecure(t *testing.T) {
 			rec := httptest.NewRecorder()
 			ts.Handler().ServeHTTP(rec, req)
 			cookies := rec.Result().Cookies()
-			if rec.Code != http.StatusSeeOther || len(cookies) != 1 || cookies[0].Name != sessionCookie {
+			if rec.Code != http.StatusSeeOther || len(cookies) != 1 || cookies[0].Name != admission.SessionCookie {
 				t.Fatalf("%d, cookies %v: want 303 and the session cookie", rec.Code, cookies)
 			}
 			if cookies[0].Secure != tt.want {

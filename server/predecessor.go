@@ -8,6 +8,8 @@ import (
 	"net/http/httputil"
 	"strings"
 	"time"
+
+	"github.com/onertc/onertc/server/apprtc"
 )
 
 // In memory mode a process that took the listeners over (server/handover) does not hold the
@@ -54,7 +56,7 @@ func (s *Server) forwardUnknownRooms(next http.Handler) http.Handler {
 			if s.predecessorGone.CompareAndSwap(false, true) {
 				s.log.Info("hand-over: the predecessor no longer answers; its rooms are gone", "err", err)
 			}
-			unavailable(w)
+			apprtc.Unavailable(w)
 		},
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/onertc/onertc/internal/testkit/testsync"
 	"github.com/onertc/onertc/server/limit"
 	"github.com/onertc/onertc/server/turn"
+	"github.com/onertc/onertc/server/turnprobe"
 )
 
 // startTURNServer runs a server with TURN on loopback; turnUDP is nil to leave the TURN
@@ -58,7 +59,7 @@ func startTURNServer(t *testing.T, withUDP bool) *testServer {
 func TestTURNSelfTest(t *testing.T) {
 	t.Run("passes and is served on /healthz/turn", func(t *testing.T) {
 		ts := startTURNServer(t, true)
-		var res SelfTest
+		var res turnprobe.Result
 		testsync.Eventually(t, 5*time.Second, "a passing self-test", func() bool {
 			resp, err := http.Get(ts.url + "/healthz/turn")
 			if err != nil {
@@ -74,7 +75,7 @@ func TestTURNSelfTest(t *testing.T) {
 	})
 	t.Run("blocked port gives a hint", func(t *testing.T) {
 		ts := startTURNServer(t, false)
-		res := ts.selfTest(context.Background())
+		res := ts.turn.probe.Probe(context.Background())
 		if res.OK || res.Hint == "" {
 			t.Fatalf("self-test against a dead port = %+v, want a failure with a hint", res)
 		}

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/onertc/onertc/server/access"
+	"github.com/onertc/onertc/server/admission"
+	"github.com/onertc/onertc/server/apprtc"
 	"github.com/onertc/onertc/server/demux"
 	"github.com/onertc/onertc/server/errcount"
 	"github.com/onertc/onertc/server/limit"
@@ -55,14 +57,14 @@ type Server struct {
 	relay     *relay.Relay
 	metrics   *metrics
 	errs      *errcount.Counter // failures of work no caller waits for, by op (metrics)
-	limiters  struct{ join, message, turn, ws, login *limit.PerIP }
-	trust     origin.Trust   // the proxies whose forwarding headers are believed
-	access    *access.Keeper // password mode's; nil in open mode (see admission.go)
+	limiters  struct{ join, message, turn, ws *limit.PerIP }
+	trust     origin.Trust    // the proxies whose forwarding headers are believed
+	gate      *admission.Gate // password mode's; nil in open mode
+	api       *apprtc.API
 	handler   http.Handler
 	draining  atomic.Bool
 	turn      *turnState // nil when TURN is disabled
 	tls       *tlsState  // nil when the HTTP port is plain HTTP
-	selfTests selfTestResult
 	acmeRoots *x509.CertPool
 	// firstBytes bounds how long a connection may take to say what it is: the HTTPS port's
 	// TLS handshake and first bytes (server/demux), an HTTP request's header.
@@ -166,11 +168,12 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 			return nil, s.closeRedis(err)
 		}
 	}
-	s.setupAccess() // after setupTURN: the key may derive from the TURN secret
+	s.setupGate() // after setupTURN: the key may derive from the TURN secret
 	if err := s.setupTLS(); err != nil {
 		return nil, s.closeRedis(err)
 	}
 	s.metrics = newMetrics(s, delivery)
+	s.setupAPI()
 	s.handler = requestid.Wrap(s.metrics.instrument(s.forwardUnknownRooms(s.routes())), s.trust.FromProxy)
 	return s, nil
 }
@@ -243,7 +246,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	selfTestCtx, stopSelfTests := context.WithCancel(ctx)
 	defer stopSelfTests()
 	if s.turn != nil && s.turn.srv.Load() != nil && len(ls.TURNUDP) > 0 && s.cfg.TURN.SelfTestInterval > 0 {
-		go s.runSelfTests(selfTestCtx, s.cfg.TURN.SelfTestInterval)
+		go s.turn.probe.Run(selfTestCtx, s.cfg.TURN.SelfTestInterval)
 	}
 	// The relay's shared-mode loops (heartbeat, reaping, wake-ups) outlive the sockets'
 	// closing below, which still writes their detaching to Redis.
@@ -496,12 +499,44 @@ func newInstanceID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// newClientID makes an unguessable client id in the protocol's charset.
-func newClientID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	return base64.RawURLEncoding.EncodeToString(b[:])
+// setupGate builds password mode's gate (s.gate stays nil in open mode). Its key comes from
+// --access-key-file or from the TURN secret, both shared by the instances behind a load
+// balancer, so each accepts the others' cookies and invites.
+func (s *Server) setupGate() {
+	if s.cfg.Access.Mode != string(access.Password) {
+		return
+	}
+	key := s.cfg.Access.Key
+	if key == "" && s.turn != nil {
+		key = s.turn.secret
+	}
+	s.gate = admission.New(admission.Config{
+		Password: s.cfg.Access.Password, Key: key,
+		SessionTTL: s.cfg.Access.SessionTTL, InviteTTL: s.cfg.Access.InviteTTL,
+		Trust: s.trust, Log: s.log,
+		Limited: func(class string) { s.metrics.limited.WithLabelValues(class).Inc() },
+	})
 }
+
+// setupAPI builds the AppRTC room server's API on the parts New made.
+func (s *Server) setupAPI() {
+	cfg := apprtc.Config{
+		Rooms: s.rooms, Relay: s.relay, Trust: s.trust, Gate: s.gate, Log: s.log,
+		Shared:           s.redis != nil,
+		Draining:         s.draining.Load,
+		Joined:           func(result string) { s.metrics.joins.WithLabelValues(result).Inc() },
+		Version:          Version,
+		HideICEServerURL: s.cfg.TURN.Disabled || s.cfg.TURN.APIKey != "",
+		JoinICEServers:   s.joinICEServers,
+	}
+	if s.tls != nil {
+		cfg.SelfSignedFingerprint = s.tls.fingerprint
+	}
+	s.api = apprtc.New(cfg)
+}
+
+// Version is the build's version, set by the linker (-X).
+var Version = "dev"
 
 // WithBodyTimeout replaces the 15 s a request has to send its body: tests of slow clients
 // run faster with less.

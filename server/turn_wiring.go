@@ -15,6 +15,7 @@ import (
 	"github.com/onertc/onertc/server/access"
 	"github.com/onertc/onertc/server/demux"
 	"github.com/onertc/onertc/server/turn"
+	"github.com/onertc/onertc/server/turnprobe"
 )
 
 // turnState is what the server keeps of its built-in TURN server: the resolved settings,
@@ -22,7 +23,8 @@ import (
 type turnState struct {
 	realm, secret string
 	publicIP      net.IP
-	host          string // put in URIs
+	probe         *turnprobe.Prober // the self-test of /healthz/turn
+	host          string            // put in URIs
 	rest          struct{ turn, iceConfig http.Handler }
 	srv           atomic.Pointer[turn.Server]
 	udpPort       atomic.Int32
@@ -72,6 +74,12 @@ func (s *Server) setupTURN() error {
 		TTL:    s.turnTTL(),
 		APIKey: s.cfg.TURN.APIKey,
 		URIs:   func(*http.Request) []string { return t.uris() },
+	})
+	t.probe = turnprobe.New(turnprobe.Config{
+		PublicIP: t.publicIP, UDPPort: func() int { return int(t.udpPort.Load()) },
+		Realm: t.realm, Secret: t.secret,
+		RelayPortMin: int(s.cfg.TURN.RelayPortMin), RelayPortMax: int(s.cfg.TURN.RelayPortMax),
+		AllowLoopback: s.cfg.TURN.AllowLoopback, Log: s.log,
 	})
 	s.turn = t
 	return nil

@@ -1,4 +1,4 @@
-package server
+package apprtc
 
 import (
 	"encoding/json"
@@ -10,18 +10,15 @@ import (
 	"github.com/onertc/onertc/server/origin"
 )
 
-// Version is the build's version, set by the linker (-X).
-var Version = "dev"
-
 // loopbackJS is AppRTC's include_loopback_js under ?debug=loopback, kept for clients that read
 // it; onertc's own app has no loopback mode and serves no such script.
 const loopbackJS = `<script src="/js/loopback.js"></script>`
 
 // params builds AppRTC's room-independent parameter set of a request (GET /params); roomParams
 // adds a room's fields to it.
-func (s *Server) params(r *http.Request) protocol.Params {
+func (a *API) params(r *http.Request) protocol.Params {
 	q := r.URL.Query()
-	o := s.trust.Of(r)
+	o := a.cfg.Trust.Of(r)
 	loopback := q.Get("debug") == "loopback"
 	p := protocol.Params{
 		PCConfig:               pcConfig(q.Get("it"), nil),
@@ -30,7 +27,7 @@ func (s *Server) params(r *http.Request) protocol.Params {
 		MediaConstraints:       mediaConstraints(q),
 		IsLoopback:             boolString(loopback),
 		BypassJoinConfirmation: "false",
-		VersionInfo:            versionInfo(),
+		VersionInfo:            a.versionInfo(),
 		ICEServerURL:           o.HTTP() + "/v1alpha/iceconfig?key=",
 		ICEServerTransports:    q.Get("tt"),
 		ErrorMessages:          []string{},
@@ -41,13 +38,13 @@ func (s *Server) params(r *http.Request) protocol.Params {
 		p.ICEServerTransports = ""
 	}
 	p.WSSURL, p.WSSPostURL = wssURLs(o, q)
-	if s.tls != nil && s.tls.fingerprint != "" {
-		p.HeaderMessage = "This server uses a self-signed certificate, so your browser warned about it. Its SHA-256 fingerprint is " + s.tls.fingerprint + "."
+	if a.cfg.SelfSignedFingerprint != "" {
+		p.HeaderMessage = "This server uses a self-signed certificate, so your browser warned about it. Its SHA-256 fingerprint is " + a.cfg.SelfSignedFingerprint + "."
 	}
 	if loopback {
 		p.IncludeLoopbackJS = loopbackJS
 	}
-	if s.cfg.TURN.Disabled || s.cfg.TURN.APIKey != "" {
+	if a.cfg.HideICEServerURL {
 		// With an API key, /v1alpha/iceconfig takes only the key, and the room app's
 		// clients get their credentials in /join's pc_config instead (see
 		// joinICEServers): an empty ice_server_url keeps them from asking for nothing.
@@ -59,11 +56,11 @@ func (s *Server) params(r *http.Request) protocol.Params {
 // roomParams is the parameter set of a page or join in roomID: the request's params, the room
 // and its link (with the request's query, so whoever follows it gets the same settings).
 // /join adds the client's own fields.
-func (s *Server) roomParams(r *http.Request, roomID string) protocol.RoomParams {
-	p := protocol.RoomParams{Params: s.params(r), Messages: []string{}}
+func (a *API) roomParams(r *http.Request, roomID string) protocol.RoomParams {
+	p := protocol.RoomParams{Params: a.params(r), Messages: []string{}}
 	if roomID != "" {
 		p.RoomID = roomID
-		p.RoomLink = s.trust.Of(r).HTTP() + "/r/" + roomID
+		p.RoomLink = a.cfg.Trust.Of(r).HTTP() + "/r/" + roomID
 		if r.URL.RawQuery != "" {
 			p.RoomLink += "?" + r.URL.RawQuery
 		}
@@ -123,8 +120,8 @@ func validTransports(tt string) bool {
 	return true
 }
 
-func versionInfo() string {
-	b, _ := json.Marshal(map[string]string{"gitHash": Version, "branch": "", "time": ""})
+func (a *API) versionInfo() string {
+	b, _ := json.Marshal(map[string]string{"gitHash": a.cfg.Version, "branch": "", "time": ""})
 	return string(b)
 }
 

@@ -1,4 +1,4 @@
-package server
+package apprtc
 
 import (
 	"context"
@@ -13,46 +13,7 @@ import (
 	"github.com/onertc/onertc/server/redisconn"
 	"github.com/onertc/onertc/server/relay"
 	"github.com/onertc/onertc/server/room"
-	"github.com/onertc/onertc/web"
 )
-
-func (s *Server) routes() *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.handleIndex)
-	mux.HandleFunc("GET /r/{room}", s.handleRoomPage)
-	mux.Handle("GET /static/", web.DefaultAssets())
-	// In password mode (s.guard) these answer 401 unless the cookies admit the room.
-	mux.HandleFunc("POST /join/{room}", s.limited(s.limiters.join, s.guard(s.handleJoin)))
-	mux.HandleFunc("POST /message/{room}/{client}", s.limited(s.limiters.message, s.guard(s.handleMessage)))
-	mux.HandleFunc("POST /leave/{room}/{client}", s.guard(s.handleLeave))
-	mux.HandleFunc("POST /bye/{room}/{client}", s.guard(s.handleLeave))
-	mux.HandleFunc("GET /params", s.guard(s.handleParams))
-	mux.HandleFunc("GET /ws", s.limited(s.limiters.ws, s.guard(s.relay.ServeWS)))
-	// /collider is the same signaling as /message by another door: one bucket for both.
-	mux.HandleFunc("/collider/{room}/{client}", s.limited(s.limiters.message, s.guard(s.relay.ServeCollider)))
-	if s.access != nil {
-		mux.HandleFunc("POST /login", s.handleLogin)
-		mux.HandleFunc("GET /login", s.handleLoginForm)
-		mux.HandleFunc("POST /invite/{room}", s.handleInvite)
-	}
-	// Public and unlimited, as Collider's was: it reads a few counters (no lock, nothing
-	// that grows with the rooms), so it costs no more than /healthz, less than a limiter.
-	mux.HandleFunc("GET /status", s.relay.ServeStatus)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "ok\n")
-	})
-	mux.HandleFunc("GET /readyz", s.handleReady)
-	if s.turn != nil {
-		mux.HandleFunc("GET /healthz/turn", s.handleTURNHealth)
-		mux.Handle("/turn", s.limited(s.limiters.turn, s.guard(s.turn.rest.turn.ServeHTTP)))
-		mux.Handle("/v1alpha/iceconfig", s.limited(s.limiters.turn, s.guard(s.turn.rest.iceConfig.ServeHTTP)))
-	}
-	if s.cfg.MetricsAddr == "" {
-		mux.Handle("GET /metrics", s.metricsHandler())
-	}
-	return mux
-}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -66,63 +27,63 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func ids(w http.ResponseWriter, r *http.Request, wantClient bool) (roomID, clientID string, ok bool) {
 	roomID = r.PathValue("room")
 	if !protocol.ValidID(roomID) {
-		http.Error(w, "invalid room id: use 1-64 of a-z A-Z 0-9 _ -", http.StatusNotFound)
+		http.Error(w, protocol.InvalidRoomText, http.StatusNotFound)
 		return "", "", false
 	}
 	if wantClient {
 		clientID = r.PathValue("client")
 		if !protocol.ValidID(clientID) {
-			http.Error(w, "invalid client id", http.StatusNotFound)
+			http.Error(w, protocol.InvalidClientText, http.StatusNotFound)
 			return "", "", false
 		}
 	}
 	return roomID, clientID, true
 }
 
-func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
+func (a *API) Join(w http.ResponseWriter, r *http.Request) {
 	roomID, _, ok := ids(w, r, false)
 	if !ok {
 		return
 	}
-	log := s.logFor(r).With("room", roomID)
-	if s.draining.Load() && s.redis == nil {
+	log := a.logFor(r).With("room", roomID)
+	if a.cfg.Draining() && !a.cfg.Shared {
 		// In Redis mode the room table is shared: a join here is as good as anywhere.
-		s.refuseJoin(w, "30", "The server is restarting. Try again in a minute.")
+		a.refuseJoin(w, "30", "The server is restarting. Try again in a minute.")
 		return
 	}
-	j, err := s.rooms.Join(r.Context(), roomID, newClientID)
+	j, err := a.cfg.Rooms.Join(r.Context(), roomID, NewClientID)
 	switch {
 	case errors.Is(err, room.ErrFull):
 		log.Info("join refused: room full")
-		s.metrics.joins.WithLabelValues(protocol.ResultFull).Inc()
+		a.cfg.Joined(protocol.ResultFull)
 		writeJSON(w, http.StatusOK, protocol.NewJoinError(protocol.ResultFull))
 		return
-	case err != nil && s.redis != nil:
+	case err != nil && a.cfg.Shared:
 		// The shared room table cannot be reached: say so, and when to try again.
 		log.Error("join failed: Redis unreachable", "err", err)
-		s.refuseJoin(w, "5", "The room service cannot reach its database. Try again in a few seconds.")
+		a.refuseJoin(w, "5", "The room service cannot reach its database. Try again in a few seconds.")
 		return
 	case err != nil:
 		log.Error("join failed", "err", err)
-		s.metrics.joins.WithLabelValues(protocol.ResultError).Inc()
+		a.cfg.Joined(protocol.ResultError)
 		writeJSON(w, http.StatusOK, protocol.NewJoinError(protocol.ResultError))
 		return
 	}
-	if err := s.relay.Expect(roomID, j.ClientID); err != nil {
+	if err := a.cfg.Relay.Expect(roomID, j.ClientID); err != nil {
 		// Only a relay that is shutting down refuses (its clients are the room table's,
 		// see relay.Relay.Expect). Undo the join, giving back the mailbox it took, so
 		// the two tables still agree and nothing is lost.
 		log.Error("relay did not take the new client", "client", j.ClientID, "err", err)
-		if rerr := s.rooms.Remove(r.Context(), roomID, j.ClientID, j.Messages); rerr != nil {
+		if rerr := a.cfg.Rooms.Remove(r.Context(), roomID, j.ClientID, j.Messages); rerr != nil {
 			log.Error("undo join", "client", j.ClientID, "err", rerr)
 		}
-		s.metrics.joins.WithLabelValues(protocol.ResultError).Inc()
+		a.cfg.Joined(protocol.ResultError)
 		writeJSON(w, http.StatusServiceUnavailable, protocol.NewJoinError(protocol.ResultError))
 		return
 	}
-	s.metrics.joins.WithLabelValues(protocol.ResultSuccess).Inc()
-	p := s.roomParams(r, roomID)
-	if servers := s.joinICEServers(); servers != nil {
+	a.cfg.Joined(protocol.ResultSuccess)
+	p := a.roomParams(r, roomID)
+	if servers := a.joinICEServers(); servers != nil {
 		p.PCConfig = pcConfig(r.URL.Query().Get("it"), servers)
 	}
 	p.ClientID = j.ClientID
@@ -134,15 +95,15 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 
 // refuseJoin answers a join the server cannot take now with 503, the reason, and when to
 // try again (seconds).
-func (s *Server) refuseJoin(w http.ResponseWriter, retryAfter, reason string) {
-	s.metrics.joins.WithLabelValues(protocol.ResultError).Inc()
+func (a *API) refuseJoin(w http.ResponseWriter, retryAfter, reason string) {
+	a.cfg.Joined(protocol.ResultError)
 	refusal := protocol.NewJoinError(protocol.ResultError)
 	refusal.Params.ErrorMessages = []string{reason}
 	w.Header().Set("Retry-After", retryAfter)
 	writeJSON(w, http.StatusServiceUnavailable, refusal)
 }
 
-func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
+func (a *API) Message(w http.ResponseWriter, r *http.Request) {
 	roomID, clientID, ok := ids(w, r, true)
 	if !ok {
 		return
@@ -166,9 +127,9 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	msg := string(body)
 	var stored bool
-	err = redisconn.Hold(r.Context(), s.holdMessages(), messageAttempt, permanentRoomError, func(ctx context.Context) error {
+	err = redisconn.Hold(r.Context(), a.holdMessages(), messageAttempt, permanentRoomError, func(ctx context.Context) error {
 		var err error
-		stored, err = s.rooms.Message(ctx, roomID, clientID, msg)
+		stored, err = a.cfg.Rooms.Message(ctx, roomID, clientID, msg)
 		return err
 	})
 	switch {
@@ -182,12 +143,12 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, messageError{protocol.ResultError, "mailbox full"})
 		return
 	case err != nil:
-		s.logFor(r).Error("message failed", "room", roomID, "client", clientID, "err", err)
-		unavailable(w)
+		a.logFor(r).Error("message failed", "room", roomID, "client", clientID, "err", err)
+		Unavailable(w)
 		return
 	}
 	if !stored {
-		err := s.relay.Send(r.Context(), roomID, clientID, msg)
+		err := a.cfg.Relay.Send(r.Context(), roomID, clientID, msg)
 		if errors.Is(err, relay.ErrUnknownClient) {
 			// Removed by the relay a moment ago; the room table is catching up.
 			writeJSON(w, http.StatusOK, protocol.MessageResponse{Result: protocol.ResultUnknownClient})
@@ -195,7 +156,7 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) {
 		}
 		switch {
 		case errors.Is(err, relay.ErrUnavailable):
-			unavailable(w)
+			Unavailable(w)
 			return
 		case errors.Is(err, relay.ErrQueueFull):
 			writeJSON(w, http.StatusOK, messageError{protocol.ResultError, err.Error()})
@@ -214,11 +175,11 @@ const messageAttempt = 3 * time.Second
 // holdMessages is how long POST /message holds a message the room table cannot take (Redis
 // away) before answering 503: as long as the relay holds one sent on a socket. In memory
 // mode nothing is transient, so nothing is held.
-func (s *Server) holdMessages() time.Duration {
-	if s.redis == nil {
+func (a *API) holdMessages() time.Duration {
+	if !a.cfg.Shared {
 		return 0
 	}
-	return s.relay.SendHold()
+	return a.cfg.Relay.SendHold()
 }
 
 // permanentRoomError tells a room-table answer (unknown room or client, full mailbox) from
@@ -227,9 +188,9 @@ func permanentRoomError(err error) bool {
 	return errors.Is(err, room.ErrUnknownRoom) || errors.Is(err, room.ErrUnknownClient) || errors.Is(err, room.ErrMailboxFull)
 }
 
-// unavailable answers a message that could not be stored because the shared state stayed
+// Unavailable answers a message that could not be stored because the shared state stayed
 // out of reach: nothing was kept, the client may send it again.
-func unavailable(w http.ResponseWriter) {
+func Unavailable(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "1")
 	writeJSON(w, http.StatusServiceUnavailable, messageError{protocol.ResultError, relay.ErrUnavailable.Error()})
 }
@@ -240,36 +201,19 @@ type messageError struct {
 	Error  string `json:"error"`
 }
 
-// handleLeave removes the client from the relay and the room. It answers 200 with an empty
+// Leave removes the client from the relay and the room. It answers 200 with an empty
 // body whatever the room or client, as AppRTC does.
-func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
+func (a *API) Leave(w http.ResponseWriter, r *http.Request) {
 	roomID, clientID := r.PathValue("room"), r.PathValue("client")
 	if protocol.ValidID(roomID) && protocol.ValidID(clientID) {
 		// Through the relay, so its queue for the leaver is handed to the one who stays
 		// and the relay room frees its place for a newcomer's register.
-		s.relay.Delete(r.Context(), roomID, clientID)
-		s.logFor(r).Info("left", "room", roomID, "client", clientID)
+		a.cfg.Relay.Delete(r.Context(), roomID, clientID)
+		a.logFor(r).Info("left", "room", roomID, "client", clientID)
 	}
 	w.WriteHeader(http.StatusOK)
 }
 
-func (s *Server) handleParams(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.params(r))
-}
-
-// handleReady is the readiness probe: 503 once the server drains, so a load balancer
-// sends new calls elsewhere while the calls in progress finish here.
-func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if s.draining.Load() {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, "draining\n")
-		return
-	}
-	if !s.relay.SharedHealthy() {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, "redis unreachable\n")
-		return
-	}
-	io.WriteString(w, "ready\n")
+func (a *API) Params(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, a.params(r))
 }
