@@ -1,0 +1,204 @@
+package sfu
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v3"
+
+	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/sfu/packetcache"
+)
+
+// downTrack forwards one publication to one subscriber.
+type downTrack struct {
+	pub    *publication
+	sub    *participant
+	track  *webrtc.TrackLocalStaticRTP
+	sender *webrtc.RTPSender
+	// live is set once the subscriber's connection is up with this track negotiated:
+	// before, packets would be dropped by pion, the first key frame with them.
+	live atomic.Bool
+
+	// mu orders everything written to the track: the layers' readers forward, NACKs
+	// retransmit, the room's tick sets the target.
+	mu      sync.Mutex
+	rw      *rewriter
+	target  int // the layer to forward (-1: the first that brings a key frame)
+	closed  bool
+	payload [packetcache.MaxPacket]byte
+	cached  [packetcache.MaxPacket]byte
+	out     rtp.Packet
+}
+
+func newDownTrack(pub *publication, sub *participant) (*downTrack, error) {
+	// The stream id is the publisher's participant id: that is how a client tells whose
+	// tile a track belongs to.
+	track, err := webrtc.NewTrackLocalStaticRTP(pub.codec, pub.id, pub.owner.id)
+	if err != nil {
+		return nil, err
+	}
+	return &downTrack{pub: pub, sub: sub, track: track, rw: newRewriter(pub.codec.ClockRate), target: -1}, nil
+}
+
+// forward sends one packet of layer li to the subscriber if that layer feeds it, switching
+// to the target layer on its key frame.
+func (d *downTrack) forward(li int, pkt *rtp.Packet, info vp8Info, now time.Time) {
+	if !d.live.Load() {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return
+	}
+	if d.target < 0 {
+		d.target = li
+	}
+	cur := d.rw.layer()
+	src := srcPacket{layer: li, seq: pkt.SequenceNumber, ts: pkt.Timestamp, pid: info.pid, tl0: info.tl0}
+	if li == d.target && cur != d.target {
+		if !d.pub.video || info.keyframe {
+			d.rw.switchTo(src, now)
+			if cur >= 0 {
+				d.sub.sfu.counters.layerSwitches.Add(1)
+			}
+			if d.pub.video {
+				d.announceLayer(li, info)
+			}
+		} else {
+			d.pub.requestKeyframe(li)
+		}
+	}
+	ids, ok := d.rw.rewrite(src, now)
+	if !ok {
+		return
+	}
+	d.write(pkt, info, ids)
+}
+
+// write sends pkt with its rewritten numbers. Called with d.mu held.
+func (d *downTrack) write(pkt *rtp.Packet, info vp8Info, ids outIDs) {
+	d.out.Header = pkt.Header
+	// The publisher's header extensions were negotiated on its own connection, with ids
+	// that mean something else (or nothing) on the subscriber's.
+	d.out.Header.Extension = false
+	d.out.Header.Extensions = nil
+	d.out.Header.SequenceNumber = ids.seq
+	d.out.Header.Timestamp = ids.ts
+	d.out.PaddingSize = pkt.PaddingSize
+	d.out.Payload = pkt.Payload
+	if d.pub.video && (info.pidOff >= 0 || info.tl0Off >= 0) && len(pkt.Payload) <= len(d.payload) {
+		n := copy(d.payload[:], pkt.Payload)
+		setVP8IDs(d.payload[:n], info, ids.pid, ids.tl0)
+		d.out.Payload = d.payload[:n]
+	}
+	if err := d.track.WriteRTP(&d.out); err != nil {
+		return
+	}
+	c := &d.sub.sfu.counters
+	c.forwardedPackets.Add(1)
+	c.forwardedBytes.Add(uint64(d.out.MarshalSize()))
+}
+
+// retransmit resends the packet the subscriber received as seq, from the cache of the
+// layer that fed it.
+func (d *downTrack) retransmit(seq uint16) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return false
+	}
+	e, in, ok := d.rw.lookup(seq)
+	if !ok {
+		return false
+	}
+	l := d.pub.layer(e.layer)
+	if l == nil {
+		return false
+	}
+	n := l.cache.Load(in, d.cached[:])
+	if n == 0 {
+		return false
+	}
+	var pkt rtp.Packet
+	if err := pkt.Unmarshal(d.cached[:n]); err != nil {
+		return false
+	}
+	var info vp8Info
+	if d.pub.video {
+		info, _ = parseVP8(pkt.Payload)
+	}
+	d.write(&pkt, info, e.apply(srcPacket{layer: e.layer, seq: pkt.SequenceNumber, ts: pkt.Timestamp, pid: info.pid, tl0: info.tl0}))
+	d.sub.sfu.counters.retransmits.Add(1)
+	return true
+}
+
+// setTarget makes layer the one to forward from its next key frame, asking for it.
+func (d *downTrack) setTarget(layer int) {
+	d.mu.Lock()
+	changed := layer != d.target
+	d.target = layer
+	waiting := d.rw.layer() != layer
+	d.mu.Unlock()
+	if changed && waiting {
+		d.pub.requestKeyframe(layer)
+	}
+}
+
+func (d *downTrack) current() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.rw.layer()
+}
+
+func (d *downTrack) close() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+}
+
+// announceLayer tells the subscriber which layer of whose video it now receives.
+func (d *downTrack) announceLayer(li int, info vp8Info) {
+	l := d.pub.layer(li)
+	if l == nil {
+		return
+	}
+	w, h := info.width, info.height
+	if w == 0 {
+		w, h = int(l.width.Load()), int(l.height.Load())
+	}
+	d.sub.send(protocol.GroupMessage{Type: protocol.GroupLayer, Participant: d.pub.owner.id, Layer: l.rid, Width: w, Height: h})
+}
+
+// readRTCP handles what the subscriber says about this track until the sender stops:
+// NACKs are answered from the cache, PLI and FIR go to the publisher (rate-limited there),
+// REMB sets the subscriber's downlink estimate.
+func (d *downTrack) readRTCP() {
+	for {
+		pkts, _, err := d.sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p := p.(type) {
+			case *rtcp.TransportLayerNack:
+				d.sub.sfu.counters.nacks.Add(1)
+				for _, pair := range p.Nacks {
+					for _, seq := range pair.PacketList() {
+						d.retransmit(seq)
+					}
+				}
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				if cur := d.current(); cur >= 0 {
+					d.pub.requestKeyframe(cur)
+				}
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				d.sub.setEstimate(uint64(p.Bitrate))
+			}
+		}
+	}
+}
