@@ -186,12 +186,13 @@ func (d *downTrack) readRTCP() {
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.TransportLayerNack:
-				d.sub.sfu.counters.nacks.Add(1)
 				for _, pair := range p.Nacks {
 					for _, seq := range pair.PacketList() {
 						d.retransmit(seq)
 					}
 				}
+				// Counted once answered, so that a test seeing the count sees the answer.
+				d.sub.sfu.counters.nacks.Add(1)
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				if cur := d.current(); cur >= 0 {
 					d.pub.requestKeyframe(cur)

@@ -65,7 +65,7 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	rtcpWG sync.WaitGroup // the publisher's RTCP readers, gone before the close
-	wmu    sync.Mutex // one writer on the socket
+	wmu    sync.Mutex     // one writer on the socket
 
 	mu       sync.Mutex
 	msgs     []protocol.GroupMessage
@@ -322,8 +322,8 @@ func (c *Client) SetEstimate(bps uint64) {
 			pc, bps := c.down, c.estimate
 			var ssrcs []uint32
 			for _, r := range c.recv {
-				if r.videoSSRC != 0 {
-					ssrcs = append(ssrcs, r.videoSSRC)
+				if r.VideoSSRC != 0 {
+					ssrcs = append(ssrcs, r.VideoSSRC)
 				}
 			}
 			c.mu.Unlock()

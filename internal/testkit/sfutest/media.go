@@ -28,7 +28,8 @@ type Received struct {
 	// first packet or the last ResetGaps.
 	MaxAudioGap, MaxVideoGap time.Duration
 	Video                    []VideoPacket
-	videoSSRC                uint32
+	// VideoSSRC is the SSRC the video arrives on (for RTCP about it).
+	VideoSSRC uint32
 }
 
 // VideoPacket is one received video packet as the test reads it.
@@ -306,7 +307,7 @@ func (c *Client) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		c.recv[from] = r
 	}
 	if video {
-		r.videoSSRC = uint32(track.SSRC())
+		r.VideoSSRC = uint32(track.SSRC())
 	}
 	c.mu.Unlock()
 	c.wg.Add(1)

@@ -1,0 +1,148 @@
+package sfu
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+
+	"github.com/onertc/onertc/internal/testkit/sfutest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
+	"github.com/onertc/onertc/protocol"
+)
+
+// lastLayers reports whether the last n video packets from id all came from layer.
+func lastLayers(c *sfutest.Client, id string, n, layer int) bool {
+	v := c.Received(id).Video
+	if len(v) < n {
+		return false
+	}
+	for _, p := range v[len(v)-n:] {
+		if p.Layer != layer {
+			return false
+		}
+	}
+	return true
+}
+
+// checkContinuous fails the test unless the video log reads as one stream: every sequence
+// number one more than the one before, timestamps never going back, the picture id the
+// same or the next, and every change of layer starting on a key frame. It returns the
+// number of layer changes.
+func checkContinuous(t *testing.T, who string, v []sfutest.VideoPacket) int {
+	t.Helper()
+	switches := 0
+	if len(v) == 0 || !v[0].Keyframe {
+		t.Fatalf("%s: the stream does not start on a key frame (%d packets)", who, len(v))
+	}
+	for i := 1; i < len(v); i++ {
+		a, b := v[i-1], v[i]
+		if b.Seq != a.Seq+1 {
+			t.Fatalf("%s: packet %d has seq %d after %d", who, i, b.Seq, a.Seq)
+		}
+		if int32(b.TS-a.TS) < 0 {
+			t.Fatalf("%s: packet %d timestamp %d goes back from %d", who, i, b.TS, a.TS)
+		}
+		if d := (b.PictureID - a.PictureID) & 0x7fff; d > 1 {
+			t.Fatalf("%s: packet %d picture id %d after %d", who, i, b.PictureID, a.PictureID)
+		}
+		if b.Layer != a.Layer {
+			switches++
+			if !b.Keyframe {
+				t.Fatalf("%s: packet %d switches from layer %d to %d without a key frame", who, i, a.Layer, b.Layer)
+			}
+			if b.TS == a.TS {
+				t.Fatalf("%s: packet %d of the new layer shares the old frame's timestamp %d", who, i, b.TS)
+			}
+		}
+	}
+	return switches
+}
+
+func TestSimulcastLayerPerSubscriber(t *testing.T) {
+	h := newHarness(t, Config{})
+	pub := h.join("sim", "pub", sfutest.Options{Layers: sfutest.DefaultLayers})
+	low := h.join("sim", "low", sfutest.Options{})
+	high := h.join("sim", "high", sfutest.Options{})
+	low.SetEstimate(100_000)
+	high.SetEstimate(10_000_000)
+	h.publish(pub)
+
+	testsync.Eventually(t, 20*time.Second, "low on layer 0 and high on layer 2", func() bool {
+		return lastLayers(low, "pub", 60, 0) && lastLayers(high, "pub", 60, 2)
+	})
+	// The low subscriber's estimate rises: it climbs to the top layer.
+	low.SetEstimate(10_000_000)
+	testsync.Eventually(t, 20*time.Second, "low climbing to layer 2", func() bool {
+		return lastLayers(low, "pub", 60, 2)
+	})
+
+	lowLog := low.Received("pub").Video
+	if n := checkContinuous(t, "low", lowLog); n < 1 {
+		t.Fatalf("low: %d layer changes, want at least 1 (0 then 2)", n)
+	}
+	checkContinuous(t, "high", high.Received("pub").Video)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, rid := range []string{"q", "f"} {
+		if _, err := low.WaitFor(ctx, func(m protocol.GroupMessage) bool {
+			return m.Type == protocol.GroupLayer && m.Participant == "pub" && m.Layer == rid && m.Width > 0
+		}); err != nil {
+			t.Fatalf("low: no layer frame for %q: %v", rid, err)
+		}
+	}
+	if st := h.sfu.Stats(); st.LayerSwitches == 0 || st.PLIs == 0 {
+		t.Fatalf("stats %+v: want layer switches and PLIs counted", st)
+	}
+
+	// A NACK for a packet sent before the last switch, from the layer-0 epoch, is answered
+	// from the cache with the numbers it had.
+	var old sfutest.VideoPacket
+	for _, p := range lowLog {
+		if p.Layer == 0 {
+			old = p
+			break
+		}
+	}
+	if old.Layer != 0 {
+		t.Fatal("low never received layer 0")
+	}
+	ssrc := low.Received("pub").VideoSSRC
+	nacks := h.sfu.Stats().NACKs
+	if err := low.WriteDownRTCP(&rtcp.TransportLayerNack{MediaSSRC: ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{old.Seq})}); err != nil {
+		t.Fatal(err)
+	}
+	testsync.Eventually(t, 5*time.Second, "the retransmission", func() bool {
+		copies := 0
+		for _, p := range low.Received("pub").Video {
+			if p.Seq == old.Seq && p.TS == old.TS && p.PictureID == old.PictureID && p.Layer == 0 {
+				copies++
+			}
+		}
+		return copies == 2
+	})
+	if st := h.sfu.Stats(); st.NACKs <= nacks || st.Retransmits == 0 {
+		t.Fatalf("stats %+v: want the NACK and its retransmission counted", st)
+	}
+}
+
+func TestNACKOutsideTheCacheIsIgnored(t *testing.T) {
+	h := newHarness(t, Config{})
+	pub := h.join("nack", "pub", sfutest.Options{Layers: plainVideo})
+	sub := h.join("nack", "sub", sfutest.Options{})
+	h.publish(pub)
+	testsync.Eventually(t, 20*time.Second, "video", func() bool { return len(sub.Received("pub").Video) > 30 })
+	r := sub.Received("pub")
+	last := r.Video[len(r.Video)-1].Seq
+	// Not sent yet, and far in the past: nothing to resend.
+	if err := sub.WriteDownRTCP(&rtcp.TransportLayerNack{MediaSSRC: r.VideoSSRC, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{last + 1000, last - 30000})}); err != nil {
+		t.Fatal(err)
+	}
+	// NACKs are counted once answered.
+	testsync.Eventually(t, 5*time.Second, "the NACK counted", func() bool { return h.sfu.Stats().NACKs > 0 })
+	if st := h.sfu.Stats(); st.Retransmits != 0 {
+		t.Fatalf("%d retransmissions for packets never sent or long gone", st.Retransmits)
+	}
+	checkContinuous(t, "sub", sub.Received("pub").Video)
+}
