@@ -85,11 +85,11 @@ type TURNConfig struct {
 	// Addr is the listen address of TURN over UDP and TCP (":3478").
 	Addr string
 	// TLSAddr is the listen address of TURN over TLS on a port of its own, used when a
-	// certificate is set; empty: none (the HTTPS port serves it when ShareHTTPS).
+	// certificate is set; empty: none (the HTTPS port serves it when OnHTTPS).
 	TLSAddr string
-	// ShareHTTPS serves TURN over TLS and over TCP on the HTTPS port as well, so a client
+	// OnHTTPS serves TURN over TLS and over TCP on the HTTPS port as well, so a client
 	// that may reach only port 443 gets a relay.
-	ShareHTTPS bool
+	OnHTTPS bool
 	// PublicIP is put in relayed candidates and TURN URIs; empty means detect it.
 	PublicIP string
 	// Host is the host name put in TURN URIs; empty means PublicIP.
@@ -130,7 +130,7 @@ func DefaultConfig() Config {
 		MaxPendingPerIP: 64,
 		TURN: TURNConfig{
 			Addr:             ":3478",
-			ShareHTTPS:       true,
+			OnHTTPS:       true,
 			TTL:              24 * time.Hour,
 			RelayPortMin:     49152,
 			RelayPortMax:     65535,

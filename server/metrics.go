@@ -175,5 +175,5 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descCrossed, prometheus.CounterValue, float64(r.Crossed))
 	}
 	c.s.collectTURN(ch)
-	c.s.collectSharedPort(ch)
+	c.s.collectHTTPSPort(ch)
 }

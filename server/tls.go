@@ -121,7 +121,7 @@ func (s *Server) setupTLS() error {
 // newMux makes the demultiplexer of the HTTPS port ln: HTTPS, plain HTTP (redirected) and,
 // unless TURN is off or not shared, TURN over TLS and TCP.
 func (s *Server) newMux(ln net.Listener) (*demux.Mux, error) {
-	share := s.turn != nil && s.cfg.TURN.ShareHTTPS
+	share := s.turn != nil && s.cfg.TURN.OnHTTPS
 	cfg := s.tls.config.Clone()
 	cfg.NextProtos = demux.NextProtos(share)
 	if s.tls.acme != nil {
@@ -154,8 +154,8 @@ var (
 	descPortPending = prometheus.NewDesc("onertc_https_port_pending", "HTTPS-port connections still in their TLS handshake or first bytes.", nil, nil)
 )
 
-// collectSharedPort adds the HTTPS port's demultiplexer counters to a scrape.
-func (s *Server) collectSharedPort(ch chan<- prometheus.Metric) {
+// collectHTTPSPort adds the HTTPS port's demultiplexer counters to a scrape.
+func (s *Server) collectHTTPSPort(ch chan<- prometheus.Metric) {
 	m := s.mux.Load()
 	if m == nil {
 		return

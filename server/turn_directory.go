@@ -62,7 +62,7 @@ func (s *Server) runTURNDirectory(ctx context.Context, sh relaystate.State) {
 
 // ownURIs are the TURN URIs of this instance's own server.
 func (t *turnState) ownURIs() []string {
-	return turn.URIs(t.host, int(t.udpPort.Load()), int(t.tcpPort.Load()), int(t.sharedPort.Load()), int(t.tlsPort.Load()))
+	return turn.URIs(t.host, int(t.udpPort.Load()), int(t.tcpPort.Load()), int(t.httpsPort.Load()), int(t.tlsPort.Load()))
 }
 
 // uris are the TURN URIs handed out: this instance's own first, then those of up to

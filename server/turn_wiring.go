@@ -30,7 +30,7 @@ type turnState struct {
 	udpPort       atomic.Int32
 	tcpPort       atomic.Int32
 	tlsPort       atomic.Int32 // a TURN-only TLS port (--turn-tls)
-	sharedPort    atomic.Int32 // the HTTPS port, when it serves TURN too
+	httpsPort    atomic.Int32 // the HTTPS port, when it serves TURN too
 	// peers are the other live instances' TURN URIs (shared mode; see runTURNDirectory).
 	peers atomic.Pointer[[][]string]
 }
@@ -103,7 +103,7 @@ func outboundIPv4() net.IP {
 // shares the HTTPS port, on the connections mux routes to TURN.
 func (s *Server) startTURN(ls Listeners, mux *demux.Mux) error {
 	t := s.turn
-	shared := mux != nil && s.cfg.TURN.ShareHTTPS
+	shared := mux != nil && s.cfg.TURN.OnHTTPS
 	if t == nil || (len(ls.TURNUDP) == 0 && len(ls.TURNTCP) == 0 && len(ls.TURNTLS) == 0 && !shared) {
 		return nil
 	}
@@ -130,7 +130,7 @@ func (s *Server) startTURN(ls Listeners, mux *demux.Mux) error {
 	}
 	tcpLns, tlsLns := ls.TURNTCP, ls.TURNTLS
 	if shared {
-		t.sharedPort.Store(int32(portOf(ls.HTTP.Addr())))
+		t.httpsPort.Store(int32(portOf(ls.HTTP.Addr())))
 		tcpLns = append(append([]net.Listener(nil), tcpLns...), mux.TURN())
 		tlsLns = append(append([]net.Listener(nil), tlsLns...), mux.TURNTLS())
 	}
@@ -157,7 +157,7 @@ func (s *Server) startTURN(ls Listeners, mux *demux.Mux) error {
 	}
 	t.srv.Store(srv)
 	s.log.Info("TURN serving", "udp", t.udpPort.Load(), "tcp", t.tcpPort.Load(), "tls", t.tlsPort.Load(),
-		"tls_and_tcp_on_https_port", t.sharedPort.Load(),
+		"tls_and_tcp_on_https_port", t.httpsPort.Load(),
 		"public_ip", t.publicIP.String(), "realm", t.realm)
 	return nil
 }

@@ -103,7 +103,7 @@ func bindServeFlags(fs *flag.FlagSet) *serveOptions {
 	fs.BoolVar(&t.Disabled, "turn-disable", t.Disabled, "do not run the built-in TURN server")
 	fs.StringVar(&t.Addr, "turn", t.Addr, "TURN listen address (UDP and TCP)")
 	fs.StringVar(&t.TLSAddr, "turn-tls", t.TLSAddr, "TURN over TLS on a port of its own too, e.g. :5349 (when a certificate is set)")
-	fs.BoolVar(&t.ShareHTTPS, "turn-on-https", t.ShareHTTPS, "with HTTPS, serve TURN over TLS and TCP on the HTTPS port too (--turn-on-https=false: only on --turn and --turn-tls)")
+	fs.BoolVar(&t.OnHTTPS, "turn-on-https", t.OnHTTPS, "with HTTPS, serve TURN over TLS and TCP on the HTTPS port too (--turn-on-https=false: only on --turn and --turn-tls)")
 	fs.StringVar(&t.PublicIP, "public-ip", t.PublicIP, "public IP put in TURN URIs and relayed candidates (default: detected)")
 	fs.StringVar(&t.Host, "public-host", t.Host, "host name put in TURN URIs (default: the public IP)")
 	fs.StringVar(&t.Realm, "realm", t.Realm, "TURN realm (default: the host name)")
