@@ -19,7 +19,7 @@ const recheckInterval = time.Second
 // the certificate they were made with.
 //
 // A handshake checks the files' size and modification time at most once per
-// second; Reload forces a read. When the new files do not load (half written,
+// second; reload forces a read. When the new files do not load (half written,
 // corrupt, key and certificate not matching) the previous certificate stays
 // in use and the failure is logged once per change of the files.
 type Files struct {
@@ -80,9 +80,9 @@ func (f *Files) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return f.cert.Load(), nil
 }
 
-// Reload re-reads the files now, changed or not. On error the previous
+// reload re-reads the files now, changed or not. On error the previous
 // certificate stays in use.
-func (f *Files) Reload() error {
+func (f *Files) reload() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lastCheck = time.Now()

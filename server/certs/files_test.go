@@ -166,7 +166,7 @@ func TestFilesReload(t *testing.T) {
 			replaceFile(t, keyFile, st.key)
 		}
 		if st.reload {
-			if err := f.Reload(); (err != nil) != st.wantErr {
+			if err := f.reload(); (err != nil) != st.wantErr {
 				t.Fatalf("%s: Reload error %v, want error %v", st.name, err, st.wantErr)
 			}
 			// Reload swaps at once, without waiting for a handshake.
