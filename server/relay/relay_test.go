@@ -28,14 +28,16 @@ type rig struct {
 	relay *Relay
 	state relaystate.State
 	rooms roomtable.Store
-	url   string
+	url   string // of the relay socket
+	http  string // of the HTTP server
 }
 
-// stateKind builds a fresh state and its room table whose offline clients are removed after
-// grace.
+// stateKind builds the states of n instances sharing one room table, fresh, whose offline
+// clients are removed after grace. A state of this process's alone (memory) has one
+// instance whatever n.
 type stateKind struct {
 	name string
-	new  func(t *testing.T, grace time.Duration) (relaystate.State, roomtable.Store)
+	new  func(grace time.Duration, n int) ([]relaystate.State, roomtable.Store)
 }
 
 var prefixes atomic.Int32
@@ -47,14 +49,18 @@ func stateKinds(t *testing.T) []stateKind {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { rdb.Close() })
 	return []stateKind{
-		{"memory", func(_ *testing.T, grace time.Duration) (relaystate.State, roomtable.Store) {
+		{"memory", func(grace time.Duration, _ int) ([]relaystate.State, roomtable.Store) {
 			m := relaystate.NewMemory(grace)
-			return m, m.Rooms()
+			return []relaystate.State{m}, m.Rooms()
 		}},
-		{"redis", func(_ *testing.T, grace time.Duration) (relaystate.State, roomtable.Store) {
+		{"redis", func(grace time.Duration, n int) ([]relaystate.State, roomtable.Store) {
 			prefix := fmt.Sprintf("rt%d:", prefixes.Add(1))
 			rooms := roomtable.NewRedis(rdb, prefix)
-			return relaystate.NewRedis(rdb, rooms, prefix, "i0", grace), rooms
+			var states []relaystate.State
+			for i := range n {
+				states = append(states, relaystate.NewRedis(rdb, rooms, prefix, fmt.Sprint("i", i), grace))
+			}
+			return states, rooms
 		}},
 	}
 }
@@ -64,12 +70,22 @@ func newRig(t *testing.T, kind stateKind, cfg Config) *rig {
 	if cfg.Grace == 0 {
 		cfg.Grace = 5 * time.Second
 	}
-	cfg.State, cfg.Logger = nil, slog.New(slog.DiscardHandler)
-	state, rooms := kind.new(t, cfg.Grace)
-	cfg.State = state
+	states, rooms := kind.new(cfg.Grace, 1)
+	return serveRig(t, states[0], rooms, cfg)
+}
+
+// serveRig serves a relay on state until the test ends.
+func serveRig(t *testing.T, state relaystate.State, rooms roomtable.Store, cfg Config) *rig {
+	t.Helper()
+	cfg.State, cfg.Logger = state, slog.New(slog.DiscardHandler)
 	rg := &rig{relay: New(cfg), state: state, rooms: rooms}
-	hs := httptest.NewServer(http.HandlerFunc(rg.relay.ServeWS))
-	rg.url = "ws" + strings.TrimPrefix(hs.URL, "http")
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ws", rg.relay.ServeWS)
+	mux.HandleFunc("/collider/{room}/{client}", rg.relay.ServeCollider)
+	mux.HandleFunc("GET /status", rg.relay.ServeStatus)
+	hs := httptest.NewServer(mux)
+	rg.http = hs.URL
+	rg.url = "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); rg.relay.Run(ctx) }()
@@ -106,9 +122,18 @@ type peer struct {
 
 func (rg *rig) dial(t *testing.T) *peer {
 	t.Helper()
+	return rg.dialWith(t, nil)
+}
+
+// dialWith dials a socket and has setup, when not nil, adjust it before it is read.
+func (rg *rig) dialWith(t *testing.T, setup func(*websocket.Conn)) *peer {
+	t.Helper()
 	ws, _, err := websocket.DefaultDialer.Dial(rg.url, nil)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
+	}
+	if setup != nil {
+		setup(ws)
 	}
 	t.Cleanup(func() { ws.Close() })
 	p := &peer{ws: ws, frames: make(chan protocol.RelayFrame, 4096), ended: make(chan struct{})}
