@@ -66,7 +66,7 @@ func (t *turnState) ownURIs() []string {
 }
 
 // uris are the TURN URIs handed out: this instance's own first, then those of up to
-// maxPeerTURN other live instances (shared mode), taken from a random place in the list so
+// maxPeerTURN other live instances (Redis mode), taken from a random place in the list so
 // that the load of second paths spreads over all instances.
 func (t *turnState) uris() []string {
 	out := t.ownURIs()

@@ -51,9 +51,10 @@ type Config struct {
 	// client a request comes from for the per-IP cap.
 	MaxSockets, MaxSocketsPerIP int
 	ClientKey                   func(r *http.Request) string
-	// OnDelivered, when set, is told how long each message waited from its fetch off the
-	// State's queue on this instance (at once when the recipient's socket is here and
-	// online; on its register when it was offline) to its write on the recipient's socket.
+	// OnDelivered, when set, is told how long each message waited on this instance from
+	// the wake-up of its recipient's socket here (at once when that socket is online; on
+	// its register when it was offline) to its write on that socket: the writer reads the
+	// State's queue in between.
 	OnDelivered func(time.Duration)
 	// CheckOrigin decides whether a browser's WebSocket handshake is allowed.
 	CheckOrigin func(r *http.Request) bool

@@ -58,7 +58,7 @@ type socket struct {
 	// replaced: another socket registered for the client since; its frames are refused.
 	replaced atomic.Bool
 
-	// mu guards the fields below; it is the socket's own, shared with no other socket.
+	// mu guards the fields below; it is this socket's alone, never taken for another.
 	mu sync.Mutex
 	// removed: the client left its room while its socket drains; nothing more is fetched.
 	removed bool

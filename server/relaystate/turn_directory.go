@@ -11,8 +11,8 @@ import (
 
 // AdvertiseTURN implements State: the other instances hand out this instance's TURN URIs
 // beside their own, so a call already has a relay path through a second instance, and an
-// ICE restart finds one, when the instance holding its allocation dies. The shared TURN
-// secret makes the credentials one instance mints good on all of them.
+// ICE restart finds one, when the instance holding its allocation dies. The TURN secret the
+// instances hold alike makes the credentials one instance mints good on all of them.
 func (s *Redis) AdvertiseTURN(ctx context.Context, uris []string) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
