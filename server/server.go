@@ -52,8 +52,8 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	rooms     room.Store
-	redis     *redisconn.Conn   // nil in memory mode
-	shared    *relaystate.Redis // the relay's shared state, nil in memory mode
+	redis     *redisconn.Conn  // nil in memory mode
+	state     relaystate.State // the relay's: in this process, or in Redis shared with other instances
 	relay     *relay.Relay
 	metrics   *metrics
 	errs      *errcount.Counter // failures of work no caller waits for, by op (metrics)
@@ -138,7 +138,6 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	rcfg := relay.DefaultConfig()
 	rcfg.Errors = s.errs
 	rcfg.Grace = cfg.RelayGrace
-	rcfg.SendHold = cfg.SharedHold
 	rcfg.FramesPerSecond = cfg.RelayFramesPerSecond
 	rcfg.FrameBurst = int(2 * cfg.RelayFramesPerSecond)
 	rcfg.MaxSockets, rcfg.MaxSocketsPerIP = cfg.MaxSockets, cfg.MaxSocketsPerIP
@@ -150,13 +149,14 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if s.redis != nil {
 		rooms := room.NewRedis(s.redis, redisKeyPrefix).ReportTo(s.errs)
 		s.rooms = rooms
-		s.shared = relaystate.New(s.redis, rooms, redisKeyPrefix, newInstanceID(), cfg.RelayGrace).ReportTo(s.errs)
-		rcfg.State = s.shared
+		s.state = relaystate.NewRedis(s.redis, rooms, redisKeyPrefix, newInstanceID(), cfg.RelayGrace).
+			Tune(relaystate.Tuning{Hold: cfg.SharedHold, Logger: rcfg.Logger}).ReportTo(s.errs)
 	} else {
 		st := relaystate.NewMemory(cfg.RelayGrace)
 		s.rooms = st.Rooms()
-		rcfg.State = st
+		s.state = st
 	}
+	rcfg.State = s.state
 	s.relay = relay.New(rcfg)
 	l := cfg.Limits
 	s.limiters.join = limit.NewPerIP("join", l.Join, l.Burst)
@@ -248,16 +248,16 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	if s.turn != nil && s.turn.srv.Load() != nil && len(ls.TURNUDP) > 0 && s.cfg.TURN.SelfTestInterval > 0 {
 		go s.turn.probe.Run(selfTestCtx, s.cfg.TURN.SelfTestInterval)
 	}
-	// The relay's shared-mode loops (heartbeat, reaping, wake-ups) outlive the sockets'
-	// closing below, which still writes their detaching to Redis.
+	// The relay's background loops (reaping; with Redis heartbeats and wake-ups) outlive the
+	// sockets' closing below, which still writes their detaching to the state.
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	relayDone := make(chan struct{})
 	go func() { defer close(relayDone); s.relay.Run(relayCtx) }()
 	dirDone := make(chan struct{})
 	dirCtx, withdrawTURN := context.WithCancel(relayCtx)
 	defer withdrawTURN()
-	if s.shared != nil && s.turn != nil && s.turn.srv.Load() != nil {
-		go func() { defer close(dirDone); s.runTURNDirectory(dirCtx, s.shared, s.relay.InstanceTimeout()) }()
+	if s.turn != nil && s.turn.srv.Load() != nil {
+		go func() { defer close(dirDone); s.runTURNDirectory(dirCtx, s.state) }()
 	} else {
 		close(dirDone)
 	}
@@ -339,11 +339,14 @@ func (s *Server) closeRedis(err error) error {
 }
 
 // drain turns /readyz to 503 and lets the calls in progress go on; it returns when the
-// relay sockets may be closed, and until when the TURN allocations of calls may go on.
+// relay sockets may be closed, and until when the TURN allocations of calls may go on. The
+// relay's state says how long that is (relaystate.State.Drain), the rest is the same in
+// both modes: the TURN URIs are withdrawn from the directory so that no new credentials
+// name this instance, messages still queued for a socket here are written (bounded), and
+// Serve then closes the port and the relay sockets with "going away".
 //
 // Memory mode: this process is the only one holding its calls, so new joins are refused
-// and it waits for the rooms to empty, up to DrainTimeout, then for messages still queued
-// for a live socket to be written (bounded too).
+// and the state waits for the rooms to empty, up to DrainTimeout: the calls have ended.
 //
 // Redis mode: calls need not end here. Their clients re-register on another instance as
 // soon as their sockets close with "going away", their queues waiting in Redis; joins go on
@@ -353,44 +356,35 @@ func (s *Server) closeRedis(err error) error {
 // and passes it on to another instance; nginx's example has no health check and relies on
 // that) and the sockets. Media relayed by this instance's TURN server has no such move: it
 // would stop until the call finds another path (an ICE restart, seconds), so the TURN
-// server goes on for the calls it carries until their allocations end or DrainTimeout,
-// while its URIs are withdrawn from the directory so that no new credentials name it.
+// server goes on for the calls that moved on until their allocations end or DrainTimeout.
 //
-// After Release (handedOver) the successor serves the port: in Redis mode the sockets close
-// at once, their clients re-registering on the successor; in memory mode the calls stay
-// here as above, their relay sockets and open HTTP connections still served.
+// After Release (handedOver) the successor serves the port: there is no notice to give, so
+// in Redis mode the sockets close at once, their clients re-registering on the successor;
+// in memory mode the calls stay here as above, their relay sockets and open HTTP
+// connections still served.
 func (s *Server) drain(withdrawTURN func(), handedOver bool) time.Time {
 	s.draining.Store(true)
 	start := time.Now()
 	if s.cfg.DrainTimeout <= 0 {
 		return start
 	}
-	if s.redis != nil {
-		withdrawTURN()
-		notice := min(s.drainNotice, s.cfg.DrainTimeout)
-		if handedOver {
-			notice = 0
-		}
-		s.log.Info("draining: /readyz says 503; the port and relay sockets close after the notice, so clients move to another instance",
-			"notice", notice, "timeout", s.cfg.DrainTimeout)
-		time.Sleep(notice)
-		return start.Add(s.cfg.DrainTimeout)
+	withdrawTURN()
+	notice := min(s.drainNotice, s.cfg.DrainTimeout)
+	if handedOver {
+		notice = 0
 	}
-	s.log.Info("draining: new joins refused, calls in progress continue", "timeout", s.cfg.DrainTimeout)
-	deadline := start.Add(s.cfg.DrainTimeout)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for time.Now().Before(deadline) {
-		st, err := s.rooms.Stats(context.Background())
-		if err == nil && st.Rooms == 0 {
-			break
-		}
-		<-tick.C
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := s.relay.Flush(ctx); err != nil {
+	s.log.Info("draining: /readyz says 503; relay sockets close once their clients can go on elsewhere, or their calls have ended",
+		"notice", notice, "timeout", s.cfg.DrainTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), start.Add(s.cfg.DrainTimeout))
+	movedOn := s.relay.Drain(ctx, notice)
+	cancel()
+	fctx, fcancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer fcancel()
+	if err := s.relay.Flush(fctx); err != nil {
 		s.log.Warn("drain: messages still queued at shutdown", "err", err)
+	}
+	if movedOn {
+		return start.Add(s.cfg.DrainTimeout)
 	}
 	return start // the calls have ended: their allocations are on their way out
 }
@@ -442,10 +436,10 @@ func (s *Server) letGo(ls Listeners, mux *demux.Mux, servers []*http.Server, sto
 	s.log.Info("hand-over: the new process serves the listeners; draining the calls held here", "turn_allocations_dropped", n)
 }
 
-// awaitTURN keeps the TURN server relaying, in Redis mode, until its allocations have ended
-// or until passes (see drain).
+// awaitTURN keeps the TURN server relaying for the calls that moved on to other instances
+// until its allocations have ended or until passes (see drain).
 func (s *Server) awaitTURN(until time.Time) {
-	if s.redis == nil || s.turn == nil || s.turn.srv.Load() == nil || !time.Now().Before(until) {
+	if s.turn == nil || s.turn.srv.Load() == nil || !time.Now().Before(until) {
 		return
 	}
 	srv := s.turn.srv.Load()

@@ -41,8 +41,12 @@ func (s *socket) register(ctx context.Context, roomID, clientID string) bool {
 		return false
 	}
 	owner := r.cfg.State.Owner(r.sockSeq.Add(1))
+	// Findable by its owner id before the State names it: a message sent the moment
+	// after the State registered it wakes it, even before the register below is done.
+	r.owners.Store(owner, s)
 	reg, err := r.cfg.State.Register(ctx, roomID, clientID, owner)
 	if err != nil {
+		r.owners.CompareAndDelete(owner, s)
 		r.stats.wsErrors.Add(1)
 		text := protocol.ErrTextUnknownClient
 		if !errors.Is(err, relaystate.ErrUnknownClient) {
@@ -68,15 +72,13 @@ func (s *socket) register(ctx context.Context, roomID, clientID string) bool {
 		r.unregisterLocked(old)
 	}
 	var prev *socket
-	if reg.Previous != "" && reg.Previous != owner {
-		// A socket here lost with a paused instance, no longer in clients.
-		if v, ok := r.owners.Load(reg.Previous); ok && v.(*socket) != old {
-			prev = v.(*socket)
-			r.unregisterLocked(prev)
-		}
+	if p := r.byOwner[reg.Previous]; p != nil && p != old && p != s {
+		// A socket here lost with a paused instance, no longer its client's there.
+		prev = p
+		r.unregisterLocked(prev)
 	}
 	r.clients[key] = s
-	r.owners.Store(owner, s)
+	r.byOwner[owner] = s
 	if r.rooms[roomID]++; r.rooms[roomID] == 1 {
 		r.stats.rooms.Add(1)
 	}
@@ -94,15 +96,16 @@ func (s *socket) register(ctx context.Context, roomID, clientID string) bool {
 // unregisterLocked forgets s as its client's socket here and reports whether it was. Called
 // with Relay.mu held.
 func (r *Relay) unregisterLocked(s *socket) bool {
+	if r.byOwner[s.owner] != s || s.owner == "" {
+		return false
+	}
 	key := clientKey(s.roomID, s.clientID)
-	if !s.registered || r.clients[key] != s {
-		if s.registered {
-			r.owners.CompareAndDelete(s.owner, s)
-		}
+	delete(r.byOwner, s.owner)
+	r.owners.CompareAndDelete(s.owner, s)
+	if r.clients[key] != s {
 		return false
 	}
 	delete(r.clients, key)
-	r.owners.CompareAndDelete(s.owner, s)
 	r.stats.online.Add(-1)
 	if r.rooms[s.roomID]--; r.rooms[s.roomID] <= 0 {
 		delete(r.rooms, s.roomID)
@@ -174,13 +177,9 @@ func (r *Relay) wakeClient(roomID, clientID string) {
 // with errText "", normally after DrainTimeout (its client was removed): it is still read
 // meanwhile, so that a bye it sent before the DELETE reaches the peer.
 func (r *Relay) closeOwner(owner, errText string) {
-	v, ok := r.owners.Load(owner)
-	if !ok {
-		return
-	}
-	s := v.(*socket)
 	r.mu.Lock()
-	mine := r.unregisterLocked(s)
+	s := r.byOwner[owner]
+	mine := s != nil && r.unregisterLocked(s)
 	r.mu.Unlock()
 	if !mine {
 		return

@@ -106,8 +106,11 @@ type Relay struct {
 	// the relay keeps (the rest is the State's).
 	clients map[string]*socket
 	rooms   map[string]int
-	// owners maps the owner id of each socket in clients to it: a message for a socket
-	// here wakes it through owners, read without mu.
+	// byOwner maps the owner id of each socket in clients to it.
+	byOwner map[string]*socket
+	// owners maps owner ids to sockets here too, from just before the State names the
+	// socket its client's to its unregister: a message for a socket here wakes it through
+	// owners, read without mu.
 	owners sync.Map
 	wg     sync.WaitGroup
 	// sockSeq numbers this instance's sockets for the State's owner ids.
@@ -183,6 +186,7 @@ func New(cfg Config) *Relay {
 		perKey:  make(map[string]int),
 		clients: make(map[string]*socket),
 		rooms:   make(map[string]int),
+		byOwner: make(map[string]*socket),
 	}
 	r.upgrader = websocket.Upgrader{
 		// Small per-socket read buffers and pooled write buffers keep an idle socket
