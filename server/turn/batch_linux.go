@@ -14,110 +14,147 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pion reads each listener socket with one ReadFrom per datagram. Under load the socket's
-// queue is deep (that is where the kernel drops), so the listener sockets are read with
-// recvmmsg instead: one system call fetches up to batchSize queued datagrams, and the
-// following ReadFrom calls are served from the batch. When the queue holds one datagram,
-// recvmmsg returns one: nothing waits for a batch to fill.
+// Datagram batches for the listener and relay sockets. Reads use recvmmsg: one system call
+// fetches up to batchSize queued datagrams (when the queue holds one, it returns one: nothing
+// waits for a batch to fill). Writes to clients use sendmmsg. Each slot keeps slotHead bytes
+// free before the datagram so a TURN header (ChannelData, Data indication) can be put in
+// front of a payload where it lies, and a few after it for padding.
 const (
 	batchSize = 32
-	batchSlot = 2048 // > pion's 1600-byte read buffer, so pion still sees what it truncates
+	batchSlot = 2048
+	slotHead  = 64
+	slotTail  = 4
+	slotData  = batchSlot - slotHead - slotTail // > pion's 1600-byte buffers, so pion still sees what it truncates
 )
+
+// sockaddr holds an IPv4 or IPv6 socket address as the kernel reads and writes it.
+type sockaddr = unix.RawSockaddrInet6
+
+func sockaddrToAddrPort(sa *sockaddr) netip.AddrPort {
+	pb := (*[2]byte)(unsafe.Pointer(&sa.Port)) // network byte order in both families
+	port := uint16(pb[0])<<8 | uint16(pb[1])
+	if sa.Family == unix.AF_INET {
+		s4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(s4.Addr), port)
+	}
+	return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), port)
+}
+
+// putSockaddr writes ap into sa for a socket of the given family and returns its length.
+func putSockaddr(sa *sockaddr, ap netip.AddrPort, v6 bool) uint32 {
+	port := ap.Port()
+	if !v6 {
+		s4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		s4.Family = unix.AF_INET
+		pb := (*[2]byte)(unsafe.Pointer(&s4.Port))
+		pb[0], pb[1] = byte(port>>8), byte(port)
+		s4.Addr = ap.Addr().Unmap().As4()
+		s4.Zero = [8]uint8{}
+		return unix.SizeofSockaddrInet4
+	}
+	sa.Family = unix.AF_INET6
+	pb := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	pb[0], pb[1] = byte(port>>8), byte(port)
+	sa.Flowinfo, sa.Scope_id = 0, 0
+	sa.Addr = ap.Addr().As16()
+	return unix.SizeofSockaddrInet6
+}
+
+// mmsgSet is the buffers of one recvmmsg or sendmmsg call.
+type mmsgSet struct {
+	msgs  []unix.Mmsghdr
+	iovs  []unix.Iovec
+	names []sockaddr
+}
+
+func newMmsgSet(n int) mmsgSet {
+	m := mmsgSet{msgs: make([]unix.Mmsghdr, n), iovs: make([]unix.Iovec, n), names: make([]sockaddr, n)}
+	for i := range m.msgs {
+		m.msgs[i].Hdr.Iov = &m.iovs[i]
+		m.msgs[i].Hdr.SetIovlen(1)
+		m.msgs[i].Hdr.Name = (*byte)(unsafe.Pointer(&m.names[i]))
+	}
+	return m
+}
+
+// recvmmsg reads up to count datagrams into messages from, from+1, … (slot i of bufs at
+// i*batchSlot+slotHead) without blocking; it returns 0 when the socket has none (EAGAIN).
+func (m *mmsgSet) recvmmsg(fd uintptr, bufs []byte, from, count int) (int, error) {
+	for i := from; i < from+count; i++ {
+		m.iovs[i].Base = &bufs[i*batchSlot+slotHead]
+		m.iovs[i].SetLen(slotData)
+		m.msgs[i].Hdr.Namelen = uint32(unsafe.Sizeof(sockaddr{}))
+		m.msgs[i].Hdr.Flags = 0
+		m.msgs[i].Len = 0
+	}
+	for {
+		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.msgs[from])), uintptr(count), unix.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case 0:
+			return int(r), nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return 0, nil
+		}
+		return 0, os.NewSyscallError("recvmmsg", e)
+	}
+}
 
 type batchReader struct {
 	mu    sync.Mutex
 	rc    syscall.RawConn
 	laddr net.Addr
-	msgs  []unix.Mmsghdr
-	iovs  []unix.Iovec
-	names []unix.RawSockaddrInet4
+	v6    bool
+	m     mmsgSet
 	bufs  []byte
 	n     int // datagrams in the batch
 	next  int // next one to hand out
 	fills int // recvmmsg calls that returned datagrams (for tests)
 }
 
-// newBatchReader returns a batch reader for an IPv4 UDP socket, nil for anything else
-// (IPv6 and dual-stack sockets keep the standard path).
+// newBatchReader returns a batch reader for a UDP socket (IPv4, IPv6 or dual-stack).
 func newBatchReader(uc *net.UDPConn) *batchReader {
 	ua, ok := uc.LocalAddr().(*net.UDPAddr)
-	if !ok || ua.IP.To4() == nil {
+	if !ok {
 		return nil
 	}
 	rc, err := uc.SyscallConn()
 	if err != nil {
 		return nil
 	}
-	b := &batchReader{
-		rc: rc, laddr: ua,
-		msgs:  make([]unix.Mmsghdr, batchSize),
-		iovs:  make([]unix.Iovec, batchSize),
-		names: make([]unix.RawSockaddrInet4, batchSize),
-		bufs:  make([]byte, batchSize*batchSlot),
+	return &batchReader{
+		rc: rc, laddr: ua, v6: ua.IP.To4() == nil,
+		m:    newMmsgSet(batchSize),
+		bufs: make([]byte, batchSize*batchSlot),
 	}
-	for i := range b.msgs {
-		b.iovs[i].Base = &b.bufs[i*batchSlot]
-		b.iovs[i].SetLen(batchSlot)
-		b.msgs[i].Hdr.Iov = &b.iovs[i]
-		b.msgs[i].Hdr.SetIovlen(1)
-		b.msgs[i].Hdr.Name = (*byte)(unsafe.Pointer(&b.names[i]))
-	}
-	return b
 }
 
-// readFrom is ReadFrom for the socket: the next datagram of the batch, refilled when empty.
-// ok is false when p is larger than a batch slot and the caller must read directly.
-func (b *batchReader) readFrom(p []byte, cache *addrCache) (n int, addr net.Addr, ok bool, err error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+// take returns the next datagram of the batch, with its slot (the datagram at
+// slot[slotHead:slotHead+n]) and source; ok is false when the batch is used up.
+func (b *batchReader) take() (slot []byte, n int, src netip.AddrPort, ok bool) {
 	if b.next >= b.n {
-		if len(p) > batchSlot {
-			return 0, nil, false, nil
-		}
-		if err := b.fill(); err != nil {
-			return 0, nil, true, err
-		}
+		return nil, 0, netip.AddrPort{}, false
 	}
-	m := &b.msgs[b.next]
 	i := b.next
 	b.next++
-	n = copy(p, b.bufs[i*batchSlot:i*batchSlot+int(min(m.Len, batchSlot))])
-	sa := &b.names[i]
-	pb := (*[2]byte)(unsafe.Pointer(&sa.Port)) // network byte order
-	port := uint16(pb[0])<<8 | uint16(pb[1])
-	return n, cache.get(netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), port)), true, nil
+	slot = b.bufs[i*batchSlot : (i+1)*batchSlot : (i+1)*batchSlot]
+	return slot, int(min(b.m.msgs[i].Len, slotData)), sockaddrToAddrPort(&b.m.names[i]), true
 }
 
+// fill blocks until the socket has datagrams and reads a batch of them.
 func (b *batchReader) fill() error {
-	for i := range b.msgs {
-		b.msgs[i].Hdr.Namelen = unix.SizeofSockaddrInet4
-		b.msgs[i].Hdr.Flags = 0
-		b.msgs[i].Len = 0
-	}
 	var got int
 	var serr error
 	err := b.rc.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])),
-				uintptr(len(b.msgs)), unix.MSG_DONTWAIT, 0, 0)
-			switch e {
-			case 0:
-				got = int(r)
-				return true
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return false // wait until readable
-			}
-			serr = e
-			return true
-		}
+		got, serr = b.m.recvmmsg(fd, b.bufs, 0, batchSize)
+		return serr != nil || got > 0
 	})
 	if err != nil {
 		return err
 	}
 	if serr != nil {
-		return &net.OpError{Op: "read", Net: "udp", Addr: b.laddr, Err: os.NewSyscallError("recvmmsg", serr)}
+		return &net.OpError{Op: "read", Net: "udp", Addr: b.laddr, Err: serr}
 	}
 	if got <= 0 {
 		return &net.OpError{Op: "read", Net: "udp", Addr: b.laddr, Err: errors.New("recvmmsg returned no datagram")}
@@ -125,4 +162,84 @@ func (b *batchReader) fill() error {
 	b.n, b.next = got, 0
 	b.fills++
 	return nil
+}
+
+// outBatch gathers datagrams for one listener socket and sends them with sendmmsg. The
+// datagrams are not copied: they must stay put until flush.
+type outBatch struct {
+	lis *guardedPacketConn
+	m   mmsgSet
+	n   int
+}
+
+func newOutBatch(lis *guardedPacketConn) *outBatch {
+	return &outBatch{lis: lis, m: newMmsgSet(batchSize)}
+}
+
+// add queues b for dst; it reports whether the batch is now full (flush before adding more).
+func (o *outBatch) add(b []byte, dst netip.AddrPort) bool {
+	i := o.n
+	o.m.iovs[i].Base = &b[0]
+	o.m.iovs[i].SetLen(len(b))
+	o.m.msgs[i].Hdr.Namelen = putSockaddr(&o.m.names[i], dst, o.lis.batch.v6)
+	o.m.msgs[i].Len = 0
+	o.n++
+	return o.n == len(o.m.msgs)
+}
+
+// flush sends what add queued. A datagram the kernel refuses (other than for a full send
+// buffer, which is waited for) is dropped, as a failed sendto would drop it.
+func (o *outBatch) flush() (sent, dropped int) {
+	for done := 0; done < o.n; {
+		var r int
+		var e syscall.Errno
+		err := o.lis.batch.rc.Write(func(fd uintptr) bool {
+			for {
+				x, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&o.m.msgs[done])), uintptr(o.n-done), unix.MSG_DONTWAIT, 0, 0)
+				if errno == unix.EINTR {
+					continue
+				}
+				r, e = int(x), errno
+				return errno != unix.EAGAIN
+			}
+		})
+		switch {
+		case err != nil: // the listener is closed
+			dropped += o.n - done
+			done = o.n
+		case e != 0:
+			dropped++
+			done++
+		default:
+			sent += r
+			done += r
+		}
+	}
+	o.n = 0
+	return sent, dropped
+}
+
+// outSet is the batches of one sending goroutine, one per listener socket it sends on.
+type outSet struct{ batches []*outBatch }
+
+func (s *outSet) get(lis *guardedPacketConn) *outBatch {
+	for _, o := range s.batches {
+		if o.lis == lis {
+			return o
+		}
+	}
+	o := newOutBatch(lis)
+	s.batches = append(s.batches, o)
+	return o
+}
+
+func (s *outSet) flush() (sent, dropped int) {
+	for _, o := range s.batches {
+		if o.n > 0 {
+			a, b := o.flush()
+			sent += a
+			dropped += b
+		}
+	}
+	return sent, dropped
 }

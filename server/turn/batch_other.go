@@ -2,14 +2,46 @@
 
 package turn
 
-import "net"
+import (
+	mrand "math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+)
 
-// batchReader reads datagrams in batches where the platform has recvmmsg (Linux); elsewhere
-// listener sockets use the standard path.
-type batchReader struct{}
+// Elsewhere than on Linux, listener sockets are read one datagram at a time and pion does
+// the per-packet work: there is no data plane.
+
+const (
+	batchSlot = 2048
+	slotHead  = 64
+)
+
+type batchReader struct {
+	mu    sync.Mutex
+	v6    bool
+	fills int
+}
 
 func newBatchReader(*net.UDPConn) *batchReader { return nil }
 
-func (*batchReader) readFrom([]byte, *addrCache) (int, net.Addr, bool, error) {
-	return 0, nil, false, nil
+func (*batchReader) take() ([]byte, int, netip.AddrPort, bool) {
+	return nil, 0, netip.AddrPort{}, false
 }
+func (*batchReader) fill() error { return net.ErrClosed }
+
+type listenerState struct{ rng *mrand.ChaCha8 }
+
+func newPlaneIfSupported(*Server) (*plane, error) { return nil, nil }
+
+type relayLoop struct{}
+
+func (*relayLoop) add(*relayConn) error { return nil }
+func (*relayLoop) del(*relayConn)       {}
+func (*relayLoop) close()               {}
+
+func (*guardedPacketConn) fromClient([]byte, int, netip.AddrPort) bool { return false }
+func (*guardedPacketConn) flushFast()                                  {}
+
+func relaySyscallConn(uc *net.UDPConn) (syscall.RawConn, error) { return uc.SyscallConn() }

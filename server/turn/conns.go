@@ -7,20 +7,24 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
-// guardedPacketConn is a UDP listener socket as pion sees it: reads pass the guard first,
-// responses are observed on their way out.
+// guardedPacketConn is a UDP listener socket as pion sees it: reads pass the data plane and
+// the guard first (pion gets only what they leave), responses are observed on their way out.
 type guardedPacketConn struct {
 	net.PacketConn
-	s     *Server
-	local net.Addr
-	addrs *addrCache   // sources, when PacketConn is a *net.UDPConn
-	batch *batchReader // recvmmsg, when PacketConn is an IPv4 *net.UDPConn on Linux
+	s       *Server
+	local   net.Addr
+	localAP netip.AddrPort
+	addrs   *addrCache   // sources, when PacketConn is a *net.UDPConn
+	batch   *batchReader // recvmmsg, when PacketConn is a *net.UDPConn on Linux
+	fs      listenerState
 }
 
 // listenerAddrCache is the number of client addresses each UDP listener socket remembers.
@@ -31,25 +35,60 @@ func newGuardedPacketConn(c net.PacketConn, s *Server) *guardedPacketConn {
 	if uc, ok := c.(*net.UDPConn); ok {
 		g.addrs = newAddrCache(listenerAddrCache)
 		g.batch = newBatchReader(uc)
+		if ua, ok := c.LocalAddr().(*net.UDPAddr); ok {
+			g.localAP = ua.AddrPort()
+		}
+	}
+	if g.batch != nil && s.plane != nil {
+		g.fs.rng = newTxSource()
 	}
 	return g
 }
 
-func (c *guardedPacketConn) readFrom(p []byte) (int, net.Addr, error) {
-	if c.batch != nil {
-		if n, addr, ok, err := c.batch.readFrom(p, c.addrs); ok {
-			return n, addr, err
-		}
-	}
-	if c.addrs != nil {
-		return readFromCached(c.PacketConn.(*net.UDPConn), c.addrs, p)
-	}
-	return c.PacketConn.ReadFrom(p)
-}
+// fast reports whether the data plane handles this socket's data (its relays are fast too).
+func (c *guardedPacketConn) fast() bool { return c.batch != nil && c.s.plane != nil }
 
 func (c *guardedPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	if c.batch == nil {
+		return c.readFromEach(p)
+	}
+	b := c.batch
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	fast := c.fast()
 	for {
-		n, addr, err := c.readFrom(p)
+		slot, n, src, ok := b.take()
+		if !ok {
+			if fast {
+				c.flushFast() // before the batch's slots are reused, and before blocking
+			}
+			if err := b.fill(); err != nil {
+				return 0, nil, err
+			}
+			continue
+		}
+		if fast && c.fromClient(slot, n, src) {
+			continue
+		}
+		d := slot[slotHead : slotHead+n]
+		addr := c.addrs.get(src)
+		if !mayBeRequest(d) || c.s.inbound(d, addr, c.local, c.PacketConn) {
+			return copy(p, d), addr, nil
+		}
+	}
+}
+
+// readFromEach is ReadFrom for sockets read one datagram at a time.
+func (c *guardedPacketConn) readFromEach(p []byte) (int, net.Addr, error) {
+	for {
+		var n int
+		var addr net.Addr
+		var err error
+		if c.addrs != nil {
+			n, addr, err = readFromCached(c.PacketConn.(*net.UDPConn), c.addrs, p)
+		} else {
+			n, addr, err = c.PacketConn.ReadFrom(p)
+		}
 		if err != nil {
 			return n, addr, err
 		}
@@ -192,6 +231,11 @@ type relayConn struct {
 	// address conversion and, for public peers, the walk of the special-purpose ranges).
 	okPeer atomic.Pointer[net.UDPAddr]
 	addrs  *addrCache // peers heard from
+	// fast is set when the data plane reads the socket (its allocation is on a UDP listener
+	// socket it serves): pion's reader then waits in ReadFrom until the socket closes.
+	fast   *fastAlloc
+	rc     syscall.RawConn
+	closed chan struct{}
 }
 
 // relayAddrCache is the number of peer addresses each relay socket remembers.
@@ -219,6 +263,10 @@ func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 }
 
 func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	if c.fast != nil {
+		<-c.closed
+		return 0, nil, net.ErrClosed
+	}
 	n, addr, err := readFromCached(c.UDPConn, c.addrs, p)
 	if err == nil {
 		c.s.stats.fromPeerPackets.Add(1)
@@ -228,13 +276,24 @@ func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
 }
 
 func (c *relayConn) Close() error {
-	c.once.Do(func() { c.s.reg.relayClosed(c) })
+	c.once.Do(func() {
+		c.s.reg.relayClosed(c)
+		if c.fast != nil {
+			c.s.plane.remove(c.fast)
+			c.s.plane.loop.del(c)
+			close(c.closed)
+		}
+	})
 	return c.UDPConn.Close()
 }
 
 // relayGen is the pion RelayAddressGenerator: udp4 sockets on random ports of the range,
-// advertised at PublicIP.
-type relayGen struct{ s *Server }
+// advertised at PublicIP. lis is the UDP listener socket whose requests it serves (pion asks
+// for a relay while handling an Allocate, in that socket's read goroutine), nil for TCP/TLS.
+type relayGen struct {
+	s   *Server
+	lis *guardedPacketConn
+}
 
 func (g relayGen) Validate() error { return nil }
 
@@ -258,11 +317,29 @@ func (g relayGen) AllocatePacketConn(network string, requestedPort int) (net.Pac
 			continue
 		}
 		c := &relayConn{UDPConn: pc.(*net.UDPConn), s: g.s, port: port, addrs: newAddrCache(relayAddrCache)}
+		if g.lis != nil && g.lis.fast() {
+			g.makeFast(c)
+		}
 		g.s.reg.addRelay(c)
 		return c, &net.UDPAddr{IP: cfg.PublicIP, Port: port}, nil
 	}
 	g.s.log.Warn("TURN relay port allocation failed", "err", lastErr)
 	return nil, nil, fmt.Errorf("%w in %d-%d: %v", ErrNoRelayPort, cfg.RelayPortMin, cfg.RelayPortMax, lastErr)
+}
+
+// makeFast hands c to the data plane; if that fails, pion reads it as before.
+func (g relayGen) makeFast(c *relayConn) {
+	rc, err := relaySyscallConn(c.UDPConn)
+	if err != nil {
+		return
+	}
+	c.rc, c.closed = rc, make(chan struct{})
+	c.fast = g.s.plane.newAlloc(c, g.lis)
+	if err := g.s.plane.loop.add(c); err != nil {
+		g.s.log.Warn("TURN relay socket left to pion", "err", err, "relay_port", c.port)
+		g.s.plane.remove(c.fast)
+		c.fast = nil
+	}
 }
 
 func (g relayGen) AllocateConn(string, int) (net.Conn, net.Addr, error) {

@@ -19,6 +19,10 @@ var (
 	typeAllocateOK  = stun.NewType(stun.MethodAllocate, stun.ClassSuccessResponse).Value()
 	typeAllocateErr = stun.NewType(stun.MethodAllocate, stun.ClassErrorResponse).Value()
 	typeRefreshOK   = stun.NewType(stun.MethodRefresh, stun.ClassSuccessResponse).Value()
+	typePermOK      = stun.NewType(stun.MethodCreatePermission, stun.ClassSuccessResponse).Value()
+	typePermErr     = stun.NewType(stun.MethodCreatePermission, stun.ClassErrorResponse).Value()
+	typeBindOK      = stun.NewType(stun.MethodChannelBind, stun.ClassSuccessResponse).Value()
+	typeBindErr     = stun.NewType(stun.MethodChannelBind, stun.ClassErrorResponse).Value()
 )
 
 // replier sends a response straight back to the client on the socket the request came from.
@@ -88,25 +92,52 @@ func (s *Server) inbound(b []byte, src, local net.Addr, w replier) bool {
 		}
 	case stun.MethodCreatePermission, stun.MethodChannelBind:
 		var refused netip.AddrPort
-		_ = m.ForEach(stun.AttrXORPeerAddress, func(m *stun.Message) error {
+		var peers []netip.AddrPort
+		malformed := m.ForEach(stun.AttrXORPeerAddress, func(m *stun.Message) error {
 			var a stun.XORMappedAddress
 			if err := a.GetFromAs(m, stun.AttrXORPeerAddress); err != nil {
 				return err // malformed: pion answers it
 			}
-			if ap := udpAddrPort(a.IP, a.Port); !s.policy.allowed(ap) {
+			ap := udpAddrPort(a.IP, a.Port)
+			if !s.policy.allowed(ap) {
 				refused = ap
 				return errStop
 			}
+			peers = append(peers, ap)
 			return nil
-		})
+		}) != nil
 		if refused.IsValid() {
 			s.stats.permissionDenied.Add(1)
 			s.log.Info("TURN peer refused by policy", "peer", refused.String(), "user", user, "remote", src.String())
 			s.reply(w, src, m, stun.CodeForbidden, key)
 			return false
 		}
+		if s.plane != nil && !malformed && len(peers) > 0 {
+			s.noteForPlane(m, src, local, peers)
+		}
 	}
 	return true
+}
+
+// noteForPlane tells the data plane about a CreatePermission or ChannelBind pion is about to
+// handle, so that pion's success answer can install it there too.
+func (s *Server) noteForPlane(m *stun.Message, src, local net.Addr, peers []netip.AddrPort) {
+	a := s.plane.lookupAddrs(src, local)
+	if a == nil {
+		return
+	}
+	var channel uint16
+	if m.Type.Method == stun.MethodChannelBind {
+		v, err := m.Get(stun.AttrChannelNumber)
+		if err != nil || len(v) < 2 {
+			return
+		}
+		if channel = binary.BigEndian.Uint16(v); channel < channelMin || channel > channelMax {
+			return
+		}
+		peers = peers[:1] // pion binds the first
+	}
+	a.noteRequest(m.TransactionID, channel, peers)
 }
 
 type stopError struct{}
@@ -160,10 +191,21 @@ func (s *Server) outbound(b []byte, dst, local net.Addr) []byte {
 			return b
 		}
 		granted, out := s.capLifetime(m, dst, b)
-		if s.reg.allocated(tupleKey(dst, local), addrKey(dst), relayed.Port, granted, s.now()) {
+		if c := s.reg.allocated(tupleKey(dst, local), addrKey(dst), relayed.Port, granted, s.now()); c != nil {
 			s.stats.allocationsTotal.Add(1)
+			if c.fast != nil {
+				s.plane.bound(c.fast, dst)
+			}
 		}
 		return out
+	case typePermOK, typePermErr, typeBindOK, typeBindErr:
+		if s.plane == nil {
+			return b
+		}
+		if a := s.plane.lookupAddrs(dst, local); a != nil {
+			t := binary.BigEndian.Uint16(b[0:2])
+			a.answered([12]byte(b[8:20]), t == typePermOK || t == typeBindOK, s.plane.clock.Load(), s.policy)
+		}
 	case typeRefreshOK:
 		m := &stun.Message{Raw: append([]byte(nil), b...)}
 		if m.Decode() != nil {

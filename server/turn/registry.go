@@ -122,22 +122,22 @@ func (r *registry) addRelay(c *relayConn) {
 }
 
 // allocated is called when pion's Allocate success response leaves for tuple: it ties the
-// pending reservation to the relay socket on relayPort. It reports whether a new allocation
-// was recorded.
-func (r *registry) allocated(tuple, clientID string, relayPort int, lifetime time.Duration, now time.Time) bool {
+// pending reservation to the relay socket on relayPort. It returns that socket when a new
+// allocation was recorded, nil otherwise.
+func (r *registry) allocated(tuple, clientID string, relayPort int, lifetime time.Duration, now time.Time) *relayConn {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p, ok := r.pending[tuple]
 	c := r.unbound[relayPort]
 	if !ok || c == nil {
-		return false // a cached answer to a retransmission, or state we never saw
+		return nil // a cached answer to a retransmission, or state we never saw
 	}
 	delete(r.pending, tuple)
 	delete(r.unbound, relayPort)
 	a := &allocRec{tuple: tuple, clientID: clientID, user: p.user, relay: c, deadline: now.Add(lifetime)}
 	r.live[tuple] = a
 	c.rec = a
-	return true
+	return c
 }
 
 // refreshed moves the deadline of tuple's allocation.

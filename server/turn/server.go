@@ -30,6 +30,7 @@ type Server struct {
 	reg    *registry
 	stats  counters
 	pion   *pionturn.Server
+	plane  *plane // the data plane; nil where the platform has none
 	// skew moves the server's clock (credential expiry, allocation deadlines) ahead of the
 	// wall clock, and noExpiryGrace switches off the rule that lets a live allocation's
 	// requests through after its credential expired. Both exist for tests only: the first
@@ -64,6 +65,11 @@ func New(cfg Config) (*Server, error) {
 		done:   make(chan struct{}),
 	}
 	s.stats.init()
+	pl, err := newPlaneIfSupported(s)
+	if err != nil {
+		return nil, err
+	}
+	s.plane = pl
 	gen := relayGen{s: s}
 	pc := pionturn.ServerConfig{
 		Realm:         cfg.Realm,
@@ -72,9 +78,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	perm := func(_ net.Addr, ip net.IP) bool { return s.policy.allowedIP(ip) }
 	for _, c := range cfg.PacketConns {
+		g := newGuardedPacketConn(c, s)
 		pc.PacketConnConfigs = append(pc.PacketConnConfigs, pionturn.PacketConnConfig{
-			PacketConn:            newGuardedPacketConn(c, s),
-			RelayAddressGenerator: gen,
+			PacketConn:            g,
+			RelayAddressGenerator: relayGen{s: s, lis: g},
 			PermissionHandler:     perm,
 		})
 	}
@@ -87,6 +94,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	p, err := pionturn.NewServer(pc)
 	if err != nil {
+		if s.plane != nil {
+			s.plane.loop.close()
+		}
 		return nil, fmt.Errorf("starting pion TURN server: %w", err)
 	}
 	s.pion = p
@@ -120,7 +130,11 @@ func (s *Server) janitor() {
 		case <-s.stop:
 			return
 		case <-t.C:
-			for _, r := range s.reg.sweep(s.now()) {
+			now := s.now()
+			if s.plane != nil {
+				s.plane.tick(now)
+			}
+			for _, r := range s.reg.sweep(now) {
 				s.log.Debug("TURN allocation past its lifetime closed", "relay_port", r.port)
 				_ = r.Close()
 			}
@@ -165,6 +179,9 @@ func (s *Server) Close() error {
 		}
 		for _, r := range s.reg.all() {
 			_ = r.Close()
+		}
+		if s.plane != nil {
+			s.plane.loop.close()
 		}
 		if len(errs) > 0 {
 			s.closeErr = fmt.Errorf("closing TURN server: %w", errors.Join(errs...))

@@ -1,0 +1,272 @@
+//go:build linux
+
+package turn
+
+import (
+	"fmt"
+	mrand "math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// newPlaneIfSupported starts the data plane: on Linux, always.
+func newPlaneIfSupported(s *Server) (*plane, error) {
+	p := newPlane(s)
+	l, err := newRelayLoop(p)
+	if err != nil {
+		return nil, err
+	}
+	p.loop = l
+	go l.run()
+	return p, nil
+}
+
+// relayLoop reads every fast relay socket. The sockets are in an epoll set of its own, and
+// that set's descriptor is in Go's poller: one goroutine wakes when any relay socket has
+// datagrams, reads each ready socket with recvmmsg and sends what it read to the clients
+// with sendmmsg, per listener socket, before it waits again. The set is level-triggered, so
+// a socket it did not empty in one round is ready again in the next.
+type relayLoop struct {
+	p      *plane
+	file   *os.File // the epoll descriptor; closing it ends run
+	rc     syscall.RawConn
+	events []unix.EpollEvent
+	m      mmsgSet
+	bufs   []byte
+	used   int // slots holding datagrams not yet sent
+	out    outSet
+	rng    *mrand.ChaCha8
+	done   chan struct{}
+	// counted per round, added to the server's counters at its end
+	pkts, bytes uint64
+}
+
+func newRelayLoop(p *plane) (*relayLoop, error) {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("TURN relay epoll: %w", os.NewSyscallError("epoll_create1", err))
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		_ = unix.Close(fd)
+		return nil, fmt.Errorf("TURN relay epoll: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "turn-relay-epoll")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("TURN relay epoll: %w", err)
+	}
+	return &relayLoop{
+		p: p, file: f, rc: rc,
+		events: make([]unix.EpollEvent, 128),
+		m:      newMmsgSet(batchSize),
+		bufs:   make([]byte, batchSize*batchSlot),
+		rng:    newTxSource(),
+		done:   make(chan struct{}),
+	}, nil
+}
+
+// ctl adds or removes a relay socket; the event carries its port.
+func (l *relayLoop) ctl(c *relayConn, op int) error {
+	var cerr error
+	err := c.rc.Control(func(fd uintptr) {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(c.port)}
+		err := l.rc.Control(func(ep uintptr) { cerr = unix.EpollCtl(int(ep), op, int(fd), &ev) })
+		if cerr == nil {
+			cerr = err
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return cerr
+}
+
+func (l *relayLoop) add(c *relayConn) error { return l.ctl(c, unix.EPOLL_CTL_ADD) }
+func (l *relayLoop) del(c *relayConn)       { _ = l.ctl(c, unix.EPOLL_CTL_DEL) }
+
+// close ends run and waits for it.
+func (l *relayLoop) close() {
+	_ = l.file.Close()
+	<-l.done
+}
+
+func (l *relayLoop) run() {
+	defer close(l.done)
+	for {
+		var n int
+		var werr error
+		err := l.rc.Read(func(fd uintptr) bool {
+			for {
+				n, werr = unix.EpollWait(int(fd), l.events, 0)
+				if werr != unix.EINTR {
+					return werr != nil || n > 0
+				}
+			}
+		})
+		if err != nil {
+			return // closed
+		}
+		if werr != nil {
+			l.p.s.log.Error("TURN relay loop stopped", "err", os.NewSyscallError("epoll_wait", werr))
+			return
+		}
+		now := l.p.clock.Load()
+		for _, ev := range l.events[:n] {
+			if a := l.p.ports[uint16(ev.Fd)].Load(); a != nil {
+				l.drain(a, now)
+			}
+		}
+		l.flush()
+	}
+}
+
+// drain reads what a's relay socket holds (up to the free slots) and queues it for a's client.
+func (l *relayLoop) drain(a *fastAlloc, now int64) {
+	if l.used == batchSize {
+		l.flush()
+	}
+	var got int
+	var rerr error
+	if err := a.relay.rc.Read(func(fd uintptr) bool {
+		got, rerr = l.m.recvmmsg(fd, l.bufs, l.used, batchSize-l.used)
+		return true
+	}); err != nil || rerr != nil {
+		return // closed meanwhile, or an error the next round sees again
+	}
+	k := a.keyp.Load()
+	for i := l.used; i < l.used+got; i++ {
+		slot := l.bufs[i*batchSlot : (i+1)*batchSlot : (i+1)*batchSlot]
+		n := int(min(l.m.msgs[i].Len, slotData))
+		l.pkts++
+		l.bytes += uint64(n)
+		if k == nil {
+			continue // no Allocate success seen yet: no permission either
+		}
+		peer := sockaddrToAddrPort(&l.m.names[i])
+		if msg := a.peerToClient(slot, slotHead, n, netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port()), now, l.rng); msg != nil {
+			if l.out.get(a.lis).add(msg, k.client) {
+				sent, _ := l.out.flush()
+				l.p.handled.fromPeer.Add(uint64(sent))
+			}
+		}
+	}
+	l.used += got
+}
+
+func (l *relayLoop) flush() {
+	sent, _ := l.out.flush()
+	l.p.handled.fromPeer.Add(uint64(sent))
+	l.used = 0
+	if l.pkts > 0 {
+		l.p.s.stats.fromPeerPackets.Add(l.pkts)
+		l.p.s.stats.fromPeerBytes.Add(l.bytes)
+		l.pkts, l.bytes = 0, 0
+	}
+}
+
+// listenerState is what a listener socket's reader keeps for the data plane.
+type listenerState struct {
+	out outSet
+	rng *mrand.ChaCha8
+	// counted per batch, added to the server's counters when the batch is used up
+	toPkts, toBytes, fromPkts, fromBytes, denied, across uint64
+}
+
+// fromClient relays a ChannelData message or Send indication from a client of a fast
+// allocation (the datagram lies in slot at slotHead, n bytes). It reports false when the
+// message is for pion: not data, or for an allocation or channel the plane does not know.
+func (c *guardedPacketConn) fromClient(slot []byte, n int, src netip.AddrPort) bool {
+	p := c.s.plane
+	d := slot[slotHead : slotHead+n]
+	now := p.clock.Load()
+	var a *fastAlloc
+	var peer netip.AddrPort
+	var payload []byte
+	switch {
+	case isChannelData(d):
+		num, pl, ok := parseChannelData(d)
+		if !ok {
+			return false
+		}
+		if a = p.lookup(clientKey{local: c.localAP, client: src}); a == nil {
+			return false
+		}
+		ch := a.table.Load().byNumber(num, now)
+		if ch == nil {
+			return false
+		}
+		if !ch.allowed {
+			c.fs.denied++
+			return true
+		}
+		peer, payload = ch.peer, pl
+	case n >= stunHeader && d[0] == 0 && d[1] == byte(typeSendInd):
+		pr, pl, ok := parseSendIndication(d)
+		if !ok {
+			return false
+		}
+		if a = p.lookup(clientKey{local: c.localAP, client: src}); a == nil || !a.table.Load().permitted(pr.Addr(), now) {
+			return false
+		}
+		if !a.sendAllowed(pr, c.s.policy) {
+			c.fs.denied++
+			return true
+		}
+		peer, payload = pr, pl
+	default:
+		return false
+	}
+	c.fs.toPkts++
+	c.fs.toBytes += uint64(len(payload))
+	if b := p.local(peer); b != nil {
+		// Another allocation of this server: what its relay socket would receive from ours.
+		k := b.keyp.Load()
+		if k == nil {
+			return true
+		}
+		c.fs.fromPkts++
+		c.fs.fromBytes += uint64(len(payload))
+		c.fs.across++
+		head := len(slot) - cap(payload) // payload's offset in slot
+		from := netip.AddrPortFrom(p.publicIP, a.port)
+		if msg := b.peerToClient(slot, head, len(payload), from, now, c.fs.rng); msg != nil {
+			if c.fs.out.get(b.lis).add(msg, k.client) {
+				c.fs.out.flush()
+			}
+		}
+		return true
+	}
+	if _, err := a.relay.WriteToUDPAddrPort(payload, peer); err != nil {
+		c.fs.toPkts--
+		c.fs.toBytes -= uint64(len(payload))
+	}
+	return true
+}
+
+// flushFast sends what fromClient queued and publishes the batch's counts.
+func (c *guardedPacketConn) flushFast() {
+	c.fs.out.flush()
+	st := &c.s.stats
+	if c.fs.toPkts > 0 {
+		c.s.plane.handled.toPeer.Add(c.fs.toPkts)
+		c.s.plane.handled.across.Add(c.fs.across)
+		st.toPeerPackets.Add(c.fs.toPkts)
+		st.toPeerBytes.Add(c.fs.toBytes)
+	}
+	if c.fs.fromPkts > 0 {
+		st.fromPeerPackets.Add(c.fs.fromPkts)
+		st.fromPeerBytes.Add(c.fs.fromBytes)
+	}
+	if c.fs.denied > 0 {
+		st.dataDenied.Add(c.fs.denied)
+	}
+	c.fs.toPkts, c.fs.toBytes, c.fs.fromPkts, c.fs.fromBytes, c.fs.denied, c.fs.across = 0, 0, 0, 0, 0, 0
+}
+
+// relaySyscallConn is the raw socket the relay loop reads.
+func relaySyscallConn(uc *net.UDPConn) (syscall.RawConn, error) { return uc.SyscallConn() }

@@ -1,0 +1,226 @@
+//go:build linux
+
+package turn
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/onertc/onertc/internal/testkit/testsync"
+)
+
+// fastRelayOf returns the relay socket behind a pion client's relayed address.
+func fastRelayOf(t *testing.T, ts *testServer, relayed net.Addr) *relayConn {
+	t.Helper()
+	port := relayed.(*net.UDPAddr).Port
+	a := ts.plane.ports[port].Load()
+	if a == nil {
+		t.Fatalf("relay port %d is not in the data plane (pion reads it)", port)
+	}
+	return a.relay
+}
+
+// TestFastPathExternalPeer: an allocation on a UDP listener is relayed by the data plane
+// both ways (pion's reader of the relay socket is parked, so the peer's datagrams reach the
+// client only through the plane), with Send/Data indications before the channel is bound
+// and ChannelData after, byte for byte, from the right addresses.
+func TestFastPathExternalPeer(t *testing.T) {
+	ts := startServer(t, nil)
+	user, pass := mint(time.Hour)
+	_, relay, _ := ts.pionClient(t, "udp", user, pass)
+	fastRelayOf(t, ts, relay.LocalAddr())
+	peer, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	buf := make([]byte, 1500)
+	const rounds = 50
+	for i := 0; i < rounds; i++ {
+		msg := bytes.Repeat([]byte{byte(i)}, 1+i*7) // every length modulo 4: Data indication padding
+		if _, err := relay.WriteTo(msg, peer.LocalAddr()); err != nil {
+			t.Fatalf("relay write: %v", err)
+		}
+		_ = peer.SetReadDeadline(time.Now().Add(3 * time.Second))
+		n, from, err := peer.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("peer read %d: %v", i, err)
+		}
+		if !bytes.Equal(buf[:n], msg) || from.String() != relay.LocalAddr().String() {
+			t.Fatalf("peer got %d bytes from %v, want %d from %v", n, from, len(msg), relay.LocalAddr())
+		}
+		back := append([]byte(fmt.Sprintf("back %d ", i)), msg...)
+		if _, err := peer.WriteTo(back, from); err != nil {
+			t.Fatal(err)
+		}
+		_ = relay.SetReadDeadline(time.Now().Add(3 * time.Second))
+		n, from, err = relay.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("client read %d: %v", i, err)
+		}
+		if !bytes.Equal(buf[:n], back) || from.String() != peer.LocalAddr().String() {
+			t.Fatalf("client got %q from %v, want %q from %v", buf[:min(n, 16)], from, back[:16], peer.LocalAddr())
+		}
+	}
+	testsync.Eventually(t, 5*time.Second, "the plane relayed every datagram each way", func() bool {
+		return ts.plane.handled.toPeer.Load() == rounds && ts.plane.handled.fromPeer.Load() == rounds &&
+			ts.Stats().ToPeerPackets == rounds && ts.Stats().FromPeerPackets == rounds
+	})
+}
+
+// TestFastPathBetweenAllocations: two allocations of one server talking to each other's
+// relayed address are joined in memory; each side sees the other's relayed address as the
+// source, and nothing goes through the relay sockets.
+func TestFastPathBetweenAllocations(t *testing.T) {
+	ts := startServer(t, nil)
+	user, pass := mint(time.Hour)
+	_, ra, _ := ts.pionClient(t, "udp", user, pass)
+	_, rb, _ := ts.pionClient(t, "udp", user, pass)
+	buf := make([]byte, 1500)
+	send := func(from, to net.PacketConn, msg []byte) {
+		t.Helper()
+		if _, err := from.WriteTo(msg, to.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recv := func(at, from net.PacketConn, want []byte) {
+		t.Helper()
+		_ = at.SetReadDeadline(time.Now().Add(3 * time.Second))
+		n, src, err := at.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("read at %v: %v", at.LocalAddr(), err)
+		}
+		if !bytes.Equal(buf[:n], want) || src.String() != from.LocalAddr().String() {
+			t.Fatalf("got %q from %v, want %q from %v", buf[:n], src, want, from.LocalAddr())
+		}
+	}
+	// Both sides need a permission for the other before anything can arrive: pion's client
+	// creates it on its first write, so the first datagram each way may be refused.
+	send(ra, rb, []byte("hello"))
+	send(rb, ra, []byte("hello"))
+	time.Sleep(200 * time.Millisecond) // let both CreatePermission exchanges finish
+	drain := func(c net.PacketConn) {
+		for {
+			_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			if _, _, err := c.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}
+	drain(ra)
+	drain(rb)
+	before := ts.Stats().FromPeerPackets
+	kernelBefore := ts.plane.handled.fromPeer.Load()
+	const rounds = 40
+	for i := 0; i < rounds; i++ {
+		msg := []byte(fmt.Sprintf("a to b %d", i))
+		send(ra, rb, msg)
+		recv(rb, ra, msg)
+		msg = []byte(fmt.Sprintf("b to a %d", i))
+		send(rb, ra, msg)
+		recv(ra, rb, msg)
+	}
+	testsync.Eventually(t, 5*time.Second, "the datagrams counted as relayed across", func() bool {
+		return ts.Stats().FromPeerPackets-before >= 2*rounds && ts.plane.handled.across.Load() >= 2*rounds
+	})
+	if got := ts.plane.handled.fromPeer.Load() - kernelBefore; got != 0 {
+		t.Errorf("%d datagrams went through a relay socket between two allocations of one server", got)
+	}
+}
+
+// TestPeerTableLifetimes: permissions and channels end at their lifetimes (pion's 5 and
+// 10 minutes), a refresh moves them, a rebind replaces, an error answer installs nothing.
+func TestPeerTableLifetimes(t *testing.T) {
+	cfg := Config{PublicIP: net.IPv4(192, 0, 2, 1), RelayPortMin: 50000, RelayPortMax: 50010}
+	policy := newPeerPolicy(&cfg)
+	a := &fastAlloc{}
+	a.table.Store(emptyTable)
+	p1 := netip.MustParseAddrPort("198.51.100.7:4000")
+	p2 := netip.MustParseAddrPort("93.184.216.34:5000") // public: the policy allows it
+	tx := func(i byte) [12]byte { return [12]byte{i} }
+	const t0 = 1_000_000
+	a.noteRequest(tx(1), 0, []netip.AddrPort{p1})
+	a.noteRequest(tx(2), 0x4001, []netip.AddrPort{p2})
+	a.noteRequest(tx(3), 0x4002, []netip.AddrPort{p1})
+	a.answered(tx(1), true, t0, policy)
+	a.answered(tx(2), true, t0, policy)
+	a.answered(tx(3), false, t0, policy) // refused: nothing
+	tb := a.table.Load()
+	cases := []struct {
+		name string
+		got  bool
+		want bool
+	}{
+		{"permission p1 now", tb.permitted(p1.Addr(), t0), true},
+		{"permission p1 at 5 min", tb.permitted(p1.Addr(), t0+300), true},
+		{"permission p1 after 5 min", tb.permitted(p1.Addr(), t0+301), false},
+		{"no permission for p2 (ChannelBind grants none in pion)", tb.permitted(p2.Addr(), t0), false},
+		{"channel 0x4001 → p2", tb.byNumber(0x4001, t0) != nil && tb.byNumber(0x4001, t0).peer == p2, true},
+		{"channel 0x4001 after 10 min", tb.byNumber(0x4001, t0+601) != nil, false},
+		{"refused bind 0x4002", tb.byNumber(0x4002, t0) != nil, false},
+		{"p2 by peer", tb.byPeer(p2, t0) != nil, true},
+		{"policy on a public peer", tb.byNumber(0x4001, t0).allowed, true},
+	}
+	for _, c := range cases {
+		if c.got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	// A refresh 4 minutes later moves the channel's end.
+	a.noteRequest(tx(4), 0x4001, []netip.AddrPort{p2})
+	a.answered(tx(4), true, t0+240, policy)
+	if a.table.Load().byNumber(0x4001, t0+700) == nil {
+		t.Error("a refreshed channel ended at its first lifetime")
+	}
+	if len(a.table.Load().chans) != 1 {
+		t.Errorf("%d channels after a refresh, want 1", len(a.table.Load().chans))
+	}
+	// An answer nobody asked for changes nothing.
+	a.answered(tx(9), true, t0, policy)
+	if len(a.table.Load().chans) != 1 || len(a.table.Load().perms) != 1 {
+		t.Error("an unknown transaction changed the table")
+	}
+}
+
+// The per-packet work allocates nothing: framing for the client (ChannelData and Data
+// indication) and the lookups behind it.
+func TestFastPathAllocations(t *testing.T) {
+	cfg := Config{PublicIP: net.IPv4(192, 0, 2, 1), RelayPortMin: 50000, RelayPortMax: 50010}
+	policy := newPeerPolicy(&cfg)
+	a := &fastAlloc{}
+	a.table.Store(emptyTable)
+	ch := netip.MustParseAddrPort("198.51.100.7:4000")
+	perm := netip.MustParseAddrPort("203.0.113.9:5000")
+	a.noteRequest([12]byte{1}, 0x4001, []netip.AddrPort{ch})
+	a.answered([12]byte{1}, true, 10, policy)
+	a.noteRequest([12]byte{2}, 0, []netip.AddrPort{perm})
+	a.answered([12]byte{2}, true, 10, policy)
+	p := &plane{ports: make([]atomic.Pointer[fastAlloc], 1<<16)}
+	for i := range p.shards {
+		p.shards[i].m = map[clientKey]*fastAlloc{}
+	}
+	key := clientKey{local: netip.MustParseAddrPort("0.0.0.0:3478"), client: netip.MustParseAddrPort("192.0.2.50:40000")}
+	p.shards[0].m[key] = a // wherever: lookup of a missing key allocates no less
+	buf := make([]byte, batchSlot)
+	tx := newTxSource()
+	allocs := testing.AllocsPerRun(200, func() {
+		_ = p.lookup(key)
+		if a.peerToClient(buf, slotHead, 100, ch, 10, tx) == nil {
+			panic("no ChannelData")
+		}
+		if _, _, ok := parseChannelData(buf[slotHead-4 : slotHead+100]); !ok {
+			panic("ChannelData not parsed")
+		}
+		if a.peerToClient(buf, slotHead, 101, perm, 10, tx) == nil {
+			panic("no Data indication")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per datagram, want 0", allocs)
+	}
+}
