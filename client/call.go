@@ -54,7 +54,7 @@ type Config struct {
 
 // DefaultSilenceTimeout is Config.SilenceTimeout when unset. Audio alone sends a packet
 // every 20 ms, so this much of nothing is a dead path, not a pause.
-const DefaultSilenceTimeout = 600 * time.Millisecond
+const DefaultSilenceTimeout = 400 * time.Millisecond
 
 // EventKind names what happened in a call.
 type EventKind string

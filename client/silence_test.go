@@ -1,0 +1,151 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/onertc/onertc/internal/testkit/testsync"
+	"github.com/onertc/onertc/protocol"
+)
+
+// flow is what a probed peer's other side sends: every probe sees more bytes (steady), none
+// (stopped), or more bytes only every sparseEvery (chat now and then).
+type flow struct {
+	mu   sync.Mutex
+	mode string // "steady", "stopped", "sparse"
+	n    uint64
+	last time.Time
+}
+
+const sparseEvery = 300 * time.Millisecond
+
+func (f *flow) set(mode string) { f.mu.Lock(); f.mode = mode; f.mu.Unlock() }
+
+func (f *flow) received() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.mode == "steady", f.mode == "sparse" && time.Since(f.last) >= sparseEvery:
+		f.n += 1200
+		f.last = time.Now()
+	}
+	return f.n
+}
+
+// probedPeer is a fakePeer that is a PathProbe; probedSettablePeer also takes fresh ICE
+// servers, as a browser's does.
+type probedPeer struct {
+	*fakePeer
+	f *flow
+}
+
+func (p probedPeer) ReceivedBytes(context.Context) (uint64, error) { return p.f.received(), nil }
+
+type probedSettablePeer struct {
+	settablePeer
+	f *flow
+}
+
+func (p probedSettablePeer) ReceivedBytes(context.Context) (uint64, error) { return p.f.received(), nil }
+
+// probed makes a call's peers PathProbes of f, settable ones when settable is set.
+func probed(f *flow, settable bool, timeout time.Duration) func(*Config) {
+	return func(c *Config) {
+		c.SilenceTimeout, c.RecoverAfter = timeout, time.Hour
+		inner := c.NewPeer
+		c.NewPeer = func(ctx context.Context, cfg PeerConfig) (Peer, error) {
+			p, err := inner(ctx, cfg)
+			if err != nil {
+				return nil, err
+			}
+			if settable {
+				return probedSettablePeer{settablePeer{p.(*fakePeer)}, f}, nil
+			}
+			return probedPeer{p.(*fakePeer), f}, nil
+		}
+	}
+}
+
+// A steady flow of packets that stops for SilenceTimeout is a dead path, whatever state the
+// peer reports ("connected" here): the caller restarts ICE at once (a browser's peer) or
+// starts over on a fresh peer (pion's); when packets arrive again the call says so. A flow
+// that was never steady, or a disabled watch, restarts nothing.
+func TestSilentPathIsHandledAsFailed(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	tests := []struct {
+		name     string
+		settable bool
+		timeout  time.Duration
+		before   string // the flow before it stops
+		silent   bool   // a's call reports the silence
+		restarts int    // ICE restarts by a's first peer
+		aPeers   int    // peers a made
+	}{
+		{"browser restarts ICE", true, timeout, "steady", true, 1, 1},
+		{"pion peer starts over", false, timeout, "steady", true, 0, 2},
+		{"sparse flow not watched", true, timeout, "sparse", false, 0, 1},
+		{"watch disabled", true, -1, "steady", false, 0, 1},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			srv := newFakeServer()
+			room := fmt.Sprintf("room-silent-%d", i)
+			fa, fb := &flow{mode: tt.before}, &flow{mode: tt.before}
+			a := startCall(t, ctx, srv, room, "a", probed(fa, tt.settable, tt.timeout))
+			b := startCall(t, ctx, srv, room, "b", probed(fb, tt.settable, tt.timeout))
+			testsync.Eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
+			time.Sleep(3 * timeout) // long enough for a flow to count as steady
+			first := a.peers.last()
+			fa.set("stopped")
+			if !tt.silent {
+				// Ten times the timeout: a watch that fired would have restarted by now.
+				time.Sleep(10 * timeout)
+				if n := a.count(EventSilent, ""); n != 0 {
+					t.Fatalf("%d silence events, want none", n)
+				}
+				if _, _, offers, _ := first.snapshot(); offers != 1 || a.peers.count() != 1 {
+					t.Fatalf("offers %d, peers %d after the stop: want 1 and 1", offers, a.peers.count())
+				}
+				return
+			}
+			testsync.Eventually(t, 2*time.Second, "the caller's new offer answered", func() bool {
+				return a.count(EventSilent, "") == 1 && b.count(EventSent, protocol.TypeAnswer) == 2
+			})
+			if _, _, _, restarts := first.snapshot(); restarts != tt.restarts || a.peers.count() != tt.aPeers {
+				t.Fatalf("restarts %d, peers %d: want %d and %d", restarts, a.peers.count(), tt.restarts, tt.aPeers)
+			}
+			if tt.aPeers == 1 {
+				fa.set("steady")
+				testsync.Eventually(t, 2*time.Second, "packets reported flowing again", func() bool { return a.count(EventFlowing, "") == 1 })
+			}
+		})
+	}
+}
+
+// The callee's path goes silent too when a relay dies, but only the caller offers: the
+// callee waits for its offer (RecoverAfter) instead of offering across it.
+func TestSilentCalleeWaitsForTheOffer(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := newFakeServer()
+	fa, fb := &flow{mode: "steady"}, &flow{mode: "steady"}
+	a := startCall(t, ctx, srv, "room-silent-callee", "a", probed(fa, true, timeout))
+	b := startCall(t, ctx, srv, "room-silent-callee", "b", probed(fb, true, timeout))
+	testsync.Eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
+	time.Sleep(3 * timeout)
+	fb.set("stopped")
+	testsync.Eventually(t, 2*time.Second, "the callee reports the silence", func() bool { return b.count(EventSilent, "") == 1 })
+	time.Sleep(5 * timeout)
+	if n := b.count(EventSent, protocol.TypeOffer); n != 0 {
+		t.Fatalf("the callee offered %d times, want none", n)
+	}
+	if _, _, offers, _ := a.peers.last().snapshot(); offers != 1 {
+		t.Fatalf("the caller offered %d times while its own path flowed, want 1", offers)
+	}
+}
