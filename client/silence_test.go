@@ -49,7 +49,9 @@ type probedSettablePeer struct {
 	f *flow
 }
 
-func (p probedSettablePeer) ReceivedBytes(context.Context) (uint64, error) { return p.f.received(), nil }
+func (p probedSettablePeer) ReceivedBytes(context.Context) (uint64, error) {
+	return p.f.received(), nil
+}
 
 // probed makes a call's peers PathProbes of f, settable ones when settable is set.
 func probed(f *flow, settable bool, timeout time.Duration) func(*Config) {
