@@ -35,18 +35,20 @@ const relayedGapBound = 3 * time.Second
 // restart it did not need.
 const directGapBound = 400 * time.Millisecond
 
-// failoverKills is how many kills to make: one per instance unless envFailoverKills says.
-func failoverKills(t *testing.T) int {
+// failoverKills is how many kills to make and whether they aim at the path: one per
+// instance in turn unless envFailoverKills asks for a count of kills of the instance
+// relaying a client's path (so that every sample measures what such a kill costs).
+func failoverKills(t *testing.T) (kills int, aim bool) {
 	t.Helper()
 	v := os.Getenv(envFailoverKills)
 	if v == "" {
-		return fleettest.Backends
+		return fleettest.Backends, false
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
 		t.Fatalf("%s=%q: want a count of kills", envFailoverKills, v)
 	}
-	return n
+	return n, true
 }
 
 // relayPort is the port of the bot's selected local candidate, once it has one.
@@ -87,10 +89,9 @@ func videoCounter(rb *runningBot) func() int64 {
 // instances, each with its own TURN server (credential responses list the others' too). The
 // instances are SIGKILLed in turn, each started again before the next kill; after each kill
 // both relay sockets come back on live instances, both bots' paths go through live TURN
-// servers, and the longest stop of video each bot saw stays under relayedGapBound. After one
-// kill per instance the kills aim at the instance relaying a bot's path, so that the samples
-// of scripts/bench-failover (envFailoverKills) measure what a kill of the media path costs.
-// Each kill is logged as a "failover-sample bots" line.
+// servers, and the longest stop of video each bot saw stays under relayedGapBound. With
+// envFailoverKills (scripts/bench-failover) every kill aims at the instance relaying a bot's
+// path instead. Each kill is logged as a "failover-sample bots" line.
 func TestBotCallFailoverGaps(t *testing.T) {
 	fleet := fleettest.StartMedia(t, failoverRelayBase)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -104,11 +105,11 @@ func TestBotCallFailoverGaps(t *testing.T) {
 	watch := fleettest.WatchGaps(ctx, videoCounter(a), videoCounter(b))
 	testsync.Eventually(t, 30*time.Second, "video both ways", func() bool { return watch.FlowingSince(time.Now().Add(-100 * time.Millisecond)) })
 
-	kills := failoverKills(t)
+	kills, aim := failoverKills(t)
 	for k := range kills {
 		holders := pathHolders(t, fleet, a, b)
 		target := k % fleettest.Backends
-		if k >= fleettest.Backends {
+		if aim {
 			target = holders[k%2]
 		}
 		_, sockHolder := fleet.OpenSockets(t)

@@ -35,25 +35,27 @@ const fleetRelayBase = 59000
 // (scripts/bench-failover asks for more than make test's one per instance).
 const envFailoverKills = "ONERTC_FAILOVER_KILLS"
 
-// failoverKills is how many kills to make: one per instance unless envFailoverKills says.
-func failoverKills(t *testing.T) int {
+// failoverKills is how many kills to make and whether they aim at the path: one per
+// instance in turn unless envFailoverKills asks for a count of kills of the instance
+// relaying a client's path (so that every sample measures what such a kill costs).
+func failoverKills(t *testing.T) (kills int, aim bool) {
 	t.Helper()
 	v := os.Getenv(envFailoverKills)
 	if v == "" {
-		return fleettest.Backends
+		return fleettest.Backends, false
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
 		t.Fatalf("%s=%q: want a count of kills", envFailoverKills, v)
 	}
-	return n
+	return n, true
 }
 
 // Two relay-only Chromium tabs call through HAProxy (round robin, no stickiness) over three
 // instances, each with its own TURN server on one shared secret and listing the others'
 // TURN servers beside its own. The instances are SIGKILLed in turn, each started again before
-// the next kill; after one kill per instance the kills aim at the instance relaying a tab's
-// path. After each kill both tabs' relay sockets come back on live instances, both selected
+// the next kill (with envFailoverKills, scripts/bench-failover's, every kill aims at the
+// instance relaying a tab's path instead). After each kill both tabs' relay sockets come back on live instances, both selected
 // paths go through live TURN servers, remote video keeps playing in both tabs, having stopped
 // no longer than tabGapBound (the stop is logged with what the tabs' connections did, and as a
 // "failover-sample" line that scripts/bench-failover collects), a tab whose connection moved
@@ -98,11 +100,11 @@ func TestBrowserCallSurvivesInstanceKills(t *testing.T) {
 		}
 		return out
 	}
-	kills := failoverKills(t)
+	kills, aim := failoverKills(t)
 	for k := range kills {
 		holders := pathHolders()
 		target := k % fleettest.Backends
-		if k >= fleettest.Backends {
+		if aim {
 			target = holders[k%2]
 		}
 		_, sockHolder := fleet.OpenSockets(t)
