@@ -119,7 +119,7 @@ func (c *common) emit(v any) error {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: load alloc|relay|https|httpsreport|report [flags]")
+		fmt.Fprintln(os.Stderr, "usage: load alloc|relay|https|httpsreport|report|matrix [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -132,6 +132,8 @@ func main() {
 		err = runHTTPS(os.Args[2:])
 	case "httpsreport":
 		err = runHTTPSReport(os.Args[2:])
+	case "matrix":
+		err = runMatrix(os.Args[2:])
 	case "report":
 		err = runReport(os.Args[2:])
 	default:

@@ -25,7 +25,10 @@ type relayResult struct {
 	Kind           string  `json:"kind"` // "relay"
 	Server         string  `json:"server"`
 	Allocations    int     `json:"allocations"`
-	Raw            bool    `json:"raw"` // ChannelData written by the load client, not pion's WriteTo
+	Raw            bool    `json:"raw"`             // ChannelData written by the load client, not pion's WriteTo
+	Peers          string  `json:"peers,omitempty"` // "" or "pairs": allocations relay to each other; "external": to plain UDP sockets
+	Fixed          bool    `json:"fixed,omitempty"` // a -rates step (not part of the ramp)
+	Run            int     `json:"run,omitempty"`   // -run label, for the medians of scripts/bench-turn
 	Step           int     `json:"step"`
 	Offered        float64 `json:"offered_pps"` // target, all allocations together
 	Seconds        float64 `json:"seconds"`
@@ -53,10 +56,13 @@ type relayResult struct {
 // peer is one allocation of the load: its client socket, pion client and relayed conn, the
 // partner's relayed address it sends to, and what it received per step.
 type peer struct {
-	conn    net.PacketConn
-	cl      *pionturn.Client
-	relay   net.PacketConn
-	to      net.Addr
+	conn  net.PacketConn
+	cl    *pionturn.Client
+	relay net.PacketConn
+	to    net.Addr
+	// ext is the peer's own plain UDP socket with -peers external (to is its address): half
+	// the packets go client → ext through the relay, half ext → client.
+	ext     net.PacketConn
 	channel atomic.Uint32 // channel number seen on received ChannelData (0 until bound)
 	recv    [maxSteps]atomic.Uint64
 }
@@ -77,11 +83,28 @@ func runRelay(args []string) error {
 	maxLoss := fs.Float64("max-loss", 1, "a step losing more than this % (or sending under 90 % of its rate) fails")
 	raw := fs.Bool("raw", true, "once the channel is bound, write ChannelData frames directly instead of through pion's WriteTo (cheaper, so the client saturates later)")
 	relayPorts := fs.String("relay-ports", "61000-65535", "server relay port range (to attribute socket drops)")
+	peersMode := fs.String("peers", "pairs", "pairs: allocations relay to each other; external: each to a plain UDP socket of the load (half the packets each way)")
+	fixedRates := fs.String("rates", "", "comma-separated offered rates run as fixed steps before the ramp (e.g. 2500,20000,40000)")
+	runLabel := fs.Int("run", 0, "run number recorded in the results")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *n < 2 || *n%2 != 0 {
 		return errors.New("-allocations must be even and at least 2")
+	}
+	if *peersMode != "pairs" && *peersMode != "external" {
+		return fmt.Errorf("-peers %q: want pairs or external", *peersMode)
+	}
+	var fixed []float64
+	for _, f := range strings.Split(*fixedRates, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		r, err := strconv.ParseFloat(f, 64)
+		if err != nil || r <= 0 {
+			return fmt.Errorf("-rates: %q is not a rate", f)
+		}
+		fixed = append(fixed, r)
 	}
 	if *size < 4 {
 		return errors.New("-size must be at least 4")
@@ -96,7 +119,7 @@ func runRelay(args []string) error {
 
 	before := sample(c.pid, dc)
 	t0 := time.Now()
-	peers, err := setup(&c, *n)
+	peers, err := setup(&c, *n, *peersMode == "external")
 	defer teardown(peers)
 	if err != nil {
 		return err
@@ -112,39 +135,19 @@ func runRelay(args []string) error {
 	// and the first that failed.
 	var good, bad float64
 	bisected := 0
-	for step, rate := 1, *first; step < maxSteps; step++ {
-		s0 := sample(c.pid, dc)
-		start := time.Now()
-		sent, werrs := send(peers, step, rate, *stepDur, *senders, *size, *raw)
-		sendSec := time.Since(start).Seconds()
-		time.Sleep(*drain)
-		wall := time.Since(start).Seconds()
-		s1 := sample(c.pid, dc)
-		var got uint64
-		for _, p := range peers {
-			got += p.recv[step].Load()
+	step := 1
+	for ; step <= len(fixed); step++ {
+		if _, err := runStep(stepArgs{c: &c, dc: dc, peers: peers, n: *n, raw: *raw, step: step, rate: fixed[step-1],
+			d: *stepDur, drain: *drain, senders: *senders, size: *size, perAlloc: perAlloc, setupSec: setupSec,
+			peersMode: *peersMode, fixed: true, run: *runLabel}); err != nil {
+			return err
 		}
-		r := relayResult{
-			Kind: "relay", Server: c.server, Allocations: *n, Raw: *raw, Step: step, Offered: rate,
-			Seconds: sendSec, Sent: sent, SentPerSec: float64(sent) / sendSec,
-			Delivered: got, DeliveredPS: float64(got) / sendSec,
-			Mbps:         float64(got) * float64(*size) * 8 / sendSec / 1e6,
-			WriteErrors:  werrs,
-			ServerCPUSec: s1.cpuSec - s0.cpuSec,
-			ServerCPUPct: 100 * (s1.cpuSec - s0.cpuSec) / wall,
-			ClientCPUPct: 100 * (s1.selfCPUSec - s0.selfCPUSec) / wall,
-			ServerRSS:    s1.rssKiB, RSSPerAlloc: perAlloc, SetupSeconds: setupSec,
-			RcvbufDrops:    s1.rcvbufErrs - s0.rcvbufErrs,
-			HostCPUPct:     100 * (s1.host.busy - s0.host.busy) / wall,
-			SoftirqPct:     100 * (s1.host.softirq - s0.host.softirq) / wall,
-			ListenerDrops:  s1.drops.listener - s0.drops.listener,
-			RelaySockDrops: s1.drops.relay - s0.drops.relay,
-			ClientSockDrop: s1.drops.other - s0.drops.other,
-		}
-		if sent > 0 {
-			r.LossPct = 100 * (1 - float64(got)/float64(sent))
-		}
-		if err := c.emit(r); err != nil {
+	}
+	for rate := *first; step < maxSteps; step++ {
+		r, err := runStep(stepArgs{c: &c, dc: dc, peers: peers, n: *n, raw: *raw, step: step, rate: rate,
+			d: *stepDur, drain: *drain, senders: *senders, size: *size, perAlloc: perAlloc, setupSec: setupSec,
+			peersMode: *peersMode, run: *runLabel})
+		if err != nil {
 			return err
 		}
 		if r.LossPct <= *maxLoss && r.SentPerSec >= 0.9*rate {
@@ -163,6 +166,60 @@ func runRelay(args []string) error {
 		rate = (good + bad) / 2
 	}
 	return nil
+}
+
+type stepArgs struct {
+	c                      *common
+	dc                     dropClassifier
+	peers                  []*peer
+	n, step, senders, size int
+	raw, fixed             bool
+	rate                   float64
+	d, drain               time.Duration
+	perAlloc, setupSec     float64
+	peersMode              string
+	run                    int
+}
+
+// runStep offers a.rate for a.d, waits a.drain and records the step.
+func runStep(a stepArgs) (relayResult, error) {
+	c, dc, peers, step, rate, raw := a.c, a.dc, a.peers, a.step, a.rate, a.raw
+	n, perAlloc, setupSec := a.n, a.perAlloc, a.setupSec
+	{
+		s0 := sample(c.pid, dc)
+		start := time.Now()
+		sent, werrs := send(peers, step, rate, a.d, a.senders, a.size, raw)
+		sendSec := time.Since(start).Seconds()
+		time.Sleep(a.drain)
+		wall := time.Since(start).Seconds()
+		s1 := sample(c.pid, dc)
+		var got uint64
+		for _, p := range peers {
+			got += p.recv[step].Load()
+		}
+		r := relayResult{
+			Kind: "relay", Server: c.server, Allocations: n, Raw: raw, Step: step, Offered: rate,
+			Peers: a.peersMode, Fixed: a.fixed, Run: a.run,
+			Seconds: sendSec, Sent: sent, SentPerSec: float64(sent) / sendSec,
+			Delivered: got, DeliveredPS: float64(got) / sendSec,
+			Mbps:         float64(got) * float64(a.size) * 8 / sendSec / 1e6,
+			WriteErrors:  werrs,
+			ServerCPUSec: s1.cpuSec - s0.cpuSec,
+			ServerCPUPct: 100 * (s1.cpuSec - s0.cpuSec) / wall,
+			ClientCPUPct: 100 * (s1.selfCPUSec - s0.selfCPUSec) / wall,
+			ServerRSS:    s1.rssKiB, RSSPerAlloc: perAlloc, SetupSeconds: setupSec,
+			RcvbufDrops:    s1.rcvbufErrs - s0.rcvbufErrs,
+			HostCPUPct:     100 * (s1.host.busy - s0.host.busy) / wall,
+			SoftirqPct:     100 * (s1.host.softirq - s0.host.softirq) / wall,
+			ListenerDrops:  s1.drops.listener - s0.drops.listener,
+			RelaySockDrops: s1.drops.relay - s0.drops.relay,
+			ClientSockDrop: s1.drops.other - s0.drops.other,
+		}
+		if sent > 0 {
+			r.LossPct = 100 * (1 - float64(got)/float64(sent))
+		}
+		return r, c.emit(r)
+	}
 }
 
 func newDropClassifier(addr, relayPorts string) (dropClassifier, error) {
@@ -184,7 +241,7 @@ func newDropClassifier(addr, relayPorts string) (dropClassifier, error) {
 }
 
 // setup allocates n relays, 32 at a time, and pairs them: 0↔1, 2↔3, …
-func setup(c *common, n int) ([]*peer, error) {
+func setup(c *common, n int, external bool) ([]*peer, error) {
 	user, pass := c.credentials()
 	peers := make([]*peer, n)
 	var wg sync.WaitGroup
@@ -212,6 +269,20 @@ func setup(c *common, n int) ([]*peer, error) {
 	wg.Wait()
 	if firstErr != nil {
 		return peers, firstErr
+	}
+	if external {
+		for _, p := range peers {
+			ext, err := net.ListenPacket("udp4", "127.0.0.1:0")
+			if err != nil {
+				return peers, fmt.Errorf("external peer socket: %w", err)
+			}
+			if uc, ok := ext.(*net.UDPConn); ok {
+				_ = uc.SetReadBuffer(1 << 20)
+			}
+			p.ext, p.to = ext, ext.LocalAddr()
+			go p.extLoop()
+		}
+		return peers, nil
 	}
 	for i := 0; i < n; i += 2 {
 		peers[i].to = peers[i+1].relay.LocalAddr()
@@ -265,6 +336,24 @@ func (p *peer) readLoop() {
 			continue
 		}
 		_, _ = p.cl.HandleInbound(b, from)
+	}
+}
+
+// extLoop is an external peer: it counts what arrives through the relay and answers
+// warm-up packets, so that its client learns the channel of the way back.
+func (p *peer) extLoop() {
+	buf := make([]byte, 64<<10)
+	for {
+		n, from, err := p.ext.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		if n > 0 && int(buf[0]) < maxSteps {
+			p.recv[buf[0]].Add(1)
+			if buf[0] == warmupStep {
+				_, _ = p.ext.WriteTo(buf[:n], from)
+			}
+		}
 	}
 }
 
@@ -371,7 +460,9 @@ func send(peers []*peer, step int, rate float64, d time.Duration, senders, size 
 					p, f := mine[idx], frames[idx]
 					idx = (idx + 1) % len(mine)
 					var err error
-					if raw {
+					if p.ext != nil && done%2 == 1 {
+						_, err = p.ext.WriteTo(f[4:], p.relay.LocalAddr()) // the way back: peer → relayed address
+					} else if raw {
 						_, err = p.conn.WriteTo(f, server)
 					} else {
 						_, err = p.relay.WriteTo(f[4:], p.to)
@@ -396,6 +487,9 @@ func teardown(peers []*peer) {
 		}
 		if p.relay != nil {
 			_ = p.relay.Close()
+		}
+		if p.ext != nil {
+			_ = p.ext.Close()
 		}
 		p.cl.Close()
 		_ = p.conn.Close()
