@@ -79,10 +79,9 @@ type Server struct {
 	released    chan struct{}
 	releaseOnce sync.Once
 	drainLn     net.Listener // Release's: where the successor passes on requests for our rooms
-	// predecessor is WithPredecessor's socket; predecessorGone is set once it stops answering.
-	predecessor     string
-	predecessorGone atomic.Bool
-	// bodyTimeout bounds reading a request's body (see bodyDeadline); 0: the default.
+	// predecessor is WithPredecessor's socket.
+	predecessor string
+	// bodyTimeout bounds reading a request's body (see limit.BodyDeadline); 0: the default.
 	bodyTimeout time.Duration
 }
 
@@ -196,7 +195,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	}
 	newHTTPServer := func(h http.Handler) *http.Server {
 		return &http.Server{
-			// No ReadTimeout: bodyDeadline bounds bodies from the end of the header, and
+			// No ReadTimeout: limit.BodyDeadline bounds bodies from the end of the header, and
 			// never an upgrade's (net/http clears no deadline when an upgrade that
 			// carried a body is hijacked, and a relay socket must not inherit one).
 			Handler:           limit.BodyDeadline(h, s.bodyTimeout, s.log),
