@@ -88,7 +88,10 @@ func (m *mmsgSet) recvmmsg(fd uintptr, bufs []byte, from, count int) (int, error
 		m.msgs[i].Len = 0
 	}
 	for {
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.msgs[from])), uintptr(count), unix.MSG_DONTWAIT, 0, 0)
+		// Raw: the call never blocks (MSG_DONTWAIT), and the scheduler's bookkeeping around a
+		// system call (which wakes the runtime's monitor thread when the process was idle)
+		// was a tenth of the CPU at low packet rates.
+		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.msgs[from])), uintptr(count), unix.MSG_DONTWAIT, 0, 0)
 		switch e {
 		case 0:
 			return int(r), nil
@@ -102,15 +105,18 @@ func (m *mmsgSet) recvmmsg(fd uintptr, bufs []byte, from, count int) (int, error
 }
 
 type batchReader struct {
-	mu    sync.Mutex
-	rc    syscall.RawConn
-	laddr net.Addr
-	v6    bool
-	m     mmsgSet
-	bufs  []byte
-	n     int // datagrams in the batch
-	next  int // next one to hand out
-	fills int // recvmmsg calls that returned datagrams (for tests)
+	mu     sync.Mutex
+	rc     syscall.RawConn
+	fillFn func(fd uintptr) bool // bound once: a closure made per call would be allocated per call
+	got    int
+	serr   error
+	laddr  net.Addr
+	v6     bool
+	m      mmsgSet
+	bufs   []byte
+	n      int // datagrams in the batch
+	next   int // next one to hand out
+	fills  int // recvmmsg calls that returned datagrams (for tests)
 }
 
 // newBatchReader returns a batch reader for a UDP socket (IPv4, IPv6 or dual-stack).
@@ -123,11 +129,16 @@ func newBatchReader(uc *net.UDPConn) *batchReader {
 	if err != nil {
 		return nil
 	}
-	return &batchReader{
+	b := &batchReader{
 		rc: rc, laddr: ua, v6: ua.IP.To4() == nil,
 		m:    newMmsgSet(batchSize),
 		bufs: make([]byte, batchSize*batchSlot),
 	}
+	b.fillFn = func(fd uintptr) bool {
+		b.got, b.serr = b.m.recvmmsg(fd, b.bufs, 0, batchSize)
+		return b.serr != nil || b.got > 0
+	}
+	return b
 }
 
 // take returns the next datagram of the batch, with its slot (the datagram at
@@ -144,12 +155,8 @@ func (b *batchReader) take() (slot []byte, n int, src netip.AddrPort, ok bool) {
 
 // fill blocks until the socket has datagrams and reads a batch of them.
 func (b *batchReader) fill() error {
-	var got int
-	var serr error
-	err := b.rc.Read(func(fd uintptr) bool {
-		got, serr = b.m.recvmmsg(fd, b.bufs, 0, batchSize)
-		return serr != nil || got > 0
-	})
+	err := b.rc.Read(b.fillFn)
+	got, serr := b.got, b.serr
 	if err != nil {
 		return err
 	}
@@ -170,10 +177,26 @@ type outBatch struct {
 	lis *guardedPacketConn
 	m   mmsgSet
 	n   int
+	// sendFn sends from done on; bound once, with its results in r and e
+	sendFn func(fd uintptr) bool
+	done   int
+	r      int
+	e      syscall.Errno
 }
 
 func newOutBatch(lis *guardedPacketConn) *outBatch {
-	return &outBatch{lis: lis, m: newMmsgSet(batchSize)}
+	o := &outBatch{lis: lis, m: newMmsgSet(batchSize)}
+	o.sendFn = func(fd uintptr) bool {
+		for {
+			x, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&o.m.msgs[o.done])), uintptr(o.n-o.done), unix.MSG_DONTWAIT, 0, 0)
+			if errno == unix.EINTR {
+				continue
+			}
+			o.r, o.e = int(x), errno
+			return errno != unix.EAGAIN
+		}
+	}
+	return o
 }
 
 // add queues b for dst; it reports whether the batch is now full (flush before adding more).
@@ -190,29 +213,18 @@ func (o *outBatch) add(b []byte, dst netip.AddrPort) bool {
 // flush sends what add queued. A datagram the kernel refuses (other than for a full send
 // buffer, which is waited for) is dropped, as a failed sendto would drop it.
 func (o *outBatch) flush() (sent, dropped int) {
-	for done := 0; done < o.n; {
-		var r int
-		var e syscall.Errno
-		err := o.lis.batch.rc.Write(func(fd uintptr) bool {
-			for {
-				x, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&o.m.msgs[done])), uintptr(o.n-done), unix.MSG_DONTWAIT, 0, 0)
-				if errno == unix.EINTR {
-					continue
-				}
-				r, e = int(x), errno
-				return errno != unix.EAGAIN
-			}
-		})
+	for o.done = 0; o.done < o.n; {
+		err := o.lis.batch.rc.Write(o.sendFn)
 		switch {
 		case err != nil: // the listener is closed
-			dropped += o.n - done
-			done = o.n
-		case e != 0:
+			dropped += o.n - o.done
+			o.done = o.n
+		case o.e != 0:
 			dropped++
-			done++
+			o.done++
 		default:
-			sent += r
-			done += r
+			sent += o.r
+			o.done += o.r
 		}
 	}
 	o.n = 0

@@ -33,6 +33,8 @@ func (*batchReader) fill() error { return net.ErrClosed }
 
 type listenerState struct{ rng *mrand.ChaCha8 }
 
+func (*listenerState) init() {}
+
 func newPlaneIfSupported(*Server) (*plane, error) { return nil, nil }
 
 type relayLoop struct{}

@@ -40,7 +40,7 @@ func newGuardedPacketConn(c net.PacketConn, s *Server) *guardedPacketConn {
 		}
 	}
 	if g.batch != nil && s.plane != nil {
-		g.fs.rng = newTxSource()
+		g.fs.init()
 	}
 	return g
 }

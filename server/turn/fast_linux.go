@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,6 +44,13 @@ type relayLoop struct {
 	done   chan struct{}
 	// counted per round, added to the server's counters at its end
 	pkts, bytes uint64
+	// the callbacks of RawConn.Read, bound once (a closure made per call is allocated per
+	// call), with their arguments and results here
+	waitFn, readFn func(fd uintptr) bool
+	nev            int
+	werr           error
+	got            int
+	rerr           error
 }
 
 func newRelayLoop(p *plane) (*relayLoop, error) {
@@ -60,14 +68,33 @@ func newRelayLoop(p *plane) (*relayLoop, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("TURN relay epoll: %w", err)
 	}
-	return &relayLoop{
+	l := &relayLoop{
 		p: p, file: f, rc: rc,
 		events: make([]unix.EpollEvent, 128),
 		m:      newMmsgSet(batchSize),
 		bufs:   make([]byte, batchSize*batchSlot),
 		rng:    newTxSource(),
 		done:   make(chan struct{}),
-	}, nil
+	}
+	l.waitFn = func(fd uintptr) bool {
+		for {
+			// epoll_pwait with a zero timeout never blocks: raw, like recvmmsg.
+			r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
+			if e == unix.EINTR {
+				continue
+			}
+			l.nev, l.werr = int(r), nil
+			if e != 0 {
+				l.nev, l.werr = 0, e
+			}
+			return l.werr != nil || l.nev > 0
+		}
+	}
+	l.readFn = func(fd uintptr) bool {
+		l.got, l.rerr = l.m.recvmmsg(fd, l.bufs, l.used, batchSize-l.used)
+		return true
+	}
+	return l, nil
 }
 
 // ctl adds or removes a relay socket; the event carries its port.
@@ -98,16 +125,8 @@ func (l *relayLoop) close() {
 func (l *relayLoop) run() {
 	defer close(l.done)
 	for {
-		var n int
-		var werr error
-		err := l.rc.Read(func(fd uintptr) bool {
-			for {
-				n, werr = unix.EpollWait(int(fd), l.events, 0)
-				if werr != unix.EINTR {
-					return werr != nil || n > 0
-				}
-			}
-		})
+		err := l.rc.Read(l.waitFn)
+		n, werr := l.nev, l.werr
 		if err != nil {
 			return // closed
 		}
@@ -130,14 +149,10 @@ func (l *relayLoop) drain(a *fastAlloc, now int64) {
 	if l.used == batchSize {
 		l.flush()
 	}
-	var got int
-	var rerr error
-	if err := a.relay.rc.Read(func(fd uintptr) bool {
-		got, rerr = l.m.recvmmsg(fd, l.bufs, l.used, batchSize-l.used)
-		return true
-	}); err != nil || rerr != nil {
+	if err := a.relay.rc.Read(l.readFn); err != nil || l.rerr != nil {
 		return // closed meanwhile, or an error the next round sees again
 	}
+	got := l.got
 	k := a.keyp.Load()
 	for i := l.used; i < l.used+got; i++ {
 		slot := l.bufs[i*batchSlot : (i+1)*batchSlot : (i+1)*batchSlot]
@@ -175,6 +190,37 @@ type listenerState struct {
 	rng *mrand.ChaCha8
 	// counted per batch, added to the server's counters when the batch is used up
 	toPkts, toBytes, fromPkts, fromBytes, denied, across uint64
+	// sendFn sends sendBuf to sendSA on a relay socket (RawConn.Write's callback, bound once)
+	sendFn  func(fd uintptr) bool
+	sendBuf []byte
+	sendSA  unix.RawSockaddrInet4
+	sendErr syscall.Errno
+}
+
+func (fs *listenerState) init() {
+	fs.rng = newTxSource()
+	fs.sendFn = func(fd uintptr) bool {
+		for {
+			// Raw for the reason recvmmsg is; MSG_DONTWAIT, a full buffer is waited for.
+			_, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(unsafe.SliceData(fs.sendBuf))), uintptr(len(fs.sendBuf)),
+				unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&fs.sendSA)), unix.SizeofSockaddrInet4)
+			if e == unix.EINTR {
+				continue
+			}
+			fs.sendErr = e
+			return e != unix.EAGAIN
+		}
+	}
+}
+
+// sendToPeer writes payload to an IPv4 peer from a's relay socket.
+func (c *guardedPacketConn) sendToPeer(a *fastAlloc, payload []byte, peer netip.AddrPort) bool {
+	fs := &c.fs
+	fs.sendBuf = payload
+	putSockaddr((*sockaddr)(unsafe.Pointer(&fs.sendSA)), peer, false)
+	err := a.relay.rc.Write(fs.sendFn)
+	fs.sendBuf = nil
+	return err == nil && fs.sendErr == 0
 }
 
 // fromClient relays a ChannelData message or Send indication from a client of a fast
@@ -221,6 +267,9 @@ func (c *guardedPacketConn) fromClient(slot []byte, n int, src netip.AddrPort) b
 	default:
 		return false
 	}
+	if !peer.Addr().Is4() {
+		return false // relays are udp4: pion answers it
+	}
 	c.fs.toPkts++
 	c.fs.toBytes += uint64(len(payload))
 	if b := p.local(peer); b != nil {
@@ -241,7 +290,7 @@ func (c *guardedPacketConn) fromClient(slot []byte, n int, src netip.AddrPort) b
 		}
 		return true
 	}
-	if _, err := a.relay.WriteToUDPAddrPort(payload, peer); err != nil {
+	if !c.sendToPeer(a, payload, peer) {
 		c.fs.toPkts--
 		c.fs.toBytes -= uint64(len(payload))
 	}
