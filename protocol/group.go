@@ -52,7 +52,7 @@ const (
 // unless the code is GroupErrFull, GroupErrDuplicate or GroupErrClosing.
 const (
 	GroupErrMalformed     = "malformed"       // not JSON, or a field of the wrong type
-	GroupErrTooLarge      = "too-large"       // frame over MaxGroupFrameBytes (then closed)
+	GroupErrTooLarge      = "too-large"       // frame over MaxGroupFrameBytes: closed with 1009 (Message Too Big)
 	GroupErrUnknownType   = "unknown-type"    // a type this server does not know
 	GroupErrBadField      = "bad-field"       // a required field missing or out of range
 	GroupErrNotJoined     = "not-joined"      // anything but join before join

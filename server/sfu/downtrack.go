@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -155,6 +157,12 @@ func (d *downTrack) current() int {
 	return d.rw.layer()
 }
 
+func (d *downTrack) isClosed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.closed
+}
+
 func (d *downTrack) close() {
 	d.mu.Lock()
 	d.closed = true
@@ -177,10 +185,17 @@ func (d *downTrack) announceLayer(li int, info vp8Info) {
 // readRTCP handles what the subscriber says about this track until the sender stops:
 // NACKs are answered from the cache, PLI and FIR go to the publisher (rate-limited there),
 // REMB sets the subscriber's downlink estimate.
+//
+// The read has a deadline and the loop ends once the track is closed: a pion v3 sender's
+// RTCP read may outlive the sender's Stop, which would hold the participant's goroutines.
 func (d *downTrack) readRTCP() {
 	for {
+		_ = d.sender.SetReadDeadline(time.Now().Add(rtcpPoll))
 		pkts, _, err := d.sender.ReadRTCP()
 		if err != nil {
+			if isTimeout(err) && !d.isClosed() {
+				continue
+			}
 			return
 		}
 		for _, p := range pkts {
@@ -202,4 +217,12 @@ func (d *downTrack) readRTCP() {
 			}
 		}
 	}
+}
+
+// rtcpPoll is how long an RTCP read waits before its loop checks whether to end.
+const rtcpPoll = time.Second
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -234,12 +234,20 @@ func (pub *publication) drainRTCP(l *upLayer) {
 	for {
 		var err error
 		if l.rid != "" {
+			_ = pub.receiver.SetReadDeadlineSimulcast(time.Now().Add(rtcpPoll), l.rid)
 			_, _, err = pub.receiver.ReadSimulcastRTCP(l.rid)
 		} else {
+			_ = pub.receiver.SetReadDeadline(time.Now().Add(rtcpPoll))
 			_, _, err = pub.receiver.ReadRTCP()
 		}
-		if err != nil {
+		if err != nil && !(isTimeout(err) && !pub.isEnded()) {
 			return
 		}
 	}
+}
+
+func (pub *publication) isEnded() bool {
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	return pub.ended
 }

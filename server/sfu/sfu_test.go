@@ -122,7 +122,9 @@ func others(all []*sfutest.Client, self *sfutest.Client) []string {
 
 func TestFourParticipantsThenTwoLeaveTwoJoin(t *testing.T) {
 	h := newHarness(t, Config{})
-	opts := sfutest.Options{Audio: true, Layers: sfutest.DefaultLayers, FPS: 15}
+	// One video layer: simulcast has its own test, and on two loaded cores under -race
+	// fewer streams keep the 1 s gap bound about the SFU rather than the scheduler.
+	opts := sfutest.Options{Audio: true, Layers: plainVideo, FPS: 15}
 	var clients []*sfutest.Client
 	for i := range 4 {
 		c := h.join("room4", fmt.Sprintf("p%d", i), opts)
@@ -164,6 +166,7 @@ func TestFourParticipantsThenTwoLeaveTwoJoin(t *testing.T) {
 	for _, c := range stay {
 		for _, id := range others(stay, c) {
 			r := c.Received(id)
+			t.Logf("%s from %s: longest gap audio %v video %v", c.ID, id, r.MaxAudioGap, r.MaxVideoGap)
 			if r.MaxAudioGap > time.Second || r.MaxVideoGap > time.Second {
 				t.Errorf("%s from %s: longest gap audio %v video %v across the leaves and joins, want <= 1s", c.ID, id, r.MaxAudioGap, r.MaxVideoGap)
 			}

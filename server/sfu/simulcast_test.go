@@ -146,3 +146,28 @@ func TestNACKOutsideTheCacheIsIgnored(t *testing.T) {
 	}
 	checkContinuous(t, "sub", sub.Received("pub").Video)
 }
+
+func TestViewSizeAndPublisherCap(t *testing.T) {
+	h := newHarness(t, Config{MaxPublisherBitrate: 1_500_000})
+	pub := h.join("view", "pub", sfutest.Options{Layers: sfutest.DefaultLayers})
+	small := h.join("view", "small", sfutest.Options{})
+	big := h.join("view", "big", sfutest.Options{})
+	small.SetEstimate(10_000_000)
+	big.SetEstimate(10_000_000)
+	// A tile of 320x180 needs no more than the lowest layer, whatever the bandwidth.
+	if err := small.Send(protocol.GroupMessage{Type: protocol.GroupView, Participant: "pub", Width: 320, Height: 180}); err != nil {
+		t.Fatal(err)
+	}
+	if err := big.Send(protocol.GroupMessage{Type: protocol.GroupView, Participant: "pub", Width: 600, Height: 338}); err != nil {
+		t.Fatal(err)
+	}
+	h.publish(pub)
+	testsync.Eventually(t, 20*time.Second, "small tile on layer 0, 600-pixel tile on layer 1", func() bool {
+		return lastLayers(small, "pub", 60, 0) && lastLayers(big, "pub", 60, 1)
+	})
+	checkContinuous(t, "small", small.Received("pub").Video)
+	checkContinuous(t, "big", big.Received("pub").Video)
+	testsync.Eventually(t, 10*time.Second, "the publisher capped by REMB", func() bool {
+		return pub.PublisherREMB() == 1_500_000
+	})
+}

@@ -67,15 +67,18 @@ type Client struct {
 	rtcpWG sync.WaitGroup // the publisher's RTCP readers, gone before the close
 	wmu    sync.Mutex     // one writer on the socket
 
-	mu       sync.Mutex
-	msgs     []protocol.GroupMessage
-	notify   chan struct{} // closed and replaced on every message
-	up, down *webrtc.PeerConnection
-	recv     map[string]*Received // by publisher id
-	level    uint8
-	estimate uint64
-	sent     map[string]int // video packets sent per rid
-	closed   bool
+	mu        sync.Mutex
+	msgs      []protocol.GroupMessage
+	notify    chan struct{} // closed and replaced on every message
+	up, down  *webrtc.PeerConnection
+	recv      map[string]*Received // by publisher id
+	level     uint8
+	estimate  uint64
+	sent      map[string]int // video packets sent per rid
+	closed    bool
+	closeCode int
+	stopping  bool // Close has begun: no RTCP reader starts
+	remb      uint64
 }
 
 // Dial opens the group socket at url (ws://…) and sends join; it returns once welcome
@@ -195,6 +198,10 @@ func (c *Client) readLoop() {
 		if err != nil {
 			c.mu.Lock()
 			c.closed = true
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				c.closeCode = ce.Code
+			}
 			c.mu.Unlock()
 			return
 		}
@@ -230,6 +237,13 @@ func (c *Client) Messages() []protocol.GroupMessage {
 	return append([]protocol.GroupMessage(nil), c.msgs...)
 }
 
+// CloseCode is the code of the close frame the server sent (0: none yet).
+func (c *Client) CloseCode() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeCode
+}
+
 // SocketClosed reports whether the server closed the socket.
 func (c *Client) SocketClosed() bool {
 	c.mu.Lock()
@@ -239,7 +253,22 @@ func (c *Client) SocketClosed() bool {
 
 // WaitFor returns the first frame received (since the start) that match accepts.
 func (c *Client) WaitFor(ctx context.Context, match func(protocol.GroupMessage) bool) (protocol.GroupMessage, error) {
-	seen := 0
+	return c.waitFrom(ctx, 0, match)
+}
+
+// Mark is the number of frames received so far, for WaitFrom.
+func (c *Client) Mark() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.msgs)
+}
+
+// WaitFrom is WaitFor among the frames received after mark.
+func (c *Client) WaitFrom(ctx context.Context, mark int, match func(protocol.GroupMessage) bool) (protocol.GroupMessage, error) {
+	return c.waitFrom(ctx, mark, match)
+}
+
+func (c *Client) waitFrom(ctx context.Context, seen int, match func(protocol.GroupMessage) bool) (protocol.GroupMessage, error) {
 	for {
 		c.mu.Lock()
 		msgs, ch, closed := c.msgs[seen:], c.notify, c.closed
@@ -357,6 +386,9 @@ func (c *Client) SentVideo(rid string) int {
 func (c *Client) Close() {
 	_ = c.Send(protocol.GroupMessage{Type: protocol.GroupBye})
 	c.cancel()
+	c.mu.Lock()
+	c.stopping = true
+	c.mu.Unlock()
 	c.rtcpWG.Wait()
 	c.wmu.Lock()
 	_ = c.ws.Close()

@@ -95,10 +95,11 @@ func (c *Client) Publish(ctx context.Context) error {
 		return err
 	}
 	<-gathered
+	mark := c.Mark()
 	if err := c.Send(protocol.GroupMessage{Type: protocol.GroupOffer, PC: protocol.PCUp, SDP: pc.LocalDescription().SDP}); err != nil {
 		return err
 	}
-	m, err := c.WaitFor(ctx, func(m protocol.GroupMessage) bool {
+	m, err := c.WaitFrom(ctx, mark, func(m protocol.GroupMessage) bool {
 		return (m.Type == protocol.GroupAnswer && m.PC == protocol.PCUp) || m.Type == protocol.GroupError
 	})
 	if err != nil {
@@ -130,15 +131,8 @@ func extID(params webrtc.RTPParameters, uri string) uint8 {
 
 func (c *Client) startAudio(t *webrtc.TrackLocalStaticRTP, tr *webrtc.RTPTransceiver) {
 	levelID := extID(tr.Sender().GetParameters().RTPParameters, "urn:ietf:params:rtp-hdrext:ssrc-audio-level")
-	c.wg.Add(2)
-	go func() {
-		defer c.wg.Done()
-		for {
-			if _, _, err := tr.Sender().ReadRTCP(); err != nil {
-				return
-			}
-		}
-	}()
+	// The audio sender's RTCP is not read: a pion v3 sender's read may outlive its Stop.
+	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
 		tick := time.NewTicker(20 * time.Millisecond)
@@ -189,40 +183,13 @@ func (c *Client) startVideo(tracks []*webrtc.TrackLocalStaticRTP, tr *webrtc.RTP
 	}
 	// pion v3's RTPSender.Stop (PeerConnection.Close) rewrites the encodings that
 	// ReadSimulcastRTCP walks without a lock: the readers poll with a deadline and are
-	// gone before Close closes the connection.
-	for _, l := range layers {
-		l := l
-		c.rtcpWG.Add(1)
-		go func() {
-			defer c.rtcpWG.Done()
-			for c.ctx.Err() == nil {
-				var pkts []rtcp.Packet
-				var err error
-				if l.RID != "" {
-					_ = tr.Sender().SetReadDeadlineSimulcast(time.Now().Add(100*time.Millisecond), l.RID)
-					pkts, _, err = tr.Sender().ReadSimulcastRTCP(l.RID)
-				} else {
-					_ = tr.Sender().SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-					pkts, _, err = tr.Sender().ReadRTCP()
-				}
-				if err != nil {
-					var ne net.Error
-					if errors.As(err, &ne) && ne.Timeout() {
-						continue
-					}
-					return
-				}
-				for _, p := range pkts {
-					switch p.(type) {
-					case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-						l.mu.Lock()
-						l.keyWant = true
-						l.mu.Unlock()
-					}
-				}
-			}
-		}()
-	}
+	// gone before Close closes the connection. They start once the connection is up: until
+	// SRTP runs, a sender's read and even its SetReadDeadline block until Stop.
+	c.whenConnected(func() {
+		for _, l := range layers {
+			c.startRTCPReader(tr, l)
+		}
+	})
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -384,5 +351,67 @@ func (c *Client) ResetGaps() {
 	}
 }
 
-// ErrNoVideo is returned by checks on a participant whose video never arrived.
-var ErrNoVideo = errors.New("no video received")
+// PublisherREMB is the last bitrate ceiling (REMB) the server sent the client's video.
+func (c *Client) PublisherREMB() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.remb
+}
+
+// whenConnected runs f once the up connection is connected, unless Close came first.
+func (c *Client) whenConnected(f func()) {
+	var once sync.Once
+	run := func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !c.stopping {
+			once.Do(f)
+		}
+	}
+	c.up.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			run()
+		}
+	})
+	if c.up.ConnectionState() == webrtc.PeerConnectionStateConnected {
+		run()
+	}
+}
+
+// startRTCPReader watches one layer's RTCP for key frame requests until Close.
+func (c *Client) startRTCPReader(tr *webrtc.RTPTransceiver, l *videoLayer) {
+	c.rtcpWG.Add(1)
+	go func() {
+		defer c.rtcpWG.Done()
+		for c.ctx.Err() == nil {
+			var pkts []rtcp.Packet
+			var err error
+			if l.RID != "" {
+				_ = tr.Sender().SetReadDeadlineSimulcast(time.Now().Add(100*time.Millisecond), l.RID)
+				pkts, _, err = tr.Sender().ReadSimulcastRTCP(l.RID)
+			} else {
+				_ = tr.Sender().SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+				pkts, _, err = tr.Sender().ReadRTCP()
+			}
+			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					continue
+				}
+				return
+			}
+			for _, p := range pkts {
+				switch p := p.(type) {
+				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+					l.mu.Lock()
+					l.keyWant = true
+					l.mu.Unlock()
+				case *rtcp.ReceiverEstimatedMaximumBitrate:
+					c.mu.Lock()
+					c.remb = uint64(p.Bitrate)
+					c.mu.Unlock()
+				}
+			}
+		}
+	}()
+}

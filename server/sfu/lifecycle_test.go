@@ -1,0 +1,105 @@
+package sfu
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/onertc/onertc/internal/testkit/sfutest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
+	"github.com/onertc/onertc/protocol"
+)
+
+func TestEveryoneLeavesNothingLeaks(t *testing.T) {
+	h := newHarness(t, Config{})
+	base := runtime.NumGoroutine()
+	for round := range 2 {
+		var clients []*sfutest.Client
+		for i := range 3 {
+			c := h.join("leak", fmt.Sprintf("r%dp%d", round, i), sfutest.Options{Audio: true, Layers: sfutest.DefaultLayers})
+			h.publish(c)
+			clients = append(clients, c)
+		}
+		for _, c := range clients {
+			ids := others(clients, c)
+			testsync.Eventually(t, 20*time.Second, c.ID+" receiving", func() bool { return receivingFrom(c, ids, nil) })
+		}
+		for _, c := range clients {
+			c.Close()
+		}
+		testsync.Eventually(t, 10*time.Second, "the room gone", func() bool {
+			st := h.sfu.Stats()
+			return st.Rooms == 0 && st.Participants == 0
+		})
+		// What is left is the harness's (HTTP server, UDP mux): the SFU's goroutines and
+		// pion's for both sides of every participant are gone.
+		var n int
+		testsync.Eventually(t, 20*time.Second, "goroutines back to the start", func() bool {
+			n = runtime.NumGoroutine()
+			return n <= base
+		})
+	}
+}
+
+func TestCloseEndsEveryRoom(t *testing.T) {
+	h := newHarness(t, Config{})
+	var clients []*sfutest.Client
+	for i := range 4 {
+		c := h.join(fmt.Sprintf("room%d", i%2), fmt.Sprintf("p%d", i), sfutest.Options{Audio: true, Layers: plainVideo})
+		h.publish(c)
+		clients = append(clients, c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.sfu.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	for _, c := range clients {
+		if _, err := c.WaitFor(ctx, func(m protocol.GroupMessage) bool {
+			return m.Type == protocol.GroupBye && m.Code == protocol.GroupErrClosing
+		}); err != nil {
+			t.Fatalf("%s got no bye: %v", c.ID, err)
+		}
+		testsync.Eventually(t, 5*time.Second, c.ID+"'s socket closed", c.SocketClosed)
+	}
+	if st := h.sfu.Stats(); st.Rooms != 0 || st.Participants != 0 {
+		t.Fatalf("after close: %+v", st)
+	}
+	_, err := sfutest.Dial(ctx, h.url("room0", "late"), sfutest.Options{})
+	if err == nil {
+		t.Fatal("a join after Close succeeded")
+	}
+}
+
+func TestActiveSpeaker(t *testing.T) {
+	h := newHarness(t, Config{Tick: 50 * time.Millisecond})
+	var clients []*sfutest.Client
+	for _, id := range []string{"s0", "s1", "s2"} {
+		c := h.join("talk", id, sfutest.Options{Audio: true})
+		h.publish(c)
+		clients = append(clients, c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, speaker := range []*sfutest.Client{clients[1], clients[2]} {
+		for _, c := range clients {
+			c.SetAudioLevel(127)
+		}
+		speaker.SetAudioLevel(20)
+		for _, c := range clients {
+			if _, err := c.WaitFor(ctx, func(m protocol.GroupMessage) bool {
+				return m.Type == protocol.GroupSpeaker && m.Participant == speaker.ID
+			}); err != nil {
+				t.Fatalf("%s never heard that %s speaks: %v", c.ID, speaker.ID, err)
+			}
+		}
+	}
+	// Nobody but the speakers was ever announced.
+	for _, m := range clients[0].Messages() {
+		if m.Type == protocol.GroupSpeaker && m.Participant == clients[0].ID {
+			t.Fatalf("silent %s announced as speaker", clients[0].ID)
+		}
+	}
+}
