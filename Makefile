@@ -135,6 +135,7 @@ bench: deps build
 	COLLIDER_BIN="$(COLLIDER_BIN)" scripts/bench-relay
 	scripts/bench-shared
 	bench/turn/run.sh
+	scripts/bench-turn
 	bench/oneport/run.sh
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkCalls -v -timeout 20m ./e2e
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkBrowser -v -timeout 20m ./e2e/browser
