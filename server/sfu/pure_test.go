@@ -276,3 +276,23 @@ func TestSpeakerDetector(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseVP8: any payload a publisher sends parses without panicking, and writing picture
+// ids into what parsed keeps its length and its frame boundaries.
+func FuzzParseVP8(f *testing.F) {
+	f.Add(vp8Payload(true, true, 0x1234, 7, 640, 360))
+	f.Add(vp8Payload(false, false, 5, 9, 0, 0))
+	f.Add([]byte{0x90, 0x80, 0x05, 0x01})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		info, ok := parseVP8(p)
+		if !ok {
+			return
+		}
+		q := append([]byte(nil), p...)
+		setVP8IDs(q, info, 0x1357, 9)
+		again, ok := parseVP8(q)
+		if !ok || len(q) != len(p) || again.start != info.start || again.keyframe != info.keyframe || again.width != info.width {
+			t.Fatalf("rewriting ids changed %+v into %+v", info, again)
+		}
+	})
+}
