@@ -61,15 +61,15 @@ type Options struct {
 	Password, Invite string
 	// RecoverAfter is passed to the call (client.Config.RecoverAfter).
 	RecoverAfter time.Duration
-	// SilenceTimeout is how long the selected ICE path may go without a packet before the
-	// call counts it dead and starts over on a fresh peer (default
+	// SilenceTimeout is how long the bot may receive nothing before the call counts its
+	// path dead and starts over on a fresh peer (default
 	// client.DefaultSilenceTimeout). A call whose TURN server died loses media for about
 	// this long plus the new peer's set-up; too short, and a loaded machine restarts
 	// healthy calls.
 	SilenceTimeout time.Duration
-	// ICEFailAfter is when pion reports the silent path "failed" (default
-	// DefaultICEFailAfter); the call has acted at SilenceTimeout already unless that is
-	// longer than a third of this.
+	// ICEFailAfter is how long the selected ICE path may stay silent before pion reports it
+	// failed (default DefaultICEFailAfter), and the call starts over: the fallback for a call
+	// without media (MediaData), which the silence watch does not see.
 	ICEFailAfter time.Duration
 	Logger       *slog.Logger
 }
@@ -175,12 +175,12 @@ func New(opts Options) (*Bot, error) {
 			return nil, err
 		}
 	}
-	// pion reports "disconnected" after SilenceTimeout without a packet (newAPI): the path
-	// is dead, and the call starts over on a fresh peer at once (pion does not move to
-	// another candidate pair by itself).
+	// The call's silence watch notices a dead path in SilenceTimeout and starts over on a
+	// fresh peer at once (pion does not move to another candidate pair by itself);
+	// pion's ICE timeouts (ICEFailAfter) decide when "failed" comes: no grace on top.
 	call, err := client.New(client.Config{Room: opts.Room, Transport: tr, NewPeer: b.newPeer,
 		RelayOnly: opts.RelayOnly, Logger: b.log, OnEvent: b.onEvent, RecoverAfter: opts.RecoverAfter,
-		DisconnectedGrace: time.Millisecond, SilenceTimeout: opts.SilenceTimeout})
+		DisconnectedGrace: -1, SilenceTimeout: opts.SilenceTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadOptions, err)
 	}
@@ -212,14 +212,13 @@ func (b *Bot) newAPI() (*webrtc.API, error) {
 	ir.Add(counterFactory{c: &b.cnt})
 	se := webrtc.SettingEngine{LoggerFactory: client.PionLoggerFactory(b.log)}
 	se.SetIncludeLoopbackCandidate(b.opts.IncludeLoopback)
-	// pion's "disconnected" is its receive watch: it comes when nothing arrived on the
-	// selected pair for its timeout (media, data, or the answers to keepalives), checked at
-	// each keepalive tick. So it is the bot's silence watch: "disconnected" after
-	// SilenceTimeout without a packet, which the call handles as a failure at once (see
-	// New), instead of pion's default 5 s, then "failed" at ICEFailAfter. Keepalives go out
-	// often enough that an idle path never looks silent.
-	disc := min(b.opts.SilenceTimeout, b.opts.ICEFailAfter/3)
-	se.SetICETimeouts(disc, b.opts.ICEFailAfter-disc, disc/5)
+	// The call's silence watch notices a dead path (client.PionPeer is a PathProbe); pion's
+	// own timeouts are the fallback for a path that carries no media (--media data): notice
+	// it in seconds, not pion's default half minute: "disconnected" after a third of
+	// ICEFailAfter without a packet, "failed" after all of it, and keepalives often enough
+	// that an idle path never looks silent.
+	disc := b.opts.ICEFailAfter / 3
+	se.SetICETimeouts(disc, b.opts.ICEFailAfter-disc, min(time.Second, disc/3))
 	// The answerer's DTLS ClientHello often reaches the offerer before the answer has (the
 	// relay is slower than loopback ICE) and is dropped; pion's 1 s retransmission then
 	// dominates set-up time. Browsers start at 50 ms and back off.

@@ -41,7 +41,7 @@ func parseFlags(args []string, help io.Writer) (config, error) {
 	fs.DurationVar(&c.opts.Timeout, "timeout", 30*time.Second, "fail when not connected within this time")
 	fs.DurationVar(&c.opts.StatsEvery, "stats", 2*time.Second, "period of stats lines (negative: none)")
 	fs.DurationVar(&c.opts.SilenceTimeout, "silence-timeout", client.DefaultSilenceTimeout, "start over on a fresh peer when the media path is silent this long (a TURN server died)")
-	fs.DurationVar(&c.opts.ICEFailAfter, "ice-fail-after", DefaultICEFailAfter, "when pion reports a silent path failed (the call acts at --silence-timeout unless that is longer than a third of this)")
+	fs.DurationVar(&c.opts.ICEFailAfter, "ice-fail-after", DefaultICEFailAfter, "start over when the path is silent this long and pion reports it failed (calls without media, which --silence-timeout does not watch)")
 	fs.IntVar(&c.count, "count", 1, "number of bots, two per room")
 	fs.BoolVar(&c.opts.IncludeLoopback, "loopback", false, "also offer loopback host candidates (calls on one machine)")
 	fs.BoolVar(&c.verbose, "verbose", false, "debug logs on stderr")

@@ -267,3 +267,14 @@ func (p *PionPeer) RTT() (time.Duration, bool) {
 	}
 	return time.Duration(s.CurrentRoundTripTime * float64(time.Second)), true
 }
+
+// ReceivedBytes implements PathProbe: the bytes the ICE transport passed up (DTLS, SRTP and
+// SCTP; pion answers ICE's own checks below it).
+func (p *PionPeer) ReceivedBytes(context.Context) (uint64, error) {
+	for _, s := range p.pc.GetStats() {
+		if t, ok := s.(webrtc.TransportStats); ok && t.Type == webrtc.StatsTypeTransport {
+			return t.BytesReceived, nil
+		}
+	}
+	return 0, errors.New("received bytes: no transport statistics")
+}

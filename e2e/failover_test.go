@@ -103,10 +103,15 @@ func TestBotCallFailoverGaps(t *testing.T) {
 	bots := []*runningBot{a, b}
 	waitConnected(t, 1, 30*time.Second, a, b)
 	watch := fleettest.WatchGaps(ctx, videoCounter(a), videoCounter(b))
-	testsync.Eventually(t, 30*time.Second, "video both ways", func() bool { return watch.FlowingSince(time.Now().Add(-100 * time.Millisecond)) })
 
+	t.Logf("candidates sent before the kills: a %d, b %d (two relay candidates, over UDP and TCP, per TURN server listed)",
+		len(a.callEvents(client.EventSent, "candidate")), len(b.callEvents(client.EventSent, "candidate")))
 	kills, aim := failoverKills(t)
 	for k := range kills {
+		// A second of video on the path first, as between two failures of a real fleet: the
+		// silence watch starts to watch a path once packets have flowed on it for a while.
+		flowing := time.Now().Add(time.Second)
+		testsync.Eventually(t, 30*time.Second, "video both ways for a second", func() bool { return watch.FlowingSince(flowing) })
 		holders := pathHolders(t, fleet, a, b)
 		target := k % fleettest.Backends
 		if aim {
