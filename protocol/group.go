@@ -49,7 +49,8 @@ const (
 )
 
 // Error codes of group error frames. A frame with one of these codes leaves the socket open
-// unless the code is GroupErrFull, GroupErrDuplicate or GroupErrClosing.
+// unless the code is GroupErrFull, GroupErrRate, GroupErrDuplicate or GroupErrClosing (the
+// last two come in a bye).
 const (
 	GroupErrMalformed     = "malformed"       // not JSON, or a field of the wrong type
 	GroupErrTooLarge      = "too-large"       // frame over MaxGroupFrameBytes: closed with 1009 (Message Too Big)
@@ -62,6 +63,7 @@ const (
 	GroupErrRate          = "rate"            // too many frames (then closed)
 	GroupErrFull          = "full"            // the room or the server is full (then closed)
 	GroupErrClosing       = "closing"         // the server is shutting down (then closed)
+	GroupErrDuplicate     = "replaced"        // a newer socket took this participant's place (then closed)
 	GroupErrInternal      = "internal"        // the server failed; the room goes on
 )
 

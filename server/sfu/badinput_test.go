@@ -232,7 +232,7 @@ func TestNotJoinedAndRate(t *testing.T) {
 func TestRoomAndServerFull(t *testing.T) {
 	h := newHarness(t, Config{MaxPerRoom: 2, MaxTotal: 3})
 	h.join("a", "a1", sfutest.Options{})
-	h.join("a", "a2", sfutest.Options{})
+	a2 := h.join("a", "a2", sfutest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := sfutest.Dial(ctx, h.url("a", "a3"), sfutest.Options{})
@@ -245,11 +245,18 @@ func TestRoomAndServerFull(t *testing.T) {
 	if !errorsAs(err, &refused) || refused.Code != protocol.GroupErrFull || !strings.Contains(refused.Message, "server") {
 		t.Fatalf("fourth on a server of 3: %v, want a %q error naming the server", err, protocol.GroupErrFull)
 	}
-	// Rejoining with a present id takes its place and counts once.
+	// Rejoining with a present id takes its place, counts once, and closes the old socket
+	// with a bye that says why.
 	h.join("a", "a2", sfutest.Options{})
 	if st := h.sfu.Stats(); st.Participants != 3 {
 		t.Fatalf("after a rejoin: %d participants, want 3", st.Participants)
 	}
+	if _, err := a2.WaitFor(ctx, func(m protocol.GroupMessage) bool {
+		return m.Type == protocol.GroupBye && m.Code == protocol.GroupErrDuplicate
+	}); err != nil {
+		t.Fatalf("the replaced socket got no bye: %v", err)
+	}
+	testsync.Eventually(t, 5*time.Second, "the replaced socket closed", a2.SocketClosed)
 }
 
 func errorsAs(err error, target any) bool { return err != nil && errors.As(err, target) }

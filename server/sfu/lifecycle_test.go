@@ -2,8 +2,11 @@ package sfu
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,6 +103,66 @@ func TestActiveSpeaker(t *testing.T) {
 	for _, m := range clients[0].Messages() {
 		if m.Type == protocol.GroupSpeaker && m.Participant == clients[0].ID {
 			t.Fatalf("silent %s announced as speaker", clients[0].ID)
+		}
+	}
+}
+
+func TestICETCP(t *testing.T) {
+	tcp, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, Config{TCPListener: tcp, IncludeLoopback: true})
+	a := h.join("tcp", "a", sfutest.Options{Audio: true, Layers: plainVideo, TCPOnly: true})
+	b := h.join("tcp", "b", sfutest.Options{Audio: true, Layers: plainVideo, TCPOnly: true})
+	h.publish(a)
+	h.publish(b)
+	testsync.Eventually(t, 30*time.Second, "media both ways over ICE-TCP", func() bool {
+		return receivingFrom(a, []string{"b"}, nil) && receivingFrom(b, []string{"a"}, nil)
+	})
+}
+
+func TestPublicIPInCandidates(t *testing.T) {
+	h := newHarness(t, Config{PublicIPs: []string{"203.0.113.7"}})
+	c := h.join("nat", "a", sfutest.Options{Audio: true})
+	mark := c.Mark()
+	// Publish fails to connect (nothing answers at 203.0.113.7) but returns with the answer.
+	h.publish(c)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m, err := c.WaitFrom(ctx, mark, func(m protocol.GroupMessage) bool { return m.Type == protocol.GroupAnswer })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(m.SDP, " 203.0.113.7 ") || strings.Contains(m.SDP, " 127.0.0.1 ") {
+		t.Fatalf("answer candidates do not name only the public IP:\n%s", m.SDP)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	tests := []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"defaults", Config{UDPConn: udp}, true},
+		{"no UDP", Config{}, false},
+		{"room of one", Config{UDPConn: udp, MaxPerRoom: 1}, false},
+		{"room over the protocol's bound", Config{UDPConn: udp, MaxPerRoom: protocol.MaxGroupSize + 1}, false},
+		{"total below a room", Config{UDPConn: udp, MaxPerRoom: 8, MaxTotal: 4}, false},
+		{"bad public IP", Config{UDPConn: udp, PublicIPs: []string{"example.com"}}, false},
+		{"pong before ping", Config{UDPConn: udp, PingInterval: time.Minute, PongTimeout: time.Second}, false},
+		{"tiny cache", Config{UDPConn: udp, PacketCache: 8}, false},
+	}
+	for _, tc := range tests {
+		err := tc.cfg.Validate()
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrConfig)) {
+			t.Errorf("%s: Validate() = %v, want ok=%v", tc.name, err, tc.ok)
 		}
 	}
 }

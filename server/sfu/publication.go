@@ -103,6 +103,12 @@ func (pub *publication) measure(now time.Time, dt time.Duration) {
 		}
 		// Smoothed over a few ticks: a key frame is several times a delta frame's size.
 		l.bitrate.Store(uint64(0.7*old + 0.3*rate))
+		// The layer chooser orders layers and matches tiles by the size key frames carry.
+		// pion consumes a simulcast layer's first packets (its first key frame with them)
+		// to identify the layer, so a layer whose size is unknown is asked for one.
+		if pub.video && l.width.Load() == 0 && l.view(now).active {
+			pub.requestKeyframe(l.idx)
+		}
 	}
 }
 

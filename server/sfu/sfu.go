@@ -274,6 +274,9 @@ func (s *SFU) join(p *participant) (*room, []*participant, error) {
 	}
 	if old != nil {
 		old.replaced.Store(true)
+		// Its socket is closed here, its media when its serve goroutine finishes; until
+		// then its publications still reach the others, so the newcomer's arrive on top.
+		old.closeWith(protocol.GroupMessage{Type: protocol.GroupBye, Code: protocol.GroupErrDuplicate, Message: "replaced by a new connection of the same participant"})
 	} else {
 		s.total++
 	}

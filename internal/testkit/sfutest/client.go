@@ -52,6 +52,9 @@ type Options struct {
 	// AudioLevel is the level written in every audio packet (RFC 6464, 0 loudest, 127
 	// silence; default 127). SetAudioLevel changes it.
 	AudioLevel *uint8
+	// TCPOnly restricts ICE to TCP (active candidates), as behind a firewall that drops
+	// UDP.
+	TCPOnly bool
 }
 
 // Client is one participant.
@@ -94,7 +97,7 @@ func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		return nil, fmt.Errorf("dial %s: status %d", url, resp.StatusCode)
 	}
-	api, err := newAPI()
+	api, err := newAPI(opts.TCPOnly)
 	if err != nil {
 		return nil, errors.Join(err, ws.Close())
 	}
@@ -132,7 +135,7 @@ type RefusedError struct{ Code, Message string }
 
 func (e *RefusedError) Error() string { return "join refused: " + e.Code + ": " + e.Message }
 
-func newAPI() (*webrtc.API, error) {
+func newAPI(tcpOnly bool) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
@@ -162,7 +165,11 @@ func newAPI() (*webrtc.API, error) {
 	}
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if tcpOnly {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+	} else {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	}
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	// A retransmission repeats a sequence number: the NACK tests must see it.
