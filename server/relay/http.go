@@ -54,7 +54,7 @@ func (r *Relay) ServeWS(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	status, refusal := 0, ""
 	switch {
-	case r.closed:
+	case r.closed.Load():
 		status, refusal = http.StatusServiceUnavailable, ErrClosed.Error()
 	case r.cfg.MaxSockets > 0 && r.admitted >= r.cfg.MaxSockets:
 		status, refusal = http.StatusServiceUnavailable, "Too many open sockets on this server"

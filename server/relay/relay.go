@@ -100,7 +100,9 @@ type Relay struct {
 	// the client sees 101 before the socket enters sockets, and a cap read from len(sockets)
 	// would let the next handshake through.
 	admitted int
-	closed   bool
+	// closed is set under mu (so no socket is admitted after Close took the list) and
+	// read without it by Send and Expect.
+	closed atomic.Bool
 	// clients maps "room client" to the socket here registered for that client, and
 	// rooms counts those sockets by room: this instance's sockets, the only membership
 	// the relay keeps (the rest is the State's).
@@ -220,11 +222,7 @@ func (r *Relay) Stats() Stats {
 }
 
 // isClosed reports whether Close has begun: nothing new is taken then.
-func (r *Relay) isClosed() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.closed
-}
+func (r *Relay) isClosed() bool { return r.closed.Load() }
 
 // Send hands msg to the relay as if the client had sent it on its socket. The room server
 // calls it for /message when the room holds two; POST /collider calls it too. A client not
@@ -270,7 +268,7 @@ func (r *Relay) Delete(ctx context.Context, roomID, clientID string) {
 // messages stay undelivered: the process is ending.
 func (r *Relay) Close() {
 	r.mu.Lock()
-	r.closed = true
+	r.closed.Store(true)
 	socks := make([]*socket, 0, len(r.sockets))
 	for s := range r.sockets {
 		socks = append(socks, s)

@@ -76,9 +76,9 @@ func TestDrain(t *testing.T) {
 		c := newMemoryFleet(1)
 		c.join(t, 0, "r", "A")
 		m := c.insts[0]
+		start := time.Now() // before the context's deadline is set from the clock
 		ctx, cancel := context.WithTimeout(context.Background(), 3*notice)
 		defer cancel()
-		start := time.Now()
 		if m.Drain(ctx, notice) {
 			t.Fatal("memory Drain says the calls went on elsewhere")
 		}
