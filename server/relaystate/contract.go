@@ -18,9 +18,9 @@ var (
 	ErrRemoved = errors.New("client removed")
 )
 
-// Answer reports whether err is an answer of the state (the client is unknown, a queue or
+// answer reports whether err is an answer of the state (the client is unknown, a queue or
 // mailbox is full, a socket no longer owns its client) rather than trouble reaching it.
-func Answer(err error) bool {
+func answer(err error) bool {
 	for _, a := range []error{ErrUnknownClient, ErrQueueFull, ErrMailboxFull, ErrNotOwner, ErrRemoved} {
 		if errors.Is(err, a) {
 			return true
@@ -38,7 +38,7 @@ func Answer(err error) bool {
 //
 // Each implementation bounds and retries its own operations: a caller passes the context of
 // the work it does (a request's, or one without a deadline) and never asks which kind of
-// state it holds. An error that is not an Answer is trouble reaching the state that lasted
+// state it holds. An error that is not an answer is trouble reaching the state that lasted
 // longer than the implementation holds on (Hold).
 type State interface {
 	// Instance names this instance; Owner names one of its sockets, and InstanceOf(owner)

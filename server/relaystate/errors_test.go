@@ -189,7 +189,7 @@ func TestRedisStateCountsFailedUpkeep(t *testing.T) {
 			name: "dead instance's TURN entry refused",
 			setup: func(t *testing.T, f *aclFleet) {
 				for _, s := range f.rinsts {
-					if _, err := s.Heartbeat(ctx); err != nil {
+					if _, err := s.heartbeat(ctx); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -199,13 +199,13 @@ func TestRedisStateCountsFailedUpkeep(t *testing.T) {
 				f.join(t, 1, "r", "A")
 				mustRegister(t, f.rinsts[1], "r", "A", 1)
 				f.clock.add(6 * time.Second)
-				if _, err := f.rinsts[0].Heartbeat(ctx); err != nil {
+				if _, err := f.rinsts[0].heartbeat(ctx); err != nil {
 					t.Fatal(err)
 				}
 			},
 			restrict: "rturn",
 			act: func(t *testing.T, f *aclFleet) {
-				if _, err := f.rinsts[0].ReapInstances(ctx, 5*time.Second); err == nil {
+				if _, err := f.rinsts[0].reapInstances(ctx, 5*time.Second); err == nil {
 					t.Fatal("ReapInstances hid the failure to forget the dead instance")
 				}
 				if _, err := f.admin.ZScore(ctx, f.prefix+"instances", "i1").Result(); err != nil {
@@ -214,7 +214,7 @@ func TestRedisStateCountsFailedUpkeep(t *testing.T) {
 			},
 			want: map[errcount.Op]int64{errcount.RelayIndex: 0},
 			recover: func(t *testing.T, f *aclFleet) {
-				dead, err := f.rinsts[0].ReapInstances(ctx, 5*time.Second)
+				dead, err := f.rinsts[0].reapInstances(ctx, 5*time.Second)
 				if err != nil || strings.Join(dead, ",") != "i1" {
 					t.Fatalf("second pass = %v, %v; want i1", dead, err)
 				}

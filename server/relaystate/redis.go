@@ -54,8 +54,8 @@ type Tuning struct {
 	Logger *slog.Logger
 }
 
-// DefaultTuning is what NewRedis starts with.
-func DefaultTuning() Tuning {
+// defaultTuning is what NewRedis starts with.
+func defaultTuning() Tuning {
 	return Tuning{Hold: 15 * time.Second, Attempt: 3 * time.Second, InstanceTimeout: 5 * time.Second,
 		Logger: slog.New(slog.DiscardHandler)}
 }
@@ -65,7 +65,7 @@ func DefaultTuning() Tuning {
 // is the room table on the same keys, whose counters removals keep.
 func NewRedis(rdb redis.UniversalClient, rooms *room.Redis, prefix, instance string, grace time.Duration) *Redis {
 	return &Redis{rdb: rdb, rooms: rooms, prefix: prefix, instance: instance, grace: grace, now: time.Now,
-		tuning: DefaultTuning()}
+		tuning: defaultTuning()}
 }
 
 // Tune replaces the tuning's non-zero fields. Call it before use.
@@ -114,8 +114,8 @@ func (s *Redis) ownedKey(inst string) string {
 	return s.prefix + "owned:" + inst
 }
 
-// WakeChannel is the pub/sub channel that wakes instance up.
-func (s *Redis) WakeChannel(instance string) string { return s.prefix + "wake:" + instance }
+// wakeChannel is the pub/sub channel that wakes instance up.
+func (s *Redis) wakeChannel(instance string) string { return s.prefix + "wake:" + instance }
 
 func member(roomID, clientID string) string { return roomID + " " + clientID }
 
@@ -353,7 +353,7 @@ func (s *Redis) Register(ctx context.Context, roomID, clientID, owner string) (R
 		return Registered{}, fmt.Errorf("register %q in room %q: %w", clientID, roomID, err)
 	}
 	if res[1] != "" && InstanceOf(res[1]) != s.instance {
-		err := s.rdb.Publish(ctx, s.WakeChannel(InstanceOf(res[1])), "t "+roomID+" "+clientID+" "+res[1]).Err()
+		err := s.rdb.Publish(ctx, s.wakeChannel(InstanceOf(res[1])), "t "+roomID+" "+clientID+" "+res[1]).Err()
 		s.errs.Add(errcount.RelayNotice, err, "notice", "takeover", "room", roomID, "client", clientID)
 	}
 	base, _ := strconv.ParseInt(res[2], 10, 64)
@@ -380,12 +380,12 @@ func (s *Redis) Send(ctx context.Context, roomID, clientID, msg string, orphan b
 	return sent, err
 }
 
-// hold tries op until it succeeds or gets an Answer, for up to Tuning.Hold, each try
+// hold tries op until it succeeds or gets an answer, for up to Tuning.Hold, each try
 // bounded by Tuning.Attempt; every try that fails for want of Redis is counted.
 func (s *Redis) hold(ctx context.Context, step string, op func(context.Context) error) error {
-	return redisconn.Hold(ctx, s.tuning.Hold, s.tuning.Attempt, Answer, func(ctx context.Context) error {
+	return redisconn.Hold(ctx, s.tuning.Hold, s.tuning.Attempt, answer, func(ctx context.Context) error {
 		err := op(ctx)
-		if err != nil && !Answer(err) {
+		if err != nil && !answer(err) {
 			s.errs.Add(errcount.RelayRetry, err, "step", step)
 		}
 		return err
@@ -400,7 +400,7 @@ func (s *Redis) sendOnce(ctx context.Context, roomID, clientID, msg string, orph
 		flag = "1"
 	}
 	res, err := s.run(ctx, sendScript, roomID, clientID, msg, protocol.MaxQueuedPerSender,
-		protocol.MaxQueuedBytesPerSender, protocol.MaxMailbox, s.WakeChannel(""), roomID, flag, s.instance, token).StringSlice()
+		protocol.MaxQueuedBytesPerSender, protocol.MaxMailbox, s.wakeChannel(""), roomID, flag, s.instance, token).StringSlice()
 	if err != nil {
 		return Sent{}, fmt.Errorf("send from %q in room %q: %w", clientID, roomID, err)
 	}
@@ -538,7 +538,7 @@ func (s *Redis) removed(ctx context.Context, roomID, clientID string, res []stri
 		err := s.rdb.SRem(ctx, s.ownedKey(InstanceOf(res[1])), member(roomID, clientID)).Err()
 		s.errs.Add(errcount.RelayIndex, err, "index", "owned", "room", roomID, "client", clientID)
 		if inst := InstanceOf(res[1]); inst != s.instance {
-			err := s.rdb.Publish(ctx, s.WakeChannel(inst), "d "+roomID+" "+clientID+" "+res[1]).Err()
+			err := s.rdb.Publish(ctx, s.wakeChannel(inst), "d "+roomID+" "+clientID+" "+res[1]).Err()
 			s.errs.Add(errcount.RelayNotice, err, "notice", "removal", "room", roomID, "client", clientID)
 		}
 	}
@@ -586,10 +586,10 @@ func (s *Redis) Reap(ctx context.Context, limit int) ([]Removed, error) {
 	return out, nil
 }
 
-// Heartbeat tells the other instances this one is alive. It reports whether the instance
+// heartbeat tells the other instances this one is alive. It reports whether the instance
 // was missing from the live ones: it starts, or the others judged it dead while it was
 // paused and took its clients offline (Reclaim takes them back).
-func (s *Redis) Heartbeat(ctx context.Context) (missing bool, err error) {
+func (s *Redis) heartbeat(ctx context.Context) (missing bool, err error) {
 	added, err := s.rdb.ZAdd(ctx, s.instancesKey(), redis.Z{Score: float64(s.ms(s.now())), Member: s.instance}).Result()
 	if err != nil {
 		return false, fmt.Errorf("heartbeat: %w", err)
@@ -616,8 +616,8 @@ func (s *Redis) Reclaim(ctx context.Context, roomID, clientID, socket string) er
 	return s.claimed(ctx, "reclaim", roomID, clientID, res)
 }
 
-// Alive counts the instances whose last heartbeat is younger than within.
-func (s *Redis) Alive(ctx context.Context, within time.Duration) (int, error) {
+// countAlive counts the instances whose last heartbeat is younger than within.
+func (s *Redis) countAlive(ctx context.Context, within time.Duration) (int, error) {
 	n, err := s.rdb.ZCount(ctx, s.instancesKey(), strconv.FormatInt(s.ms(s.now().Add(-within)), 10), "+inf").Result()
 	if err != nil {
 		return 0, fmt.Errorf("count instances: %w", err)
@@ -625,10 +625,10 @@ func (s *Redis) Alive(ctx context.Context, within time.Duration) (int, error) {
 	return int(n), nil
 }
 
-// ReapInstances takes the clients whose socket was on an instance silent for longer than
+// reapInstances takes the clients whose socket was on an instance silent for longer than
 // deadAfter offline, starting their grace period, and forgets that instance. It returns
 // the instances found dead.
-func (s *Redis) ReapInstances(ctx context.Context, deadAfter time.Duration) ([]string, error) {
+func (s *Redis) reapInstances(ctx context.Context, deadAfter time.Duration) ([]string, error) {
 	dead, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
 		Key: s.instancesKey(), Start: "-inf", Stop: strconv.FormatInt(s.ms(s.now().Add(-deadAfter)), 10), ByScore: true, Count: 16,
 	}).Result()

@@ -33,7 +33,7 @@ func (s *Redis) Run(ctx context.Context, events Events) {
 	defer tick.Stop()
 	for {
 		if s.judgeOthers() {
-			dead, err := s.ReapInstances(ctx, s.tuning.InstanceTimeout)
+			dead, err := s.reapInstances(ctx, s.tuning.InstanceTimeout)
 			if ctx.Err() == nil {
 				s.errs.Add(errcount.RelayReap, err, "pass", "instances")
 			}
@@ -45,7 +45,7 @@ func (s *Redis) Run(ctx context.Context, events Events) {
 		case <-ctx.Done():
 			wg.Wait()
 			lctx, cancel := s.bound(context.WithoutCancel(ctx))
-			s.errs.Add(errcount.RelayLeave, s.Leave(lctx))
+			s.errs.Add(errcount.RelayLeave, s.leave(lctx))
 			cancel()
 			return
 		case <-tick.C:
@@ -92,7 +92,7 @@ func (s *Redis) beat(ctx context.Context, events Events) {
 	var last time.Time // of the last heartbeat that reached Redis
 	for {
 		hctx, cancel := context.WithTimeout(ctx, heartbeatTimeout)
-		missing, err := s.Heartbeat(hctx)
+		missing, err := s.heartbeat(hctx)
 		cancel()
 		now := time.Now()
 		if err == nil {
@@ -120,7 +120,7 @@ func (s *Redis) beat(ctx context.Context, events Events) {
 				events.Reclaim()
 			}
 			last = now
-			n, err := s.Alive(ctx, s.tuning.InstanceTimeout)
+			n, err := s.countAlive(ctx, s.tuning.InstanceTimeout)
 			if err == nil {
 				s.alive.Store(int64(n))
 			} else if ctx.Err() == nil {
@@ -140,7 +140,7 @@ func (s *Redis) beat(ctx context.Context, events Events) {
 // probe of the channel that does not come back (seen after failovers: a subscription that
 // looks alive but delivers nothing), asks for every local queue to be read again.
 func (s *Redis) listen(ctx context.Context, events Events) {
-	sub := s.rdb.Subscribe(ctx, s.WakeChannel(s.instance))
+	sub := s.rdb.Subscribe(ctx, s.wakeChannel(s.instance))
 	defer sub.Close()
 	ch := sub.ChannelWithSubscriptions()
 	probe := time.NewTicker(2 * time.Second)
@@ -156,7 +156,7 @@ func (s *Redis) listen(ctx context.Context, events Events) {
 				lastProbe = time.Now()
 			}
 			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			err := s.rdb.Publish(pctx, s.WakeChannel(s.instance), "p").Err()
+			err := s.rdb.Publish(pctx, s.wakeChannel(s.instance), "p").Err()
 			cancel()
 			if ctx.Err() == nil {
 				s.errs.Add(errcount.RelayNotice, err, "notice", "probe")
@@ -185,7 +185,7 @@ func (s *Redis) listen(ctx context.Context, events Events) {
 	}
 }
 
-// Leave removes this instance from the live ones (a clean shutdown).
-func (s *Redis) Leave(ctx context.Context) error {
+// leave removes this instance from the live ones (a clean shutdown).
+func (s *Redis) leave(ctx context.Context) error {
 	return s.rdb.ZRem(ctx, s.instancesKey(), s.instance).Err()
 }

@@ -333,7 +333,7 @@ func redisContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 	t.Run("a dead instance's clients are reaped by the others", func(t *testing.T) {
 		c := newFleet(t, 2)
 		for _, s := range c.rinsts {
-			if _, err := s.Heartbeat(ctx); err != nil {
+			if _, err := s.heartbeat(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -344,16 +344,16 @@ func redisContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 				t.Fatal(err)
 			}
 		}
-		if n, _ := c.rinsts[1].Alive(ctx, 5*time.Second); n != 2 {
+		if n, _ := c.rinsts[1].countAlive(ctx, 5*time.Second); n != 2 {
 			t.Fatalf("alive = %d, want 2", n)
 		}
 		// Instance 0 stops heartbeating (SIGKILL); instance 1 goes on.
 		c.clock.add(6 * time.Second)
-		c.rinsts[1].Heartbeat(ctx)
-		if n, _ := c.rinsts[1].Alive(ctx, 5*time.Second); n != 1 {
+		c.rinsts[1].heartbeat(ctx)
+		if n, _ := c.rinsts[1].countAlive(ctx, 5*time.Second); n != 1 {
 			t.Fatalf("alive = %d, want 1", n)
 		}
-		dead, err := c.rinsts[1].ReapInstances(ctx, 5*time.Second)
+		dead, err := c.rinsts[1].reapInstances(ctx, 5*time.Second)
 		if err != nil || strings.Join(dead, ",") != "i0" {
 			t.Fatalf("dead = %v, %v", dead, err)
 		}
@@ -369,7 +369,7 @@ func redisContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 
 	t.Run("wake-ups go to the instance holding the recipient's socket", func(t *testing.T) {
 		c := newFleet(t, 2)
-		sub := c.rdb.Subscribe(ctx, c.rinsts[0].WakeChannel("i0"))
+		sub := c.rdb.Subscribe(ctx, c.rinsts[0].wakeChannel("i0"))
 		defer sub.Close()
 		if _, err := sub.Receive(ctx); err != nil {
 			t.Fatal(err)
@@ -424,7 +424,7 @@ func redisContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 			}, ErrNotOwner},
 			{"A's grace period ended", func(t *testing.T, c *fleet, lost string) {
 				c.clock.add(grace + time.Second)
-				c.rinsts[1].Heartbeat(ctx)
+				c.rinsts[1].heartbeat(ctx)
 				if gone, err := c.rinsts[1].Reap(ctx, 10); err != nil || len(gone) != 1 {
 					t.Fatalf("reaped %v, %v; want A", gone, err)
 				}
@@ -434,7 +434,7 @@ func redisContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 			t.Run(tt.name, func(t *testing.T) {
 				c := newFleet(t, 2)
 				for i, s := range c.rinsts {
-					if missing, err := s.Heartbeat(ctx); err != nil || !missing {
+					if missing, err := s.heartbeat(ctx); err != nil || !missing {
 						t.Fatalf("first heartbeat of %d = %v, %v; want missing", i, missing, err)
 					}
 				}
@@ -450,10 +450,10 @@ func redisContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 				mustSend(t, c.rinsts[1], "r", "B", "m0")
 				// Instance 0 pauses; instance 1 judges it dead and takes A offline.
 				c.clock.add(6 * time.Second)
-				if missing, err := c.rinsts[1].Heartbeat(ctx); err != nil || missing {
+				if missing, err := c.rinsts[1].heartbeat(ctx); err != nil || missing {
 					t.Fatalf("heartbeat of 1 = %v, %v", missing, err)
 				}
-				if dead, err := c.rinsts[1].ReapInstances(ctx, 5*time.Second); err != nil || strings.Join(dead, ",") != "i0" {
+				if dead, err := c.rinsts[1].reapInstances(ctx, 5*time.Second); err != nil || strings.Join(dead, ",") != "i0" {
 					t.Fatalf("dead = %v, %v", dead, err)
 				}
 				sent, err := c.rinsts[1].Send(ctx, "r", "B", "m1", false)
@@ -462,7 +462,7 @@ func redisContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 				}
 				tt.meanwhile(t, c, ownA)
 				// Instance 0 runs again: its heartbeat finds it missing.
-				if missing, err := c.rinsts[0].Heartbeat(ctx); err != nil || !missing {
+				if missing, err := c.rinsts[0].heartbeat(ctx); err != nil || !missing {
 					t.Fatalf("heartbeat of the paused instance = %v, %v; want missing", missing, err)
 				}
 				err = c.rinsts[0].Reclaim(ctx, "r", "A", ownA)
@@ -494,7 +494,7 @@ func redisContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 		t.Run("by its next confirm", func(t *testing.T) {
 			c := newFleet(t, 2)
 			for _, s := range c.rinsts {
-				s.Heartbeat(ctx)
+				s.heartbeat(ctx)
 			}
 			c.join(t, 0, "r", "A")
 			c.join(t, 1, "r", "B")
@@ -507,8 +507,8 @@ func redisContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 				t.Fatalf("fetch = %v, %v", msgs, err)
 			}
 			c.clock.add(6 * time.Second)
-			c.rinsts[1].Heartbeat(ctx)
-			if _, err := c.rinsts[1].ReapInstances(ctx, 5*time.Second); err != nil {
+			c.rinsts[1].heartbeat(ctx)
+			if _, err := c.rinsts[1].reapInstances(ctx, 5*time.Second); err != nil {
 				t.Fatal(err)
 			}
 			if err := c.rinsts[0].Confirm(ctx, "r", "A", ownA, 1); err != nil {
@@ -526,7 +526,7 @@ func redisContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 			return []string{fmt.Sprintf("turn:10.0.0.%d:3478?transport=udp", i), fmt.Sprintf("turn:10.0.0.%d:3478?transport=tcp", i)}
 		}
 		for i, s := range c.rinsts {
-			if _, err := s.Heartbeat(ctx); err != nil {
+			if _, err := s.heartbeat(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.AdvertiseTURN(ctx, uris(i)); err != nil {
@@ -552,12 +552,12 @@ func redisContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 		}
 		// Instance 2 dies (no more heartbeats): it leaves the others' lists before it is reaped.
 		c.clock.add(6 * time.Second)
-		c.rinsts[0].Heartbeat(ctx)
-		c.rinsts[1].Heartbeat(ctx)
+		c.rinsts[0].heartbeat(ctx)
+		c.rinsts[1].heartbeat(ctx)
 		if got, want := peerSet(0), []string{strings.Join(uris(1), " ")}; !slices.Equal(got, want) {
 			t.Fatalf("after instance 2 died, instance 0 sees %q, want %q", got, want)
 		}
-		if _, err := c.rinsts[0].ReapInstances(ctx, 5*time.Second); err != nil {
+		if _, err := c.rinsts[0].reapInstances(ctx, 5*time.Second); err != nil {
 			t.Fatal(err)
 		}
 		if n, _ := c.rdb.HLen(ctx, c.rinsts[0].turnKey()).Result(); n != 2 {
