@@ -96,8 +96,11 @@ type GroupMessage struct {
 	Height       int                `json:"height,omitempty"`
 	Muted        *bool              `json:"muted,omitempty"`
 	CameraOff    *bool              `json:"cameraOff,omitempty"`
-	Code         string             `json:"code,omitempty"`
-	Message      string             `json:"message,omitempty"`
+	// Screen, in an up offer, is the mid of the media section that carries a screen
+	// share: the SFU forwards that track with an id starting "screen-" instead of "video-".
+	Screen  string `json:"screen,omitempty"`
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // GroupFrameError is why ParseGroupMessage refused a frame; Code is the error frame's code.
@@ -130,6 +133,9 @@ func ParseGroupMessage(data []byte) (GroupMessage, error) {
 		}
 		if strings.TrimSpace(m.SDP) == "" {
 			return m, &GroupFrameError{Code: GroupErrBadField, Reason: "offer without sdp"}
+		}
+		if len(m.Screen) > MaxIDLen {
+			return m, &GroupFrameError{Code: GroupErrBadField, Reason: "screen mid too long"}
 		}
 	case GroupAnswer:
 		if m.PC != PCDown {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,7 @@ type participant struct {
 	again       bool // something changed while negotiating
 	estimate    uint64
 	views       map[string]view
+	screenMid   string // the up section the participant names as its screen share
 }
 
 type view struct{ w, h int }
@@ -219,14 +221,26 @@ func (p *participant) handle(m protocol.GroupMessage) bool {
 	}
 	switch m.Type {
 	case protocol.GroupOffer:
+		p.mu.Lock()
+		p.screenMid = m.Screen
+		p.mu.Unlock()
 		p.handleOffer(m.SDP)
 	case protocol.GroupAnswer:
 		p.handleAnswer(m.SDP)
 	case protocol.GroupCandidate:
 		p.handleCandidate(m.PC, m.Candidate)
 	case protocol.GroupView:
+		members := p.sfu.members(p.room)
 		p.mu.Lock()
-		if len(p.views) < protocol.MaxGroupSize || p.views[m.Participant] != (view{}) {
+		if _, known := p.views[m.Participant]; !known && len(p.views) >= protocol.MaxGroupSize {
+			// Forget the tiles of those who left; the map stays bounded by the room.
+			for id := range p.views {
+				if !slices.ContainsFunc(members, func(q *participant) bool { return q.id == id }) {
+					delete(p.views, id)
+				}
+			}
+		}
+		if len(p.views) < protocol.MaxGroupSize {
 			p.views[m.Participant] = view{m.Width, m.Height}
 		}
 		p.mu.Unlock()

@@ -191,3 +191,20 @@ func TestFourParticipantsThenTwoLeaveTwoJoin(t *testing.T) {
 		t.Fatalf("%s's last participant list %+v, want 4 entries", now[0].ID, last)
 	}
 }
+
+func TestScreenShareIsForwardedAsScreen(t *testing.T) {
+	h := newHarness(t, Config{})
+	pub := h.join("screen", "pub", sfutest.Options{Audio: true, Layers: plainVideo, Screen: true})
+	sub := h.join("screen", "sub", sfutest.Options{})
+	h.publish(pub)
+	testsync.Eventually(t, 20*time.Second, "camera and screen apart", func() bool {
+		cam, scr := sub.Received("pub"), sub.Received(sfutest.ScreenKey("pub"))
+		return cam.VideoPackets > 20 && cam.AudioPackets > 20 && scr.VideoPackets > 20 && scr.AudioPackets == 0
+	})
+	for _, p := range sub.Received(sfutest.ScreenKey("pub")).Video {
+		if p.Keyframe && p.Width != 1920 {
+			t.Fatalf("the screen track carries a %d-pixel-wide key frame, not the screen's", p.Width)
+		}
+	}
+	checkContinuous(t, "screen", sub.Received(sfutest.ScreenKey("pub")).Video)
+}

@@ -302,6 +302,10 @@ func (p *participant) addTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRe
 		p.fail(protocol.GroupErrCodec, "video must be VP8")
 		return
 	}
+	kind := track.Kind().String()
+	if video && p.isScreen(receiver) {
+		kind = "screen"
+	}
 	p.mu.Lock()
 	if p.gone {
 		p.mu.Unlock()
@@ -322,7 +326,7 @@ func (p *participant) addTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRe
 		}
 		pub = &publication{
 			owner:    p,
-			id:       fmt.Sprintf("%s-%d", track.Kind(), p.sfu.pubSeq.Add(1)),
+			id:       fmt.Sprintf("%s-%d", kind, p.sfu.pubSeq.Add(1)),
 			video:    video,
 			codec:    track.Codec().RTPCodecCapability,
 			receiver: receiver,
@@ -369,6 +373,24 @@ func (p *participant) addTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRe
 			q.negotiate()
 		}
 	}
+}
+
+// isScreen reports whether receiver belongs to the section the participant named as its
+// screen share.
+func (p *participant) isScreen(receiver *webrtc.RTPReceiver) bool {
+	p.mu.Lock()
+	mid := p.screenMid
+	p.mu.Unlock()
+	up := p.up.Load()
+	if mid == "" || up == nil {
+		return false
+	}
+	for _, t := range up.GetTransceivers() {
+		if t.Receiver() == receiver {
+			return t.Mid() == mid
+		}
+	}
+	return false
 }
 
 // endPublication withdraws a publication whose streams all ended.

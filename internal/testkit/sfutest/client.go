@@ -52,6 +52,8 @@ type Options struct {
 	// AudioLevel is the level written in every audio packet (RFC 6464, 0 loudest, 127
 	// silence; default 127). SetAudioLevel changes it.
 	AudioLevel *uint8
+	// Screen adds a second video track, announced as a screen share.
+	Screen bool
 	// TCPOnly restricts ICE to TCP (active candidates), as behind a firewall that drops
 	// UDP.
 	TCPOnly bool
@@ -82,6 +84,8 @@ type Client struct {
 	closeCode int
 	stopping  bool // Close has begun: no RTCP reader starts
 	remb      uint64
+	// onConnected waits for the up connection (whenConnected).
+	onConnected []func()
 }
 
 // Dial opens the group socket at url (ws://…) and sends join; it returns once welcome

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,6 +87,16 @@ func (c *Client) Publish(ctx context.Context) error {
 			return fmt.Errorf("simulcast layer %s: %w", l.RID, err)
 		}
 	}
+	var screen *webrtc.TrackLocalStaticRTP
+	var screenTr *webrtc.RTPTransceiver
+	if c.opts.Screen {
+		if screen, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "screen", c.ID); err != nil {
+			return err
+		}
+		if screenTr, err = pc.AddTransceiverFromTrack(screen, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+			return err
+		}
+	}
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
 		return err
@@ -96,7 +107,11 @@ func (c *Client) Publish(ctx context.Context) error {
 	}
 	<-gathered
 	mark := c.Mark()
-	if err := c.Send(protocol.GroupMessage{Type: protocol.GroupOffer, PC: protocol.PCUp, SDP: pc.LocalDescription().SDP}); err != nil {
+	msg := protocol.GroupMessage{Type: protocol.GroupOffer, PC: protocol.PCUp, SDP: pc.LocalDescription().SDP}
+	if screenTr != nil {
+		msg.Screen = screenTr.Mid()
+	}
+	if err := c.Send(msg); err != nil {
 		return err
 	}
 	m, err := c.WaitFrom(ctx, mark, func(m protocol.GroupMessage) bool {
@@ -115,7 +130,10 @@ func (c *Client) Publish(ctx context.Context) error {
 		c.startAudio(audio, audioTr)
 	}
 	if len(video) > 0 {
-		c.startVideo(video, videoTr)
+		c.startVideo(video, videoTr, c.opts.Layers)
+	}
+	if screen != nil {
+		c.startVideo([]*webrtc.TrackLocalStaticRTP{screen}, screenTr, []Layer{{Width: 1920, Height: 1080, FrameBytes: 900}})
 	}
 	return nil
 }
@@ -172,14 +190,14 @@ type videoLayer struct {
 	keyWant bool
 }
 
-func (c *Client) startVideo(tracks []*webrtc.TrackLocalStaticRTP, tr *webrtc.RTPTransceiver) {
+func (c *Client) startVideo(tracks []*webrtc.TrackLocalStaticRTP, tr *webrtc.RTPTransceiver, specs []Layer) {
 	params := tr.Sender().GetParameters()
 	midID := extID(params.RTPParameters, sdp.SDESMidURI)
 	ridID := extID(params.RTPParameters, sdp.SDESRTPStreamIDURI)
 	mid := tr.Mid()
 	layers := make([]*videoLayer, len(tracks))
 	for i, t := range tracks {
-		layers[i] = &videoLayer{Layer: c.opts.Layers[i], idx: i, track: t, seq: uint16(i * 10000), pid: uint16(i * 1000), keyWant: true}
+		layers[i] = &videoLayer{Layer: specs[i], idx: i, track: t, seq: uint16(i * 10000), pid: uint16(i * 1000), keyWant: true}
 	}
 	// pion v3's RTPSender.Stop (PeerConnection.Close) rewrites the encodings that
 	// ReadSimulcastRTCP walks without a lock: the readers poll with a deadline and are
@@ -264,8 +282,14 @@ func (c *Client) sendFrame(l *videoLayer, key bool, ts uint32, midID, ridID uint
 	return sent
 }
 
+// ScreenKey is the key under which Received files a participant's screen share.
+func ScreenKey(id string) string { return id + "/screen" }
+
 func (c *Client) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	from := track.StreamID()
+	if strings.HasPrefix(track.ID(), "screen-") {
+		from = ScreenKey(from)
+	}
 	video := track.Kind() == webrtc.RTPCodecTypeVideo
 	c.mu.Lock()
 	r := c.recv[from]
@@ -360,19 +384,28 @@ func (c *Client) PublisherREMB() uint64 {
 
 // whenConnected runs f once the up connection is connected, unless Close came first.
 func (c *Client) whenConnected(f func()) {
-	var once sync.Once
+	c.mu.Lock()
+	c.onConnected = append(c.onConnected, f)
+	first := len(c.onConnected) == 1
+	c.mu.Unlock()
 	run := func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if !c.stopping {
-			once.Do(f)
+		if c.stopping {
+			return
 		}
+		for _, f := range c.onConnected {
+			f()
+		}
+		c.onConnected = nil
 	}
-	c.up.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateConnected {
-			run()
-		}
-	})
+	if first {
+		c.up.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+			if s == webrtc.PeerConnectionStateConnected {
+				run()
+			}
+		})
+	}
 	if c.up.ConnectionState() == webrtc.PeerConnectionStateConnected {
 		run()
 	}
