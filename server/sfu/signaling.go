@@ -37,7 +37,8 @@ func (p *participant) newDownPC() (*webrtc.PeerConnection, error) {
 // subscribe adds pub to what p receives, without negotiating. It reports whether a track
 // was added.
 func (p *participant) subscribe(pub *publication) bool {
-	if pub.owner == p {
+	// Never one's own media, not even that of the socket this one replaced.
+	if pub.owner.id == p.id {
 		return false
 	}
 	d, err := newDownTrack(pub, p)
