@@ -96,6 +96,9 @@ type GroupMessage struct {
 	Height       int                `json:"height,omitempty"`
 	Muted        *bool              `json:"muted,omitempty"`
 	CameraOff    *bool              `json:"cameraOff,omitempty"`
+	// Resume, in a join, asks to take over the place (and the PeerConnections) of this
+	// participant's previous socket; in the welcome, it says that this happened.
+	Resume bool `json:"resume,omitempty"`
 	// Screen, in an up offer, is the mid of the media section that carries a screen
 	// share: the SFU forwards that track with an id starting "screen-" instead of "video-".
 	Screen  string `json:"screen,omitempty"`

@@ -48,6 +48,11 @@ type Config struct {
 	// Tick is how often layers, speakers and bitrates are re-evaluated (default 250 ms).
 	Tick time.Duration
 
+	// Grace is how long a participant whose socket died (not one that said bye or that the
+	// server closed) keeps its place and its media, waiting for a join with resume on a
+	// new socket (default 10 s, as the relay; negative: none).
+	Grace time.Duration
+
 	// PingInterval is how often an idle socket is pinged; PongTimeout how long a silent
 	// socket lives (defaults 20 s and 45 s). WriteTimeout bounds one write (default 10 s).
 	PingInterval time.Duration
@@ -97,6 +102,7 @@ func (c Config) withDefaults() Config {
 	}
 	dur(&c.KeyframeInterval, 500*time.Millisecond)
 	dur(&c.Tick, 250*time.Millisecond)
+	dur(&c.Grace, 10*time.Second)
 	dur(&c.PingInterval, 20*time.Second)
 	dur(&c.PongTimeout, 45*time.Second)
 	dur(&c.WriteTimeout, 10*time.Second)

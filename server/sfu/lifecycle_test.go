@@ -166,3 +166,64 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestSocketLossResumeKeepsTheMedia(t *testing.T) {
+	h := newHarness(t, Config{Grace: 5 * time.Second})
+	a := h.join("resume", "a", sfutest.Options{Audio: true, Layers: plainVideo})
+	b := h.join("resume", "b", sfutest.Options{Audio: true, Layers: plainVideo})
+	h.publish(a)
+	h.publish(b)
+	testsync.Eventually(t, 20*time.Second, "media both ways", func() bool {
+		return receivingFrom(a, []string{"b"}, nil) && receivingFrom(b, []string{"a"}, nil)
+	})
+	a.ResetGaps()
+	b.ResetGaps()
+	a.DropSocket()
+	// While a has no socket its media still flows both ways and it is still listed.
+	before := snapshot(b, []string{"a"})
+	testsync.Eventually(t, 10*time.Second, "b receiving a without a's socket", func() bool { return receivingFrom(b, []string{"a"}, before) })
+	if st := h.sfu.Stats(); st.Participants != 2 {
+		t.Fatalf("%d participants while a's socket is down, want 2", st.Participants)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	welcome, err := a.Resume(ctx, h.url("resume", "a"))
+	if err != nil || welcome.Type != protocol.GroupWelcome || !welcome.Resume || len(welcome.Participants) != 2 {
+		t.Fatalf("resume: %+v %v, want a welcome with resume and 2 participants", welcome, err)
+	}
+	// The resumed socket carries the down renegotiation of a newcomer.
+	c := h.join("resume", "c", sfutest.Options{Audio: true, Layers: plainVideo})
+	h.publish(c)
+	testsync.Eventually(t, 20*time.Second, "a receiving c through the resumed socket", func() bool {
+		return receivingFrom(a, []string{"b", "c"}, nil)
+	})
+	for _, x := range []struct {
+		c  *sfutest.Client
+		id string
+	}{{a, "b"}, {b, "a"}} {
+		if r := x.c.Received(x.id); r.MaxAudioGap > time.Second || r.MaxVideoGap > time.Second {
+			t.Errorf("%s from %s: gap audio %v video %v across the socket loss, want <= 1s", x.c.ID, x.id, r.MaxAudioGap, r.MaxVideoGap)
+		}
+	}
+}
+
+func TestSocketLossWithoutResumeLeavesAfterGrace(t *testing.T) {
+	h := newHarness(t, Config{Grace: time.Second})
+	a := h.join("grace", "a", sfutest.Options{Audio: true})
+	b := h.join("grace", "b", sfutest.Options{})
+	h.publish(a)
+	testsync.Eventually(t, 20*time.Second, "b receiving a", func() bool { return b.Received("a").AudioPackets > 10 })
+	lost := time.Now()
+	a.DropSocket()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := b.WaitFor(ctx, func(m protocol.GroupMessage) bool {
+		return m.Type == protocol.GroupParticipants && len(m.Participants) == 1
+	}); err != nil {
+		t.Fatalf("a never left: %v", err)
+	}
+	if waited := time.Since(lost); waited < time.Second {
+		t.Fatalf("a left %v after its socket died, before the 1 s grace", waited)
+	}
+	testsync.Eventually(t, 5*time.Second, "the room down to b", func() bool { return h.sfu.Stats().Participants == 1 })
+}

@@ -18,23 +18,21 @@ import (
 	"github.com/onertc/onertc/protocol"
 )
 
-// participant is one socket of a group room and the two PeerConnections it drives.
+// participant is one member of a group room: its socket (which a reconnecting client may
+// replace, see attach) and the two PeerConnections it drives.
 type participant struct {
 	sfu    *SFU
 	roomID string
 	id     string
 	name   string
 	log    *slog.Logger
-	ws     *websocket.Conn
 	room   *room // set at join, under SFU.mu
 
-	queue      chan outFrame
-	quit       chan struct{} // closed to stop the writer
-	quitOnce   sync.Once
-	writerDone chan struct{}
-	replaced   atomic.Bool // another socket of the same id took this one's place
-	up         atomic.Pointer[webrtc.PeerConnection]
-	wg         sync.WaitGroup // media goroutines; Add only under mu while !gone
+	sock     atomic.Pointer[sock] // the socket serving it now
+	resumed  chan struct{}        // signalled when a new socket attaches
+	replaced atomic.Bool          // another socket of the same id took this one's place
+	up       atomic.Pointer[webrtc.PeerConnection]
+	wg       sync.WaitGroup // media goroutines; Add only under mu while !gone
 
 	// mu guards what follows. It is never held while taking a downTrack's mu or another
 	// participant's mu.
@@ -56,33 +54,74 @@ type participant struct {
 
 type view struct{ w, h int }
 
-type outFrame struct {
-	data       []byte
-	closeAfter bool
-}
-
-func newParticipant(s *SFU, ws *websocket.Conn, roomID, id, name, remote string) *participant {
+func newParticipant(s *SFU, roomID, id, name, remote string) *participant {
 	return &participant{
-		sfu: s, ws: ws, roomID: roomID, id: id, name: name,
-		log:        s.log.With("room", roomID, "client", id, "remote", remote),
-		queue:      make(chan outFrame, s.cfg.SendQueue),
-		quit:       make(chan struct{}),
-		writerDone: make(chan struct{}),
-		downs:      make(map[*publication]*downTrack),
-		views:      make(map[string]view),
+		sfu: s, roomID: roomID, id: id, name: name,
+		log:     s.log.With("room", roomID, "client", id, "remote", remote),
+		resumed: make(chan struct{}, 1),
+		downs:   make(map[*publication]*downTrack),
+		views:   make(map[string]view),
 	}
 }
 
-// serve runs the participant until its socket ends, then removes it from the room.
-func (p *participant) serve() {
-	go p.writeLoop()
-	p.readLoop()
-	p.finish()
-	p.kill()
-	<-p.writerDone
+// serve runs socket so until it ends. The socket starts as p's; a join that resumes hands
+// it to the participant it resumes. Then the participant the socket served last either
+// waits out the grace period for a new socket (when the connection died) or leaves.
+func (p *participant) serve(so *sock) {
+	p.sock.Store(so)
+	go so.writeLoop(p.sfu.cfg)
+	cur := p
+	for {
+		next := cur.readLoop(so)
+		if next == nil {
+			break
+		}
+		cur = next
+	}
+	so.kill()
+	<-so.done
+	cur.ended(so)
 }
 
-func (p *participant) kill() { p.quitOnce.Do(func() { close(p.quit) }) }
+// ended decides what the end of socket so means for p.
+func (p *participant) ended(so *sock) {
+	if p.sock.Load() != so {
+		return // a newer socket serves p
+	}
+	p.mu.Lock()
+	linger := p.joined && !p.gone && !p.replaced.Load() && !so.byServer.Load() && !so.bye.Load() && p.sfu.cfg.Grace > 0
+	p.mu.Unlock()
+	if linger {
+		p.log.Info("group socket lost, waiting for the participant to resume", "grace", p.sfu.cfg.Grace)
+		t := time.NewTimer(p.sfu.cfg.Grace)
+		defer t.Stop()
+		select {
+		case <-p.resumed:
+		case <-t.C:
+		case <-p.sfu.closing:
+		}
+	}
+	p.finish(so)
+}
+
+// attach makes so serve p, closing the socket that served it. It reports false when p
+// already left.
+func (p *participant) attach(so *sock) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gone {
+		return false
+	}
+	if old := p.sock.Swap(so); old != nil {
+		old.byServer.Store(true)
+		old.kill()
+	}
+	select {
+	case p.resumed <- struct{}{}:
+	default:
+	}
+	return true
+}
 
 func (p *participant) encode(m protocol.GroupMessage) []byte {
 	b, err := json.Marshal(m)
@@ -93,28 +132,31 @@ func (p *participant) encode(m protocol.GroupMessage) []byte {
 	return b
 }
 
-// send queues m for the writer. A socket that lets its queue fill is too slow to follow
-// the room and is closed.
+// send queues m for the current socket's writer (none while the participant waits for a
+// new socket: what it misses then, the resume welcome and offer repeat). A socket that lets
+// its queue fill is too slow to follow the room and is closed.
 func (p *participant) send(m protocol.GroupMessage) {
+	so := p.sock.Load()
 	b := p.encode(m)
-	if b == nil {
+	if so == nil || b == nil {
 		return
 	}
-	select {
-	case p.queue <- outFrame{data: b}:
-	default:
-		p.log.Info("group socket too slow, closing", "queued", len(p.queue))
-		p.kill()
+	if !so.enqueue(outFrame{data: b}) {
+		p.log.Info("group socket too slow, closing", "queued", len(so.queue))
+		so.byServer.Store(true)
+		so.kill()
 	}
 }
 
-// closeWith sends m, then closes the socket.
+// closeWith sends m, then closes the socket; the participant leaves without grace.
 func (p *participant) closeWith(m protocol.GroupMessage) {
-	b := p.encode(m)
-	select {
-	case p.queue <- outFrame{data: b, closeAfter: true}:
-	default:
-		p.kill()
+	so := p.sock.Load()
+	if so == nil {
+		return
+	}
+	so.byServer.Store(true)
+	if !so.enqueue(outFrame{data: p.encode(m), closeAfter: true}) {
+		so.kill()
 	}
 }
 
@@ -128,61 +170,28 @@ func (p *participant) failAndClose(code, text string) {
 	p.closeWith(protocol.GroupMessage{Type: protocol.GroupError, Code: code, Message: text})
 }
 
-// writeLoop is the socket's only writer.
-func (p *participant) writeLoop() {
-	defer close(p.writerDone)
-	defer p.ws.Close()
-	ping := time.NewTicker(p.sfu.cfg.PingInterval)
-	defer ping.Stop()
-	write := func(kind int, data []byte) error {
-		if err := p.ws.SetWriteDeadline(time.Now().Add(p.sfu.cfg.WriteTimeout)); err != nil {
-			return err
-		}
-		return p.ws.WriteMessage(kind, data)
-	}
-	for {
-		select {
-		case f := <-p.queue:
-			if f.data != nil {
-				if err := write(websocket.TextMessage, f.data); err != nil {
-					p.log.Debug("group socket write failed", "err", err)
-					return
-				}
-			}
-			if f.closeAfter {
-				_ = write(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
-				return
-			}
-		case <-ping.C:
-			if err := write(websocket.PingMessage, nil); err != nil {
-				return
-			}
-		case <-p.quit:
-			_ = write(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
-			return
-		}
-	}
-}
-
-func (p *participant) readLoop() {
+// readLoop handles socket so's frames for p until the socket ends (nil), or until a join
+// resumed another participant, which it returns: the socket serves that one from then on.
+func (p *participant) readLoop(so *sock) *participant {
 	cfg := p.sfu.cfg
-	p.ws.SetReadLimit(protocol.MaxGroupFrameBytes)
-	deadline := func() { _ = p.ws.SetReadDeadline(time.Now().Add(cfg.PongTimeout)) }
+	ws := so.ws
+	ws.SetReadLimit(protocol.MaxGroupFrameBytes)
+	deadline := func() { _ = ws.SetReadDeadline(time.Now().Add(cfg.PongTimeout)) }
 	deadline()
-	p.ws.SetPongHandler(func(string) error { deadline(); return nil })
+	ws.SetPongHandler(func(string) error { deadline(); return nil })
 	limiter := rate.NewLimiter(rate.Limit(cfg.MessagesPerSecond), cfg.MessageBurst)
 	for {
-		_, data, err := p.ws.ReadMessage()
+		_, data, err := ws.ReadMessage()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
 				p.failAndClose(protocol.GroupErrTooLarge, fmt.Sprintf("frame over %d bytes", protocol.MaxGroupFrameBytes))
 			}
-			return
+			return nil
 		}
 		deadline()
 		if !limiter.Allow() {
 			p.failAndClose(protocol.GroupErrRate, "too many frames")
-			return
+			return nil
 		}
 		m, err := protocol.ParseGroupMessage(data)
 		if err != nil {
@@ -194,30 +203,39 @@ func (p *participant) readLoop() {
 			}
 			continue
 		}
-		if !p.handle(m) {
-			return
+		if m.Type == protocol.GroupBye {
+			so.bye.Store(true)
+			return nil
 		}
+		if m.Type == protocol.GroupJoin && !p.hasJoined() {
+			next, ok := p.join(so, m.Resume)
+			if !ok {
+				return nil
+			}
+			if next != p {
+				return next
+			}
+			continue
+		}
+		p.handle(m)
 	}
 }
 
-// handle acts on one frame and reports whether to keep reading.
-func (p *participant) handle(m protocol.GroupMessage) bool {
+func (p *participant) hasJoined() bool {
 	p.mu.Lock()
-	joined := p.joined
-	p.mu.Unlock()
-	if m.Type == protocol.GroupBye {
-		return false
-	}
+	defer p.mu.Unlock()
+	return p.joined
+}
+
+// handle acts on one frame after join.
+func (p *participant) handle(m protocol.GroupMessage) {
 	if m.Type == protocol.GroupJoin {
-		if joined {
-			p.fail(protocol.GroupErrBadField, "already joined")
-			return true
-		}
-		return p.join()
+		p.fail(protocol.GroupErrBadField, "already joined")
+		return
 	}
-	if !joined {
+	if !p.hasJoined() {
 		p.fail(protocol.GroupErrNotJoined, "send join first")
-		return true
+		return
 	}
 	switch m.Type {
 	case protocol.GroupOffer:
@@ -255,21 +273,33 @@ func (p *participant) handle(m protocol.GroupMessage) bool {
 		p.mu.Unlock()
 		p.room.announceParticipants()
 	}
-	return true
 }
 
-func (p *participant) join() bool {
-	rm, others, err := p.sfu.join(p)
+// join takes p's place in its room, or, when resume is asked and the room holds a
+// participant of the same id, hands socket so to that one. It returns the participant the
+// socket serves from now on, and false when the socket is to close.
+func (p *participant) join(so *sock, resume bool) (*participant, bool) {
+	rm, others, old, err := p.sfu.join(p, resume)
+	if err == nil && old != nil {
+		if old.attach(so) {
+			old.log.Info("participant resumed on a new socket")
+			old.send(protocol.GroupMessage{Type: protocol.GroupWelcome, ID: old.id, Participants: old.room.list(), Resume: true})
+			old.resendOffer()
+			return old, true
+		}
+		// It left meanwhile: an ordinary join.
+		rm, others, _, err = p.sfu.join(p, false)
+	}
 	switch {
 	case errors.Is(err, ErrRoomFull), errors.Is(err, ErrServerFull):
 		p.failAndClose(protocol.GroupErrFull, err.Error())
-		return false
+		return nil, false
 	case errors.Is(err, ErrClosed):
 		p.failAndClose(protocol.GroupErrClosing, "the server is shutting down")
-		return false
+		return nil, false
 	case err != nil:
 		p.failAndClose(protocol.GroupErrInternal, "join failed")
-		return false
+		return nil, false
 	}
 	down, err := p.newDownPC()
 	p.mu.Lock()
@@ -279,7 +309,7 @@ func (p *participant) join() bool {
 	if err != nil {
 		p.log.Error("down connection not created", "err", err)
 		p.failAndClose(protocol.GroupErrInternal, "connection setup failed")
-		return false
+		return nil, false
 	}
 	p.log.Info("joined group room")
 	p.send(protocol.GroupMessage{Type: protocol.GroupWelcome, ID: p.id, Participants: rm.list()})
@@ -293,7 +323,7 @@ func (p *participant) join() bool {
 	if added {
 		p.negotiate()
 	}
-	return true
+	return p, true
 }
 
 func (p *participant) describe() protocol.GroupParticipant {
@@ -322,9 +352,14 @@ func (p *participant) setEstimate(bps uint64) {
 	p.mu.Unlock()
 }
 
-// finish takes the participant out of its room and ends its media.
-func (p *participant) finish() {
+// finish takes the participant out of its room and ends its media, unless a socket other
+// than so serves it by now.
+func (p *participant) finish(so *sock) {
 	p.mu.Lock()
+	if p.sock.Load() != so {
+		p.mu.Unlock()
+		return
+	}
 	joined := p.joined
 	p.gone = true
 	downs := p.downs

@@ -37,8 +37,10 @@ type SFU struct {
 	closed bool
 	wg     sync.WaitGroup // ServeParticipant calls and room loops
 
-	ctx    context.Context // cancelled by Close
-	cancel context.CancelFunc
+	ctx       context.Context // cancelled by Close
+	cancel    context.CancelFunc
+	closing   chan struct{} // closed when Close begins: no participant waits for a resume
+	closeOnce sync.Once
 
 	counters counters
 	pubSeq   atomic.Uint64 // names publications uniquely
@@ -86,7 +88,7 @@ func New(cfg Config) (*SFU, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	s := &SFU{cfg: cfg, log: cfg.Logger.With("component", "sfu"), rooms: make(map[string]*room)}
+	s := &SFU{cfg: cfg, log: cfg.Logger.With("component", "sfu"), rooms: make(map[string]*room), closing: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: cfg.UDPConn})
 	if cfg.TCPListener != nil {
@@ -241,29 +243,33 @@ func (s *SFU) ServeParticipant(w http.ResponseWriter, r *http.Request, roomID, i
 		s.log.Info("group socket upgrade failed", "room", roomID, "client", id, "err", err)
 		return
 	}
-	p := newParticipant(s, ws, roomID, id, name, r.RemoteAddr)
-	p.serve()
+	p := newParticipant(s, roomID, id, name, r.RemoteAddr)
+	p.serve(newSock(ws, s.cfg.SendQueue, p.log))
 }
 
 // join adds p to its room, replacing a participant of the same id. It returns the room and
-// the participants p must subscribe to.
-func (s *SFU) join(p *participant) (*room, []*participant, error) {
+// the participants p must subscribe to; or, when resume is asked and the room holds a
+// participant of that id, that participant (and changes nothing).
+func (s *SFU) join(p *participant, resume bool) (*room, []*participant, *participant, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, nil, ErrClosed
+		return nil, nil, nil, ErrClosed
 	}
 	rm := s.rooms[p.roomID]
 	var old *participant
 	if rm != nil {
 		old = rm.participants[p.id]
 	}
+	if old != nil && resume {
+		return rm, nil, old, nil
+	}
 	if old == nil {
 		if rm != nil && len(rm.participants) >= s.cfg.MaxPerRoom {
-			return nil, nil, ErrRoomFull
+			return nil, nil, nil, ErrRoomFull
 		}
 		if s.total >= s.cfg.MaxTotal {
-			return nil, nil, ErrServerFull
+			return nil, nil, nil, ErrServerFull
 		}
 	}
 	if rm == nil {
@@ -292,7 +298,7 @@ func (s *SFU) join(p *participant) (*room, []*participant, error) {
 		rm.dropOrder(old)
 	}
 	p.room = rm
-	return rm, others, nil
+	return rm, others, nil, nil
 }
 
 // leave removes p from its room unless another socket of the same id took its place; the
@@ -325,6 +331,7 @@ func (s *SFU) members(rm *room) []*participant {
 // closed. It waits for every goroutine of the SFU until ctx ends, and closes the sockets
 // New was given.
 func (s *SFU) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() { close(s.closing) })
 	s.mu.Lock()
 	s.closed = true
 	var all []*participant

@@ -125,6 +125,20 @@ func (p *participant) negotiate() {
 	p.send(protocol.GroupMessage{Type: protocol.GroupOffer, PC: protocol.PCDown, SDP: pc.LocalDescription().SDP})
 }
 
+// resendOffer repeats the down offer that waits for its answer, for a resumed socket (the
+// previous one may have lost it).
+func (p *participant) resendOffer() {
+	p.mu.Lock()
+	var sdp string
+	if p.negotiating && p.down != nil && p.down.LocalDescription() != nil {
+		sdp = p.down.LocalDescription().SDP
+	}
+	p.mu.Unlock()
+	if sdp != "" {
+		p.send(protocol.GroupMessage{Type: protocol.GroupOffer, PC: protocol.PCDown, SDP: sdp})
+	}
+}
+
 func (p *participant) handleAnswer(sdp string) {
 	p.mu.Lock()
 	if !p.negotiating {

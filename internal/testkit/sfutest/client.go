@@ -114,7 +114,7 @@ func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.wg.Add(1)
-	go c.readLoop()
+	go c.readLoop(ws)
 	if err := c.Send(protocol.GroupMessage{Type: protocol.GroupJoin}); err != nil {
 		c.Close()
 		return nil, err
@@ -201,11 +201,11 @@ func (c *Client) SendRaw(b []byte) error {
 	return nil
 }
 
-func (c *Client) readLoop() {
+func (c *Client) readLoop(ws *websocket.Conn) {
 	defer c.wg.Done()
 	defer c.wake()
 	for {
-		_, data, err := c.ws.ReadMessage()
+		_, data, err := ws.ReadMessage()
 		if err != nil {
 			c.mu.Lock()
 			c.closed = true
@@ -246,6 +246,41 @@ func (c *Client) Messages() []protocol.GroupMessage {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]protocol.GroupMessage(nil), c.msgs...)
+}
+
+// DropSocket closes the group socket without a bye, as a network failure would, and keeps
+// the PeerConnections.
+func (c *Client) DropSocket() {
+	c.wmu.Lock()
+	_ = c.ws.Close()
+	c.wmu.Unlock()
+}
+
+// Resume opens a new group socket at url and joins with resume, keeping the
+// PeerConnections. It returns the welcome.
+func (c *Client) Resume(ctx context.Context, url string) (protocol.GroupMessage, error) {
+	ws, resp, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+	if err != nil {
+		return protocol.GroupMessage{}, fmt.Errorf("dial %s: %w", url, err)
+	}
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	c.wmu.Lock()
+	c.ws = ws
+	c.wmu.Unlock()
+	mark := c.Mark()
+	c.mu.Lock()
+	c.closed = false
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go c.readLoop(ws)
+	if err := c.Send(protocol.GroupMessage{Type: protocol.GroupJoin, Resume: true}); err != nil {
+		return protocol.GroupMessage{}, err
+	}
+	return c.WaitFrom(ctx, mark, func(m protocol.GroupMessage) bool {
+		return m.Type == protocol.GroupWelcome || m.Type == protocol.GroupError
+	})
 }
 
 // CloseCode is the code of the close frame the server sent (0: none yet).
