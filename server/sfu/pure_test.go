@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 )
@@ -295,4 +297,22 @@ func FuzzParseVP8(f *testing.F) {
 			t.Fatalf("rewriting ids changed %+v into %+v", info, again)
 		}
 	})
+}
+
+func TestPionLogsGoToSlog(t *testing.T) {
+	var buf strings.Builder
+	f := pionLogs{log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	l := f.NewLogger("ice")
+	l.Infof("chatter %d", 1) // debug: below the handler's level
+	l.Warnf("pair %s failed", "x")
+	l.Error("dtls broke")
+	got := buf.String()
+	for _, want := range []string{`level=INFO msg="pair x failed" pion=ice`, `level=WARN msg="dtls broke" pion=ice`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log %q lacks %q", got, want)
+		}
+	}
+	if strings.Contains(got, "chatter") {
+		t.Errorf("pion's info reached an info-level log: %q", got)
+	}
 }

@@ -90,9 +90,10 @@ func New(cfg Config) (*SFU, error) {
 	cfg = cfg.withDefaults()
 	s := &SFU{cfg: cfg, log: cfg.Logger.With("component", "sfu"), rooms: make(map[string]*room), closing: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: cfg.UDPConn})
+	logs := pionLogs{log: s.log}
+	s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: cfg.UDPConn, Logger: logs.NewLogger("udpmux")})
 	if cfg.TCPListener != nil {
-		s.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: cfg.TCPListener, ReadBufferSize: 32})
+		s.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: cfg.TCPListener, ReadBufferSize: 32, Logger: logs.NewLogger("tcpmux")})
 	}
 	var err error
 	if s.upAPI, err = s.newAPI(true); err != nil {
@@ -142,7 +143,7 @@ func (s *SFU) newAPI(up bool) (*webrtc.API, error) {
 		return nil, fmt.Errorf("register vp8: %w", err)
 	}
 	ir := &interceptor.Registry{}
-	se := webrtc.SettingEngine{}
+	se := webrtc.SettingEngine{LoggerFactory: pionLogs{log: s.log}}
 	se.SetICEUDPMux(s.udpMux)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if s.tcpMux != nil {
