@@ -32,7 +32,7 @@ func (m *machine) watchSilence(ctx context.Context, probe PathProbe, gen int) {
 	tick := time.NewTicker(timeout / silenceTicks)
 	defer tick.Stop()
 	var last uint64
-	var lastGrew, flowingSince time.Time
+	var lastGrew, flowingSince, prev time.Time
 	reported := false // silence was reported and the flow has not come back
 	for {
 		select {
@@ -50,6 +50,16 @@ func (m *machine) watchSilence(ctx context.Context, probe PathProbe, gen int) {
 			continue
 		}
 		now := time.Now()
+		stalled := !prev.IsZero() && now.Sub(prev) > timeout/2
+		prev = now
+		if stalled && !lastGrew.IsZero() && n == last {
+			// This goroutine (and likely the ones reading packets) did not run for a while:
+			// the process was starved of CPU, and what arrived meanwhile may still be unread.
+			// The silence counts from now. (100 bots in one process on 2 cores: half of
+			// them saw a false silence without this.)
+			lastGrew = now
+			continue
+		}
 		if n > last {
 			if lastGrew.IsZero() || now.Sub(lastGrew) > timeout*3/4 {
 				flowingSince = now
