@@ -77,6 +77,18 @@ func (so *sock) writeLoop(cfg Config) {
 				return
 			}
 		case <-so.quit:
+			// What was queued before the end (an error frame that says why) goes first.
+			for {
+				select {
+				case f := <-so.queue:
+					if f.data != nil && write(websocket.TextMessage, f.data) != nil {
+						return
+					}
+					continue
+				default:
+				}
+				break
+			}
 			_ = write(websocket.CloseMessage, bye)
 			return
 		}
