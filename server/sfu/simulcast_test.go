@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -169,5 +170,26 @@ func TestViewSizeAndPublisherCap(t *testing.T) {
 	checkContinuous(t, "big", big.Received("pub").Video)
 	testsync.Eventually(t, 10*time.Second, "the publisher capped by REMB", func() bool {
 		return pub.PublisherREMB() == 1_500_000
+	})
+}
+
+func TestPublisherLossIsNACKed(t *testing.T) {
+	h := newHarness(t, Config{})
+	pub := h.join("uplink", "pub", sfutest.Options{Layers: plainVideo})
+	sub := h.join("uplink", "sub", sfutest.Options{})
+	h.publish(pub)
+	testsync.Eventually(t, 20*time.Second, "video", func() bool { return len(sub.Received("pub").Video) > 30 })
+	pub.DropVideo(2)
+	testsync.Eventually(t, 10*time.Second, "the SFU asking the publisher for the lost packets", func() bool {
+		dropped, nacked := pub.Dropped()
+		if len(dropped) != 2 {
+			return false
+		}
+		for _, d := range dropped {
+			if !slices.Contains(nacked, d) {
+				return false
+			}
+		}
+		return true
 	})
 }

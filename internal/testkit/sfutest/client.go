@@ -84,6 +84,9 @@ type Client struct {
 	closeCode int
 	stopping  bool // Close has begun: no RTCP reader starts
 	remb      uint64
+	dropVideo int
+	dropped   []uint16
+	nacked    []uint16
 	// onConnected waits for the up connection (whenConnected).
 	onConnected []func()
 }

@@ -272,6 +272,17 @@ func (c *Client) sendFrame(l *videoLayer, key bool, ts uint32, midID, ridID uint
 		if ridID != 0 && l.RID != "" {
 			_ = pkt.Header.SetExtension(ridID, []byte(l.RID))
 		}
+		c.mu.Lock()
+		drop := c.dropVideo > 0
+		if drop {
+			c.dropVideo--
+			c.dropped = append(c.dropped, l.seq)
+		}
+		c.mu.Unlock()
+		if drop {
+			l.seq++
+			continue
+		}
 		if err := l.track.WriteRTP(pkt); err == nil {
 			sent++
 		}
@@ -375,6 +386,22 @@ func (c *Client) ResetGaps() {
 	}
 }
 
+// DropVideo makes the publisher skip sending its next n video packets (their sequence
+// numbers are used up), as a lossy uplink would.
+func (c *Client) DropVideo(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dropVideo += n
+}
+
+// Dropped returns the sequence numbers DropVideo skipped, and Nacked those the server asked
+// for again.
+func (c *Client) Dropped() (dropped, nacked []uint16) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]uint16(nil), c.dropped...), append([]uint16(nil), c.nacked...)
+}
+
 // PublisherREMB is the last bitrate ceiling (REMB) the server sent the client's video.
 func (c *Client) PublisherREMB() uint64 {
 	c.mu.Lock()
@@ -442,6 +469,12 @@ func (c *Client) startRTCPReader(tr *webrtc.RTPTransceiver, l *videoLayer) {
 				case *rtcp.ReceiverEstimatedMaximumBitrate:
 					c.mu.Lock()
 					c.remb = uint64(p.Bitrate)
+					c.mu.Unlock()
+				case *rtcp.TransportLayerNack:
+					c.mu.Lock()
+					for _, pair := range p.Nacks {
+						c.nacked = append(c.nacked, pair.PacketList()...)
+					}
 					c.mu.Unlock()
 				}
 			}
