@@ -44,18 +44,21 @@ func readRelayLines(r io.Reader) ([]relayResult, error) {
 	var out []relayResult
 	dec := json.NewDecoder(r)
 	for {
-		var raw map[string]any
+		var raw json.RawMessage
 		if err := dec.Decode(&raw); errors.Is(err, io.EOF) {
 			return out, nil
 		} else if err != nil {
 			return nil, err
 		}
-		if raw["kind"] != "relay" {
+		var kind struct{ Kind string }
+		if err := json.Unmarshal(raw, &kind); err != nil {
+			return nil, err
+		}
+		if kind.Kind != "relay" {
 			continue
 		}
-		b, _ := json.Marshal(raw)
 		var s relayResult
-		if err := json.Unmarshal(b, &s); err != nil {
+		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, err
 		}
 		if s.Peers == "" {
