@@ -12,4 +12,13 @@
 //
 // Signaling is JSON over a WebSocket (protocol.GroupMessage; docs/protocol.md, "Group
 // rooms"). The caller admits a participant and hands the request to SFU.ServeParticipant.
+// A participant whose socket dies keeps its place and media for Config.Grace; a join with
+// resume on a new socket takes them over.
+//
+// Files: sfu.go (the SFU, its pion APIs, rooms' membership, Stats, Close), config.go,
+// socket.go (one WebSocket, its writer), participant.go (frames, join, resume, leave),
+// signaling.go (the up and down PeerConnections), publication.go (what a participant
+// publishes: layers, their cache and bitrate), downtrack.go (forwarding to one
+// subscriber), room.go (the tick: layers, speaker, REMB cap); the pure parts are
+// rewrite.go, layer.go, speaker.go, vp8.go and packetcache/.
 package sfu
