@@ -24,6 +24,9 @@ type downTrack struct {
 	// live is set once the subscriber's connection is up with this track negotiated:
 	// before, packets would be dropped by pion, the first key frame with them.
 	live atomic.Bool
+	// offerGen is the down offer that first carried this track (0: none yet); guarded by
+	// the subscriber's mu.
+	offerGen int
 
 	// mu orders everything written to the track: the layers' readers forward, NACKs
 	// retransmit, the room's tick sets the target.

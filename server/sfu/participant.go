@@ -47,6 +47,8 @@ type participant struct {
 	downUp      bool // the down connection is connected
 	negotiating bool // a down offer waits for its answer
 	again       bool // something changed while negotiating
+	offerGen    int  // down offers made
+	answeredGen int  // the last of them answered
 	estimate    uint64
 	views       map[string]view
 	screenMid   string // the up section the participant names as its screen share

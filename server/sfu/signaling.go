@@ -106,6 +106,12 @@ func (p *participant) negotiate() {
 		return
 	}
 	p.negotiating = true
+	p.offerGen++
+	for _, d := range p.downs {
+		if d.offerGen == 0 {
+			d.offerGen = p.offerGen
+		}
+	}
 	pc := p.down
 	offer, err := pc.CreateOffer(nil)
 	if err == nil {
@@ -154,6 +160,9 @@ func (p *participant) handleAnswer(sdp string) {
 		}
 	}
 	p.negotiating = false
+	if err == nil {
+		p.answeredGen = p.offerGen
+	}
 	again := p.again || err != nil
 	p.again = false
 	p.mu.Unlock()
@@ -167,17 +176,20 @@ func (p *participant) handleAnswer(sdp string) {
 	}
 }
 
-// activateDowns starts forwarding on every negotiated down track once the connection is
-// up, and asks their publishers for a key frame so that the subscriber's decoder starts.
+// activateDowns starts forwarding on every down track of an answered offer once the
+// connection is up, and asks their publishers for a key frame so that the subscriber's
+// decoder starts.
 func (p *participant) activateDowns() {
 	p.mu.Lock()
-	if !p.downUp || p.negotiating {
+	if !p.downUp {
 		p.mu.Unlock()
 		return
 	}
 	var fresh []*downTrack
 	for _, d := range p.downs {
-		if !d.live.Load() {
+		// Only tracks of an answered offer are bound: what is written to the others is
+		// dropped, and with it the key frame the subscriber's decoder must start on.
+		if !d.live.Load() && d.offerGen != 0 && d.offerGen <= p.answeredGen {
 			d.live.Store(true)
 			fresh = append(fresh, d)
 		}
