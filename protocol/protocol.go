@@ -67,8 +67,15 @@ type RoomParams struct {
 	RoomLink    string   `json:"room_link"`
 	ClientID    string   `json:"client_id"`
 	Messages    []string `json:"messages"`
+	// RoomMode is RoomModeGroup for a join into a group room (onertc's clients only; empty
+	// for a 1:1 join), whose client then opens GroupURL instead of the relay.
+	RoomMode string `json:"room_mode,omitempty"`
+	GroupURL string `json:"group_url,omitempty"`
 	Params
 }
+
+// RoomModeGroup is RoomParams.RoomMode of a group join.
+const RoomModeGroup = "group"
 
 // Params is AppRTC's room-independent parameter set, the body of GET /params. The
 // JSON-valued and boolean fields are strings on the wire because AppRTC clients compare them
@@ -168,6 +175,9 @@ const (
 	TypeAnswer    = "answer"
 	TypeCandidate = "candidate"
 	TypeBye       = "bye"
+	// TypeGroup is sent by the server, not by a peer: the room became a group room and the
+	// receiver moves to the SFU at URL (docs/protocol.md, section 10).
+	TypeGroup = "group"
 )
 
 // Signal is a call payload: an offer or answer (Type, SDP), a trickled candidate (Type,
@@ -178,6 +188,8 @@ type Signal struct {
 	Label     *int   `json:"label,omitempty"`
 	ID        string `json:"id,omitempty"`
 	Candidate string `json:"candidate,omitempty"`
+	// URL is a group message's group socket.
+	URL string `json:"url,omitempty"`
 }
 
 // ParseSignal decodes a call payload and checks that it carries what its type needs.
@@ -199,6 +211,10 @@ func ParseSignal(raw string) (Signal, error) {
 			return s, &SignalError{Reason: "candidate without candidate line"}
 		}
 	case TypeBye:
+	case TypeGroup:
+		if s.URL == "" {
+			return s, &SignalError{Reason: "group without url"}
+		}
 	default:
 		return s, &SignalError{Reason: "unknown type " + truncate(s.Type, 32)}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server/access"
 	"github.com/onertc/onertc/server/limit"
 	"github.com/onertc/onertc/server/redisconn"
@@ -56,6 +57,14 @@ type Config struct {
 	// ?addr=host:port), whose other nodes are found from it.
 	Redis        string
 	RedisCluster bool
+
+	// RoomSize is the most people in one room (2..50): from the third on, a room of
+	// onertc clients becomes a group room whose media goes through the SFU. 2 keeps every
+	// room a room for two, as AppRTC.
+	RoomSize int
+	// SFUAddr is the UDP listen address of the SFU's media (one port for every group
+	// participant); empty turns group rooms off. Group rooms are off in Redis mode too.
+	SFUAddr string
 
 	TLS    TLSConfig
 	TURN   TURNConfig
@@ -123,6 +132,7 @@ func DefaultConfig() Config {
 			netip.MustParsePrefix("::1/128"),
 		},
 		ShutdownTimeout: 10 * time.Second,
+		RoomSize:        8,
 		Limits:          limit.DefaultRates(),
 		MaxSockets:      20000,
 		MaxSocketsPerIP: 64,
@@ -130,7 +140,7 @@ func DefaultConfig() Config {
 		MaxPendingPerIP: 64,
 		TURN: TURNConfig{
 			Addr:             ":3478",
-			OnHTTPS:       true,
+			OnHTTPS:          true,
 			TTL:              24 * time.Hour,
 			RelayPortMin:     49152,
 			RelayPortMax:     65535,
@@ -144,6 +154,10 @@ func DefaultConfig() Config {
 		},
 	}
 }
+
+// groupRooms reports whether cfg asks for group rooms: a size above two, an SFU address,
+// and the room table in this process.
+func (c *Config) groupRooms() bool { return c.RoomSize > 2 && c.SFUAddr != "" && c.Redis == "" }
 
 // Validate reports the first setting that cannot work.
 func (c *Config) Validate() error {
@@ -159,6 +173,14 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdown timeout %v: must be positive", c.ShutdownTimeout))
+	}
+	if c.RoomSize < 2 || c.RoomSize > protocol.MaxGroupSize {
+		errs = append(errs, fmt.Errorf("--room-size %d: must be 2..%d", c.RoomSize, protocol.MaxGroupSize))
+	}
+	if c.SFUAddr != "" {
+		if _, _, err := net.SplitHostPort(c.SFUAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--sfu-addr %q: want host:port or :port", c.SFUAddr))
+		}
 	}
 	if c.DrainTimeout < 0 {
 		errs = append(errs, fmt.Errorf("drain timeout %v: must not be negative", c.DrainTimeout))

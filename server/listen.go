@@ -16,6 +16,7 @@ import (
 const (
 	sockHTTP, sockRedirect, sockMetrics, sockPprof = "http", "redirect", "metrics", "pprof"
 	sockTURNUDP, sockTURNTCP, sockTURNTLS          = "turn-udp", "turn-tcp", "turn-tls"
+	sockSFU                                        = "sfu-udp"
 )
 
 // Listen opens the sockets cfg names.
@@ -79,6 +80,11 @@ func ListenInherited(cfg Config, in *handover.Inherited, log *slog.Logger) (List
 		}
 		ls.TURNTLS = []net.Listener{tl}
 	}
+	if cfg.groupRooms() {
+		if ls.SFU, err = sfuUDP(cfg, in, log); err != nil {
+			return fail(err)
+		}
+	}
 	for _, o := range []struct {
 		name, addr string
 		into       *net.Listener
@@ -119,6 +125,36 @@ func turnUDP(cfg Config, in *handover.Inherited, log *slog.Logger) ([]net.Packet
 	return udp, nil
 }
 
+// sfuUDP opens the SFU's UDP socket, or takes the one inherited.
+func sfuUDP(cfg Config, in *handover.Inherited, log *slog.Logger) (net.PacketConn, error) {
+	if in != nil {
+		got, err := in.PacketConns(sockSFU)
+		if err != nil {
+			return nil, err
+		}
+		for i, pc := range got {
+			if i == 0 && samePort(pc.LocalAddr(), cfg.SFUAddr) {
+				log.Info("listening on an inherited socket", "name", sockSFU, "addr", pc.LocalAddr().String())
+				for _, rest := range got[1:] {
+					rest.Close()
+				}
+				return pc, nil
+			}
+			pc.Close()
+		}
+	}
+	pc, err := net.ListenPacket("udp", cfg.SFUAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen SFU udp %s: %w", cfg.SFUAddr, err)
+	}
+	if uc, ok := pc.(*net.UDPConn); ok {
+		// Every participant's media arrives on this one socket: the default buffer drops
+		// bursts (docs/facts.md, TURN).
+		_ = uc.SetReadBuffer(4 << 20)
+	}
+	return pc, nil
+}
+
 // samePort reports whether a socket bound at a serves the configured address addr: the same
 // port (an inherited socket's host is what the old configuration resolved to; port 0 asks
 // for any).
@@ -150,6 +186,9 @@ func (ls Listeners) Sockets() []handover.Socket {
 			add(sockTURNUDP, f)
 		}
 	}
+	if f, ok := ls.SFU.(interface{ File() (*os.File, error) }); ok && ls.SFU != nil {
+		add(sockSFU, f)
+	}
 	for name, lns := range map[string][]net.Listener{sockTURNTCP: ls.TURNTCP, sockTURNTLS: ls.TURNTLS} {
 		for _, l := range lns {
 			if f, ok := l.(interface{ File() (*os.File, error) }); ok {
@@ -165,6 +204,9 @@ func (ls Listeners) Close() {
 	closeListeners(append(append([]net.Listener{ls.HTTP, ls.Metrics, ls.Pprof, ls.Redirect}, ls.TURNTCP...), ls.TURNTLS...))
 	for _, pc := range ls.TURNUDP {
 		pc.Close()
+	}
+	if ls.SFU != nil {
+		ls.SFU.Close()
 	}
 }
 

@@ -176,4 +176,52 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.s.collectTURN(ch)
 	c.s.collectHTTPSPort(ch)
+	c.s.collectSFU(ch)
+}
+
+var (
+	descSFURooms        = prometheus.NewDesc("onertc_sfu_rooms", "Group rooms on the SFU now.", nil, nil)
+	descSFUParticipants = prometheus.NewDesc("onertc_sfu_participants", "Group participants on the SFU now.", nil, nil)
+	descSFUPackets      = prometheus.NewDesc("onertc_sfu_forwarded_packets_total", "RTP packets the SFU sent to subscribers (retransmissions included).", nil, nil)
+	descSFUBytes        = prometheus.NewDesc("onertc_sfu_forwarded_bytes_total", "RTP bytes the SFU sent to subscribers.", nil, nil)
+	descSFUNACKs        = prometheus.NewDesc("onertc_sfu_nacks_total", "NACK packets received from subscribers.", nil, nil)
+	descSFURetransmits  = prometheus.NewDesc("onertc_sfu_retransmits_total", "Packets resent from the SFU's cache for NACKs.", nil, nil)
+	descSFUPLIs         = prometheus.NewDesc("onertc_sfu_plis_total", "Key frame requests (PLI) the SFU sent to publishers.", nil, nil)
+	descSFUSwitches     = prometheus.NewDesc("onertc_sfu_layer_switches_total", "Simulcast layer switches of a subscriber's video.", nil, nil)
+	descSFUErrorFrames  = prometheus.NewDesc("onertc_sfu_error_frames_total", "Error frames sent to group clients.", nil, nil)
+	// Per room, as a distribution: a label per room would grow without bound.
+	descSFURoomSubs = prometheus.NewDesc("onertc_sfu_room_subscriptions", "Group rooms by their forwarded tracks (one per subscriber and published track), at the scrape.", nil, nil)
+)
+
+// sfuRoomBuckets cover rooms of 3 to 50 people with 2 or 3 tracks each.
+var sfuRoomBuckets = []float64{2, 6, 12, 24, 48, 100, 200, 500, 1000, 2500, 5000}
+
+// collectSFU adds the SFU's gauges and counters to a scrape.
+func (s *Server) collectSFU(ch chan<- prometheus.Metric) {
+	f := s.sfu.Load()
+	if f == nil {
+		return
+	}
+	st := f.Stats()
+	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
+	ch <- prometheus.MustNewConstMetric(descSFURooms, gauge, float64(st.Rooms))
+	ch <- prometheus.MustNewConstMetric(descSFUParticipants, gauge, float64(st.Participants))
+	ch <- prometheus.MustNewConstMetric(descSFUPackets, counter, float64(st.ForwardedPackets))
+	ch <- prometheus.MustNewConstMetric(descSFUBytes, counter, float64(st.ForwardedBytes))
+	ch <- prometheus.MustNewConstMetric(descSFUNACKs, counter, float64(st.NACKs))
+	ch <- prometheus.MustNewConstMetric(descSFURetransmits, counter, float64(st.Retransmits))
+	ch <- prometheus.MustNewConstMetric(descSFUPLIs, counter, float64(st.PLIs))
+	ch <- prometheus.MustNewConstMetric(descSFUSwitches, counter, float64(st.LayerSwitches))
+	ch <- prometheus.MustNewConstMetric(descSFUErrorFrames, counter, float64(st.ErrorFrames))
+	buckets := make(map[float64]uint64, len(sfuRoomBuckets))
+	var sum float64
+	for _, rm := range st.PerRoom {
+		sum += float64(rm.Subscriptions)
+		for _, b := range sfuRoomBuckets {
+			if float64(rm.Subscriptions) <= b {
+				buckets[b]++
+			}
+		}
+	}
+	ch <- prometheus.MustNewConstHistogram(descSFURoomSubs, uint64(len(st.PerRoom)), sum, buckets)
 }

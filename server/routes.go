@@ -20,6 +20,9 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /bye/{room}/{client}", s.gate.Guard(s.api.Leave))
 	mux.HandleFunc("GET /params", s.gate.Guard(s.api.Params))
 	mux.HandleFunc("GET /ws", s.limited(s.limiters.ws, s.gate.Guard(s.relay.ServeWS)))
+	// A group room's socket to the SFU: the same door as /ws (rate, password), and only for
+	// a participant the room's record admitted.
+	mux.HandleFunc("GET /group/{room}/{client}", s.limited(s.limiters.ws, s.gate.Guard(s.serveGroup)))
 	// /collider is the same signaling as /message by another door: one bucket for both.
 	mux.HandleFunc("/collider/{room}/{client}", s.limited(s.limiters.message, s.gate.Guard(s.relay.ServeCollider)))
 	s.gate.Routes(mux) // /login and /invite in password mode

@@ -23,6 +23,7 @@ import (
 	"github.com/onertc/onertc/server/apprtc"
 	"github.com/onertc/onertc/server/demux"
 	"github.com/onertc/onertc/server/errcount"
+	"github.com/onertc/onertc/server/grouproom"
 	"github.com/onertc/onertc/server/limit"
 	"github.com/onertc/onertc/server/origin"
 	"github.com/onertc/onertc/server/redisconn"
@@ -30,6 +31,7 @@ import (
 	"github.com/onertc/onertc/server/relaystate"
 	"github.com/onertc/onertc/server/requestid"
 	"github.com/onertc/onertc/server/room"
+	"github.com/onertc/onertc/server/sfu"
 )
 
 // redisKeyPrefix starts every key onertc writes in a shared Redis.
@@ -42,6 +44,8 @@ type Listeners struct {
 	TURNUDP []net.PacketConn
 	TURNTCP []net.Listener
 	TURNTLS []net.Listener
+	// SFU is the UDP socket of the SFU's media (Config.SFUAddr); nil: no group rooms.
+	SFU net.PacketConn
 	// Metrics and Pprof are the optional listeners of Config.MetricsAddr and PprofAddr;
 	// Redirect is the plain-HTTP listener of TLS.HTTPRedirect.
 	Metrics, Pprof, Redirect net.Listener
@@ -49,22 +53,28 @@ type Listeners struct {
 
 // Server is one onertc instance.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	rooms     room.Store
-	redis     *redisconn.Conn  // nil in memory mode
-	state     relaystate.State // the relay's: in this process, or in Redis shared with other instances
-	relay     *relay.Relay
-	metrics   *metrics
-	errs      *errcount.Counter // failures of work no caller waits for, by op (metrics)
-	limiters  struct{ join, message, turn, ws *limit.PerIP }
-	trust     origin.Trust    // the proxies whose forwarding headers are believed
-	gate      *admission.Gate // password mode's; nil in open mode
-	api       *apprtc.API
-	handler   http.Handler
-	draining  atomic.Bool
-	turn      *turnState // nil when TURN is disabled
-	tls       *tlsState  // nil when the HTTP port is plain HTTP
+	cfg      Config
+	log      *slog.Logger
+	rooms    room.Store
+	redis    *redisconn.Conn  // nil in memory mode
+	state    relaystate.State // the relay's: in this process, or in Redis shared with other instances
+	relay    *relay.Relay
+	metrics  *metrics
+	errs     *errcount.Counter // failures of work no caller waits for, by op (metrics)
+	limiters struct{ join, message, turn, ws *limit.PerIP }
+	trust    origin.Trust    // the proxies whose forwarding headers are believed
+	gate     *admission.Gate // password mode's; nil in open mode
+	api      *apprtc.API
+	handler  http.Handler
+	draining atomic.Bool
+	turn     *turnState // nil when TURN is disabled
+	// groups is the group rooms' table (nil when Config asks for none); they are on while
+	// sfu is set (Serve starts it on Listeners.SFU).
+	groups *grouproom.Table
+	sfu    atomic.Pointer[sfu.SFU]
+	// sfuPort is the SFU's UDP port while serving (TURN's peer policy lets relays reach it).
+	sfuPort   int
+	tls       *tlsState // nil when the HTTP port is plain HTTP
 	acmeRoots *x509.CertPool
 	// firstBytes bounds how long a connection may take to say what it is: the HTTPS port's
 	// TLS handshake and first bytes (server/demux), an HTTP request's header.
@@ -171,6 +181,16 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if err := s.setupTLS(); err != nil {
 		return nil, s.closeRedis(err)
 	}
+	if cfg.RoomSize > 2 && cfg.SFUAddr != "" && cfg.Redis != "" {
+		log.Info("group rooms are off with --redis: rooms hold two people")
+	}
+	if cfg.groupRooms() {
+		g, err := grouproom.New(grouproom.Config{Size: cfg.RoomSize, Member: s.state.Member})
+		if err != nil {
+			return nil, s.closeRedis(err)
+		}
+		s.groups = g
+	}
 	s.metrics = newMetrics(s, delivery)
 	s.setupAPI()
 	s.handler = requestid.Wrap(s.metrics.instrument(s.forwardUnknownRooms(s.routes())), s.trust.FromProxy)
@@ -239,13 +259,21 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 		servers = append(servers, newHTTPServer(pprofHandler()))
 		listeners = append(listeners, ls.Pprof)
 	}
+	if err := s.startSFU(ls); err != nil {
+		return err
+	}
 	if err := s.startTURN(ls, mux); err != nil {
+		s.stopSFU()
 		return err
 	}
 	selfTestCtx, stopSelfTests := context.WithCancel(ctx)
 	defer stopSelfTests()
 	if s.turn != nil && s.turn.srv.Load() != nil && len(ls.TURNUDP) > 0 && s.cfg.TURN.SelfTestInterval > 0 {
 		go s.turn.probe.Run(selfTestCtx, s.cfg.TURN.SelfTestInterval)
+	}
+	if s.groups != nil {
+		// Forgets the records of 1:1 rooms of onertc clients that ended.
+		go s.groups.Run(selfTestCtx, time.Minute)
 	}
 	// The relay's background loops (reaping; with Redis heartbeats and wake-ups) outlive the
 	// sockets' closing below, which still writes their detaching to the state.
@@ -315,7 +343,9 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 			err = errors.Join(err, fmt.Errorf("http shutdown: %w", serr))
 		}
 	}
-	// Hijacked relay sockets are not tracked by http.Server: close them ourselves.
+	// Hijacked relay and group sockets are not tracked by http.Server: close them
+	// ourselves. Group participants get a bye saying the server is shutting down.
+	s.stopSFU()
 	s.relay.Close()
 	s.awaitTURN(turnUntil)
 	stopRelay()
@@ -376,6 +406,7 @@ func (s *Server) drain(withdrawTURN func(), handedOver bool) time.Time {
 		"notice", notice, "timeout", s.cfg.DrainTimeout)
 	ctx, cancel := context.WithDeadline(context.Background(), start.Add(s.cfg.DrainTimeout))
 	movedOn := s.relay.Drain(ctx, notice)
+	s.awaitGroups(ctx)
 	cancel()
 	fctx, fcancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer fcancel()
@@ -432,6 +463,9 @@ func (s *Server) letGo(ls Listeners, mux *demux.Mux, servers []*http.Server, sto
 	if err := s.stopTURN(); err != nil {
 		s.log.Warn("hand-over: stopping TURN", "err", err)
 	}
+	// The successor reads the SFU's socket now: the group calls here end (their clients
+	// get a bye and join again, on the successor).
+	s.stopSFU()
 	s.log.Info("hand-over: the new process serves the listeners; draining the calls held here", "turn_allocations_dropped", n)
 }
 
@@ -521,6 +555,12 @@ func (s *Server) setupAPI() {
 		Version:          Version,
 		HideICEServerURL: s.cfg.TURN.Disabled || s.cfg.TURN.APIKey != "",
 		JoinICEServers:   s.joinICEServers,
+		Groups: func() *grouproom.Table {
+			if s.sfu.Load() == nil {
+				return nil
+			}
+			return s.groups
+		},
 	}
 	if s.tls != nil {
 		cfg.SelfSignedFingerprint = s.tls.fingerprint

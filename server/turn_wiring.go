@@ -30,7 +30,7 @@ type turnState struct {
 	udpPort       atomic.Int32
 	tcpPort       atomic.Int32
 	tlsPort       atomic.Int32 // a TURN-only TLS port (--turn-tls)
-	httpsPort    atomic.Int32 // the HTTPS port, when it serves TURN too
+	httpsPort     atomic.Int32 // the HTTPS port, when it serves TURN too
 	// peers are the other live instances' TURN URIs (shared mode; see runTURNDirectory).
 	peers atomic.Pointer[[][]string]
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/onertc/onertc/protocol"
 	"github.com/onertc/onertc/server/admission"
+	"github.com/onertc/onertc/server/grouproom"
 	"github.com/onertc/onertc/server/origin"
 	"github.com/onertc/onertc/server/relay"
 	"github.com/onertc/onertc/server/requestid"
@@ -44,6 +45,10 @@ type Config struct {
 	// JoinICEServers, if not nil, gives the ICE servers with fresh credentials that /join
 	// puts in pc_config (nil: none, the client asks ice_server_url).
 	JoinICEServers func() []protocol.ICEServer
+	// Groups, when it returns a table, turns a full room of onertc clients into a group
+	// room on the SFU (see Join); nil, or a nil table (no SFU serving), keeps every room a
+	// room for two.
+	Groups func() *grouproom.Table
 }
 
 // API serves the room server's routes.
@@ -63,6 +68,14 @@ func New(cfg Config) *API {
 		cfg.Joined = func(string) {}
 	}
 	return &API{cfg: cfg}
+}
+
+// groups is the group rooms' table, nil when group rooms are off.
+func (a *API) groups() *grouproom.Table {
+	if a.cfg.Groups == nil {
+		return nil
+	}
+	return a.cfg.Groups()
 }
 
 func (a *API) logFor(r *http.Request) *slog.Logger { return requestid.Logger(a.cfg.Log, r) }

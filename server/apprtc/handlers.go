@@ -51,8 +51,19 @@ func (a *API) Join(w http.ResponseWriter, r *http.Request) {
 		a.refuseJoin(w, "30", "The server is restarting. Try again in a minute.")
 		return
 	}
+	groups := a.groups()
+	capable := groups != nil && r.URL.Query().Get("group") == "1"
+	if groups != nil && groups.IsGroup(roomID) {
+		// A group room sends nobody to the room table: its capable joiners go to the SFU,
+		// the others find it full.
+		a.groupJoin(w, r, groups, roomID, capable)
+		return
+	}
 	j, err := a.cfg.Rooms.Join(r.Context(), roomID, NewClientID)
 	switch {
+	case errors.Is(err, room.ErrFull) && capable:
+		a.groupJoin(w, r, groups, roomID, capable)
+		return
 	case errors.Is(err, room.ErrFull):
 		log.Info("join refused: room full")
 		a.cfg.Joined(protocol.ResultFull)
@@ -80,6 +91,9 @@ func (a *API) Join(w http.ResponseWriter, r *http.Request) {
 		a.cfg.Joined(protocol.ResultError)
 		writeJSON(w, http.StatusServiceUnavailable, protocol.NewJoinError(protocol.ResultError))
 		return
+	}
+	if groups != nil {
+		groups.Joined(roomID, j.ClientID, capable, j.IsInitiator)
 	}
 	a.cfg.Joined(protocol.ResultSuccess)
 	p := a.roomParams(r, roomID)

@@ -45,7 +45,7 @@ func (a *API) RoomPage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "room state unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	if n >= 2 {
+	if a.roomFull(roomID, n) {
 		p := a.pageData(r, page.Full, roomID, "Room full · onertc")
 		p.Suggested = roomname.Random()
 		a.render(w, r, p, web.FullPage(p))
@@ -53,6 +53,20 @@ func (a *API) RoomPage(w http.ResponseWriter, r *http.Request) {
 	}
 	p := a.pageData(r, page.Room, roomID, roomID+" · onertc")
 	a.render(w, r, p, web.RoomPage(p))
+}
+
+// roomFull decides the room-full page from the room table's occupancy n: two without group
+// rooms; with them, a group at its size (a room table of two may still become a group: the
+// app's join finds out, and shows the full page itself when it cannot).
+func (a *API) roomFull(roomID string, n int) bool {
+	groups := a.groups()
+	if groups == nil {
+		return n >= 2
+	}
+	if groups.IsGroup(roomID) {
+		return groups.Count(roomID) >= groups.Size()
+	}
+	return false
 }
 
 // pageData builds the data of a page, with the AppRTC parameters of the request.

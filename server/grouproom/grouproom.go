@@ -1,0 +1,268 @@
+// Package grouproom keeps, per room, what turns a 1:1 room into a group room on the SFU: which
+// of the room table's clients can do group calls (they joined with group=1), whether the room
+// has become a group, and the participant ids the server admitted to its group socket
+// (tickets). It lives in this process only: group rooms are off when several instances share
+// the room table.
+//
+// A room becomes a group when a third group-capable client joins a room whose two clients are
+// both group-capable. It stays one until its last group participant is gone (no return to
+// peer-to-peer at two: that would switch the media a second time); then the record is
+// forgotten and the next join is a 1:1 join again.
+package grouproom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Sentinel errors of Admit.
+var (
+	// ErrFull: the group holds its size already.
+	ErrFull = errors.New("group room is full")
+	// ErrNotCapable: a client of the room table cannot do group calls (an AppRTC client),
+	// or the joiner did not say it can: the room stays a room for two.
+	ErrNotCapable = errors.New("room cannot become a group")
+)
+
+// Config is a Table's configuration.
+type Config struct {
+	// Size bounds a group's participants (3 and more).
+	Size int
+	// Member reports whether the room table holds clientID in roomID.
+	Member func(ctx context.Context, roomID, clientID string) (bool, error)
+	// TicketTTL is how long an admitted participant may take to open its group socket
+	// (default 30 s); an unused ticket then stops counting.
+	TicketTTL time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Table holds the records of every room that has one.
+type Table struct {
+	cfg   Config
+	mu    sync.Mutex
+	rooms map[string]*record
+}
+
+type record struct {
+	capable map[string]bool    // table clients that joined with group=1
+	group   bool               // the room is a group room
+	tickets map[string]*ticket // admitted group participants, by id
+}
+
+type ticket struct {
+	issued  time.Time
+	serving int  // open group sockets of this id
+	served  bool // a socket was opened once
+}
+
+// New makes a Table.
+func New(cfg Config) (*Table, error) {
+	if cfg.Size < 3 {
+		return nil, fmt.Errorf("grouproom: size %d: a group holds 3 or more", cfg.Size)
+	}
+	if cfg.Member == nil {
+		return nil, errors.New("grouproom: Member is required")
+	}
+	if cfg.TicketTTL == 0 {
+		cfg.TicketTTL = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Table{cfg: cfg, rooms: make(map[string]*record)}, nil
+}
+
+// Size is the largest group.
+func (t *Table) Size() int { return t.cfg.Size }
+
+// Joined records a successful join of the room table: clientID said group=1 or not. The
+// first client of a room (initiator) starts its record afresh.
+func (t *Table) Joined(roomID, clientID string, capable, initiator bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rec := t.rooms[roomID]
+	if rec != nil && rec.group {
+		return // a group room sends no one to the table; a stale join changes nothing
+	}
+	if initiator || rec == nil {
+		if !capable {
+			delete(t.rooms, roomID)
+			return
+		}
+		rec = &record{capable: make(map[string]bool)}
+		t.rooms[roomID] = rec
+	}
+	if capable {
+		rec.capable[clientID] = true
+	}
+}
+
+// IsGroup reports whether the room is a group room now.
+func (t *Table) IsGroup(roomID string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rec := t.liveLocked(roomID)
+	return rec != nil && rec.group
+}
+
+// Count is the group's participant count (admitted and not gone), 0 for a room that is no
+// group.
+func (t *Table) Count(roomID string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rec := t.liveLocked(roomID)
+	if rec == nil || !rec.group {
+		return 0
+	}
+	return len(rec.tickets)
+}
+
+// Admission is a group join's outcome.
+type Admission struct {
+	// ID is the joiner's participant id.
+	ID string
+	// Moved are the room table's clients told to move to the group socket: set only by
+	// the join that turned the room into a group.
+	Moved []string
+}
+
+// Admit makes a group join into roomID whose room table is full (or which is a group
+// already). ErrNotCapable when the room must stay a room for two, ErrFull when the group
+// is full.
+func (t *Table) Admit(ctx context.Context, roomID string, newID func() string) (Admission, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rec := t.liveLocked(roomID)
+	var moved []string
+	if rec == nil || !rec.group {
+		if rec == nil {
+			return Admission{}, ErrNotCapable
+		}
+		// The room table is full: both of its clients must be capable. Member is the
+		// memory table's, in-process: holding the lock over it blocks no network I/O.
+		for id := range rec.capable {
+			in, err := t.cfg.Member(ctx, roomID, id)
+			if err != nil {
+				return Admission{}, fmt.Errorf("room table: %w", err)
+			}
+			if !in {
+				delete(rec.capable, id)
+			}
+		}
+		if len(rec.capable) < 2 {
+			return Admission{}, ErrNotCapable
+		}
+		rec.group = true
+		rec.tickets = make(map[string]*ticket)
+		now := t.cfg.Now()
+		for id := range rec.capable {
+			rec.tickets[id] = &ticket{issued: now}
+			moved = append(moved, id)
+		}
+	}
+	if len(rec.tickets) >= t.cfg.Size {
+		return Admission{}, ErrFull
+	}
+	id := newID()
+	for rec.tickets[id] != nil {
+		id = newID()
+	}
+	rec.tickets[id] = &ticket{issued: t.cfg.Now()}
+	return Admission{ID: id, Moved: moved}, nil
+}
+
+// Open admits a group socket of clientID in roomID. It reports false when the record holds
+// no such participant; otherwise done must be called when the socket has ended (the
+// participant left the SFU), and the last done of a group forgets its record.
+func (t *Table) Open(roomID, clientID string) (done func(), ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rec := t.liveLocked(roomID)
+	if rec == nil || !rec.group || rec.tickets[clientID] == nil {
+		return nil, false
+	}
+	tk := rec.tickets[clientID]
+	tk.serving++
+	tk.served = true
+	var once sync.Once
+	return func() { once.Do(func() { t.closed(roomID, rec, clientID, tk) }) }, true
+}
+
+func (t *Table) closed(roomID string, rec *record, clientID string, tk *ticket) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tk.serving--
+	if tk.serving > 0 || rec.tickets[clientID] != tk {
+		return
+	}
+	delete(rec.tickets, clientID)
+	if len(rec.tickets) == 0 && t.rooms[roomID] == rec {
+		delete(t.rooms, roomID)
+	}
+}
+
+// liveLocked returns roomID's record after dropping tickets never used within TicketTTL;
+// a group left without tickets is forgotten (nil).
+func (t *Table) liveLocked(roomID string) *record {
+	rec := t.rooms[roomID]
+	if rec == nil || !rec.group {
+		return rec
+	}
+	cutoff := t.cfg.Now().Add(-t.cfg.TicketTTL)
+	for id, tk := range rec.tickets {
+		if !tk.served && tk.issued.Before(cutoff) {
+			delete(rec.tickets, id)
+		}
+	}
+	if len(rec.tickets) == 0 {
+		delete(t.rooms, roomID)
+		return nil
+	}
+	return rec
+}
+
+// Run forgets, every interval until ctx ends, the records of rooms that never became a
+// group and whose table clients are all gone (a 1:1 call of onertc clients that ended).
+func (t *Table) Run(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			t.Sweep(ctx)
+		}
+	}
+}
+
+// Sweep is one pass of Run.
+func (t *Table) Sweep(ctx context.Context) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for roomID := range t.rooms {
+		rec := t.liveLocked(roomID)
+		if rec == nil || rec.group {
+			continue
+		}
+		for id := range rec.capable {
+			if in, err := t.cfg.Member(ctx, roomID, id); err == nil && !in {
+				delete(rec.capable, id)
+			}
+		}
+		if len(rec.capable) == 0 {
+			delete(t.rooms, roomID)
+		}
+	}
+}
+
+// Rooms counts the records held (for tests and metrics).
+func (t *Table) Rooms() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.rooms)
+}
