@@ -44,12 +44,7 @@ func sockaddrToAddrPort(sa *sockaddr) netip.AddrPort {
 func putSockaddr(sa *sockaddr, ap netip.AddrPort, v6 bool) uint32 {
 	port := ap.Port()
 	if !v6 {
-		s4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
-		s4.Family = unix.AF_INET
-		pb := (*[2]byte)(unsafe.Pointer(&s4.Port))
-		pb[0], pb[1] = byte(port>>8), byte(port)
-		s4.Addr = ap.Addr().Unmap().As4()
-		s4.Zero = [8]uint8{}
+		putSockaddr4((*unix.RawSockaddrInet4)(unsafe.Pointer(sa)), ap)
 		return unix.SizeofSockaddrInet4
 	}
 	sa.Family = unix.AF_INET6
@@ -58,6 +53,15 @@ func putSockaddr(sa *sockaddr, ap netip.AddrPort, v6 bool) uint32 {
 	sa.Flowinfo, sa.Scope_id = 0, 0
 	sa.Addr = ap.Addr().As16()
 	return unix.SizeofSockaddrInet6
+}
+
+func putSockaddr4(s4 *unix.RawSockaddrInet4, ap netip.AddrPort) {
+	port := ap.Port()
+	s4.Family = unix.AF_INET
+	pb := (*[2]byte)(unsafe.Pointer(&s4.Port))
+	pb[0], pb[1] = byte(port>>8), byte(port)
+	s4.Addr = ap.Addr().Unmap().As4()
+	s4.Zero = [8]uint8{}
 }
 
 // mmsgSet is the buffers of one recvmmsg or sendmmsg call.

@@ -217,7 +217,7 @@ func (fs *listenerState) init() {
 func (c *guardedPacketConn) sendToPeer(a *fastAlloc, payload []byte, peer netip.AddrPort) bool {
 	fs := &c.fs
 	fs.sendBuf = payload
-	putSockaddr((*sockaddr)(unsafe.Pointer(&fs.sendSA)), peer, false)
+	putSockaddr4(&fs.sendSA, peer)
 	err := a.relay.rc.Write(fs.sendFn)
 	fs.sendBuf = nil
 	return err == nil && fs.sendErr == 0

@@ -5,8 +5,10 @@ package turn
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -222,5 +224,50 @@ func TestFastPathAllocations(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%.1f allocations per datagram, want 0", allocs)
+	}
+}
+
+// TestFastPathDefaultListener: on the default listener (all interfaces: an IPv4 and an IPv6
+// socket on one port), coTurn's own client relays through the data plane over both
+// families, with channels and with Send/Data indications (-s), losing nothing.
+func TestFastPathDefaultListener(t *testing.T) {
+	pcs, err := ListenUDP("udp", ":0", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pcs) != 2 {
+		t.Fatalf("%d sockets on the default listener, want an IPv4 and an IPv6 one", len(pcs))
+	}
+	s, err := New(Config{
+		Realm: testRealm, Secret: testSecret, PublicIP: net.IPv4(127, 0, 0, 1), RelayAddress: "127.0.0.1",
+		RelayPortMin: testRelayMin, RelayPortMax: testRelayMax, AllowLoopback: true,
+		PacketConns: pcs, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	_, port := splitHostPort(t, pcs[0].LocalAddr().String())
+	for _, tt := range []struct {
+		name, host string
+		flags      []string
+	}{
+		{"ipv4 channels", "127.0.0.1", nil},
+		{"ipv6 channels", "::1", nil},
+		{"ipv4 indications", "127.0.0.1", []string{"-s"}},
+		{"ipv6 indications", "::1", []string{"-s"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := s.plane.handled.across.Load()
+			user, pass := Mint(testSecret, "fast", time.Hour, time.Now())
+			args := append([]string{"-p", port, "-u", user, "-w", pass, "-y", "-n", "30", "-m", "2", "-l", "120"}, tt.flags...)
+			out := runTool(t, 60*time.Second, "turnutils_uclient", append(args, tt.host)...)
+			if !strings.Contains(out, "Total lost packets 0 (0.000000%)") {
+				t.Fatalf("packets lost or not relayed:\n%s", tail(out, 15))
+			}
+			testsync.Eventually(t, 5*time.Second, "the plane relayed the client-to-client traffic", func() bool {
+				return s.plane.handled.across.Load()-before >= 2*30
+			})
+		})
 	}
 }
