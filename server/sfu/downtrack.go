@@ -160,6 +160,14 @@ func (d *downTrack) current() int {
 	return d.rw.layer()
 }
 
+// ssrc is the SSRC the subscriber receives this track on.
+func (d *downTrack) ssrc() uint32 {
+	if enc := d.sender.GetParameters().Encodings; len(enc) > 0 {
+		return uint32(enc[0].SSRC)
+	}
+	return 0
+}
+
 func (d *downTrack) isClosed() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -187,7 +195,7 @@ func (d *downTrack) announceLayer(li int, info vp8Info) {
 
 // readRTCP handles what the subscriber says about this track until the sender stops:
 // NACKs are answered from the cache, PLI and FIR go to the publisher (rate-limited there),
-// REMB sets the subscriber's downlink estimate.
+// REMB sets the subscriber's downlink estimate, receiver reports its loss-based one.
 //
 // The read has a deadline and the loop ends once the track is closed: a pion v3 sender's
 // RTCP read may outlive the sender's Stop, which would hold the participant's goroutines.
@@ -217,6 +225,13 @@ func (d *downTrack) readRTCP() {
 				}
 			case *rtcp.ReceiverEstimatedMaximumBitrate:
 				d.sub.setEstimate(uint64(p.Bitrate))
+			case *rtcp.ReceiverReport:
+				ssrc := d.ssrc()
+				for _, r := range p.Reports {
+					if r.SSRC == ssrc {
+						d.sub.reportLoss(r.FractionLost)
+					}
+				}
 			}
 		}
 	}

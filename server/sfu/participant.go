@@ -44,12 +44,15 @@ type participant struct {
 	pubs        []*publication
 	down        *webrtc.PeerConnection
 	downs       map[*publication]*downTrack
-	downUp      bool // the down connection is connected
-	negotiating bool // a down offer waits for its answer
-	again       bool // something changed while negotiating
-	offerGen    int  // down offers made
-	answeredGen int  // the last of them answered
-	estimate    uint64
+	downUp      bool   // the down connection is connected
+	negotiating bool   // a down offer waits for its answer
+	again       bool   // something changed while negotiating
+	offerGen    int    // down offers made
+	answeredGen int    // the last of them answered
+	estimate    uint64 // the last REMB
+	rembAt      time.Time
+	loss        lossEstimator // from receiver reports, for clients that send no REMB
+	lossBps     uint64
 	views       map[string]view
 	screenMid   string // the up section the participant names as its screen share
 }
@@ -350,8 +353,26 @@ func (p *participant) upPC() *webrtc.PeerConnection { return p.up.Load() }
 
 func (p *participant) setEstimate(bps uint64) {
 	p.mu.Lock()
-	p.estimate = bps
+	p.estimate, p.rembAt = bps, time.Now()
 	p.mu.Unlock()
+}
+
+func (p *participant) reportLoss(fractionLost uint8) {
+	p.mu.Lock()
+	p.lossBps = p.loss.report(fractionLost, time.Now(), p.sfu.cfg.InitialEstimate)
+	p.mu.Unlock()
+}
+
+// downlink is the subscriber's estimate: its REMB while fresh, else the loss-based one,
+// else the configured start. Called with p.mu held.
+func (p *participant) downlinkLocked(now time.Time) uint64 {
+	switch {
+	case p.estimate > 0 && now.Sub(p.rembAt) < rembFreshness:
+		return p.estimate
+	case p.lossBps > 0:
+		return p.lossBps
+	}
+	return p.sfu.cfg.InitialEstimate
 }
 
 // finish takes the participant out of its room and ends its media, unless a socket other

@@ -316,3 +316,38 @@ func TestPionLogsGoToSlog(t *testing.T) {
 		t.Errorf("pion's info reached an info-level log: %q", got)
 	}
 }
+
+func TestLossEstimator(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	type rep struct {
+		at   time.Duration
+		lost uint8 // of 256
+	}
+	tests := []struct {
+		name    string
+		reports []rep
+		want    uint64
+	}{
+		{"first report without loss grows nothing yet", []rep{{0, 0}}, 1_000_000},
+		{"a second without loss: +8 %", []rep{{0, 0}, {time.Second, 0}}, 1_080_000},
+		{"growth counts at most a second per report", []rep{{0, 0}, {10 * time.Second, 0}}, 1_080_000},
+		{"moderate loss holds", []rep{{0, 0}, {time.Second, 10}}, 1_000_000},
+		{"25 % loss cuts by 12.5 %", []rep{{0, 64}}, 875_000},
+		{"one cut per burst", []rep{{0, 64}, {100 * time.Millisecond, 64}}, 875_000},
+		{"cuts again after the gap", []rep{{0, 64}, {400 * time.Millisecond, 64}}, 765_625},
+		{"total loss floors at the minimum", []rep{{0, 255}, {time.Second, 255}, {2 * time.Second, 255}, {3 * time.Second, 255}, {4 * time.Second, 255}, {5 * time.Second, 255}, {6 * time.Second, 255}, {7 * time.Second, 255}}, minEstimate},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var e lossEstimator
+			var got uint64
+			for _, r := range tc.reports {
+				got = e.report(r.lost, t0.Add(r.at), 1_000_000)
+			}
+			// Float rounding: within 1 bps.
+			if d := int64(got) - int64(tc.want); d < -1 || d > 1 {
+				t.Fatalf("estimate %d, want %d", got, tc.want)
+			}
+		})
+	}
+}

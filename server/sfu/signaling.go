@@ -466,10 +466,7 @@ const audioReserve = 64_000
 // chooseLayers sets, for each video p receives, the layer that fits p's estimate and tile.
 func (p *participant) chooseLayers(now time.Time) {
 	p.mu.Lock()
-	estimate := p.estimate
-	if estimate == 0 {
-		estimate = p.sfu.cfg.InitialEstimate
-	}
+	estimate := p.downlinkLocked(now)
 	var videos []*downTrack
 	audios := 0
 	for _, d := range p.downs {

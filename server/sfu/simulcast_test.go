@@ -193,3 +193,30 @@ func TestPublisherLossIsNACKed(t *testing.T) {
 		return true
 	})
 }
+
+func TestReceiverReportLossLowersTheLayer(t *testing.T) {
+	h := newHarness(t, Config{})
+	pub := h.join("loss", "pub", sfutest.Options{Layers: sfutest.DefaultLayers})
+	lossy := h.join("loss", "lossy", sfutest.Options{})
+	h.publish(pub)
+	// No REMB: the start estimate (1 Mbps) gives the top layer.
+	testsync.Eventually(t, 20*time.Second, "lossy on layer 2 first", func() bool { return lastLayers(lossy, "pub", 60, 2) })
+	// Receiver reports of 50 % loss, as a pion client behind a saturated link sends them.
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			ssrc := lossy.Received("pub").VideoSSRC
+			_ = lossy.WriteDownRTCP(&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{{SSRC: ssrc, FractionLost: 128}}})
+		}
+	}()
+	testsync.Eventually(t, 20*time.Second, "lossy stepping down to layer 0", func() bool { return lastLayers(lossy, "pub", 60, 0) })
+	checkContinuous(t, "lossy", lossy.Received("pub").Video)
+}
