@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -260,3 +261,49 @@ func TestRoomAndServerFull(t *testing.T) {
 }
 
 func errorsAs(err error, target any) bool { return err != nil && errors.As(err, target) }
+
+// A browser-shaped simulcast offer (the shape Chromium sends: RED, RTX, VP9 and H264 beside
+// VP8, extensions the SFU does not use) is answered with what the SFU needs: the three
+// layers received, Opus, VP8 and its RTX, the audio level and simulcast extensions, and
+// no codec it does not forward.
+func TestBrowserShapedSimulcastOfferIsAnswered(t *testing.T) {
+	offer, err := os.ReadFile("testdata/chrome-simulcast-offer.sdp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, Config{})
+	c := h.join("chrome", "c", sfutest.Options{})
+	mark := c.Mark()
+	if err := c.Send(protocol.GroupMessage{Type: protocol.GroupOffer, PC: protocol.PCUp, SDP: string(offer)}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := c.WaitFrom(ctx, mark, func(m protocol.GroupMessage) bool {
+		return m.Type == protocol.GroupAnswer || m.Type == protocol.GroupError
+	})
+	if err != nil || m.Type != protocol.GroupAnswer || m.PC != protocol.PCUp {
+		t.Fatalf("answer: %+v %v", m, err)
+	}
+	for _, want := range []string{
+		"a=simulcast:recv q;h;f", "a=rid:q recv", "a=rid:f recv",
+		"a=rtpmap:111 opus/48000/2", "a=rtpmap:96 VP8/90000", "a=rtpmap:97 rtx/90000", "a=fmtp:97 apt=96",
+		"a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+		"a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
+		"a=extmap:11 urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id",
+		"a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+		"a=rtcp-fb:96 goog-remb", "a=rtcp-fb:96 nack pli", "a=recvonly",
+	} {
+		if !strings.Contains(m.SDP, want) {
+			t.Errorf("answer lacks %q", want)
+		}
+	}
+	for _, unwanted := range []string{"H264", "VP9", "red/48000", "G722"} {
+		if strings.Contains(m.SDP, unwanted) {
+			t.Errorf("answer accepts %s, which the SFU does not forward", unwanted)
+		}
+	}
+	if t.Failed() {
+		t.Logf("answer:\n%s", m.SDP)
+	}
+}
