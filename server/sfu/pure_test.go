@@ -209,6 +209,7 @@ func TestChooseLayer(t *testing.T) {
 		{"middle estimate", sim, 0, 1_000_000, 0, 0, 1},
 		{"small tile caps the layer", sim, -1, 5_000_000, 300, 170, 0},
 		{"medium tile", sim, -1, 5_000_000, 600, 340, 1},
+		{"tile off screen (1x1): lowest", sim, 2, 5_000_000, 1, 1, 0},
 		{"tile larger than every layer: highest", sim, -1, 5_000_000, 1920, 1080, 2},
 		{"stays on a layer that fits exactly", sim, 1, 500_000, 0, 0, 1},
 		{"does not climb without headroom", sim, 1, 1_600_000, 0, 0, 1},
