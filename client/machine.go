@@ -12,6 +12,13 @@ import (
 // maxPendingCandidates bounds the remote candidates kept until a remote description is set.
 const maxPendingCandidates = 512
 
+// verifyTries and verifyRetry bound how often and how fast the verification code of a new
+// connection is asked for (see verify).
+const (
+	verifyTries = 5
+	verifyRetry = 100 * time.Millisecond
+)
+
 // opTimeout bounds one Peer operation.
 const opTimeout = 10 * time.Second
 
@@ -458,7 +465,20 @@ func (m *machine) verify() {
 	go func() {
 		ctx, cancel := m.opCtx()
 		defer cancel()
-		local, remote, err := p.DTLSFingerprints(ctx)
+		// Chromium answers getStats from a report up to 50 ms old, which the silence watch's
+		// frequent calls keep fresh; the one of the moment before "connected" has no remote
+		// certificate yet. So a failure is tried again a few times.
+		var local, remote Fingerprint
+		var err error
+		for range verifyTries {
+			if local, remote, err = p.DTLSFingerprints(ctx); err == nil {
+				break
+			}
+			select {
+			case <-time.After(verifyRetry):
+			case <-ctx.Done():
+			}
+		}
 		if err != nil {
 			m.log.Warn("no verification code", "err", err)
 			return
