@@ -81,6 +81,11 @@ func bindServeFlags(fs *flag.FlagSet) *serveOptions {
 	fs.StringVar(&c.MetricsAuth, "metrics-auth", c.MetricsAuth, "user:password required for /metrics (basic auth); --metrics-auth-file is better: flags show in ps")
 	fs.StringVar(&o.metricsAuthFile, "metrics-auth-file", "", "file holding --metrics-auth's user:password on one line (preferred to the flag)")
 	fs.StringVar(&c.PprofAddr, "pprof", c.PprofAddr, "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060")
+	fs.IntVar(&c.RoomSize, "room-size", c.RoomSize, "most people in one room (2..50); from the third on, a room of onertc clients goes through the built-in SFU (2: rooms for two, as AppRTC)")
+	// The binary serves group rooms by default; DefaultConfig does not, so embedders and
+	// tests open no SFU port unless they ask.
+	c.SFUAddr = ":3479"
+	fs.StringVar(&c.SFUAddr, "sfu-addr", c.SFUAddr, "UDP listen address of the SFU's media, one port for every group participant (empty: no group rooms)")
 	fs.StringVar(&c.Redis, "redis", c.Redis, "Redis URL (redis://[:password@]host:port[/db], rediss:// for TLS) shared by several instances")
 	fs.BoolVar(&c.RedisCluster, "redis-cluster", c.RedisCluster, "--redis names a node of a Redis Cluster (more seed nodes as ?addr=host:port)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -260,7 +265,7 @@ func parseWithEnv(fs *flag.FlagSet, args []string, lookup func(string) (string, 
 // otherVariables are the ONERTC_* variables that the project's tests, benchmarks and
 // packaging script read; serve does not warn about them.
 var otherVariables = []string{
-	"ONERTC_BENCH", "ONERTC_BENCH_CALLS", "ONERTC_BENCH_OUT",
+	"ONERTC_BENCH", "ONERTC_BENCH_CALLS", "ONERTC_BENCH_OUT", "ONERTC_BIN", "ONERTC_FAILOVER_KILLS",
 	"ONERTC_E2E_BOT", "ONERTC_E2E_LOG", "ONERTC_E2E_SERVER", "ONERTC_TEST_PORT",
 }
 

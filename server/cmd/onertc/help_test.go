@@ -85,7 +85,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("s\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	serveArgs := []string{"serve", "--http", "127.0.0.1:0", "--turn-disable", "--drain-timeout", "0s"}
+	serveArgs := []string{"serve", "--http", "127.0.0.1:0", "--turn-disable", "--sfu-addr", "127.0.0.1:0", "--drain-timeout", "0s"}
 	tests := []struct {
 		name   string
 		args   []string
@@ -154,7 +154,7 @@ func TestRuntimeFailuresExit1(t *testing.T) {
 	}
 	defer taken.Close()
 	serveArgs := func(extra ...string) []string {
-		return append([]string{"serve", "--turn-disable", "--drain-timeout", "0s"}, extra...)
+		return append([]string{"serve", "--turn-disable", "--sfu-addr", "127.0.0.1:0", "--drain-timeout", "0s"}, extra...)
 	}
 	tests := []struct {
 		name   string
@@ -255,7 +255,7 @@ func TestServeUsesSecretFiles(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- serve(ctx, []string{"--http", addr, "--turn", "127.0.0.1:0", "--turn-self-test", "0", "--drain-timeout", "0s",
+		done <- serve(ctx, []string{"--http", addr, "--turn", "127.0.0.1:0", "--sfu-addr", "127.0.0.1:0", "--turn-self-test", "0", "--drain-timeout", "0s",
 			"--turn-secret-file", secretFile, "--metrics-auth-file", authFile}, &bytes.Buffer{}, &lockedDiscard{})
 	}()
 	defer func() {

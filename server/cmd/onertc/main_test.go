@@ -179,7 +179,7 @@ func TestListFlagsReplaceTheirVariable(t *testing.T) {
 func TestGracefulShutdownOnSIGTERM(t *testing.T) {
 	bin := fleettest.Build(t)
 	addr := fleettest.FreePort(t)
-	cmd := exec.Command(bin, "serve", "--http", addr, "--turn-disable", "--log-format", "json", "--drain-timeout", "2s")
+	cmd := exec.Command(bin, "serve", "--http", addr, "--turn-disable", "--sfu-addr", "127.0.0.1:0", "--log-format", "json", "--drain-timeout", "2s")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -287,7 +287,7 @@ func TestRedisFlagRefusals(t *testing.T) {
 func TestDrainWithCallInProgress(t *testing.T) {
 	bin := fleettest.Build(t)
 	addr := fleettest.FreePort(t)
-	cmd := exec.Command(bin, "serve", "--http", addr, "--turn-disable", "--log-format", "json", "--drain-timeout", "120s")
+	cmd := exec.Command(bin, "serve", "--http", addr, "--turn-disable", "--sfu-addr", "127.0.0.1:0", "--log-format", "json", "--drain-timeout", "120s")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -130,7 +130,7 @@ func TestUpgradeHandsOverListeners(t *testing.T) {
 
 	addr := fleettest.FreePort(t)
 	cmd := exec.Command(bin, "serve", "--http", addr, "--turn", fleettest.FreePort(t), "--public-ip", "127.0.0.1",
-		"--turn-allow-loopback", "--turn-secret", "upgrade-secret", "--relay-ports", upgradeRelayPorts,
+		"--turn-allow-loopback", "--turn-secret", "upgrade-secret", "--relay-ports", upgradeRelayPorts, "--sfu-addr", "127.0.0.1:0",
 		"--turn-self-test", "0", "--limit-join", "0", "--limit-turn", "0", "--limit-ws", "0",
 		"--drain-timeout", "25s", "--log-format", "json")
 	// A pipe of the test's own, not StderrPipe: Wait closes that one when the old process
