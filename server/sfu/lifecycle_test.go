@@ -227,3 +227,17 @@ func TestSocketLossWithoutResumeLeavesAfterGrace(t *testing.T) {
 	}
 	testsync.Eventually(t, 5*time.Second, "the room down to b", func() bool { return h.sfu.Stats().Participants == 1 })
 }
+
+// The server binds its media port on every address (":port"), as the binary does: the UDP
+// mux then names each interface's address in its candidates, and media flows.
+func TestUnspecifiedUDPAddress(t *testing.T) {
+	udp, err := net.ListenPacket("udp4", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, Config{UDPConn: udp})
+	a := h.join("any", "a", sfutest.Options{Audio: true, Layers: plainVideo})
+	b := h.join("any", "b", sfutest.Options{})
+	h.publish(a)
+	testsync.Eventually(t, 20*time.Second, "b receiving a", func() bool { return receivingFrom(b, []string{"a"}, nil) })
+}

@@ -29,11 +29,13 @@ type harness struct {
 // SFU's business).
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
-	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	if cfg.UDPConn == nil {
+		udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.UDPConn = udp
 	}
-	cfg.UDPConn = udp
 	if cfg.Logger == nil {
 		var w io.Writer = io.Discard
 		if os.Getenv("SFU_TEST_LOG") != "" {
