@@ -77,6 +77,9 @@ const (
 	// EventVerification: Verification, the code of the current peer-to-peer connection,
 	// after each "connected" of a DTLSPeer (a new peer has new certificates, so a new code).
 	EventVerification EventKind = "verification"
+	// EventGroup: GroupURL, the room became a group room (a "group" payload in a 1:1
+	// call, or a join answered with room_mode "group"); GroupCall moves to the SFU.
+	EventGroup EventKind = "group"
 )
 
 // Event is one thing that happened in a call.
@@ -91,6 +94,8 @@ type Event struct {
 	Err       error
 	// Verification is set on EventVerification.
 	Verification *Verification
+	// GroupURL is set on EventGroup.
+	GroupURL string
 }
 
 // Call is one client in one room: it joins, runs the call until hung up, and leaves.
@@ -195,6 +200,9 @@ func (c *Call) run(ctx context.Context) error {
 		return &JoinError{Room: c.cfg.Room, Result: resp.Result}
 	}
 	p := resp.Params
+	if p.RoomMode == protocol.RoomModeGroup {
+		return c.joinedGroup(ctx, p)
+	}
 	if !protocol.ValidID(p.ClientID) || p.WSSURL == "" {
 		return fmt.Errorf("join room %q: %w: client_id %q, wss_url %q", c.cfg.Room, ErrJoinRefused, p.ClientID, p.WSSURL)
 	}
@@ -230,6 +238,30 @@ func (c *Call) run(ctx context.Context) error {
 	err = m.loop()
 	m.leave(true)
 	return err
+}
+
+// joinedGroup: the join landed in a group room, which has no relay nor peer-to-peer peer;
+// the call reports where the group socket is and waits for the hang-up (GroupCall runs
+// the group session).
+func (c *Call) joinedGroup(ctx context.Context, p protocol.RoomParams) error {
+	if p.GroupURL == "" {
+		return fmt.Errorf("join room %q: %w: room_mode group without group_url", c.cfg.Room, ErrJoinRefused)
+	}
+	c.mu.Lock()
+	c.clientID = p.ClientID
+	c.mu.Unlock()
+	c.emit(Event{Kind: EventJoined, Params: &p})
+	c.emit(Event{Kind: EventGroup, GroupURL: p.GroupURL, Params: &p})
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case r := <-c.control:
+			if r == ctlHangup {
+				return nil
+			}
+		}
+	}
 }
 
 func (c *Call) emit(ev Event) {

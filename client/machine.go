@@ -57,6 +57,9 @@ type machine struct {
 	// recoverAt fires when a failed connection should start over (RecoverAfter);
 	// disconnectedAt when a "disconnected" one counts as failed (DisconnectedGrace).
 	recoverAt, disconnectedAt deadline
+	// moving: the room became a group room; the peer stays until the group's media
+	// arrives, and the other side's bye does not start a new peer.
+	moving bool
 	// closing counts retired peers still closing: pion's Close waits for candidate
 	// gathering, which waits seconds on a TURN server that died, so peers close aside.
 	closing sync.WaitGroup
@@ -195,7 +198,16 @@ func (m *machine) handle(raw string) error {
 	case protocol.TypeCandidate:
 		m.onCandidate(candidateFromSignal(s))
 	case protocol.TypeBye:
+		if m.moving {
+			// The other side moved to the group room; this one is moving too.
+			m.c.emit(Event{Kind: EventBye})
+			return nil
+		}
 		return m.onBye()
+	case protocol.TypeGroup:
+		m.moving = true
+		m.log.Info("the room became a group room", "url", s.URL)
+		m.c.emit(Event{Kind: EventGroup, GroupURL: s.URL})
 	}
 	return nil
 }
