@@ -23,6 +23,13 @@ import (
 // mutate turns them off) and, when turnOn, a TURN server on a UDP port of its own.
 func startGroupServer(t testing.TB, turnOn bool, mutate func(*Config)) (*testServer, Listeners) {
 	t.Helper()
+	return startGroupServerWrapped(t, turnOn, mutate, nil)
+}
+
+// startGroupServerWrapped is startGroupServer with wrap, if not nil, standing between the
+// SFU's socket and the server.
+func startGroupServerWrapped(t testing.TB, turnOn bool, mutate func(*Config), wrap func(net.PacketConn) net.PacketConn) (*testServer, Listeners) {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.RelayGrace = 500 * time.Millisecond
 	cfg.Limits = limit.Rates{}
@@ -47,6 +54,9 @@ func startGroupServer(t testing.TB, turnOn bool, mutate func(*Config)) (*testSer
 	if cfg.groupRooms() {
 		if ls.SFU, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
 			t.Fatal(err)
+		}
+		if wrap != nil {
+			ls.SFU = wrap(ls.SFU)
 		}
 	}
 	if turnOn {

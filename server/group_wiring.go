@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/onertc/onertc/protocol"
@@ -37,6 +38,10 @@ func (s *Server) startSFU(ls Listeners) error {
 		return fmt.Errorf("start SFU: %w", err)
 	}
 	s.sfuPort = portOf(ls.SFU.LocalAddr())
+	if ua, ok := ls.SFU.LocalAddr().(*net.UDPAddr); ok {
+		s.sfuIP, _ = netip.AddrFromSlice(ua.IP)
+		s.sfuIP = s.sfuIP.Unmap()
+	}
 	s.sfu.Store(f)
 	s.log.Info("SFU serving group rooms", "udp", s.sfuPort, "room_size", s.cfg.RoomSize, "public_ip", s.cfg.TURN.PublicIP)
 	return nil
@@ -115,13 +120,4 @@ func (s *Server) serveGroup(w http.ResponseWriter, r *http.Request) {
 // guestName is the display name of a participant that gave none.
 func guestName(clientID string) string {
 	return "Guest " + clientID[:min(4, len(clientID))]
-}
-
-// sfuAddr is the SFU's media address as TURN relays reach it: the public IP on the SFU
-// port; false when there is no SFU.
-func (s *Server) sfuAddr(publicIP net.IP) (net.UDPAddr, bool) {
-	if s.groups == nil || s.sfuPort == 0 {
-		return net.UDPAddr{}, false
-	}
-	return net.UDPAddr{IP: publicIP, Port: s.sfuPort}, true
 }

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,8 +73,10 @@ type Server struct {
 	// sfu is set (Serve starts it on Listeners.SFU).
 	groups *grouproom.Table
 	sfu    atomic.Pointer[sfu.SFU]
-	// sfuPort is the SFU's UDP port while serving (TURN's peer policy lets relays reach it).
+	// sfuPort and sfuIP are the SFU's UDP port and bound address while serving (TURN's
+	// peer policy lets relays reach them).
 	sfuPort   int
+	sfuIP     netip.Addr
 	tls       *tlsState // nil when the HTTP port is plain HTTP
 	acmeRoots *x509.CertPool
 	// firstBytes bounds how long a connection may take to say what it is: the HTTPS port's

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -144,13 +146,16 @@ func (s *Server) startTURN(ls Listeners, mux *demux.Mux) error {
 		AllowPeers:    allow,
 		DenyPeers:     deny,
 		AllowLoopback: s.cfg.TURN.AllowLoopback,
-		UserQuota:     s.cfg.TURN.UserQuota,
-		TotalQuota:    s.cfg.TURN.TotalQuota,
-		PacketConns:   ls.TURNUDP,
-		Listeners:     tcpLns,
-		TLSListeners:  tlsLns,
-		OwnPorts:      own,
-		Logger:        s.log.With("component", "turn"),
+		// A client that reaches nothing but TURN (UDP blocked, only 443 open) reaches the
+		// SFU of group rooms through it, even on a private or loopback address.
+		AllowPeerAddrs: s.sfuPeerAddrs(),
+		UserQuota:      s.cfg.TURN.UserQuota,
+		TotalQuota:     s.cfg.TURN.TotalQuota,
+		PacketConns:    ls.TURNUDP,
+		Listeners:      tcpLns,
+		TLSListeners:   tlsLns,
+		OwnPorts:       own,
+		Logger:         s.log.With("component", "turn"),
 	})
 	if err != nil {
 		return fmt.Errorf("start TURN: %w", err)
@@ -160,6 +165,23 @@ func (s *Server) startTURN(ls Listeners, mux *demux.Mux) error {
 		"tls_and_tcp_on_https_port", t.httpsPort.Load(),
 		"public_ip", t.publicIP.String(), "realm", t.realm)
 	return nil
+}
+
+// sfuPeerAddrs are the SFU's addresses as a TURN relay sends to them: the public IP, and
+// the address its socket is bound to when that is a specific one, on the SFU's port.
+func (s *Server) sfuPeerAddrs() []netip.AddrPort {
+	f := s.sfu.Load()
+	if f == nil || s.sfuPort == 0 || s.turn == nil {
+		return nil
+	}
+	var out []netip.AddrPort
+	if a, ok := netip.AddrFromSlice(s.turn.publicIP); ok {
+		out = append(out, netip.AddrPortFrom(a.Unmap(), uint16(s.sfuPort)))
+	}
+	if s.sfuIP.IsValid() && !s.sfuIP.IsUnspecified() && !slices.ContainsFunc(out, func(a netip.AddrPort) bool { return a.Addr() == s.sfuIP }) {
+		out = append(out, netip.AddrPortFrom(s.sfuIP, uint16(s.sfuPort)))
+	}
+	return out
 }
 
 func (s *Server) stopTURN() error {

@@ -40,6 +40,11 @@ type Config struct {
 	AllowPeers, DenyPeers []netip.Prefix
 	// AllowLoopback lets allocations relay to loopback peers (tests on one machine).
 	AllowLoopback bool
+	// AllowPeerAddrs are transport addresses relayed to whatever their address (a
+	// private or loopback one included), DenyPeers and OwnPorts still winning: this
+	// server's own SFU, for clients that reach it only through TURN. Nothing else on
+	// those addresses is lifted.
+	AllowPeerAddrs []netip.AddrPort
 	// UserQuota and TotalQuota bound concurrent allocations per username and in total;
 	// 0 means unlimited. Over quota an Allocate gets 486.
 	UserQuota, TotalQuota int

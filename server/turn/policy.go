@@ -57,8 +57,9 @@ func mustPrefixes(s ...string) []netip.Prefix {
 type peerPolicy struct {
 	allow, deny   []netip.Prefix
 	allowLoopback bool
-	relayIPs      []netip.Addr // our advertised relay addresses: always reachable on relay ports
-	hostIPs       []netip.Addr // addresses of this host: never reachable on ownPorts
+	allowAddrs    []netip.AddrPort // exact transport addresses lifted (the SFU)
+	relayIPs      []netip.Addr     // our advertised relay addresses: always reachable on relay ports
+	hostIPs       []netip.Addr     // addresses of this host: never reachable on ownPorts
 	ownPorts      []uint16
 	relayMin      uint16
 	relayMax      uint16
@@ -91,6 +92,9 @@ func newPeerPolicy(cfg *Config) *peerPolicy {
 	for _, port := range cfg.OwnPorts {
 		p.ownPorts = append(p.ownPorts, uint16(port))
 	}
+	for _, a := range cfg.AllowPeerAddrs {
+		p.allowAddrs = append(p.allowAddrs, netip.AddrPortFrom(a.Addr().Unmap(), a.Port()))
+	}
 	return p
 }
 
@@ -121,6 +125,9 @@ func (p *peerPolicy) allowed(peer netip.AddrPort) bool {
 	if slices.Contains(p.relayIPs, ip) && port >= p.relayMin && port <= p.relayMax {
 		return true // another allocation on this server
 	}
+	if slices.Contains(p.allowAddrs, netip.AddrPortFrom(ip, port)) {
+		return true
+	}
 	for _, c := range cands[:n] {
 		if contains(p.allow, c) {
 			continue
@@ -144,6 +151,13 @@ func (p *peerPolicy) allowedIP(ip net.IP) bool {
 	a, ok := netip.AddrFromSlice(ip)
 	if !ok {
 		return false
+	}
+	a = a.Unmap()
+	for _, aa := range p.allowAddrs {
+		// The permission admits the address; its datagrams are judged per port.
+		if aa.Addr() == a && !contains(p.deny, a) {
+			return true
+		}
 	}
 	return p.allowed(netip.AddrPortFrom(a, p.relayMin))
 }
