@@ -19,6 +19,7 @@
 #   env:   RESULTS=file     keep the raw JSON lines there
 #          ROUNDS=n         rounds of each measurement (default 2)
 #          PORT=n HTTP_PORT=n  the TURN and onertc HTTP ports (default 3578, 8578)
+#          ONERTC_BIN=path  another onertc binary (default: bin/onertc, built by make build)
 # To profile onertc under this load, add --pprof 127.0.0.1:PORT to its command line below and
 # fetch /debug/pprof/profile during a run.
 set -euo pipefail
@@ -37,7 +38,8 @@ trap 'stop; rm -rf "$TMP"' EXIT
 if ! command -v turnserver >/dev/null || ! command -v turnutils_uclient >/dev/null; then
 	apt-get install -y -o DPkg::Lock::Timeout=300 coturn >/dev/null
 fi
-make -s build >/dev/null
+ONERTC_BIN=${ONERTC_BIN:-bin/onertc}
+[[ $ONERTC_BIN == bin/onertc ]] && make -s build >/dev/null
 go build -o "$TMP/load" ./bench/turn/load
 ulimit -n 65536 2>/dev/null || true
 
@@ -52,7 +54,7 @@ start() { # start <server> <tag>: leaves its pid in $TMP/pid
 			--no-stdout-log --log-file "$TMP/coturn.log" --simple-log >/dev/null 2>&1 &
 		;;
 	onertc)
-		bin/onertc serve --http 127.0.0.1:$HTTP_PORT --turn :$PORT --turn-secret "$SECRET" --realm $REALM \
+		"$ONERTC_BIN" serve --http 127.0.0.1:$HTTP_PORT --turn :$PORT --turn-secret "$SECRET" --realm $REALM \
 			--relay-ports 61000-65535 --turn-allow-loopback --public-ip 127.0.0.1 --turn-self-test 0 \
 			--log-level warn 2>>"$TMP/onertc.log" &
 		;;

@@ -280,7 +280,7 @@ func (c *relayConn) Close() error {
 		c.s.reg.relayClosed(c)
 		if c.fast != nil {
 			c.s.plane.remove(c.fast)
-			c.s.plane.loop.del(c)
+			c.s.plane.loopFor(c.port).del(c)
 			close(c.closed)
 		}
 	})
@@ -335,7 +335,7 @@ func (g relayGen) makeFast(c *relayConn) {
 	}
 	c.rc, c.closed = rc, make(chan struct{})
 	c.fast = g.s.plane.newAlloc(c, g.lis)
-	if err := g.s.plane.loop.add(c); err != nil {
+	if err := g.s.plane.loopFor(c.port).add(c); err != nil {
 		g.s.log.Warn("TURN relay socket left to pion", "err", err, "relay_port", c.port)
 		g.s.plane.remove(c.fast)
 		c.fast = nil

@@ -49,7 +49,7 @@ type plane struct {
 	publicIP netip.Addr
 	relayIP  netip.Addr   // the relay sockets' address when it is not a wildcard
 	clock    atomic.Int64 // the server clock in unix seconds, advanced by the janitor
-	loop     *relayLoop
+	loops    []*relayLoop
 	// handled counts the datagrams the plane relayed itself (tests tell it from pion's path)
 	handled struct{ toPeer, fromPeer, across atomic.Uint64 }
 }
@@ -118,6 +118,16 @@ func newPlane(s *Server) *plane {
 }
 
 func (p *plane) tick(now time.Time) { p.clock.Store(now.Unix()) }
+
+// loopFor is the relay loop that reads the relay socket on port.
+func (p *plane) loopFor(port int) *relayLoop { return p.loops[port%len(p.loops)] }
+
+// closeLoops ends the relay loops and waits for them.
+func (p *plane) closeLoops() {
+	for _, l := range p.loops {
+		l.close()
+	}
+}
 
 func (p *plane) shard(k clientKey) *clientShard {
 	b := k.client.Addr().As16()

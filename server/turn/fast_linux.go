@@ -8,25 +8,31 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// newPlaneIfSupported starts the data plane: on Linux, always.
+// newPlaneIfSupported starts the data plane: on Linux, always. It runs a relay loop per CPU
+// Go may use (relay sockets are spread over them by port), as the listener sockets are one
+// per CPU: the way back from the peers then scales with the cores like the way out.
 func newPlaneIfSupported(s *Server) (*plane, error) {
 	p := newPlane(s)
-	l, err := newRelayLoop(p)
-	if err != nil {
-		return nil, err
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		l, err := newRelayLoop(p)
+		if err != nil {
+			p.closeLoops()
+			return nil, err
+		}
+		p.loops = append(p.loops, l)
+		go l.run()
 	}
-	p.loop = l
-	go l.run()
 	return p, nil
 }
 
-// relayLoop reads every fast relay socket. The sockets are in an epoll set of its own, and
+// relayLoop reads the fast relay sockets given to it. The sockets are in an epoll set of its own, and
 // that set's descriptor is in Go's poller: one goroutine wakes when any relay socket has
 // datagrams, reads each ready socket with recvmmsg and sends what it read to the clients
 // with sendmmsg, per listener socket, before it waits again. The set is level-triggered, so

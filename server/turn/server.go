@@ -95,7 +95,7 @@ func New(cfg Config) (*Server, error) {
 	p, err := pionturn.NewServer(pc)
 	if err != nil {
 		if s.plane != nil {
-			s.plane.loop.close()
+			s.plane.closeLoops()
 		}
 		return nil, fmt.Errorf("starting pion TURN server: %w", err)
 	}
@@ -181,7 +181,7 @@ func (s *Server) Close() error {
 			_ = r.Close()
 		}
 		if s.plane != nil {
-			s.plane.loop.close()
+			s.plane.closeLoops()
 		}
 		if len(errs) > 0 {
 			s.closeErr = fmt.Errorf("closing TURN server: %w", errors.Join(errs...))
