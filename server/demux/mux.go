@@ -74,6 +74,8 @@ type Mux struct {
 	cfg                        Config
 	log                        *slog.Logger
 	https, http, turn, turnTLS *chanListener
+	iceTCP                     *chanListener
+	iceOn                      atomic.Bool // EnableICETCP
 
 	mu      sync.Mutex
 	ln      net.Listener
@@ -85,6 +87,7 @@ type Mux struct {
 
 	stats struct {
 		https, http, turn, turnTLS, acme atomic.Uint64
+		iceTCP                           atomic.Uint64
 		overCap, failed                  atomic.Uint64
 	}
 }
@@ -107,7 +110,7 @@ func New(addr net.Addr, cfg Config) (*Mux, error) {
 	return &Mux{
 		cfg: cfg, log: cfg.Logger,
 		https: newChanListener(addr), http: newChanListener(addr),
-		turn: newChanListener(addr), turnTLS: newChanListener(addr),
+		turn: newChanListener(addr), turnTLS: newChanListener(addr), iceTCP: newChanListener(addr),
 		perIP: make(map[netip.Addr]int), pending: make(map[net.Conn]struct{}),
 		stop: make(chan struct{}),
 	}, nil
@@ -125,9 +128,16 @@ func (m *Mux) TURN() net.Listener { return m.turn }
 // TURNTLS yields TURN-over-TLS connections (TLS already terminated).
 func (m *Mux) TURNTLS() net.Listener { return m.turnTLS }
 
+// EnableICETCP routes ICE-over-TCP connections (ICETCPFrame) to ICETCP's listener, whose
+// taker (the SFU) must accept them; call it before Serve. Without it they are closed.
+func (m *Mux) EnableICETCP() { m.iceOn.Store(true) }
+
+// ICETCP yields ICE-over-TCP connections, their first frame replayed.
+func (m *Mux) ICETCP() net.Listener { return m.iceTCP }
+
 // Stats counts connections by where they went.
 type Stats struct {
-	HTTPS, HTTP, TURN, TURNTLS, ACME uint64
+	HTTPS, HTTP, TURN, TURNTLS, ACME, ICETCP uint64
 	// OverCap were closed at accept for the pending caps; Failed were closed for silence,
 	// a failed handshake or bytes that are no protocol of this port.
 	OverCap, Failed uint64
@@ -141,7 +151,7 @@ func (m *Mux) Stats() Stats {
 	m.mu.Unlock()
 	return Stats{
 		HTTPS: m.stats.https.Load(), HTTP: m.stats.http.Load(), TURN: m.stats.turn.Load(),
-		TURNTLS: m.stats.turnTLS.Load(), ACME: m.stats.acme.Load(),
+		TURNTLS: m.stats.turnTLS.Load(), ACME: m.stats.acme.Load(), ICETCP: m.stats.iceTCP.Load(),
 		OverCap: m.stats.overCap.Load(), Failed: m.stats.failed.Load(), Pending: pending,
 	}
 }
@@ -282,15 +292,36 @@ func (m *Mux) classify(raw net.Conn) (*chanListener, net.Conn, error) {
 	case RouteTLS:
 		return m.classifyTLS(&prefixConn{Conn: raw, pre: first[:]})
 	case RouteTURN:
-		c, err := m.firstFrame(raw, first[:])
-		if err != nil {
-			return nil, nil, err
-		}
-		m.stats.turn.Add(1)
-		return m.turn, c, nil
+		return m.plainSTUN(raw, first[0])
 	}
 	m.stats.http.Add(1)
 	return m.http, &prefixConn{Conn: raw, pre: first[:]}, nil
+}
+
+// plainSTUN tells ICE over TCP from TURN over TCP and reads the first frame of either.
+func (m *Mux) plainSTUN(raw net.Conn, first byte) (*chanListener, net.Conn, error) {
+	hdr := make([]byte, ICETCPHeader, 160)
+	hdr[0] = first
+	if _, err := io.ReadFull(raw, hdr[1:]); err != nil {
+		return nil, nil, fmt.Errorf("first STUN bytes: %w", err)
+	}
+	if size, ok := ICETCPFrame([ICETCPHeader]byte(hdr)); ok {
+		if !m.iceOn.Load() {
+			return nil, nil, errors.New("ICE over TCP is not served on this port")
+		}
+		buf := append(hdr, make([]byte, size-len(hdr))...)
+		if _, err := io.ReadFull(raw, buf[len(hdr):]); err != nil {
+			return nil, nil, fmt.Errorf("first ICE-TCP frame: %w", err)
+		}
+		m.stats.iceTCP.Add(1)
+		return m.iceTCP, &prefixConn{Conn: raw, pre: buf}, nil
+	}
+	c, err := m.firstFrame(raw, hdr)
+	if err != nil {
+		return nil, nil, err
+	}
+	m.stats.turn.Add(1)
+	return m.turn, c, nil
 }
 
 func (m *Mux) classifyTLS(raw net.Conn) (*chanListener, net.Conn, error) {
@@ -341,20 +372,25 @@ func (m *Mux) firstFrame(c net.Conn, pre []byte) (net.Conn, error) {
 	if !m.cfg.TURN {
 		return nil, errors.New("TURN is not served on this port")
 	}
-	buf := make([]byte, 4, 128)
-	copy(buf, pre)
-	if _, err := io.ReadFull(c, buf[len(pre):]); err != nil {
-		return nil, fmt.Errorf("first TURN frame header: %w", err)
+	// pre may hold more than the 4 header bytes (plainSTUN reads ICETCPHeader), never
+	// more than a frame: the smallest STUN message is 20 bytes.
+	buf := append(make([]byte, 0, 128), pre...)
+	if len(buf) < 4 {
+		buf = buf[:4]
+		if _, err := io.ReadFull(c, buf[len(pre):]); err != nil {
+			return nil, fmt.Errorf("first TURN frame header: %w", err)
+		}
 	}
-	size, err := FrameSize([4]byte(buf))
+	size, err := FrameSize([4]byte(buf[:4]))
 	if err != nil {
 		return nil, err
 	}
-	if cap(buf) < size {
-		buf = append(buf, make([]byte, size-len(buf))...)
+	if size < len(buf) {
+		return nil, fmt.Errorf("%w: first frame of %d bytes, shorter than its header", ErrNotTURN, size)
 	}
-	buf = buf[:size]
-	if _, err := io.ReadFull(c, buf[4:]); err != nil {
+	have := len(buf)
+	buf = append(buf, make([]byte, size-have)...)
+	if _, err := io.ReadFull(c, buf[have:]); err != nil {
 		return nil, fmt.Errorf("first TURN frame: %w", err)
 	}
 	return &prefixConn{Conn: c, pre: buf}, nil

@@ -11,7 +11,9 @@
 //     ACME challenge; no ALPN (what browsers send on turns:) → the first decrypted byte:
 //     STUN (0x00/0x01) → TURN over TLS, anything else → HTTPS. (ChannelData, 0x40-0x7F,
 //     never opens a connection and overlaps the letters HTTP methods start with.)
-//   - first byte 0x00/0x01 (a STUN message) → TURN over TCP.
+//   - first byte 0x00/0x01: a STUN message → TURN over TCP; or, when ICE over TCP is on, an
+//     RFC 4571 frame (a 2-byte length) holding a STUN Binding request → ICE-TCP (see
+//     ICETCPFrame), for the SFU.
 //   - anything else → plain HTTP.
 //
 // A connection is "pending" until it is handed over; pending connections are capped per
@@ -110,4 +112,27 @@ func FrameSize(hdr [4]byte) (int, error) {
 		return 0, fmt.Errorf("%w: first frame of %d bytes (at most %d)", ErrNotTURN, size, maxFirstFrame)
 	}
 	return size, nil
+}
+
+// stunMagic is the STUN magic cookie (RFC 5389).
+const stunMagic = 0x2112A442
+
+// ICETCPHeader is how many first bytes ICETCPFrame needs. A TURN client's first message
+// has at least a 20-byte STUN header, so reading this many never waits on one.
+const ICETCPHeader = 10
+
+// ICETCPFrame tells ICE over TCP (RFC 6544: RFC 4571 framing, a 2-byte length, then a STUN
+// Binding request) from TURN over TCP (a bare STUN message) by the first ICETCPHeader
+// bytes, and returns the frame's whole size. It cannot match a TURN message: there bytes
+// 2-3 are the STUN length, a multiple of 4, where ICE-TCP has the Binding type 0x0001.
+func ICETCPFrame(hdr [ICETCPHeader]byte) (size int, ok bool) {
+	frame := int(binary.BigEndian.Uint16(hdr[0:2]))
+	if binary.BigEndian.Uint16(hdr[2:4]) != 0x0001 || binary.BigEndian.Uint32(hdr[6:10]) != stunMagic {
+		return 0, false
+	}
+	stunLen := int(binary.BigEndian.Uint16(hdr[4:6]))
+	if stunLen%4 != 0 || frame != 20+stunLen || 2+frame > maxFirstFrame {
+		return 0, false
+	}
+	return 2 + frame, true
 }
