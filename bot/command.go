@@ -23,6 +23,10 @@ import (
 type config struct {
 	opts         Options
 	count        int
+	groupSize    int  // bots per room
+	group        bool // join with group=1 (implied by groupSize > 2)
+	gopts        GroupOptions
+	view         string
 	verbose      bool
 	passwordFile string
 }
@@ -34,7 +38,7 @@ func parseFlags(args []string, help io.Writer) (config, error) {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {} // the flag package calls it on every error too; help is printed below
 	fs.StringVar(&c.opts.Server, "server", "http://127.0.0.1:8080", "onertc server base URL")
-	fs.StringVar(&c.opts.Room, "room", "", "room name (with --count N: rooms NAME-0 … NAME-(N/2-1))")
+	fs.StringVar(&c.opts.Room, "room", "", "room name (with --count N above --group-size K: rooms NAME-0 … NAME-(N/K-1))")
 	fs.BoolVar(&c.opts.RelayOnly, "relay-only", false, "use only TURN relay candidates")
 	fs.StringVar(&c.opts.Media, "media", MediaAV, "what to send: av (VP8+Opus+data) or data")
 	fs.DurationVar(&c.opts.Duration, "duration", 30*time.Second, "stay this long after connecting, then hang up (0: until interrupted)")
@@ -42,7 +46,11 @@ func parseFlags(args []string, help io.Writer) (config, error) {
 	fs.DurationVar(&c.opts.StatsEvery, "stats", 2*time.Second, "period of stats lines (negative: none)")
 	fs.DurationVar(&c.opts.SilenceTimeout, "silence-timeout", client.DefaultSilenceTimeout, "start over on a fresh peer when the media path is silent this long (a TURN server died)")
 	fs.DurationVar(&c.opts.ICEFailAfter, "ice-fail-after", DefaultICEFailAfter, "start over when the path is silent this long and pion reports it failed (calls without media, which --silence-timeout does not watch)")
-	fs.IntVar(&c.count, "count", 1, "number of bots, two per room")
+	fs.IntVar(&c.count, "count", 1, "number of bots, --group-size per room")
+	fs.IntVar(&c.groupSize, "group-size", 2, "bots per room (above 2: a group room on the server's SFU; the server's --room-size must allow it)")
+	fs.BoolVar(&c.group, "group", false, "join as a group-capable client (group=1): move to the SFU when the room becomes a group room")
+	fs.StringVar(&c.gopts.Name, "name", "", "display name in group rooms (empty: the server makes one up)")
+	fs.StringVar(&c.view, "view", "640x360", "tile size reported for every other participant in group rooms (WxH; 0x0: bandwidth alone decides)")
 	fs.BoolVar(&c.opts.IncludeLoopback, "loopback", false, "also offer loopback host candidates (calls on one machine)")
 	fs.BoolVar(&c.verbose, "verbose", false, "debug logs on stderr")
 	fs.StringVar(&c.passwordFile, "password-file", "", "file holding the server's password on one line (a server in password mode)")
@@ -70,6 +78,20 @@ func parseFlags(args []string, help io.Writer) (config, error) {
 		return c, fmt.Errorf("%w: --count %d", ErrBadOptions, c.count)
 	case c.opts.Media != MediaAV && c.opts.Media != MediaData:
 		return c, fmt.Errorf("%w: --media %q: want av or data", ErrBadOptions, c.opts.Media)
+	case c.groupSize < 2 || c.groupSize > protocol.MaxGroupSize:
+		return c, fmt.Errorf("%w: --group-size %d: want 2-%d", ErrBadOptions, c.groupSize, protocol.MaxGroupSize)
+	case c.gopts.Name != "" && !protocol.ValidName(c.gopts.Name):
+		return c, fmt.Errorf("%w: --name %q", ErrBadOptions, c.gopts.Name)
+	}
+	if c.groupSize > 2 {
+		c.group = true
+	}
+	if _, err := fmt.Sscanf(c.view, "%dx%d", &c.gopts.ViewWidth, &c.gopts.ViewHeight); err != nil ||
+		c.gopts.ViewWidth < 0 || c.gopts.ViewHeight < 0 || c.view != fmt.Sprintf("%dx%d", c.gopts.ViewWidth, c.gopts.ViewHeight) {
+		return c, fmt.Errorf("%w: --view %q: want WIDTHxHEIGHT", ErrBadOptions, c.view)
+	}
+	if c.group && c.opts.Media == MediaData {
+		return c, fmt.Errorf("%w: --group needs --media av (the SFU forwards no data channel)", ErrBadOptions)
 	}
 	return c, nil
 }
@@ -92,7 +114,12 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	rec := NewRecorder(stdout)
-	errs := RunMany(ctx, cfg.opts, cfg.count, rec, log)
+	var errs []error
+	if cfg.group {
+		errs = RunGroups(ctx, cfg.opts, cfg.gopts, cfg.count, cfg.groupSize, rec, log)
+	} else {
+		errs = RunMany(ctx, cfg.opts, cfg.count, rec, log)
+	}
 	failed := 0
 	for i, err := range errs {
 		if err != nil {
@@ -110,15 +137,31 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // RunMany runs count bots from base; with count > 1 bot i joins room "<Room>-<i/2>". It
 // returns each bot's error.
 func RunMany(ctx context.Context, base Options, count int, rec *Recorder, log *slog.Logger) []error {
+	return runMany(ctx, base, count, 2, rec, log, func(o Options) (runner, error) { return New(o) })
+}
+
+// RunGroups runs count group-capable bots, size to a room: with count > size, bot i
+// joins room "<Room>-<i/size>". It returns each bot's error.
+func RunGroups(ctx context.Context, base Options, g GroupOptions, count, size int, rec *Recorder, log *slog.Logger) []error {
+	return runMany(ctx, base, count, size, rec, log, func(o Options) (runner, error) { return NewGroup(o, g) })
+}
+
+// runner is a Bot or a GroupBot.
+type runner interface {
+	Run(ctx context.Context) (Summary, error)
+}
+
+func runMany(ctx context.Context, base Options, count, size int, rec *Recorder, log *slog.Logger,
+	newBot func(Options) (runner, error)) []error {
 	errs := make([]error, count)
 	var wg sync.WaitGroup
 	for i := range count {
 		o := base
 		o.Index, o.Output, o.Logger = i, rec, log
-		if count > 1 {
-			o.Room = fmt.Sprintf("%s-%d", base.Room, i/2)
+		if count > size || (size == 2 && count > 1) {
+			o.Room = fmt.Sprintf("%s-%d", base.Room, i/size)
 		}
-		b, err := New(o)
+		b, err := newBot(o)
 		if err != nil {
 			errs[i] = err
 			continue
@@ -128,10 +171,16 @@ func RunMany(ctx context.Context, base Options, count int, rec *Recorder, log *s
 			defer wg.Done()
 			_, errs[i] = b.Run(ctx)
 		}()
-		// Stagger the two bots of a room so the first is the initiator, and spread load.
+		// Stagger the two bots of a room so the first is the initiator, and spread load; the
+		// bots of a group room further, so the first two have their call before the third
+		// turns it into a group.
 		if count > 1 {
+			stagger := 20 * time.Millisecond
+			if size > 2 {
+				stagger = 250 * time.Millisecond
+			}
 			select {
-			case <-time.After(20 * time.Millisecond):
+			case <-time.After(stagger):
 			case <-ctx.Done():
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // GroupCall is a call that can become a group call: it joins with group=1; a join answered
@@ -17,7 +18,8 @@ type GroupCall struct {
 	cfg  GroupCallConfig
 	call *Call
 
-	urls chan groupStart
+	urls  chan groupStart
+	media chan struct{} // MediaArrived
 
 	mu      sync.Mutex
 	session *GroupSession
@@ -31,6 +33,13 @@ type GroupCallConfig struct {
 	// Group configures the group session; URL, Dialer (default: Call.Transport when it is
 	// a GroupDialer) and Peer (the join's ICE servers) are filled in.
 	Group GroupConfig
+	// WaitMedia: the 1:1 call ends when the caller reports, by MediaArrived, that the
+	// group's media plays (its first decoded frame, its first packet), or MediaWait after
+	// the down connection connected. Without it, it ends once the down connection is
+	// connected and a track is announced, which is early when the SFU waits for a key frame.
+	WaitMedia bool
+	// MediaWait bounds the wait for MediaArrived (default 3 s).
+	MediaWait time.Duration
 }
 
 type groupStart struct {
@@ -55,7 +64,10 @@ func NewGroupCall(cfg GroupCallConfig) (*GroupCall, error) {
 	} else {
 		cfg.Call.JoinQuery += "&group=1"
 	}
-	g := &GroupCall{cfg: cfg, urls: make(chan groupStart, 1)}
+	if cfg.MediaWait <= 0 {
+		cfg.MediaWait = 3 * time.Second
+	}
+	g := &GroupCall{cfg: cfg, urls: make(chan groupStart, 1), media: make(chan struct{})}
 	var joined *Event
 	var jmu sync.Mutex
 	user := cfg.Call.OnEvent
@@ -95,6 +107,18 @@ func (g *GroupCall) Session() *GroupSession {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.session
+}
+
+// MediaArrived tells a GroupCall with WaitMedia that the group's media plays: the 1:1
+// call can end. It may be called any number of times, from any goroutine.
+func (g *GroupCall) MediaArrived() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.media:
+	default:
+		close(g.media)
+	}
 }
 
 // Hangup leaves the call, 1:1 or group.
@@ -183,8 +207,23 @@ func (g *GroupCall) start(ctx context.Context, st groupStart) (*GroupSession, er
 		}
 		if downUp && track {
 			once.Do(func() {
-				g.call.log.Info("group media arrived; leaving the 1:1 call")
-				g.call.Hangup()
+				if !g.cfg.WaitMedia {
+					g.call.log.Info("group media announced; leaving the 1:1 call")
+					g.call.Hangup()
+					return
+				}
+				go func() {
+					t := time.NewTimer(g.cfg.MediaWait)
+					defer t.Stop()
+					select {
+					case <-g.media:
+						g.call.log.Info("group media arrived; leaving the 1:1 call")
+					case <-t.C:
+						g.call.log.Warn("no group media reported; leaving the 1:1 call anyway", "after", g.cfg.MediaWait)
+					case <-ctx.Done():
+					}
+					g.call.Hangup()
+				}()
 			})
 		}
 		if user != nil {

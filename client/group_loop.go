@@ -294,7 +294,7 @@ func (g *groupLoop) onPeerEvent(ev groupPeerEvent) {
 	}
 	if ev.isState {
 		g.log.Info("group connection state", "pc", ev.pc, "state", ev.state.String())
-		g.emit(GroupEvent{Kind: GroupEventState, PC: ev.pc, State: ev.state})
+		g.emit(GroupEvent{Kind: GroupEventState, PC: ev.pc, State: ev.state, Peer: p.peer})
 		return
 	}
 	c := ev.cand

@@ -1,0 +1,307 @@
+//go:build !js
+
+package bot
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v3"
+
+	"github.com/onertc/onertc/client"
+	"github.com/onertc/onertc/protocol"
+)
+
+// GroupOptions are what a bot in a group room adds to Options.
+type GroupOptions struct {
+	// Name is the display name in the group (empty: the server makes one up).
+	Name string
+	// ViewWidth and ViewHeight are the tile size the bot reports for every other
+	// participant (the SFU picks the simulcast layer from it); 0 leaves it to bandwidth.
+	ViewWidth, ViewHeight int
+	// OnGroupEvent, when set, sees every group session event (tests); it must not block.
+	OnGroupEvent func(client.GroupEvent)
+	// OnGroupRecord, when set, sees every record of the group bot (tests).
+	OnGroupRecord func(GroupRecord)
+}
+
+// RemoteStats is what a bot received from one other participant (the key of
+// GroupRecord.Remotes: in a group room its participant id, in a 1:1 call the stream id its
+// tracks carry).
+type RemoteStats struct {
+	VideoPackets int64  `json:"video_packets"`
+	VideoFrames  int64  `json:"video_frames"`
+	VideoBytes   int64  `json:"video_bytes"`
+	AudioPackets int64  `json:"audio_packets"`
+	AudioBytes   int64  `json:"audio_bytes"`
+	Layer        string `json:"layer,omitempty"`
+	// MaxVideoGapMS is the longest time between two video packets since the bot started
+	// (or since ResetGaps).
+	MaxVideoGapMS int64 `json:"max_video_gap_ms"`
+	// FirstVideo and LastVideo are the arrival times of the first and the last video packet.
+	FirstVideo time.Time `json:"-"`
+	LastVideo  time.Time `json:"-"`
+}
+
+// GroupRecord is a record of a group-capable bot: Record plus what it receives per remote.
+type GroupRecord struct {
+	Record
+	Participants int                    `json:"participants,omitempty"`
+	Remotes      map[string]RemoteStats `json:"remotes,omitempty"`
+}
+
+// remotes counts what arrives per remote publisher.
+type remotes struct {
+	mu sync.Mutex
+	m  map[string]*RemoteStats
+}
+
+func (r *remotes) get(key string) *RemoteStats {
+	s := r.m[key]
+	if s == nil {
+		s = &RemoteStats{}
+		r.m[key] = s
+	}
+	return s
+}
+
+func (r *remotes) packet(key string, video bool, n int, marker bool, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.get(key)
+	if !video {
+		s.AudioPackets++
+		s.AudioBytes += int64(n)
+		return
+	}
+	s.VideoPackets++
+	s.VideoBytes += int64(n)
+	if marker {
+		s.VideoFrames++
+	}
+	if s.FirstVideo.IsZero() {
+		s.FirstVideo = at
+	} else if gap := at.Sub(s.LastVideo).Milliseconds(); gap > s.MaxVideoGapMS {
+		s.MaxVideoGapMS = gap
+	}
+	s.LastVideo = at
+}
+
+func (r *remotes) layer(key, layer string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.get(key).Layer = layer
+}
+
+func (r *remotes) snapshot() map[string]RemoteStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]RemoteStats, len(r.m))
+	for k, s := range r.m {
+		out[k] = *s
+	}
+	return out
+}
+
+func (r *remotes) resetGaps() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.m {
+		s.MaxVideoGapMS = 0
+	}
+}
+
+// GroupBot is a bot that can be in a group room: it joins with group=1, takes part in the
+// 1:1 call while the room holds two, and moves to the SFU when the room becomes a group
+// (or joins the group directly). On the SFU it publishes the same VP8 clip (one layer:
+// the clip has one size) and Opus, and counts what it receives per participant.
+type GroupBot struct {
+	b     *Bot
+	gopts GroupOptions
+	call  *client.GroupCall
+	rem   remotes
+
+	groupEv chan client.GroupEvent
+	mu      sync.Mutex
+	people  int
+	ids     map[string]bool // participant ids of the group
+}
+
+// groupTrack reports whether key is a participant of the group (not a 1:1 stream).
+func (gb *GroupBot) groupTrack(key string) bool {
+	gb.mu.Lock()
+	defer gb.mu.Unlock()
+	return gb.ids[key]
+}
+
+// NewGroup builds a group-capable bot. Media must be av (the SFU forwards no data channel).
+func NewGroup(opts Options, g GroupOptions) (*GroupBot, error) {
+	if opts.Media == MediaData {
+		return nil, fmt.Errorf("%w: a group bot sends audio and video (--media av)", ErrBadOptions)
+	}
+	if g.Name != "" && !protocol.ValidName(g.Name) {
+		return nil, fmt.Errorf("%w: name %q", ErrBadOptions, g.Name)
+	}
+	if g.ViewWidth < 0 || g.ViewHeight < 0 {
+		return nil, fmt.Errorf("%w: view %dx%d", ErrBadOptions, g.ViewWidth, g.ViewHeight)
+	}
+	b, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	gb := &GroupBot{b: b, gopts: g, rem: remotes{m: map[string]*RemoteStats{}}, ids: map[string]bool{}, groupEv: make(chan client.GroupEvent, 256)}
+	tr := opts.Transport
+	if tr == nil {
+		tr = b.http
+	}
+	gc, err := client.NewGroupCall(client.GroupCallConfig{
+		Call: client.Config{Room: opts.Room, Transport: tr, NewPeer: gb.newPeer, RelayOnly: opts.RelayOnly,
+			Logger: b.log, OnEvent: b.onEvent, RecoverAfter: opts.RecoverAfter,
+			DisconnectedGrace: -1, SilenceTimeout: opts.SilenceTimeout},
+		WaitMedia: true,
+		Group: client.GroupConfig{Name: g.Name, NewUp: gb.newUp, NewDown: gb.newDown,
+			ViewWidth: g.ViewWidth, ViewHeight: g.ViewHeight, Logger: b.log, OnEvent: gb.onGroupEvent},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadOptions, err)
+	}
+	gb.call = gc
+	return gb, nil
+}
+
+// Bot is the underlying bot (counters over every peer).
+func (gb *GroupBot) Bot() *Bot { return gb.b }
+
+// GroupCall is the bot's call.
+func (gb *GroupBot) GroupCall() *client.GroupCall { return gb.call }
+
+// Hangup leaves the call, 1:1 or group.
+func (gb *GroupBot) Hangup() { gb.call.Hangup() }
+
+// Remotes is what the bot received so far per remote publisher.
+func (gb *GroupBot) Remotes() map[string]RemoteStats { return gb.rem.snapshot() }
+
+// ResetGaps starts the gap measurement of every remote afresh.
+func (gb *GroupBot) ResetGaps() { gb.rem.resetGaps() }
+
+// newPeer is the 1:1 peer: the bot's usual peer, whose remote tracks are also counted per
+// remote, so a move to the SFU can be measured end to end.
+func (gb *GroupBot) newPeer(ctx context.Context, cfg client.PeerConfig) (client.Peer, error) {
+	p, err := gb.b.newPeer(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.(*client.PionPeer).PC().OnTrack(gb.onTrack)
+	return p, nil
+}
+
+// newUp is the publishing peer of the group: the bot's tracks, send only, no data channel.
+func (gb *GroupBot) newUp(_ context.Context, cfg client.PeerConfig) (client.Peer, error) {
+	p, err := client.NewPionPeer(gb.b.api, cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range []webrtc.TrackLocal{gb.b.tracks.video, gb.b.tracks.audio} {
+		tr, err := p.PC().AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			_ = p.Close()
+			return nil, fmt.Errorf("add %s track: %w", t.Kind(), err)
+		}
+		go drainRTCP(tr.Sender())
+	}
+	return p, nil
+}
+
+// newDown is the receiving peer of the group.
+func (gb *GroupBot) newDown(_ context.Context, cfg client.PeerConfig) (client.Peer, error) {
+	p, err := client.NewPionPeer(gb.b.api, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.PC().OnTrack(gb.onTrack)
+	return p, nil
+}
+
+// onTrack reads a remote track (reading drives the counting interceptors) and counts it
+// per publisher: the stream id.
+func (gb *GroupBot) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	key, video := t.StreamID(), t.Kind() == webrtc.RTPCodecTypeVideo
+	go func() {
+		for {
+			pkt, _, err := t.ReadRTP()
+			if err != nil {
+				return
+			}
+			gb.rem.packet(key, video, pkt.MarshalSize(), pkt.Marker, time.Now())
+			if video && gb.groupTrack(key) {
+				// The group's video plays: the 1:1 call can go.
+				gb.call.MediaArrived()
+			}
+		}
+	}()
+}
+
+func (gb *GroupBot) onGroupEvent(ev client.GroupEvent) {
+	switch ev.Kind {
+	case client.GroupEventLayer:
+		gb.rem.layer(ev.Participant, ev.Layer)
+	case client.GroupEventWelcome, client.GroupEventParticipants:
+		gb.mu.Lock()
+		gb.people = len(ev.Participants)
+		for _, p := range ev.Participants {
+			gb.ids[p.ID] = true
+		}
+		gb.mu.Unlock()
+	}
+	if gb.gopts.OnGroupEvent != nil {
+		gb.gopts.OnGroupEvent(ev)
+	}
+	select {
+	case gb.groupEv <- ev:
+	case <-gb.b.done:
+	}
+}
+
+// remoteKeys lists the remotes in order, for stable output.
+func remoteKeys(m map[string]RemoteStats) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// emit writes rec with what the bot receives per remote (one line, not Bot.emit's too).
+func (gb *GroupBot) emit(rec Record) {
+	b := gb.b
+	rec.Bot = b.opts.Index
+	rec.At = time.Now()
+	rec.TimeMS = rec.At.Sub(b.start).Milliseconds()
+	if b.opts.OnRecord != nil {
+		b.opts.OnRecord(rec)
+	}
+	gb.mu.Lock()
+	people := gb.people
+	gb.mu.Unlock()
+	gr := GroupRecord{Record: rec, Participants: people}
+	if rec.Event == "stats" || rec.Event == "closed" {
+		gr.Remotes = gb.rem.snapshot()
+	}
+	gb.b.opts.Output.writeGroup(gr)
+	if gb.gopts.OnGroupRecord != nil {
+		gb.gopts.OnGroupRecord(gr)
+	}
+}
+
+func (r *Recorder) writeGroup(rec GroupRecord) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, _ = r.w.Write(append(mustJSON(rec), '\n'))
+}

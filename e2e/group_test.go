@@ -1,0 +1,344 @@
+//go:build !js
+
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/onertc/onertc/bot"
+	"github.com/onertc/onertc/client"
+	"github.com/onertc/onertc/internal/testkit/servertest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
+	"github.com/onertc/onertc/server"
+)
+
+// maxVideoGap is the longest a group test lets video stop for a participant that stays.
+const maxVideoGap = time.Second
+
+// startGroupServer runs a server with group rooms (its SFU on a loopback UDP socket) and
+// TURN, until the test ends.
+func startGroupServer(t *testing.T) string {
+	t.Helper()
+	cfg := testConfig()
+	cfg.SFUAddr = "127.0.0.1:0"
+	cfg.RoomSize = 8
+	httpLn, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := server.Listeners{HTTP: httpLn}
+	udp, tcp := listenTURNPair(t)
+	cfg.TURN.Addr = udp.LocalAddr().String()
+	ls.TURNUDP, ls.TURNTCP = []net.PacketConn{udp}, []net.Listener{tcp}
+	if ls.SFU, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	cfg.HTTPAddr = httpLn.Addr().String()
+	srv, err := server.New(cfg, testLogger())
+	if err != nil {
+		ls.Close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ls) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("server: %v", err)
+			}
+		case <-time.After(cfg.ShutdownTimeout + 5*time.Second):
+			t.Error("server did not stop")
+		}
+	})
+	url := "http://" + httpLn.Addr().String()
+	if why := relayStatus(&servertest.Running{URL: url}); why != "" {
+		t.Fatal("the server offers no TURN relay: " + why)
+	}
+	return url
+}
+
+// listenTURNPair opens UDP and TCP on one loopback port (TURN URIs name one port for both).
+func listenTURNPair(t *testing.T) (net.PacketConn, net.Listener) {
+	t.Helper()
+	for range 20 {
+		pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ln, err := net.Listen("tcp4", pc.LocalAddr().String()); err == nil {
+			return pc, ln
+		}
+		pc.Close()
+	}
+	t.Fatal("no loopback port free for TURN over UDP and TCP")
+	return nil, nil
+}
+
+// groupBot is a group-capable bot running in the test process.
+type groupBot struct {
+	gb   *bot.GroupBot
+	name string
+	done chan struct{}
+	err  error
+
+	mu     sync.Mutex
+	events []client.GroupEvent
+}
+
+func startGroupBot(t *testing.T, ctx context.Context, url, room, name string, relay bool) *groupBot {
+	t.Helper()
+	g := &groupBot{name: name, done: make(chan struct{})}
+	o := bot.Options{Server: url, Room: room, IncludeLoopback: true, RelayOnly: relay, Timeout: 30 * time.Second,
+		StatsEvery: -1, RecoverAfter: 2 * time.Second, Logger: testLogger().With("bot", name)}
+	gb, err := bot.NewGroup(o, bot.GroupOptions{Name: name, ViewWidth: 320, ViewHeight: 240,
+		OnGroupEvent: func(ev client.GroupEvent) {
+			g.mu.Lock()
+			g.events = append(g.events, ev)
+			g.mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatalf("bot %s: %v", name, err)
+	}
+	g.gb = gb
+	go func() {
+		defer close(g.done)
+		_, g.err = gb.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		gb.Hangup()
+		<-g.done
+	})
+	return g
+}
+
+// id is the bot's participant id in the group ("" before its welcome).
+func (g *groupBot) id() string {
+	if s := g.gb.GroupCall().Session(); s != nil {
+		return s.ID()
+	}
+	return ""
+}
+
+func (g *groupBot) stop(t *testing.T) {
+	t.Helper()
+	g.gb.Hangup()
+	select {
+	case <-g.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("bot %s did not stop", g.name)
+	}
+	if g.err != nil {
+		t.Errorf("bot %s: %v", g.name, g.err)
+	}
+}
+
+// waitIDs waits for every bot's welcome and returns their participant ids.
+func waitIDs(t *testing.T, bots ...*groupBot) map[*groupBot]string {
+	t.Helper()
+	ids := map[*groupBot]string{}
+	for _, b := range bots {
+		testsync.Eventually(t, 20*time.Second, b.name+" welcomed in the group", func() bool { return b.id() != "" })
+		ids[b] = b.id()
+	}
+	return ids
+}
+
+// waitReceivesFrom waits until every bot in to receives audio and video from every other
+// bot of from, and both keep rising.
+func waitReceivesFrom(t *testing.T, timeout time.Duration, ids map[*groupBot]string, to, from []*groupBot) {
+	t.Helper()
+	for _, r := range to {
+		for _, s := range from {
+			if r == s {
+				continue
+			}
+			key := ids[s]
+			before := r.gb.Remotes()[key]
+			testsync.Eventually(t, timeout, fmt.Sprintf("%s receives audio and video from %s", r.name, s.name), func() bool {
+				now := r.gb.Remotes()[key]
+				return now.VideoPackets > before.VideoPackets+10 && now.AudioPackets > before.AudioPackets+10 &&
+					now.VideoFrames > before.VideoFrames && now.VideoBytes > before.VideoBytes
+			})
+		}
+	}
+}
+
+// TestGroupFourRelayOnlyBotsThenTwoLeaveTwoJoin: four relay-only bots (the first two start
+// as a 1:1 call, the third turns the room into a group) each receive the three others'
+// audio and video through the SFU; then two leave and two others join, and the video the
+// two that stay receive from each other never stops for a second.
+func TestGroupFourRelayOnlyBotsThenTwoLeaveTwoJoin(t *testing.T) {
+	url := startGroupServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const room = "group-four"
+	a := startGroupBot(t, ctx, url, room, "a", true)
+	testsync.Eventually(t, 10*time.Second, "a joined", func() bool { return a.gb.GroupCall().Call().ClientID() != "" })
+	b := startGroupBot(t, ctx, url, room, "b", true)
+	testsync.Eventually(t, 20*time.Second, "a and b connected 1:1", func() bool {
+		return connected(a) && connected(b)
+	})
+	c := startGroupBot(t, ctx, url, room, "c", true)
+	d := startGroupBot(t, ctx, url, room, "d", true)
+	four := []*groupBot{a, b, c, d}
+	ids := waitIDs(t, four...)
+	waitReceivesFrom(t, 30*time.Second, ids, four, four)
+	for _, g := range four {
+		checkRelayed(t, g)
+	}
+
+	a.gb.ResetGaps()
+	b.gb.ResetGaps()
+	c.stop(t)
+	d.stop(t)
+	e := startGroupBot(t, ctx, url, room, "e", true)
+	f := startGroupBot(t, ctx, url, room, "f", true)
+	for k, v := range waitIDs(t, e, f) {
+		ids[k] = v
+	}
+	now := []*groupBot{a, b, e, f}
+	waitReceivesFrom(t, 30*time.Second, ids, now, now)
+	for _, pair := range [][2]*groupBot{{a, b}, {b, a}} {
+		r := pair[0].gb.Remotes()[ids[pair[1]]]
+		t.Logf("%s from %s: longest video gap %d ms during the leaves and joins", pair[0].name, pair[1].name, r.MaxVideoGapMS)
+		if r.MaxVideoGapMS > maxVideoGap.Milliseconds() {
+			t.Errorf("%s's video from %s stopped for %d ms (more than %v)", pair[0].name, pair[1].name, r.MaxVideoGapMS, maxVideoGap)
+		}
+	}
+}
+
+// connected reports whether the bot's 1:1 peer is connected.
+func connected(g *groupBot) bool {
+	p := g.gb.Bot().Peer()
+	if p == nil {
+		return false
+	}
+	_, _, ok := p.SelectedPair()
+	return ok
+}
+
+// checkRelayed checks that the bot's group connections go through TURN.
+func checkRelayed(t *testing.T, g *groupBot) {
+	t.Helper()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, ev := range g.events {
+		if ev.Kind != client.GroupEventPeer {
+			continue
+		}
+		p, ok := ev.Peer.(*client.PionPeer)
+		if !ok {
+			t.Fatalf("%s: group peer %T", g.name, ev.Peer)
+		}
+		local, _, ok := p.SelectedPair()
+		if !ok {
+			t.Errorf("%s: %s peer has no selected pair", g.name, ev.PC)
+			continue
+		}
+		if local != "relay" {
+			t.Errorf("%s: %s peer's local candidate is %s, want relay", g.name, ev.PC, local)
+		}
+		n++
+	}
+	if n != 2 {
+		t.Errorf("%s: %d group peers, want up and down", g.name, n)
+	}
+}
+
+// TestGroupThirdJoinMovesTheCallWithinASecond: two bots in a 1:1 call; a third joins; the
+// first two move to the SFU and the video each receives from the other stops for less
+// than a second (from the last packet of the 1:1 call to the first through the SFU, and
+// within each); the third receives both.
+func TestGroupThirdJoinMovesTheCallWithinASecond(t *testing.T) {
+	url := startGroupServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const room = "group-move"
+	a := startGroupBot(t, ctx, url, room, "a", false)
+	testsync.Eventually(t, 10*time.Second, "a joined", func() bool { return a.gb.GroupCall().Call().ClientID() != "" })
+	b := startGroupBot(t, ctx, url, room, "b", false)
+	p2p := map[*groupBot]string{a: "onertc-bot-0", b: "onertc-bot-0"} // both bots are index 0
+	testsync.Eventually(t, 20*time.Second, "a and b receive each other's video 1:1", func() bool {
+		return a.gb.Remotes()[p2p[b]].VideoPackets > 30 && b.gb.Remotes()[p2p[a]].VideoPackets > 30
+	})
+	c := startGroupBot(t, ctx, url, room, "c", false)
+	ids := waitIDs(t, a, b, c)
+	all := []*groupBot{a, b, c}
+	waitReceivesFrom(t, 30*time.Second, ids, all, all)
+	// The 1:1 calls have ended: nothing arrives on them any more.
+	testsync.Eventually(t, 10*time.Second, "the 1:1 calls ended", func() bool {
+		return a.gb.Bot().Peer() != nil && !connected(a) && !connected(b)
+	})
+	for _, pair := range [][2]*groupBot{{a, b}, {b, a}} {
+		rem := pair[0].gb.Remotes()
+		old, sfu := rem[p2p[pair[1]]], rem[ids[pair[1]]]
+		switchGap := sfu.FirstVideo.Sub(old.LastVideo)
+		worst := max(switchGap, time.Duration(old.MaxVideoGapMS)*time.Millisecond, time.Duration(sfu.MaxVideoGapMS)*time.Millisecond)
+		t.Logf("%s from %s: 1:1 video until %s, SFU video from %s (switch gap %v, overlap if negative); longest gap within: 1:1 %d ms, SFU %d ms",
+			pair[0].name, pair[1].name, old.LastVideo.Format("15:04:05.000"), sfu.FirstVideo.Format("15:04:05.000"),
+			switchGap.Round(time.Millisecond), old.MaxVideoGapMS, sfu.MaxVideoGapMS)
+		if worst > maxVideoGap {
+			t.Errorf("%s's video from %s stopped for %v in the move (more than %v)", pair[0].name, pair[1].name, worst, maxVideoGap)
+		}
+	}
+}
+
+// TestGroupBadURLOrRefusedSocketFailsClearly: a group session on a URL that is not a group
+// socket, on a client id the server did not admit, or on a port nobody listens on ends at
+// once with ErrGroupRefused, not a hang.
+func TestGroupBadURLOrRefusedSocketFailsClearly(t *testing.T) {
+	url := startGroupServer(t)
+	ws := "ws" + strings.TrimPrefix(url, "http")
+	dead, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURL := "ws://" + dead.Addr().String() + "/group/r/c"
+	dead.Close()
+	tr, err := client.NewHTTPTransport(url, &http.Client{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := func(context.Context, client.PeerConfig) (client.Peer, error) {
+		return client.NewPionPeer(nil, client.PeerConfig{})
+	}
+	for _, tt := range []struct {
+		name, url, want string
+	}{
+		{"not admitted", ws + "/group/some-room/not-a-ticket", "HTTP 4"},
+		{"not a group route", ws + "/nothing-here", "HTTP 404"},
+		{"nobody listening", deadURL, "refused"},
+		{"not a websocket URL", url + "/group/r/c", "scheme"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := client.NewGroupSession(client.GroupConfig{URL: tt.url, Dialer: tr, NewDown: down})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			start := time.Now()
+			err = s.Run(ctx)
+			took := time.Since(start)
+			if !errors.Is(err, client.ErrGroupRefused) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Run: %v; want ErrGroupRefused saying %q", err, tt.want)
+			}
+			if took > 5*time.Second {
+				t.Errorf("Run took %v to fail", took)
+			}
+			t.Logf("error: %v (after %v)", err, took.Round(time.Millisecond))
+		})
+	}
+}
