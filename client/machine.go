@@ -13,10 +13,11 @@ import (
 const maxPendingCandidates = 512
 
 // verifyTries and verifyRetry bound how often and how fast the verification code of a new
-// connection is asked for (see verify).
+// connection is asked for (see verify): for up to 5 s, as a tab under -race on a busy
+// machine took more than 1 s.
 const (
-	verifyTries = 5
-	verifyRetry = 100 * time.Millisecond
+	verifyTries = 25
+	verifyRetry = 200 * time.Millisecond
 )
 
 // opTimeout bounds one Peer operation.
@@ -479,7 +480,7 @@ func (m *machine) verify() {
 		defer cancel()
 		// Chromium answers getStats from a report up to 50 ms old, which the silence watch's
 		// frequent calls keep fresh; the one of the moment before "connected" has no remote
-		// certificate yet. So a failure is tried again a few times.
+		// certificate yet. So a failure is tried again.
 		var local, remote Fingerprint
 		var err error
 		for range verifyTries {
