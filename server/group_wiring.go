@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/demux"
 	"github.com/onertc/onertc/server/relay"
 	"github.com/onertc/onertc/server/sfu"
 )
 
 // startSFU starts the SFU of group rooms on the listeners' SFU socket, when the
-// configuration asks for group rooms and the socket is there.
-func (s *Server) startSFU(ls Listeners) error {
+// configuration asks for group rooms and the socket is there; with the shared HTTPS port
+// (mux), ICE over TCP on that port too, for clients that reach nothing but 443.
+func (s *Server) startSFU(ls Listeners, mux *demux.Mux) error {
 	if s.groups == nil {
 		return nil
 	}
@@ -33,6 +35,14 @@ func (s *Server) startSFU(ls Listeners) error {
 	if s.cfg.TURN.PublicIP != "" {
 		cfg.PublicIPs = []string{s.cfg.TURN.PublicIP}
 	}
+	if mux != nil {
+		mux.EnableICETCP()
+		cfg.TCPListener = mux.ICETCP()
+		// A server that listens on loopback only has no other address to offer.
+		if a, ok := ls.HTTP.Addr().(*net.TCPAddr); ok && a.IP.IsLoopback() {
+			cfg.IncludeLoopback = true
+		}
+	}
 	f, err := sfu.New(cfg)
 	if err != nil {
 		return fmt.Errorf("start SFU: %w", err)
@@ -43,7 +53,7 @@ func (s *Server) startSFU(ls Listeners) error {
 		s.sfuIP = s.sfuIP.Unmap()
 	}
 	s.sfu.Store(f)
-	s.log.Info("SFU serving group rooms", "udp", s.sfuPort, "room_size", s.cfg.RoomSize, "public_ip", s.cfg.TURN.PublicIP)
+	s.log.Info("SFU serving group rooms", "udp", s.sfuPort, "ice_tcp_on_https_port", mux != nil, "room_size", s.cfg.RoomSize, "public_ip", s.cfg.TURN.PublicIP)
 	return nil
 }
 

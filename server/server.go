@@ -262,7 +262,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 		servers = append(servers, newHTTPServer(pprofHandler()))
 		listeners = append(listeners, ls.Pprof)
 	}
-	if err := s.startSFU(ls); err != nil {
+	if err := s.startSFU(ls, mux); err != nil {
 		return err
 	}
 	if err := s.startTURN(ls, mux); err != nil {
