@@ -45,7 +45,7 @@ func TestOfferTracks(t *testing.T) {
 func TestGroupSocketURL(t *testing.T) {
 	for _, tt := range []struct {
 		raw, name, want string
-		bad            bool
+		bad             bool
 	}{
 		{raw: "wss://h/group/r/c", want: "wss://h/group/r/c"},
 		{raw: "ws://h:8080/group/r/c", name: "Zoë & co", want: "ws://h:8080/group/r/c?name=Zo%C3%AB+%26+co"},
