@@ -214,16 +214,18 @@ func TestGroupJoinRules(t *testing.T) {
 		want  string // result, or "group" for a group join
 	}
 	tests := []struct {
-		name  string
-		size  int
-		joins []join
+		name     string
+		size     int
+		joins    []join
+		fullPage bool // the room's page after the joins is the room-full page
 	}{
-		{"AppRTC client in the room: third is FULL", 8, []join{{true, "1:1"}, {false, "1:1"}, {true, protocol.ResultFull}}},
-		{"AppRTC initiator: third is FULL", 8, []join{{false, "1:1"}, {true, "1:1"}, {true, protocol.ResultFull}}},
-		{"third without group=1 is FULL", 8, []join{{true, "1:1"}, {true, "1:1"}, {false, protocol.ResultFull}, {true, "group"}}},
-		{"room size 3: the fourth is FULL", 3, []join{{true, "1:1"}, {true, "1:1"}, {true, "group"}, {true, protocol.ResultFull}}},
-		{"room size 4", 4, []join{{true, "1:1"}, {true, "1:1"}, {true, "group"}, {true, "group"}, {true, protocol.ResultFull}}},
-		{"room size 2: today's rooms", 2, []join{{true, "1:1"}, {true, "1:1"}, {true, protocol.ResultFull}}},
+		{"AppRTC client in the room: third is FULL", 8, []join{{true, "1:1"}, {false, "1:1"}, {true, protocol.ResultFull}}, true},
+		{"AppRTC initiator: third is FULL", 8, []join{{false, "1:1"}, {true, "1:1"}, {true, protocol.ResultFull}}, true},
+		{"two onertc clients: the page lets a third in", 8, []join{{true, "1:1"}, {true, "1:1"}}, false},
+		{"third without group=1 is FULL", 8, []join{{true, "1:1"}, {true, "1:1"}, {false, protocol.ResultFull}, {true, "group"}}, false},
+		{"room size 3: the fourth is FULL", 3, []join{{true, "1:1"}, {true, "1:1"}, {true, "group"}, {true, protocol.ResultFull}}, true},
+		{"room size 4", 4, []join{{true, "1:1"}, {true, "1:1"}, {true, "group"}, {true, "group"}, {true, protocol.ResultFull}}, true},
+		{"room size 2: today's rooms", 2, []join{{true, "1:1"}, {true, "1:1"}, {true, protocol.ResultFull}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -240,6 +242,9 @@ func TestGroupJoinRules(t *testing.T) {
 				if got != j.want {
 					t.Fatalf("join %d (group=%v) = %s (%+v), want %s", i+1, j.group, got, jr.Params, j.want)
 				}
+			}
+			if full := strings.Contains(ts.get(t, "/r/rules"), "Room full"); full != tt.fullPage {
+				t.Fatalf("room page is the full page: %v, want %v", full, tt.fullPage)
 			}
 		})
 	}
@@ -313,5 +318,61 @@ func TestGroupSocketPasswordMode(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("GET /group without the password = %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestGroupConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(*Config)
+		wantErr string
+		groups  bool
+	}{
+		{"default: no SFU address, no group rooms", func(*Config) {}, "", false},
+		{"SFU address: group rooms", func(c *Config) { c.SFUAddr = "127.0.0.1:0" }, "", true},
+		{"room size 2: none", func(c *Config) { c.SFUAddr = "127.0.0.1:0"; c.RoomSize = 2 }, "", false},
+		{"Redis: none", func(c *Config) { c.SFUAddr = "127.0.0.1:0"; c.Redis = "redis://127.0.0.1:1"; c.TURN.Secret = "s" }, "", false},
+		{"room size 1", func(c *Config) { c.RoomSize = 1 }, "--room-size 1", false},
+		{"room size 51", func(c *Config) { c.RoomSize = 51 }, "--room-size 51", false},
+		{"SFU address without a port", func(c *Config) { c.SFUAddr = "127.0.0.1" }, "--sfu-addr", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			tt.mutate(&cfg)
+			err := cfg.Validate()
+			if (err != nil) != (tt.wantErr != "") || err != nil && !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Validate = %v, want an error with %q", err, tt.wantErr)
+			}
+			if err == nil && cfg.groupRooms() != tt.groups {
+				t.Fatalf("groupRooms = %v, want %v", cfg.groupRooms(), tt.groups)
+			}
+		})
+	}
+}
+
+// TestListenOpensTheSFUSocket: Listen opens the SFU's UDP socket when group rooms are on,
+// and hands it over by name with the others.
+func TestListenOpensTheSFUSocket(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		cfg := DefaultConfig()
+		cfg.HTTPAddr = "127.0.0.1:0"
+		cfg.TURN.Disabled = true
+		if on {
+			cfg.SFUAddr = "127.0.0.1:0"
+		}
+		ls, err := Listen(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		named := false
+		for _, s := range ls.Sockets() {
+			named = named || s.Name == sockSFU
+		}
+		got := ls.SFU != nil
+		ls.Close()
+		if got != on || named != on {
+			t.Fatalf("group rooms %v: SFU socket opened %v, in the hand-over %v", on, got, named)
+		}
 	}
 }

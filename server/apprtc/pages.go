@@ -1,6 +1,7 @@
 package apprtc
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/a-h/templ"
@@ -45,7 +46,7 @@ func (a *API) RoomPage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "room state unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	if a.roomFull(roomID, n) {
+	if a.roomFull(r.Context(), roomID, n) {
 		p := a.pageData(r, page.Full, roomID, "Room full · onertc")
 		p.Suggested = roomname.Random()
 		a.render(w, r, p, web.FullPage(p))
@@ -56,17 +57,17 @@ func (a *API) RoomPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // roomFull decides the room-full page from the room table's occupancy n: two without group
-// rooms; with them, a group at its size (a room table of two may still become a group: the
-// app's join finds out, and shows the full page itself when it cannot).
-func (a *API) roomFull(roomID string, n int) bool {
+// rooms; with them, a group at its size, or a room table of two that cannot become a group
+// (an AppRTC client in it).
+func (a *API) roomFull(ctx context.Context, roomID string, n int) bool {
 	groups := a.groups()
-	if groups == nil {
+	switch {
+	case groups == nil:
 		return n >= 2
-	}
-	if groups.IsGroup(roomID) {
+	case groups.IsGroup(roomID):
 		return groups.Count(roomID) >= groups.Size()
 	}
-	return false
+	return n >= 2 && !groups.Growable(ctx, roomID)
 }
 
 // pageData builds the data of a page, with the AppRTC parameters of the request.

@@ -121,6 +121,24 @@ func (t *Table) Count(roomID string) int {
 	return len(rec.tickets)
 }
 
+// Growable reports whether a room that is no group yet would become one on a capable
+// join: both of its table clients are capable. (Pages ask; Admit decides.)
+func (t *Table) Growable(ctx context.Context, roomID string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rec := t.liveLocked(roomID)
+	if rec == nil || rec.group {
+		return false
+	}
+	n := 0
+	for id := range rec.capable {
+		if in, err := t.cfg.Member(ctx, roomID, id); err == nil && in {
+			n++
+		}
+	}
+	return n >= 2
+}
+
 // Admission is a group join's outcome.
 type Admission struct {
 	// ID is the joiner's participant id.
