@@ -96,11 +96,14 @@ type groupBot struct {
 	events []client.GroupEvent
 }
 
-func startGroupBot(t *testing.T, ctx context.Context, url, room, name string, relay bool) *groupBot {
+func startGroupBot(t *testing.T, ctx context.Context, url, room, name string, relay bool, opts ...botOpt) *groupBot {
 	t.Helper()
 	g := &groupBot{name: name, done: make(chan struct{})}
 	o := bot.Options{Server: url, Room: room, IncludeLoopback: true, RelayOnly: relay, Timeout: 30 * time.Second,
 		StatsEvery: -1, RecoverAfter: 2 * time.Second, Logger: testLogger().With("bot", name)}
+	for _, f := range opts {
+		f(&o)
+	}
 	gb, err := bot.NewGroup(o, bot.GroupOptions{Name: name, ViewWidth: 320, ViewHeight: 240,
 		OnGroupEvent: func(ev client.GroupEvent) {
 			g.mu.Lock()
@@ -340,5 +343,94 @@ func TestGroupBadURLOrRefusedSocketFailsClearly(t *testing.T) {
 			}
 			t.Logf("error: %v (after %v)", err, took.Round(time.Millisecond))
 		})
+	}
+}
+
+// cuttableTransport is the HTTP transport whose group sockets the test can cut.
+type cuttableTransport struct {
+	*client.HTTPTransport
+	mu    sync.Mutex
+	conns []client.GroupConn
+}
+
+func (c *cuttableTransport) DialGroup(ctx context.Context, url string) (client.GroupConn, error) {
+	conn, err := c.HTTPTransport.DialGroup(ctx, url)
+	if err == nil {
+		c.mu.Lock()
+		c.conns = append(c.conns, conn)
+		c.mu.Unlock()
+	}
+	return conn, err
+}
+
+// cut closes every group socket dialed so far, as a network that drops them.
+func (c *cuttableTransport) cut() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, conn := range c.conns {
+		_ = conn.Close()
+	}
+	c.conns = nil
+}
+
+// events returns the bot's group events of kind.
+func (g *groupBot) eventsOf(kind client.GroupEventKind) []client.GroupEvent {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []client.GroupEvent
+	for _, ev := range g.events {
+		if ev.Kind == kind {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// TestGroupSocketLossResumes: a participant whose group socket drops dials again with
+// resume within the grace period: it keeps its id and its connections (the video it
+// receives does not stop for a second), and the signaling goes on (a newcomer's media
+// reaches it).
+func TestGroupSocketLossResumes(t *testing.T) {
+	url := startGroupServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const room = "group-resume"
+	tr, err := client.NewHTTPTransport(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := &cuttableTransport{HTTPTransport: tr}
+	a := startGroupBot(t, ctx, url, room, "a", false)
+	testsync.Eventually(t, 10*time.Second, "a joined", func() bool { return a.gb.GroupCall().Call().ClientID() != "" })
+	b := startGroupBot(t, ctx, url, room, "b", false)
+	testsync.Eventually(t, 20*time.Second, "a and b connected 1:1", func() bool { return connected(a) && connected(b) })
+	c := startGroupBot(t, ctx, url, room, "c", false, func(o *bot.Options) { o.Transport = ct })
+	ids := waitIDs(t, a, b, c)
+	waitReceivesFrom(t, 30*time.Second, ids, []*groupBot{c}, []*groupBot{a, b})
+	c.gb.ResetGaps()
+	ct.cut()
+	testsync.Eventually(t, 10*time.Second, "c resumed", func() bool {
+		for _, ev := range c.eventsOf(client.GroupEventWelcome) {
+			if ev.Resumed {
+				return true
+			}
+		}
+		return false
+	})
+	if n := len(c.eventsOf(client.GroupEventSocketLost)); n != 1 {
+		t.Errorf("c lost its socket %d times, want 1", n)
+	}
+	if c.id() != ids[c] {
+		t.Errorf("c is %q after the resume, was %q", c.id(), ids[c])
+	}
+	d := startGroupBot(t, ctx, url, room, "d", false)
+	ids[d] = waitIDs(t, d)[d]
+	waitReceivesFrom(t, 30*time.Second, ids, []*groupBot{c}, []*groupBot{a, b, d})
+	for _, from := range []*groupBot{a, b} {
+		r := c.gb.Remotes()[ids[from]]
+		t.Logf("c from %s: longest video gap %d ms across the socket loss", from.name, r.MaxVideoGapMS)
+		if r.MaxVideoGapMS > maxVideoGap.Milliseconds() {
+			t.Errorf("c's video from %s stopped for %d ms across its socket loss", from.name, r.MaxVideoGapMS)
+		}
 	}
 }
