@@ -28,8 +28,9 @@ WASM_EXEC := $(shell $(GO) env GOROOT)/lib/wasm/wasm_exec.js
 FUZZ      := ./server/relay:FuzzRelayFrames:150000 ./server/relay:FuzzDecodeRequest:150000 \
              ./server/relay:FuzzMessageFrame:200000 ./server:FuzzHTTPInput:40000 \
              ./server/turn:FuzzParseUsername:150000 ./server/turn:FuzzParseTURNQuery:150000 \
-             ./server/turn:FuzzGuard:150000 ./server/demux:FuzzClassify:80000 \
-             ./server/redisconn:FuzzRedact:100000 ./server/access:FuzzVerify:150000
+             ./server/turn:FuzzGuard:150000 ./server/turn:FuzzWire:150000 ./server/demux:FuzzClassify:80000 \
+             ./server/redisconn:FuzzRedact:100000 ./server/access:FuzzVerify:150000 \
+             ./server/sfu:FuzzParseVP8:150000 ./protocol:FuzzParseGroupMessage:150000
 
 .PHONY: all build wasm templ run test check unit load e2e fuzz deps bench clean stress dist image dist-test
 
