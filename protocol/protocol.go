@@ -154,6 +154,11 @@ const (
 	// ErrTextUnknownClient answers a register or send for a client the room does not hold:
 	// one that never joined, or one removed after its grace period. It must join again.
 	ErrTextUnknownClient = "Unknown client: join the room again"
+	// onertc's own relay errors, of which Collider had no equivalent.
+	ErrTextQueueFull   = "Message queue full"
+	ErrTextTooLarge    = "Message too large"
+	ErrTextClosed      = "Relay shutting down"
+	ErrTextUnavailable = "Relay temporarily unavailable, try again"
 )
 
 // InviteResponse is POST /invite/ROOM's answer in password mode: a link to the room that

@@ -39,10 +39,12 @@ func TestForwardToPredecessor(t *testing.T) {
 			room, _, _ := strings.Cut(rest, "/")
 			return room
 		},
-		Holds:       func(_ context.Context, room string) (bool, error) { return held[room], nil },
-		ClientIP:    func(*http.Request) string { return "198.51.100.7" },
-		Unavailable: func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "unavailable", http.StatusServiceUnavailable) },
-		Log:         slog.New(slog.DiscardHandler),
+		Holds:    func(_ context.Context, room string) (bool, error) { return held[room], nil },
+		ClientIP: func(*http.Request) string { return "198.51.100.7" },
+		Unavailable: func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+		},
+		Log: slog.New(slog.DiscardHandler),
 	})
 	do := func(path string) (int, string) {
 		req := httptest.NewRequest("POST", path, strings.NewReader("x"))

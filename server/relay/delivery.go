@@ -23,9 +23,6 @@ import (
 // fetchBatch is how many queued messages one fetch takes.
 const fetchBatch = 64
 
-// ErrUnavailable is what a client is told when the state cannot be reached.
-var ErrUnavailable = errors.New("Relay temporarily unavailable, try again")
-
 func clientKey(roomID, clientID string) string { return roomID + " " + clientID }
 
 // register registers the socket as the client's, on whichever instance the client was

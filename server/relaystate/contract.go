@@ -5,13 +5,16 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/onertc/onertc/server/room"
 )
 
 // Errors of the relay state.
 var (
-	ErrUnknownClient = errors.New("unknown client")
+	// ErrUnknownClient and ErrMailboxFull are the room table's own: the state sits on it.
+	ErrUnknownClient = room.ErrUnknownClient
+	ErrMailboxFull   = room.ErrMailboxFull
 	ErrQueueFull     = errors.New("message queue full")
-	ErrMailboxFull   = errors.New("mailbox full")
 	// ErrNotOwner means another socket registered the client since: this one must stop.
 	ErrNotOwner = errors.New("socket no longer owns the client")
 	// ErrRemoved means the client was removed from its room (DELETE) since.
