@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -433,4 +434,74 @@ func TestGroupSocketLossResumes(t *testing.T) {
 			t.Errorf("c's video from %s stopped for %d ms across its socket loss", from.name, r.MaxVideoGapMS)
 		}
 	}
+}
+
+// TestGroupBotCommandOneRoom: `onertc bot --count 3 --group-size 3` puts three bots in one
+// room, which becomes a group; each bot's closing line reports what it received from the
+// two others, per participant.
+func TestGroupBotCommandOneRoom(t *testing.T) {
+	url := startGroupServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, errOut := &syncWriter{w: &strings.Builder{}}, &syncWriter{w: &strings.Builder{}}
+	code := bot.Command(ctx, []string{"--server", url, "--room", "group-cmd", "--count", "3", "--group-size", "3",
+		"--loopback", "--duration", "6s", "--stats", "1s", "--view", "320x240"}, out, errOut)
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, errOut.String())
+	}
+	closed := map[int]bot.GroupRecord{}
+	most := map[int]int{} // the most participants a bot's lines reported
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var r bot.GroupRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if r.Event == "closed" {
+			closed[r.Bot] = r
+		}
+		most[r.Bot] = max(most[r.Bot], r.Participants)
+	}
+	if len(closed) != 3 {
+		t.Fatalf("%d closing lines, want 3:\n%s", len(closed), out.String())
+	}
+	for i, r := range closed {
+		if r.OK == nil || !*r.OK {
+			t.Errorf("bot %d: %+v", i, r.Record)
+		}
+		if most[i] != 3 {
+			t.Errorf("bot %d saw at most %d participants, want 3", i, most[i])
+		}
+		// Keyed by participant id (and, for the two that started 1:1, the peer's stream id).
+		from := 0
+		for key, s := range r.Remotes {
+			if strings.HasPrefix(key, "onertc-bot-") {
+				continue
+			}
+			if s.VideoPackets == 0 || s.AudioPackets == 0 || s.VideoFrames == 0 {
+				t.Errorf("bot %d from %s: %+v", i, key, s)
+			}
+			from++
+		}
+		if from != 2 {
+			t.Errorf("bot %d received from %d participants through the SFU, want 2: %+v", i, from, r.Remotes)
+		}
+	}
+}
+
+// syncWriter serialises writes of several bots to one builder.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
 }
