@@ -1,0 +1,310 @@
+// Command sfu measures onertc's SFU (group rooms) with real pion participants on loopback:
+// rooms of -size participants, each publishing one VP8 stream of about -video-bitrate and
+// one Opus-sized audio stream, and receiving everyone else's through the server.
+//
+// Per room count and run, on a fresh server process pinned to its own CPU (-server-cpu;
+// scripts/bench-sfu pins this load generator to another):
+//
+//   - server CPU per forwarded packet: user+system time from /proc/PID/stat over the
+//     measured window divided by the packets the subscribers received in it (cross-checked
+//     with the server's own forwarded-packet counter when it has one);
+//   - memory per participant: RSS with every participant in, minus the RSS of the idle
+//     server before anyone joined, divided by the participants;
+//   - added latency p50/p99: every packet ends with a stamp the SFU leaves alone (stream,
+//     counter, send time), read by the subscriber on arrival; it includes both pion stacks
+//     of this process (SRTP, ICE, buffers), not only the server;
+//   - loss: per subscriber and remote stream, the packets published in the window that
+//     never arrived.
+//
+// A run where a subscriber misses a stream, or a series without samples, fails the
+// benchmark (exit status 1): there is no number without a measurement.
+//
+//	go run ./bench/sfu -onertc bin/onertc [-rooms 1,5,10,20] [-runs 3]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type options struct {
+	size      int
+	media     MediaConfig
+	warmup    time.Duration
+	duration  time.Duration
+	serverCPU int
+}
+
+func main() {
+	onertcBin := flag.String("onertc", "bin/onertc", "onertc binary to measure")
+	roomsFlag := flag.String("rooms", "1,5,10", "comma-separated room counts")
+	runs := flag.Int("runs", 3, "runs of every room count, each on a fresh server")
+	var o options
+	flag.IntVar(&o.size, "size", 4, "participants per room (3 or more: a group room)")
+	flag.IntVar(&o.media.VideoBitrate, "video-bitrate", 1_000_000, "VP8 bits per second each participant publishes")
+	flag.IntVar(&o.media.FPS, "fps", 30, "video frames per second")
+	flag.IntVar(&o.media.PacketBytes, "packet-bytes", 1100, "most VP8 bytes per RTP packet")
+	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "media flowing before the measured window")
+	flag.DurationVar(&o.duration, "duration", 15*time.Second, "the measured window")
+	flag.IntVar(&o.serverCPU, "server-cpu", 0, "CPU the server is pinned to with taskset (-1: not pinned)")
+	flag.Parse()
+
+	var rooms []int
+	for _, f := range strings.Split(*roomsFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			log.Fatalf("-rooms: %q is not a room count", f)
+		}
+		rooms = append(rooms, n)
+	}
+	if o.size < 3 {
+		log.Fatalf("-size %d: a group room holds 3 or more", o.size)
+	}
+	if o.media.FPS < 1 || o.media.VideoBitrate/8/o.media.FPS < 16 || o.media.PacketBytes < 64 || o.media.PacketBytes > 1200 {
+		log.Fatalf("-fps %d, -video-bitrate %d, -packet-bytes %d: frames need 16 bytes or more, packets 64..1200 bytes", o.media.FPS, o.media.VideoBitrate, o.media.PacketBytes)
+	}
+	targets := []target{onertcTarget(*onertcBin)}
+	// results[room count][target] holds one outcome per run.
+	results := make([][][]outcome, len(rooms))
+	for i := range results {
+		results[i] = make([][]outcome, len(targets))
+	}
+	for r := range *runs {
+		for ri, n := range rooms {
+			for ti, t := range targets { // interleaved: the machine's load drifts
+				out, err := runOnce(t, n, o)
+				if err != nil {
+					log.Fatalf("%s, %d rooms, run %d: %v", t.name, n, r+1, err)
+				}
+				fmt.Fprintf(os.Stderr, "run %d %-7s %2d rooms: %s\n", r+1, t.name, n, out)
+				results[ri][ti] = append(results[ri][ti], out)
+			}
+		}
+	}
+	report(os.Stdout, targets, rooms, o.size, results)
+}
+
+// outcome is one run's measurements.
+type outcome struct {
+	participants int
+	forwarded    uint64  // packets the subscribers received in the window
+	serverCount  uint64  // the server's own count over the window (0: none)
+	seconds      float64 // the window
+	cpuMicros    uint64  // the server's CPU over the window
+	loadMicros   uint64  // this load generator's CPU over the window
+	rssPer       float64 // KiB per participant
+	p50, p99     float64 // µs
+	lost         uint64
+	expected     uint64
+}
+
+func (o outcome) cpuPerPacket() float64 { return float64(o.cpuMicros) / float64(o.forwarded) }
+func (o outcome) pktPerSec() float64    { return float64(o.forwarded) / o.seconds }
+func (o outcome) serverCPU() float64    { return float64(o.cpuMicros) / o.seconds / 1e4 }
+func (o outcome) loadCPU() float64      { return float64(o.loadMicros) / o.seconds / 1e4 }
+func (o outcome) lossPct() float64      { return 100 * float64(o.lost) / float64(o.expected) }
+func (o outcome) countRatio() float64 {
+	if o.serverCount == 0 {
+		return 0
+	}
+	return float64(o.serverCount) / float64(o.forwarded)
+}
+
+func (o outcome) String() string {
+	return fmt.Sprintf("%.0f pkt/s forwarded, server CPU %.0f %% (%.2f µs/pkt), load CPU %.0f %%, %.1f KiB/participant, latency p50 %.0f µs p99 %.0f µs, loss %d/%d, server's count / ours %.3f",
+		o.pktPerSec(), o.serverCPU(), o.cpuPerPacket(), o.loadCPU(), o.rssPer, o.p50, o.p99, o.lost, o.expected, o.countRatio())
+}
+
+// runOnce measures n rooms on a fresh server.
+func runOnce(t target, n int, o options) (outcome, error) {
+	var out outcome
+	p, err := t.start(o.serverCPU)
+	if err != nil {
+		return out, err
+	}
+	defer p.stop()
+	time.Sleep(time.Second) // the server's start-up garbage settles
+	idleRSS, err := p.rssBytes()
+	if err != nil {
+		return out, err
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var parts []*Participant
+	var leaves []func()
+	defer func() {
+		for _, l := range leaves {
+			l()
+		}
+		for _, pt := range parts {
+			if err := pt.Close(); err != nil {
+				log.Printf("closing %s: %v", pt.Name, err)
+			}
+		}
+	}()
+	rooms := make([][]*Participant, n)
+	for r := range n {
+		for range o.size {
+			pt, err := NewParticipant(len(parts), o.media)
+			if err != nil {
+				return out, err
+			}
+			parts = append(parts, pt)
+			rooms[r] = append(rooms[r], pt)
+		}
+		leave, err := t.proto.JoinRoom(ctx, p.addr, fmt.Sprintf("sfubench%d", r), rooms[r])
+		if err != nil {
+			return out, err
+		}
+		leaves = append(leaves, leave)
+	}
+	// Everyone receives everyone else's audio and video before anything is measured.
+	want := 2 * (o.size - 1)
+	for _, pt := range parts {
+		for pt.Streams() < want {
+			if ctx.Err() != nil {
+				return out, fmt.Errorf("%s receives %d of %d remote streams", pt.Name, pt.Streams(), want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	time.Sleep(o.warmup)
+
+	for _, pt := range parts {
+		pt.Record(true)
+	}
+	c0 := counters(parts)
+	cpu0, err := p.cpuMicros()
+	if err != nil {
+		return out, err
+	}
+	load0, err := selfCPUMicros()
+	if err != nil {
+		return out, err
+	}
+	var count0 uint64
+	if t.forwarded != nil {
+		if count0, err = t.forwarded(ctx, p.addr); err != nil {
+			return out, err
+		}
+	}
+	start := time.Now()
+	time.Sleep(o.duration)
+	c1 := counters(parts)
+	cpu1, err := p.cpuMicros()
+	if err != nil {
+		return out, err
+	}
+	load1, err := selfCPUMicros()
+	if err != nil {
+		return out, err
+	}
+	out.seconds = time.Since(start).Seconds()
+	if t.forwarded != nil {
+		count1, err := t.forwarded(ctx, p.addr)
+		if err != nil {
+			return out, err
+		}
+		out.serverCount = count1 - count0
+	}
+	rss, err := p.rssBytes()
+	if err != nil {
+		return out, err
+	}
+	// Packets sent late in the window are still on their way.
+	time.Sleep(time.Second)
+	for _, pt := range parts {
+		pt.Record(false)
+	}
+	out.participants = len(parts)
+	out.cpuMicros, out.loadMicros = cpu1-cpu0, load1-load0
+	out.rssPer = (float64(rss) - float64(idleRSS)) / float64(len(parts)) / 1024
+	if err := tally(&out, rooms, c0, c1); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// counters snapshots every stream's next counter, by stream id.
+func counters(parts []*Participant) map[uint32]uint32 {
+	m := make(map[uint32]uint32, 2*len(parts))
+	for _, pt := range parts {
+		a, v := pt.Counters()
+		m[streamID(pt.Index, kindAudio)], m[streamID(pt.Index, kindVideo)] = a, v
+	}
+	return m
+}
+
+// tally counts, per subscriber and remote stream, the packets published in the window
+// [c0, c1) that arrived (once each), and their latencies.
+func tally(out *outcome, rooms [][]*Participant, c0, c1 map[uint32]uint32) error {
+	var lat []int64
+	for _, room := range rooms {
+		for _, sub := range room {
+			type seen struct{ bits []bool }
+			want := make(map[uint32]*seen)
+			for _, pub := range room {
+				if pub == sub {
+					continue
+				}
+				for _, k := range []byte{kindAudio, kindVideo} {
+					id := streamID(pub.Index, k)
+					want[id] = &seen{bits: make([]bool, c1[id]-c0[id])}
+				}
+			}
+			for _, r := range sub.Log() {
+				s := want[r.stream]
+				if s == nil {
+					return fmt.Errorf("%s received stream %#x, which is not its room's", sub.Name, r.stream)
+				}
+				if r.counter < c0[r.stream] || r.counter >= c1[r.stream] {
+					continue
+				}
+				i := r.counter - c0[r.stream]
+				if s.bits[i] {
+					continue // a retransmission
+				}
+				s.bits[i] = true
+				out.forwarded++
+				lat = append(lat, r.latency)
+			}
+			for id, s := range want {
+				got := 0
+				for _, b := range s.bits {
+					if b {
+						got++
+					}
+				}
+				if len(s.bits) == 0 {
+					return fmt.Errorf("stream %#x published nothing in the window", id)
+				}
+				if got == 0 {
+					return fmt.Errorf("%s received nothing of stream %#x in the window", sub.Name, id)
+				}
+				out.expected += uint64(len(s.bits))
+				out.lost += uint64(len(s.bits) - got)
+			}
+		}
+	}
+	if len(lat) == 0 || out.forwarded == 0 {
+		return errors.New("no packet arrived in the window: no samples")
+	}
+	slices.Sort(lat)
+	out.p50 = float64(lat[len(lat)/2]) / 1e3
+	out.p99 = float64(lat[len(lat)*99/100]) / 1e3
+	return nil
+}
+
+// selfCPUMicros is this process's user+system CPU time so far.
+func selfCPUMicros() (uint64, error) {
+	return (&process{}).cpuMicrosOf(os.Getpid())
+}

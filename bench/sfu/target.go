@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// target is a server the benchmark starts afresh for every run: how to start it, the
+// protocol its clients speak, and its own count of forwarded packets when it has one.
+type target struct {
+	name  string
+	bin   string
+	proto Protocol
+	// args is the command line that serves HTTP on httpPort and media on udpPort.
+	args func(httpPort, udpPort int) []string
+	// forwarded reads the server's own count of packets sent to subscribers (nil: the
+	// server exposes none).
+	forwarded func(ctx context.Context, addr string) (uint64, error)
+}
+
+func onertcTarget(bin string) target {
+	return target{
+		name:  "onertc",
+		bin:   bin,
+		proto: onertcProtocol{},
+		args: func(httpPort, udpPort int) []string {
+			// Rate limits lifted: every load participant comes from 127.0.0.1.
+			return []string{"serve", "-http", "127.0.0.1:" + strconv.Itoa(httpPort), "-turn-disable",
+				"-sfu-addr", "127.0.0.1:" + strconv.Itoa(udpPort), "-public-ip", "127.0.0.1", "-room-size", "8",
+				"-limit-join", "0", "-limit-message", "0", "-limit-turn", "0", "-limit-ws", "0",
+				"-max-sockets-per-ip", "0", "-log-level", "error"}
+		},
+		forwarded: metricCounter("onertc_sfu_forwarded_packets_total"),
+	}
+}
+
+// metricCounter reads one counter from the server's /metrics.
+func metricCounter(name string) func(ctx context.Context, addr string) (uint64, error) {
+	return func(ctx context.Context, addr string) (uint64, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+		if err != nil {
+			return 0, err
+		}
+		resp, err := benchHTTP.Do(req)
+		if err != nil {
+			return 0, fmt.Errorf("/metrics: %w", err)
+		}
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				return uint64(f), err
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return 0, fmt.Errorf("/metrics: %w", err)
+		}
+		return 0, fmt.Errorf("/metrics has no %s", name)
+	}
+}
+
+// process is one running server.
+type process struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func freePort(network string) (int, error) {
+	if network == "udp" {
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port, nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// start runs the target on cpu (taskset; -1: not pinned) and waits until it listens.
+func (t target) start(cpu int) (*process, error) {
+	hp, err := freePort("tcp")
+	if err != nil {
+		return nil, fmt.Errorf("free port: %w", err)
+	}
+	up, err := freePort("udp")
+	if err != nil {
+		return nil, fmt.Errorf("free port: %w", err)
+	}
+	args := t.args(hp, up)
+	var cmd *exec.Cmd
+	if cpu >= 0 {
+		cmd = exec.Command("taskset", append([]string{"-c", strconv.Itoa(cpu), t.bin}, args...)...)
+	} else {
+		cmd = exec.Command(t.bin, args...)
+	}
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", t.name, err)
+	}
+	p := &process{cmd: cmd, addr: "127.0.0.1:" + strconv.Itoa(hp)}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", p.addr, time.Second)
+		if err == nil {
+			c.Close()
+			return p, nil
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return nil, fmt.Errorf("%s did not listen on %s: %w", t.name, p.addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *process) stop() {
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+}
+
+// cpuMicros is the server's user+system CPU time so far from /proc/PID/stat (clock ticks
+// of 10 ms; taskset execs the server, so the PID is the server's).
+func (p *process) cpuMicros() (uint64, error) { return p.cpuMicrosOf(p.cmd.Process.Pid) }
+
+func (p *process) cpuMicrosOf(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	ut, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
+	}
+	return (ut + st) * 10000, nil
+}
+
+// rssBytes is the server's resident set from /proc/PID/status.
+func (p *process) rssBytes() (uint64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", p.cmd.Process.Pid)
+}
