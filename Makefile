@@ -137,6 +137,7 @@ bench: deps build
 	scripts/bench-shared
 	bench/turn/run.sh
 	scripts/bench-turn
+	scripts/bench-sfu
 	bench/oneport/run.sh
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkCalls -v -timeout 20m ./e2e
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkBrowser -v -timeout 20m ./e2e/browser
