@@ -22,6 +22,8 @@ type GroupOptions struct {
 	// ViewWidth and ViewHeight are the tile size the bot reports for every other
 	// participant (the SFU picks the simulcast layer from it); 0 leaves it to bandwidth.
 	ViewWidth, ViewHeight int
+	// Simulcast publishes the video in three encodings (RIDs q, h, f) on the SFU.
+	Simulcast bool
 	// OnGroupEvent, when set, sees every group session event (tests); it must not block.
 	OnGroupEvent func(client.GroupEvent)
 	// OnGroupRecord, when set, sees every record of the group bot (tests).
@@ -123,6 +125,7 @@ type GroupBot struct {
 	gopts GroupOptions
 	call  *client.GroupCall
 	rem   remotes
+	sim   *simulcast // nil: one layer
 
 	groupEv chan client.GroupEvent
 	mu      sync.Mutex
@@ -153,6 +156,11 @@ func NewGroup(opts Options, g GroupOptions) (*GroupBot, error) {
 		return nil, err
 	}
 	gb := &GroupBot{b: b, gopts: g, rem: remotes{m: map[string]*RemoteStats{}}, ids: map[string]bool{}, groupEv: make(chan client.GroupEvent, 256)}
+	if g.Simulcast {
+		if gb.sim, err = newSimulcast(b, fmt.Sprintf("onertc-bot-%d", opts.Index)); err != nil {
+			return nil, err
+		}
+	}
 	tr := opts.Transport
 	if tr == nil {
 		tr = b.http
@@ -198,13 +206,24 @@ func (gb *GroupBot) newPeer(ctx context.Context, cfg client.PeerConfig) (client.
 	return p, nil
 }
 
-// newUp is the publishing peer of the group: the bot's tracks, send only, no data channel.
+// newUp is the publishing peer of the group: the bot's tracks (the video in three layers
+// with Simulcast), send only, no data channel.
 func (gb *GroupBot) newUp(_ context.Context, cfg client.PeerConfig) (client.Peer, error) {
-	p, err := client.NewPionPeer(gb.b.api, cfg)
+	api, tracks := gb.b.api, []webrtc.TrackLocal{gb.b.tracks.video, gb.b.tracks.audio}
+	if gb.sim != nil {
+		api, tracks = gb.sim.api, tracks[1:]
+	}
+	p, err := client.NewPionPeer(api, cfg)
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range []webrtc.TrackLocal{gb.b.tracks.video, gb.b.tracks.audio} {
+	if gb.sim != nil {
+		if err := gb.sim.attach(p.PC()); err != nil {
+			_ = p.Close()
+			return nil, err
+		}
+	}
+	for _, t := range tracks {
 		tr, err := p.PC().AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
 			_ = p.Close()

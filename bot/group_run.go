@@ -28,6 +28,13 @@ func (gb *GroupBot) Run(ctx context.Context) (Summary, error) {
 			b.log.Error("media pump stopped", "err", err)
 		}
 	}()
+	if gb.sim != nil {
+		go func() {
+			if err := gb.sim.pump(ctx); err != nil {
+				b.log.Error("simulcast pump stopped", "err", err)
+			}
+		}()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- gb.call.Run(ctx) }()
 

@@ -97,20 +97,24 @@ type groupBot struct {
 	events []client.GroupEvent
 }
 
-func startGroupBot(t *testing.T, ctx context.Context, url, room, name string, relay bool, opts ...botOpt) *groupBot {
+// groupBotOpt adjusts a group bot's options.
+type groupBotOpt func(*bot.Options, *bot.GroupOptions)
+
+func startGroupBot(t *testing.T, ctx context.Context, url, room, name string, relay bool, opts ...groupBotOpt) *groupBot {
 	t.Helper()
 	g := &groupBot{name: name, done: make(chan struct{})}
 	o := bot.Options{Server: url, Room: room, IncludeLoopback: true, RelayOnly: relay, Timeout: 30 * time.Second,
 		StatsEvery: -1, RecoverAfter: 2 * time.Second, Logger: testLogger().With("bot", name)}
-	for _, f := range opts {
-		f(&o)
-	}
-	gb, err := bot.NewGroup(o, bot.GroupOptions{Name: name, ViewWidth: 320, ViewHeight: 240,
+	gopts := bot.GroupOptions{Name: name, ViewWidth: 320, ViewHeight: 240,
 		OnGroupEvent: func(ev client.GroupEvent) {
 			g.mu.Lock()
 			g.events = append(g.events, ev)
 			g.mu.Unlock()
-		}})
+		}}
+	for _, f := range opts {
+		f(&o, &gopts)
+	}
+	gb, err := bot.NewGroup(o, gopts)
 	if err != nil {
 		t.Fatalf("bot %s: %v", name, err)
 	}
@@ -405,7 +409,7 @@ func TestGroupSocketLossResumes(t *testing.T) {
 	testsync.Eventually(t, 10*time.Second, "a joined", func() bool { return a.gb.GroupCall().Call().ClientID() != "" })
 	b := startGroupBot(t, ctx, url, room, "b", false)
 	testsync.Eventually(t, 20*time.Second, "a and b connected 1:1", func() bool { return connected(a) && connected(b) })
-	c := startGroupBot(t, ctx, url, room, "c", false, func(o *bot.Options) { o.Transport = ct })
+	c := startGroupBot(t, ctx, url, room, "c", false, func(o *bot.Options, _ *bot.GroupOptions) { o.Transport = ct })
 	ids := waitIDs(t, a, b, c)
 	waitReceivesFrom(t, 30*time.Second, ids, []*groupBot{c}, []*groupBot{a, b})
 	c.gb.ResetGaps()
@@ -504,4 +508,33 @@ func (s *syncWriter) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.String()
+}
+
+// TestGroupSimulcastBots: bots publishing three simulcast layers are received by each other,
+// and each subscriber is told which layer it gets.
+func TestGroupSimulcastBots(t *testing.T) {
+	url := startGroupServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const room = "group-simulcast"
+	sim := func(_ *bot.Options, g *bot.GroupOptions) { g.Simulcast = true }
+	a := startGroupBot(t, ctx, url, room, "a", false, sim)
+	testsync.Eventually(t, 10*time.Second, "a joined", func() bool { return a.gb.GroupCall().Call().ClientID() != "" })
+	b := startGroupBot(t, ctx, url, room, "b", false, sim)
+	testsync.Eventually(t, 20*time.Second, "a and b connected 1:1", func() bool { return connected(a) && connected(b) })
+	c := startGroupBot(t, ctx, url, room, "c", false, sim)
+	all := []*groupBot{a, b, c}
+	ids := waitIDs(t, all...)
+	waitReceivesFrom(t, 30*time.Second, ids, all, all)
+	for _, r := range all {
+		for _, s := range all {
+			if r == s {
+				continue
+			}
+			testsync.Eventually(t, 10*time.Second, r.name+" told the layer of "+s.name, func() bool {
+				return r.gb.Remotes()[ids[s]].Layer != ""
+			})
+			t.Logf("%s receives %s's layer %q", r.name, s.name, r.gb.Remotes()[ids[s]].Layer)
+		}
+	}
 }

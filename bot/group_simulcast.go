@@ -1,0 +1,149 @@
+//go:build !js
+
+package bot
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v3"
+
+	"github.com/onertc/onertc/client"
+)
+
+// simulcastRIDs are the layers a simulcast bot publishes, lowest first. Each carries the
+// same clip (it has one size): the SFU's layer choice and switching are exercised all the
+// same, and the layer frames say which one a subscriber gets.
+var simulcastRIDs = []string{"q", "h", "f"}
+
+// simulcast is the video of a simulcast bot: one RTP track per layer, packetized here,
+// since pion v3 adds neither the mid nor the rid header extension a simulcast receiver
+// needs to tell the layers apart (docs/facts.md).
+type simulcast struct {
+	api    *webrtc.API
+	layers []*webrtc.TrackLocalStaticRTP
+	video  chan *webrtc.RTPTransceiver // the up peers' video, newest last
+}
+
+// newSimulcast builds the API of the up peer (the extensions registered) and the layers.
+func newSimulcast(b *Bot, streamID string) (*simulcast, error) {
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		return nil, fmt.Errorf("register codecs: %w", err)
+	}
+	for _, e := range []struct {
+		uri  string
+		kind webrtc.RTPCodecType
+	}{
+		{sdp.SDESMidURI, webrtc.RTPCodecTypeVideo},
+		{sdp.SDESRTPStreamIDURI, webrtc.RTPCodecTypeVideo},
+	} {
+		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: e.uri}, e.kind); err != nil {
+			return nil, fmt.Errorf("register %s: %w", e.uri, err)
+		}
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+		return nil, fmt.Errorf("register interceptors: %w", err)
+	}
+	ir.Add(counterFactory{c: &b.cnt})
+	se := webrtc.SettingEngine{LoggerFactory: client.PionLoggerFactory(b.log)}
+	se.SetIncludeLoopbackCandidate(b.opts.IncludeLoopback)
+	if b.opts.RelayOnly {
+		se.SetRelayAcceptanceMinWait(0)
+	}
+	s := &simulcast{api: webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)),
+		video: make(chan *webrtc.RTPTransceiver, 4)}
+	for _, rid := range simulcastRIDs {
+		t, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000},
+			"video", streamID, webrtc.WithRTPStreamID(rid))
+		if err != nil {
+			return nil, fmt.Errorf("simulcast layer %s: %w", rid, err)
+		}
+		s.layers = append(s.layers, t)
+	}
+	return s, nil
+}
+
+// attach adds the layers to pc as one send-only video with three encodings.
+func (s *simulcast) attach(pc *webrtc.PeerConnection) error {
+	tr, err := pc.AddTransceiverFromTrack(s.layers[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		return fmt.Errorf("simulcast video: %w", err)
+	}
+	for i, t := range s.layers[1:] {
+		if err := tr.Sender().AddEncoding(t); err != nil {
+			return fmt.Errorf("simulcast layer %s: %w", simulcastRIDs[i+1], err)
+		}
+	}
+	select {
+	case s.video <- tr:
+	default:
+	}
+	return nil
+}
+
+// pump packetizes the clip once per frame and writes it on every layer, with the mid and
+// rid extensions at the IDs the up connection negotiated, until ctx is done.
+func (s *simulcast) pump(ctx context.Context) error {
+	src, err := newIVFSource()
+	if err != nil {
+		return err
+	}
+	packetizers := make([]rtp.Packetizer, len(s.layers))
+	for i := range packetizers {
+		packetizers[i] = rtp.NewPacketizer(1200, 96, 0, &codecs.VP8Payloader{}, rtp.NewRandomSequencer(), 90000)
+	}
+	var video *webrtc.RTPTransceiver
+	tick := time.NewTicker(src.frame)
+	defer tick.Stop()
+	samples := uint32(90000 * src.frame / time.Second)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		for drained := false; !drained; {
+			select {
+			case video = <-s.video:
+			default:
+				drained = true
+			}
+		}
+		frame, err := src.next()
+		if err != nil {
+			return err
+		}
+		if video == nil {
+			continue
+		}
+		var midID, ridID uint8
+		for _, e := range video.Sender().GetParameters().HeaderExtensions {
+			switch e.URI {
+			case sdp.SDESMidURI:
+				midID = uint8(e.ID)
+			case sdp.SDESRTPStreamIDURI:
+				ridID = uint8(e.ID)
+			}
+		}
+		mid := video.Mid()
+		for i, t := range s.layers {
+			for _, p := range packetizers[i].Packetize(frame.Data, samples) {
+				if midID != 0 && mid != "" {
+					_ = p.Header.SetExtension(midID, []byte(mid))
+				}
+				if ridID != 0 {
+					_ = p.Header.SetExtension(ridID, []byte(simulcastRIDs[i]))
+				}
+				// Unbound or closing peers are not errors for a looping source.
+				_ = t.WriteRTP(p)
+			}
+		}
+	}
+}
