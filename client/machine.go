@@ -54,7 +54,6 @@ type machine struct {
 	// connection counts as failed whatever state the peer reports.
 	silent    bool
 	stopWatch context.CancelFunc // ends the current peer's silence watch
-	servers   serverCache
 	// recoverAt fires when a failed connection should start over (RecoverAfter);
 	// disconnectedAt when a "disconnected" one counts as failed (DisconnectedGrace).
 	recoverAt, disconnectedAt deadline
@@ -85,19 +84,11 @@ func (m *machine) loop() error {
 	} else if err := m.handleBatch(m.params.Messages); err != nil {
 		return err
 	}
-	refresh := time.NewTicker(serversRefreshEvery)
-	defer refresh.Stop()
 	for {
 		var err error
 		select {
 		case <-m.ctx.Done():
 			return nil
-		case <-refresh.C:
-			if m.state == PeerStateConnected {
-				m.prefetchServers()
-			}
-		case r := <-m.servers.fetched:
-			m.servers.done(r)
 		case r := <-m.c.control:
 			switch r {
 			case ctlHangup:
@@ -272,29 +263,23 @@ func (m *machine) peerEvent(ev peerEvent) {
 // iceServers are pc_config's servers plus fresh ones from ice_server_url, as AppRTC merges
 // them. A failed fetch is logged; the call goes on with what it has.
 func (m *machine) iceServers() []protocol.ICEServer {
-	servers, _ := m.fetchServers(m.ctx)
-	return servers
-}
-
-// fetchServers is iceServers for any goroutine; ok reports a fetch that worked.
-func (m *machine) fetchServers(ctx context.Context) (servers []protocol.ICEServer, ok bool) {
-	servers = pcConfigServers(m.params.PCConfig)
+	servers := pcConfigServers(m.params.PCConfig)
 	if m.params.ICEServerURL == "" {
-		return servers, false
+		return servers
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
 	defer cancel()
 	fetched, err := m.c.cfg.Transport.ICEServers(ctx, m.params.ICEServerURL)
 	if err != nil {
 		m.log.Warn("fetching ICE servers failed", "err", err)
-		return servers, false
+		return servers
 	}
 	for _, s := range fetched {
 		if len(s.URLs) > 0 {
 			servers = append(servers, s)
 		}
 	}
-	return servers, true
+	return servers
 }
 
 // queue sends msg the AppRTC way: /message while initiator, the relay socket otherwise.
@@ -310,7 +295,7 @@ func (m *machine) offer(restart bool) {
 	ctx, cancel := m.opCtx()
 	defer cancel()
 	if setter, ok := m.peer.(ICEServerSetter); ok && restart {
-		cfg := PeerConfig{ICEServers: m.restartServers(), RelayOnly: m.relayOnly}
+		cfg := PeerConfig{ICEServers: m.iceServers(), RelayOnly: m.relayOnly}
 		if err := setter.SetICEServers(ctx, cfg); err != nil {
 			m.log.Warn("fresh ICE servers not applied before restart", "err", err)
 		}
@@ -356,7 +341,7 @@ func (m *machine) onOffer(sdp string) error {
 		// A new offer on the session in progress is an ICE restart: our side gathers
 		// again too, and the credentials it was made with may have expired (password
 		// mode's last minutes), so it gets fresh ones, as the offering side does.
-		if err := setter.SetICEServers(ctx, PeerConfig{ICEServers: m.restartServers(), RelayOnly: m.relayOnly}); err != nil {
+		if err := setter.SetICEServers(ctx, PeerConfig{ICEServers: m.iceServers(), RelayOnly: m.relayOnly}); err != nil {
 			m.log.Warn("fresh ICE servers not applied before answering a restart", "err", err)
 		}
 	}
@@ -452,9 +437,6 @@ func (m *machine) onState(s PeerState) {
 		m.restarted = false
 		m.recoverAt.stop()
 		m.verify()
-		if m.servers.age() > serversRefreshEvery {
-			m.prefetchServers()
-		}
 	case PeerStateDisconnected:
 		// A browser reports "failed" only when every candidate pair has timed out, which
 		// Chrome takes ~10 s after "disconnected" (15 s after its TURN server died, seen in

@@ -88,9 +88,6 @@ func (m *machine) onSilent() {
 	m.log.Warn("no packets received; handling the connection as failed", "after", m.c.cfg.SilenceTimeout)
 	m.c.emit(Event{Kind: EventSilent})
 	m.failed()
-	// The list the restart used was fetched before the path died and may name the instance
-	// that died; a fresh one serves the restarts that may follow.
-	m.prefetchServers()
 }
 
 // onFlowing: packets arrive again after onSilent (an ICE restart or the browser's own move to
