@@ -289,6 +289,20 @@ func TestGroupThirdJoinMovesTheCallWithinASecond(t *testing.T) {
 	testsync.Eventually(t, 10*time.Second, "the 1:1 calls ended", func() bool {
 		return a.gb.Bot().Peer() != nil && !connected(a) && !connected(b)
 	})
+	// The state a participant sends reaches the others' participant lists.
+	c.gb.GroupCall().Session().SetState(true, true)
+	testsync.Eventually(t, 10*time.Second, "a sees c muted with the camera off", func() bool {
+		evs := a.eventsOf(client.GroupEventParticipants)
+		if len(evs) == 0 {
+			return false
+		}
+		for _, p := range evs[len(evs)-1].Participants {
+			if p.ID == ids[c] {
+				return p.Muted && p.CameraOff && p.Name == "c"
+			}
+		}
+		return false
+	})
 	for _, pair := range [][2]*groupBot{{a, b}, {b, a}} {
 		rem := pair[0].gb.Remotes()
 		old, sfu := rem[p2p[pair[1]]], rem[ids[pair[1]]]
