@@ -137,7 +137,8 @@ func runOnce(t target, n int, o options) (outcome, error) {
 		return out, err
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// A busy shared machine joins slowly: the bound grows with the rooms.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute+time.Duration(n)*15*time.Second)
 	defer cancel()
 	var parts []*Participant
 	var leaves []func()
@@ -152,9 +153,10 @@ func runOnce(t target, n int, o options) (outcome, error) {
 		}
 	}()
 	rooms := make([][]*Participant, n)
+	gate := make(chan struct{})
 	for r := range n {
 		for range o.size {
-			pt, err := NewParticipant(len(parts), o.media)
+			pt, err := NewParticipant(len(parts), o.media, gate)
 			if err != nil {
 				return out, err
 			}
@@ -167,6 +169,7 @@ func runOnce(t target, n int, o options) (outcome, error) {
 		}
 		leaves = append(leaves, leave)
 	}
+	close(gate)
 	// Everyone receives everyone else's audio and video before anything is measured.
 	want := 2 * (o.size - 1)
 	for _, pt := range parts {

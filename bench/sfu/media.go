@@ -89,6 +89,9 @@ type Participant struct {
 	audioCnt, videoCnt atomic.Uint32 // the next counter of each stream
 	keyWant            atomic.Bool
 	started            atomic.Bool
+	// gate holds the media back until it is closed: every room joins before any media
+	// loads the machine.
+	gate <-chan struct{}
 
 	mu        sync.Mutex
 	recording bool
@@ -100,13 +103,14 @@ type Participant struct {
 	videoSSRC []uint32
 }
 
-// NewParticipant makes participant index with the media cfg says.
-func NewParticipant(index int, cfg MediaConfig) (*Participant, error) {
+// NewParticipant makes participant index with the media cfg says, sent once gate is
+// closed.
+func NewParticipant(index int, cfg MediaConfig, gate <-chan struct{}) (*Participant, error) {
 	api, err := newAPI()
 	if err != nil {
 		return nil, err
 	}
-	return &Participant{Index: index, Name: fmt.Sprintf("load%d", index), cfg: cfg, api: api, firsts: make(map[uint32]bool), stop: make(chan struct{})}, nil
+	return &Participant{Index: index, Name: fmt.Sprintf("load%d", index), cfg: cfg, api: api, gate: gate, firsts: make(map[uint32]bool), stop: make(chan struct{})}, nil
 }
 
 func newAPI() (*webrtc.API, error) {
@@ -198,8 +202,21 @@ func (p *Participant) StartMedia() {
 	go p.readPublisherRTCP()
 }
 
+// waitGate reports false when the participant closed before its media could start.
+func (p *Participant) waitGate() bool {
+	select {
+	case <-p.gate:
+		return true
+	case <-p.stop:
+		return false
+	}
+}
+
 func (p *Participant) sendAudio(midID, levelID uint8, mid string) {
 	defer p.wg.Done()
+	if !p.waitGate() {
+		return
+	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	seq, ts := uint16(1), uint32(0)
@@ -227,6 +244,9 @@ func (p *Participant) sendAudio(midID, levelID uint8, mid string) {
 
 func (p *Participant) sendVideo(midID uint8, mid string) {
 	defer p.wg.Done()
+	if !p.waitGate() {
+		return
+	}
 	fps := p.cfg.FPS
 	tick := time.NewTicker(time.Second / time.Duration(fps))
 	defer tick.Stop()
