@@ -46,9 +46,9 @@ type Config struct {
 	// the call handles the path as dead, as if the connection had failed: the offerer
 	// restarts ICE (or starts over on a fresh peer) at once. A TURN server that dies takes
 	// the path through it with it; ICE notices only after seconds. Only peers that are a
-	// PathProbe are watched, and only while packets arrive in every tenth of the timeout, so a
-	// call that sends nothing (no camera, no microphone) is never restarted for its silence.
-	// Default DefaultSilenceTimeout; negative disables the watch.
+	// PathProbe are watched, and only once packets have flowed steadily (see watchSilence),
+	// so a call that sends nothing (no camera, no microphone) is never restarted for its
+	// silence. Default DefaultSilenceTimeout; negative disables the watch.
 	SilenceTimeout time.Duration
 }
 

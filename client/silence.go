@@ -23,10 +23,10 @@ func (m *machine) watch(p Peer, gen int) {
 // watchSilence probes the received bytes every SilenceTimeout/silenceTicks and reports a
 // steady flow that stopped for SilenceTimeout, and the flow coming back after that. A flow
 // is steady once packets have kept arriving for half of SilenceTimeout with no pause of
-// three quarters of it: a path that carries only a packet now and then (chat, RTCP of a call that
-// sends no media) is not watched. Chromium refreshes its statistics every 50-60 ms, and a
-// busy tab answers getStats up to 250 ms late (seen in e2e/browser on 2 cores), so a probe
-// or a few that saw nothing new are no pause.
+// three quarters of it: a path that carries only a packet now and then (chat, RTCP of a
+// call that sends no media) is not watched. Chromium refreshes its statistics every 50-60
+// ms, and a busy tab answers getStats up to 250 ms late (seen in e2e/browser on 2 cores),
+// so a probe or a few that saw nothing new are no pause.
 func (m *machine) watchSilence(ctx context.Context, probe PathProbe, gen int) {
 	timeout := m.c.cfg.SilenceTimeout
 	tick := time.NewTicker(timeout / silenceTicks)
