@@ -24,7 +24,7 @@ import (
 )
 
 // hardServer is a real server on loopback sockets for the tests of hostile clients: plain
-// HTTP, or HTTPS on the shared port (server/demux), optionally with TURN on a UDP socket.
+// HTTP, or HTTPS on the port it shares with TURN (server/demux), optionally with TURN on a UDP socket.
 type hardServer struct {
 	*Server
 	addr string

@@ -329,7 +329,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
 	if mux != nil {
-		// Stop taking connections on the shared port and drop those not yet classified;
+		// Stop taking connections on the HTTPS port and drop those not yet classified;
 		// the ones handed over are the servers' to shut down.
 		_ = mux.Close()
 	}

@@ -95,7 +95,7 @@ func TestCoturnClientsRelayThroughTheHTTPSPort(t *testing.T) {
 			if pageErr != nil || loaded == 0 {
 				t.Errorf("pages during the relay: %d loaded, then %v", loaded, pageErr)
 			}
-			// The relay went through the shared port, not some other one.
+			// The relay went through the HTTPS port, not some other one.
 			if after := portMetric(t, hc, r.URL, tc.route); after < before+4 {
 				t.Errorf("%s connections on the HTTPS port: %v before, %v after; want 4 more (one per uclient session)", tc.route, before, after)
 			}

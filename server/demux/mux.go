@@ -34,7 +34,7 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// NextProtos is the ALPN list the shared port offers: HTTP first (browsers and HTTP
+// NextProtos is the ALPN list the HTTPS port offers: HTTP first (browsers and HTTP
 // clients always send ALPN), then TURN's RFC 7443 ids.
 func NextProtos(turn bool) []string {
 	p := []string{ALPNHTTP2, ALPNHTTP11}
@@ -177,7 +177,7 @@ func (m *Mux) Serve(ln net.Listener) error {
 			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
 				// EMFILE and friends: wait rather than spin, as net/http does.
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				m.log.Warn("shared port: accept failed; retrying", "err", err, "in", backoff)
+				m.log.Warn("HTTPS port: accept failed; retrying", "err", err, "in", backoff)
 				select {
 				case <-time.After(backoff):
 					continue
@@ -185,7 +185,7 @@ func (m *Mux) Serve(ln net.Listener) error {
 					return net.ErrClosed
 				}
 			}
-			return fmt.Errorf("shared port accept: %w", err)
+			return fmt.Errorf("HTTPS port accept: %w", err)
 		}
 		backoff = 0
 		ip := remoteIP(c)
@@ -265,7 +265,7 @@ func (m *Mux) handle(raw net.Conn, ip netip.Addr) {
 	if err != nil {
 		m.stats.failed.Add(1)
 		if !errors.Is(err, io.EOF) {
-			m.log.Debug("shared port: connection dropped", "remote", raw.RemoteAddr().String(), "err", err)
+			m.log.Debug("HTTPS port: connection dropped", "remote", raw.RemoteAddr().String(), "err", err)
 		}
 		_ = raw.Close()
 		return

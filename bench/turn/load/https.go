@@ -28,7 +28,7 @@ type httpsResult struct {
 }
 
 // runHTTPS measures GET requests/s on an HTTPS URL: with -new-conns every request opens a
-// TLS connection (what the shared port's first-bytes routing costs is paid per connection).
+// TLS connection (what the HTTPS port's first-bytes routing costs is paid per connection).
 func runHTTPS(args []string) error {
 	var c common
 	fs := flag.NewFlagSet("https", flag.ExitOnError)
