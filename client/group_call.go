@@ -40,6 +40,11 @@ type GroupCallConfig struct {
 	WaitMedia bool
 	// MediaWait bounds the wait for MediaArrived (default 3 s).
 	MediaWait time.Duration
+	// Linger keeps the 1:1 call this long after the group's media arrived (default 1 s;
+	// negative: none): the other side's group media may arrive later than ours (the SFU
+	// waits for a key frame of each publisher), and it still gets ours over the 1:1 call
+	// meanwhile.
+	Linger time.Duration
 }
 
 type groupStart struct {
@@ -66,6 +71,9 @@ func NewGroupCall(cfg GroupCallConfig) (*GroupCall, error) {
 	}
 	if cfg.MediaWait <= 0 {
 		cfg.MediaWait = 3 * time.Second
+	}
+	if cfg.Linger == 0 {
+		cfg.Linger = time.Second
 	}
 	g := &GroupCall{cfg: cfg, urls: make(chan groupStart, 1), media: make(chan struct{})}
 	var joined *Event
@@ -217,7 +225,13 @@ func (g *GroupCall) start(ctx context.Context, st groupStart) (*GroupSession, er
 					defer t.Stop()
 					select {
 					case <-g.media:
-						g.call.log.Info("group media arrived; leaving the 1:1 call")
+						g.call.log.Info("group media arrived; leaving the 1:1 call", "linger", g.cfg.Linger)
+						if g.cfg.Linger > 0 {
+							select {
+							case <-time.After(g.cfg.Linger):
+							case <-ctx.Done():
+							}
+						}
 					case <-t.C:
 						g.call.log.Warn("no group media reported; leaving the 1:1 call anyway", "after", g.cfg.MediaWait)
 					case <-ctx.Done():
