@@ -104,6 +104,7 @@ type outcome struct {
 	p50, p99     float64 // µs
 	lost         uint64
 	expected     uint64
+	kernelDrops  uint64 // UDP receive-buffer drops on the host over the window
 }
 
 func (o outcome) cpuPerPacket() float64 { return float64(o.cpuMicros) / float64(o.forwarded) }
@@ -119,8 +120,8 @@ func (o outcome) countRatio() float64 {
 }
 
 func (o outcome) String() string {
-	return fmt.Sprintf("%.0f pkt/s forwarded, server CPU %.0f %% (%.2f µs/pkt), load CPU %.0f %%, %.1f KiB/participant, latency p50 %.0f µs p99 %.0f µs, loss %d/%d, server's count / ours %.3f",
-		o.pktPerSec(), o.serverCPU(), o.cpuPerPacket(), o.loadCPU(), o.rssPer, o.p50, o.p99, o.lost, o.expected, o.countRatio())
+	return fmt.Sprintf("%.0f pkt/s forwarded, server CPU %.0f %% (%.2f µs/pkt), load CPU %.0f %%, %.1f KiB/participant, latency p50 %.0f µs p99 %.0f µs, loss %d/%d (host UDP receive-buffer drops %d), server's count / ours %.3f",
+		o.pktPerSec(), o.serverCPU(), o.cpuPerPacket(), o.loadCPU(), o.rssPer, o.p50, o.p99, o.lost, o.expected, o.kernelDrops, o.countRatio())
 }
 
 // runOnce measures n rooms on a fresh server.
@@ -200,6 +201,10 @@ func runOnce(t target, n int, o options) (outcome, error) {
 			return out, err
 		}
 	}
+	drops0, err := udpRcvbufErrors()
+	if err != nil {
+		return out, err
+	}
 	start := time.Now()
 	time.Sleep(o.duration)
 	c1 := counters(parts)
@@ -225,6 +230,11 @@ func runOnce(t target, n int, o options) (outcome, error) {
 	}
 	// Packets sent late in the window are still on their way.
 	time.Sleep(time.Second)
+	drops1, err := udpRcvbufErrors()
+	if err != nil {
+		return out, err
+	}
+	out.kernelDrops = drops1 - drops0
 	for _, pt := range parts {
 		pt.Record(false)
 	}
