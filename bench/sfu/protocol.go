@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -295,7 +296,9 @@ func (s *groupSocket) answerDown(offer string) error {
 	if err := s.down.SetLocalDescription(answer); err != nil {
 		return fmt.Errorf("%s: down answer: %w", s.p.Name, err)
 	}
-	<-gathered
+	if err := waitGathered(gathered); err != nil {
+		return fmt.Errorf("%s: down answer: %w", s.p.Name, err)
+	}
 	return s.send(protocol.GroupMessage{Type: protocol.GroupAnswer, PC: protocol.PCDown, SDP: s.down.LocalDescription().SDP})
 }
 
@@ -317,7 +320,9 @@ func (s *groupSocket) publish(ctx context.Context) error {
 	if err := pc.SetLocalDescription(offer); err != nil {
 		return fmt.Errorf("%s: up offer: %w", s.p.Name, err)
 	}
-	<-gathered
+	if err := waitGathered(gathered); err != nil {
+		return fmt.Errorf("%s: up offer: %w", s.p.Name, err)
+	}
 	if err := s.send(protocol.GroupMessage{Type: protocol.GroupOffer, PC: protocol.PCUp, SDP: pc.LocalDescription().SDP}); err != nil {
 		return err
 	}
@@ -341,5 +346,19 @@ func (s *groupSocket) close() {
 	s.wmu.Lock()
 	_ = s.ws.Close()
 	s.wmu.Unlock()
-	<-s.done
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		// The reader is stuck in an answer; the participant's Close ends it.
+	}
+}
+
+// waitGathered bounds ICE gathering, which a PeerConnection closed meanwhile never ends.
+func waitGathered(gathered <-chan struct{}) error {
+	select {
+	case <-gathered:
+		return nil
+	case <-time.After(20 * time.Second):
+		return errors.New("ICE gathering took over 20 s")
+	}
 }

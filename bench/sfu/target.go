@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -112,6 +113,8 @@ func (t target) start(cpu int) (*process, error) {
 		cmd = exec.Command(t.bin, args...)
 	}
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	// A benchmark killed midway leaves no server behind (taskset execs it, keeping this).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", t.name, err)
 	}
