@@ -35,7 +35,7 @@ type metrics struct {
 func newDeliveryHistogram() prometheus.Histogram {
 	return prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "onertc_relay_delivery_seconds",
-		Help:    "Time from a message being read off its queue on the instance holding the recipient's socket (at once when that socket is online) to its write on the socket.",
+		Help:    "Time from the wake-up of a message's recipient socket on the instance holding it (at once when that socket is online, at its register when it was offline) to the message's write on the socket.",
 		Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, 1, 10},
 	})
 }

@@ -187,14 +187,9 @@ func (a *API) Message(w http.ResponseWriter, r *http.Request) {
 const messageAttempt = 3 * time.Second
 
 // holdMessages is how long POST /message holds a message the room table cannot take (Redis
-// away) before answering 503: as long as the relay holds one sent on a socket. In memory
-// mode nothing is transient, so nothing is held.
-func (a *API) holdMessages() time.Duration {
-	if !a.cfg.Shared {
-		return 0
-	}
-	return a.cfg.Relay.SendHold()
-}
+// away) before answering 503: as long as the relay holds one sent on a socket, which its
+// state decides (nothing is transient in one process: no hold).
+func (a *API) holdMessages() time.Duration { return a.cfg.Relay.SendHold() }
 
 // permanentRoomError tells a room-table answer (unknown room or client, full mailbox) from
 // a failure to reach the table, which is worth trying again.
