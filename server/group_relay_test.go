@@ -27,6 +27,8 @@ type relayWatcher struct {
 	pc      *webrtc.PeerConnection
 	packets atomic.Int64
 	wmu     sync.Mutex
+	closing atomic.Bool   // the test ended: errors from here on are the teardown's
+	done    chan struct{} // answerOffers returned
 }
 
 func dialRelayWatcher(t *testing.T, url string, ice webrtc.ICEServer) *relayWatcher {
@@ -35,7 +37,6 @@ func dialRelayWatcher(t *testing.T, url string, ice webrtc.ICEServer) *relayWatc
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
-	t.Cleanup(func() { ws.Close() })
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
@@ -46,8 +47,7 @@ func dialRelayWatcher(t *testing.T, url string, ice webrtc.ICEServer) *relayWatc
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { pc.Close() })
-	w := &relayWatcher{ws: ws, pc: pc}
+	w := &relayWatcher{ws: ws, pc: pc, done: make(chan struct{})}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		for {
 			if _, _, err := tr.ReadRTP(); err != nil {
@@ -57,20 +57,32 @@ func dialRelayWatcher(t *testing.T, url string, ice webrtc.ICEServer) *relayWatc
 		}
 	})
 	w.send(t, protocol.GroupMessage{Type: protocol.GroupJoin})
-	go w.answerOffers(t)
+	go func() { defer close(w.done); w.answerOffers(t) }()
+	// The reader reports to t: it must be gone before the test ends.
+	t.Cleanup(func() {
+		w.closing.Store(true)
+		ws.Close()
+		<-w.done
+		pc.Close()
+	})
 	return w
 }
 
 func (w *relayWatcher) send(t *testing.T, m protocol.GroupMessage) {
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
-	if err := w.ws.WriteJSON(m); err != nil {
+	if err := w.ws.WriteJSON(m); err != nil && !w.closing.Load() {
 		t.Errorf("group socket write: %v", err)
 	}
 }
 
 // answerOffers answers every down offer with all the relay candidates gathered.
 func (w *relayWatcher) answerOffers(t *testing.T) {
+	fail := func(format string, args ...any) {
+		if !w.closing.Load() {
+			t.Errorf(format, args...)
+		}
+	}
 	for {
 		_, data, err := w.ws.ReadMessage()
 		if err != nil {
@@ -78,34 +90,39 @@ func (w *relayWatcher) answerOffers(t *testing.T) {
 		}
 		var m protocol.GroupMessage
 		if err := json.Unmarshal(data, &m); err != nil {
-			t.Errorf("group frame %q: %v", data, err)
+			fail("group frame %q: %v", data, err)
 			return
 		}
 		if m.Type == protocol.GroupError {
-			t.Errorf("error frame: %s %s", m.Code, m.Message)
+			fail("error frame: %s %s", m.Code, m.Message)
 			continue
 		}
 		if m.Type != protocol.GroupOffer || m.PC != protocol.PCDown {
 			continue
 		}
 		if err := w.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}); err != nil {
-			t.Errorf("down offer: %v", err)
+			fail("down offer: %v", err)
 			return
 		}
 		answer, err := w.pc.CreateAnswer(nil)
 		if err != nil {
-			t.Errorf("answer: %v", err)
+			fail("answer: %v", err)
 			return
 		}
 		gathered := webrtc.GatheringCompletePromise(w.pc)
 		if err := w.pc.SetLocalDescription(answer); err != nil {
-			t.Errorf("set answer: %v", err)
+			fail("set answer: %v", err)
 			return
 		}
-		<-gathered
+		select {
+		case <-gathered:
+		case <-time.After(10 * time.Second):
+			fail("relay candidates not gathered within 10s")
+			return
+		}
 		sdp := w.pc.LocalDescription().SDP
 		if strings.Contains(sdp, "typ host") || !strings.Contains(sdp, "typ relay") {
-			t.Errorf("the watcher's answer is not relay-only:\n%s", sdp)
+			fail("the watcher's answer is not relay-only:\n%s", sdp)
 		}
 		w.send(t, protocol.GroupMessage{Type: protocol.GroupAnswer, PC: protocol.PCDown, SDP: sdp})
 	}
