@@ -59,6 +59,9 @@ func (r *room) send(m channelMsg) bool {
 
 func (r *room) sendMediaState() {
 	audio, video := r.media.audio.Truthy() && !r.audioOff, r.media.video.Truthy() && !r.videoOff
+	if r.group != nil && r.group.session != nil {
+		r.group.session.SetState(!audio, !video)
+	}
 	r.send(channelMsg{Type: "media", Audio: &audio, Video: &video})
 }
 

@@ -24,7 +24,7 @@ func privacyText(group bool) string {
 }
 
 // nameKey is the localStorage key of the display name, entered once per browser.
-const nameKey = "onertc-name"
+const nameKey = "onertc.name"
 
 // displayName is the name to use: the one typed (or remembered), trimmed, when the server
 // would take it, else the generated fallback.
@@ -100,4 +100,30 @@ func memberLine(m memberStats) string {
 		}
 	}
 	return rate + " · " + picture + " · " + layer
+}
+
+// shareLink is the room link to show and copy: the join's room_link without the group=1
+// this app adds to its join query (the server builds the link from that query, and a
+// person opening the link needs none of it).
+func shareLink(link string) string {
+	base, query, ok := strings.Cut(link, "?")
+	if !ok {
+		return link
+	}
+	query, frag, hasFrag := strings.Cut(query, "#")
+	var kept []string
+	for _, p := range strings.Split(query, "&") {
+		if p == "" || p == "group" || strings.HasPrefix(p, "group=") {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	out := base
+	if len(kept) > 0 {
+		out += "?" + strings.Join(kept, "&")
+	}
+	if hasFrag {
+		out += "#" + frag
+	}
+	return out
 }

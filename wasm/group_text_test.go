@@ -66,3 +66,19 @@ func TestGroupStatsRows(t *testing.T) {
 		t.Errorf("without stats:\n got %q\nwant %q", noRTT, want)
 	}
 }
+
+func TestShareLink(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://h/r/abc", "https://h/r/abc"},
+		{"https://h/r/abc?group=1", "https://h/r/abc"},
+		{"https://h/r/abc?it=relay&group=1", "https://h/r/abc?it=relay"},
+		{"https://h/r/abc?group=1&it=relay&hd=true", "https://h/r/abc?it=relay&hd=true"},
+		{"https://h/r/abc?groupie=1", "https://h/r/abc?groupie=1"},
+		{"https://h/r/abc?group=1#x", "https://h/r/abc#x"},
+		{"https://h/r/abc?", "https://h/r/abc"},
+	} {
+		if got := shareLink(tc.in); got != tc.want {
+			t.Errorf("shareLink(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

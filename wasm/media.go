@@ -271,8 +271,8 @@ func (r *room) replaceLocal(kind string, next js.Value) {
 		r.media.video = next
 	}
 	r.applyMute()
-	if r.peer != nil && !(kind == "video" && r.screen.Truthy()) {
-		r.peer.replaceTrack(kind, next)
+	if p := r.sender(); p != nil && !(kind == "video" && r.screen.Truthy()) {
+		p.replaceTrack(kind, next)
 	}
 }
 
@@ -282,7 +282,7 @@ func (r *room) toggleScreen() {
 		r.stopScreen()
 		return
 	}
-	if r.peer == nil {
+	if r.sender() == nil {
 		return
 	}
 	md := js.Global().Get("navigator").Get("mediaDevices")
@@ -304,12 +304,13 @@ func (r *room) toggleScreen() {
 				return
 			}
 			track := firstTrack(s, "getVideoTracks")
-			if r.peer == nil || !track.Truthy() {
+			p := r.sender()
+			if p == nil || !track.Truthy() {
 				track.Call("stop")
 				return
 			}
 			r.screen = track
-			r.peer.replaceTrack("video", track)
+			p.replaceTrack("video", track)
 			mini := byID("mini-video")
 			mini.Set("srcObject", s)
 			mini.Get("classList").Call("add", "screen")
@@ -334,11 +335,24 @@ func (r *room) stopScreen() {
 		r.screenOff()
 		r.screenOff = nil
 	}
-	if r.peer != nil {
-		r.peer.replaceTrack("video", r.media.video)
+	if p := r.sender(); p != nil {
+		p.replaceTrack("video", r.media.video)
 	}
 	mini := byID("mini-video")
 	mini.Set("srcObject", r.media.stream)
 	mini.Get("classList").Call("remove", "screen")
 	setPressed(byID("screen-share"), false)
+}
+
+// sender is the connection that carries this side's media: the 1:1 peer, or in a group
+// call the up connection to the server (nil before either exists). In a group call a
+// screen share replaces the camera, as in a 1:1 call, and is forwarded as a camera.
+func (r *room) sender() *peerConn {
+	if r.peer != nil {
+		return r.peer
+	}
+	if r.group != nil {
+		return r.group.up
+	}
+	return nil
 }

@@ -38,7 +38,8 @@ type room struct {
 	screen     js.Value // the screen-capture track while sharing, else undefined
 	screenOff  func()   // removes the screen track's "ended" listener
 
-	call      *client.Call
+	call      *client.GroupCall // a 1:1 call that becomes a group call when a third joins
+	group     *groupView        // the group call's view, nil in a 1:1 call
 	callGen   int
 	cancel    context.CancelFunc
 	joined    bool
@@ -59,6 +60,8 @@ func startRoom(u *ui, cfg page.Config, log consoleLogger) {
 	r := &room{u: u, log: log, cfg: cfg, id: cfg.Room, root: byID("room"), screen: js.Undefined(),
 		chatLog: byID("chat-log")}
 	r.bindControls()
+	fillName()
+	r.showPrivacy(false)
 	r.setState(statePrejoin)
 	r.status("", false)
 	if !secureContext() {
@@ -103,15 +106,24 @@ func (r *room) join() {
 	r.joined, r.hungUp = false, false
 	r.callGen++
 	gen := r.callGen
-	call, err := client.New(client.Config{
-		Room:      r.id,
-		Transport: client.NewBrowserTransport(""),
-		// The page's query carries the call's options (?it=relay, ?tt=, ?wshpp=, …); the
-		// server answers with them in the join parameters, as it did for AppRTC's page.
-		JoinQuery: js.Global().Get("location").Get("search").String(),
-		NewPeer:   client.BrowserFactory(r.setupPeer),
-		Logger:    r.log,
-		OnEvent:   func(ev client.Event) { r.u.post(func() { r.onEvent(gen, ev) }) },
+	call, err := client.NewGroupCall(client.GroupCallConfig{
+		Call: client.Config{
+			Room:      r.id,
+			Transport: client.NewBrowserTransport(""),
+			// The page's query carries the call's options (?it=relay, ?tt=, ?wshpp=, …); the
+			// server answers with them in the join parameters, as it did for AppRTC's page.
+			JoinQuery: js.Global().Get("location").Get("search").String(),
+			NewPeer:   client.BrowserFactory(r.setupPeer),
+			Logger:    r.log,
+			OnEvent:   func(ev client.Event) { r.u.post(func() { r.onEvent(gen, ev) }) },
+		},
+		Group: client.GroupConfig{
+			Name:    r.chosenName(),
+			NewUp:   client.BrowserFactory(r.setupGroupUp),
+			NewDown: client.BrowserFactory(r.setupGroupDown),
+			Logger:  r.log,
+			OnEvent: func(ev client.GroupEvent) { r.u.post(func() { r.onGroupEvent(gen, ev) }) },
+		},
 	})
 	if err != nil {
 		r.fail("Cannot start the call: " + err.Error())
@@ -139,13 +151,26 @@ func (r *room) onEvent(gen int, ev client.Event) {
 	if gen != r.callGen {
 		return
 	}
+	if ev.Kind == client.EventGroup {
+		r.startGroup()
+		return
+	}
+	if r.group != nil && ev.Kind != client.EventJoined {
+		// The 1:1 call is on its way out (it leaves once the group's media is up): its bye
+		// and states say nothing about the group call.
+		if r.group.shown || ev.Kind == client.EventBye {
+			return
+		}
+	}
 	switch ev.Kind {
 	case client.EventJoined:
 		r.joined = true
 		if ev.Params != nil && ev.Params.RoomLink != "" {
-			byID("room-link").Set("value", ev.Params.RoomLink)
+			byID("room-link").Set("value", shareLink(ev.Params.RoomLink))
 		}
-		if ev.Initiator {
+		if ev.Params != nil && ev.Params.RoomMode == protocol.RoomModeGroup {
+			r.status("Joining the group call…", false)
+		} else if ev.Initiator {
 			r.waiting("Waiting for someone to join", "Send them this link:")
 		} else {
 			r.setState(stateConnecting)
@@ -207,6 +232,7 @@ func (r *room) ended(gen int, err error) {
 		return
 	}
 	r.dropPeer()
+	r.stopGroup()
 	r.cancel()
 	r.call = nil
 	r.stopScreen()
@@ -248,7 +274,7 @@ func (r *room) leaveOnUnload() {
 	if r.call == nil {
 		return
 	}
-	if id := r.call.ClientID(); id != "" {
+	if id := r.call.Call().ClientID(); id != "" {
 		js.Global().Get("navigator").Call("sendBeacon", leavePath(r.id, id))
 	}
 	r.call.Hangup()

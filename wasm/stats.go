@@ -154,7 +154,11 @@ func (r *room) showStats(s *snapshot) {
 	if !r.infoOn {
 		return
 	}
-	rows := statsRows(s, prev, r.verified)
+	fillStats(statsRows(s, prev, r.verified))
+}
+
+// fillStats shows rows (term, value) in the info box.
+func fillStats(rows [][2]string) {
 	dl := byID("stats")
 	dl.Call("replaceChildren")
 	for _, row := range rows {
@@ -173,7 +177,9 @@ func (r *room) toggleInfo() {
 		if r.chatOn {
 			r.toggleChat()
 		}
-		if r.stats.prev != nil {
+		if r.group != nil && r.group.shown {
+			fillStats([][2]string{{"Group call", "Statistics come every second"}})
+		} else if r.stats.prev != nil {
 			r.showStats(r.stats.prev)
 		} else {
 			byID("stats").Call("replaceChildren")

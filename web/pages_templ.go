@@ -245,7 +245,7 @@ func IndexPage(p Page) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "<main class=\"center\"><section class=\"card pick\"><h1>Start a video call</h1><p class=\"lead\">Pick a room name and send the link to the person you want to talk to. A room holds two people.</p><form id=\"room-form\" action=\"/\" method=\"get\" autocomplete=\"off\" novalidate><label for=\"room-id-input\">Room name</label><div class=\"row\"><input id=\"room-id-input\" name=\"room\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "<main class=\"center\"><section class=\"card pick\"><h1>Start a video call</h1><p class=\"lead\">Pick a room name and send the link to the people you want to talk to.</p><form id=\"room-form\" action=\"/\" method=\"get\" autocomplete=\"off\" novalidate><label for=\"room-id-input\">Room name</label><div class=\"row\"><input id=\"room-id-input\" name=\"room\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -315,27 +315,27 @@ func RoomPage(p Page) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 21, "<main id=\"room\" class=\"room\" data-state=\"prejoin\"><div id=\"videos\" class=\"videos\"><video id=\"remote-video\" autoplay playsinline></video><video id=\"local-video\" autoplay playsinline muted></video><video id=\"mini-video\" autoplay playsinline muted></video><p id=\"remote-muted\" class=\"badge\" hidden></p></div><section id=\"prejoin\" class=\"card prejoin\"><h1>Ready to join?</h1><p class=\"lead\">Room <strong>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 21, "<main id=\"room\" class=\"room\" data-state=\"prejoin\"><div id=\"videos\" class=\"videos\"><video id=\"remote-video\" autoplay playsinline></video><video id=\"local-video\" autoplay playsinline muted></video><div id=\"grid\" class=\"grid\" aria-label=\"Participants\"></div><video id=\"mini-video\" autoplay playsinline muted></video><p id=\"remote-muted\" class=\"badge\" hidden></p></div><section id=\"prejoin\" class=\"card prejoin\"><h1>Ready to join?</h1><p class=\"lead\">Room <strong>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var18 string
 			templ_7745c5c3_Var18, templ_7745c5c3_Err = templ.JoinStringErrs(p.Config.Room)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 90, Col: 48}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 91, Col: 48}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var18))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "</strong></p><div class=\"devices\"><label><span>Camera</span> <select id=\"camera-select\" disabled><option>Default camera</option></select></label> <label><span>Microphone</span> <select id=\"mic-select\" disabled><option>Default microphone</option></select></label></div><button id=\"join-button\" class=\"btn primary wide\" type=\"button\" disabled>Loading…</button></section><section id=\"sharing-div\" class=\"card sharing\"><h2 id=\"sharing-title\">Waiting for someone to join</h2><p id=\"sharing-detail\">Send them this link:</p><div class=\"row\"><input id=\"room-link\" readonly value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "</strong></p><label class=\"name\"><span>Your name</span> <input id=\"name-input\" maxlength=\"64\" autocomplete=\"nickname\" spellcheck=\"false\" placeholder=\"Your name\"></label><div class=\"devices\"><label><span>Camera</span> <select id=\"camera-select\" disabled><option>Default camera</option></select></label> <label><span>Microphone</span> <select id=\"mic-select\" disabled><option>Default microphone</option></select></label></div><button id=\"join-button\" class=\"btn primary wide\" type=\"button\" disabled>Loading…</button></section><section id=\"sharing-div\" class=\"card sharing\"><h2 id=\"sharing-title\">Waiting for someone to join</h2><p id=\"sharing-detail\">Send them this link:</p><div class=\"row\"><input id=\"room-link\" readonly value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var19 string
 			templ_7745c5c3_Var19, templ_7745c5c3_Err = templ.JoinStringErrs(roomLink(p))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 107, Col: 55}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 112, Col: 55}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var19))
 			if templ_7745c5c3_Err != nil {
@@ -375,7 +375,7 @@ func RoomPage(p Page) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "</section><section id=\"ended\" class=\"card ended\"><h2 id=\"ended-title\">You left the call</h2><p id=\"ended-detail\" class=\"lead\"></p><div class=\"row\"><button id=\"rejoin-button\" class=\"btn primary\" type=\"button\">Rejoin</button> <a id=\"new-room-button\" class=\"btn\" href=\"/\">New room</a></div></section><p id=\"status-div\" class=\"status\" role=\"status\" aria-live=\"polite\">Loading the app…</p><p id=\"verify\" class=\"verify\" hidden><span class=\"verify-label\">Verification code</span> <strong id=\"verify-code\"></strong> <span class=\"hint\">Read this to each other: if it differs, someone is in the middle.</span></p><nav id=\"controls\" class=\"controls\" aria-label=\"Call controls\"><button id=\"mute-audio\" class=\"btn round\" type=\"button\" title=\"Mute microphone (m)\" aria-pressed=\"false\"><span class=\"on\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "</section><section id=\"ended\" class=\"card ended\"><h2 id=\"ended-title\">You left the call</h2><p id=\"ended-detail\" class=\"lead\"></p><div class=\"row\"><button id=\"rejoin-button\" class=\"btn primary\" type=\"button\">Rejoin</button> <a id=\"new-room-button\" class=\"btn\" href=\"/\">New room</a></div></section><p id=\"status-div\" class=\"status\" role=\"status\" aria-live=\"polite\">Loading the app…</p><p id=\"privacy\" class=\"privacy\"></p><p id=\"verify\" class=\"verify\" hidden><span class=\"verify-label\">Verification code</span> <strong id=\"verify-code\"></strong> <span class=\"hint\">Read this to each other: if it differs, someone is in the middle.</span></p><nav id=\"controls\" class=\"controls\" aria-label=\"Call controls\"><button id=\"mute-audio\" class=\"btn round\" type=\"button\" title=\"Mute microphone (m)\" aria-pressed=\"false\"><span class=\"on\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -502,7 +502,7 @@ func FullPage(p Page) templ.Component {
 			var templ_7745c5c3_Var22 string
 			templ_7745c5c3_Var22, templ_7745c5c3_Err = templ.JoinStringErrs(p.Config.Room)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 196, Col: 78}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 202, Col: 78}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var22))
 			if templ_7745c5c3_Err != nil {
@@ -515,7 +515,7 @@ func FullPage(p Page) templ.Component {
 			var templ_7745c5c3_Var23 templ.SafeURL
 			templ_7745c5c3_Var23, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL("/r/" + p.Suggested))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 198, Col: 69}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 204, Col: 69}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var23))
 			if templ_7745c5c3_Err != nil {
@@ -577,7 +577,7 @@ func LoginPage(p Page) templ.Component {
 			var templ_7745c5c3_Var26 string
 			templ_7745c5c3_Var26, templ_7745c5c3_Err = templ.JoinStringErrs(p.Next)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 215, Col: 52}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 221, Col: 52}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var26))
 			if templ_7745c5c3_Err != nil {
@@ -595,7 +595,7 @@ func LoginPage(p Page) templ.Component {
 				var templ_7745c5c3_Var27 string
 				templ_7745c5c3_Var27, templ_7745c5c3_Err = templ.JoinStringErrs(p.Problem)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 219, Col: 65}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 225, Col: 65}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var27))
 				if templ_7745c5c3_Err != nil {

@@ -1,0 +1,277 @@
+//go:build !js
+
+package browser
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/onertc/onertc/internal/testkit/servertest"
+	"github.com/onertc/onertc/server"
+)
+
+// startGroupServer is a real server with group rooms on: its SFU on a loopback UDP port of
+// its own, TURN on another (servertest's listeners have no SFU socket).
+func startGroupServer(t *testing.T) string {
+	t.Helper()
+	cfg := servertest.Config()
+	cfg.RelayGrace = 2 * time.Second
+	cfg.TURN.RelayPortMin, cfg.TURN.RelayPortMax = 64001, 65000
+	cfg.SFUAddr = "127.0.0.1:0"
+	var ls server.Listeners
+	var err error
+	if ls.HTTP, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	if ls.SFU, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls.TURNUDP = []net.PacketConn{udp}
+	cfg.TURN.Addr = udp.LocalAddr().String()
+	cfg.HTTPAddr = ls.HTTP.Addr().String()
+	log := slog.New(slog.DiscardHandler)
+	if os.Getenv("ONERTC_E2E_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	srv, err := server.New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ls) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("server did not stop")
+		}
+	})
+	return "http://" + ls.HTTP.Addr().String()
+}
+
+// tileState is what a tab's grid shows: per tile its name, badges, whether its video has
+// a picture, how many frames it has shown, and where it is.
+type tileState struct {
+	Name, Badges     string
+	Width, Frames    float64
+	X, Y, W, H       float64
+	GridW, GridH     float64
+	Speaking, Screen bool
+}
+
+const tilesJS = `(() => {
+	const g = document.getElementById("grid"); const gr = g.getBoundingClientRect();
+	return [...g.querySelectorAll(".tile")].map(t => {
+		const v = t.querySelector("video"), r = t.getBoundingClientRect();
+		return {Name: t.querySelector(".tile-name").textContent, Badges: t.querySelector(".tile-badges").textContent,
+			Width: v.videoWidth, Frames: v.getVideoPlaybackQuality().totalVideoFrames,
+			X: r.x - gr.x, Y: r.y - gr.y, W: r.width, H: r.height, GridW: gr.width, GridH: gr.height,
+			Speaking: t.classList.contains("speaking"), Screen: t.classList.contains("screen")};
+	});
+})()`
+
+func (tb *tab) tiles() []tileState {
+	tb.t.Helper()
+	var ts []tileState
+	tb.eval(tilesJS, &ts)
+	return ts
+}
+
+// waitTilesPlaying waits until the grid shows want tiles whose videos all have a picture,
+// then checks that each one's frames keep rising.
+func (tb *tab) waitTilesPlaying(want int, timeout time.Duration) []tileState {
+	tb.t.Helper()
+	cond := fmt.Sprintf(`(() => {
+		const vs = [...document.querySelectorAll("#grid .tile video")];
+		return document.getElementById("room").dataset.mode === "group" && vs.length === %d && vs.every(v => v.videoWidth > 0);
+	})()`, want)
+	for end := time.Now().Add(timeout); ; {
+		var ok bool
+		if err := tb.tryEval(cond, &ok); err == nil && ok {
+			break
+		}
+		if time.Now().After(end) {
+			var page string
+			_ = tb.tryEval(`JSON.stringify({mode: document.getElementById("room").dataset.mode, state: document.getElementById("room").dataset.state,
+				status: document.getElementById("status-div").textContent, down: window.onertcDownPC?.connectionState,
+				remote: document.getElementById("remote-video").videoWidth,
+				tiles: [...document.querySelectorAll("#grid .tile")].map(t => t.querySelector(".tile-name").textContent + ":" + t.querySelector("video").videoWidth + ":" + (t.querySelector("video").srcObject?.getTracks().length))})`, &page)
+			var stats string
+			_ = tb.tryEval(`(async () => {
+				const out = [];
+				for (const [name, pc] of [["down", window.onertcDownPC], ["up", window.onertcUpPC]]) {
+					if (!pc) continue;
+					(await pc.getStats()).forEach(s => {
+						if (s.type === "inbound-rtp" || s.type === "outbound-rtp")
+							out.push([name, s.type, s.kind, s.trackIdentifier || s.rid || "", s.bytesReceived ?? s.bytesSent, s.framesDecoded ?? s.framesEncoded, s.frameWidth, s.qualityLimitationReason || ""].join(" "));
+					});
+				}
+				return out.join("; ");
+			})()`, &stats)
+			tb.t.Fatalf("%s: no %d tiles with video after %v: %s; stats: %s", tb.name, want, timeout, page, stats)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	first := tb.tiles()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		now := tb.tiles()
+		rising := len(now) == len(first)
+		for i := range now {
+			if rising && now[i].Frames <= first[i].Frames {
+				rising = false
+			}
+		}
+		if rising {
+			return now
+		}
+		if time.Now().After(deadline) {
+			tb.t.Fatalf("%s: tile frames not rising: first %+v, now %+v", tb.name, first, now)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// TestGroupCallThreeTabs: two tabs in a 1:1 call (peer-to-peer, the verification code
+// shown), then a third joins: the room becomes a group on the server's SFU, and each tab
+// shows the other two as tiles with their names and video playing, says the server can see
+// the media, hides the code, and lays the tiles out for a desktop window and for a phone
+// held upright.
+func TestGroupCallThreeTabs(t *testing.T) {
+	base := startGroupServer(t)
+	browser := newBrowser(t)
+	room := base + "/r/browser-group-1?debug=true"
+	names := []string{"Ann", "Bob", "Cy"}
+	var tabs []*tab
+	for _, n := range names {
+		tb := newTab(t, browser, n)
+		tabs = append(tabs, tb)
+		logs := tb.console()
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("%s's console:\n%s", tb.name, logs.String())
+			}
+		})
+	}
+	join := func(tb *tab, name string) {
+		tb.navigate(room)
+		tb.waitReady()
+		tb.eval(fmt.Sprintf(`document.getElementById("name-input").value = %q`, name), nil)
+		tb.click("#join-button")
+	}
+	join(tabs[0], names[0])
+	tabs[0].waitFor("first waiting", `document.getElementById("room").dataset.state === "waiting"`, 15*time.Second)
+	join(tabs[1], names[1])
+	tabs[0].waitRemoteVideo(30 * time.Second)
+	tabs[1].waitRemoteVideo(30 * time.Second)
+	if got := tabs[0].text("#privacy"); got != "Peer-to-peer: only the two of you can see the media." {
+		t.Errorf("1:1 call: privacy line %q", got)
+	}
+	tabs[0].waitFor("verification code in the 1:1 call", `!document.getElementById("verify").hidden && getComputedStyle(document.getElementById("verify")).display !== "none"`, 15*time.Second)
+
+	join(tabs[2], names[2])
+	for i, tb := range tabs {
+		tiles := tb.waitTilesPlaying(2, 45*time.Second)
+		var got []string
+		for _, tl := range tiles {
+			got = append(got, tl.Name)
+			if tl.Width <= 0 {
+				t.Errorf("%s: tile %s has no picture", tb.name, tl.Name)
+			}
+		}
+		var want []string
+		for j, n := range names {
+			if j != i {
+				want = append(want, n)
+			}
+		}
+		if fmt.Sprint(sorted(got)) != fmt.Sprint(want) {
+			t.Errorf("%s: tiles %v, want %v", tb.name, got, want)
+		}
+		if p := tb.text("#privacy"); p != "This call goes through the server, which can see and hear it." {
+			t.Errorf("%s: group call: privacy line %q", tb.name, p)
+		}
+		var verifyShown bool
+		tb.eval(`getComputedStyle(document.getElementById("verify")).display !== "none"`, &verifyShown)
+		if verifyShown {
+			t.Errorf("%s: the verification code is shown in a group call", tb.name)
+		}
+		t.Logf("%s sees %v", tb.name, got)
+	}
+
+	// Desktop window: two tiles side by side, inside the grid, not overlapping.
+	desk := tabs[0].tiles()
+	checkTileLayout(t, "desktop", desk)
+	if len(desk) == 2 && !(desk[0].Y == desk[1].Y && desk[0].X+desk[0].W <= desk[1].X) {
+		t.Errorf("desktop: two tiles not side by side: %+v", desk)
+	}
+	tabs[0].screenshot("group-desktop")
+
+	// A phone held upright: one above the other.
+	tabs[2].do(5*time.Second, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(3), chromedp.EmulatePortrait))
+	tabs[2].waitFor("tiles stacked", `(() => {
+		const ts = [...document.querySelectorAll("#grid .tile")].map(t => t.getBoundingClientRect());
+		return ts.length === 2 && ts[0].bottom <= ts[1].top && Math.abs(ts[0].left - ts[1].left) < 1;
+	})()`, 10*time.Second)
+	phone := tabs[2].tiles()
+	checkTileLayout(t, "phone", phone)
+	tabs[2].screenshot("group-phone")
+	checkTargets(t, tabs[2], "group call on a phone", "#mute-audio", "#mute-video", "#hangup")
+
+	// Muting shows on the others' tiles.
+	tabs[1].click("#mute-audio")
+	tabs[0].waitFor("Bob's muted badge", `[...document.querySelectorAll("#grid .tile")].some(t =>
+		t.querySelector(".tile-name").textContent === "Bob" && t.querySelector(".tile-badges").textContent.includes("Muted"))`, 10*time.Second)
+
+	// The info box lists each participant.
+	tabs[0].click("#info-button")
+	tabs[0].waitFor("participants in the info box", `(() => {
+		const dts = [...document.querySelectorAll("#stats dt")].map(d => d.textContent);
+		const dds = [...document.querySelectorAll("#stats dd")].map(d => d.textContent);
+		const i = dts.indexOf("Bob"), j = dts.indexOf("Cy");
+		return i >= 0 && j >= 0 && /kbit\/s/.test(dds[i]) && /layer [a-z]/.test(dds[j]) && dts.includes("Via the server");
+	})()`, 15*time.Second)
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// checkTileLayout: every tile inside the grid and none overlapping another.
+func checkTileLayout(t *testing.T, view string, ts []tileState) {
+	t.Helper()
+	for i, a := range ts {
+		if a.X < -0.5 || a.Y < -0.5 || a.X+a.W > a.GridW+0.5 || a.Y+a.H > a.GridH+0.5 || a.W < 80 || a.H < 60 {
+			t.Errorf("%s: tile %s at %+v is not inside the %gx%g grid", view, a.Name, a, a.GridW, a.GridH)
+		}
+		for _, b := range ts[i+1:] {
+			if a.X < b.X+b.W && b.X < a.X+a.W && a.Y < b.Y+b.H && b.Y < a.Y+a.H {
+				t.Errorf("%s: tiles %s %+v and %s %+v overlap", view, a.Name, a, b.Name, b)
+			}
+		}
+	}
+}
