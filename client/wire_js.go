@@ -21,24 +21,7 @@ func parseSignal(raw string) (protocol.Signal, error) {
 	if err != nil {
 		return s, &protocol.SignalError{Reason: "malformed JSON", Err: err}
 	}
-	switch s.Type {
-	case protocol.TypeOffer, protocol.TypeAnswer:
-		if s.SDP == "" {
-			return s, &protocol.SignalError{Reason: s.Type + " without sdp"}
-		}
-	case protocol.TypeCandidate:
-		if s.Candidate == "" {
-			return s, &protocol.SignalError{Reason: "candidate without candidate line"}
-		}
-	case protocol.TypeBye:
-	default:
-		t := s.Type
-		if len(t) > 32 {
-			t = t[:32]
-		}
-		return s, &protocol.SignalError{Reason: "unknown type " + t}
-	}
-	return s, nil
+	return s, s.Check()
 }
 
 func parsePCConfig(text string) (pcConfig, error) {

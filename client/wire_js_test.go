@@ -21,6 +21,8 @@ func TestParseSignalMatchesProtocol(t *testing.T) {
 		`{"type":"` + strings.Repeat("x", 40) + `"}`, `{"type":"renegotiate"}`, `{}`, `null`, `[]`, `"bye"`, `{`,
 		`{"type":"candidate","label":"0","candidate":"candidate:x"}`, `{"type":"offer","sdp":5}`,
 		`{"type":"bye","sdp":"` + strings.Repeat("a", protocol.MaxMessageBytes) + `"}`,
+		`{"type":"group","url":"wss://call.example.org/group/r/c"}`, `{"type":"group"}`, `{"type":"group","url":""}`,
+		`{"type":"group","url":5}`,
 	}
 	for _, in := range inputs {
 		got, err := parseSignal(in)

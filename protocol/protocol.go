@@ -206,24 +206,30 @@ func ParseSignal(raw string) (Signal, error) {
 	if err := json.Unmarshal([]byte(raw), &s); err != nil {
 		return s, &SignalError{Reason: "malformed JSON", Err: err}
 	}
+	return s, s.Check()
+}
+
+// Check says whether s carries what its type needs (a decoder other than ParseSignal's, such
+// as the browser's, checks with it too).
+func (s Signal) Check() error {
 	switch s.Type {
 	case TypeOffer, TypeAnswer:
 		if s.SDP == "" {
-			return s, &SignalError{Reason: s.Type + " without sdp"}
+			return &SignalError{Reason: s.Type + " without sdp"}
 		}
 	case TypeCandidate:
 		if s.Candidate == "" {
-			return s, &SignalError{Reason: "candidate without candidate line"}
+			return &SignalError{Reason: "candidate without candidate line"}
 		}
 	case TypeBye:
 	case TypeGroup:
 		if s.URL == "" {
-			return s, &SignalError{Reason: "group without url"}
+			return &SignalError{Reason: "group without url"}
 		}
 	default:
-		return s, &SignalError{Reason: "unknown type " + truncate(s.Type, 32)}
+		return &SignalError{Reason: "unknown type " + truncate(s.Type, 32)}
 	}
-	return s, nil
+	return nil
 }
 
 // SignalError says why a call payload was rejected.

@@ -113,6 +113,7 @@ func (d *Decoder) Signal(v js.Value) protocol.Signal {
 		s.Label = d.IntPtr(v, "label")
 		s.ID = d.String(v, "id")
 		s.Candidate = d.String(v, "candidate")
+		s.URL = d.String(v, "url")
 	}
 	return s
 }
