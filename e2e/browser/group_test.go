@@ -151,8 +151,9 @@ func (tb *tab) waitTilesPlaying(want int, timeout time.Duration) []tileState {
 // TestGroupCallThreeTabs: two tabs in a 1:1 call (peer-to-peer, the verification code
 // shown), then a third joins: the room becomes a group on the server's SFU, and each tab
 // shows the other two as tiles with their names and video playing, says the server can see
-// the media, hides the code, and lays the tiles out for a desktop window and for a phone
-// held upright.
+// the media, hides the code, marks the active speaker, lays the tiles out for a desktop
+// window and for a phone held upright, shows a muted badge, and lists each participant
+// in the info box.
 func TestGroupCallThreeTabs(t *testing.T) {
 	base := startGroupServer(t)
 	browser := newBrowser(t)
@@ -213,6 +214,32 @@ func TestGroupCallThreeTabs(t *testing.T) {
 			t.Errorf("%s: the verification code is shown in a group call", tb.name)
 		}
 		t.Logf("%s sees %v", tb.name, got)
+	}
+
+	// The active speaker (every fake microphone beeps, the server picks one) is marked on
+	// the others' screens, on one tile at most.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		marked := 0
+		for _, tb := range tabs {
+			n := 0
+			for _, tl := range tb.tiles() {
+				if tl.Speaking {
+					n++
+				}
+			}
+			if n > 1 {
+				t.Errorf("%s: %d tiles marked as speaking", tb.name, n)
+			}
+			marked += n
+		}
+		if marked >= len(tabs)-1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the active speaker is marked in %d tabs, want %d", marked, len(tabs)-1)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 
 	// Desktop window: two tiles side by side, inside the grid, not overlapping.
