@@ -20,7 +20,7 @@ func endedView(err error, joined bool, room string) endView {
 	case err == nil:
 		return endView{stateEnded, "You left the call", "Rejoin the room, or start a new one.", "Rejoin"}
 	case errors.Is(err, client.ErrRoomFull):
-		return endView{stateFull, "This room is full", "Two people are already in room " + room + ".", "Try again"}
+		return endView{stateFull, "This room is full", "Room " + room + " has as many people as it can hold. Try again later, or start a new room.", "Try again"}
 	case !joined:
 		return endView{stateError, "Cannot reach the server", "Check your connection and try again. (" + err.Error() + ")", "Try again"}
 	}
