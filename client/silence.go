@@ -32,7 +32,11 @@ func (m *machine) watchSilence(ctx context.Context, probe PathProbe, gen int) {
 	tick := time.NewTicker(timeout / silenceTicks)
 	defer tick.Stop()
 	var last uint64
-	var lastGrew, flowingSince, prev time.Time
+	// lastGrew is when the count last grew, flowingSince when the current steady flow began;
+	// quietFrom is when the silence being timed began: the last growth, or the end of a
+	// stall of this goroutine, which is no evidence of silence (and no evidence of flow
+	// either, so it leaves lastGrew alone: a sparse flow must not look steady after one).
+	var lastGrew, quietFrom, flowingSince, prev time.Time
 	reported := false // silence was reported and the flow has not come back
 	for {
 		select {
@@ -57,21 +61,21 @@ func (m *machine) watchSilence(ctx context.Context, probe PathProbe, gen int) {
 			// the process was starved of CPU, and what arrived meanwhile may still be unread.
 			// The silence counts from now. (100 bots in one process on 2 cores: half of
 			// them saw a false silence without this.)
-			lastGrew = now
+			quietFrom = now
 			continue
 		}
 		if n > last {
 			if lastGrew.IsZero() || now.Sub(lastGrew) > timeout*3/4 {
 				flowingSince = now
 			}
-			last, lastGrew = n, now
+			last, lastGrew, quietFrom = n, now, now
 			if reported {
 				reported = false
 				m.peerEvent(peerEvent{gen: gen, flowing: true})
 			}
 			continue
 		}
-		if !reported && !lastGrew.IsZero() && lastGrew.Sub(flowingSince) >= timeout/2 && now.Sub(lastGrew) >= timeout {
+		if !reported && !lastGrew.IsZero() && lastGrew.Sub(flowingSince) >= timeout/2 && now.Sub(quietFrom) >= timeout {
 			reported = true
 			m.peerEvent(peerEvent{gen: gen, silent: true})
 		}

@@ -12,12 +12,15 @@ import (
 )
 
 // flow is what a probed peer's other side sends: every probe sees more bytes (steady), none
-// (stopped), or more bytes only every sparseEvery (chat now and then).
+// (stopped), or more bytes only every sparseEvery (chat now and then); "sparse-stall" is
+// sparse with the prober stalled once shortly before each growth, as a CPU-starved process
+// is (the stall must not make a sparse flow look steady).
 type flow struct {
-	mu   sync.Mutex
-	mode string // "steady", "stopped", "sparse"
-	n    uint64
-	last time.Time
+	mu      sync.Mutex
+	mode    string // "steady", "stopped", "sparse", "sparse-stall"
+	n       uint64
+	last    time.Time
+	stalled bool // this sparse period's stall happened
 }
 
 const sparseEvery = 300 * time.Millisecond
@@ -27,13 +30,22 @@ func (f *flow) set(mode string) { f.mu.Lock(); f.mode = mode; f.mu.Unlock() }
 func (f *flow) received() uint64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	since := time.Since(f.last)
 	switch {
-	case f.mode == "steady", f.mode == "sparse" && time.Since(f.last) >= sparseEvery:
+	case f.mode == "steady", (f.mode == "sparse" || f.mode == "sparse-stall") && since >= sparseEvery:
 		f.n += 1200
 		f.last = time.Now()
+		f.stalled = false
+	case f.mode == "sparse-stall" && !f.stalled && since >= sparseEvery-2*stallFor:
+		f.stalled = true
+		time.Sleep(stallFor)
 	}
 	return f.n
 }
+
+// stallFor is longer than half the test's silence timeout: the watch takes it for a stall of
+// its own goroutine.
+const stallFor = 60 * time.Millisecond
 
 // probedPeer is a fakePeer that is a PathProbe; probedSettablePeer also takes fresh ICE
 // servers, as a browser's does.
@@ -89,6 +101,7 @@ func TestSilentPathIsHandledAsFailed(t *testing.T) {
 		{"browser restarts ICE", true, timeout, "steady", true, 1, 1},
 		{"pion peer starts over", false, timeout, "steady", true, 0, 2},
 		{"sparse flow not watched", true, timeout, "sparse", false, 0, 1},
+		{"sparse flow with stalls not watched", true, timeout, "sparse-stall", false, 0, 1},
 		{"watch disabled", true, -1, "steady", false, 0, 1},
 	}
 	for i, tt := range tests {
