@@ -32,6 +32,8 @@ func (d *Decoder) RoomParams(v js.Value) protocol.RoomParams {
 	p.RoomLink = d.String(v, "room_link")
 	p.ClientID = d.String(v, "client_id")
 	p.Messages = d.Strings(v, "messages")
+	p.RoomMode = d.String(v, "room_mode")
+	p.GroupURL = d.String(v, "group_url")
 	p.Params = d.Params(v)
 	return p
 }
@@ -138,5 +140,6 @@ func EncodeSignal(s protocol.Signal) string {
 	}
 	setString(o, "id", s.ID, true)
 	setString(o, "candidate", s.Candidate, true)
+	setString(o, "url", s.URL, true)
 	return Stringify(o)
 }
