@@ -162,7 +162,7 @@ func (s *Server) collectHTTPSPort(ch chan<- prometheus.Metric) {
 	}
 	st := m.Stats()
 	for route, n := range map[string]uint64{"https": st.HTTPS, "http": st.HTTP, "turn_tcp": st.TURN,
-		"turn_tls": st.TURNTLS, "acme": st.ACME, "over_cap": st.OverCap, "failed": st.Failed} {
+		"turn_tls": st.TURNTLS, "acme": st.ACME, "ice_tcp": st.ICETCP, "over_cap": st.OverCap, "failed": st.Failed} {
 		ch <- prometheus.MustNewConstMetric(descPortConns, prometheus.CounterValue, float64(n), route)
 	}
 	ch <- prometheus.MustNewConstMetric(descPortPending, prometheus.GaugeValue, float64(st.Pending))

@@ -46,7 +46,7 @@ func onertcTarget(bin string) target {
 			return []string{"serve", "-http", "127.0.0.1:" + strconv.Itoa(port), "-turn-disable",
 				"-relay-rate", "1000000", "-max-sockets", "0", "-max-sockets-per-ip", "0",
 				"-limit-join", "0", "-limit-message", "0", "-limit-turn", "0", "-limit-ws", "0",
-				"-relay-grace", "1m", "-log-level", "error"}
+				"-relay-grace", "1m", "-sfu-addr", "", "-log-level", "error"}
 		},
 		join:      joinOnertc,
 		histogram: deliveryHistogram,

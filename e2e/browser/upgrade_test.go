@@ -36,7 +36,7 @@ func TestBrowserCallSurvivesUpgrade(t *testing.T) {
 	addr := fleettest.FreePort(t)
 	cmd := exec.Command(bin, "serve", "--http", addr, "--turn", fleettest.FreePort(t), "--public-ip", "127.0.0.1",
 		"--turn-allow-loopback", "--turn-secret", "upgrade-secret", "--relay-ports", upgradeRelayPorts,
-		"--turn-self-test", "0", "--limit-join", "0", "--limit-turn", "0", "--limit-ws", "0", "--log-format", "json")
+		"--turn-self-test", "0", "--sfu-addr", "127.0.0.1:0", "--limit-join", "0", "--limit-turn", "0", "--limit-ws", "0", "--log-format", "json")
 	// A pipe of the test's own: the new process writes to it too, after the old one exited.
 	r, w, err := os.Pipe()
 	if err != nil {
