@@ -150,7 +150,7 @@ func (s *Server) redirectHandler(httpsLn net.Listener) http.Handler {
 }
 
 var (
-	descPortConns   = prometheus.NewDesc("onertc_https_port_connections_total", "Connections on the HTTPS port by where they went: https, http (redirected), turn_tcp, turn_tls, acme (TLS-ALPN-01), over_cap (closed at accept for the pending caps), failed (silent, bad handshake or unknown bytes).", []string{"route"}, nil)
+	descPortConns   = prometheus.NewDesc("onertc_https_port_connections_total", "Connections on the HTTPS port by where they went: https, http (redirected), turn_tcp, turn_tls, acme (TLS-ALPN-01), ice_tcp (the SFU), over_cap (closed at accept for the pending caps), failed (silent, bad handshake or unknown bytes).", []string{"route"}, nil)
 	descPortPending = prometheus.NewDesc("onertc_https_port_pending", "HTTPS-port connections still in their TLS handshake or first bytes.", nil, nil)
 )
 
