@@ -120,6 +120,17 @@ func TestPeerPolicy(t *testing.T) {
 		{"deny beats allow", func(c *Config) { c.AllowPeers = mustCIDRs("8.8.8.0/24"); c.DenyPeers = mustCIDRs("8.8.8.8") }, "8.8.8.8:53", false},
 		{"deny via nat64", func(c *Config) { c.DenyPeers = mustCIDRs("8.8.8.0/24") }, "[64:ff9b::8.8.8.8]:53", false},
 		{"deny mapped entry", func(c *Config) { c.DenyPeers = mustCIDRs("::ffff:8.8.8.0/120") }, "8.8.8.8:53", false},
+		// The server's own SFU, which relay-only group participants reach through TURN.
+		{"allowed address (SFU on loopback)", allowSFU, "127.0.0.1:3479", true},
+		{"allowed address, mapped", allowSFU, "[::ffff:127.0.0.1]:3479", true},
+		{"allowed address, other port", allowSFU, "127.0.0.1:3480", false},
+		{"allowed address's port, other address", allowSFU, "127.0.0.2:3479", false},
+		{"allowed private address", allowSFU, "10.0.0.5:3479", true},
+		{"allowed private address, other port", allowSFU, "10.0.0.5:22", false},
+		{"deny beats an allowed address", func(c *Config) { allowSFU(c); c.DenyPeers = mustCIDRs("10.0.0.0/8") }, "10.0.0.5:3479", false},
+		{"own listener port never, even allowed", func(c *Config) {
+			c.AllowPeerAddrs = []netip.AddrPort{netip.MustParseAddrPort("203.0.113.7:3478")}
+		}, "203.0.113.7:3478", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,6 +148,10 @@ func TestPeerPolicy(t *testing.T) {
 			}
 		})
 	}
+}
+
+func allowSFU(c *Config) {
+	c.AllowPeerAddrs = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:3479"), netip.MustParseAddrPort("10.0.0.5:3479")}
 }
 
 func mustCIDRs(s ...string) []netip.Prefix {
