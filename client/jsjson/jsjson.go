@@ -6,8 +6,11 @@
 //
 // Decoding follows encoding/json's rules for the types handled here: an absent key or null
 // leaves the zero value, [] is an empty non-nil slice, a value of the wrong JSON type is an
-// error. Two differences, neither of which the servers exercise: keys match exactly (encoding/json
-// also accepts other letter cases), and an integer written as 1.0 or 1e2 is accepted.
+// error. Three differences, none of which the servers exercise: keys match exactly (encoding/json
+// also accepts other letter cases); an integer written as 1.0 or 1e2 is accepted, and -0 for
+// an unsigned one (a JS zero reaches Go without its sign); a key repeated in one object is
+// read once, from its last value (encoding/json reads each, so the fields of a repeated
+// nested object add up).
 // Encoding writes the keys in struct-field order with the omitempty rules of the struct tags;
 // JSON.stringify does not escape <, > and & as \u003c…, which any JSON reader takes alike.
 // The tests hold both directions to encoding/json.
@@ -133,21 +136,72 @@ func (d *Decoder) Bool(obj js.Value, key string) bool {
 
 // IntPtr reads the integer at obj[key] into a new int; nil when absent or null.
 func (d *Decoder) IntPtr(obj js.Value, key string) *int {
-	v := obj.Get(key)
-	if absent(v) {
-		return nil
-	}
-	if v.Type() != js.TypeNumber {
-		d.fail(key, "number", v)
-		return nil
-	}
-	f := v.Float()
-	if f != math.Trunc(f) || f < math.MinInt || f >= math.MaxInt {
-		d.fail(key, "integer", v)
+	f, ok := d.integer(obj.Get(key), key, math.MinInt, math.MaxInt)
+	if !ok {
 		return nil
 	}
 	n := int(f)
 	return &n
+}
+
+// Int reads the integer at obj[key]; 0 when absent or null.
+func (d *Decoder) Int(obj js.Value, key string) int {
+	f, _ := d.integer(obj.Get(key), key, math.MinInt, math.MaxInt)
+	return int(f)
+}
+
+// Uint16Ptr reads the integer at obj[key] into a new uint16; nil when absent or null.
+func (d *Decoder) Uint16Ptr(obj js.Value, key string) *uint16 {
+	f, ok := d.integer(obj.Get(key), key, 0, math.MaxUint16+1)
+	if !ok {
+		return nil
+	}
+	n := uint16(f)
+	return &n
+}
+
+// integer reads v, a whole number in [lo, hi); ok is false when v is absent, null or a
+// mismatch (then f is 0).
+func (d *Decoder) integer(v js.Value, key string, lo, hi float64) (f float64, ok bool) {
+	if absent(v) {
+		return 0, false
+	}
+	if v.Type() != js.TypeNumber {
+		d.fail(key, "number", v)
+		return 0, false
+	}
+	f = v.Float()
+	if f != math.Trunc(f) || f < lo || f >= hi {
+		d.fail(key, "integer", v)
+		return 0, false
+	}
+	return f, true
+}
+
+// BoolPtr reads the boolean at obj[key] into a new bool; nil when absent or null.
+func (d *Decoder) BoolPtr(obj js.Value, key string) *bool {
+	v := obj.Get(key)
+	switch {
+	case v.Type() == js.TypeBoolean:
+		b := v.Bool()
+		return &b
+	case !absent(v):
+		d.fail(key, "boolean", v)
+	}
+	return nil
+}
+
+// StringPtr reads the string at obj[key] into a new string; nil when absent or null.
+func (d *Decoder) StringPtr(obj js.Value, key string) *string {
+	v := obj.Get(key)
+	switch {
+	case v.Type() == js.TypeString:
+		s := v.String()
+		return &s
+	case !absent(v):
+		d.fail(key, "string", v)
+	}
+	return nil
 }
 
 // Array returns the array at obj[key] and its length; the length is -1 when the key is

@@ -39,8 +39,8 @@ func checkDecode[T any](t *testing.T, read func(*Decoder, js.Value) T, inputs ..
 	}
 }
 
-// filled returns a T whose every string field (nested too) holds a distinct value and every
-// slice two elements, so that a field the mapping misses or misnames shows up.
+// filled returns a T whose every string field (nested too) holds a distinct value, every
+// integer its name's length, every bool true and every slice two elements, so that a field the mapping misses or misnames shows up.
 func filled[T any]() T {
 	var v T
 	fill(reflect.ValueOf(&v).Elem(), "")
@@ -53,6 +53,10 @@ func fill(v reflect.Value, name string) {
 		v.SetString(name + " " + tricky)
 	case reflect.Int:
 		v.SetInt(int64(len(name)))
+	case reflect.Uint16:
+		v.SetUint(uint64(len(name)))
+	case reflect.Bool:
+		v.SetBool(true)
 	case reflect.Pointer:
 		v.Set(reflect.New(v.Type().Elem()))
 		fill(v.Elem(), name)
@@ -221,5 +225,110 @@ func TestParseError(t *testing.T) {
 	}
 	if te != nil && te.Error() != "jsjson: field a: cannot read array as string" {
 		t.Errorf("message %q", te.Error())
+	}
+}
+
+func TestGroupMessageDecode(t *testing.T) {
+	checkDecode(t, (*Decoder).GroupMessage, mismatches...)
+	checkDecode(t, (*Decoder).GroupMessage,
+		marshal(t, filled[protocol.GroupMessage]()),
+		marshal(t, protocol.GroupMessage{}),
+		`{"type":"welcome","id":"p1","participants":[{"id":"p1","name":"Ann","muted":true,"cameraOff":false},{"id":"p2","name":"Bob","muted":false,"cameraOff":true}],"resume":true}`,
+		`{"type":"participants","participants":[]}`,
+		`{"type":"participants","participants":null}`,
+		`{"type":"participants","participants":[null,{}]}`,
+		`{"type":"participants","participants":[{"id":null,"name":null,"muted":null,"cameraOff":null}]}`,
+		`{"type":"participants","participants":{}}`,
+		`{"type":"participants","participants":"p1"}`,
+		`{"type":"participants","participants":[1]}`,
+		`{"type":"participants","participants":[[]]}`,
+		`{"type":"participants","participants":[{"id":1}]}`,
+		`{"type":"participants","participants":[{"name":true}]}`,
+		`{"type":"participants","participants":[{"muted":"true"}]}`,
+		`{"type":"participants","participants":[{"cameraOff":1}]}`,
+		`{"type":"candidate","pc":"down","candidate":{"candidate":"candidate:1 1 udp 1 192.0.2.1 9 typ host","sdpMid":"0","sdpMLineIndex":0}}`,
+		`{"type":"candidate","pc":"up","candidate":{"candidate":"","sdpMid":"","sdpMLineIndex":65535}}`,
+		`{"type":"candidate","candidate":{}}`,
+		`{"type":"candidate","candidate":null}`,
+		`{"type":"candidate","candidate":{"candidate":null,"sdpMid":null,"sdpMLineIndex":null}}`,
+		`{"type":"candidate","candidate":"candidate:1"}`,
+		`{"type":"candidate","candidate":[]}`,
+		`{"type":"candidate","candidate":{"candidate":1}}`,
+		`{"type":"candidate","candidate":{"sdpMid":0}}`,
+		`{"type":"candidate","candidate":{"sdpMLineIndex":"0"}}`,
+		`{"type":"candidate","candidate":{"sdpMLineIndex":-1}}`,
+		`{"type":"candidate","candidate":{"sdpMLineIndex":65536}}`,
+		`{"type":"candidate","candidate":{"sdpMLineIndex":1.5}}`,
+		`{"type":"candidate","candidate":{"sdpMLineIndex":true}}`,
+		`{"type":"offer","pc":"up","sdp":"v=0\r\na=mid:1\r\n","screen":"1"}`,
+		`{"type":"answer","pc":"down","sdp":"v=0\r\n"}`,
+		`{"type":"view","participant":"p2","width":640,"height":360}`,
+		`{"type":"view","participant":"p2","width":-1,"height":0}`,
+		`{"type":"view","width":null,"height":null}`,
+		`{"type":"view","width":"640"}`,
+		`{"type":"view","height":true}`,
+		`{"type":"view","width":1.5}`,
+		`{"type":"view","height":1e300}`,
+		`{"type":"layer","participant":"p2","layer":"h","width":1280,"height":720}`,
+		`{"type":"state","muted":false}`,
+		`{"type":"state","muted":true,"cameraOff":false}`,
+		`{"type":"state","cameraOff":true}`,
+		`{"type":"state","muted":null,"cameraOff":null}`,
+		`{"type":"state","muted":"false"}`,
+		`{"type":"state","cameraOff":0}`,
+		`{"type":"join","resume":true}`,
+		`{"type":"join","resume":null}`,
+		`{"type":"join","resume":"yes"}`,
+		`{"type":"speaker","participant":""}`,
+		`{"type":"error","code":"bad-field","message":"view size out of range"}`,
+		`{"type":"bye","code":"replaced","message":"`+tricky+`"}`,
+		`{"type":1}`, `{"pc":[]}`, `{"sdp":{}}`, `{"id":2}`, `{"participant":false}`,
+		`{"layer":1}`, `{"screen":1}`, `{"code":[]}`, `{"message":{}}`,
+		`{"type":null,"pc":null,"sdp":null,"id":null,"participant":null,"layer":null,"screen":null,"code":null,"message":null}`,
+		`{"type":"welcome","unknown":{"deep":[1,2,{"x":null}]}}`,
+	)
+}
+
+func TestGroupMessageEncode(t *testing.T) {
+	yes, no := true, false
+	mid, zero, two := "0", uint16(0), uint16(2)
+	empty := ""
+	for _, m := range []protocol.GroupMessage{
+		{Type: protocol.GroupJoin},
+		{Type: protocol.GroupJoin, Resume: true},
+		{Type: protocol.GroupWelcome, ID: "p1", Resume: true, Participants: []protocol.GroupParticipant{
+			{ID: "p1", Name: "Ann", Muted: true},
+			{ID: "p2", Name: tricky, CameraOff: true},
+			{},
+		}},
+		{Type: protocol.GroupParticipants, Participants: []protocol.GroupParticipant{{ID: "p3", Name: "Cy", Muted: true, CameraOff: true}}},
+		{Type: protocol.GroupOffer, PC: protocol.PCUp, SDP: "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\na=mid:1\r\n", Screen: "1"},
+		{Type: protocol.GroupAnswer, PC: protocol.PCDown, SDP: "v=0\r\n"},
+		{Type: protocol.GroupCandidate, PC: protocol.PCDown, Candidate: &protocol.GroupICECandidate{
+			Candidate: "candidate:1 1 udp 1 192.0.2.1 9 typ host", SDPMid: &mid, SDPMLineIndex: &zero}},
+		{Type: protocol.GroupCandidate, PC: protocol.PCUp, Candidate: &protocol.GroupICECandidate{SDPMid: &empty, SDPMLineIndex: &two}},
+		{Type: protocol.GroupCandidate, PC: protocol.PCUp, Candidate: &protocol.GroupICECandidate{}},
+		{Type: protocol.GroupState, Muted: &no},
+		{Type: protocol.GroupState, Muted: &yes, CameraOff: &no},
+		{Type: protocol.GroupState, CameraOff: &yes},
+		{Type: protocol.GroupView, Participant: "p2", Width: 640, Height: 360},
+		{Type: protocol.GroupView, Participant: "p2", Width: -1},
+		{Type: protocol.GroupLayer, Participant: "p2", Layer: "h", Height: 720},
+		{Type: protocol.GroupSpeaker, Participant: "p2"},
+		{Type: protocol.GroupError, Code: protocol.GroupErrBadField, Message: "view size out of range"},
+		{Type: protocol.GroupBye, Code: protocol.GroupErrDuplicate, Message: tricky},
+		{},
+		filled[protocol.GroupMessage](),
+	} {
+		got := EncodeGroupMessage(m)
+		checkEncode(t, m, got)
+		if back, err := Decode(got, (*Decoder).GroupMessage); err != nil || !reflect.DeepEqual(back, m) {
+			t.Errorf("round trip of %+v: %+v, %v", m, back, err)
+		}
+	}
+	// An empty list is left out, as encoding/json's omitempty does.
+	m := protocol.GroupMessage{Type: protocol.GroupParticipants, Participants: []protocol.GroupParticipant{}}
+	if got, want := EncodeGroupMessage(m), marshal(t, m); got != want {
+		t.Errorf("empty participants: %s, want %s", got, want)
 	}
 }
