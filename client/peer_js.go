@@ -99,19 +99,7 @@ func NewBrowserPeer(cfg PeerConfig) (*BrowserPeer, error) {
 // BrowserFactory returns a PeerFactory of BrowserPeers, with setup (may be nil) run on each
 // before the call uses it: add local tracks there.
 func BrowserFactory(setup func(*BrowserPeer) error) PeerFactory {
-	return func(_ context.Context, cfg PeerConfig) (Peer, error) {
-		p, err := NewBrowserPeer(cfg)
-		if err != nil {
-			return nil, err
-		}
-		if setup != nil {
-			if err := setup(p); err != nil {
-				_ = p.Close()
-				return nil, fmt.Errorf("set up peer: %w", err)
-			}
-		}
-		return p, nil
-	}
+	return factory(NewBrowserPeer, setup)
 }
 
 func newPC(ctor js.Value, conf map[string]any) (pc js.Value, err error) {

@@ -52,19 +52,7 @@ func NewPionPeer(api *webrtc.API, cfg PeerConfig) (*PionPeer, error) {
 // PionFactory returns a PeerFactory of bare PionPeers from api, with setup (may be nil)
 // run on each new PeerConnection before the call uses it.
 func PionFactory(api *webrtc.API, setup func(*PionPeer) error) PeerFactory {
-	return func(_ context.Context, cfg PeerConfig) (Peer, error) {
-		p, err := NewPionPeer(api, cfg)
-		if err != nil {
-			return nil, err
-		}
-		if setup != nil {
-			if err := setup(p); err != nil {
-				_ = p.Close()
-				return nil, fmt.Errorf("set up peer: %w", err)
-			}
-		}
-		return p, nil
-	}
+	return factory(func(cfg PeerConfig) (*PionPeer, error) { return NewPionPeer(api, cfg) }, setup)
 }
 
 // pionICEServers converts, skipping entries without URLs (invalid in RTCConfiguration).

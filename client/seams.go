@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/onertc/onertc/protocol"
 )
@@ -129,3 +130,21 @@ type PeerConfig struct {
 // PeerFactory makes a Peer for one call attempt. A call makes a fresh Peer after a bye, like
 // AppRTC; the factory is where media tracks and data channels are attached.
 type PeerFactory func(ctx context.Context, cfg PeerConfig) (Peer, error)
+
+// factory makes a PeerFactory of newPeer's peers with setup (may be nil) run on each before
+// the call uses it; a peer whose setup fails is closed.
+func factory[P Peer](newPeer func(PeerConfig) (P, error), setup func(P) error) PeerFactory {
+	return func(_ context.Context, cfg PeerConfig) (Peer, error) {
+		p, err := newPeer(cfg)
+		if err != nil {
+			return nil, err
+		}
+		if setup != nil {
+			if err := setup(p); err != nil {
+				_ = p.Close()
+				return nil, fmt.Errorf("set up peer: %w", err)
+			}
+		}
+		return p, nil
+	}
+}

@@ -159,29 +159,41 @@ func (t *HTTPTransport) DeleteRelay(ctx context.Context, wssPostURL, room, clien
 // DialRelay implements Transport. It sends an Origin header: the original Collider refuses
 // handshakes without one.
 func (t *HTTPTransport) DialRelay(ctx context.Context, wssURL string) (RelayConn, error) {
-	h := http.Header{}
-	h.Set("Origin", t.base.Scheme+"://"+t.base.Host)
-	conn, resp, err := t.dialer.DialContext(ctx, wssURL, h)
+	conn, err := t.dialWS(ctx, wssURL, protocol.MaxFrameBytes)
 	if err != nil {
-		if resp != nil {
-			return nil, fmt.Errorf("dial %s: %w (HTTP %d)", wssURL, err, resp.StatusCode)
-		}
-		return nil, fmt.Errorf("dial %s: %w", wssURL, err)
+		return nil, err
 	}
-	conn.SetReadLimit(protocol.MaxFrameBytes)
-	return &wsConn{conn: conn}, nil
+	return &jsonSocket[protocol.RelayRequest, protocol.RelayFrame]{conn: conn, what: "relay"}, nil
 }
 
-// wsConn is a RelayConn over gorilla/websocket: one reader, writes serialised by a mutex.
-type wsConn struct {
+// dialWS opens a WebSocket to u with this transport's dialer (TLS trust, cookies) and the
+// server's Origin, reading frames of at most readLimit bytes.
+func (t *HTTPTransport) dialWS(ctx context.Context, u string, readLimit int64) (*websocket.Conn, error) {
+	h := http.Header{}
+	h.Set("Origin", t.base.Scheme+"://"+t.base.Host)
+	conn, resp, err := t.dialer.DialContext(ctx, u, h)
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("dial %s: %w (HTTP %d)", u, err, resp.StatusCode)
+		}
+		return nil, fmt.Errorf("dial %s: %w", u, err)
+	}
+	conn.SetReadLimit(readLimit)
+	return conn, nil
+}
+
+// jsonSocket carries JSON messages over gorilla/websocket, Out written and In read: the
+// relay socket and the group socket. One reader; writes serialised by a mutex.
+type jsonSocket[Out, In any] struct {
 	conn *websocket.Conn
+	what string // "relay" or "group", for errors
 	wmu  sync.Mutex
 }
 
-func (c *wsConn) Write(ctx context.Context, req protocol.RelayRequest) error {
-	data, err := json.Marshal(req)
+func (c *jsonSocket[Out, In]) Write(ctx context.Context, m Out) error {
+	data, err := json.Marshal(m)
 	if err != nil {
-		return fmt.Errorf("encode relay request: %w", err)
+		return fmt.Errorf("encode %s message: %w", c.what, err)
 	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
@@ -191,27 +203,26 @@ func (c *wsConn) Write(ctx context.Context, req protocol.RelayRequest) error {
 	defer c.wmu.Unlock()
 	_ = c.conn.SetWriteDeadline(deadline)
 	if err := c.conn.WriteMessage(websocket.TextMessage, data); err != nil {
-		return fmt.Errorf("relay write: %w", err)
+		return fmt.Errorf("%s write: %w", c.what, err)
 	}
 	return nil
 }
 
-func (c *wsConn) Read(context.Context) (protocol.RelayFrame, error) {
-	var f protocol.RelayFrame
+func (c *jsonSocket[Out, In]) Read(context.Context) (In, error) {
 	for {
+		var m In
 		_, data, err := c.conn.ReadMessage()
 		if err != nil {
-			return f, fmt.Errorf("relay read: %w", err)
+			return m, fmt.Errorf("%s read: %w", c.what, err)
 		}
-		if err := json.Unmarshal(data, &f); err != nil {
-			// A garbled frame is not a reason to drop the socket.
-			continue
+		if err := json.Unmarshal(data, &m); err != nil {
+			continue // a garbled frame is not a reason to drop the socket
 		}
-		return f, nil
+		return m, nil
 	}
 }
 
-func (c *wsConn) Close() error {
+func (c *jsonSocket[Out, In]) Close() error {
 	err := c.conn.Close()
 	if errors.Is(err, websocket.ErrCloseSent) {
 		return nil
