@@ -302,7 +302,7 @@ func FuzzParseVP8(f *testing.F) {
 
 func TestPionLogsGoToSlog(t *testing.T) {
 	var buf strings.Builder
-	f := pionLogs{log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	f := pionLogs(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	l := f.NewLogger("ice")
 	l.Infof("chatter %d", 1) // debug: below the handler's level
 	l.Warnf("pair %s failed", "x")

@@ -15,9 +15,11 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v3"
 
+	"github.com/onertc/onertc/internal/pionlog"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -90,7 +92,7 @@ func New(cfg Config) (*SFU, error) {
 	cfg = cfg.withDefaults()
 	s := &SFU{cfg: cfg, log: cfg.Logger.With("component", "sfu"), rooms: make(map[string]*room), closing: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	logs := pionLogs{log: s.log}
+	logs := pionLogs(s.log)
 	s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: cfg.UDPConn, Logger: logs.NewLogger("udpmux")})
 	if cfg.TCPListener != nil {
 		s.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: cfg.TCPListener, ReadBufferSize: 32, Logger: logs.NewLogger("tcpmux")})
@@ -143,7 +145,7 @@ func (s *SFU) newAPI(up bool) (*webrtc.API, error) {
 		return nil, fmt.Errorf("register vp8: %w", err)
 	}
 	ir := &interceptor.Registry{}
-	se := webrtc.SettingEngine{LoggerFactory: pionLogs{log: s.log}}
+	se := webrtc.SettingEngine{LoggerFactory: pionLogs(s.log)}
 	se.SetICEUDPMux(s.udpMux)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if s.tcpMux != nil {
@@ -387,4 +389,10 @@ func (s *SFU) Stats() Stats {
 	}
 	sort.Slice(st.PerRoom, func(i, j int) bool { return st.PerRoom[i].ID < st.PerRoom[j].ID })
 	return st
+}
+
+// pionLogs sends pion's logs to the SFU's logger. Its warnings and errors are about one
+// connection and do not stop the SFU: info and warn.
+func pionLogs(log *slog.Logger) logging.LoggerFactory {
+	return pionlog.Factory(log, pionlog.Levels{Warn: slog.LevelInfo, Error: slog.LevelWarn})
 }
