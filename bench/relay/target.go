@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,9 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/onertc/onertc/bench/proc"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -192,7 +191,7 @@ func (p *process) cpuMicros() (uint64, error) {
 		if c == nil {
 			continue
 		}
-		us, err := procCPUMicros(c.Process.Pid)
+		us, err := proc.CPUMicros(c.Process.Pid)
 		if err != nil {
 			return 0, err
 		}
@@ -201,34 +200,5 @@ func (p *process) cpuMicros() (uint64, error) {
 	return total, nil
 }
 
-func procCPUMicros(pid int) (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("short /proc/%d/stat", pid)
-	}
-	ut, _ := strconv.ParseUint(f[11], 10, 64)
-	st, _ := strconv.ParseUint(f[12], 10, 64)
-	return (ut + st) * 10000, nil
-}
-
-// rssBytes is the server's resident set from /proc/PID/status.
-func (p *process) rssBytes() (uint64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", p.cmd.Process.Pid)
-}
+// rssBytes is the server's resident set.
+func (p *process) rssBytes() (uint64, error) { return proc.RSSBytes(p.cmd.Process.Pid) }

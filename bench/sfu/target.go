@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/onertc/onertc/bench/proc"
 )
 
 // target is a server the benchmark starts afresh for every run: how to start it, the
@@ -143,40 +145,10 @@ func (p *process) stop() {
 // of 10 ms; taskset execs the server, so the PID is the server's).
 func (p *process) cpuMicros() (uint64, error) { return p.cpuMicrosOf(p.cmd.Process.Pid) }
 
-func (p *process) cpuMicrosOf(pid int) (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("short /proc/%d/stat", pid)
-	}
-	ut, err1 := strconv.ParseUint(f[11], 10, 64)
-	st, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
-	}
-	return (ut + st) * 10000, nil
-}
+func (p *process) cpuMicrosOf(pid int) (uint64, error) { return proc.CPUMicros(pid) }
 
-// rssBytes is the server's resident set from /proc/PID/status.
-func (p *process) rssBytes() (uint64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", p.cmd.Process.Pid)
-}
+// rssBytes is the server's resident set.
+func (p *process) rssBytes() (uint64, error) { return proc.RSSBytes(p.cmd.Process.Pid) }
 
 // udpRcvbufErrors is the host's count of UDP datagrams dropped for a full socket receive
 // buffer (/proc/net/snmp): the server's and the load generator's sockets alike, and any
