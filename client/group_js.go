@@ -4,17 +4,17 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"syscall/js"
 
+	"github.com/onertc/onertc/client/jsjson"
 	"github.com/onertc/onertc/protocol"
 )
 
 // DialGroup implements GroupDialer with the browser's WebSocket. The frames go through
-// encoding/json for now (the relay's frames use jsjson to keep it out of the app).
+// jsjson, as the relay's do, which keeps encoding/json out of the app.
 func (t *BrowserTransport) DialGroup(ctx context.Context, groupURL string) (GroupConn, error) {
 	ws, err := newWebSocket(groupURL)
 	if err != nil {
@@ -28,8 +28,9 @@ func (t *BrowserTransport) DialGroup(ctx context.Context, groupURL string) (Grou
 		if data.Type() != js.TypeString {
 			return
 		}
-		var m protocol.GroupMessage
-		if err := json.Unmarshal([]byte(data.String()), &m); err == nil {
+		// A garbled frame is skipped, as the native GroupConn skips it: it is not a reason
+		// to drop the socket.
+		if m, err := jsjson.Decode(data, (*jsjson.Decoder).GroupMessage); err == nil {
 			s.frames.push(m)
 		}
 	})
@@ -57,10 +58,6 @@ type jsGroupSocket struct {
 }
 
 func (s *jsGroupSocket) Write(_ context.Context, m protocol.GroupMessage) error {
-	data, err := json.Marshal(m)
-	if err != nil {
-		return fmt.Errorf("encode group frame: %w", err)
-	}
 	select {
 	case <-s.closed:
 		return errors.New("group write: socket closed")
@@ -69,7 +66,7 @@ func (s *jsGroupSocket) Write(_ context.Context, m protocol.GroupMessage) error 
 	if s.ws.Get("readyState").Int() != 1 {
 		return errors.New("group write: socket not open")
 	}
-	if _, err := call(s.ws, "send", string(data)); err != nil {
+	if _, err := call(s.ws, "send", jsjson.EncodeGroupMessage(m)); err != nil {
 		return fmt.Errorf("group write: %w", err)
 	}
 	return nil
