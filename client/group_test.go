@@ -5,6 +5,7 @@ package client
 import (
 	"context"
 	"errors"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -51,7 +52,14 @@ func TestGroupSocketURL(t *testing.T) {
 		{raw: "ws://h:8080/group/r/c", name: "Zoë & co", want: "ws://h:8080/group/r/c?name=Zo%C3%AB+%26+co"},
 		{raw: "https://h/group/r/c", bad: true},
 		{raw: "ws://h/%zz", bad: true},
+		{raw: "ws://h/%4", bad: true},
 		{raw: "", bad: true},
+		{raw: "ws://", bad: true},
+		{raw: "ws:///group/r/c", bad: true},
+		{raw: "ws://h/a b", bad: true},
+		{raw: "ws://h/a#b", bad: true},
+		{raw: "wss://h/group/r/c?x=1", name: "a/b~c", want: "wss://h/group/r/c?x=1&name=a%2Fb~c"},
+		{raw: "wss://h/group/r/c", name: "日本", want: "wss://h/group/r/c?name=%E6%97%A5%E6%9C%AC"},
 	} {
 		got, err := groupSocketURL(tt.raw, tt.name)
 		if (err != nil) != tt.bad || got != tt.want {
@@ -82,6 +90,19 @@ func TestNewGroupSessionChecksConfig(t *testing.T) {
 		_, err := NewGroupSession(c)
 		if (err != nil) != tt.bad || (err != nil && !errors.Is(err, ErrBadConfig)) {
 			t.Errorf("%s: NewGroupSession: %v, want bad %v", tt.name, err, tt.bad)
+		}
+	}
+}
+
+// queryEscape spells a name as net/url does, so the server reads it back unchanged.
+func TestQueryEscapeMatchesNetURL(t *testing.T) {
+	inputs := []string{"", "Zoë & co", "a+b=c?d#e/f", "~-_.", "日本語 テスト", "\x00\x7f\xff", "100%", "Guest k7qz"}
+	for b := 0; b < 256; b++ {
+		inputs = append(inputs, string([]byte{byte(b)}))
+	}
+	for _, in := range inputs {
+		if got, want := queryEscape(in), url.QueryEscape(in); got != want {
+			t.Errorf("queryEscape(%q) = %q, net/url says %q", in, got, want)
 		}
 	}
 }

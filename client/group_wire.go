@@ -2,26 +2,63 @@ package client
 
 import (
 	"fmt"
-	"net/url"
+	"strings"
 
 	"github.com/onertc/onertc/protocol"
 )
 
-// groupSocketURL adds the display name to the group socket's URL.
+// groupSocketURL adds the display name to the group socket's URL. It is written without
+// net/url, which would add 40 KB to the browser app for this one use.
 func groupSocketURL(raw, name string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", fmt.Errorf("group URL: %w", err)
+	rest, ok := strings.CutPrefix(raw, "wss://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(raw, "ws://"); !ok {
+			return "", fmt.Errorf("group URL %q: scheme is not ws or wss", raw)
+		}
 	}
-	if u.Scheme != "ws" && u.Scheme != "wss" {
-		return "", fmt.Errorf("group URL %q: scheme is not ws or wss", raw)
+	if rest == "" || rest[0] == '/' {
+		return "", fmt.Errorf("group URL %q: no host", raw)
 	}
-	if name != "" {
-		q := u.Query()
-		q.Set("name", name)
-		u.RawQuery = q.Encode()
+	for i := 0; i < len(rest); i++ {
+		switch c := rest[i]; {
+		case c <= ' ' || c >= 0x7f || c == '#':
+			return "", fmt.Errorf("group URL %q: byte %q not allowed", raw, c)
+		case c == '%' && (i+2 >= len(rest) || !isHex(rest[i+1]) || !isHex(rest[i+2])):
+			return "", fmt.Errorf("group URL %q: bad escape", raw)
+		}
 	}
-	return u.String(), nil
+	if name == "" {
+		return raw, nil
+	}
+	sep := "?"
+	if strings.Contains(rest, "?") {
+		sep = "&"
+	}
+	return raw + sep + "name=" + queryEscape(name), nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// queryEscape escapes s for a query value as net/url's QueryEscape does: unreserved bytes
+// kept, a space as '+', every other byte as %XX.
+func queryEscape(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == '~':
+			b.WriteByte(c)
+		case c == ' ':
+			b.WriteByte('+')
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
 }
 
 // fatalGroupCode reports the error codes after which the server closes the socket for good.
