@@ -32,16 +32,10 @@ func (r *room) startGroupStats() {
 			if !<-alive {
 				return
 			}
-			p, err := try(pc, "getStats")
-			if err != nil {
+			report, snap, ok := pcStats(pc)
+			if !ok {
 				continue
 			}
-			report, err := await(p)
-			if err != nil {
-				continue
-			}
-			snap := readStats(report)
-			snap.state = pc.Get("connectionState").String()
 			tracks := readTrackStats(report)
 			r.u.post(func() {
 				if r.group == g {

@@ -43,16 +43,10 @@ func (r *room) startStats() {
 			if !pc.Truthy() {
 				return
 			}
-			p, err := try(pc, "getStats")
-			if err != nil {
+			_, snap, ok := pcStats(pc)
+			if !ok {
 				continue
 			}
-			report, err := await(p)
-			if err != nil {
-				continue
-			}
-			snap := readStats(report)
-			snap.state = pc.Get("connectionState").String()
 			r.u.post(func() {
 				if r.stats.gen == gen {
 					r.showStats(snap)
@@ -74,6 +68,22 @@ func str(v js.Value) string {
 		return v.String()
 	}
 	return ""
+}
+
+// pcStats reads pc's getStats report and the snapshot of it the info box shows; false when
+// the browser gave none (the connection is closing).
+func pcStats(pc js.Value) (js.Value, *snapshot, bool) {
+	p, err := try(pc, "getStats")
+	if err != nil {
+		return js.Undefined(), nil, false
+	}
+	report, err := await(p)
+	if err != nil {
+		return js.Undefined(), nil, false
+	}
+	snap := readStats(report)
+	snap.state = pc.Get("connectionState").String()
+	return report, snap, true
 }
 
 func readStats(report js.Value) *snapshot {
