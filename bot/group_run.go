@@ -15,103 +15,19 @@ import (
 // is over, ctx ends or the call fails. It fails (ErrNoConnection, ErrNoMedia) when no
 // connection came up or no audio and video arrived.
 func (gb *GroupBot) Run(ctx context.Context) (Summary, error) {
-	b := gb.b
-	b.start = time.Now()
-	defer close(b.done)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if err := b.admit(ctx); err != nil {
-		return Summary{}, err
-	}
-	go func() {
-		if err := b.tracks.pump(ctx); err != nil {
-			b.log.Error("media pump stopped", "err", err)
-		}
-	}()
+	s := session{run: gb.call.Run, hangup: gb.call.Hangup, handle: gb.handle,
+		group: gb.groupEv, handleGroup: gb.handleGroup, emit: gb.emit,
+		pumps: []pump{{"media", gb.b.tracks.pump}},
+		media: func(sum Summary) error {
+			if sum.Video.PacketsReceived == 0 || sum.Audio.PacketsReceived == 0 {
+				return fmt.Errorf("%w: video %d, audio %d packets", ErrNoMedia, sum.Video.PacketsReceived, sum.Audio.PacketsReceived)
+			}
+			return nil
+		}}
 	if gb.sim != nil {
-		go func() {
-			if err := gb.sim.pump(ctx); err != nil {
-				b.log.Error("simulcast pump stopped", "err", err)
-			}
-		}()
+		s.pumps = append(s.pumps, pump{"simulcast", gb.sim.pump})
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- gb.call.Run(ctx) }()
-
-	var sum Summary
-	var failure, callErr error
-	connectTimer := time.NewTimer(b.opts.Timeout)
-	defer connectTimer.Stop()
-	var hangup <-chan time.Time
-	var stats <-chan time.Time
-	if b.opts.StatsEvery > 0 {
-		t := time.NewTicker(b.opts.StatsEvery)
-		defer t.Stop()
-		stats = t.C
-	}
-	connected := func() {
-		if hangup == nil {
-			connectTimer.Stop()
-			if b.opts.Duration > 0 {
-				hangup = time.After(b.opts.Duration)
-			}
-		}
-	}
-loop:
-	for {
-		select {
-		case ev := <-b.events:
-			if gb.handle(ev, &sum) {
-				connected()
-			}
-		case ev := <-gb.groupEv:
-			if gb.handleGroup(ev, &sum) {
-				connected()
-			}
-		case t := <-b.first:
-			sum.FirstMedia = t
-		case <-connectTimer.C:
-			failure = fmt.Errorf("%w (%v)", ErrNoConnection, b.opts.Timeout)
-			gb.call.Hangup()
-		case <-hangup:
-			gb.call.Hangup()
-		case <-stats:
-			gb.emit(b.statsRecord("stats"))
-		case callErr = <-errc:
-			break loop
-		}
-	}
-	for drained := false; !drained; {
-		select {
-		case ev := <-b.events:
-			gb.handle(ev, &sum)
-		case ev := <-gb.groupEv:
-			gb.handleGroup(ev, &sum)
-		case t := <-b.first:
-			sum.FirstMedia = t
-		default:
-			drained = true
-		}
-	}
-	sum.Video, sum.Audio = b.cnt.video.snapshot(), b.cnt.audio.snapshot()
-	sum.Data = DataStats{MessagesSent: b.cnt.dataSent.Load(), MessagesReceived: b.cnt.dataRecv.Load()}
-	switch {
-	case callErr != nil:
-		failure = fmt.Errorf("call: %w", callErr)
-	case failure != nil:
-	case !sum.Connected:
-		failure = ErrNoConnection
-	case sum.Video.PacketsReceived == 0 || sum.Audio.PacketsReceived == 0:
-		failure = fmt.Errorf("%w: video %d, audio %d packets", ErrNoMedia, sum.Video.PacketsReceived, sum.Audio.PacketsReceived)
-	}
-	rec := b.statsRecord("closed")
-	ok := failure == nil
-	rec.OK = &ok
-	if failure != nil {
-		rec.Error = failure.Error()
-	}
-	gb.emit(rec)
-	return sum, failure
+	return gb.b.runSession(ctx, s)
 }
 
 // handle turns a 1:1 call event into records; it reports a connection.

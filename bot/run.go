@@ -14,6 +14,43 @@ import (
 // Run takes part in the call until the duration is over, ctx ends or the call fails. It
 // returns an error wrapping ErrNoConnection or ErrNoMedia when the call did not work.
 func (b *Bot) Run(ctx context.Context) (Summary, error) {
+	s := session{run: b.call.Run, hangup: b.call.Hangup, handle: b.handle, emit: b.emit,
+		media: func(sum Summary) error {
+			if b.mediaReceived(sum) {
+				return nil
+			}
+			return fmt.Errorf("%w: video %d, audio %d packets, %d data messages", ErrNoMedia,
+				sum.Video.PacketsReceived, sum.Audio.PacketsReceived, sum.Data.MessagesReceived)
+		}}
+	if b.tracks != nil {
+		s.pumps = []pump{{"media", b.tracks.pump}}
+	}
+	return b.runSession(ctx, s)
+}
+
+// session is what differs between a 1:1 bot's call and a group bot's; runSession is the
+// rest, the same for both.
+type session struct {
+	pumps  []pump
+	run    func(context.Context) error
+	hangup func()
+	// handle turns a call event into records and reports a (re)connection; group and
+	// handleGroup do the same for a group session's events (nil for a 1:1 bot).
+	handle      func(client.Event, *Summary) bool
+	group       <-chan client.GroupEvent
+	handleGroup func(client.GroupEvent, *Summary) bool
+	emit        func(Record)
+	// media says why what arrived is not enough (nil: enough).
+	media func(Summary) error
+}
+
+// pump sends media until its context ends.
+type pump struct {
+	name string
+	run  func(context.Context) error
+}
+
+func (b *Bot) runSession(ctx context.Context, s session) (Summary, error) {
 	b.start = time.Now()
 	defer close(b.done)
 	ctx, cancel := context.WithCancel(ctx)
@@ -21,18 +58,18 @@ func (b *Bot) Run(ctx context.Context) (Summary, error) {
 	if err := b.admit(ctx); err != nil {
 		return Summary{}, err
 	}
-	if b.tracks != nil {
+	for _, p := range s.pumps {
 		go func() {
-			if err := b.tracks.pump(ctx); err != nil {
-				b.log.Error("media pump stopped", "err", err)
+			if err := p.run(ctx); err != nil {
+				b.log.Error(p.name+" pump stopped", "err", err)
 			}
 		}()
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- b.call.Run(ctx) }()
+	go func() { errc <- s.run(ctx) }()
 
 	var sum Summary
-	var failure error
+	var failure, callErr error
 	connectTimer := time.NewTimer(b.opts.Timeout)
 	defer connectTimer.Stop()
 	var hangup <-chan time.Time
@@ -42,42 +79,46 @@ func (b *Bot) Run(ctx context.Context) (Summary, error) {
 		defer t.Stop()
 		stats = t.C
 	}
-	var callErr error
+	connected := func(ok bool) {
+		if ok && hangup == nil {
+			connectTimer.Stop()
+			if b.opts.Duration > 0 {
+				hangup = time.After(b.opts.Duration)
+			}
+		}
+	}
 loop:
 	for {
 		select {
 		case ev := <-b.events:
-			if b.handle(ev, &sum) && hangup == nil {
-				connectTimer.Stop()
-				if b.opts.Duration > 0 {
-					hangup = time.After(b.opts.Duration)
-				}
-			}
+			connected(s.handle(ev, &sum))
+		case ev := <-s.group:
+			connected(s.handleGroup(ev, &sum))
 		case t := <-b.first:
 			sum.FirstMedia = t
 		case <-connectTimer.C:
 			failure = fmt.Errorf("%w (%v)", ErrNoConnection, b.opts.Timeout)
-			b.call.Hangup()
+			s.hangup()
 		case <-hangup:
-			b.call.Hangup()
+			s.hangup()
 		case <-stats:
-			b.emit(b.statsRecord("stats"))
+			s.emit(b.statsRecord("stats"))
 		case callErr = <-errc:
 			break loop
 		}
 	}
 	// Drain what the call reported before it returned.
-	for {
+	for drained := false; !drained; {
 		select {
 		case ev := <-b.events:
-			b.handle(ev, &sum)
-			continue
+			s.handle(ev, &sum)
+		case ev := <-s.group:
+			s.handleGroup(ev, &sum)
 		case t := <-b.first:
 			sum.FirstMedia = t
-			continue
 		default:
+			drained = true
 		}
-		break
 	}
 	sum.Video, sum.Audio = b.cnt.video.snapshot(), b.cnt.audio.snapshot()
 	sum.Data = DataStats{MessagesSent: b.cnt.dataSent.Load(), MessagesReceived: b.cnt.dataRecv.Load()}
@@ -87,9 +128,8 @@ loop:
 	case failure != nil:
 	case !sum.Connected:
 		failure = ErrNoConnection
-	case !b.mediaReceived(sum):
-		failure = fmt.Errorf("%w: video %d, audio %d packets, %d data messages", ErrNoMedia,
-			sum.Video.PacketsReceived, sum.Audio.PacketsReceived, sum.Data.MessagesReceived)
+	default:
+		failure = s.media(sum)
 	}
 	rec := b.statsRecord("closed")
 	ok := failure == nil
@@ -97,7 +137,7 @@ loop:
 	if failure != nil {
 		rec.Error = failure.Error()
 	}
-	b.emit(rec)
+	s.emit(rec)
 	return sum, failure
 }
 
