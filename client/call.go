@@ -191,8 +191,7 @@ func (c *Call) Run(ctx context.Context) error {
 const maxRejoins = 3
 
 func (c *Call) run(ctx context.Context) error {
-	t := c.cfg.Transport
-	resp, err := t.Join(ctx, c.cfg.Room, c.cfg.JoinQuery)
+	resp, err := c.join(ctx)
 	if err != nil {
 		return fmt.Errorf("join room %q: %w", c.cfg.Room, err)
 	}
@@ -222,7 +221,7 @@ func (c *Call) run(ctx context.Context) error {
 
 	loopDone := make(chan struct{})
 	m.done = loopDone
-	m.link = newRelayLink(t, p.WSSURL, p.RoomID, p.ClientID, c.cfg.ReconnectWindow, m.log, m.frames, m.linkEv, loopDone)
+	m.link = newRelayLink(c.cfg.Transport, p.WSSURL, p.RoomID, p.ClientID, c.cfg.ReconnectWindow, m.log, m.frames, m.linkEv, loopDone)
 	if m.link.room == "" {
 		m.link.room = c.cfg.Room
 	}
@@ -361,4 +360,24 @@ func fatalRelayError(text string) error {
 		return fmt.Errorf("%w: %w: %s", ErrRelayRefused, ErrForgotten, text)
 	}
 	return nil
+}
+
+// joinTries bounds the joins of one run that the server refuses for now (503), a second
+// apart: an instance that handed its port over to a new process refuses a join that came
+// on a connection kept alive from before it, and the next try reaches the new one.
+const joinTries = 3
+
+func (c *Call) join(ctx context.Context) (protocol.JoinResponse, error) {
+	for try := 1; ; try++ {
+		resp, err := c.cfg.Transport.Join(ctx, c.cfg.Room, c.cfg.JoinQuery)
+		if !errors.Is(err, ErrUnavailable) || try == joinTries {
+			return resp, err
+		}
+		c.log.Info("join refused for now; trying again", "err", err)
+		select {
+		case <-ctx.Done():
+			return resp, err
+		case <-time.After(time.Second):
+		}
+	}
 }

@@ -75,8 +75,9 @@ func startCall(t *testing.T, ctx context.Context, tr Transport, room, name strin
 	}
 	tc.call = c
 	go func() { tc.errc <- c.Run(ctx) }()
-	// Join in the order the test starts the calls.
-	testsync.Eventually(t, 2*time.Second, name+" joined or ended", func() bool {
+	// Join in the order the test starts the calls (a join refused for now is tried again a
+	// second later, joinTries in all).
+	testsync.Eventually(t, joinTries*time.Second+time.Second, name+" joined or ended", func() bool {
 		return tc.count(EventJoined, "") > 0 || tc.count(EventClosed, "") > 0
 	})
 	return tc
@@ -609,5 +610,48 @@ func TestCallGivesUpWhenAlwaysForgotten(t *testing.T) {
 	}
 	if n := a.count(EventJoined, ""); n != 1+maxRejoins {
 		t.Fatalf("joined %d times, want %d", n, 1+maxRejoins)
+	}
+}
+
+// A join the server refuses for now (503: it handed its port to a new process, or lost its
+// database a moment) is tried again, a second apart, up to joinTries in all; other failures
+// and the last refusal end the call.
+func TestJoinTriedAgainWhenRefusedForNow(t *testing.T) {
+	unavailable := fmt.Errorf("POST /join/r: %w", statusError(503))
+	refused := errors.New("connection refused")
+	tests := []struct {
+		name      string
+		errs      []error
+		wantJoins int
+		wantErr   error // nil: the call joins
+	}{
+		{"one refusal", []error{unavailable}, 2, nil},
+		{"two refusals", []error{unavailable, unavailable}, 3, nil},
+		{"refused every time", []error{unavailable, unavailable, unavailable}, 3, ErrUnavailable},
+		{"other status not tried again", []error{fmt.Errorf("POST /join/r: %w", statusError(500))}, 1, ErrHTTPStatus},
+		{"network error not tried again", []error{refused}, 1, refused},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			srv := newFakeServer()
+			srv.joinErrs = tt.errs
+			a := startCall(t, ctx, srv, fmt.Sprintf("room-refused-%d", i), "a", nil)
+			if tt.wantErr == nil {
+				testsync.Eventually(t, 5*time.Second, "joined", func() bool { return a.count(EventJoined, "") == 1 })
+			} else if err := a.wait(t); !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Run = %v, want %v", err, tt.wantErr)
+			}
+			srv.mu.Lock()
+			joins := srv.joins
+			srv.mu.Unlock()
+			if joins != tt.wantJoins {
+				t.Fatalf("%d joins, want %d", joins, tt.wantJoins)
+			}
+		})
+	}
+	if !errors.Is(statusError(503), ErrHTTPStatus) || errors.Is(statusError(502), ErrUnavailable) {
+		t.Fatal("statusError: 503 must be ErrHTTPStatus and ErrUnavailable, others only ErrHTTPStatus")
 	}
 }

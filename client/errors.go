@@ -25,6 +25,9 @@ var (
 	ErrBadConfig = errors.New("invalid client configuration")
 	// ErrHTTPStatus: a server answered with an unexpected HTTP status.
 	ErrHTTPStatus = errors.New("unexpected HTTP status")
+	// ErrUnavailable: the server answered 503, a refusal for now (it is restarting, or
+	// cannot reach its database); it wraps ErrHTTPStatus's error too.
+	ErrUnavailable = errors.New("service unavailable")
 	// ErrPasswordRefused: the server in password mode did not take the password.
 	ErrPasswordRefused = errors.New("password refused")
 	// ErrInviteRefused: the server did not take the invite link (expired, or not its own).
@@ -50,4 +53,13 @@ func (e *JoinError) Is(target error) bool {
 		return e.Result == "FULL"
 	}
 	return target == ErrJoinRefused
+}
+
+// statusError is the error of an unexpected HTTP status: ErrHTTPStatus, and ErrUnavailable
+// for a 503.
+func statusError(code int) error {
+	if code == 503 {
+		return fmt.Errorf("%w %d: %w", ErrHTTPStatus, code, ErrUnavailable)
+	}
+	return fmt.Errorf("%w %d", ErrHTTPStatus, code)
 }

@@ -27,6 +27,9 @@ type fakeServer struct {
 	// forgetOnJoin removes every client right after its join, as a server whose grace
 	// period ends before the client registers.
 	forgetOnJoin bool
+	// joinErrs are answered, one each, to the next joins instead of joining.
+	joinErrs []error
+	joins    int // joins asked for, refused ones included
 }
 
 func newFakeServer() *fakeServer {
@@ -46,6 +49,12 @@ func (s *fakeServer) other(room, client string) string {
 func (s *fakeServer) Join(_ context.Context, room, _ string) (protocol.JoinResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.joins++
+	if len(s.joinErrs) > 0 {
+		err := s.joinErrs[0]
+		s.joinErrs = s.joinErrs[1:]
+		return protocol.JoinResponse{}, err
+	}
 	if len(s.rooms[room]) >= 2 {
 		return protocol.JoinResponse{Result: protocol.ResultFull}, nil
 	}

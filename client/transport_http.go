@@ -96,7 +96,7 @@ func (t *HTTPTransport) do(ctx context.Context, method, u, body string, out any)
 		return fmt.Errorf("%s %s: reading body: %w", method, u, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: %w %d: %.200s", method, u, ErrHTTPStatus, resp.StatusCode, data)
+		return fmt.Errorf("%s %s: %w: %.200s", method, u, statusError(resp.StatusCode), data)
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {

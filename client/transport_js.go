@@ -64,7 +64,7 @@ func (t *BrowserTransport) fetch(ctx context.Context, method, u, body string) (j
 		return js.Undefined(), fmt.Errorf("%s %s: reading body: %w", method, u, err)
 	}
 	if status := resp.Get("status").Int(); status != 200 {
-		return js.Undefined(), fmt.Errorf("%s %s: %w %d: %.200s", method, u, ErrHTTPStatus, status, text.String())
+		return js.Undefined(), fmt.Errorf("%s %s: %w: %.200s", method, u, statusError(status), text.String())
 	}
 	return text, nil
 }

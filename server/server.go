@@ -552,8 +552,16 @@ func (s *Server) setupGate() {
 func (s *Server) setupAPI() {
 	cfg := apprtc.Config{
 		Rooms: s.rooms, Relay: s.relay, Trust: s.trust, Gate: s.gate, Log: s.log,
-		Shared:           s.redis != nil,
-		Draining:         s.draining.Load,
+		Shared:   s.redis != nil,
+		Draining: s.draining.Load,
+		HandedOver: func() bool {
+			select {
+			case <-s.released:
+				return true
+			default:
+				return false
+			}
+		},
 		Joined:           func(result string) { s.metrics.joins.WithLabelValues(result).Inc() },
 		Version:          Version,
 		HideICEServerURL: s.cfg.TURN.Disabled || s.cfg.TURN.APIKey != "",

@@ -30,8 +30,10 @@ type Config struct {
 	// Shared says the room table is shared by several instances (Redis): a join is as good
 	// on one instance as on another, and a draining instance keeps taking them.
 	Shared bool
-	// Draining says the instance is shutting down.
-	Draining func() bool
+	// Draining says the instance is shutting down; HandedOver that a new process serves
+	// its port already (an upgrade).
+	Draining   func() bool
+	HandedOver func() bool
 	// Joined is told the result of every join (for metrics).
 	Joined func(result string)
 	// Version goes into the params' version_info.
@@ -63,6 +65,9 @@ func New(cfg Config) *API {
 	}
 	if cfg.Draining == nil {
 		cfg.Draining = func() bool { return false }
+	}
+	if cfg.HandedOver == nil {
+		cfg.HandedOver = func() bool { return false }
 	}
 	if cfg.Joined == nil {
 		cfg.Joined = func(string) {}

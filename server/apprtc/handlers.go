@@ -48,6 +48,13 @@ func (a *API) Join(w http.ResponseWriter, r *http.Request) {
 	log := a.logFor(r).With("room", roomID)
 	if a.cfg.Draining() && !a.cfg.Shared {
 		// In Redis mode the room table is shared: a join here is as good as anywhere.
+		if a.cfg.HandedOver() {
+			// A new process serves the port already; this request came on a connection
+			// kept alive from before. The next one, on a new connection, reaches it.
+			w.Header().Set("Connection", "close")
+			a.refuseJoin(w, "1", "The server is restarting. Try again now.")
+			return
+		}
 		a.refuseJoin(w, "30", "The server is restarting. Try again in a minute.")
 		return
 	}

@@ -91,7 +91,13 @@ func startBots(t *testing.T, ctx context.Context, server, roomID string) []*bot.
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)
-		go func() { _, err := b.Run(ctx); done <- err }()
+		go func() {
+			_, err := b.Run(ctx)
+			if err != nil && ctx.Err() == nil {
+				t.Logf("bot %s%d ended: %v", roomID, i, err) // says why its call's media never came
+			}
+			done <- err
+		}()
 		t.Cleanup(func() { b.Call().Hangup(); <-done })
 		bots = append(bots, b)
 	}
