@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/onertc/onertc/bench/proc"
@@ -36,16 +37,23 @@ type target struct {
 }
 
 func onertcTarget(bin string) target {
+	// A build with group rooms opens the SFU's port unless told not to; an older one (a
+	// "before" binary of bench/relay/before-after) refuses the flag.
+	var noSFU []string
+	if out, _ := exec.Command(bin, "serve", "-help").CombinedOutput(); strings.Contains(string(out), "-sfu-addr") {
+		noSFU = []string{"-sfu-addr", ""}
+	}
 	return target{
 		name: "onertc",
 		bin:  bin,
 		args: func(port int) []string {
 			// Rate limits and socket caps are lifted: every load client comes from
 			// 127.0.0.1 and sends far more than a person does.
-			return []string{"serve", "-http", "127.0.0.1:" + strconv.Itoa(port), "-turn-disable",
+			args := []string{"serve", "-http", "127.0.0.1:" + strconv.Itoa(port), "-turn-disable",
 				"-relay-rate", "1000000", "-max-sockets", "0", "-max-sockets-per-ip", "0",
 				"-limit-join", "0", "-limit-message", "0", "-limit-turn", "0", "-limit-ws", "0",
-				"-relay-grace", "1m", "-sfu-addr", "", "-log-level", "error"}
+				"-relay-grace", "1m", "-log-level", "error"}
+			return append(args, noSFU...)
 		},
 		join:      joinOnertc,
 		histogram: deliveryHistogram,
