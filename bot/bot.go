@@ -256,7 +256,7 @@ func (b *Bot) attach(pc *webrtc.PeerConnection) error {
 			if err != nil {
 				return fmt.Errorf("add track %s: %w", t.Kind(), err)
 			}
-			go drainRTCP(s)
+			go b.tracks.readRTCP(s)
 		}
 	}
 	neg, id := true, uint16(0)
@@ -282,15 +282,6 @@ func (b *Bot) attach(pc *webrtc.PeerConnection) error {
 		}()
 	})
 	return nil
-}
-
-func drainRTCP(s *webrtc.RTPSender) {
-	buf := make([]byte, 1500)
-	for {
-		if _, _, err := s.Read(buf); err != nil {
-			return
-		}
-	}
 }
 
 func (b *Bot) sendData(dc *webrtc.DataChannel) {

@@ -110,11 +110,10 @@ func TestClipsLoop(t *testing.T) {
 		if err != nil {
 			t.Fatalf("video frame %d: %v", i, err)
 		}
-		// VP8 payload header: bit 0 of the first byte is 0 for a keyframe.
-		if len(s.Data) > 0 && s.Data[0]&1 == 0 {
+		if isVP8KeyFrame(s.Data) {
 			keyframes++
 		}
-		if i == 0 && s.Data[0]&1 != 0 {
+		if i == 0 && !isVP8KeyFrame(s.Data) {
 			t.Fatal("video clip does not start with a keyframe")
 		}
 	}

@@ -229,7 +229,7 @@ func (gb *GroupBot) newUp(_ context.Context, cfg client.PeerConfig) (client.Peer
 			_ = p.Close()
 			return nil, fmt.Errorf("add %s track: %w", t.Kind(), err)
 		}
-		go drainRTCP(tr.Sender())
+		go gb.b.tracks.readRTCP(tr.Sender())
 	}
 	return p, nil
 }

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v3"
 	"github.com/pion/webrtc/v3/pkg/media"
 	"github.com/pion/webrtc/v3/pkg/media/ivfreader"
@@ -36,6 +38,9 @@ type sampleSource interface {
 type ivfSource struct {
 	r     *ivfreader.IVFReader
 	frame time.Duration
+	// keyWanted, when set, makes next skip ahead to the clip's next key frame: how the bot
+	// answers a receiver's request for one (PLI or FIR), as an encoder would by sending one.
+	keyWanted *atomic.Bool
 }
 
 func newIVFSource() (*ivfSource, error) {
@@ -47,21 +52,52 @@ func newIVFSource() (*ivfSource, error) {
 		return nil, fmt.Errorf("video clip: codec %q, timebase %d/%d", h.FourCC, h.TimebaseNumerator, h.TimebaseDenominator)
 	}
 	frame := time.Duration(float64(time.Second) * float64(h.TimebaseNumerator) / float64(h.TimebaseDenominator))
-	return &ivfSource{r: r, frame: frame}, nil
+	return &ivfSource{r: r, frame: frame, keyWanted: new(atomic.Bool)}, nil
 }
 
 func (s *ivfSource) next() (media.Sample, error) {
-	for range 2 {
+	skip := s.keyWanted.Swap(false)
+	for rewound := false; ; {
 		frame, _, err := s.r.ParseNextFrame()
-		if err == nil {
+		switch {
+		case err == nil:
+			if skip && !isVP8KeyFrame(frame) {
+				continue
+			}
 			return media.Sample{Data: frame, Duration: s.frame}, nil
-		}
-		if !errors.Is(err, io.EOF) {
+		case !errors.Is(err, io.EOF):
 			return media.Sample{}, fmt.Errorf("video clip: %w", err)
+		case rewound:
+			return media.Sample{}, errors.New("video clip: empty")
 		}
+		// The clip starts with a key frame (TestClipsLoop), so a skip ends here at the latest.
 		s.r.ResetReader(func(int64) io.Reader { return bytes.NewReader(videoIVF[32:]) })
+		rewound = true
 	}
-	return media.Sample{}, errors.New("video clip: empty")
+}
+
+// isVP8KeyFrame: bit 0 of a VP8 frame's first byte is 0 for a key frame (RFC 6386 9.1).
+func isVP8KeyFrame(frame []byte) bool { return len(frame) > 0 && frame[0]&1 == 0 }
+
+// readRTCP reads a sender's RTCP until its connection ends (reading drives the
+// interceptors), and passes a receiver's request for a key frame on to keyWanted (nil for
+// audio).
+func readRTCP(s *webrtc.RTPSender, keyWanted *atomic.Bool) {
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			return
+		}
+		if keyWanted == nil {
+			continue
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				keyWanted.Store(true)
+			}
+		}
+	}
 }
 
 type oggSource struct {
@@ -108,6 +144,17 @@ func isOggHeaderPage(p []byte) bool {
 // sample track writes to all the PeerConnections it is bound to.
 type mediaTracks struct {
 	video, audio *webrtc.TrackLocalStaticSample
+	// keyWanted: a receiver of video asked for a key frame.
+	keyWanted atomic.Bool
+}
+
+// readRTCP reads the RTCP of the sender of one of m's tracks.
+func (m *mediaTracks) readRTCP(s *webrtc.RTPSender) {
+	if s.Track() == webrtc.TrackLocal(m.video) {
+		readRTCP(s, &m.keyWanted)
+		return
+	}
+	readRTCP(s, nil)
 }
 
 func newMediaTracks(streamID string) (*mediaTracks, error) {
@@ -128,6 +175,7 @@ func (m *mediaTracks) pump(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	vs.keyWanted = &m.keyWanted
 	as, err := newOggSource()
 	if err != nil {
 		return err

@@ -117,17 +117,16 @@ func New(cfg Config) (*SFU, error) {
 const (
 	ptOpus = 111
 	ptVP8  = 96
-	ptRTX  = 97
 	// audioLevelURI is RFC 6464's header extension.
 	audioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
-	// repairedRIDURI names the RTX stream's layer (RFC 8852).
-	repairedRIDURI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
 )
 
 // newAPI builds the pion API of one side. Up: the SFU receives, so it registers what
-// browsers publish with (simulcast extensions, audio level, RTX), asks for lost packets
+// browsers publish with (simulcast extensions, audio level), asks for lost packets
 // (NACK generator), sends receiver reports and transport-wide feedback so the publisher's
-// own congestion control works. Down: the SFU sends, answers NACKs itself from its cache
+// own congestion control works. RTX is not negotiated on this side: pion v3 races reading
+// a simulcast layer against setting up its repair stream (docs/facts.md), and without RTX
+// a publisher resends lost packets on the media SSRC, which the NACK generator handles. Down: the SFU sends, answers NACKs itself from its cache
 // (no RTX: pion v3 cannot send it) and learns each subscriber's downlink from REMB.
 func (s *SFU) newAPI(up bool) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
@@ -160,12 +159,6 @@ func (s *SFU) newAPI(up bool) (*webrtc.API, error) {
 		se.SetNAT1To1IPs(s.cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
 	if up {
-		if err := m.RegisterCodec(webrtc.RTPCodecParameters{
-			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "video/rtx", ClockRate: 90000, SDPFmtpLine: fmt.Sprintf("apt=%d", ptVP8)},
-			PayloadType:        ptRTX,
-		}, webrtc.RTPCodecTypeVideo); err != nil {
-			return nil, fmt.Errorf("register rtx: %w", err)
-		}
 		exts := []struct {
 			uri  string
 			kind webrtc.RTPCodecType
@@ -173,7 +166,6 @@ func (s *SFU) newAPI(up bool) (*webrtc.API, error) {
 			{sdp.SDESMidURI, webrtc.RTPCodecTypeVideo},
 			{sdp.SDESMidURI, webrtc.RTPCodecTypeAudio},
 			{sdp.SDESRTPStreamIDURI, webrtc.RTPCodecTypeVideo},
-			{repairedRIDURI, webrtc.RTPCodecTypeVideo},
 			{audioLevelURI, webrtc.RTPCodecTypeAudio},
 		}
 		for _, e := range exts {

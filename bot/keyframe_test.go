@@ -1,0 +1,155 @@
+//go:build !js
+
+package bot
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v3"
+	"github.com/pion/webrtc/v3/pkg/media/samplebuilder"
+)
+
+// framesToKey counts the frames a source gives until (and with) its next key frame.
+func framesToKey(t *testing.T, s *ivfSource) int {
+	t.Helper()
+	for n := 1; n < 1000; n++ {
+		f, err := s.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if isVP8KeyFrame(f.Data) {
+			return n
+		}
+	}
+	t.Fatal("no key frame in 1000 frames")
+	return 0
+}
+
+// A key frame asked for comes with the next frame; without asking, the clip's own comes
+// much later (one every 2 s, 30 frames), also across the clip's end.
+func TestKeyFrameRequestSkipsAhead(t *testing.T) {
+	s, err := newIVFSource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	natural := framesToKey(t, s) // the first frame
+	if natural != 1 {
+		t.Fatalf("clip does not start with a key frame (%d)", natural)
+	}
+	if natural = framesToKey(t, s); natural < 10 {
+		t.Fatalf("key frames %d frames apart: the test needs them sparse", natural)
+	}
+	for range 3 * natural / 2 { // into the middle of a group of frames, then over the clip's end
+		if _, err := s.next(); err != nil {
+			t.Fatal(err)
+		}
+		s.keyWanted.Store(true)
+		if n := framesToKey(t, s); n != 1 {
+			t.Fatalf("a key frame asked for came %d frames later", n)
+		}
+	}
+}
+
+// A PLI from a real pion receiver makes the bot's video track send a key frame within a
+// few frames, not at the clip's next one (30 frames apart).
+func TestBotAnswersPLIWithKeyFrame(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tracks, err := newMediaTracks("pli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	send, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer send.Close()
+	recv, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer recv.Close()
+	sender, err := send.AddTrack(tracks.video)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go tracks.readRTCP(sender)
+	type frame struct {
+		key  bool
+		ssrc uint32
+	}
+	frames := make(chan frame, 256)
+	recv.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		sb := samplebuilder.New(64, &codecs.VP8Packet{}, 90000)
+		for {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			sb.Push(p)
+			for s := sb.Pop(); s != nil; s = sb.Pop() {
+				frames <- frame{isVP8KeyFrame(s.Data), uint32(tr.SSRC())}
+			}
+		}
+	})
+	if _, err := recv.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := recv.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(recv)
+	if err := recv.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	if err := send.SetRemoteDescription(*recv.LocalDescription()); err != nil {
+		t.Fatal(err)
+	}
+	answer, err := send.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered = webrtc.GatheringCompletePromise(send)
+	if err := send.SetLocalDescription(answer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	if err := recv.SetRemoteDescription(*send.LocalDescription()); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = tracks.pump(ctx) }()
+
+	next := func() frame {
+		select {
+		case f := <-frames:
+			return f
+		case <-ctx.Done():
+			t.Fatal("no video frame")
+			return frame{}
+		}
+	}
+	// Wait for a key frame, then ask for another two frames later: the clip's own would
+	// come 28 frames after that.
+	for !next().key {
+	}
+	next()
+	f := next()
+	if err := recv.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: f.ssrc}}); err != nil {
+		t.Fatal(err)
+	}
+	for n := 1; ; n++ {
+		if next().key {
+			t.Logf("key frame %d frames after the PLI", n)
+			break
+		}
+		if n >= 10 {
+			t.Fatalf("no key frame within %d frames of a PLI", n)
+		}
+	}
+}
