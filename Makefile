@@ -131,13 +131,14 @@ fuzz:
 # Each benchmark writes bench/*/RESULTS.md; BENCHMARKS.md is assembled from them, and
 # docs/scaling.md's figures are filled in from them.
 # COLLIDER_BIN=/path/to/collider runs the relay scenarios against the original AppRTC Collider
-# too and adds the ratio column.
+# too and adds the ratio column; GALENE_BIN=/path/to/galene runs the SFU benchmark against
+# Galène too (bench/sfu/RESULTS.md says how to build it), with the ratio column.
 bench: deps build
 	COLLIDER_BIN="$(COLLIDER_BIN)" scripts/bench-relay
 	scripts/bench-shared
 	bench/turn/run.sh
 	scripts/bench-turn
-	scripts/bench-sfu
+	GALENE_BIN="$(GALENE_BIN)" scripts/bench-sfu
 	bench/oneport/run.sh
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkCalls -v -timeout 20m ./e2e
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkBrowser -v -timeout 20m ./e2e/browser

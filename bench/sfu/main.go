@@ -19,7 +19,11 @@
 // A run where a subscriber misses a stream, or a series without samples, fails the
 // benchmark (exit status 1): there is no number without a measurement.
 //
-//	go run ./bench/sfu -onertc bin/onertc [-rooms 1,5,10,20] [-runs 3]
+// With -galene, Galène (the Go SFU on pion that self-hosters run) is measured the same way
+// in the same run, its runs interleaved with onertc's, and the report adds the ratio of the
+// medians, onertc / Galène, per figure.
+//
+//	go run ./bench/sfu -onertc bin/onertc [-galene /tmp/galene] [-rooms 1,5,10,20] [-runs 3]
 package main
 
 import (
@@ -45,6 +49,7 @@ type options struct {
 
 func main() {
 	onertcBin := flag.String("onertc", "bin/onertc", "onertc binary to measure")
+	galeneBin := flag.String("galene", "", "Galène binary to measure side by side (empty: onertc alone)")
 	roomsFlag := flag.String("rooms", "1,5,10", "comma-separated room counts")
 	runs := flag.Int("runs", 3, "runs of every room count, each on a fresh server")
 	var o options
@@ -72,6 +77,9 @@ func main() {
 		log.Fatalf("-fps %d, -video-bitrate %d, -packet-bytes %d: frames need 16 bytes or more, packets 64..1200 bytes", o.media.FPS, o.media.VideoBitrate, o.media.PacketBytes)
 	}
 	targets := []target{onertcTarget(*onertcBin)}
+	if *galeneBin != "" {
+		targets = append(targets, galeneTarget(*galeneBin))
+	}
 	// results[room count][target] holds one outcome per run.
 	results := make([][][]outcome, len(rooms))
 	for i := range results {

@@ -27,11 +27,16 @@ var metrics = []metric{
 }
 
 // report writes the markdown table: per room count and measure, min / median / max of
-// each target's runs. (With a second target, a ratio column to the reference goes here.)
+// each target's runs and, with a second target (the reference), the ratio of the first's
+// median to the reference's.
 func report(w io.Writer, targets []target, rooms []int, size int, results [][][]outcome) {
 	header, rule := "| rooms × participants | measure |", "|---|---|"
 	for _, t := range targets {
 		header += " " + t.name + " min / median / max |"
+		rule += "---:|"
+	}
+	if len(targets) == 2 {
+		header += " " + targets[0].name + " / " + targets[1].name + " (medians) |"
 		rule += "---:|"
 	}
 	fmt.Fprintln(w, header)
@@ -39,6 +44,7 @@ func report(w io.Writer, targets []target, rooms []int, size int, results [][][]
 	for ri, n := range rooms {
 		for _, m := range metrics {
 			line := fmt.Sprintf("| %d × %d | %s (%s) |", n, size, m.name, m.unit)
+			var medians []float64
 			for ti := range targets {
 				var vs []float64
 				for _, o := range results[ri][ti] {
@@ -46,10 +52,23 @@ func report(w io.Writer, targets []target, rooms []int, size int, results [][][]
 				}
 				slices.Sort(vs)
 				line += fmt.Sprintf(" %s / **%s** / %s |", num(vs[0]), num(vs[len(vs)/2]), num(vs[len(vs)-1]))
+				medians = append(medians, vs[len(vs)/2])
+			}
+			if len(targets) == 2 {
+				line += " " + ratio(medians[0], medians[1]) + " |"
 			}
 			fmt.Fprintln(w, line)
 		}
 	}
+}
+
+// ratio is a / b, or "n/a" where b is 0 (no loss on the reference, or a figure it does not
+// report, such as its own forwarded count).
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "n/a"
+	}
+	return strconv.FormatFloat(a/b, 'f', 2, 64)
 }
 
 func num(v float64) string {

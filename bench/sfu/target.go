@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,8 +26,11 @@ type target struct {
 	name  string
 	bin   string
 	proto Protocol
-	// args is the command line that serves HTTP on httpPort and media on udpPort.
-	args func(httpPort, udpPort int) []string
+	// args is the command line that serves HTTP on httpPort and media on udpPort, with any
+	// state in dir (a fresh directory per run, removed when the server stops).
+	args func(dir string, httpPort, udpPort int) []string
+	// setup prepares dir before the server starts (nil: nothing to prepare).
+	setup func(dir string) error
 	// forwarded reads the server's own count of packets sent to subscribers (nil: the
 	// server exposes none).
 	forwarded func(ctx context.Context, addr string) (uint64, error)
@@ -36,7 +41,7 @@ func onertcTarget(bin string) target {
 		name:  "onertc",
 		bin:   bin,
 		proto: onertcProtocol{},
-		args: func(httpPort, udpPort int) []string {
+		args: func(_ string, httpPort, udpPort int) []string {
 			// Rate limits lifted: every load participant comes from 127.0.0.1.
 			return []string{"serve", "-http", "127.0.0.1:" + strconv.Itoa(httpPort), "-turn-disable",
 				"-sfu-addr", "127.0.0.1:" + strconv.Itoa(udpPort), "-public-ip", "127.0.0.1", "-room-size", "8",
@@ -74,10 +79,38 @@ func metricCounter(name string) func(ctx context.Context, addr string) (uint64, 
 	}
 }
 
+// galeneTarget is Galène (github.com/jech/galene, built with its own build script, see
+// RESULTS.md) on plain HTTP, its WebRTC media on one UDP port (a mux), its TURN server off,
+// with one group whose automatic subgroups are the rooms, any username admitted with the
+// right to publish.
+func galeneTarget(bin string) target {
+	return target{
+		name:  "Galène",
+		bin:   bin,
+		proto: galeneProtocol{},
+		setup: func(dir string) error {
+			for _, d := range []string{"groups", "data", "static", "recordings"} {
+				if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+					return err
+				}
+			}
+			group := `{"wildcard-user": {"password": {"type": "wildcard"}, "permissions": "present"}, "auto-subgroups": true}`
+			return os.WriteFile(filepath.Join(dir, "groups", galeneGroup+".json"), []byte(group), 0o644)
+		},
+		args: func(dir string, httpPort, udpPort int) []string {
+			return []string{"-insecure", "-http", "127.0.0.1:" + strconv.Itoa(httpPort), "-turn", "",
+				"-udp-range", strconv.Itoa(udpPort), "-groups", filepath.Join(dir, "groups"),
+				"-data", filepath.Join(dir, "data"), "-static", filepath.Join(dir, "static"),
+				"-recordings", filepath.Join(dir, "recordings")}
+		},
+	}
+}
+
 // process is one running server.
 type process struct {
 	cmd  *exec.Cmd
 	addr string
+	dir  string
 }
 
 func freePort(network string) (int, error) {
@@ -107,7 +140,17 @@ func (t target) start(cpu int) (*process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("free port: %w", err)
 	}
-	args := t.args(hp, up)
+	dir, err := os.MkdirTemp("", "sfubench-")
+	if err != nil {
+		return nil, err
+	}
+	if t.setup != nil {
+		if err := t.setup(dir); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("%s setup: %w", t.name, err)
+		}
+	}
+	args := t.args(dir, hp, up)
 	var cmd *exec.Cmd
 	if cpu >= 0 {
 		cmd = exec.Command("taskset", append([]string{"-c", strconv.Itoa(cpu), t.bin}, args...)...)
@@ -118,9 +161,10 @@ func (t target) start(cpu int) (*process, error) {
 	// A benchmark killed midway leaves no server behind (taskset execs it, keeping this).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start %s: %w", t.name, err)
 	}
-	p := &process{cmd: cmd, addr: "127.0.0.1:" + strconv.Itoa(hp)}
+	p := &process{cmd: cmd, addr: "127.0.0.1:" + strconv.Itoa(hp), dir: dir}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", p.addr, time.Second)
@@ -139,6 +183,9 @@ func (t target) start(cpu int) (*process, error) {
 func (p *process) stop() {
 	_ = p.cmd.Process.Kill()
 	_ = p.cmd.Wait()
+	if err := os.RemoveAll(p.dir); err != nil {
+		log.Printf("removing %s: %v", p.dir, err)
+	}
 }
 
 // cpuMicros is the server's user+system CPU time so far from /proc/PID/stat (clock ticks
