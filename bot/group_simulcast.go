@@ -4,6 +4,7 @@ package bot
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"time"
 
@@ -16,10 +17,23 @@ import (
 	"github.com/onertc/onertc/client"
 )
 
-// simulcastRIDs are the layers a simulcast bot publishes, lowest first. Each carries the
-// same clip (it has one size): the SFU's layer choice and switching are exercised all the
-// same, and the layer frames say which one a subscriber gets.
-var simulcastRIDs = []string{"q", "h", "f"}
+// simulcastRIDs are the layers a simulcast bot publishes, lowest first, and
+// simulcastClips the clip each sends (media/README): 160x120 at ~60 kbit/s, 320x240 at
+// ~150 kbit/s, 640x480 at ~450 kbit/s, all 15 fps with key frames on the same frames.
+// The layers must differ as a browser's do: the SFU orders them by size and bitrate and
+// fits them to a subscriber's bandwidth, so with one clip on every layer the "lowest" would
+// be whichever measured a few bits less, and a subscriber behind a slow link would gain
+// nothing by a switch.
+var (
+	simulcastRIDs = []string{"q", "h", "f"}
+
+	//go:embed media/video-q.ivf
+	videoQIVF []byte
+	//go:embed media/video-f.ivf
+	videoFIVF []byte
+
+	simulcastClips = [][]byte{videoQIVF, videoIVF, videoFIVF}
+)
 
 // simulcast is the video of a simulcast bot: one RTP track per layer, packetized here,
 // since pion v3 adds neither the mid nor the rid header extension a simulcast receiver
@@ -88,21 +102,29 @@ func (s *simulcast) attach(pc *webrtc.PeerConnection) error {
 	return nil
 }
 
-// pump packetizes the clip once per frame and writes it on every layer, with the mid and
-// rid extensions at the IDs the up connection negotiated, until ctx is done.
+// pump packetizes each layer's clip once per frame and writes it on its layer, with the mid
+// and rid extensions at the IDs the up connection negotiated, until ctx is done.
 func (s *simulcast) pump(ctx context.Context) error {
-	src, err := newIVFSource()
-	if err != nil {
-		return err
+	srcs := make([]*ivfSource, len(simulcastClips))
+	for i, clip := range simulcastClips {
+		src, err := newIVFSourceOf(clip)
+		if err != nil {
+			return fmt.Errorf("simulcast layer %s: %w", simulcastRIDs[i], err)
+		}
+		// One clock for all: the layers' frames (and key frames) stay aligned.
+		if i > 0 && src.frame != srcs[0].frame {
+			return fmt.Errorf("simulcast layer %s: frame duration %v, not %v", simulcastRIDs[i], src.frame, srcs[0].frame)
+		}
+		srcs[i] = src
 	}
 	packetizers := make([]rtp.Packetizer, len(s.layers))
 	for i := range packetizers {
 		packetizers[i] = rtp.NewPacketizer(1200, 96, 0, &codecs.VP8Payloader{}, rtp.NewRandomSequencer(), 90000)
 	}
 	var video *webrtc.RTPTransceiver
-	tick := time.NewTicker(src.frame)
+	tick := time.NewTicker(srcs[0].frame)
 	defer tick.Stop()
-	samples := uint32(90000 * src.frame / time.Second)
+	samples := uint32(90000 * srcs[0].frame / time.Second)
 	for {
 		select {
 		case <-ctx.Done():
@@ -116,9 +138,13 @@ func (s *simulcast) pump(ctx context.Context) error {
 				drained = true
 			}
 		}
-		frame, err := src.next()
-		if err != nil {
-			return err
+		var frames [][]byte
+		for _, src := range srcs {
+			frame, err := src.next()
+			if err != nil {
+				return err
+			}
+			frames = append(frames, frame.Data)
 		}
 		if video == nil {
 			continue
@@ -134,7 +160,7 @@ func (s *simulcast) pump(ctx context.Context) error {
 		}
 		mid := video.Mid()
 		for i, t := range s.layers {
-			for _, p := range packetizers[i].Packetize(frame.Data, samples) {
+			for _, p := range packetizers[i].Packetize(frames[i], samples) {
 				if midID != 0 && mid != "" {
 					_ = p.Header.SetExtension(midID, []byte(mid))
 				}

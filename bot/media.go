@@ -36,6 +36,7 @@ type sampleSource interface {
 }
 
 type ivfSource struct {
+	clip  []byte
 	r     *ivfreader.IVFReader
 	frame time.Duration
 	// keyWanted, when set, makes next skip ahead to the clip's next key frame: how the bot
@@ -43,8 +44,11 @@ type ivfSource struct {
 	keyWanted *atomic.Bool
 }
 
-func newIVFSource() (*ivfSource, error) {
-	r, h, err := ivfreader.NewWith(bytes.NewReader(videoIVF))
+func newIVFSource() (*ivfSource, error) { return newIVFSourceOf(videoIVF) }
+
+// newIVFSourceOf reads the VP8 clip in clip, an IVF file.
+func newIVFSourceOf(clip []byte) (*ivfSource, error) {
+	r, h, err := ivfreader.NewWith(bytes.NewReader(clip))
 	if err != nil {
 		return nil, fmt.Errorf("video clip: %w", err)
 	}
@@ -52,7 +56,7 @@ func newIVFSource() (*ivfSource, error) {
 		return nil, fmt.Errorf("video clip: codec %q, timebase %d/%d", h.FourCC, h.TimebaseNumerator, h.TimebaseDenominator)
 	}
 	frame := time.Duration(float64(time.Second) * float64(h.TimebaseNumerator) / float64(h.TimebaseDenominator))
-	return &ivfSource{r: r, frame: frame, keyWanted: new(atomic.Bool)}, nil
+	return &ivfSource{clip: clip, r: r, frame: frame, keyWanted: new(atomic.Bool)}, nil
 }
 
 func (s *ivfSource) next() (media.Sample, error) {
@@ -71,7 +75,7 @@ func (s *ivfSource) next() (media.Sample, error) {
 			return media.Sample{}, errors.New("video clip: empty")
 		}
 		// The clip starts with a key frame (TestClipsLoop), so a skip ends here at the latest.
-		s.r.ResetReader(func(int64) io.Reader { return bytes.NewReader(videoIVF[32:]) })
+		s.r.ResetReader(func(int64) io.Reader { return bytes.NewReader(s.clip[32:]) })
 		rewound = true
 	}
 }
