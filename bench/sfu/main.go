@@ -1,6 +1,7 @@
 // Command sfu measures onertc's SFU (group rooms) with real pion participants on loopback:
-// rooms of -size participants, each publishing one VP8 stream of about -video-bitrate and
-// one Opus-sized audio stream, and receiving everyone else's through the server.
+// rooms of -size participants, each publishing one VP8 stream of about -video-bitrate (or,
+// with -layers 3, three simulcast layers of which that is the top one) and one Opus-sized
+// audio stream, and receiving everyone else's through the server.
 //
 // Per room count and run, on a fresh server process pinned to its own CPU (-server-cpu;
 // scripts/bench-sfu pins this load generator to another):
@@ -57,6 +58,7 @@ func main() {
 	flag.IntVar(&o.media.VideoBitrate, "video-bitrate", 1_000_000, "VP8 bits per second each participant publishes")
 	flag.IntVar(&o.media.FPS, "fps", 30, "video frames per second")
 	flag.IntVar(&o.media.PacketBytes, "packet-bytes", 1100, "most VP8 bytes per RTP packet")
+	flag.IntVar(&o.media.Layers, "layers", 1, "VP8 layers each participant publishes: 1, or 2 or 3 simulcast layers (-video-bitrate is the top one's, each lower a quarter of the one above)")
 	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "media flowing before the measured window")
 	flag.DurationVar(&o.duration, "duration", 15*time.Second, "the measured window")
 	flag.IntVar(&o.serverCPU, "server-cpu", 0, "CPU the server is pinned to with taskset (-1: not pinned)")
@@ -73,7 +75,10 @@ func main() {
 	if o.size < 3 {
 		log.Fatalf("-size %d: a group room holds 3 or more", o.size)
 	}
-	if o.media.FPS < 1 || o.media.VideoBitrate/8/o.media.FPS < 16 || o.media.PacketBytes < 64 || o.media.PacketBytes > 1200 {
+	if o.media.Layers < 1 || o.media.Layers > len(layerRIDs) {
+		log.Fatalf("-layers %d: 1 to %d", o.media.Layers, len(layerRIDs))
+	}
+	if o.media.FPS < 1 || o.media.VideoBitrate/8/o.media.FPS>>(2*(o.media.Layers-1)) < 16 || o.media.PacketBytes < 64 || o.media.PacketBytes > 1200 {
 		log.Fatalf("-fps %d, -video-bitrate %d, -packet-bytes %d: frames need 16 bytes or more, packets 64..1200 bytes", o.media.FPS, o.media.VideoBitrate, o.media.PacketBytes)
 	}
 	targets := []target{onertcTarget(*onertcBin)}
@@ -113,6 +118,9 @@ type outcome struct {
 	lost         uint64
 	expected     uint64
 	kernelDrops  uint64 // UDP receive-buffer drops on the host over the window
+	videoPkts    uint64 // video packets the subscribers received in the window
+	topPkts      uint64 // of which on the top layer
+	mixedLayers  int    // subscriber × video pairs that got more than one layer in the window
 }
 
 func (o outcome) cpuPerPacket() float64 { return float64(o.cpuMicros) / float64(o.forwarded) }
@@ -120,6 +128,7 @@ func (o outcome) pktPerSec() float64    { return float64(o.forwarded) / o.second
 func (o outcome) serverCPU() float64    { return float64(o.cpuMicros) / o.seconds / 1e4 }
 func (o outcome) loadCPU() float64      { return float64(o.loadMicros) / o.seconds / 1e4 }
 func (o outcome) lossPct() float64      { return 100 * float64(o.lost) / float64(o.expected) }
+func (o outcome) topPct() float64       { return 100 * float64(o.topPkts) / float64(o.videoPkts) }
 func (o outcome) countRatio() float64 {
 	if o.serverCount == 0 {
 		return 0
@@ -128,8 +137,8 @@ func (o outcome) countRatio() float64 {
 }
 
 func (o outcome) String() string {
-	return fmt.Sprintf("%.0f pkt/s forwarded, server CPU %.0f %% (%.2f µs/pkt), load CPU %.0f %%, %.1f KiB/participant, latency p50 %.0f µs p99 %.0f µs, loss %d/%d (host UDP receive-buffer drops %d), server's count / ours %.3f",
-		o.pktPerSec(), o.serverCPU(), o.cpuPerPacket(), o.loadCPU(), o.rssPer, o.p50, o.p99, o.lost, o.expected, o.kernelDrops, o.countRatio())
+	return fmt.Sprintf("%.0f pkt/s forwarded, server CPU %.0f %% (%.2f µs/pkt), load CPU %.0f %%, %.1f KiB/participant, latency p50 %.0f µs p99 %.0f µs, loss %d/%d (host UDP receive-buffer drops %d), server's count / ours %.3f, top layer %.0f %%, layer switches %d",
+		o.pktPerSec(), o.serverCPU(), o.cpuPerPacket(), o.loadCPU(), o.rssPer, o.p50, o.p99, o.lost, o.expected, o.kernelDrops, o.countRatio(), o.topPct(), o.mixedLayers)
 }
 
 // runOnce measures n rooms on a fresh server.
@@ -257,62 +266,56 @@ func runOnce(t target, n int, o options) (outcome, error) {
 
 // counters snapshots every stream's next counter, by stream id.
 func counters(parts []*Participant) map[uint32]uint32 {
-	m := make(map[uint32]uint32, 2*len(parts))
+	m := make(map[uint32]uint32, 4*len(parts))
 	for _, pt := range parts {
-		a, v := pt.Counters()
-		m[streamID(pt.Index, kindAudio)], m[streamID(pt.Index, kindVideo)] = a, v
+		pt.Counters(m)
 	}
 	return m
 }
 
 // tally counts, per subscriber and remote stream, the packets published in the window
-// [c0, c1) that arrived (once each), and their latencies.
+// [c0, c1) that arrived (once each), and their latencies. A simulcast video counts on the
+// layer the subscriber got; where the server switched layers in the window, each layer
+// counts from its first packet received to its last.
 func tally(out *outcome, rooms [][]*Participant, c0, c1 map[uint32]uint32) error {
 	var lat []int64
 	for _, room := range rooms {
 		for _, sub := range room {
-			type seen struct{ bits []bool }
-			want := make(map[uint32]*seen)
+			want := make(map[uint32][]bool) // by stream: which of its window's packets arrived
 			for _, pub := range room {
 				if pub == sub {
 					continue
 				}
-				for _, k := range []byte{kindAudio, kindVideo} {
-					id := streamID(pub.Index, k)
-					want[id] = &seen{bits: make([]bool, c1[id]-c0[id])}
+				for id := range c1 {
+					if id>>8 == uint32(pub.Index) {
+						want[id] = make([]bool, c1[id]-c0[id])
+					}
 				}
 			}
 			for _, r := range sub.Log() {
-				s := want[r.stream]
-				if s == nil {
+				bits, ok := want[r.stream]
+				if !ok {
 					return fmt.Errorf("%s received stream %#x, which is not its room's", sub.Name, r.stream)
 				}
 				if r.counter < c0[r.stream] || r.counter >= c1[r.stream] {
 					continue
 				}
 				i := r.counter - c0[r.stream]
-				if s.bits[i] {
+				if bits[i] {
 					continue // a retransmission
 				}
-				s.bits[i] = true
+				bits[i] = true
 				out.forwarded++
-				lat = append(lat, r.latency)
-			}
-			for id, s := range want {
-				got := 0
-				for _, b := range s.bits {
-					if b {
-						got++
+				if r.stream&0xff >= kindVideo {
+					out.videoPkts++
+					if r.stream&0xff == kindVideo {
+						out.topPkts++
 					}
 				}
-				if len(s.bits) == 0 {
-					return fmt.Errorf("stream %#x published nothing in the window", id)
-				}
-				if got == 0 {
-					return fmt.Errorf("%s received nothing of stream %#x in the window", sub.Name, id)
-				}
-				out.expected += uint64(len(s.bits))
-				out.lost += uint64(len(s.bits) - got)
+				lat = append(lat, r.latency)
+			}
+			if err := countLoss(out, sub.Name, want); err != nil {
+				return err
 			}
 		}
 	}
@@ -322,6 +325,51 @@ func tally(out *outcome, rooms [][]*Participant, c0, c1 map[uint32]uint32) error
 	slices.Sort(lat)
 	out.p50 = float64(lat[len(lat)/2]) / 1e3
 	out.p99 = float64(lat[len(lat)*99/100]) / 1e3
+	return nil
+}
+
+// countLoss adds one subscriber's expected and lost packets, per source (audio, or video
+// on whichever layers arrived), from what arrived of each stream's window.
+func countLoss(out *outcome, sub string, want map[uint32][]bool) error {
+	type span struct{ first, last, got, n int }
+	bySource := make(map[uint32][]span) // the streams of the source that arrived at all
+	for id, bits := range want {
+		if len(bits) == 0 {
+			return fmt.Errorf("stream %#x published nothing in the window", id)
+		}
+		sp := span{first: -1, n: len(bits)}
+		for i, b := range bits {
+			if b {
+				if sp.first < 0 {
+					sp.first = i
+				}
+				sp.last = i
+				sp.got++
+			}
+		}
+		src := sourceOf(id)
+		if sp.got > 0 {
+			bySource[src] = append(bySource[src], sp)
+		} else if _, ok := bySource[src]; !ok {
+			bySource[src] = nil
+		}
+	}
+	for src, spans := range bySource {
+		switch len(spans) {
+		case 0:
+			return fmt.Errorf("%s received nothing of stream %#x in the window", sub, src)
+		case 1:
+			out.expected += uint64(spans[0].n)
+			out.lost += uint64(spans[0].n - spans[0].got)
+		default:
+			out.mixedLayers++
+			for _, sp := range spans {
+				n := sp.last - sp.first + 1
+				out.expected += uint64(n)
+				out.lost += uint64(n - sp.got)
+			}
+		}
+	}
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v2"
+	"github.com/pion/interceptor"
 	"github.com/pion/logging"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -27,19 +28,36 @@ const (
 	stampMagic = 0xb5
 )
 
-// stream kinds in the stamp.
+// stream kinds in the stamp: audio, or video layer L as kindVideo+L (0: the top layer).
 const (
 	kindAudio = 0
 	kindVideo = 1
 )
+
+// layerRIDs name the simulcast layers, top layer first: Galène takes the layers in the
+// offer's order as decreasing in rate (onertc orders them by size and rate itself).
+var layerRIDs = []string{"f", "h", "q"}
+
+// videoKind is the stamp kind of video layer l.
+func videoKind(l int) byte { return kindVideo + byte(l) }
 
 // epoch is the clock of every stamp: publishers and subscribers live in this process.
 var epoch = time.Now()
 
 func nowNs() int64 { return int64(time.Since(epoch)) }
 
-// streamID names one published stream: the publisher's index in the run and the kind.
+// streamID names one published stream: the publisher's index in the run and the kind
+// (each simulcast layer is a stream of its own).
 func streamID(pub int, kind byte) uint32 { return uint32(pub)<<8 | uint32(kind) }
+
+// sourceOf is the publisher's audio or video a stream belongs to: the layers of a video
+// are one source.
+func sourceOf(id uint32) uint32 {
+	if id&0xff >= kindVideo {
+		return id&^0xff | kindVideo
+	}
+	return id
+}
 
 func putStamp(b []byte, kind byte, pub int, counter uint32, sent int64) {
 	b[0], b[1] = stampMagic, kind
@@ -66,6 +84,9 @@ type MediaConfig struct {
 	FPS          int
 	// PacketBytes is the most VP8 bytes per packet.
 	PacketBytes int
+	// Layers is 1 (one VP8 stream) or up to 3 simulcast layers, each a quarter of the
+	// rate of the one above (VideoBitrate is the top layer's).
+	Layers int
 }
 
 // received is one packet as a subscriber saw it.
@@ -86,11 +107,13 @@ type Participant struct {
 	cfg   MediaConfig
 	api   *webrtc.API
 
-	audio, video       *webrtc.TrackLocalStaticRTP
-	audioTr, videoTr   *webrtc.RTPTransceiver
-	audioCnt, videoCnt atomic.Uint32 // the next counter of each stream
-	keyWant            atomic.Bool
-	started            atomic.Bool
+	audio            *webrtc.TrackLocalStaticRTP
+	video            []*webrtc.TrackLocalStaticRTP // one per layer, top layer first
+	audioTr, videoTr *webrtc.RTPTransceiver
+	audioCnt         atomic.Uint32 // the next counter of each stream
+	videoCnt         [3]atomic.Uint32
+	keyWant          atomic.Bool
+	started          atomic.Bool
 	// gate holds the media back until it is closed: every room joins before any media
 	// loads the machine.
 	gate <-chan struct{}
@@ -98,7 +121,7 @@ type Participant struct {
 	mu        sync.Mutex
 	recording bool
 	log       []received
-	firsts    map[uint32]bool // streams seen at all (recording or not)
+	firsts    map[uint32]bool // sources seen at all (recording or not)
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	pcs       []*webrtc.PeerConnection
@@ -135,6 +158,7 @@ func newAPI() (*webrtc.API, error) {
 		kind webrtc.RTPCodecType
 	}{
 		{sdp.SDESMidURI, webrtc.RTPCodecTypeVideo},
+		{sdp.SDESRTPStreamIDURI, webrtc.RTPCodecTypeVideo},
 		{sdp.SDESMidURI, webrtc.RTPCodecTypeAudio},
 		{"urn:ietf:params:rtp-hdrext:ssrc-audio-level", webrtc.RTPCodecTypeAudio},
 	} {
@@ -174,11 +198,25 @@ func (p *Participant) AddMedia(pc *webrtc.PeerConnection) error {
 	if p.audioTr, err = pc.AddTransceiverFromTrack(p.audio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
 		return fmt.Errorf("%s: audio transceiver: %w", p.Name, err)
 	}
-	if p.video, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", id); err != nil {
-		return err
+	p.video = nil
+	for l := range p.cfg.Layers {
+		var opts []func(*webrtc.TrackLocalStaticRTP)
+		if p.cfg.Layers > 1 {
+			opts = append(opts, webrtc.WithRTPStreamID(layerRIDs[l]))
+		}
+		t, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", id, opts...)
+		if err != nil {
+			return err
+		}
+		p.video = append(p.video, t)
 	}
-	if p.videoTr, err = pc.AddTransceiverFromTrack(p.video, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+	if p.videoTr, err = pc.AddTransceiverFromTrack(p.video[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
 		return fmt.Errorf("%s: video transceiver: %w", p.Name, err)
+	}
+	for l, t := range p.video[1:] {
+		if err := p.videoTr.Sender().AddEncoding(t); err != nil {
+			return fmt.Errorf("%s: simulcast layer %s: %w", p.Name, layerRIDs[l+1], err)
+		}
 	}
 	return nil
 }
@@ -200,10 +238,20 @@ func (p *Participant) StartMedia() {
 		return
 	}
 	p.keyWant.Store(true)
-	p.wg.Add(3)
+	p.wg.Add(2)
 	go p.sendAudio(extID(p.audioTr, sdp.SDESMidURI), extID(p.audioTr, "urn:ietf:params:rtp-hdrext:ssrc-audio-level"), p.audioTr.Mid())
-	go p.sendVideo(extID(p.videoTr, sdp.SDESMidURI), p.videoTr.Mid())
-	go p.readPublisherRTCP()
+	go p.sendVideo(extID(p.videoTr, sdp.SDESMidURI), extID(p.videoTr, sdp.SDESRTPStreamIDURI), p.videoTr.Mid())
+	if len(p.video) == 1 {
+		p.wg.Add(1)
+		go p.readPublisherRTCP(p.videoTr.Sender().ReadRTCP)
+		return
+	}
+	for _, rid := range layerRIDs[:len(p.video)] {
+		p.wg.Add(1)
+		go p.readPublisherRTCP(func() ([]rtcp.Packet, interceptor.Attributes, error) {
+			return p.videoTr.Sender().ReadSimulcastRTCP(rid)
+		})
+	}
 }
 
 // waitGate reports false when the participant closed before its media could start.
@@ -246,7 +294,9 @@ func (p *Participant) sendAudio(midID, levelID uint8, mid string) {
 	}
 }
 
-func (p *Participant) sendVideo(midID uint8, mid string) {
+// sendVideo sends every layer's frame at each tick; a key frame request (from any layer)
+// makes the next frame a key frame on all of them.
+func (p *Participant) sendVideo(midID, ridID uint8, mid string) {
 	defer p.wg.Done()
 	if !p.waitGate() {
 		return
@@ -254,8 +304,8 @@ func (p *Participant) sendVideo(midID uint8, mid string) {
 	fps := p.cfg.FPS
 	tick := time.NewTicker(time.Second / time.Duration(fps))
 	defer tick.Stop()
-	frameBytes := p.cfg.VideoBitrate / 8 / fps
-	seq, ts, pid := uint16(1), uint32(0), uint16(0)
+	seqs, pids := make([]uint16, len(p.video)), make([]uint16, len(p.video))
+	ts := uint32(0)
 	for {
 		select {
 		case <-p.stop:
@@ -263,46 +313,65 @@ func (p *Participant) sendVideo(midID uint8, mid string) {
 		case <-tick.C:
 		}
 		key := p.keyWant.Swap(false)
-		size := frameBytes
-		if key {
-			size *= 3
+		for l := range p.video {
+			size := p.cfg.VideoBitrate / 8 / fps >> (2 * l)
+			if key {
+				size *= 3
+			}
+			rid := ""
+			if len(p.video) > 1 {
+				rid = layerRIDs[l]
+			}
+			seqs[l] = p.sendFrame(l, size, key, seqs[l], ts, pids[l], midID, ridID, mid, rid)
+			pids[l] = (pids[l] + 1) & 0x7fff
 		}
-		for off := 0; off < size; off += p.cfg.PacketBytes {
-			end := min(off+p.cfg.PacketBytes, size)
-			// VP8 payload descriptor: X, S on a frame's first packet, partition 0; I: a
-			// 15-bit picture id. Then, on the first packet, the frame tag (and for a key
-			// frame its start code and size); then filler; the stamp last.
-			b0 := byte(0x80)
-			if off == 0 {
-				b0 |= 0x10
-			}
-			payload := make([]byte, 4+(end-off)+stampLen)
-			payload[0], payload[1], payload[2], payload[3] = b0, 0x80, 0x80|byte(pid>>8), byte(pid)
-			if off == 0 {
-				if key {
-					copy(payload[4:], []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01}) // 640×480
-				} else {
-					copy(payload[4:], []byte{0x11, 0x02, 0x00})
-				}
-			}
-			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts, Marker: end == size}, Payload: payload}
-			if midID != 0 {
-				_ = pkt.Header.SetExtension(midID, []byte(mid))
-			}
-			putStamp(payload[len(payload)-stampLen:], kindVideo, p.Index, p.videoCnt.Add(1)-1, nowNs())
-			_ = p.video.WriteRTP(pkt)
-			seq++
-		}
-		pid = (pid + 1) & 0x7fff
 		ts += 90000 / uint32(fps)
 	}
 }
 
-// readPublisherRTCP answers key frame requests; it ends when the connection closes.
-func (p *Participant) readPublisherRTCP() {
+// sendFrame sends one frame of size bytes on layer l, from sequence number seq; it
+// returns the next sequence number.
+func (p *Participant) sendFrame(l, size int, key bool, seq uint16, ts uint32, pid uint16, midID, ridID uint8, mid, rid string) uint16 {
+	for off := 0; off < size; off += p.cfg.PacketBytes {
+		end := min(off+p.cfg.PacketBytes, size)
+		// VP8 payload descriptor: X, S on a frame's first packet, partition 0; I: a
+		// 15-bit picture id. Then, on the first packet, the frame tag (and for a key
+		// frame its start code and size); then filler; the stamp last.
+		b0 := byte(0x80)
+		if off == 0 {
+			b0 |= 0x10
+		}
+		payload := make([]byte, 4+(end-off)+stampLen)
+		payload[0], payload[1], payload[2], payload[3] = b0, 0x80, 0x80|byte(pid>>8), byte(pid)
+		if off == 0 {
+			if key {
+				// 640×480 on the top layer, halved on each layer below, as an encoder scales.
+				w, h := uint16(640>>l), uint16(480>>l)
+				copy(payload[4:], []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, byte(w), byte(w >> 8), byte(h), byte(h >> 8)})
+			} else {
+				copy(payload[4:], []byte{0x11, 0x02, 0x00})
+			}
+		}
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts, Marker: end == size}, Payload: payload}
+		if midID != 0 {
+			_ = pkt.Header.SetExtension(midID, []byte(mid))
+		}
+		if ridID != 0 && rid != "" {
+			_ = pkt.Header.SetExtension(ridID, []byte(rid))
+		}
+		putStamp(payload[len(payload)-stampLen:], videoKind(l), p.Index, p.videoCnt[l].Add(1)-1, nowNs())
+		_ = p.video[l].WriteRTP(pkt)
+		seq++
+	}
+	return seq
+}
+
+// readPublisherRTCP answers key frame requests read by read (one layer's RTCP); it ends
+// when the connection closes.
+func (p *Participant) readPublisherRTCP(read func() ([]rtcp.Packet, interceptor.Attributes, error)) {
 	defer p.wg.Done()
 	for {
-		pkts, _, err := p.videoTr.Sender().ReadRTCP()
+		pkts, _, err := read()
 		if err != nil {
 			return
 		}
@@ -366,7 +435,7 @@ func (p *Participant) readTrack(t *webrtc.TrackRemote) {
 			continue
 		}
 		p.mu.Lock()
-		p.firsts[id] = true
+		p.firsts[sourceOf(id)] = true
 		if p.recording {
 			p.log = append(p.log, received{stream: id, counter: counter, latency: at - sent})
 		}
@@ -374,7 +443,8 @@ func (p *Participant) readTrack(t *webrtc.TrackRemote) {
 	}
 }
 
-// Streams is how many distinct remote streams arrived so far.
+// Streams is how many distinct remote sources (audio, or video whatever its layer)
+// arrived so far.
 func (p *Participant) Streams() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -388,9 +458,12 @@ func (p *Participant) Record(on bool) {
 	p.mu.Unlock()
 }
 
-// Counters are the next counter of the participant's audio and video streams.
-func (p *Participant) Counters() (audio, video uint32) {
-	return p.audioCnt.Load(), p.videoCnt.Load()
+// Counters puts the next counter of each of the participant's streams into m, by stream.
+func (p *Participant) Counters(m map[uint32]uint32) {
+	m[streamID(p.Index, kindAudio)] = p.audioCnt.Load()
+	for l := range p.cfg.Layers {
+		m[streamID(p.Index, videoKind(l))] = p.videoCnt[l].Load()
+	}
 }
 
 // Log returns what was recorded.

@@ -21,6 +21,8 @@ var metrics = []metric{
 	{"added latency p50", "µs", func(o outcome) float64 { return o.p50 }},
 	{"added latency p99", "µs", func(o outcome) float64 { return o.p99 }},
 	{"loss", "%", outcome.lossPct},
+	{"video received on the top layer", "%", outcome.topPct},
+	{"subscriber × video pairs switched between layers in the window", "pairs", func(o outcome) float64 { return float64(o.mixedLayers) }},
 	{"host UDP receive-buffer drops in the window (any socket)", "datagrams", func(o outcome) float64 { return float64(o.kernelDrops) }},
 	{"server's forwarded count / subscribers' count", "ratio", outcome.countRatio},
 	{"load generator CPU", "% of a core", outcome.loadCPU},
