@@ -46,6 +46,58 @@ type RemoteStats struct {
 	// FirstVideo and LastVideo are the arrival times of the first and the last video packet.
 	FirstVideo time.Time `json:"-"`
 	LastVideo  time.Time `json:"-"`
+	// VideoGaps are the last gaps between video packets of at least recordGap, oldest
+	// first, so a test can tell whether another stream of the same person covered them.
+	VideoGaps []Gap `json:"-"`
+}
+
+// Gap is a time without video packets: From the last before it, To the first after it.
+type Gap struct{ From, To time.Time }
+
+// Gaps shorter than recordGap are not listed in VideoGaps; at most keepGaps are.
+const (
+	recordGap = 200 * time.Millisecond
+	keepGaps  = 16
+)
+
+// Covered lists the times s received video: from its first packet to its last, without
+// its gaps.
+func (s RemoteStats) Covered() []Gap {
+	if s.FirstVideo.IsZero() {
+		return nil
+	}
+	out, from := []Gap{}, s.FirstVideo
+	for _, g := range s.VideoGaps {
+		out = append(out, Gap{From: from, To: g.From})
+		from = g.To
+	}
+	return append(out, Gap{From: from, To: s.LastVideo})
+}
+
+// LongestStop is the longest time, between the first video packet of any of streams and
+// the last of any, in which none of them received video: how long the picture of one
+// person froze who reached the bot by several streams (a 1:1 call, then the SFU). Gaps
+// shorter than recordGap are not seen.
+func LongestStop(streams ...RemoteStats) time.Duration {
+	var spans []Gap
+	for _, s := range streams {
+		spans = append(spans, s.Covered()...)
+	}
+	if len(spans) == 0 {
+		return 0
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].From.Before(spans[j].From) })
+	var longest time.Duration
+	end := spans[0].To
+	for _, sp := range spans[1:] {
+		if gap := sp.From.Sub(end); gap > longest {
+			longest = gap
+		}
+		if sp.To.After(end) {
+			end = sp.To
+		}
+	}
+	return longest
 }
 
 // GroupRecord is a record of a group-capable bot: Record plus what it receives per remote.
@@ -86,8 +138,15 @@ func (r *remotes) packet(key string, video bool, n int, marker bool, at time.Tim
 	}
 	if s.FirstVideo.IsZero() {
 		s.FirstVideo = at
-	} else if gap := at.Sub(s.LastVideo).Milliseconds(); gap > s.MaxVideoGapMS {
-		s.MaxVideoGapMS = gap
+	} else {
+		gap := at.Sub(s.LastVideo)
+		s.MaxVideoGapMS = max(s.MaxVideoGapMS, gap.Milliseconds())
+		if gap >= recordGap {
+			if len(s.VideoGaps) == keepGaps {
+				s.VideoGaps = append(s.VideoGaps[:0:0], s.VideoGaps[1:]...)
+			}
+			s.VideoGaps = append(s.VideoGaps, Gap{From: s.LastVideo, To: at})
+		}
 	}
 	s.LastVideo = at
 }
@@ -103,7 +162,9 @@ func (r *remotes) snapshot() map[string]RemoteStats {
 	defer r.mu.Unlock()
 	out := make(map[string]RemoteStats, len(r.m))
 	for k, s := range r.m {
-		out[k] = *s
+		c := *s
+		c.VideoGaps = append([]Gap(nil), s.VideoGaps...)
+		out[k] = c
 	}
 	return out
 }
@@ -112,7 +173,7 @@ func (r *remotes) resetGaps() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, s := range r.m {
-		s.MaxVideoGapMS = 0
+		s.MaxVideoGapMS, s.VideoGaps = 0, nil
 	}
 }
 
@@ -130,7 +191,9 @@ type GroupBot struct {
 	groupEv chan client.GroupEvent
 	mu      sync.Mutex
 	people  int
-	ids     map[string]bool // participant ids of the group
+	ids     map[string]bool // participant ids of the group, ever
+	self    string          // this bot's participant id
+	others  []string        // the other participants now
 }
 
 // groupTrack reports whether key is a participant of the group (not a 1:1 stream).
@@ -138,6 +201,23 @@ func (gb *GroupBot) groupTrack(key string) bool {
 	gb.mu.Lock()
 	defer gb.mu.Unlock()
 	return gb.ids[key]
+}
+
+// everyonesVideo reports whether video from every other participant has arrived.
+func (gb *GroupBot) everyonesVideo() bool {
+	gb.mu.Lock()
+	others := gb.others
+	gb.mu.Unlock()
+	if len(others) == 0 {
+		return false
+	}
+	rem := gb.rem.snapshot()
+	for _, id := range others {
+		if rem[id].VideoPackets == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // NewGroup builds a group-capable bot. Media must be av (the SFU forwards no data channel).
@@ -255,7 +335,7 @@ func (gb *GroupBot) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 				return
 			}
 			gb.rem.packet(key, video, pkt.MarshalSize(), pkt.Marker, time.Now())
-			if video && gb.groupTrack(key) {
+			if video && gb.groupTrack(key) && gb.everyonesVideo() {
 				// The group's video plays: the 1:1 call can go.
 				gb.call.MediaArrived()
 			}
@@ -270,8 +350,15 @@ func (gb *GroupBot) onGroupEvent(ev client.GroupEvent) {
 	case client.GroupEventWelcome, client.GroupEventParticipants:
 		gb.mu.Lock()
 		gb.people = len(ev.Participants)
+		if ev.Self != "" {
+			gb.self = ev.Self
+		}
+		gb.others = gb.others[:0:0]
 		for _, p := range ev.Participants {
 			gb.ids[p.ID] = true
+			if p.ID != gb.self {
+				gb.others = append(gb.others, p.ID)
+			}
 		}
 		gb.mu.Unlock()
 	}

@@ -4,6 +4,7 @@ package bot
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -78,9 +79,49 @@ func TestRemotesCountAndGaps(t *testing.T) {
 	if !p1.FirstVideo.Equal(t0) || !p1.LastVideo.Equal(t0.Add(740*time.Millisecond)) {
 		t.Errorf("p1 first/last video %v %v", p1.FirstVideo, p1.LastVideo)
 	}
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	if got, want := fmt.Sprint(p1.Covered()), fmt.Sprint([]Gap{{ms(0), ms(40)}, {ms(700), ms(740)}}); got != want {
+		t.Errorf("p1 covered %s, want %s", got, want)
+	}
 	r.resetGaps()
 	r.layer("p2", "h")
-	if s := r.snapshot(); s["p1"].MaxVideoGapMS != 0 || s["p2"].Layer != "h" || s["p1"].VideoPackets != 4 {
+	if s := r.snapshot(); s["p1"].MaxVideoGapMS != 0 || s["p1"].VideoGaps != nil || s["p2"].Layer != "h" || s["p1"].VideoPackets != 4 {
 		t.Errorf("after reset and layer: %+v", s)
+	}
+}
+
+// The longest stop of one person seen through two streams counts only the time neither
+// had video: the switch between them, or a gap of one the other did not cover.
+func TestLongestStop(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	stream := func(first, last int, gaps ...[2]int) RemoteStats {
+		s := RemoteStats{FirstVideo: ms(first), LastVideo: ms(last)}
+		for _, g := range gaps {
+			s.VideoGaps = append(s.VideoGaps, Gap{ms(g[0]), ms(g[1])})
+		}
+		return s
+	}
+	tests := []struct {
+		name    string
+		streams []RemoteStats
+		want    time.Duration
+	}{
+		{"none", nil, 0},
+		{"one stream, no gap", []RemoteStats{stream(0, 1000)}, 0},
+		{"one stream, a gap", []RemoteStats{stream(0, 3000, [2]int{1000, 1800})}, 800 * time.Millisecond},
+		{"overlapping switch", []RemoteStats{stream(0, 2000), stream(1500, 4000)}, 0},
+		{"switch gap", []RemoteStats{stream(0, 2000), stream(2700, 4000)}, 700 * time.Millisecond},
+		{"gap of the old stream covered by the new", []RemoteStats{stream(0, 3000, [2]int{1600, 2900}), stream(1500, 4000)}, 0},
+		{"gap of the old stream before the new one", []RemoteStats{stream(0, 3000, [2]int{500, 1700}), stream(1500, 4000)}, 1000 * time.Millisecond},
+		{"gap in both at once", []RemoteStats{stream(0, 3000, [2]int{1800, 2600}), stream(1500, 4000, [2]int{2000, 2900})}, 600 * time.Millisecond},
+		{"a stream that never had video", []RemoteStats{stream(0, 1000), {}}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := LongestStop(tt.streams...); got != tt.want {
+				t.Errorf("LongestStop = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

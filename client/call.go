@@ -77,6 +77,8 @@ const (
 	// EventVerification: Verification, the code of the current peer-to-peer connection,
 	// after each "connected" of a DTLSPeer (a new peer has new certificates, so a new code).
 	EventVerification EventKind = "verification"
+	// EventGroupReady: the other side of the 1:1 call receives the group's media.
+	EventGroupReady EventKind = "group-ready"
 	// EventGroup: GroupURL, the room became a group room (a "group" payload in a 1:1
 	// call, or a join answered with room_mode "group"); GroupCall moves to the SFU.
 	EventGroup EventKind = "group"
@@ -116,6 +118,7 @@ type controlReq int
 const (
 	ctlHangup controlReq = iota
 	ctlRestartICE
+	ctlGroupReady
 )
 
 // New checks cfg and returns a Call ready to Run.
@@ -155,6 +158,9 @@ func (c *Call) Hangup() { c.request(ctlHangup) }
 
 // RestartICE asks the call to restart ICE now (only the initiator offers; the callee ignores it).
 func (c *Call) RestartICE() { c.request(ctlRestartICE) }
+
+// groupReady tells the other side of the 1:1 call that the group's media plays here.
+func (c *Call) groupReady() { c.request(ctlGroupReady) }
 
 // ClientID is the id the server gave at join ("" before).
 func (c *Call) ClientID() string {

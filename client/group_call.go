@@ -11,15 +11,15 @@ import (
 // GroupCall is a call that can become a group call: it joins with group=1; a join answered
 // with room_mode "group" starts the group session at once, and a 1:1 call whose room
 // becomes a group (the "group" payload) starts the group session beside its peer-to-peer
-// connection, and leaves the 1:1 call once the group's media arrives (the down connection
-// connected and a first forwarded track announced), so the switch costs no more than that
-// wait's overlap.
+// connection, and leaves the 1:1 call once the group's media plays on both of its sides
+// (see WaitMedia), so the switch costs no gap in either's video.
 type GroupCall struct {
 	cfg  GroupCallConfig
 	call *Call
 
-	urls  chan groupStart
-	media chan struct{} // MediaArrived
+	urls      chan groupStart
+	media     chan struct{} // MediaArrived
+	peerReady chan struct{} // the other side of the 1:1 call said group-ready, or left
 
 	mu      sync.Mutex
 	session *GroupSession
@@ -33,17 +33,21 @@ type GroupCallConfig struct {
 	// Group configures the group session; URL, Dialer (default: Call.Transport when it is
 	// a GroupDialer) and Peer (the join's ICE servers) are filled in.
 	Group GroupConfig
-	// WaitMedia: the 1:1 call ends when the caller reports, by MediaArrived, that the
-	// group's media plays (its first decoded frame, its first packet), or MediaWait after
-	// the down connection connected. Without it, it ends once the down connection is
-	// connected and a track is announced, which is early when the SFU waits for a key frame.
+	// WaitMedia: this side is ready to leave the 1:1 call when the caller reports, by
+	// MediaArrived, that the group's media plays (the first frame of every other
+	// participant's video), or MediaWait after the down connection connected. Without it,
+	// once the down connection is connected and a track is announced, which is early when
+	// the SFU waits for a key frame.
+	//
+	// The 1:1 call ends when both of its sides are ready: each tells the other (a
+	// group-ready payload, docs/protocol.md section 10), so neither stops sending its video
+	// over the 1:1 call before the other receives it through the SFU.
 	WaitMedia bool
-	// MediaWait bounds the wait for MediaArrived (default 3 s).
+	// MediaWait bounds the wait for MediaArrived, and then for the other side's group-ready
+	// (default 3 s).
 	MediaWait time.Duration
-	// Linger keeps the 1:1 call this long after the group's media arrived (default 1 s;
-	// negative: none): the other side's group media may arrive later than ours (the SFU
-	// waits for a key frame of each publisher), and it still gets ours over the 1:1 call
-	// meanwhile.
+	// Linger keeps the 1:1 call this long once both sides are ready (default 250 ms;
+	// negative: none), for frames already in flight on it.
 	Linger time.Duration
 }
 
@@ -73,10 +77,11 @@ func NewGroupCall(cfg GroupCallConfig) (*GroupCall, error) {
 		cfg.MediaWait = 3 * time.Second
 	}
 	if cfg.Linger == 0 {
-		cfg.Linger = time.Second
+		cfg.Linger = 250 * time.Millisecond
 	}
-	g := &GroupCall{cfg: cfg, urls: make(chan groupStart, 1), media: make(chan struct{})}
+	g := &GroupCall{cfg: cfg, urls: make(chan groupStart, 1), media: make(chan struct{}), peerReady: make(chan struct{})}
 	var joined *Event
+	var moving bool
 	var jmu sync.Mutex
 	user := cfg.Call.OnEvent
 	cfg.Call.OnEvent = func(ev Event) {
@@ -86,9 +91,20 @@ func NewGroupCall(cfg GroupCallConfig) (*GroupCall, error) {
 			e := ev
 			joined = &e
 			jmu.Unlock()
+		case EventGroupReady:
+			closeOnce(&g.mu, g.peerReady)
+		case EventBye:
+			// The other side left the 1:1 call after the move: nothing to wait for.
+			jmu.Lock()
+			m := moving
+			jmu.Unlock()
+			if m {
+				closeOnce(&g.mu, g.peerReady)
+			}
 		case EventGroup:
 			jmu.Lock()
 			j := joined
+			moving = true
 			jmu.Unlock()
 			select {
 			case g.urls <- groupStart{url: ev.GroupURL, params: j}:
@@ -119,13 +135,16 @@ func (g *GroupCall) Session() *GroupSession {
 
 // MediaArrived tells a GroupCall with WaitMedia that the group's media plays: the 1:1
 // call can end. It may be called any number of times, from any goroutine.
-func (g *GroupCall) MediaArrived() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
+func (g *GroupCall) MediaArrived() { closeOnce(&g.mu, g.media) }
+
+// closeOnce closes ch unless it is closed already; mu guards it.
+func closeOnce(mu *sync.Mutex, ch chan struct{}) {
+	mu.Lock()
+	defer mu.Unlock()
 	select {
-	case <-g.media:
+	case <-ch:
 	default:
-		close(g.media)
+		close(ch)
 	}
 }
 
@@ -214,31 +233,7 @@ func (g *GroupCall) start(ctx context.Context, st groupStart) (*GroupSession, er
 			track = true
 		}
 		if downUp && track {
-			once.Do(func() {
-				if !g.cfg.WaitMedia {
-					g.call.log.Info("group media announced; leaving the 1:1 call")
-					g.call.Hangup()
-					return
-				}
-				go func() {
-					t := time.NewTimer(g.cfg.MediaWait)
-					defer t.Stop()
-					select {
-					case <-g.media:
-						g.call.log.Info("group media arrived; leaving the 1:1 call", "linger", g.cfg.Linger)
-						if g.cfg.Linger > 0 {
-							select {
-							case <-time.After(g.cfg.Linger):
-							case <-ctx.Done():
-							}
-						}
-					case <-t.C:
-						g.call.log.Warn("no group media reported; leaving the 1:1 call anyway", "after", g.cfg.MediaWait)
-					case <-ctx.Done():
-					}
-					g.call.Hangup()
-				}()
-			})
+			once.Do(func() { go g.leaveOneToOne(ctx) })
 		}
 		if user != nil {
 			user(ev)
@@ -255,4 +250,41 @@ func (g *GroupCall) start(ctx context.Context, st groupStart) (*GroupSession, er
 	}
 	g.session = s
 	return s, nil
+}
+
+// leaveOneToOne ends the 1:1 call once the move is safe for both of its sides: the group's
+// media plays here and the other side has said the same (or left). A side that never says
+// it (a lost message, a camera that is off) holds the call at most MediaWait longer.
+func (g *GroupCall) leaveOneToOne(ctx context.Context) {
+	defer g.call.Hangup()
+	wait := func(ch <-chan struct{}) bool {
+		t := time.NewTimer(g.cfg.MediaWait)
+		defer t.Stop()
+		select {
+		case <-ch:
+			return true
+		case <-t.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if g.cfg.WaitMedia && !wait(g.media) {
+		g.call.log.Warn("no group media reported; ready to leave the 1:1 call anyway", "after", g.cfg.MediaWait)
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	g.call.groupReady()
+	if !wait(g.peerReady) {
+		g.call.log.Warn("the other side did not say the group's media plays there; leaving the 1:1 call anyway", "after", g.cfg.MediaWait)
+	} else {
+		g.call.log.Info("the group's media plays on both sides; leaving the 1:1 call", "linger", g.cfg.Linger)
+	}
+	if g.cfg.Linger > 0 {
+		select {
+		case <-time.After(g.cfg.Linger):
+		case <-ctx.Done():
+		}
+	}
 }

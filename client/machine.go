@@ -97,6 +97,9 @@ func (m *machine) loop() error {
 				if m.initiator && m.peer != nil && !m.awaiting {
 					m.offer(true)
 				}
+			case ctlGroupReady:
+				m.queue(groupReadyMessage)
+				m.c.emit(Event{Kind: EventSent, Signal: protocol.TypeGroupReady})
 			}
 		case f := <-m.frames:
 			if f.Error != "" {
@@ -200,6 +203,8 @@ func (m *machine) handle(raw string) error {
 		m.moving = true
 		m.log.Info("the room became a group room", "url", s.URL)
 		m.c.emit(Event{Kind: EventGroup, GroupURL: s.URL})
+	case protocol.TypeGroupReady:
+		m.c.emit(Event{Kind: EventGroupReady})
 	}
 	return nil
 }

@@ -62,4 +62,7 @@ func candidateFromSignal(s protocol.Signal) Candidate {
 	return c
 }
 
-var byeMessage = encodeSignal(protocol.Signal{Type: protocol.TypeBye})
+var (
+	byeMessage        = encodeSignal(protocol.Signal{Type: protocol.TypeBye})
+	groupReadyMessage = encodeSignal(protocol.Signal{Type: protocol.TypeGroupReady})
+)

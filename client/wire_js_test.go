@@ -22,7 +22,7 @@ func TestParseSignalMatchesProtocol(t *testing.T) {
 		`{"type":"candidate","label":"0","candidate":"candidate:x"}`, `{"type":"offer","sdp":5}`,
 		`{"type":"bye","sdp":"` + strings.Repeat("a", protocol.MaxMessageBytes) + `"}`,
 		`{"type":"group","url":"wss://call.example.org/group/r/c"}`, `{"type":"group"}`, `{"type":"group","url":""}`,
-		`{"type":"group","url":5}`,
+		`{"type":"group","url":5}`, `{"type":"group-ready"}`, `{"type":"group-ready","url":"x"}`,
 	}
 	for _, in := range inputs {
 		got, err := parseSignal(in)

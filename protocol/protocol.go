@@ -183,6 +183,10 @@ const (
 	// TypeGroup is sent by the server, not by a peer: the room became a group room and the
 	// receiver moves to the SFU at URL (docs/protocol.md, section 10).
 	TypeGroup = "group"
+	// TypeGroupReady is sent by a client of a room that became a group to the other client
+	// of its 1:1 call: the group's media plays here, so this side's 1:1 call may end. The
+	// call ends once both have said it, so neither's video stops in the move.
+	TypeGroupReady = "group-ready"
 )
 
 // Signal is a call payload: an offer or answer (Type, SDP), a trickled candidate (Type,
@@ -221,7 +225,7 @@ func (s Signal) Check() error {
 		if s.Candidate == "" {
 			return &SignalError{Reason: "candidate without candidate line"}
 		}
-	case TypeBye:
+	case TypeBye, TypeGroupReady:
 	case TypeGroup:
 		if s.URL == "" {
 			return &SignalError{Reason: "group without url"}
