@@ -198,7 +198,10 @@ func (s *galeneSocket) handle(m galeneMessage, joined *chan struct{}) error {
 		return s.send(galeneMessage{Type: galenePong})
 	case galeneAnswer:
 		if m.ID == s.upID {
-			s.upAnswer <- m.SDP
+			select {
+			case s.upAnswer <- m.SDP:
+			default: // publish takes one answer; the reader never blocks on a second
+			}
 		}
 	case galeneOffer:
 		return s.answerDown(m.ID, m.SDP)

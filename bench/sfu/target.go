@@ -108,9 +108,10 @@ func galeneTarget(bin string) target {
 
 // process is one running server.
 type process struct {
-	cmd  *exec.Cmd
-	addr string
-	dir  string
+	cmd    *exec.Cmd
+	addr   string
+	dir    string
+	exited chan error // cmd.Wait's result, once the server is gone
 }
 
 func freePort(network string) (int, error) {
@@ -164,7 +165,8 @@ func (t target) start(cpu int) (*process, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start %s: %w", t.name, err)
 	}
-	p := &process{cmd: cmd, addr: "127.0.0.1:" + strconv.Itoa(hp), dir: dir}
+	p := &process{cmd: cmd, addr: "127.0.0.1:" + strconv.Itoa(hp), dir: dir, exited: make(chan error, 1)}
+	go func() { p.exited <- cmd.Wait() }()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", p.addr, time.Second)
@@ -176,13 +178,19 @@ func (t target) start(cpu int) (*process, error) {
 			p.stop()
 			return nil, fmt.Errorf("%s did not listen on %s: %w", t.name, p.addr, err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case err := <-p.exited:
+			p.exited <- err
+			p.stop()
+			return nil, fmt.Errorf("%s exited before listening: %v", t.name, err)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 
 func (p *process) stop() {
 	_ = p.cmd.Process.Kill()
-	_ = p.cmd.Wait()
+	<-p.exited
 	if err := os.RemoveAll(p.dir); err != nil {
 		log.Printf("removing %s: %v", p.dir, err)
 	}
