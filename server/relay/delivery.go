@@ -58,6 +58,7 @@ func (s *socket) register(ctx context.Context, roomID, clientID string) bool {
 	// The queue is read from its head: what an earlier socket had written and not had
 	// confirmed is written again.
 	s.written, s.confirmed, s.pinged = reg.Base, reg.Base, reg.Base
+	s.acked, s.trimming = reg.Base, reg.Base
 	s.log = s.log.With("room", roomID, "client", clientID)
 	s.wakeLocked()
 	s.mu.Unlock()

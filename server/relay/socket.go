@@ -34,7 +34,13 @@ import (
 //     keepalive interval; ConfirmDelay after the first message written after the last ping
 //     (pinger is then armed for it) the next burst carries one, and one more ConfirmDelay
 //     without a burst sends it alone. Its payload is the queue index written up to, so one
-//     pong confirms every message of the bursts before it.
+//     pong confirms every message of the bursts before it;
+//   - a pong that comes while the writer runs is left to it: its next fetch (after the
+//     burst it is writing) trims the queue in the same call (State.Fetch), so a busy
+//     socket's confirmations cost no call of their own (with Redis: no round trip; a
+//     saturated socket there did one per burst). One that comes while the writer does not
+//     run is trimmed by the reader at once, as is what is left when the reader ends
+//     (detach), so that a client that reconnects is not written again what it confirmed.
 type socket struct {
 	key    string // ClientKey of the peer, for the per-IP cap
 	relay  *Relay
@@ -67,8 +73,12 @@ type socket struct {
 	// pongs holds the payloads of the client's pings, answered with the next burst.
 	pongs [][]byte
 	// written, confirmed and pinged are absolute indexes into the client's queue: up to
-	// where this socket has written, had it confirmed by a pong, and pinged.
+	// where this socket has written, had it confirmed by a pong, and pinged. acked is up to
+	// where a pong confirmed it, and trimming up to where the writer last asked the State
+	// to trim (acked > trimming: its next fetch carries it); confirmed is what the State
+	// has trimmed.
 	written, confirmed, pinged int64
+	acked, trimming            int64
 	// woken: the queue may hold messages not yet written, since wokenAt (time since the
 	// relay started, for Config.OnDelivered).
 	woken        bool
@@ -300,29 +310,53 @@ func (s *socket) wroteLocked(n int) (ping []byte) {
 }
 
 // confirm handles a pong: the client has read every message written before the ping it
-// answers, so they leave its queue in the State. Pongs of a replaced socket confirm
-// nothing; its messages are written again on the new one.
+// answers, so they leave its queue in the State: in the writer's next fetch when the
+// writer runs, at once otherwise. Pongs of a replaced socket confirm nothing; its
+// messages are written again on the new one.
 func (s *socket) confirm(payload string) {
 	upto, err := strconv.ParseInt(payload, 10, 64)
 	if err != nil || !s.registered {
 		return
 	}
-	r := s.relay
 	s.mu.Lock()
-	stale := s.removed || upto <= s.confirmed || upto > s.written
+	stale := s.removed || upto <= s.acked || upto > s.written
+	if !stale {
+		s.acked = upto
+	}
+	// The writer, running, sees acked before it stops (see writeLoop).
+	byWriter := s.writing && !s.finished
 	s.mu.Unlock()
-	if stale || s.replaced.Load() {
+	if stale || byWriter || s.replaced.Load() {
 		return
 	}
-	err = r.cfg.State.Confirm(context.Background(), s.roomID, s.clientID, s.owner, upto)
+	s.trim()
+}
+
+// trim has the State drop what the client confirmed and the writer has not trimmed. Called
+// by the reader, without s.mu.
+func (s *socket) trim() {
+	s.mu.Lock()
+	upto := s.acked
+	pending := upto > s.confirmed && !s.removed
+	s.mu.Unlock()
+	if !pending || s.replaced.Load() {
+		return
+	}
+	err := s.relay.cfg.State.Confirm(context.Background(), s.roomID, s.clientID, s.owner, upto)
+	s.trimmed(upto, "confirm", err)
+}
+
+// trimmed records the outcome of a trim up to upto (step names it for the error count).
+func (s *socket) trimmed(upto int64, step string, err error) {
+	r := s.relay
 	switch {
 	case ownershipLost(err):
 		s.lostOwnership(err)
 		return
 	case err != nil:
-		// Not trimmed: the messages stay pending, and the next confirm of this socket
-		// (a later pong) trims them too.
-		r.cfg.Errors.Add(errcount.RelayRetry, err, "step", "confirm", "room", s.roomID, "client", s.clientID)
+		// Not trimmed: the messages stay pending, and the next trim of this socket (a
+		// later pong, the reader's end) trims them too.
+		r.cfg.Errors.Add(errcount.RelayRetry, err, "step", step, "room", s.roomID, "client", s.clientID)
 		return
 	}
 	s.mu.Lock()
@@ -332,19 +366,14 @@ func (s *socket) confirm(payload string) {
 	r.stats.relayed.Add(n)
 }
 
-// fetch reads the client's queue from index from for the writer. Called without s.mu.
-func (s *socket) fetch(from int64) (int64, []string) {
-	r := s.relay
-	at, msgs, err := r.cfg.State.Fetch(context.Background(), s.roomID, s.clientID, s.owner, from, fetchBatch)
-	switch {
-	case ownershipLost(err):
-		s.lostOwnership(err)
-		return from, nil
-	case err != nil:
-		// The state is out of reach for longer than it holds on: the messages wait
-		// there, and the next wake-up (a message, the state's resync, the keepalive)
-		// reads them.
-		r.cfg.Errors.Add(errcount.RelayRetry, err, "step", "fetch", "room", s.roomID, "client", s.clientID)
+// fetch reads the client's queue from index from for the writer, trimming it up to trim
+// first. Called without s.mu.
+func (s *socket) fetch(trim, from int64) (int64, []string) {
+	at, msgs, err := s.relay.cfg.State.Fetch(context.Background(), s.roomID, s.clientID, s.owner, trim, from, fetchBatch)
+	// The state is out of reach for longer than it holds on: the messages wait there, and
+	// the next wake-up (a message, the state's resync, the keepalive) reads them.
+	s.trimmed(trim, "fetch", err)
+	if err != nil {
 		return from, nil
 	}
 	return at, msgs
@@ -386,23 +415,32 @@ func (s *socket) writeLoop() {
 		for _, d := range direct {
 			closeAfter = closeAfter || d.closeAfter
 		}
-		// A socket that ends with this burst writes no messages: they wait for the next.
-		fetch := s.woken && s.registered && !s.removed && !closeAfter
+		// A socket that ends with this burst writes no messages: they wait for the next
+		// (and what its client confirmed is trimmed by the reader's end). A fetch also
+		// trims what a pong confirmed since the last one.
+		canFetch := s.registered && !s.removed && !closeAfter
+		fetch := canFetch && (s.woken || s.acked > s.trimming)
 		if !fetch && len(direct) == 0 && len(pongs) == 0 && !s.pingDue {
 			s.writing = false
 			s.mu.Unlock()
 			return
 		}
-		from, wokenAt := s.written, s.wokenAt
+		from, wokenAt, trim := s.written, s.wokenAt, s.confirmed
+		if fetch && !s.woken {
+			// Fetched for a trim: what it finds was queued just now, its wake-up on
+			// the way.
+			wokenAt = time.Since(r.started)
+		}
 		if fetch {
 			s.woken = false
+			trim, s.trimming = s.acked, s.acked
 		}
 		s.mu.Unlock()
 
 		var msgs []string
 		if fetch && !s.replaced.Load() {
 			var at int64
-			at, msgs = s.fetch(from)
+			at, msgs = s.fetch(trim, from)
 			s.mu.Lock()
 			s.written = at
 			if len(msgs) == fetchBatch {
@@ -484,6 +522,10 @@ func (s *socket) detach() {
 	mine := r.unregisterLocked(s)
 	r.mu.Unlock()
 	if mine {
+		// What the client confirmed leaves its queue before it goes offline, should the
+		// writer's fetch that was to trim it not come (a client that reconnects must not
+		// be written it again). A trim the writer makes meanwhile does the same.
+		s.trim()
 		// Even when this instance stops: the client re-registers on another one.
 		err := r.cfg.State.Detach(context.Background(), s.roomID, s.clientID, s.owner)
 		if err != nil && !errors.Is(err, relaystate.ErrNotOwner) {

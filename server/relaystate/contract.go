@@ -68,11 +68,15 @@ type State interface {
 	// is in the room, as its last words (a bye); the message is dropped, Sent{Dropped:
 	// true}, when nobody is. A send retried after an answer was lost is never queued twice.
 	Send(ctx context.Context, roomID, clientID, msg string, orphan bool) (Sent, error)
-	// Fetch returns up to limit queued messages for the client starting at absolute index
-	// from (or the queue's head, when from is before it) and that index, and records them
-	// as written. ErrNotOwner when owner is no longer the client's socket, ErrRemoved when
-	// the client is no longer in the room. The caller must not change the slice.
-	Fetch(ctx context.Context, roomID, clientID, owner string, from int64, limit int) (int64, []string, error)
+	// Fetch first drops the client's queued messages before absolute index confirmed, as
+	// Confirm does (0, or an index at or before the queue's head: nothing), then returns up
+	// to limit queued messages starting at absolute index from (or the queue's head, when
+	// from is before it) and that index, and records them as written. One operation, so
+	// that a socket whose writer fetches anyway trims what its client confirmed meanwhile
+	// without a call of its own. ErrNotOwner when owner is no longer the client's socket,
+	// ErrRemoved when the client is no longer in the room. The caller must not change the
+	// slice.
+	Fetch(ctx context.Context, roomID, clientID, owner string, confirmed, from int64, limit int) (int64, []string, error)
 	// Confirm drops the client's queued messages before absolute index upto: owner's
 	// socket wrote them and a pong after them came back.
 	Confirm(ctx context.Context, roomID, clientID, owner string, upto int64) error

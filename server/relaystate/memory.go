@@ -192,13 +192,14 @@ func claim(c *memClient, socket string) error {
 }
 
 // Fetch implements State.
-func (m *Memory) Fetch(_ context.Context, roomID, clientID, owner string, from int64, limit int) (int64, []string, error) {
+func (m *Memory) Fetch(_ context.Context, roomID, clientID, owner string, confirmed, from int64, limit int) (int64, []string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c := m.client(roomID, clientID)
 	if err := claim(c, owner); err != nil {
 		return 0, nil, fmt.Errorf("fetch for %q in room %q: %w", clientID, roomID, err)
 	}
+	c.trim(confirmed)
 	from = max(from, c.base)
 	start := min(int(from-c.base), len(c.queue))
 	end := min(start+limit, len(c.queue))
@@ -218,9 +219,15 @@ func (m *Memory) Confirm(_ context.Context, roomID, clientID, owner string, upto
 	if err := claim(c, owner); err != nil {
 		return fmt.Errorf("confirm for %q in room %q: %w", clientID, roomID, err)
 	}
+	c.trim(upto)
+	return nil
+}
+
+// trim drops c's queued messages before absolute index upto. Called with Memory.mu held.
+func (c *memClient) trim(upto int64) {
 	n := min(int(upto-c.base), len(c.queue))
 	if n <= 0 {
-		return nil
+		return
 	}
 	for _, msg := range c.queue[:n] {
 		c.queueBytes -= len(msg)
@@ -232,7 +239,6 @@ func (m *Memory) Confirm(_ context.Context, roomID, clientID, owner string, upto
 		c.queue = nil
 	}
 	c.base += int64(n)
-	return nil
 }
 
 // Detach implements State.

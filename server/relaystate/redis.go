@@ -153,6 +153,17 @@ local function claim(h, socket)
   redis.call('HDEL', h, 'deadline', 'lost')
   return 'reclaimed'
 end
+-- trim drops the queued messages of the client behind h (queue q) before absolute index
+-- upto: its socket wrote them and a pong after them came back.
+local function trim(h, q, upto)
+  local n = upto - hnum(h, 'base')
+  if n <= 0 then return end
+  local bytes = 0
+  for _, m in ipairs(redis.call('LRANGE', q, 0, n - 1)) do bytes = bytes + #m end
+  redis.call('LTRIM', q, n, -1)
+  redis.call('HINCRBY', h, 'base', n)
+  redis.call('HINCRBY', h, 'qbytes', -bytes)
+end
 -- remove_client takes id out of the room: what it had not been written yet goes to the
 -- mailbox of the client that remains, its keys go. Answers owner, emptied (0/1), and how
 -- many messages were handed off.
@@ -238,6 +249,7 @@ return {'queued', owner}`)
 local h, q = ARGV[1] .. 'c:' .. ARGV[2], ARGV[1] .. 'q:' .. ARGV[2]
 local claimed = claim(h, ARGV[3])
 if claimed == 'removed' or claimed == 'notowner' then return {claimed} end
+trim(h, q, tonumber(ARGV[6]))
 local base = hnum(h, 'base')
 local from = tonumber(ARGV[4])
 if from < base then from = base end
@@ -251,13 +263,7 @@ return out`)
 local h, q = ARGV[1] .. 'c:' .. ARGV[2], ARGV[1] .. 'q:' .. ARGV[2]
 local claimed = claim(h, ARGV[3])
 if claimed == 'removed' or claimed == 'notowner' then return claimed end
-local n = tonumber(ARGV[4]) - hnum(h, 'base')
-if n <= 0 then return claimed end
-local bytes = 0
-for _, m in ipairs(redis.call('LRANGE', q, 0, n - 1)) do bytes = bytes + #m end
-redis.call('LTRIM', q, n, -1)
-redis.call('HINCRBY', h, 'base', n)
-redis.call('HINCRBY', h, 'qbytes', -bytes)
+trim(h, q, tonumber(ARGV[4]))
 return claimed`)
 
 	// detach: ARGV[3] is the socket, or '' for "whoever owns it on instance ARGV[5]" (an
@@ -426,14 +432,11 @@ func (s *Redis) newToken() string {
 	return s.instance + "/" + strconv.FormatUint(s.tokens.Add(1), 10)
 }
 
-// Fetch returns up to limit queued messages for the client starting at absolute index from
-// (or the queue's head, when from is before it) and that index, and records them as
-// written. ErrNotOwner when owner is no longer the client's socket, ErrRemoved when the
-// client is no longer in the room.
-func (s *Redis) Fetch(ctx context.Context, roomID, clientID, owner string, from int64, limit int) (int64, []string, error) {
+// Fetch implements State, in one round trip: the trim of what was confirmed and the read.
+func (s *Redis) Fetch(ctx context.Context, roomID, clientID, owner string, confirmed, from int64, limit int) (int64, []string, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	res, err := s.run(ctx, fetchScript, roomID, clientID, owner, from, limit).StringSlice()
+	res, err := s.run(ctx, fetchScript, roomID, clientID, owner, from, limit, confirmed).StringSlice()
 	if err != nil {
 		return 0, nil, fmt.Errorf("fetch for %q in room %q: %w", clientID, roomID, err)
 	}

@@ -151,7 +151,7 @@ func stateContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, msgs, _ := c.insts[0].Fetch(ctx, "r", "B", c.insts[0].Owner(1), reg.Base, 10); strings.Join(msgs, ",") != "bye" {
+		if _, msgs, _ := c.insts[0].Fetch(ctx, "r", "B", c.insts[0].Owner(1), 0, reg.Base, 10); strings.Join(msgs, ",") != "bye" {
 			t.Fatalf("B's queue = %v, want the orphan's bye", msgs)
 		}
 	})
@@ -166,7 +166,7 @@ func stateContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 		if err != nil || reg.Base != 0 || reg.Previous != "" {
 			t.Fatalf("register = %+v, %v", reg, err)
 		}
-		at, msgs, err := c.insts[0].Fetch(ctx, "r", "B", own0, reg.Base, 3)
+		at, msgs, err := c.insts[0].Fetch(ctx, "r", "B", own0, 0, reg.Base, 3)
 		if err != nil || at != 0 || strings.Join(msgs, ",") != "m0,m1,m2" {
 			t.Fatalf("fetch = %d %v %v", at, msgs, err)
 		}
@@ -183,18 +183,59 @@ func stateContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 		if err := c.insts[0].Confirm(ctx, "r", "B", own0, 3); !errors.Is(err, ErrNotOwner) {
 			t.Fatalf("confirm by the replaced socket = %v, want ErrNotOwner", err)
 		}
-		if _, _, err := c.insts[0].Fetch(ctx, "r", "B", own0, 3, 10); !errors.Is(err, ErrNotOwner) {
+		if _, _, err := c.insts[0].Fetch(ctx, "r", "B", own0, 0, 3, 10); !errors.Is(err, ErrNotOwner) {
 			t.Fatalf("fetch by the replaced socket = %v, want ErrNotOwner", err)
 		}
-		at, msgs, err = c.insts[1].Fetch(ctx, "r", "B", own1, reg.Base, 10)
+		at, msgs, err = c.insts[1].Fetch(ctx, "r", "B", own1, 0, reg.Base, 10)
 		if err != nil || at != 2 || strings.Join(msgs, ",") != "m2,m3" {
 			t.Fatalf("fetch on the new socket = %d %v %v", at, msgs, err)
 		}
 		if err := c.insts[1].Confirm(ctx, "r", "B", own1, 4); err != nil {
 			t.Fatal(err)
 		}
-		if _, msgs, _ := c.insts[1].Fetch(ctx, "r", "B", own1, 4, 10); len(msgs) != 0 {
+		if _, msgs, _ := c.insts[1].Fetch(ctx, "r", "B", own1, 0, 4, 10); len(msgs) != 0 {
 			t.Fatalf("after confirming all, fetch = %v", msgs)
+		}
+	})
+
+	t.Run("a fetch trims what was confirmed before it reads; a replaced socket's trims nothing", func(t *testing.T) {
+		c := newFleet(t, 2)
+		c.join(t, 0, "r", "A")
+		c.join(t, 0, "r", "B")
+		mustSend(t, c.insts[1], "r", "A", "m0", "m1", "m2", "m3", "m4")
+		own0 := c.insts[0].Owner(1)
+		if _, err := c.insts[0].Register(ctx, "r", "B", own0); err != nil {
+			t.Fatal(err)
+		}
+		steps := []struct {
+			confirmed, from int64
+			limit           int
+			wantAt          int64
+			want            string
+		}{
+			{0, 0, 2, 0, "m0,m1"},
+			{2, 2, 2, 2, "m2,m3"},
+			// A confirmed index at or before the head trims nothing more, and a from
+			// before the head reads from it.
+			{1, 0, 1, 2, "m2"},
+		}
+		for _, st := range steps {
+			at, msgs, err := c.insts[0].Fetch(ctx, "r", "B", own0, st.confirmed, st.from, st.limit)
+			if err != nil || at != st.wantAt || strings.Join(msgs, ",") != st.want {
+				t.Fatalf("fetch(confirmed %d, from %d) = %d %v %v, want %d %s", st.confirmed, st.from, at, msgs, err, st.wantAt, st.want)
+			}
+		}
+		own1 := c.insts[1].Owner(7)
+		reg, err := c.insts[1].Register(ctx, "r", "B", own1)
+		if err != nil || reg.Base != 2 {
+			t.Fatalf("takeover register = %+v, %v, want base 2 (trimmed by the fetch)", reg, err)
+		}
+		if _, _, err := c.insts[0].Fetch(ctx, "r", "B", own0, 4, 4, 10); !errors.Is(err, ErrNotOwner) {
+			t.Fatalf("fetch by the replaced socket = %v, want ErrNotOwner", err)
+		}
+		at, msgs, err := c.insts[1].Fetch(ctx, "r", "B", own1, 0, reg.Base, 10)
+		if err != nil || at != 2 || strings.Join(msgs, ",") != "m2,m3,m4" {
+			t.Fatalf("fetch on the new socket = %d %v %v, want 2 m2,m3,m4", at, msgs, err)
 		}
 	})
 
@@ -268,7 +309,7 @@ func stateContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 			t.Fatal(err)
 		}
 		mustSend(t, c.insts[1], "r", "A", "seen", "unseen1", "unseen2")
-		if _, _, err := c.insts[0].Fetch(ctx, "r", "B", own, 0, 1); err != nil {
+		if _, _, err := c.insts[0].Fetch(ctx, "r", "B", own, 0, 0, 1); err != nil {
 			t.Fatal(err)
 		}
 		gone, err := c.insts[1].Remove(ctx, "r", "B")
@@ -325,7 +366,7 @@ func redisContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 		mustSend(t, s, "r", "A", "next")
 		own := s.Owner(1)
 		reg, _ := s.Register(ctx, "r", "B", own)
-		if _, msgs, _ := s.Fetch(ctx, "r", "B", own, reg.Base, 10); strings.Join(msgs, ",") != "once,next" {
+		if _, msgs, _ := s.Fetch(ctx, "r", "B", own, 0, reg.Base, 10); strings.Join(msgs, ",") != "once,next" {
 			t.Fatalf("queue = %v, want once,next", msgs)
 		}
 	})
@@ -469,13 +510,13 @@ func redisContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 				if !errors.Is(err, tt.want) {
 					t.Fatalf("reclaim = %v, want %v", err, tt.want)
 				}
-				if _, _, ferr := c.rinsts[0].Fetch(ctx, "r", "A", ownA, 0, 10); tt.want != nil && !errors.Is(ferr, tt.want) {
+				if _, _, ferr := c.rinsts[0].Fetch(ctx, "r", "A", ownA, 0, 0, 10); tt.want != nil && !errors.Is(ferr, tt.want) {
 					t.Fatalf("fetch by the lost socket = %v, want %v", ferr, tt.want)
 				}
 				if tt.want != nil {
 					return
 				}
-				at, msgs, err := c.rinsts[0].Fetch(ctx, "r", "A", ownA, 0, 10)
+				at, msgs, err := c.rinsts[0].Fetch(ctx, "r", "A", ownA, 0, 0, 10)
 				if err != nil || at != 0 || strings.Join(msgs, ",") != "m0,m1" {
 					t.Fatalf("fetch after reclaim = %d %v %v; want m0,m1 from 0", at, msgs, err)
 				}
@@ -503,7 +544,7 @@ func redisContract(t *testing.T, newFleet func(t *testing.T, n int) *fleet) {
 				t.Fatal(err)
 			}
 			mustSend(t, c.rinsts[1], "r", "B", "m0")
-			if _, msgs, err := c.rinsts[0].Fetch(ctx, "r", "A", ownA, 0, 10); err != nil || len(msgs) != 1 {
+			if _, msgs, err := c.rinsts[0].Fetch(ctx, "r", "A", ownA, 0, 0, 10); err != nil || len(msgs) != 1 {
 				t.Fatalf("fetch = %v, %v", msgs, err)
 			}
 			c.clock.add(6 * time.Second)
