@@ -19,7 +19,6 @@ import (
 	"github.com/onertc/onertc/internal/testkit/servertest"
 	"github.com/onertc/onertc/internal/testkit/testsync"
 	"github.com/onertc/onertc/protocol"
-	"github.com/onertc/onertc/server"
 )
 
 // maxVideoGap is the longest a group test lets video stop for a participant that stays.
@@ -29,62 +28,11 @@ const maxVideoGap = time.Second
 // TURN, until the test ends.
 func startGroupServer(t *testing.T) string {
 	t.Helper()
-	cfg := testConfig()
-	cfg.SFUAddr = "127.0.0.1:0"
-	cfg.RoomSize = 8
-	httpLn, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls := server.Listeners{HTTP: httpLn}
-	udp, tcp := listenTURNPair(t)
-	cfg.TURN.Addr = udp.LocalAddr().String()
-	ls.TURNUDP, ls.TURNTCP = []net.PacketConn{udp}, []net.Listener{tcp}
-	if ls.SFU, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	cfg.HTTPAddr = httpLn.Addr().String()
-	srv, err := server.New(cfg, testLogger())
-	if err != nil {
-		ls.Close()
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ls) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server: %v", err)
-			}
-		case <-time.After(cfg.ShutdownTimeout + 5*time.Second):
-			t.Error("server did not stop")
-		}
-	})
-	url := "http://" + httpLn.Addr().String()
-	if why := relayStatus(&servertest.Running{URL: url}); why != "" {
+	r := servertest.StartT(t, testConfig(), servertest.Options{Log: testLogger(), Group: true})
+	if why := relayStatus(r); why != "" {
 		t.Fatal("the server offers no TURN relay: " + why)
 	}
-	return url
-}
-
-// listenTURNPair opens UDP and TCP on one loopback port (TURN URIs name one port for both).
-func listenTURNPair(t *testing.T) (net.PacketConn, net.Listener) {
-	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ln, err := net.Listen("tcp4", pc.LocalAddr().String()); err == nil {
-			return pc, ln
-		}
-		pc.Close()
-	}
-	t.Fatal("no loopback port free for TURN over UDP and TCP")
-	return nil, nil
+	return r.URL
 }
 
 // groupBot is a group-capable bot running in the test process.

@@ -3,11 +3,7 @@
 package browser
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
-	"net"
-	"os"
 	"testing"
 	"time"
 
@@ -17,52 +13,24 @@ import (
 	"github.com/onertc/onertc/server"
 )
 
-// startGroupServer is a real server with group rooms on: its SFU on a loopback UDP port of
-// its own, TURN on another (servertest's listeners have no SFU socket).
+// startGroupServer is a real server with group rooms on (servertest's SFU on a loopback
+// UDP port of its own) and TURN; it returns the server's URL.
 func startGroupServer(t *testing.T) string {
 	t.Helper()
-	cfg := servertest.Config()
-	cfg.RelayGrace = 2 * time.Second
-	cfg.TURN.RelayPortMin, cfg.TURN.RelayPortMax = 64001, 65000
-	cfg.SFUAddr = "127.0.0.1:0"
-	var ls server.Listeners
-	var err error
-	if ls.HTTP, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	if ls.SFU, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls.TURNUDP = []net.PacketConn{udp}
-	cfg.TURN.Addr = udp.LocalAddr().String()
-	cfg.HTTPAddr = ls.HTTP.Addr().String()
-	log := slog.New(slog.DiscardHandler)
-	if os.Getenv("ONERTC_E2E_LOG") != "" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	srv, err := server.New(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ls) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("server did not stop")
+	return startGroupServerWith(t, nil, servertest.Options{}).url
+}
+
+// startGroupServerWith is startGroupServer with a configuration change and servertest's
+// options (e.g. TLS and a firewall in front of TURN).
+func startGroupServerWith(t testing.TB, mutate func(*server.Config), o servertest.Options) *testServer {
+	t.Helper()
+	o.Group = true
+	return startServerWith(t, func(c *server.Config) {
+		c.TURN.RelayPortMin, c.TURN.RelayPortMax = 64001, 65000
+		if mutate != nil {
+			mutate(c)
 		}
-	})
-	return "http://" + ls.HTTP.Addr().String()
+	}, o)
 }
 
 // tileState is what a tab's grid shows: per tile its name, badges, whether its video has

@@ -56,6 +56,12 @@ type testServer struct {
 // ports apart from the other packages' whose tests run at the same time.
 func startServer(t testing.TB, mutate func(*server.Config)) *testServer {
 	t.Helper()
+	return startServerWith(t, mutate, servertest.Options{})
+}
+
+// startServerWith is startServer with servertest's options (the log is set here).
+func startServerWith(t testing.TB, mutate func(*server.Config), o servertest.Options) *testServer {
+	t.Helper()
 	cfg := servertest.Config()
 	cfg.RelayGrace = 2 * time.Second
 	cfg.TURN.RelayPortMin, cfg.TURN.RelayPortMax = 65001, 65535
@@ -68,7 +74,8 @@ func startServer(t testing.TB, mutate func(*server.Config)) *testServer {
 	}
 	// http://127.0.0.1 is a secure context, like http://localhost: the page gets the
 	// (fake) camera.
-	r := servertest.StartT(t, cfg, servertest.Options{Log: log})
+	o.Log = log
+	r := servertest.StartT(t, cfg, o)
 	return &testServer{Server: r.Server, url: r.URL, stop: func() { _ = r.Stop() }}
 }
 
@@ -291,22 +298,33 @@ func (tb *tab) audioEnergy() float64 {
 }
 
 // candidatePair is the selected candidate pair of a tab's connection: the candidates' types
-// and ports (a relay candidate's is the port its TURN server allocated).
+// and ports (a relay candidate's is the port its TURN server allocated), and for a local
+// relay candidate how it reaches its TURN server (udp, tcp, tls) and that server's URI.
 type candidatePair struct {
 	LocalType, RemoteType string
 	LocalPort, RemotePort int
+	RelayProtocol, URL    string
 }
 
 func (tb *tab) pair() candidatePair {
 	tb.t.Helper()
+	return tb.pairOf("window.onertcPC")
+}
+
+// pairOf is the selected candidate pair of the RTCPeerConnection the expression pc names
+// (the zero pair while there is none).
+func (tb *tab) pairOf(pc string) candidatePair {
+	tb.t.Helper()
 	var p candidatePair
 	tb.eval(`(async () => {
-		const r = await window.onertcPC.getStats();
+		const pc = `+pc+`; if (!pc) return {};
+		const r = await pc.getStats();
 		let pair;
 		r.forEach(s => { if (s.type === "transport" && s.selectedCandidatePairId) pair = r.get(s.selectedCandidatePairId); });
 		if (!pair) return {};
 		const l = r.get(pair.localCandidateId), rm = r.get(pair.remoteCandidateId);
-		return {LocalType: l.candidateType, RemoteType: rm.candidateType, LocalPort: l.port, RemotePort: rm.port};
+		return {LocalType: l.candidateType, RemoteType: rm.candidateType, LocalPort: l.port, RemotePort: rm.port,
+			RelayProtocol: l.relayProtocol || "", URL: l.url || ""};
 	})()`, &p)
 	return p
 }

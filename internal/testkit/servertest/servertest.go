@@ -43,6 +43,12 @@ type Options struct {
 	// a firewall that drops or resets what arrives.
 	WrapUDP func(net.PacketConn) net.PacketConn
 	WrapTCP func(net.Listener) net.Listener
+	// WrapTLS stands between the TURN-over-TLS listener of its own port (not the HTTPS
+	// port's, which the server shares with TURN) and the server, as WrapTCP.
+	WrapTLS func(net.Listener) net.Listener
+	// Group turns group rooms on: the SFU gets a loopback UDP socket of its own; a room
+	// holds cfg.RoomSize people (8 in Config).
+	Group bool
 	// ServerOptions are passed to server.New.
 	ServerOptions []server.Option
 	// HTTP, when set, is the HTTP(S) listener to serve on (when its port must be known
@@ -63,7 +69,8 @@ type Running struct {
 func (r *Running) Stop() error { return r.stop() }
 
 // Start runs a server on cfg with fresh loopback listeners: HTTP, and unless TURN is
-// disabled UDP and TCP on one port, plus TURN over TLS when cfg has a certificate.
+// disabled UDP and TCP on one port, plus TURN over TLS when cfg has a certificate, plus
+// the SFU's UDP socket for Options.Group.
 func Start(cfg server.Config, o Options) (*Running, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -76,6 +83,19 @@ func Start(cfg server.Config, o Options) (*Running, error) {
 		}
 	}
 	ls := server.Listeners{HTTP: ln}
+	if o.Group {
+		if cfg.RoomSize <= 2 {
+			ls.Close()
+			return nil, fmt.Errorf("group rooms with a room size of %d", cfg.RoomSize)
+		}
+		sfu, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			ls.Close()
+			return nil, fmt.Errorf("listen sfu udp: %w", err)
+		}
+		ls.SFU = sfu
+		cfg.SFUAddr = sfu.LocalAddr().String()
+	}
 	if !cfg.TURN.Disabled {
 		udp, tcp, err := listenTURN()
 		if err != nil {
@@ -97,6 +117,9 @@ func Start(cfg server.Config, o Options) (*Running, error) {
 				return nil, fmt.Errorf("listen turn tls: %w", err)
 			}
 			ls.TURNTLS = []net.Listener{tl}
+			if o.WrapTLS != nil {
+				ls.TURNTLS[0] = o.WrapTLS(tl)
+			}
 		}
 	}
 	cfg.HTTPAddr = ln.Addr().String()
