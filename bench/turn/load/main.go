@@ -33,7 +33,7 @@ type common struct {
 	realm  string
 	pid    int // server process, for CPU and RSS
 	out    string
-	// transport is udp, or tls: TURN over TLS with no ALPN, as browsers connect on turns:
+	// transport is udp, tcp, or tls: TURN over TLS with no ALPN, as browsers connect on turns:
 	// (to the HTTPS port shared with TURN, that is the path through its first-byte peek).
 	transport string
 }
@@ -45,7 +45,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.realm, "realm", "bench", "realm")
 	fs.IntVar(&c.pid, "pid", 0, "server process id (CPU and RSS from /proc)")
 	fs.StringVar(&c.out, "out", "", "append JSON results to this file (default stdout)")
-	fs.StringVar(&c.transport, "transport", "udp", "udp, or tls (TURN over TLS without ALPN, as browsers send; the certificate is not checked)")
+	fs.StringVar(&c.transport, "transport", "udp", "udp, tcp, or tls (TURN over TLS without ALPN, as browsers send; the certificate is not checked); the relayed side is UDP in all three")
 }
 
 // credentials mints REST credentials valid for an hour, as coTurn's use-auth-secret wants.
@@ -53,28 +53,27 @@ func (c *common) credentials() (user, pass string) {
 	return turn.Mint(c.secret, "load", time.Hour, time.Now())
 }
 
-// dial opens the client socket of one allocation: a UDP socket, or a TLS connection framed
-// as pion's STUNConn.
+// dial opens the client socket of one allocation: a UDP socket, or a TCP or TLS connection
+// framed by streamConn.
 func (c *common) dial() (net.PacketConn, error) {
+	d := &net.Dialer{Timeout: 10 * time.Second}
 	switch c.transport {
 	case "udp":
-		conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		return listenUDP()
+	case "tcp":
+		tc, err := d.Dial("tcp4", c.addr)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("TURN over TCP to %s: %w", c.addr, err)
 		}
-		if uc, ok := conn.(*net.UDPConn); ok {
-			_ = uc.SetReadBuffer(1 << 20)
-		}
-		return conn, nil
+		return newStreamConn(tc), nil
 	case "tls":
-		d := &net.Dialer{Timeout: 10 * time.Second}
 		tc, err := tls.DialWithDialer(d, "tcp4", c.addr, &tls.Config{InsecureSkipVerify: true}) // a benchmark of the relay, not of the CA
 		if err != nil {
 			return nil, fmt.Errorf("TURN over TLS to %s: %w", c.addr, err)
 		}
-		return pionturn.NewSTUNConn(tc), nil
+		return newStreamConn(tc), nil
 	}
-	return nil, fmt.Errorf("-transport %q: want udp or tls", c.transport)
+	return nil, fmt.Errorf("-transport %q: want udp, tcp or tls", c.transport)
 }
 
 // clientConfig is the pion client configuration for the server under test; the caller adds

@@ -1,7 +1,8 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,10 +13,12 @@ import (
 	"strings"
 )
 
-// runMatrix prints the tables of scripts/bench-turn: for each peer mode and allocation count,
-// per server, the medians over runs of server CPU per relayed packet at each fixed offered
-// rate, the highest delivered rate at ≤ max-loss of the ramp, and RSS per allocation; then
-// each server's ratio to the first (the anchor, run in the same session).
+// runMatrix prints the tables of scripts/bench-turn: for each transport, peer mode and
+// allocation count, per server, the medians over runs of server CPU per relayed packet and
+// one-way latency p50 and p99 at each fixed offered rate (beside the load's own latency
+// without a server, -peers direct), the highest delivered rate at ≤ max-loss of the ramp, and
+// RSS per allocation; then each server's ratio to the first (the anchor, run in the same
+// session). A series without samples is an error, and then nothing is printed.
 func runMatrix(args []string) error {
 	fs := flag.NewFlagSet("matrix", flag.ExitOnError)
 	in := fs.String("in", "", "JSON lines written by relay with -run and -rates")
@@ -34,10 +37,13 @@ func runMatrix(args []string) error {
 		return err
 	}
 	names := strings.Split(*servers, ",")
-	w := bufio.NewWriter(os.Stdout)
-	defer w.Flush()
-	matrixTables(w, rows, names, *maxLoss)
-	return nil
+	// Nothing is printed unless every series has samples: a missing figure must not read as 0.
+	var b bytes.Buffer
+	if err := matrixTables(&b, rows, names, *maxLoss); err != nil {
+		return err
+	}
+	_, err = os.Stdout.Write(b.Bytes())
+	return err
 }
 
 func readRelayLines(r io.Reader) ([]relayResult, error) {
@@ -64,78 +70,129 @@ func readRelayLines(r io.Reader) ([]relayResult, error) {
 		if s.Peers == "" {
 			s.Peers = "pairs"
 		}
+		if s.Transport == "" {
+			s.Transport = "udp"
+		}
 		out = append(out, s)
 	}
 }
 
+// tableKey is one table: a transport, peer mode and allocation count.
+type tableKey struct {
+	transport, peers string
+	allocs           int
+}
+
 type cellKey struct {
-	peers  string
-	allocs int
+	tableKey
 	server string
 }
 
-// medianOr0 is median(xs), 0 for none.
-func medianOr0(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	return median(xs)
+// rateKey is the series of one server at one fixed rate (or the floor's, server "floor").
+type rateKey struct {
+	cellKey
+	rate float64
 }
+
+// series are the per-run values of one server in one table.
+type series struct {
+	cpu, loss, p50, p99 map[float64][]float64 // fixed rate → per run
+	sat                 map[int]relayResult   // per run, the ramp step delivering most at ≤ max loss
+	ramped              bool                  // the run had ramp steps at all
+	rss                 map[int]float64
+}
+
+const floorServer = "floor"
 
 // minMax is "min–max" of xs.
 func minMax(xs []float64, format string) string {
-	if len(xs) == 0 {
-		return "–"
-	}
 	return fmt.Sprintf(format+"–"+format, slices.Min(xs), slices.Max(xs))
 }
 
-func matrixTables(w io.Writer, rows []relayResult, names []string, maxLoss float64) {
-	type runKey struct {
-		cellKey
-		run int
-	}
-	cpu := map[cellKey]map[float64][]float64{} // fixed rate → per-run µs per delivered packet
-	loss := map[cellKey]map[float64][]float64{}
-	sat := map[runKey]relayResult{} // per run, the ramp step delivering most at ≤ maxLoss
-	rss := map[cellKey]map[int]float64{}
-	var peerModes []string
-	var allocCounts []int
-	var rates []float64
+func matrixTables(w io.Writer, rows []relayResult, names []string, maxLoss float64) error {
+	cells := map[cellKey]*series{}
+	floor := map[rateKey][2][]float64{} // p50s, p99s of the load alone, by allocations and rate
+	var tables []tableKey
+	rates := map[tableKey][]float64{}
 	for _, r := range rows {
-		k := cellKey{r.Peers, r.Allocations, r.Server}
-		if !slices.Contains(peerModes, r.Peers) {
-			peerModes = append(peerModes, r.Peers)
+		if r.Peers == "direct" {
+			k := rateKey{cellKey{tableKey{allocs: r.Allocations}, floorServer}, r.Offered}
+			if r.LatSamples > 0 {
+				f := floor[k]
+				floor[k] = [2][]float64{append(f[0], r.LatP50us), append(f[1], r.LatP99us)}
+			}
+			continue
 		}
-		if !slices.Contains(allocCounts, r.Allocations) {
-			allocCounts = append(allocCounts, r.Allocations)
+		tk := tableKey{r.Transport, r.Peers, r.Allocations}
+		if !slices.Contains(tables, tk) {
+			tables = append(tables, tk)
 		}
-		if rss[k] == nil {
-			rss[k] = map[int]float64{}
+		k := cellKey{tk, r.Server}
+		s := cells[k]
+		if s == nil {
+			s = &series{cpu: map[float64][]float64{}, loss: map[float64][]float64{}, p50: map[float64][]float64{},
+				p99: map[float64][]float64{}, sat: map[int]relayResult{}, rss: map[int]float64{}}
+			cells[k] = s
 		}
-		rss[k][r.Run] = r.RSSPerAlloc
+		s.rss[r.Run] = r.RSSPerAlloc
 		if r.Fixed {
-			if cpu[k] == nil {
-				cpu[k], loss[k] = map[float64][]float64{}, map[float64][]float64{}
-			}
 			if r.Delivered > 0 {
-				cpu[k][r.Offered] = append(cpu[k][r.Offered], 1e6*r.ServerCPUSec/float64(r.Delivered))
+				s.cpu[r.Offered] = append(s.cpu[r.Offered], 1e6*r.ServerCPUSec/float64(r.Delivered))
 			}
-			loss[k][r.Offered] = append(loss[k][r.Offered], r.LossPct)
-			if !slices.Contains(rates, r.Offered) {
-				rates = append(rates, r.Offered)
+			if r.LatSamples > 0 {
+				s.p50[r.Offered] = append(s.p50[r.Offered], r.LatP50us)
+				s.p99[r.Offered] = append(s.p99[r.Offered], r.LatP99us)
+			}
+			s.loss[r.Offered] = append(s.loss[r.Offered], r.LossPct)
+			if !slices.Contains(rates[tk], r.Offered) {
+				rates[tk] = append(rates[tk], r.Offered)
 			}
 			continue
 		}
 		// The load may fail to offer a rate (it has one core too): the best step counts
 		// whatever was offered, and its server CPU % shows how far the server was from its limit.
-		rk := runKey{k, r.Run}
-		if r.LossPct <= maxLoss && r.DeliveredPS > sat[rk].DeliveredPS {
-			sat[rk] = r
+		s.ramped = true
+		if r.LossPct <= maxLoss && r.DeliveredPS > s.sat[r.Run].DeliveredPS {
+			s.sat[r.Run] = r
 		}
 	}
-	slices.Sort(allocCounts)
+	// UDP, TCP, TLS; peer modes in the order they were run; allocations ascending.
+	order := map[string]int{"udp": 0, "tcp": 1, "tls": 2}
+	seen := func(tk tableKey) int {
+		return slices.IndexFunc(tables, func(o tableKey) bool { return o.transport == tk.transport && o.peers == tk.peers })
+	}
+	firstSeen := map[tableKey]int{}
+	for _, tk := range tables {
+		firstSeen[tk] = seen(tk)
+	}
+	slices.SortStableFunc(tables, func(a, b tableKey) int {
+		return cmp.Or(order[a.transport]-order[b.transport], firstSeen[a]-firstSeen[b], a.allocs-b.allocs)
+	})
+	for _, tk := range tables {
+		if err := matrixTable(w, tk, cells, floor, rates[tk], names, maxLoss); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// matrixTable prints one table; any series without samples is an error.
+func matrixTable(w io.Writer, tk tableKey, cells map[cellKey]*series, floor map[rateKey][2][]float64,
+	rates []float64, names []string, maxLoss float64) error {
 	slices.Sort(rates)
+	get := func(server string) (*series, error) {
+		s := cells[cellKey{tk, server}]
+		if s == nil {
+			return nil, fmt.Errorf("%s: no results from %s", tableTitle(tk), server)
+		}
+		return s, nil
+	}
+	title := tableTitle(tk)
+	note := "median of runs; min–max in brackets"
+	if tk.transport != "udp" {
+		note += fmt.Sprintf("; over %s fewer rates and no ramp", strings.ToUpper(tk.transport))
+	}
+	fmt.Fprintf(w, "\n**%s** (%s)\n\n", title, note)
 	header := func(metric string) {
 		fmt.Fprintf(w, "| %s |", metric)
 		for _, n := range names {
@@ -165,49 +222,102 @@ func matrixTables(w io.Writer, rows []relayResult, names []string, maxLoss float
 		}
 		fmt.Fprintln(w)
 	}
-	for _, pm := range peerModes {
-		for _, n := range allocCounts {
-			fmt.Fprintf(w, "\n**%s, %d allocations** (median of runs; min–max in brackets)\n\n", peerModeText(pm), n)
-			header("metric")
-			for _, rate := range rates {
-				var vals []float64
-				var cells []string
-				for _, s := range names {
-					xs := cpu[cellKey{pm, n, s}][rate]
-					m := medianOr0(xs)
-					vals = append(vals, m)
-					cells = append(cells, fmt.Sprintf("%.1f (%s), loss %.2f %%", m, minMax(xs, "%.1f"), medianOr0(loss[cellKey{pm, n, s}][rate])))
-				}
-				row(fmt.Sprintf("server CPU µs per relayed packet at %.0f pkt/s", rate), vals, cells)
+	// perRate is one row of a per-rate series: median (min–max) per server.
+	perRate := func(label string, rate float64, pick func(*series) map[float64][]float64, format, extra string,
+		suffix func(*series) string) error {
+		var vals []float64
+		var cs []string
+		for _, name := range names {
+			s, err := get(name)
+			if err != nil {
+				return err
 			}
-			var vals []float64
-			var cells []string
-			for _, s := range names {
-				var xs, cpus []float64
-				for rk, v := range sat {
-					if rk.cellKey == (cellKey{pm, n, s}) {
-						xs = append(xs, v.DeliveredPS)
-						cpus = append(cpus, v.ServerCPUPct)
-					}
-				}
-				m := medianOr0(xs)
-				vals = append(vals, m)
-				cells = append(cells, fmt.Sprintf("%.0f (%s), server CPU %.0f %%", m, minMax(xs, "%.0f"), medianOr0(cpus)))
+			xs := pick(s)[rate]
+			if len(xs) == 0 {
+				return fmt.Errorf("%s: no samples of %s from %s at %.0f pkt/s", title, extra, name, rate)
 			}
-			row(fmt.Sprintf("most delivered pkt/s at ≤ %g %% loss (ramp; server CPU %% of one core there: under 100 means the load, not the server, was the limit)", maxLoss), vals, cells)
-			vals, cells = nil, nil
-			for _, s := range names {
-				var xs []float64
-				for _, v := range rss[cellKey{pm, n, s}] {
-					xs = append(xs, v)
-				}
-				m := medianOr0(xs)
-				vals = append(vals, m)
-				cells = append(cells, fmt.Sprintf("%.1f", m))
+			m := median(xs)
+			vals = append(vals, m)
+			cs = append(cs, fmt.Sprintf(format+" (%s)%s", m, minMax(xs, format), suffix(s)))
+		}
+		row(label, vals, cs)
+		return nil
+	}
+	header("metric")
+	for _, rate := range rates {
+		lossOf := func(s *series) string { return fmt.Sprintf(", loss %.2f %%", median(s.loss[rate])) }
+		none := func(*series) string { return "" }
+		if err := perRate(fmt.Sprintf("server CPU µs per relayed packet at %.0f pkt/s", rate), rate,
+			func(s *series) map[float64][]float64 { return s.cpu }, "%.1f", "CPU per packet", lossOf); err != nil {
+			return err
+		}
+		fl := floor[rateKey{cellKey{tableKey{allocs: tk.allocs}, floorServer}, rate}]
+		if len(fl[0]) == 0 {
+			return fmt.Errorf("%s: no samples of the load's floor (-peers direct) at %.0f pkt/s", title, rate)
+		}
+		for i, q := range []struct {
+			name string
+			pick func(*series) map[float64][]float64
+		}{{"p50", func(s *series) map[float64][]float64 { return s.p50 }}, {"p99", func(s *series) map[float64][]float64 { return s.p99 }}} {
+			label := fmt.Sprintf("one-way latency %s µs at %.0f pkt/s (the load alone, no server: %.0f)", q.name, rate, median(fl[i]))
+			if err := perRate(label, rate, q.pick, "%.0f", "latency", none); err != nil {
+				return err
 			}
-			row("RSS KiB per allocation (after setup)", vals, cells)
 		}
 	}
+	var vals []float64
+	var cs []string
+	ramped := false
+	for _, name := range names {
+		s, err := get(name)
+		if err != nil {
+			return err
+		}
+		ramped = ramped || s.ramped
+	}
+	if ramped {
+		for _, name := range names {
+			s, _ := get(name)
+			if !s.ramped {
+				return fmt.Errorf("%s: no ramp steps from %s", title, name)
+			}
+			var xs, cpus []float64
+			for _, v := range s.sat {
+				xs = append(xs, v.DeliveredPS)
+				cpus = append(cpus, v.ServerCPUPct)
+			}
+			if len(xs) == 0 { // ramp steps, every one losing more: a result, not a missing one
+				vals = append(vals, 0)
+				cs = append(cs, fmt.Sprintf("none at ≤ %g %% loss", maxLoss))
+				continue
+			}
+			m := median(xs)
+			vals = append(vals, m)
+			cs = append(cs, fmt.Sprintf("%.0f (%s), server CPU %.0f %%", m, minMax(xs, "%.0f"), median(cpus)))
+		}
+		row(fmt.Sprintf("most delivered pkt/s at ≤ %g %% loss (ramp; server CPU %% of one core there: under 100 means the load, not the server, was the limit)", maxLoss), vals, cs)
+	}
+	vals, cs = nil, nil
+	for _, name := range names {
+		s, _ := get(name)
+		var xs []float64
+		for _, v := range s.rss {
+			xs = append(xs, v)
+		}
+		m := median(xs)
+		vals = append(vals, m)
+		cs = append(cs, fmt.Sprintf("%.1f", m))
+	}
+	row("RSS KiB per allocation (after setup)", vals, cs)
+	return nil
+}
+
+func tableTitle(tk tableKey) string {
+	t := fmt.Sprintf("%s, %d allocations", peerModeText(tk.peers), tk.allocs)
+	if tk.transport != "udp" {
+		t = fmt.Sprintf("TURN over %s: %s", strings.ToUpper(tk.transport), t)
+	}
+	return t
 }
 
 func peerModeText(pm string) string {

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	pionturn "github.com/pion/turn/v2"
 )
 
 const (
@@ -25,10 +23,11 @@ type relayResult struct {
 	Kind           string  `json:"kind"` // "relay"
 	Server         string  `json:"server"`
 	Allocations    int     `json:"allocations"`
-	Raw            bool    `json:"raw"`             // ChannelData written by the load client, not pion's WriteTo
-	Peers          string  `json:"peers,omitempty"` // "" or "pairs": allocations relay to each other; "external": to plain UDP sockets
-	Fixed          bool    `json:"fixed,omitempty"` // a -rates step (not part of the ramp)
-	Run            int     `json:"run,omitempty"`   // -run label, for the medians of scripts/bench-turn
+	Raw            bool    `json:"raw"`                 // ChannelData written by the load client, not pion's WriteTo
+	Peers          string  `json:"peers,omitempty"`     // "" or "pairs": allocations relay to each other; "external": to plain UDP sockets; "direct": no server (the load's floor)
+	Transport      string  `json:"transport,omitempty"` // client to server: "" (udp), tcp or tls
+	Fixed          bool    `json:"fixed,omitempty"`     // a -rates step (not part of the ramp)
+	Run            int     `json:"run,omitempty"`       // -run label, for the medians of scripts/bench-turn
 	Step           int     `json:"step"`
 	Offered        float64 `json:"offered_pps"` // target, all allocations together
 	Seconds        float64 `json:"seconds"`
@@ -51,20 +50,10 @@ type relayResult struct {
 	ListenerDrops  uint64  `json:"listener_drops"`    // /proc/net/udp, server listener port
 	RelaySockDrops uint64  `json:"relay_sock_drops"`  // /proc/net/udp, relay port range
 	ClientSockDrop uint64  `json:"client_sock_drops"` // /proc/net/udp, other ports
-}
-
-// peer is one allocation of the load: its client socket, pion client and relayed conn, the
-// partner's relayed address it sends to, and what it received per step.
-type peer struct {
-	conn  net.PacketConn
-	cl    *pionturn.Client
-	relay net.PacketConn
-	to    net.Addr
-	// ext is the peer's own plain UDP socket with -peers external (to is its address): half
-	// the packets go client → ext through the relay, half ext → client.
-	ext     net.PacketConn
-	channel atomic.Uint32 // channel number seen on received ChannelData (0 until bound)
-	recv    [maxSteps]atomic.Uint64
+	// One-way time of the step's packets through the server, send stamp to receipt.
+	LatSamples uint64  `json:"lat_samples"`
+	LatP50us   float64 `json:"lat_p50_us,omitempty"`
+	LatP99us   float64 `json:"lat_p99_us,omitempty"`
 }
 
 func runRelay(args []string) error {
@@ -83,7 +72,8 @@ func runRelay(args []string) error {
 	maxLoss := fs.Float64("max-loss", 1, "a step losing more than this % (or sending under 90 % of its rate) fails")
 	raw := fs.Bool("raw", true, "once the channel is bound, write ChannelData frames directly instead of through pion's WriteTo (cheaper, so the client saturates later)")
 	relayPorts := fs.String("relay-ports", "61000-65535", "server relay port range (to attribute socket drops)")
-	peersMode := fs.String("peers", "pairs", "pairs: allocations relay to each other; external: each to a plain UDP socket of the load (half the packets each way)")
+	peersMode := fs.String("peers", "pairs", "pairs: allocations relay to each other; external: each to a plain UDP socket of the load (half the packets each way); direct: external without a server, the load's own floor (no allocations)")
+	ramp := fs.Bool("ramp", true, "after the -rates steps, ramp up from -rate to saturation")
 	fixedRates := fs.String("rates", "", "comma-separated offered rates run as fixed steps before the ramp (e.g. 2500,20000,40000)")
 	runLabel := fs.Int("run", 0, "run number recorded in the results")
 	if err := fs.Parse(args); err != nil {
@@ -92,8 +82,8 @@ func runRelay(args []string) error {
 	if *n < 2 || *n%2 != 0 {
 		return errors.New("-allocations must be even and at least 2")
 	}
-	if *peersMode != "pairs" && *peersMode != "external" {
-		return fmt.Errorf("-peers %q: want pairs or external", *peersMode)
+	if *peersMode != "pairs" && *peersMode != "external" && *peersMode != "direct" {
+		return fmt.Errorf("-peers %q: want pairs, external or direct", *peersMode)
 	}
 	var fixed []float64
 	for _, f := range strings.Split(*fixedRates, ",") {
@@ -106,8 +96,8 @@ func runRelay(args []string) error {
 		}
 		fixed = append(fixed, r)
 	}
-	if *size < 4 {
-		return errors.New("-size must be at least 4")
+	if *size < stampLen {
+		return fmt.Errorf("-size must be at least %d (the step id and the send time)", stampLen)
 	}
 	if *first <= 0 || *factor <= 1 || *bisect < 0 {
 		return errors.New("need -rate > 0, -factor > 1, -bisect >= 0")
@@ -119,7 +109,8 @@ func runRelay(args []string) error {
 
 	before := sample(c.pid, dc)
 	t0 := time.Now()
-	peers, err := setup(&c, *n, *peersMode == "external")
+	lat := new([maxSteps]latHist)
+	peers, err := setup(&c, *n, *peersMode, lat)
 	defer teardown(peers)
 	if err != nil {
 		return err
@@ -139,14 +130,17 @@ func runRelay(args []string) error {
 	for ; step <= len(fixed); step++ {
 		if _, err := runStep(stepArgs{c: &c, dc: dc, peers: peers, n: *n, raw: *raw, step: step, rate: fixed[step-1],
 			d: *stepDur, drain: *drain, senders: *senders, size: *size, perAlloc: perAlloc, setupSec: setupSec,
-			peersMode: *peersMode, fixed: true, run: *runLabel}); err != nil {
+			peersMode: *peersMode, fixed: true, run: *runLabel, lat: lat}); err != nil {
 			return err
 		}
+	}
+	if !*ramp {
+		return nil
 	}
 	for rate := *first; step < maxSteps; step++ {
 		r, err := runStep(stepArgs{c: &c, dc: dc, peers: peers, n: *n, raw: *raw, step: step, rate: rate,
 			d: *stepDur, drain: *drain, senders: *senders, size: *size, perAlloc: perAlloc, setupSec: setupSec,
-			peersMode: *peersMode, run: *runLabel})
+			peersMode: *peersMode, run: *runLabel, lat: lat})
 		if err != nil {
 			return err
 		}
@@ -179,6 +173,7 @@ type stepArgs struct {
 	perAlloc, setupSec     float64
 	peersMode              string
 	run                    int
+	lat                    *[maxSteps]latHist
 }
 
 // runStep offers a.rate for a.d, waits a.drain and records the step.
@@ -199,7 +194,7 @@ func runStep(a stepArgs) (relayResult, error) {
 		}
 		r := relayResult{
 			Kind: "relay", Server: c.server, Allocations: n, Raw: raw, Step: step, Offered: rate,
-			Peers: a.peersMode, Fixed: a.fixed, Run: a.run,
+			Peers: a.peersMode, Fixed: a.fixed, Run: a.run, Transport: c.transport,
 			Seconds: sendSec, Sent: sent, SentPerSec: float64(sent) / sendSec,
 			Delivered: got, DeliveredPS: float64(got) / sendSec,
 			Mbps:         float64(got) * float64(a.size) * 8 / sendSec / 1e6,
@@ -217,6 +212,12 @@ func runStep(a stepArgs) (relayResult, error) {
 		}
 		if sent > 0 {
 			r.LossPct = 100 * (1 - float64(got)/float64(sent))
+		}
+		h := &a.lat[step]
+		r.LatSamples = h.n.Load()
+		if p50, ok := h.percentile(0.50); ok {
+			p99, _ := h.percentile(0.99)
+			r.LatP50us, r.LatP99us = float64(p50)/1e3, float64(p99)/1e3
 		}
 		return r, c.emit(r)
 	}
@@ -240,173 +241,6 @@ func newDropClassifier(addr, relayPorts string) (dropClassifier, error) {
 	return dropClassifier{listenPort: port, relayMin: lo, relayMax: hi}, nil
 }
 
-// setup allocates n relays, 32 at a time, and pairs them: 0↔1, 2↔3, …
-func setup(c *common, n int, external bool) ([]*peer, error) {
-	user, pass := c.credentials()
-	peers := make([]*peer, n)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	sem := make(chan struct{}, 32)
-	for i := range peers {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			p, err := newPeer(c, user, pass)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = fmt.Errorf("allocation %d: %w", i, err)
-				}
-				return
-			}
-			peers[i] = p
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return peers, firstErr
-	}
-	if external {
-		for _, p := range peers {
-			ext, err := net.ListenPacket("udp4", "127.0.0.1:0")
-			if err != nil {
-				return peers, fmt.Errorf("external peer socket: %w", err)
-			}
-			if uc, ok := ext.(*net.UDPConn); ok {
-				_ = uc.SetReadBuffer(1 << 20)
-			}
-			p.ext, p.to = ext, ext.LocalAddr()
-			go p.extLoop()
-		}
-		return peers, nil
-	}
-	for i := 0; i < n; i += 2 {
-		peers[i].to = peers[i+1].relay.LocalAddr()
-		peers[i+1].to = peers[i].relay.LocalAddr()
-	}
-	return peers, nil
-}
-
-func newPeer(c *common, user, pass string) (*peer, error) {
-	conn, err := c.dial()
-	if err != nil {
-		return nil, err
-	}
-	cfg := c.clientConfig(user, pass)
-	cfg.Conn = conn
-	cl, err := pionturn.NewClient(cfg)
-	if err != nil {
-		_ = conn.Close()
-		return nil, err
-	}
-	p := &peer{conn: conn, cl: cl}
-	go p.readLoop()
-	relay, err := cl.Allocate()
-	if err != nil {
-		cl.Close()
-		_ = conn.Close()
-		return nil, err
-	}
-	p.relay = relay
-	go p.drainRelay()
-	return p, nil
-}
-
-// readLoop replaces pion's Client.Listen: ChannelData is counted here, by the step id in
-// its first payload byte, without pion's copy and channel hand-off; STUN goes to pion.
-func (p *peer) readLoop() {
-	buf := make([]byte, 64<<10)
-	for {
-		n, from, err := p.conn.ReadFrom(buf)
-		if err != nil {
-			return
-		}
-		b := buf[:n]
-		if n >= 5 && b[0]&0xC0 == 0x40 {
-			if l := int(binary.BigEndian.Uint16(b[2:4])); l > 0 && 4+l <= n {
-				p.channel.Store(uint32(binary.BigEndian.Uint16(b[0:2])))
-				if s := int(b[4]); s < maxSteps {
-					p.recv[s].Add(1)
-				}
-			}
-			continue
-		}
-		_, _ = p.cl.HandleInbound(b, from)
-	}
-}
-
-// extLoop is an external peer: it counts what arrives through the relay and answers
-// warm-up packets, so that its client learns the channel of the way back.
-func (p *peer) extLoop() {
-	buf := make([]byte, 64<<10)
-	for {
-		n, from, err := p.ext.ReadFrom(buf)
-		if err != nil {
-			return
-		}
-		if n > 0 && int(buf[0]) < maxSteps {
-			p.recv[buf[0]].Add(1)
-			if buf[0] == warmupStep {
-				_, _ = p.ext.WriteTo(buf[:n], from)
-			}
-		}
-	}
-}
-
-// drainRelay counts what pion delivers on the relayed conn: Data indications, before the
-// channel is bound.
-func (p *peer) drainRelay() {
-	buf := make([]byte, 64<<10)
-	for {
-		n, _, err := p.relay.ReadFrom(buf)
-		if err != nil {
-			return
-		}
-		if n > 0 && int(buf[0]) < maxSteps {
-			p.recv[buf[0]].Add(1)
-		}
-	}
-}
-
-// warmup sends through every pair until both directions deliver over a bound channel
-// (pion's WriteTo creates the permission, then binds a channel in the background).
-func warmup(peers []*peer, size int) error {
-	pkt := make([]byte, size)
-	pkt[0] = warmupStep
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 64)
-		for _, p := range peers { // everyone sends: a peer learns its channel from its partner's packets
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				_, _ = p.relay.WriteTo(pkt, p.to)
-			}()
-		}
-		wg.Wait()
-		time.Sleep(100 * time.Millisecond)
-		ready := 0
-		for _, p := range peers {
-			if p.channel.Load() != 0 {
-				ready++
-			}
-		}
-		if ready == len(peers) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("warm-up: only %d of %d allocations receive ChannelData", ready, len(peers))
-		}
-	}
-}
-
 // send offers rate pkt/s in total for d, spread evenly over the allocations by `senders`
 // goroutines each pacing its share against the clock (open loop: a backlog of more than
 // 5 ms is skipped, not sent late, so sent < offered shows the client's own limit).
@@ -426,11 +260,10 @@ func send(peers []*peer, step int, rate float64, d time.Duration, senders, size 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			frames := make([][]byte, len(mine)) // ChannelData per peer, payload[0] = step
+			frames := make([][]byte, len(mine)) // ChannelData per peer, payload stamped before each write
 			for i, p := range mine {
 				f := make([]byte, 4+size)
 				binary.BigEndian.PutUint16(f[2:4], uint16(size))
-				f[4] = byte(step)
 				if raw {
 					// The server delivers the partner's packets on the channel this peer bound
 					// for the partner (its only peer): the one to send on too.
@@ -438,7 +271,10 @@ func send(peers []*peer, step int, rate float64, d time.Duration, senders, size 
 				}
 				frames[i] = f
 			}
-			server := mine[0].cl.TURNServerAddr()
+			var server net.Addr
+			if mine[0].cl != nil {
+				server = mine[0].cl.TURNServerAddr()
+			}
 			burst := max(int(share*0.005), 8)
 			var done, skipped int
 			idx := 0
@@ -459,12 +295,16 @@ func send(peers []*peer, step int, rate float64, d time.Duration, senders, size 
 				for ; behind > 0; behind-- {
 					p, f := mine[idx], frames[idx]
 					idx = (idx + 1) % len(mine)
+					stamp(f[4:], step)
 					var err error
-					if p.ext != nil && done%2 == 1 {
-						_, err = p.ext.WriteTo(f[4:], p.relay.LocalAddr()) // the way back: peer → relayed address
-					} else if raw {
+					switch {
+					case p.ext != nil && done%2 == 1:
+						_, err = p.ext.WriteTo(f[4:], p.back) // the way back: peer → relayed address
+					case p.cl == nil:
+						_, err = p.conn.WriteTo(f[4:], p.to) // -peers direct: no server
+					case raw:
 						_, err = p.conn.WriteTo(f, server)
-					} else {
+					default:
 						_, err = p.relay.WriteTo(f[4:], p.to)
 					}
 					if err != nil {
@@ -478,20 +318,4 @@ func send(peers []*peer, step int, rate float64, d time.Duration, senders, size 
 	}
 	wg.Wait()
 	return totalSent.Load(), totalErr.Load()
-}
-
-func teardown(peers []*peer) {
-	for _, p := range peers {
-		if p == nil {
-			continue
-		}
-		if p.relay != nil {
-			_ = p.relay.Close()
-		}
-		if p.ext != nil {
-			_ = p.ext.Close()
-		}
-		p.cl.Close()
-		_ = p.conn.Close()
-	}
 }
