@@ -73,6 +73,7 @@ const (
 	GroupEventTrack        GroupEventKind = "track"        // Track, Added
 	GroupEventSpeaker      GroupEventKind = "speaker"      // Participant ("" for nobody)
 	GroupEventLayer        GroupEventKind = "layer"        // Participant, Layer, Width, Height
+	GroupEventChat         GroupEventKind = "chat"         // Participant, Name, Text: someone else's chat message
 	GroupEventPeer         GroupEventKind = "peer"         // PC, Peer: a new peer was made
 	GroupEventState        GroupEventKind = "state"        // PC, State
 	GroupEventError        GroupEventKind = "error"        // Err: an error frame (the session goes on)
@@ -95,6 +96,8 @@ type GroupEvent struct {
 	Participants []protocol.GroupParticipant
 	Resumed      bool
 	Participant  string
+	Name         string
+	Text         string
 	Track        GroupTrack
 	Added        bool
 	Layer        string
@@ -166,6 +169,12 @@ func (s *GroupSession) SetState(muted, cameraOff bool) {
 // 1×1: off screen).
 func (s *GroupSession) SetView(participant string, width, height int) {
 	s.send(groupControl{msg: protocol.GroupMessage{Type: protocol.GroupView, Participant: participant, Width: width, Height: height}})
+}
+
+// SendChat sends a chat message to everyone else in the room; the server refuses (an
+// error event) a blank one or one over protocol.MaxChatChars characters.
+func (s *GroupSession) SendChat(text string) {
+	s.send(groupControl{msg: protocol.GroupMessage{Type: protocol.GroupChat, Text: text}})
 }
 
 func (s *GroupSession) send(c groupControl) {

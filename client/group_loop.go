@@ -231,6 +231,8 @@ func (g *groupLoop) onFrame(m protocol.GroupMessage) error {
 		g.emit(GroupEvent{Kind: GroupEventSpeaker, Participant: m.Participant})
 	case protocol.GroupLayer:
 		g.emit(GroupEvent{Kind: GroupEventLayer, Participant: m.Participant, Layer: m.Layer, Width: m.Width, Height: m.Height})
+	case protocol.GroupChat:
+		g.emit(GroupEvent{Kind: GroupEventChat, Participant: m.Participant, Name: m.Name, Text: m.Text})
 	case protocol.GroupError:
 		err := &GroupError{Code: m.Code, Message: m.Message}
 		if fatalGroupCode(m.Code) {

@@ -2,7 +2,9 @@ package protocol
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Group rooms (three people or more) talk to the server's SFU over one WebSocket with the
@@ -20,6 +22,9 @@ const (
 	MaxNameLen = 64
 	// MaxSimulcastLayers bounds the simulcast encodings of one published video track.
 	MaxSimulcastLayers = 3
+	// MaxChatChars bounds one chat message, in characters: the chat input's maxlength in the
+	// browser app, in 1:1 calls (data channel) and group rooms (the group socket) alike.
+	MaxChatChars = 2000
 )
 
 // Group frame types.
@@ -29,6 +34,7 @@ const (
 	GroupView  = "view"  // the size at which I show a participant's video (Participant, Width, Height)
 	GroupState = "state" // my microphone and camera state (Muted, CameraOff)
 	// Both directions.
+	GroupChat      = "chat"      // Text; from the server also Participant and Name: who wrote it
 	GroupOffer     = "offer"     // PC, SDP: "up" from the client, "down" from the server
 	GroupAnswer    = "answer"    // PC, SDP: "up" from the server, "down" from the client
 	GroupCandidate = "candidate" // PC, Candidate
@@ -101,7 +107,10 @@ type GroupMessage struct {
 	Resume bool `json:"resume,omitempty"`
 	// Screen, in an up offer, is the mid of the media section that carries a screen
 	// share: the SFU forwards that track with an id starting "screen-" instead of "video-".
-	Screen  string `json:"screen,omitempty"`
+	Screen string `json:"screen,omitempty"`
+	// Name and Text are a chat message's sender (from the server) and text.
+	Name    string `json:"name,omitempty"`
+	Text    string `json:"text,omitempty"`
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
 }
@@ -165,12 +174,30 @@ func ParseGroupMessage(data []byte) (GroupMessage, error) {
 		if m.Muted == nil && m.CameraOff == nil {
 			return m, &GroupFrameError{Code: GroupErrBadField, Reason: "state without muted or cameraOff"}
 		}
+	case GroupChat:
+		if reason := checkChat(m.Text); reason != "" {
+			return m, &GroupFrameError{Code: GroupErrBadField, Reason: reason}
+		}
 	case "":
 		return m, &GroupFrameError{Code: GroupErrMalformed, Reason: "frame without type"}
 	default:
 		return m, &GroupFrameError{Code: GroupErrUnknownType, Reason: "unknown type " + truncate(m.Type, 32)}
 	}
 	return m, nil
+}
+
+// checkChat says what is wrong with a chat message's text ("" when nothing is): blank, over
+// MaxChatChars characters, or not valid UTF-8.
+func checkChat(text string) string {
+	switch {
+	case strings.TrimSpace(text) == "":
+		return "chat without text"
+	case !utf8.ValidString(text):
+		return "chat text is not valid UTF-8"
+	case utf8.RuneCountInString(text) > MaxChatChars:
+		return "chat text over " + strconv.Itoa(MaxChatChars) + " characters"
+	}
+	return ""
 }
 
 // ValidName reports whether s is an acceptable display name: 1–MaxNameLen bytes of valid

@@ -37,6 +37,12 @@ func TestParseGroupMessage(t *testing.T) {
 		{"view too wide", `{"type":"view","participant":"a","width":16385}`, GroupErrBadField},
 		{"view negative", `{"type":"view","participant":"a","height":-5}`, GroupErrBadField},
 		{"empty state", `{"type":"state"}`, GroupErrBadField},
+		{"chat", `{"type":"chat","text":"hello"}`, ""},
+		{"chat at the limit", `{"type":"chat","text":"` + strings.Repeat("é", MaxChatChars) + `"}`, ""},
+		{"chat over the limit", `{"type":"chat","text":"` + strings.Repeat("a", MaxChatChars+1) + `"}`, GroupErrBadField},
+		{"chat without text", `{"type":"chat"}`, GroupErrBadField},
+		{"blank chat", `{"type":"chat","text":" \n\t"}`, GroupErrBadField},
+		{"chat text not a string", `{"type":"chat","text":5}`, GroupErrMalformed},
 		{"too large", `{"type":"join","message":"` + strings.Repeat("x", MaxGroupFrameBytes) + `"}`, GroupErrTooLarge},
 	}
 	for _, tc := range tests {
@@ -80,7 +86,7 @@ func TestValidName(t *testing.T) {
 // FuzzParseGroupMessage: whatever the parser accepts re-encodes to a frame it accepts
 // again, with the same meaning; it never panics.
 func FuzzParseGroupMessage(f *testing.F) {
-	for _, s := range []string{`{"type":"join"}`, `{"type":"offer","pc":"up","sdp":"v=0"}`, `{"type":"view","participant":"a","width":3}`, `{"type":"state","muted":true}`, `{"type":"candidate","pc":"up","candidate":{"candidate":"c"}}`} {
+	for _, s := range []string{`{"type":"join"}`, `{"type":"offer","pc":"up","sdp":"v=0"}`, `{"type":"view","participant":"a","width":3}`, `{"type":"state","muted":true}`, `{"type":"candidate","pc":"up","candidate":{"candidate":"c"}}`, `{"type":"chat","text":"hi"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -100,7 +106,7 @@ func FuzzParseGroupMessage(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoded %s refused: %v", b, err)
 		}
-		if again.Type != m.Type || again.PC != m.PC || again.SDP != m.SDP || again.Participant != m.Participant || again.Width != m.Width {
+		if again.Type != m.Type || again.PC != m.PC || again.SDP != m.SDP || again.Participant != m.Participant || again.Width != m.Width || again.Text != m.Text {
 			t.Fatalf("re-encoding changed %+v into %+v", m, again)
 		}
 	})

@@ -69,8 +69,7 @@ func (r *room) onChannelOpen(p *peerConn) {
 	if p != r.peer {
 		return
 	}
-	byID("chat-input").Set("disabled", false)
-	byID("chat-send").Set("disabled", false)
+	enableChat(true)
 	r.sendMediaState()
 }
 
@@ -78,8 +77,7 @@ func (r *room) onChannelClose(p *peerConn) {
 	if p != nil && p != r.peer {
 		return
 	}
-	byID("chat-input").Set("disabled", true)
-	byID("chat-send").Set("disabled", true)
+	enableChat(false)
 }
 
 func (r *room) onChannelMessage(p *peerConn, ev js.Value) {
@@ -96,15 +94,7 @@ func (r *room) onChannelMessage(p *peerConn, ev js.Value) {
 	}
 	switch m.Type {
 	case "chat":
-		text := chatText(m.Text)
-		if text == "" {
-			return
-		}
-		r.chatLine(text, "theirs")
-		if !r.chatOn {
-			r.unread = true
-			setHidden(byID("chat-unread"), false)
-		}
+		r.chatReceived("", m.Text)
 	case "media":
 		badge, text := byID("remote-muted"), mutedText(m.Audio, m.Video)
 		setText(badge, text)
@@ -119,27 +109,60 @@ func (r *room) sendChat() {
 	if text == "" {
 		return
 	}
-	if !r.send(channelMsg{Type: "chat", Text: text}) {
+	// In a group call the line goes over the group socket (the SFU takes no data channel);
+	// the server passes it to everyone else with this side's name.
+	if g := r.group; g != nil && g.shown && g.session != nil {
+		g.session.SendChat(text)
+	} else if !r.send(channelMsg{Type: "chat", Text: text}) {
 		r.chatNote("Not sent: nobody is connected.")
 		return
 	}
 	input.Set("value", "")
-	r.chatLine(text, "mine")
+	r.chatLine("", text, "mine")
 }
 
-// chatLine appends a message; textContent, never HTML, so a message cannot inject markup.
-func (r *room) chatLine(text, class string) {
-	li := doc().Call("createElement", "li")
+// chatReceived shows someone else's message; from is the sender's name in a group call
+// ("" in a 1:1 call, where there is only one other side).
+func (r *room) chatReceived(from, text string) {
+	text = chatText(text)
+	if text == "" {
+		return
+	}
+	r.chatLine(from, text, "theirs")
+	if !r.chatOn {
+		r.unread = true
+		setHidden(byID("chat-unread"), false)
+	}
+}
+
+// chatLine appends a message, under its sender's name when from is set; textContent, never
+// HTML, so neither can inject markup.
+func (r *room) chatLine(from, text, class string) {
+	d := doc()
+	li := d.Call("createElement", "li")
 	li.Set("className", class)
-	li.Set("textContent", text)
+	if from != "" {
+		name := d.Call("createElement", "span")
+		name.Set("className", "chat-from")
+		name.Set("textContent", from)
+		li.Call("append", name, d.Call("createElement", "br"))
+	}
+	li.Call("append", text)
 	r.chatLog.Call("appendChild", li)
 	li.Call("scrollIntoView", map[string]any{"block": "end"})
 }
 
 func (r *room) chatNote(text string) {
 	if r.chatLog.Get("childElementCount").Int() > 0 {
-		r.chatLine(text, "note")
+		r.chatLine("", text, "note")
 	}
+}
+
+// enableChat turns the chat input on or off: on while a data channel is open in a 1:1
+// call, or while in a group call.
+func enableChat(on bool) {
+	byID("chat-input").Set("disabled", !on)
+	byID("chat-send").Set("disabled", !on)
 }
 
 func (r *room) toggleChat() {

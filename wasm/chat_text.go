@@ -2,11 +2,15 @@
 
 package main
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/onertc/onertc/protocol"
+)
 
 // maxChatLen is the longest chat message in characters, as the input's maxlength="2000"
 // (which counts UTF-16 units, so a message typed in it always fits).
-const maxChatLen = 2000
+const maxChatLen = protocol.MaxChatChars
 
 // chatText is a chat message as sent and shown: without surrounding space, cut to
 // maxChatLen characters, never inside one ("" is no message). The other side's messages

@@ -12,11 +12,12 @@ import (
 )
 
 // groupSession is what the room view needs of a group call's session (client.GroupSession
-// is one): telling the server the sizes at which tiles show each camera, and this side's
-// microphone and camera state.
+// is one): telling the server the sizes at which tiles show each camera, this side's
+// microphone and camera state, and chat lines.
 type groupSession interface {
 	SetView(participant string, width, height int)
 	SetState(muted, cameraOff bool)
+	SendChat(text string)
 }
 
 // groupView is the room page in a group call: the grid of the others, each a tile. Its
@@ -83,7 +84,8 @@ func (r *room) showGroup() {
 	r.showPrivacy(true)
 	r.setState(stateInCall)
 	r.status("", false)
-	r.chatNote("This is a group call now. Chat is not available in group calls yet.")
+	r.chatNote("This is a group call now: messages go to everyone in it.")
+	enableChat(true)
 	r.renderGroup()
 }
 
@@ -104,6 +106,7 @@ func (r *room) stopGroup() {
 		e.video.Set("srcObject", js.Null())
 	}
 	grid.Call("replaceChildren")
+	enableChat(false)
 	r.group = nil
 	r.root.Get("dataset").Delete("mode")
 	r.showPrivacy(false)
@@ -246,6 +249,9 @@ func (r *room) onGroupEvent(gen int, ev client.GroupEvent) {
 		g.speaker = ev.Participant
 	case client.GroupEventLayer:
 		g.layers[ev.Participant] = layerInfo{rid: ev.Layer, width: ev.Width, height: ev.Height}
+		return
+	case client.GroupEventChat:
+		r.chatReceived(ev.Name, ev.Text)
 		return
 	case client.GroupEventState:
 		if ev.PC == protocol.PCDown {

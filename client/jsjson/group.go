@@ -29,6 +29,8 @@ func (d *Decoder) GroupMessage(v js.Value) protocol.GroupMessage {
 	m.CameraOff = d.BoolPtr(v, "cameraOff")
 	m.Resume = d.Bool(v, "resume")
 	m.Screen = d.String(v, "screen")
+	m.Name = d.String(v, "name")
+	m.Text = d.String(v, "text")
 	m.Code = d.String(v, "code")
 	m.Message = d.String(v, "message")
 	return m
@@ -112,6 +114,8 @@ func EncodeGroupMessage(m protocol.GroupMessage) string {
 		o.Set("resume", true)
 	}
 	setString(o, "screen", m.Screen, true)
+	setString(o, "name", m.Name, true)
+	setString(o, "text", m.Text, true)
 	setString(o, "code", m.Code, true)
 	setString(o, "message", m.Message, true)
 	return Stringify(o)

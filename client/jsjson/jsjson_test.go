@@ -283,8 +283,8 @@ func TestGroupMessageDecode(t *testing.T) {
 		`{"type":"error","code":"bad-field","message":"view size out of range"}`,
 		`{"type":"bye","code":"replaced","message":"`+tricky+`"}`,
 		`{"type":1}`, `{"pc":[]}`, `{"sdp":{}}`, `{"id":2}`, `{"participant":false}`,
-		`{"layer":1}`, `{"screen":1}`, `{"code":[]}`, `{"message":{}}`,
-		`{"type":null,"pc":null,"sdp":null,"id":null,"participant":null,"layer":null,"screen":null,"code":null,"message":null}`,
+		`{"layer":1}`, `{"screen":1}`, `{"name":2}`, `{"text":[]}`, `{"code":[]}`, `{"message":{}}`,
+		`{"type":null,"pc":null,"sdp":null,"id":null,"participant":null,"layer":null,"screen":null,"name":null,"text":null,"code":null,"message":null}`,
 		`{"type":"welcome","unknown":{"deep":[1,2,{"x":null}]}}`,
 	)
 }
@@ -315,6 +315,8 @@ func TestGroupMessageEncode(t *testing.T) {
 		{Type: protocol.GroupView, Participant: "p2", Width: -1},
 		{Type: protocol.GroupLayer, Participant: "p2", Layer: "h", Height: 720},
 		{Type: protocol.GroupSpeaker, Participant: "p2"},
+		{Type: protocol.GroupChat, Text: "hi <b>all</b> 🎉"},
+		{Type: protocol.GroupChat, Participant: "p2", Name: tricky, Text: tricky},
 		{Type: protocol.GroupError, Code: protocol.GroupErrBadField, Message: "view size out of range"},
 		{Type: protocol.GroupBye, Code: protocol.GroupErrDuplicate, Message: tricky},
 		{},

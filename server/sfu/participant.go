@@ -277,6 +277,8 @@ func (p *participant) handle(m protocol.GroupMessage) {
 		}
 		p.mu.Unlock()
 		p.room.announceParticipants()
+	case protocol.GroupChat:
+		p.chat(m.Text)
 	}
 }
 
