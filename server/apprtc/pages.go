@@ -30,6 +30,7 @@ func (a *API) Index(w http.ResponseWriter, r *http.Request) {
 	}
 	p := a.pageData(r, page.Index, "", "onertc · video calls")
 	p.Suggested = roomname.Random()
+	p.RoomSize = a.roomSize()
 	a.render(w, r, p, web.IndexPage(p))
 }
 
@@ -46,9 +47,10 @@ func (a *API) RoomPage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "room state unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	if a.roomFull(r.Context(), roomID, n) {
+	if full, in := a.roomFull(r.Context(), roomID, n); full {
 		p := a.pageData(r, page.Full, roomID, "Room full · onertc")
 		p.Suggested = roomname.Random()
+		p.RoomSize, p.InRoom = a.roomSize(), in
 		a.render(w, r, p, web.FullPage(p))
 		return
 	}
@@ -58,16 +60,25 @@ func (a *API) RoomPage(w http.ResponseWriter, r *http.Request) {
 
 // roomFull decides the room-full page from the room table's occupancy n: two without group
 // rooms; with them, a group at its size, or a room table of two that cannot become a group
-// (an AppRTC client in it).
-func (a *API) roomFull(ctx context.Context, roomID string, n int) bool {
+// (an AppRTC client in it). It also says how many people are in the room.
+func (a *API) roomFull(ctx context.Context, roomID string, n int) (full bool, in int) {
 	groups := a.groups()
 	switch {
 	case groups == nil:
-		return n >= 2
+		return n >= 2, n
 	case groups.IsGroup(roomID):
-		return groups.Count(roomID) >= groups.Size()
+		in = groups.Count(roomID)
+		return in >= groups.Size(), in
 	}
-	return n >= 2 && !groups.Growable(ctx, roomID)
+	return n >= 2 && !groups.Growable(ctx, roomID), n
+}
+
+// roomSize is the most people a room holds: --room-size with group rooms on, else two.
+func (a *API) roomSize() int {
+	if groups := a.groups(); groups != nil {
+		return groups.Size()
+	}
+	return 2
 }
 
 // pageData builds the data of a page, with the AppRTC parameters of the request.
