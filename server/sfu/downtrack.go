@@ -34,6 +34,7 @@ type downTrack struct {
 	rw      *rewriter
 	target  int // the layer to forward (-1: the first that brings a key frame)
 	closed  bool
+	resends resendGuard
 	payload [packetcache.MaxPacket]byte
 	cached  [packetcache.MaxPacket]byte
 	out     rtp.Packet
@@ -110,11 +111,11 @@ func (d *downTrack) write(pkt *rtp.Packet, info vp8Info, ids outIDs) {
 }
 
 // retransmit resends the packet the subscriber received as seq, from the cache of the
-// layer that fed it.
+// layer that fed it, unless it was resent often or recently enough (resend.go).
 func (d *downTrack) retransmit(seq uint16) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
+	if d.closed || !d.resends.allow(seq, time.Now()) {
 		return false
 	}
 	e, in, ok := d.rw.lookup(seq)
