@@ -42,8 +42,9 @@ type Config struct {
 	// KeyframeInterval is the shortest time between two key frame requests (PLI) for one
 	// layer of one publisher, whoever asks (default 500 ms).
 	KeyframeInterval time.Duration
-	// PacketCache is how many packets of each received stream are kept to answer NACKs
-	// (default 512, about 5 s of 1 Mbps video).
+	// PacketCache is how many packets of each received stream are kept at most to answer
+	// NACKs (default 512, about 5 s of 1 Mbps video); their bytes take a ring that grows
+	// to about one to two seconds of the stream (packetcache.MinAge).
 	PacketCache int
 	// Tick is how often layers, speakers and bitrates are re-evaluated (default 250 ms).
 	Tick time.Duration

@@ -211,7 +211,7 @@ func (pub *publication) read(l *upLayer) (last bool) {
 			continue
 		}
 		now := time.Now()
-		l.cache.Store(pkt.SequenceNumber, buf[:n])
+		l.cache.Store(pkt.SequenceNumber, buf[:n], now)
 		l.bytes.Add(uint64(n))
 		l.lastPacket.Store(now.UnixNano())
 		var info vp8Info

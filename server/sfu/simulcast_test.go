@@ -98,12 +98,12 @@ func TestSimulcastLayerPerSubscriber(t *testing.T) {
 	}
 
 	// A NACK for a packet sent before the last switch, from the layer-0 epoch, is answered
-	// from the cache with the numbers it had.
+	// from the cache with the numbers it had: the epoch's last packet, as a loss at the
+	// switch would be (the cache keeps seconds, not the whole epoch: packetcache.MinAge).
 	var old sfutest.VideoPacket
 	for _, p := range lowLog {
 		if p.Layer == 0 {
 			old = p
-			break
 		}
 	}
 	if old.Layer != 0 {
