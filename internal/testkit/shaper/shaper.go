@@ -23,7 +23,7 @@ type Limit struct {
 	tokens float64
 	last   time.Time
 
-	passed, dropped atomic.Int64
+	passed, dropped, passedBytes atomic.Int64
 }
 
 // New returns a limit of bps bits per second (0: none) whose bucket holds burst's worth of
@@ -70,6 +70,9 @@ func (l *Limit) Counts() (passed, dropped int64) {
 	return l.passed.Load(), l.dropped.Load()
 }
 
+// PassedBytes returns the bytes of the datagrams passed so far.
+func (l *Limit) PassedBytes() int64 { return l.passedBytes.Load() }
+
 // Wrap returns pc whose ReadFrom drops the datagrams that exceed the limit, as if they had
 // been lost on the way in. Writes are not limited.
 func (l *Limit) Wrap(pc net.PacketConn) net.PacketConn {
@@ -87,6 +90,7 @@ func (c *conn) ReadFrom(p []byte) (int, net.Addr, error) {
 		if err != nil || c.l.allow(n) {
 			if err == nil {
 				c.l.passed.Add(1)
+				c.l.passedBytes.Add(int64(n))
 			}
 			return n, addr, err
 		}

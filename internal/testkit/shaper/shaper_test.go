@@ -111,6 +111,9 @@ func TestWrappedConnDropsWhatExceedsAndSetLifts(t *testing.T) {
 	if passed, dropped := l.Counts(); passed != 5 || dropped != 5 {
 		t.Fatalf("counts: %d passed, %d dropped; want 5 and 5", passed, dropped)
 	}
+	if b := l.PassedBytes(); b != 5000 {
+		t.Fatalf("%d bytes passed, want 5000", b)
+	}
 	l.Set(0, 0)
 	if got := burst(); got != 10 {
 		t.Fatalf("lifted: read %d of 10 datagrams", got)
