@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"io"
 	"io/fs"
 	"net/http"
 	"path"
@@ -15,12 +16,16 @@ import (
 //go:embed static
 var staticFS embed.FS
 
-// asset is one embedded file with its precompressed variants, if the build made them.
+// asset is one embedded file with its precompressed variants, if the build made them. Only
+// their names and sizes are kept: each request reads the embedded data, which lives in the
+// binary's read-only pages. Copies on the heap (5 MB with the wasm and its variants) would
+// also raise the garbage collector's heap goal by as much, which an SFU under load fills.
 type asset struct {
 	ctype    string
-	raw      []byte
-	gz, br   []byte
-	hash     string // hex prefix of the SHA-256 of raw
+	name     string // path in the FS
+	size     int
+	gz, br   int    // sizes of the variants, 0 when missing
+	hash     string // hex prefix of the SHA-256 of the file
 	hashName bool   // the name itself carries the hash (the wasm): always immutable
 }
 
@@ -28,6 +33,7 @@ type asset struct {
 // the other files are linked as name?v=hash. Both are cached for a year as immutable, so a
 // warm reload fetches nothing; a link with a stale v is served with no-cache instead.
 type Assets struct {
+	fsys  fs.FS
 	files map[string]*asset
 	wasm  string // name of the hashed wasm, "" when the app is not built
 }
@@ -37,29 +43,50 @@ type Assets struct {
 var DefaultAssets = sync.OnceValue(func() *Assets { return newAssets(staticFS) })
 
 func newAssets(fsys fs.FS) *Assets {
-	a := &Assets{files: map[string]*asset{}}
+	a := &Assets{fsys: fsys, files: map[string]*asset{}}
 	entries, _ := fs.ReadDir(fsys, "static") // embedded: cannot fail
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() || strings.HasSuffix(name, ".gz") || strings.HasSuffix(name, ".br") {
 			continue
 		}
-		raw, err := fs.ReadFile(fsys, "static/"+name)
+		f := &asset{ctype: contentType(name), name: "static/" + name}
+		sum := sha256.New()
+		n, err := copyFile(sum, fsys, f.name)
 		if err != nil {
 			continue
 		}
-		sum := sha256.Sum256(raw)
-		f := &asset{ctype: contentType(name), raw: raw, hash: hex.EncodeToString(sum[:6])}
+		f.size, f.hash = n, hex.EncodeToString(sum.Sum(nil)[:6])
 		if strings.HasSuffix(name, ".wasm") {
 			f.hashName = true
-			f.gz, _ = fs.ReadFile(fsys, "static/"+name+".gz")
-			f.br, _ = fs.ReadFile(fsys, "static/"+name+".br")
+			f.gz = fileSize(fsys, f.name+".gz")
+			f.br = fileSize(fsys, f.name+".br")
 			// cmd/wasmpack removes older builds, so there is one.
 			a.wasm = name
 		}
 		a.files[name] = f
 	}
 	return a
+}
+
+// copyFile writes the file at name to w and returns its length.
+func copyFile(w io.Writer, fsys fs.FS, name string) (int, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n, err := io.Copy(w, f)
+	return int(n), err
+}
+
+// fileSize is the size of the file at name, 0 when there is none.
+func fileSize(fsys fs.FS, name string) int {
+	st, err := fs.Stat(fsys, name)
+	if err != nil || st.IsDir() {
+		return 0
+	}
+	return int(st.Size())
 }
 
 func contentType(name string) string {
@@ -104,7 +131,7 @@ func (a *Assets) WasmSizes() (raw, gz, br int) {
 	if !ok {
 		return 0, 0, 0
 	}
-	return len(f.raw), len(f.gz), len(f.br)
+	return f.size, f.gz, f.br
 }
 
 // ServeHTTP serves GET and HEAD /static/{name}.
@@ -124,14 +151,14 @@ func (a *Assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		h.Set("Cache-Control", "no-cache")
 	}
-	body, enc := f.raw, ""
-	if f.gz != nil || f.br != nil {
+	body, size, enc := f.name, f.size, ""
+	if f.gz > 0 || f.br > 0 {
 		h.Set("Vary", "Accept-Encoding")
 		switch accepts := acceptedEncodings(r.Header.Get("Accept-Encoding")); {
-		case f.br != nil && accepts["br"]:
-			body, enc = f.br, "br"
-		case f.gz != nil && accepts["gzip"]:
-			body, enc = f.gz, "gzip"
+		case f.br > 0 && accepts["br"]:
+			body, size, enc = f.name+".br", f.br, "br"
+		case f.gz > 0 && accepts["gzip"]:
+			body, size, enc = f.name+".gz", f.gz, "gzip"
 		}
 	}
 	etag := `"` + f.hash + enc + `"`
@@ -143,11 +170,11 @@ func (a *Assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Content-Length", strconv.Itoa(size))
 	if r.Method == http.MethodHead {
 		return
 	}
-	_, _ = w.Write(body) // the client may be gone; nothing to do then
+	_, _ = copyFile(w, a.fsys, body) // the client may be gone; nothing to do then
 }
 
 // acceptedEncodings parses Accept-Encoding; an encoding with q=0 is refused.

@@ -83,3 +83,25 @@ func TestEmbeddedStaticFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestAssetsReadPerRequest checks that the files are read from the FS at each request, not
+// kept as copies on the heap (the embedded ones live in the binary), and that their sizes
+// are known without them.
+func TestAssetsReadPerRequest(t *testing.T) {
+	fsys := fstest.MapFS{
+		"static/app.0123456789ab.wasm":    {Data: []byte("\x00asm raw")},
+		"static/app.0123456789ab.wasm.br": {Data: []byte("br")},
+	}
+	a := newAssets(fsys)
+	if raw, gz, br := a.WasmSizes(); raw != 8 || gz != 0 || br != 2 {
+		t.Fatalf("WasmSizes = %d, %d, %d; want 8, 0, 2", raw, gz, br)
+	}
+	fsys["static/app.0123456789ab.wasm.br"].Data[0] = 'B'
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", a.WasmURL(), nil)
+	req.Header.Set("Accept-Encoding", "br")
+	a.ServeHTTP(rec, req)
+	if rec.Body.String() != "Br" || rec.Header().Get("Content-Length") != "2" {
+		t.Fatalf("body %q, length %s; want the file as it is now", rec.Body.String(), rec.Header().Get("Content-Length"))
+	}
+}
