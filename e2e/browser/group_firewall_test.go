@@ -53,7 +53,7 @@ func TestGroupRelayOnlyTabBehindA443OnlyFirewall(t *testing.T) {
 	}
 	tb.openGroupRoom(ts.url+"/r/"+roomID+"?it=relay", "Fay")
 	start := time.Now()
-	tb.click("#join-button")
+	tb.join()
 	tiles := tb.waitTilesPlaying(2, 90*time.Second)
 	var names []string
 	for _, tl := range tiles {
