@@ -3,6 +3,8 @@
 package main
 
 import (
+	"strconv"
+	"strings"
 	"syscall/js"
 	"time"
 )
@@ -95,4 +97,20 @@ func (r *room) showGroupStats(snap *snapshot, tracks []trackSample) {
 		return
 	}
 	fillStats(groupStatsRows(snap.state, snap.local, snap.remote, snap.rttMS, ms))
+}
+
+// viaText is how a participant's media reaches this side, for its line in the info box:
+// the type of the local candidate of the connection to the server (every participant's
+// media comes through it) and its round trip, e.g. "relay, 42 ms"; "—" for what is not
+// known yet.
+func viaText(local string, rttMS float64) string {
+	typ, _, _ := strings.Cut(local, " ")
+	typ = strings.TrimSuffix(typ, ",")
+	if typ == "" {
+		typ = "—"
+	}
+	if rttMS < 0 {
+		return typ + ", — ms"
+	}
+	return typ + ", " + strconv.Itoa(int(rttMS+0.5)) + " ms"
 }

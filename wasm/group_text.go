@@ -68,7 +68,8 @@ type memberStats struct {
 
 // groupStatsRows are the info box's lines in a group call: the connection to the server
 // (every participant's media comes through it, so its path and round trip are each one's),
-// then one line per participant with bitrate, picture and simulcast layer.
+// then one line per participant with bitrate, picture, simulcast layer, and the candidate
+// type and round trip its media arrives by.
 func groupStatsRows(state, local, remote string, rttMS float64, members []memberStats) [][2]string {
 	path := orDash(local)
 	if rttMS >= 0 {
@@ -76,7 +77,7 @@ func groupStatsRows(state, local, remote string, rttMS float64, members []member
 	}
 	rows := [][2]string{{"Connection", orDash(state)}, {"Via the server", path}, {"Server", orDash(remote)}}
 	for _, m := range members {
-		rows = append(rows, [2]string{m.name, memberLine(m)})
+		rows = append(rows, [2]string{m.name, memberLine(m) + " · " + viaText(local, rttMS)})
 	}
 	return rows
 }

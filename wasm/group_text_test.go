@@ -53,17 +53,35 @@ func TestGroupStatsRows(t *testing.T) {
 		{"Connection", "connected"},
 		{"Via the server", "relay udp, TURN over tcp · 203.0.113.7:50000, 42 ms round trip"},
 		{"Server", "host udp · 198.51.100.1:3479"},
-		{"Ann", "800 kbit/s · 640×480, 30 fps · layer f (640×480)"},
-		{"Bob", "— · no video · layer —"},
-		{"Cy", "— · no video · layer —"},
+		{"Ann", "800 kbit/s · 640×480, 30 fps · layer f (640×480) · relay, 42 ms"},
+		{"Bob", "— · no video · layer — · relay, 42 ms"},
+		{"Cy", "— · no video · layer — · relay, 42 ms"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("rows:\n got %q\nwant %q", got, want)
 	}
 	noRTT := groupStatsRows("", "", "", -1, []memberStats{{name: "Ann", layer: layerInfo{rid: "q"}}})
-	want = [][2]string{{"Connection", "—"}, {"Via the server", "—"}, {"Server", "—"}, {"Ann", "— · no video · layer q"}}
+	want = [][2]string{{"Connection", "—"}, {"Via the server", "—"}, {"Server", "—"}, {"Ann", "— · no video · layer q · —, — ms"}}
 	if !reflect.DeepEqual(noRTT, want) {
 		t.Errorf("without stats:\n got %q\nwant %q", noRTT, want)
+	}
+}
+
+func TestViaText(t *testing.T) {
+	for _, tc := range []struct {
+		local string
+		rtt   float64
+		want  string
+	}{
+		{"relay udp, TURN over tcp · 203.0.113.7:50000", 42.4, "relay, 42 ms"},
+		{"host udp · 192.0.2.1:5000", 0.6, "host, 1 ms"},
+		{"srflx udp · 198.51.100.2:40000", 130, "srflx, 130 ms"},
+		{"prflx", -1, "prflx, — ms"},
+		{"", -1, "—, — ms"},
+	} {
+		if got := viaText(tc.local, tc.rtt); got != tc.want {
+			t.Errorf("viaText(%q, %v) = %q, want %q", tc.local, tc.rtt, got, tc.want)
+		}
 	}
 }
 
