@@ -4,9 +4,8 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"syscall/js"
-
-	"github.com/onertc/onertc/internal/wrap"
 )
 
 // sha256Sum hashes with the browser's Web Crypto instead of crypto/sha256, which would bring
@@ -20,21 +19,21 @@ func sha256Sum(data []byte) ([32]byte, error) {
 		subtle = subtle.Get("subtle")
 	}
 	if subtle.Type() != js.TypeObject {
-		return sum, wrap.Error("sha-256: no Web Crypto here (the page is not a secure context)")
+		return sum, fmt.Errorf("sha-256: no Web Crypto here (the page is not a secure context)")
 	}
 	in := js.Global().Get("Uint8Array").New(len(data))
 	js.CopyBytesToJS(in, data)
 	promise, err := call(subtle, "digest", "SHA-256", in)
 	if err != nil {
-		return sum, wrap.Error("sha-256: ", err)
+		return sum, fmt.Errorf("sha-256: %w", err)
 	}
 	buf, err := await(context.Background(), promise)
 	if err != nil {
-		return sum, wrap.Error("sha-256: ", err)
+		return sum, fmt.Errorf("sha-256: %w", err)
 	}
 	out := js.Global().Get("Uint8Array").New(buf)
 	if out.Length() != len(sum) {
-		return sum, wrap.Error("sha-256: digest of ", out.Length(), " bytes")
+		return sum, fmt.Errorf("sha-256: digest of %d bytes", out.Length())
 	}
 	js.CopyBytesToGo(sum[:], out)
 	return sum, nil

@@ -2,9 +2,7 @@ package client
 
 import (
 	"errors"
-	"strconv"
-
-	"github.com/onertc/onertc/internal/wrap"
+	"fmt"
 )
 
 // Sentinel errors; match them with errors.Is.
@@ -46,7 +44,7 @@ type JoinError struct {
 }
 
 func (e *JoinError) Error() string {
-	return "join room " + strconv.Quote(e.Room) + ": " + e.Result
+	return fmt.Sprintf("join room %q: %s", e.Room, e.Result)
 }
 
 // Is makes errors.Is(err, ErrRoomFull) true for a FULL result.
@@ -61,7 +59,7 @@ func (e *JoinError) Is(target error) bool {
 // for a 503.
 func statusError(code int) error {
 	if code == 503 {
-		return wrap.Error(ErrHTTPStatus, " ", code, ": ", ErrUnavailable)
+		return fmt.Errorf("%w %d: %w", ErrHTTPStatus, code, ErrUnavailable)
 	}
-	return wrap.Error(ErrHTTPStatus, " ", code)
+	return fmt.Errorf("%w %d", ErrHTTPStatus, code)
 }

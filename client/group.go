@@ -3,11 +3,10 @@ package client
 import (
 	"context"
 	"errors"
-	"strconv"
+	"fmt"
 	"sync"
 	"time"
 
-	"github.com/onertc/onertc/internal/wrap"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -62,6 +61,9 @@ type GroupConfig struct {
 	// OnEvent, when set, is called from the session's loop for every GroupEvent; it must
 	// return quickly.
 	OnEvent func(GroupEvent)
+	// ScreenMid, when set, is asked after each up offer is made (a new section has its mid
+	// only then) for the mid of the section that carries a screen share, "" for none.
+	ScreenMid func() string
 }
 
 // GroupEventKind names what happened in a group session.
@@ -128,17 +130,18 @@ type GroupSession struct {
 }
 
 type groupControl struct {
-	leave bool
-	msg   protocol.GroupMessage
+	leave   bool
+	reoffer bool
+	msg     protocol.GroupMessage
 }
 
 // NewGroupSession checks cfg.
 func NewGroupSession(cfg GroupConfig) (*GroupSession, error) {
 	if cfg.URL == "" || cfg.Dialer == nil || cfg.NewDown == nil {
-		return nil, wrap.Error(ErrBadConfig, ": group session needs URL, Dialer and NewDown")
+		return nil, fmt.Errorf("%w: group session needs URL, Dialer and NewDown", ErrBadConfig)
 	}
 	if cfg.Name != "" && !protocol.ValidName(cfg.Name) {
-		return nil, wrap.Error(ErrBadConfig, ": display name ", strconv.Quote(cfg.Name))
+		return nil, fmt.Errorf("%w: display name %q", ErrBadConfig, cfg.Name)
 	}
 	if cfg.ResumeWindow <= 0 {
 		cfg.ResumeWindow = 8 * time.Second

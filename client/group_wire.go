@@ -1,10 +1,9 @@
 package client
 
 import (
-	"strconv"
+	"fmt"
 	"strings"
 
-	"github.com/onertc/onertc/internal/wrap"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -14,18 +13,18 @@ func groupSocketURL(raw, name string) (string, error) {
 	rest, ok := strings.CutPrefix(raw, "wss://")
 	if !ok {
 		if rest, ok = strings.CutPrefix(raw, "ws://"); !ok {
-			return "", wrap.Error("group URL ", strconv.Quote(raw), ": scheme is not ws or wss")
+			return "", fmt.Errorf("group URL %q: scheme is not ws or wss", raw)
 		}
 	}
 	if rest == "" || rest[0] == '/' {
-		return "", wrap.Error("group URL ", strconv.Quote(raw), ": no host")
+		return "", fmt.Errorf("group URL %q: no host", raw)
 	}
 	for i := 0; i < len(rest); i++ {
 		switch c := rest[i]; {
 		case c <= ' ' || c >= 0x7f || c == '#':
-			return "", wrap.Error("group URL ", strconv.Quote(raw), ": byte ", strconv.QuoteRune(rune(c)), " not allowed")
+			return "", fmt.Errorf("group URL %q: byte %q not allowed", raw, c)
 		case c == '%' && (i+2 >= len(rest) || !isHex(rest[i+1]) || !isHex(rest[i+2])):
-			return "", wrap.Error("group URL ", strconv.Quote(raw), ": bad escape")
+			return "", fmt.Errorf("group URL %q: bad escape", raw)
 		}
 	}
 	if name == "" {

@@ -5,10 +5,9 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"syscall/js"
-
-	"github.com/onertc/onertc/internal/wrap"
 )
 
 // await waits for a JS promise. The then/catch functions are released once it settles; a
@@ -57,7 +56,7 @@ func jsError(v js.Value) error {
 		name, msg := v.Get("name"), v.Get("message")
 		if msg.Type() == js.TypeString {
 			if name.Type() == js.TypeString {
-				return wrap.Error(name.String(), ": ", msg.String())
+				return fmt.Errorf("%s: %s", name.String(), msg.String())
 			}
 			return errors.New(msg.String())
 		}
@@ -70,10 +69,10 @@ func call(v js.Value, method string, args ...any) (res js.Value, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			if jsErr, ok := r.(js.Error); ok {
-				err = wrap.Error(method, ": ", jsErr)
+				err = fmt.Errorf("%s: %w", method, jsErr)
 				return
 			}
-			err = wrap.Error(method, ": ", wrap.Text(r))
+			err = fmt.Errorf("%s: %v", method, r)
 		}
 	}()
 	return v.Call(method, args...), nil

@@ -5,10 +5,9 @@ package client
 import (
 	"context"
 	"errors"
-	"strconv"
+	"fmt"
 	"syscall/js"
 
-	"github.com/onertc/onertc/internal/wrap"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -106,7 +105,7 @@ func BrowserFactory(setup func(*BrowserPeer) error) PeerFactory {
 func newPC(ctor js.Value, conf map[string]any) (pc js.Value, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = wrap.Error("new RTCPeerConnection: ", wrap.Text(r))
+			err = fmt.Errorf("new RTCPeerConnection: %v", r)
 		}
 	}()
 	return ctor.New(conf), nil
@@ -170,7 +169,7 @@ func (p *BrowserPeer) description(ctx context.Context, method string, opts map[s
 	}
 	d, err := await(ctx, promise)
 	if err != nil {
-		return SessionDescription{}, wrap.Error(method, ": ", err)
+		return SessionDescription{}, fmt.Errorf("%s: %w", method, err)
 	}
 	return SessionDescription{Type: d.Get("type").String(), SDP: d.Get("sdp").String()}, nil
 }
@@ -187,14 +186,14 @@ func (p *BrowserPeer) CreateAnswer(ctx context.Context) (SessionDescription, err
 
 func (p *BrowserPeer) setDescription(ctx context.Context, method string, d SessionDescription) error {
 	if d.Type != protocol.TypeOffer && d.Type != protocol.TypeAnswer {
-		return wrap.Error(method, ": session description of type ", strconv.Quote(d.Type))
+		return fmt.Errorf("%s: session description of type %q", method, d.Type)
 	}
 	promise, err := call(p.pc, method, map[string]any{"type": d.Type, "sdp": d.SDP})
 	if err != nil {
 		return err
 	}
 	if _, err := await(ctx, promise); err != nil {
-		return wrap.Error(method, " ", d.Type, ": ", err)
+		return fmt.Errorf("%s %s: %w", method, d.Type, err)
 	}
 	return nil
 }
@@ -245,7 +244,7 @@ func (p *BrowserPeer) AddICECandidate(ctx context.Context, c Candidate) error {
 		return err
 	}
 	if _, err := await(ctx, promise); err != nil {
-		return wrap.Error("addIceCandidate: ", err)
+		return fmt.Errorf("addIceCandidate: %w", err)
 	}
 	return nil
 }
@@ -274,7 +273,7 @@ func (p *BrowserPeer) ReceivedBytes(ctx context.Context) (uint64, error) {
 	}
 	report, err := await(ctx, promise)
 	if err != nil {
-		return 0, wrap.Error("getStats: ", err)
+		return 0, fmt.Errorf("getStats: %w", err)
 	}
 	return ReportReceivedBytes(report)
 }

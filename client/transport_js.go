@@ -5,13 +5,12 @@ package client
 import (
 	"context"
 	"errors"
-	"strconv"
+	"fmt"
 	"strings"
 	"sync"
 	"syscall/js"
 
 	"github.com/onertc/onertc/client/jsjson"
-	"github.com/onertc/onertc/internal/wrap"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -54,18 +53,18 @@ func (t *BrowserTransport) fetch(ctx context.Context, method, u, body string) (j
 	}
 	p, err := call(js.Global(), "fetch", u, opts)
 	if err != nil {
-		return js.Undefined(), wrap.Error(method, " ", u, ": ", err)
+		return js.Undefined(), fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	resp, err := await(ctx, p)
 	if err != nil {
-		return js.Undefined(), wrap.Error(method, " ", u, ": ", err)
+		return js.Undefined(), fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	text, err := await(ctx, resp.Call("text"))
 	if err != nil {
-		return js.Undefined(), wrap.Error(method, " ", u, ": reading body: ", err)
+		return js.Undefined(), fmt.Errorf("%s %s: reading body: %w", method, u, err)
 	}
 	if status := resp.Get("status").Int(); status != 200 {
-		return js.Undefined(), wrap.Error(method, " ", u, ": ", statusError(status), ": ", wrap.Truncate(text.String(), 200))
+		return js.Undefined(), fmt.Errorf("%s %s: %w: %.200s", method, u, statusError(status), text.String())
 	}
 	return text, nil
 }
@@ -80,7 +79,7 @@ func fetchJSON[T any](ctx context.Context, t *BrowserTransport, method, u, body 
 	}
 	out, err := jsjson.Decode(text, read)
 	if err != nil {
-		return out, wrap.Error(method, " ", u, ": decoding answer: ", err)
+		return out, fmt.Errorf("%s %s: decoding answer: %w", method, u, err)
 	}
 	return out, nil
 }
@@ -101,7 +100,7 @@ func (t *BrowserTransport) Message(ctx context.Context, room, clientID, msg stri
 		return err
 	}
 	if r.Result != protocol.ResultSuccess {
-		return wrap.Error("message to room ", strconv.Quote(room), ": ", ErrMessageRejected, ": ", r.Result)
+		return fmt.Errorf("message to room %q: %w: %s", room, ErrMessageRejected, r.Result)
 	}
 	return nil
 }
@@ -132,7 +131,7 @@ func (t *BrowserTransport) DeleteRelay(ctx context.Context, wssPostURL, room, cl
 func (t *BrowserTransport) DialRelay(ctx context.Context, wssURL string) (RelayConn, error) {
 	ws, err := newWebSocket(wssURL)
 	if err != nil {
-		return nil, wrap.Error("dial ", wssURL, ": ", err)
+		return nil, fmt.Errorf("dial %s: %w", wssURL, err)
 	}
 	s := &jsSocket{ws: ws, l: &listeners{target: ws}, frames: newQueue[protocol.RelayFrame](),
 		opened: make(chan struct{}), closed: make(chan struct{})}
@@ -151,17 +150,17 @@ func (t *BrowserTransport) DialRelay(ctx context.Context, wssURL string) (RelayC
 	case <-s.opened:
 		return s, nil
 	case <-s.closed:
-		return nil, wrap.Error("dial ", wssURL, ": ", errors.New("socket closed before opening"))
+		return nil, fmt.Errorf("dial %s: %w", wssURL, errors.New("socket closed before opening"))
 	case <-ctx.Done():
 		_ = s.Close()
-		return nil, wrap.Error("dial ", wssURL, ": ", ctx.Err())
+		return nil, fmt.Errorf("dial %s: %w", wssURL, ctx.Err())
 	}
 }
 
 func newWebSocket(u string) (ws js.Value, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = wrap.Error("new WebSocket: ", wrap.Text(r))
+			err = fmt.Errorf("new WebSocket: %v", r)
 		}
 	}()
 	return js.Global().Get("WebSocket").New(u), nil
@@ -189,7 +188,7 @@ func (s *jsSocket) Write(_ context.Context, req protocol.RelayRequest) error {
 		return errors.New("relay write: socket not open")
 	}
 	if _, err := call(s.ws, "send", data); err != nil {
-		return wrap.Error("relay write: ", err)
+		return fmt.Errorf("relay write: %w", err)
 	}
 	return nil
 }

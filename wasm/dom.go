@@ -4,11 +4,9 @@ package main
 
 import (
 	"errors"
-	"strconv"
+	"fmt"
 	"sync"
 	"syscall/js"
-
-	"github.com/onertc/onertc/internal/wrap"
 )
 
 // ui owns the page state: every change to it runs as a func on the one goroutine of run, in
@@ -159,7 +157,7 @@ func try(v js.Value, method string, args ...any) (res js.Value, err error) {
 				err = jsErr(e.Value)
 				return
 			}
-			err = wrap.Error(method, ": ", wrap.Text(r))
+			err = fmt.Errorf("%s: %v", method, r)
 		}
 	}()
 	return v.Call(method, args...), nil
@@ -189,6 +187,6 @@ func setHidden(el js.Value, hidden bool) {
 }
 func setPressed(el js.Value, on bool) {
 	if el.Truthy() {
-		el.Call("setAttribute", "aria-pressed", strconv.FormatBool(on))
+		el.Call("setAttribute", "aria-pressed", fmt.Sprint(on))
 	}
 }

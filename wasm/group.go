@@ -3,8 +3,7 @@
 package main
 
 import (
-	"errors"
-	"strconv"
+	"fmt"
 	"strings"
 	"syscall/js"
 
@@ -35,6 +34,7 @@ type groupView struct {
 	layers  map[string]layerInfo
 
 	up, down *peerConn              // the publishing and the receiving connection
+	screenTr js.Value               // the up transceiver of the screen share, once made
 	streams  map[string]js.Value    // MediaStream by tile key
 	owner    map[string]string      // browser track id → participant (for getStats)
 	elems    map[string]*tileElem   // by tile key
@@ -50,7 +50,7 @@ type tileElem struct {
 }
 
 func newGroupView() *groupView {
-	return &groupView{tracks: map[string]mediaTrack{}, layers: map[string]layerInfo{},
+	return &groupView{screenTr: js.Undefined(), tracks: map[string]mediaTrack{}, layers: map[string]layerInfo{},
 		streams: map[string]js.Value{}, owner: map[string]string{}, elems: map[string]*tileElem{},
 		views: map[string][2]int{}, stats: map[string]*recvSample{}}
 }
@@ -130,7 +130,7 @@ func (r *room) setupGroupUp(bp *client.BrowserPeer) error {
 
 func (r *room) attachGroupUp(pc js.Value) error {
 	if r.group == nil {
-		return errors.New("group view gone")
+		return fmt.Errorf("group view gone")
 	}
 	p := &peerConn{pc: pc, senders: map[string]js.Value{}, remote: js.Undefined()}
 	stream := r.media.stream
@@ -144,10 +144,8 @@ func (r *room) attachGroupUp(pc js.Value) error {
 		}
 		p.senders["audio"] = t.Get("sender")
 	}
+	// A screen shared in the 1:1 call goes beside the camera from now on.
 	video := r.media.video
-	if r.screen.Truthy() {
-		video = r.screen
-	}
 	if video.Truthy() {
 		t, err := try(pc, "addTransceiver", video, map[string]any{"direction": "sendonly", "streams": []any{stream},
 			"sendEncodings": []any{
@@ -160,6 +158,11 @@ func (r *room) attachGroupUp(pc js.Value) error {
 		}
 		p.senders["video"] = t.Get("sender")
 	}
+	if r.screen.Truthy() {
+		if err := r.addScreenSection(pc, r.screen); err != nil {
+			return err
+		}
+	}
 	r.group.up = p
 	js.Global().Set("onertcUpPC", pc)
 	return nil
@@ -170,7 +173,7 @@ func (r *room) setupGroupDown(bp *client.BrowserPeer) error {
 	done := make(chan error, 1)
 	r.u.post(func() {
 		if r.group == nil {
-			done <- errors.New("group view gone")
+			done <- fmt.Errorf("group view gone")
 			return
 		}
 		p := &peerConn{pc: bp.Value(), senders: map[string]js.Value{}, remote: js.Undefined()}
@@ -331,7 +334,7 @@ func (r *room) renderGroup() {
 			delete(g.elems, k)
 		}
 	}
-	grid.Get("dataset").Set("tiles", strconv.Itoa(len(tiles)))
+	grid.Get("dataset").Set("tiles", fmt.Sprint(len(tiles)))
 	r.layoutGrid()
 }
 
@@ -389,10 +392,10 @@ func (r *room) layoutGrid() {
 		}
 		rc := rects[i]
 		st := e.root.Get("style")
-		st.Set("left", strconv.Itoa(rc.X)+"px")
-		st.Set("top", strconv.Itoa(rc.Y)+"px")
-		st.Set("width", strconv.Itoa(rc.W)+"px")
-		st.Set("height", strconv.Itoa(rc.H)+"px")
+		st.Set("left", fmt.Sprintf("%dpx", rc.X))
+		st.Set("top", fmt.Sprintf("%dpx", rc.Y))
+		st.Set("width", fmt.Sprintf("%dpx", rc.W))
+		st.Set("height", fmt.Sprintf("%dpx", rc.H))
 		if t.Screen || g.session == nil {
 			continue
 		}

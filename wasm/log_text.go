@@ -3,9 +3,8 @@
 package main
 
 import (
+	"fmt"
 	"strings"
-
-	"github.com/onertc/onertc/internal/wrap"
 )
 
 // logLine is one record as the console shows it: the message, then key=value attributes.
@@ -16,10 +15,10 @@ func logLine(msg string, args []any) string {
 		b.WriteByte(' ')
 		if i+1 == len(args) {
 			// A dangling value, as slog.Logger names it.
-			b.WriteString("!BADKEY=" + wrap.Text(args[i]))
+			fmt.Fprintf(&b, "!BADKEY=%v", args[i])
 			break
 		}
-		b.WriteString(wrap.Text(args[i]) + "=" + wrap.Text(args[i+1]))
+		fmt.Fprintf(&b, "%v=%v", args[i], args[i+1])
 	}
 	return b.String()
 }

@@ -271,12 +271,13 @@ func (r *room) replaceLocal(kind string, next js.Value) {
 		r.media.video = next
 	}
 	r.applyMute()
-	if p := r.sender(); p != nil && !(kind == "video" && r.screen.Truthy()) {
+	if p := r.sender(); p != nil && !(kind == "video" && r.screen.Truthy() && !r.screenBeside()) {
 		p.replaceTrack(kind, next)
 	}
 }
 
-// toggleScreen starts or stops sharing the screen in place of the camera.
+// toggleScreen starts or stops sharing the screen: in place of the camera in a 1:1 call,
+// beside it in a group call.
 func (r *room) toggleScreen() {
 	if r.screen.Truthy() {
 		r.stopScreen()
@@ -309,8 +310,16 @@ func (r *room) toggleScreen() {
 				track.Call("stop")
 				return
 			}
+			if r.screenBeside() {
+				if err := r.shareScreenInGroup(track); err != nil {
+					track.Call("stop")
+					r.status("Cannot share the screen: "+err.Error(), true)
+					return
+				}
+			} else {
+				p.replaceTrack("video", track)
+			}
 			r.screen = track
-			p.replaceTrack("video", track)
 			mini := byID("mini-video")
 			mini.Set("srcObject", s)
 			mini.Get("classList").Call("add", "screen")
@@ -335,7 +344,9 @@ func (r *room) stopScreen() {
 		r.screenOff()
 		r.screenOff = nil
 	}
-	if p := r.sender(); p != nil {
+	if r.screenBeside() {
+		r.unshareScreenInGroup()
+	} else if p := r.sender(); p != nil {
 		p.replaceTrack("video", r.media.video)
 	}
 	mini := byID("mini-video")
@@ -345,8 +356,7 @@ func (r *room) stopScreen() {
 }
 
 // sender is the connection that carries this side's media: the 1:1 peer, or in a group
-// call the up connection to the server (nil before either exists). In a group call a
-// screen share replaces the camera, as in a 1:1 call, and is forwarded as a camera.
+// call the up connection to the server (nil before either exists).
 func (r *room) sender() *peerConn {
 	if r.peer != nil {
 		return r.peer

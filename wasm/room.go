@@ -123,6 +123,9 @@ func (r *room) join() {
 			NewDown: client.BrowserFactory(r.setupGroupDown),
 			Logger:  r.log,
 			OnEvent: func(ev client.GroupEvent) { r.u.post(func() { r.onGroupEvent(gen, ev) }) },
+
+			// A screen share goes beside the camera as a section of its own (wasm/group_screen.go).
+			ScreenMid: r.groupScreenMid,
 		},
 	})
 	if err != nil {

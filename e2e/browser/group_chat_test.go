@@ -26,10 +26,12 @@ func groupOfThree(t *testing.T, base, room string, names [3]string) []*tab {
 				t.Logf("%s's console:\n%s", tb.name, logs.String())
 			}
 		})
-		tb.navigate(base + room)
+		// Generous deadlines: with two tabs in a call at a load of 25 and more, the third's
+		// page load or a click took over 20 s.
+		tb.do(60*time.Second, chromedp.Navigate(base+room))
 		tb.waitReady()
 		tb.eval(fmt.Sprintf(`document.getElementById("name-input").value = %q`, n), nil)
-		tb.click("#join-button")
+		tb.clickWithin(30*time.Second, "#join-button")
 		switch i {
 		case 0:
 			tb.waitFor("first waiting", `document.getElementById("room").dataset.state === "waiting"`, 15*time.Second)
@@ -43,6 +45,12 @@ func groupOfThree(t *testing.T, base, room string, names [3]string) []*tab {
 		tb.waitTilesPlaying(2, 90*time.Second)
 	}
 	return tabs
+}
+
+// clickWithin is click with a deadline of d, for a loaded machine.
+func (tb *tab) clickWithin(d time.Duration, sel string) {
+	tb.t.Helper()
+	tb.do(d, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
 }
 
 // chatLinesJS lists a tab's chat lines as {From, Text, Class}.
@@ -62,7 +70,7 @@ func TestGroupChatThreeTabs(t *testing.T) {
 	// The deadlines are generous (a click took over 10 s at a load of 40); they only catch
 	// a chat that does not work.
 	for _, tb := range tabs {
-		tb.do(30*time.Second, chromedp.Click(chromedp.CSS("#chat-button"), chromedp.NodeVisible))
+		tb.clickWithin(30*time.Second, "#chat-button")
 		tb.waitFor("chat input on", `!document.getElementById("chat").hidden && !document.getElementById("chat-input").disabled`, 10*time.Second)
 	}
 	for i, tb := range tabs {
