@@ -3,11 +3,12 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/onertc/onertc/internal/wrap"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -124,14 +125,14 @@ const (
 // New checks cfg and returns a Call ready to Run.
 func New(cfg Config) (*Call, error) {
 	if !protocol.ValidID(cfg.Room) {
-		return nil, fmt.Errorf("%w: room id %q", ErrBadConfig, cfg.Room)
+		return nil, wrap.Error(ErrBadConfig, ": room id ", strconv.Quote(cfg.Room))
 	}
 	cfg.JoinQuery = strings.TrimPrefix(cfg.JoinQuery, "?")
 	if strings.ContainsAny(cfg.JoinQuery, "# ") {
-		return nil, fmt.Errorf("%w: join query %q", ErrBadConfig, cfg.JoinQuery)
+		return nil, wrap.Error(ErrBadConfig, ": join query ", strconv.Quote(cfg.JoinQuery))
 	}
 	if cfg.Transport == nil || cfg.NewPeer == nil {
-		return nil, fmt.Errorf("%w: Transport and NewPeer are required", ErrBadConfig)
+		return nil, wrap.Error(ErrBadConfig, ": Transport and NewPeer are required")
 	}
 	if cfg.ReconnectWindow <= 0 {
 		cfg.ReconnectWindow = 8 * time.Second
@@ -199,7 +200,7 @@ const maxRejoins = 3
 func (c *Call) run(ctx context.Context) error {
 	resp, err := c.join(ctx)
 	if err != nil {
-		return fmt.Errorf("join room %q: %w", c.cfg.Room, err)
+		return wrap.Error("join room ", strconv.Quote(c.cfg.Room), ": ", err)
 	}
 	if resp.Result != protocol.ResultSuccess {
 		return &JoinError{Room: c.cfg.Room, Result: resp.Result}
@@ -209,7 +210,7 @@ func (c *Call) run(ctx context.Context) error {
 		return c.joinedGroup(ctx, p)
 	}
 	if !protocol.ValidID(p.ClientID) || p.WSSURL == "" {
-		return fmt.Errorf("join room %q: %w: client_id %q, wss_url %q", c.cfg.Room, ErrJoinRefused, p.ClientID, p.WSSURL)
+		return wrap.Error("join room ", strconv.Quote(c.cfg.Room), ": ", ErrJoinRefused, ": client_id ", strconv.Quote(p.ClientID), ", wss_url ", strconv.Quote(p.WSSURL))
 	}
 	c.mu.Lock()
 	c.clientID = p.ClientID
@@ -250,7 +251,7 @@ func (c *Call) run(ctx context.Context) error {
 // the group session).
 func (c *Call) joinedGroup(ctx context.Context, p protocol.RoomParams) error {
 	if p.GroupURL == "" {
-		return fmt.Errorf("join room %q: %w: room_mode group without group_url", c.cfg.Room, ErrJoinRefused)
+		return wrap.Error("join room ", strconv.Quote(c.cfg.Room), ": ", ErrJoinRefused, ": room_mode group without group_url")
 	}
 	c.mu.Lock()
 	c.clientID = p.ClientID
@@ -359,11 +360,11 @@ func (m *machine) leave(connected bool) {
 func fatalRelayError(text string) error {
 	switch {
 	case strings.Contains(text, protocol.ErrTextRoomFull):
-		return fmt.Errorf("%w: %w: %s", ErrRelayRefused, ErrRoomFull, text)
+		return wrap.Error(ErrRelayRefused, ": ", ErrRoomFull, ": ", text)
 	case strings.Contains(text, protocol.ErrTextInvalidRegister):
-		return fmt.Errorf("%w: %s", ErrRelayRefused, text)
+		return wrap.Error(ErrRelayRefused, ": ", text)
 	case strings.Contains(text, protocol.ErrTextUnknownClient):
-		return fmt.Errorf("%w: %w: %s", ErrRelayRefused, ErrForgotten, text)
+		return wrap.Error(ErrRelayRefused, ": ", ErrForgotten, ": ", text)
 	}
 	return nil
 }

@@ -4,8 +4,9 @@ package client
 
 import (
 	"context"
-	"fmt"
 	"syscall/js"
+
+	"github.com/onertc/onertc/internal/wrap"
 )
 
 // sha256Sum hashes with the browser's Web Crypto instead of crypto/sha256, which would bring
@@ -19,21 +20,21 @@ func sha256Sum(data []byte) ([32]byte, error) {
 		subtle = subtle.Get("subtle")
 	}
 	if subtle.Type() != js.TypeObject {
-		return sum, fmt.Errorf("sha-256: no Web Crypto here (the page is not a secure context)")
+		return sum, wrap.Error("sha-256: no Web Crypto here (the page is not a secure context)")
 	}
 	in := js.Global().Get("Uint8Array").New(len(data))
 	js.CopyBytesToJS(in, data)
 	promise, err := call(subtle, "digest", "SHA-256", in)
 	if err != nil {
-		return sum, fmt.Errorf("sha-256: %w", err)
+		return sum, wrap.Error("sha-256: ", err)
 	}
 	buf, err := await(context.Background(), promise)
 	if err != nil {
-		return sum, fmt.Errorf("sha-256: %w", err)
+		return sum, wrap.Error("sha-256: ", err)
 	}
 	out := js.Global().Get("Uint8Array").New(buf)
 	if out.Length() != len(sum) {
-		return sum, fmt.Errorf("sha-256: digest of %d bytes", out.Length())
+		return sum, wrap.Error("sha-256: digest of ", out.Length(), " bytes")
 	}
 	js.CopyBytesToGo(sum[:], out)
 	return sum, nil

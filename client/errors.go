@@ -2,7 +2,9 @@ package client
 
 import (
 	"errors"
-	"fmt"
+	"strconv"
+
+	"github.com/onertc/onertc/internal/wrap"
 )
 
 // Sentinel errors; match them with errors.Is.
@@ -44,7 +46,7 @@ type JoinError struct {
 }
 
 func (e *JoinError) Error() string {
-	return fmt.Sprintf("join room %q: %s", e.Room, e.Result)
+	return "join room " + strconv.Quote(e.Room) + ": " + e.Result
 }
 
 // Is makes errors.Is(err, ErrRoomFull) true for a FULL result.
@@ -59,7 +61,7 @@ func (e *JoinError) Is(target error) bool {
 // for a 503.
 func statusError(code int) error {
 	if code == 503 {
-		return fmt.Errorf("%w %d: %w", ErrHTTPStatus, code, ErrUnavailable)
+		return wrap.Error(ErrHTTPStatus, " ", code, ": ", ErrUnavailable)
 	}
-	return fmt.Errorf("%w %d", ErrHTTPStatus, code)
+	return wrap.Error(ErrHTTPStatus, " ", code)
 }

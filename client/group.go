@@ -3,10 +3,11 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/onertc/onertc/internal/wrap"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -138,10 +139,10 @@ type groupControl struct {
 // NewGroupSession checks cfg.
 func NewGroupSession(cfg GroupConfig) (*GroupSession, error) {
 	if cfg.URL == "" || cfg.Dialer == nil || cfg.NewDown == nil {
-		return nil, fmt.Errorf("%w: group session needs URL, Dialer and NewDown", ErrBadConfig)
+		return nil, wrap.Error(ErrBadConfig, ": group session needs URL, Dialer and NewDown")
 	}
 	if cfg.Name != "" && !protocol.ValidName(cfg.Name) {
-		return nil, fmt.Errorf("%w: display name %q", ErrBadConfig, cfg.Name)
+		return nil, wrap.Error(ErrBadConfig, ": display name ", strconv.Quote(cfg.Name))
 	}
 	if cfg.ResumeWindow <= 0 {
 		cfg.ResumeWindow = 8 * time.Second

@@ -3,9 +3,10 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
+
+	"github.com/onertc/onertc/internal/wrap"
 )
 
 // GroupCall is a call that can become a group call: it joins with group=1; a join answered
@@ -61,12 +62,12 @@ func NewGroupCall(cfg GroupCallConfig) (*GroupCall, error) {
 	if cfg.Group.Dialer == nil {
 		d, ok := cfg.Call.Transport.(GroupDialer)
 		if !ok {
-			return nil, fmt.Errorf("%w: the transport cannot open group sockets", ErrBadConfig)
+			return nil, wrap.Error(ErrBadConfig, ": the transport cannot open group sockets")
 		}
 		cfg.Group.Dialer = d
 	}
 	if cfg.Group.NewDown == nil {
-		return nil, fmt.Errorf("%w: Group.NewDown is required", ErrBadConfig)
+		return nil, wrap.Error(ErrBadConfig, ": Group.NewDown is required")
 	}
 	if cfg.Call.JoinQuery == "" {
 		cfg.Call.JoinQuery = "group=1"

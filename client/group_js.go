@@ -5,11 +5,11 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"syscall/js"
 
 	"github.com/onertc/onertc/client/jsjson"
+	"github.com/onertc/onertc/internal/wrap"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -18,7 +18,7 @@ import (
 func (t *BrowserTransport) DialGroup(ctx context.Context, groupURL string) (GroupConn, error) {
 	ws, err := newWebSocket(groupURL)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", groupURL, err)
+		return nil, wrap.Error("dial ", groupURL, ": ", err)
 	}
 	s := &jsGroupSocket{ws: ws, l: &listeners{target: ws}, frames: newQueue[protocol.GroupMessage](),
 		opened: make(chan struct{}), closed: make(chan struct{})}
@@ -39,10 +39,10 @@ func (t *BrowserTransport) DialGroup(ctx context.Context, groupURL string) (Grou
 	case <-s.opened:
 		return s, nil
 	case <-s.closed:
-		return nil, fmt.Errorf("dial %s: %w", groupURL, errors.New("socket closed before opening"))
+		return nil, wrap.Error("dial ", groupURL, ": ", errors.New("socket closed before opening"))
 	case <-ctx.Done():
 		_ = s.Close()
-		return nil, fmt.Errorf("dial %s: %w", groupURL, ctx.Err())
+		return nil, wrap.Error("dial ", groupURL, ": ", ctx.Err())
 	}
 }
 
@@ -67,7 +67,7 @@ func (s *jsGroupSocket) Write(_ context.Context, m protocol.GroupMessage) error 
 		return errors.New("group write: socket not open")
 	}
 	if _, err := call(s.ws, "send", jsjson.EncodeGroupMessage(m)); err != nil {
-		return fmt.Errorf("group write: %w", err)
+		return wrap.Error("group write: ", err)
 	}
 	return nil
 }

@@ -3,9 +3,9 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
+	"github.com/onertc/onertc/internal/wrap"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -73,15 +73,15 @@ func (g *groupLoop) emit(ev GroupEvent) {
 func (g *groupLoop) connect(ctx context.Context, resume bool) error {
 	u, err := groupSocketURL(g.cfg.URL, g.cfg.Name)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrGroupRefused, err)
+		return wrap.Error(ErrGroupRefused, ": ", err)
 	}
 	conn, err := g.cfg.Dialer.DialGroup(ctx, u)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrGroupRefused, err)
+		return wrap.Error(ErrGroupRefused, ": ", err)
 	}
 	if err := conn.Write(ctx, protocol.GroupMessage{Type: protocol.GroupJoin, Resume: resume}); err != nil {
 		_ = conn.Close()
-		return fmt.Errorf("group join frame: %w", err)
+		return wrap.Error("group join frame: ", err)
 	}
 	if g.conn != nil {
 		_ = g.conn.Close()
@@ -131,7 +131,7 @@ func (g *groupLoop) run() error {
 			return nil
 		case <-welcome.C:
 			if !g.welcomed {
-				return fmt.Errorf("%w: no welcome within %v", ErrGroupRefused, welcomeTimeout)
+				return wrap.Error(ErrGroupRefused, ": no welcome within ", welcomeTimeout)
 			}
 		case c := <-g.s.control:
 			if c.leave {
@@ -151,7 +151,7 @@ func (g *groupLoop) run() error {
 			}
 			if f.err != nil {
 				if !g.welcomed && g.up == nil && g.down == nil {
-					return fmt.Errorf("%w: socket closed before the welcome: %w", ErrGroupRefused, f.err)
+					return wrap.Error(ErrGroupRefused, ": socket closed before the welcome: ", f.err)
 				}
 				if err := g.resume(f.err); err != nil {
 					return err
@@ -197,7 +197,7 @@ func (g *groupLoop) resume(cause error) error {
 			return nil
 		}
 		if time.Now().Add(backoff).After(deadline) {
-			return fmt.Errorf("%w: %d attempts in %v: %w", ErrGroupLost, attempt, g.cfg.ResumeWindow, err)
+			return wrap.Error(ErrGroupLost, ": ", attempt, " attempts in ", g.cfg.ResumeWindow, ": ", err)
 		}
 		select {
 		case <-time.After(backoff):
@@ -243,13 +243,13 @@ func (g *groupLoop) onFrame(m protocol.GroupMessage) error {
 	case protocol.GroupError:
 		err := &GroupError{Code: m.Code, Message: m.Message}
 		if fatalGroupCode(m.Code) {
-			return fmt.Errorf("%w: %w", ErrGroupRefused, err)
+			return wrap.Error(ErrGroupRefused, ": ", err)
 		}
 		g.log.Warn("group error frame", "code", m.Code, "message", m.Message)
 		g.upRefused(m.Code)
 		g.emit(GroupEvent{Kind: GroupEventError, Err: err})
 	case protocol.GroupBye:
-		return fmt.Errorf("%w: %w", ErrGroupRefused, &GroupError{Code: m.Code, Message: "bye: " + m.Message})
+		return wrap.Error(ErrGroupRefused, ": ", &GroupError{Code: m.Code, Message: "bye: " + m.Message})
 	default:
 		g.log.Debug("unknown group frame ignored", "type", m.Type)
 	}
@@ -276,7 +276,7 @@ func (g *groupLoop) newPeer(pc string, f PeerFactory) (*groupPeer, error) {
 	defer cancel()
 	p, err := f(ctx, g.cfg.Peer)
 	if err != nil {
-		return nil, fmt.Errorf("create %s peer: %w", pc, err)
+		return nil, wrap.Error("create ", pc, " peer: ", err)
 	}
 	g.peerGen++
 	gp := &groupPeer{pc: pc, peer: p, gen: g.peerGen}
@@ -333,7 +333,7 @@ func (g *groupLoop) publish() error {
 		err = up.peer.SetLocalDescription(ctx, d)
 	}
 	if err != nil {
-		return fmt.Errorf("up offer: %w", err)
+		return wrap.Error("up offer: ", err)
 	}
 	g.upOffering = true
 	g.write(protocol.GroupMessage{Type: protocol.GroupOffer, PC: protocol.PCUp, SDP: d.SDP, Screen: g.screenMid()})

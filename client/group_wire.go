@@ -1,9 +1,10 @@
 package client
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
 
+	"github.com/onertc/onertc/internal/wrap"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -13,18 +14,18 @@ func groupSocketURL(raw, name string) (string, error) {
 	rest, ok := strings.CutPrefix(raw, "wss://")
 	if !ok {
 		if rest, ok = strings.CutPrefix(raw, "ws://"); !ok {
-			return "", fmt.Errorf("group URL %q: scheme is not ws or wss", raw)
+			return "", wrap.Error("group URL ", strconv.Quote(raw), ": scheme is not ws or wss")
 		}
 	}
 	if rest == "" || rest[0] == '/' {
-		return "", fmt.Errorf("group URL %q: no host", raw)
+		return "", wrap.Error("group URL ", strconv.Quote(raw), ": no host")
 	}
 	for i := 0; i < len(rest); i++ {
 		switch c := rest[i]; {
 		case c <= ' ' || c >= 0x7f || c == '#':
-			return "", fmt.Errorf("group URL %q: byte %q not allowed", raw, c)
+			return "", wrap.Error("group URL ", strconv.Quote(raw), ": byte ", strconv.QuoteRune(rune(c)), " not allowed")
 		case c == '%' && (i+2 >= len(rest) || !isHex(rest[i+1]) || !isHex(rest[i+2])):
-			return "", fmt.Errorf("group URL %q: bad escape", raw)
+			return "", wrap.Error("group URL ", strconv.Quote(raw), ": bad escape")
 		}
 	}
 	if name == "" {

@@ -5,9 +5,10 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"syscall/js"
+
+	"github.com/onertc/onertc/internal/wrap"
 )
 
 // await waits for a JS promise. The then/catch functions are released once it settles; a
@@ -56,7 +57,7 @@ func jsError(v js.Value) error {
 		name, msg := v.Get("name"), v.Get("message")
 		if msg.Type() == js.TypeString {
 			if name.Type() == js.TypeString {
-				return fmt.Errorf("%s: %s", name.String(), msg.String())
+				return wrap.Error(name.String(), ": ", msg.String())
 			}
 			return errors.New(msg.String())
 		}
@@ -69,10 +70,10 @@ func call(v js.Value, method string, args ...any) (res js.Value, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			if jsErr, ok := r.(js.Error); ok {
-				err = fmt.Errorf("%s: %w", method, jsErr)
+				err = wrap.Error(method, ": ", jsErr)
 				return
 			}
-			err = fmt.Errorf("%s: %v", method, r)
+			err = wrap.Error(method, ": ", wrap.Text(r))
 		}
 	}()
 	return v.Call(method, args...), nil

@@ -2,10 +2,10 @@ package client
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
+	"github.com/onertc/onertc/internal/wrap"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -227,7 +227,7 @@ func (m *machine) newPeer() error {
 	defer cancel()
 	p, err := m.c.cfg.NewPeer(ctx, PeerConfig{ICEServers: servers, RelayOnly: m.relayOnly})
 	if err != nil {
-		return fmt.Errorf("create peer: %w", err)
+		return wrap.Error("create peer: ", err)
 	}
 	p.OnLocalCandidate(func(c Candidate) { m.peerEvent(peerEvent{gen: gen, cand: &c}) })
 	p.OnStateChange(func(s PeerState) { m.peerEvent(peerEvent{gen: gen, state: s, isState: true}) })

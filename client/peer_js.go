@@ -5,9 +5,10 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
+	"strconv"
 	"syscall/js"
 
+	"github.com/onertc/onertc/internal/wrap"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -105,7 +106,7 @@ func BrowserFactory(setup func(*BrowserPeer) error) PeerFactory {
 func newPC(ctor js.Value, conf map[string]any) (pc js.Value, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("new RTCPeerConnection: %v", r)
+			err = wrap.Error("new RTCPeerConnection: ", wrap.Text(r))
 		}
 	}()
 	return ctor.New(conf), nil
@@ -169,7 +170,7 @@ func (p *BrowserPeer) description(ctx context.Context, method string, opts map[s
 	}
 	d, err := await(ctx, promise)
 	if err != nil {
-		return SessionDescription{}, fmt.Errorf("%s: %w", method, err)
+		return SessionDescription{}, wrap.Error(method, ": ", err)
 	}
 	return SessionDescription{Type: d.Get("type").String(), SDP: d.Get("sdp").String()}, nil
 }
@@ -186,14 +187,14 @@ func (p *BrowserPeer) CreateAnswer(ctx context.Context) (SessionDescription, err
 
 func (p *BrowserPeer) setDescription(ctx context.Context, method string, d SessionDescription) error {
 	if d.Type != protocol.TypeOffer && d.Type != protocol.TypeAnswer {
-		return fmt.Errorf("%s: session description of type %q", method, d.Type)
+		return wrap.Error(method, ": session description of type ", strconv.Quote(d.Type))
 	}
 	promise, err := call(p.pc, method, map[string]any{"type": d.Type, "sdp": d.SDP})
 	if err != nil {
 		return err
 	}
 	if _, err := await(ctx, promise); err != nil {
-		return fmt.Errorf("%s %s: %w", method, d.Type, err)
+		return wrap.Error(method, " ", d.Type, ": ", err)
 	}
 	return nil
 }
@@ -244,7 +245,7 @@ func (p *BrowserPeer) AddICECandidate(ctx context.Context, c Candidate) error {
 		return err
 	}
 	if _, err := await(ctx, promise); err != nil {
-		return fmt.Errorf("addIceCandidate: %w", err)
+		return wrap.Error("addIceCandidate: ", err)
 	}
 	return nil
 }
@@ -273,7 +274,7 @@ func (p *BrowserPeer) ReceivedBytes(ctx context.Context) (uint64, error) {
 	}
 	report, err := await(ctx, promise)
 	if err != nil {
-		return 0, fmt.Errorf("getStats: %w", err)
+		return 0, wrap.Error("getStats: ", err)
 	}
 	return ReportReceivedBytes(report)
 }

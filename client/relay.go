@@ -3,10 +3,10 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
+	"github.com/onertc/onertc/internal/wrap"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -54,12 +54,12 @@ func (l *relayLink) emit(ev linkEvent) {
 func (l *relayLink) connect(ctx context.Context) error {
 	conn, err := l.t.DialRelay(ctx, l.url)
 	if err != nil {
-		return fmt.Errorf("dial relay %s: %w", l.url, err)
+		return wrap.Error("dial relay ", l.url, ": ", err)
 	}
 	reg := protocol.RelayRequest{Cmd: protocol.CmdRegister, RoomID: l.room, ClientID: l.clientID}
 	if err := conn.Write(ctx, reg); err != nil {
 		_ = conn.Close()
-		return fmt.Errorf("register on relay: %w", err)
+		return wrap.Error("register on relay: ", err)
 	}
 	l.mu.Lock()
 	if l.closed {
@@ -124,7 +124,7 @@ func (l *relayLink) reconnect() {
 			return
 		}
 		if time.Now().Add(backoff).After(deadline) {
-			l.emit(linkEvent{err: fmt.Errorf("%w: %d attempts in %v: %w", ErrRelayLost, attempt, l.window, err)})
+			l.emit(linkEvent{err: wrap.Error(ErrRelayLost, ": ", attempt, " attempts in ", l.window, ": ", err)})
 			return
 		}
 		select {
@@ -156,7 +156,7 @@ func (l *relayLink) send(ctx context.Context, msg string) error {
 			case <-ready:
 				continue
 			case <-ctx.Done():
-				return fmt.Errorf("relay send: waiting for socket: %w", ctx.Err())
+				return wrap.Error("relay send: waiting for socket: ", ctx.Err())
 			}
 		}
 		err := conn.Write(ctx, protocol.RelayRequest{Cmd: protocol.CmdSend, Msg: msg})
@@ -164,7 +164,7 @@ func (l *relayLink) send(ctx context.Context, msg string) error {
 			return nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("relay send: %w", err)
+			return wrap.Error("relay send: ", err)
 		}
 		l.lost(conn, gen, err)
 	}

@@ -2,8 +2,8 @@ package client
 
 import (
 	"context"
-	"fmt"
 
+	"github.com/onertc/onertc/internal/wrap"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -142,7 +142,7 @@ func factory[P Peer](newPeer func(PeerConfig) (P, error), setup func(P) error) P
 		if setup != nil {
 			if err := setup(p); err != nil {
 				_ = p.Close()
-				return nil, fmt.Errorf("set up peer: %w", err)
+				return nil, wrap.Error("set up peer: ", err)
 			}
 		}
 		return p, nil

@@ -5,12 +5,13 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall/js"
 
 	"github.com/onertc/onertc/client/jsjson"
+	"github.com/onertc/onertc/internal/wrap"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -53,18 +54,18 @@ func (t *BrowserTransport) fetch(ctx context.Context, method, u, body string) (j
 	}
 	p, err := call(js.Global(), "fetch", u, opts)
 	if err != nil {
-		return js.Undefined(), fmt.Errorf("%s %s: %w", method, u, err)
+		return js.Undefined(), wrap.Error(method, " ", u, ": ", err)
 	}
 	resp, err := await(ctx, p)
 	if err != nil {
-		return js.Undefined(), fmt.Errorf("%s %s: %w", method, u, err)
+		return js.Undefined(), wrap.Error(method, " ", u, ": ", err)
 	}
 	text, err := await(ctx, resp.Call("text"))
 	if err != nil {
-		return js.Undefined(), fmt.Errorf("%s %s: reading body: %w", method, u, err)
+		return js.Undefined(), wrap.Error(method, " ", u, ": reading body: ", err)
 	}
 	if status := resp.Get("status").Int(); status != 200 {
-		return js.Undefined(), fmt.Errorf("%s %s: %w: %.200s", method, u, statusError(status), text.String())
+		return js.Undefined(), wrap.Error(method, " ", u, ": ", statusError(status), ": ", wrap.Truncate(text.String(), 200))
 	}
 	return text, nil
 }
@@ -79,7 +80,7 @@ func fetchJSON[T any](ctx context.Context, t *BrowserTransport, method, u, body 
 	}
 	out, err := jsjson.Decode(text, read)
 	if err != nil {
-		return out, fmt.Errorf("%s %s: decoding answer: %w", method, u, err)
+		return out, wrap.Error(method, " ", u, ": decoding answer: ", err)
 	}
 	return out, nil
 }
@@ -100,7 +101,7 @@ func (t *BrowserTransport) Message(ctx context.Context, room, clientID, msg stri
 		return err
 	}
 	if r.Result != protocol.ResultSuccess {
-		return fmt.Errorf("message to room %q: %w: %s", room, ErrMessageRejected, r.Result)
+		return wrap.Error("message to room ", strconv.Quote(room), ": ", ErrMessageRejected, ": ", r.Result)
 	}
 	return nil
 }
@@ -131,7 +132,7 @@ func (t *BrowserTransport) DeleteRelay(ctx context.Context, wssPostURL, room, cl
 func (t *BrowserTransport) DialRelay(ctx context.Context, wssURL string) (RelayConn, error) {
 	ws, err := newWebSocket(wssURL)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", wssURL, err)
+		return nil, wrap.Error("dial ", wssURL, ": ", err)
 	}
 	s := &jsSocket{ws: ws, l: &listeners{target: ws}, frames: newQueue[protocol.RelayFrame](),
 		opened: make(chan struct{}), closed: make(chan struct{})}
@@ -150,17 +151,17 @@ func (t *BrowserTransport) DialRelay(ctx context.Context, wssURL string) (RelayC
 	case <-s.opened:
 		return s, nil
 	case <-s.closed:
-		return nil, fmt.Errorf("dial %s: %w", wssURL, errors.New("socket closed before opening"))
+		return nil, wrap.Error("dial ", wssURL, ": ", errors.New("socket closed before opening"))
 	case <-ctx.Done():
 		_ = s.Close()
-		return nil, fmt.Errorf("dial %s: %w", wssURL, ctx.Err())
+		return nil, wrap.Error("dial ", wssURL, ": ", ctx.Err())
 	}
 }
 
 func newWebSocket(u string) (ws js.Value, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("new WebSocket: %v", r)
+			err = wrap.Error("new WebSocket: ", wrap.Text(r))
 		}
 	}()
 	return js.Global().Get("WebSocket").New(u), nil
@@ -188,7 +189,7 @@ func (s *jsSocket) Write(_ context.Context, req protocol.RelayRequest) error {
 		return errors.New("relay write: socket not open")
 	}
 	if _, err := call(s.ws, "send", data); err != nil {
-		return fmt.Errorf("relay write: %w", err)
+		return wrap.Error("relay write: ", err)
 	}
 	return nil
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
+	"strconv"
 	"strings"
+
+	"github.com/onertc/onertc/internal/wrap"
 )
 
 // ErrBadFingerprint is wrapped by the errors of a certificate fingerprint that cannot be used.
@@ -27,18 +29,18 @@ func ParseFingerprint(algorithm, value string) (Fingerprint, error) {
 	alg := strings.ToLower(strings.TrimSpace(algorithm))
 	size, ok := fingerprintSizes[alg]
 	if !ok {
-		return Fingerprint{}, fmt.Errorf("%w: unknown algorithm %q", ErrBadFingerprint, algorithm)
+		return Fingerprint{}, wrap.Error(ErrBadFingerprint, ": unknown algorithm ", strconv.Quote(algorithm))
 	}
 	parts := strings.Split(strings.TrimSpace(value), ":")
 	if len(parts) != size {
-		return Fingerprint{}, fmt.Errorf("%w: %s needs %d bytes, got %d groups", ErrBadFingerprint, alg, size, len(parts))
+		return Fingerprint{}, wrap.Error(ErrBadFingerprint, ": ", alg, " needs ", size, " bytes, got ", len(parts), " groups")
 	}
 	digest := make([]byte, size)
 	for i, p := range parts {
 		hi, ok1 := hexDigit(p, 0)
 		lo, ok2 := hexDigit(p, 1)
 		if len(p) != 2 || !ok1 || !ok2 {
-			return Fingerprint{}, fmt.Errorf("%w: group %d is %q, want two hex digits", ErrBadFingerprint, i+1, p)
+			return Fingerprint{}, wrap.Error(ErrBadFingerprint, ": group ", i+1, " is ", strconv.Quote(p), ", want two hex digits")
 		}
 		digest[i] = hi<<4 | lo
 	}
@@ -66,7 +68,7 @@ func hexDigit(s string, i int) (byte, bool) {
 func SHA256Fingerprint(der []byte) (Fingerprint, error) {
 	sum, err := sha256Sum(der)
 	if err != nil {
-		return Fingerprint{}, fmt.Errorf("certificate fingerprint: %w", err)
+		return Fingerprint{}, wrap.Error("certificate fingerprint: ", err)
 	}
 	return Fingerprint{Algorithm: "sha-256", Digest: sum[:]}, nil
 }
@@ -81,7 +83,9 @@ func (f Fingerprint) String() string {
 		} else {
 			b.WriteByte(':')
 		}
-		fmt.Fprintf(&b, "%02X", c)
+		const hex = "0123456789ABCDEF"
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
 	}
 	return b.String()
 }
@@ -89,10 +93,10 @@ func (f Fingerprint) String() string {
 func (f Fingerprint) check() error {
 	size, ok := fingerprintSizes[f.Algorithm]
 	if !ok {
-		return fmt.Errorf("%w: unknown algorithm %q", ErrBadFingerprint, f.Algorithm)
+		return wrap.Error(ErrBadFingerprint, ": unknown algorithm ", strconv.Quote(f.Algorithm))
 	}
 	if len(f.Digest) != size {
-		return fmt.Errorf("%w: %s digest of %d bytes, want %d", ErrBadFingerprint, f.Algorithm, len(f.Digest), size)
+		return wrap.Error(ErrBadFingerprint, ": ", f.Algorithm, " digest of ", len(f.Digest), " bytes, want ", size)
 	}
 	return nil
 }
@@ -134,14 +138,15 @@ func VerificationCode(a, b Fingerprint) (string, error) {
 	}
 	sum, err := sha256Sum(append(append([]byte(verificationDomain), ea...), eb...))
 	if err != nil {
-		return "", fmt.Errorf("verification code: %w", err)
+		return "", wrap.Error("verification code: ", err)
 	}
 	var n uint64
 	for _, c := range sum[:8] {
 		n = n<<8 | uint64(c)
 	}
 	n %= 1_000_000_000_000
-	s := fmt.Sprintf("%012d", n)
+	s := strconv.FormatUint(n, 10)
+	s = strings.Repeat("0", 12-len(s)) + s
 	return s[:4] + " " + s[4:8] + " " + s[8:], nil
 }
 

@@ -5,8 +5,9 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"syscall/js"
+
+	"github.com/onertc/onertc/internal/wrap"
 )
 
 // errNoCertificateStats: the browser's getStats has no certificate of the connection (not
@@ -22,7 +23,7 @@ func (p *BrowserPeer) DTLSFingerprints(ctx context.Context) (local, remote Finge
 	}
 	report, err := await(ctx, promise)
 	if err != nil {
-		return Fingerprint{}, Fingerprint{}, fmt.Errorf("getStats: %w", err)
+		return Fingerprint{}, Fingerprint{}, wrap.Error("getStats: ", err)
 	}
 	return ReportFingerprints(report)
 }
@@ -42,17 +43,17 @@ func ReportFingerprints(report js.Value) (local, remote Fingerprint, err error) 
 		}
 	}
 	if len(transports) != 1 {
-		return Fingerprint{}, Fingerprint{}, fmt.Errorf("dtls fingerprints: %w: %d connected transports, want 1", errNoCertificateStats, len(transports))
+		return Fingerprint{}, Fingerprint{}, wrap.Error("dtls fingerprints: ", errNoCertificateStats, ": ", len(transports), " connected transports, want 1")
 	}
 	read := func(which string) (Fingerprint, error) {
 		id := jsString(transports[0].Get(which + "CertificateId"))
 		c, ok := byID[id]
 		if id == "" || !ok {
-			return Fingerprint{}, fmt.Errorf("dtls fingerprints: %w: transport has no %s certificate", errNoCertificateStats, which)
+			return Fingerprint{}, wrap.Error("dtls fingerprints: ", errNoCertificateStats, ": transport has no ", which, " certificate")
 		}
 		f, err := ParseFingerprint(jsString(c.Get("fingerprintAlgorithm")), jsString(c.Get("fingerprint")))
 		if err != nil {
-			return Fingerprint{}, fmt.Errorf("dtls fingerprints: %s certificate: %w", which, err)
+			return Fingerprint{}, wrap.Error("dtls fingerprints: ", which, " certificate: ", err)
 		}
 		return f, nil
 	}

@@ -4,7 +4,7 @@ package main
 
 import (
 	"errors"
-	"fmt"
+	"strconv"
 	"syscall/js"
 )
 
@@ -168,7 +168,7 @@ func fetchInvite(room string) (string, error) {
 	if st := resp.Get("status").Int(); st == 401 {
 		return "", errors.New("only those with the password can invite")
 	} else if st != 200 {
-		return "", fmt.Errorf("the server answered %d", st)
+		return "", errors.New("the server answered " + strconv.Itoa(st))
 	}
 	body, err := await(resp.Call("json"))
 	if err != nil || body.Get("url").Type() != js.TypeString {

@@ -4,9 +4,11 @@ package main
 
 import (
 	"errors"
-	"fmt"
+	"strconv"
 	"sync"
 	"syscall/js"
+
+	"github.com/onertc/onertc/internal/wrap"
 )
 
 // ui owns the page state: every change to it runs as a func on the one goroutine of run, in
@@ -157,7 +159,7 @@ func try(v js.Value, method string, args ...any) (res js.Value, err error) {
 				err = jsErr(e.Value)
 				return
 			}
-			err = fmt.Errorf("%s: %v", method, r)
+			err = wrap.Error(method, ": ", wrap.Text(r))
 		}
 	}()
 	return v.Call(method, args...), nil
@@ -187,6 +189,6 @@ func setHidden(el js.Value, hidden bool) {
 }
 func setPressed(el js.Value, on bool) {
 	if el.Truthy() {
-		el.Call("setAttribute", "aria-pressed", fmt.Sprint(on))
+		el.Call("setAttribute", "aria-pressed", strconv.FormatBool(on))
 	}
 }

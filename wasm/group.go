@@ -3,7 +3,8 @@
 package main
 
 import (
-	"fmt"
+	"errors"
+	"strconv"
 	"strings"
 	"syscall/js"
 
@@ -130,7 +131,7 @@ func (r *room) setupGroupUp(bp *client.BrowserPeer) error {
 
 func (r *room) attachGroupUp(pc js.Value) error {
 	if r.group == nil {
-		return fmt.Errorf("group view gone")
+		return errors.New("group view gone")
 	}
 	p := &peerConn{pc: pc, senders: map[string]js.Value{}, remote: js.Undefined()}
 	stream := r.media.stream
@@ -173,7 +174,7 @@ func (r *room) setupGroupDown(bp *client.BrowserPeer) error {
 	done := make(chan error, 1)
 	r.u.post(func() {
 		if r.group == nil {
-			done <- fmt.Errorf("group view gone")
+			done <- errors.New("group view gone")
 			return
 		}
 		p := &peerConn{pc: bp.Value(), senders: map[string]js.Value{}, remote: js.Undefined()}
@@ -334,7 +335,7 @@ func (r *room) renderGroup() {
 			delete(g.elems, k)
 		}
 	}
-	grid.Get("dataset").Set("tiles", fmt.Sprint(len(tiles)))
+	grid.Get("dataset").Set("tiles", strconv.Itoa(len(tiles)))
 	r.layoutGrid()
 }
 
@@ -392,10 +393,10 @@ func (r *room) layoutGrid() {
 		}
 		rc := rects[i]
 		st := e.root.Get("style")
-		st.Set("left", fmt.Sprintf("%dpx", rc.X))
-		st.Set("top", fmt.Sprintf("%dpx", rc.Y))
-		st.Set("width", fmt.Sprintf("%dpx", rc.W))
-		st.Set("height", fmt.Sprintf("%dpx", rc.H))
+		st.Set("left", strconv.Itoa(rc.X)+"px")
+		st.Set("top", strconv.Itoa(rc.Y)+"px")
+		st.Set("width", strconv.Itoa(rc.W)+"px")
+		st.Set("height", strconv.Itoa(rc.H)+"px")
 		if t.Screen || g.session == nil {
 			continue
 		}

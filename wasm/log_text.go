@@ -3,8 +3,9 @@
 package main
 
 import (
-	"fmt"
 	"strings"
+
+	"github.com/onertc/onertc/internal/wrap"
 )
 
 // logLine is one record as the console shows it: the message, then key=value attributes.
@@ -15,10 +16,10 @@ func logLine(msg string, args []any) string {
 		b.WriteByte(' ')
 		if i+1 == len(args) {
 			// A dangling value, as slog.Logger names it.
-			fmt.Fprintf(&b, "!BADKEY=%v", args[i])
+			b.WriteString("!BADKEY=" + wrap.Text(args[i]))
 			break
 		}
-		fmt.Fprintf(&b, "%v=%v", args[i], args[i+1])
+		b.WriteString(wrap.Text(args[i]) + "=" + wrap.Text(args[i+1]))
 	}
 	return b.String()
 }

@@ -3,10 +3,10 @@
 package main
 
 import (
-	"fmt"
 	"syscall/js"
 
 	"github.com/onertc/onertc/client/jsjson"
+	"github.com/onertc/onertc/internal/wrap"
 )
 
 // recentKey is the localStorage key of the recent rooms, a JSON array of room ids.
@@ -44,7 +44,7 @@ func encodeRecent(rooms []string) string {
 func rememberRoom(room string) error {
 	_, err := try(js.Global().Get("localStorage"), "setItem", recentKey, encodeRecent(pushRecent(room, recentRooms())))
 	if err != nil {
-		return fmt.Errorf("remember room %s: %w", room, err)
+		return wrap.Error("remember room ", room, ": ", err)
 	}
 	return nil
 }

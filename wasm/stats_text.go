@@ -3,9 +3,10 @@
 package main
 
 import (
-	"fmt"
+	"strconv"
 
 	"github.com/onertc/onertc/client"
+	"github.com/onertc/onertc/internal/wrap"
 )
 
 // snapshot is what the info box shows, read from one RTCStatsReport.
@@ -43,7 +44,7 @@ func candidateText(c candidate) string {
 	if c.address != "" {
 		desc += " · " + c.address
 		if c.port > 0 {
-			desc += fmt.Sprintf(":%d", c.port)
+			desc += ":" + strconv.Itoa(c.port)
 		}
 	}
 	return desc
@@ -54,7 +55,7 @@ func candidateText(c candidate) string {
 func statsRows(s, prev *snapshot, v *client.Verification) [][2]string {
 	rows := [][2]string{{"Connection", orDash(s.state)}, {"Local", orDash(s.local)}, {"Remote", orDash(s.remote)}}
 	if s.rttMS >= 0 {
-		rows = append(rows, [2]string{"Round trip", fmt.Sprintf("%.0f ms", s.rttMS)})
+		rows = append(rows, [2]string{"Round trip", wrap.Fixed(s.rttMS, 0) + " ms"})
 	}
 	in, out := "—", "—"
 	if prev != nil {
@@ -62,14 +63,14 @@ func statsRows(s, prev *snapshot, v *client.Verification) [][2]string {
 	}
 	rows = append(rows, [2]string{"Receiving", in}, [2]string{"Sending", out})
 	if s.width > 0 {
-		video := fmt.Sprintf("%d×%d, %.0f fps", s.width, s.height, s.fps)
+		video := pictureText(s.width, s.height, s.fps)
 		if s.videoCodec != "" {
 			video += ", " + s.videoCodec
 		}
 		rows = append(rows, [2]string{"Video in", video})
 	}
 	if s.sendWidth > 0 {
-		rows = append(rows, [2]string{"Video out", fmt.Sprintf("%d×%d, %.0f fps", s.sendWidth, s.sendHgt, s.sendFPS)})
+		rows = append(rows, [2]string{"Video out", pictureText(s.sendWidth, s.sendHgt, s.sendFPS)})
 	}
 	if s.audioCodec != "" {
 		rows = append(rows, [2]string{"Audio in", s.audioCodec})
@@ -77,7 +78,7 @@ func statsRows(s, prev *snapshot, v *client.Verification) [][2]string {
 	// packetsLost is signed: duplicates can outnumber losses, and "-0.3 % loss" means none.
 	lost := max(s.lost, 0)
 	if total := lost + s.received; total > 0 {
-		rows = append(rows, [2]string{"Packet loss", fmt.Sprintf("%.2f %% (%.0f of %.0f)", 100*lost/total, lost, total)})
+		rows = append(rows, [2]string{"Packet loss", wrap.Fixed(100*lost/total, 2) + " % (" + wrap.Fixed(lost, 0) + " of " + wrap.Fixed(total, 0) + ")"})
 	}
 	return append(rows, verificationRows(v)...)
 }
@@ -88,8 +89,16 @@ func bitrate(now, before, ms float64) string {
 	if ms <= 0 || now < before {
 		return "—"
 	}
-	return fmt.Sprintf("%.0f kbit/s", (now-before)*8/ms)
+	return wrap.Fixed((now-before)*8/ms, 0) + " kbit/s"
 }
+
+// pictureText is a video's size and frame rate, "640×480, 30 fps".
+func pictureText(width, height int, fps float64) string {
+	return sizeText(width, height) + ", " + wrap.Fixed(fps, 0) + " fps"
+}
+
+// sizeText is "640×480".
+func sizeText(width, height int) string { return strconv.Itoa(width) + "×" + strconv.Itoa(height) }
 
 func orDash(s string) string {
 	if s == "" {

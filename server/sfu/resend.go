@@ -24,10 +24,12 @@ const (
 	resendForget = 30 * time.Second
 )
 
+// resendSlot keeps its time as Unix nanoseconds: a time.Time would make each guard 32 KiB
+// instead of 16, and every subscriber has one per remote track.
 type resendSlot struct {
 	seq   uint16
 	count uint8
-	at    time.Time
+	at    int64
 }
 
 // resendGuard decides which NACKed packets of one outgoing stream to resend.
@@ -38,14 +40,16 @@ type resendGuard struct {
 // allow reports whether the packet sent as seq may be resent now, and counts it if so.
 func (g *resendGuard) allow(seq uint16, now time.Time) bool {
 	s := &g.slots[seq%resendSlots]
-	if s.count == 0 || s.seq != seq || now.Sub(s.at) > resendForget {
-		*s = resendSlot{seq: seq, count: 1, at: now}
+	at := now.UnixNano()
+	since := time.Duration(at - s.at)
+	if s.count == 0 || s.seq != seq || since > resendForget {
+		*s = resendSlot{seq: seq, count: 1, at: at}
 		return true
 	}
-	if s.count >= maxResends || now.Sub(s.at) < resendEvery {
+	if s.count >= maxResends || since < resendEvery {
 		return false
 	}
 	s.count++
-	s.at = now
+	s.at = at
 	return true
 }

@@ -3,6 +3,7 @@ package sfu
 import (
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestResendGuard(t *testing.T) {
@@ -32,5 +33,12 @@ func TestResendGuard(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestResendGuardSize keeps the guard small: every subscriber holds one per remote track.
+func TestResendGuardSize(t *testing.T) {
+	if got, limit := unsafe.Sizeof(resendGuard{}), uintptr(16*resendSlots); got > limit {
+		t.Fatalf("resendGuard is %d bytes, want at most %d", got, limit)
 	}
 }
