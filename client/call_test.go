@@ -524,7 +524,7 @@ func TestCandidateEncoding(t *testing.T) {
 			if got != tt.want {
 				t.Fatalf("encode = %s, want %s", got, tt.want)
 			}
-			s, err := protocol.ParseSignal(got)
+			s, err := parseSignal(got)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -156,7 +156,7 @@ func (s *fakeServer) postedTypes() []string {
 	defer s.mu.Unlock()
 	var out []string
 	for _, m := range s.posted {
-		sig, _ := protocol.ParseSignal(m)
+		sig, _ := parseSignal(m)
 		out = append(out, sig.Type)
 	}
 	return out

@@ -26,7 +26,7 @@ func TestParseSignalMatchesProtocol(t *testing.T) {
 	}
 	for _, in := range inputs {
 		got, err := parseSignal(in)
-		want, wantErr := protocol.ParseSignal(in)
+		want, wantErr := protocol.DecodeSignal(in, json.Unmarshal)
 		var se, wantSE *protocol.SignalError
 		switch {
 		case (err != nil) != (wantErr != nil):

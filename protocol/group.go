@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -126,16 +125,10 @@ func (e *GroupFrameError) Error() string { return "group frame: " + e.Code + ": 
 // maxViewSide bounds the tile size a client may report (pixels).
 const maxViewSide = 16384
 
-// ParseGroupMessage decodes a client → server frame and checks that it carries what its type
-// needs. Server → client types are refused: a client has no business sending them.
-func ParseGroupMessage(data []byte) (GroupMessage, error) {
-	var m GroupMessage
-	if len(data) > MaxGroupFrameBytes {
-		return m, &GroupFrameError{Code: GroupErrTooLarge, Reason: "frame over the size limit"}
-	}
-	if err := json.Unmarshal(data, &m); err != nil {
-		return m, &GroupFrameError{Code: GroupErrMalformed, Reason: "not a JSON object of the group protocol"}
-	}
+// checkGroupMessage is ParseGroupMessage's check of a decoded client → server frame: that it
+// carries what its type needs. Server → client types are refused: a client has no business
+// sending them. It returns m as it came.
+func checkGroupMessage(m GroupMessage) (GroupMessage, error) {
 	pcOK := m.PC == PCUp || m.PC == PCDown
 	switch m.Type {
 	case GroupJoin, GroupBye:

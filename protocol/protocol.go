@@ -3,8 +3,6 @@
 // library so that the server, the native bots and the js/wasm browser client share it.
 package protocol
 
-import "encoding/json"
-
 // Limits on what the network may send. They are part of the contract: a peer that exceeds
 // them gets a clear error, never a silently truncated message.
 const (
@@ -201,13 +199,15 @@ type Signal struct {
 	URL string `json:"url,omitempty"`
 }
 
-// ParseSignal decodes a call payload and checks that it carries what its type needs.
-func ParseSignal(raw string) (Signal, error) {
+// DecodeSignal is ParseSignal with the JSON decoder given: the browser app, which decodes with
+// client/jsjson and leaves encoding/json out of its build, holds its decoder to ParseSignal's
+// rules in its tests with DecodeSignal(raw, json.Unmarshal).
+func DecodeSignal(raw string, unmarshal func([]byte, any) error) (Signal, error) {
 	var s Signal
 	if len(raw) > MaxMessageBytes {
 		return s, &SignalError{Reason: "message too large"}
 	}
-	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+	if err := unmarshal([]byte(raw), &s); err != nil {
 		return s, &SignalError{Reason: "malformed JSON", Err: err}
 	}
 	return s, s.Check()

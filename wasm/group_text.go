@@ -3,9 +3,9 @@
 package main
 
 import (
-	"fmt"
 	"strings"
 
+	"github.com/onertc/onertc/internal/wrap"
 	"github.com/onertc/onertc/protocol"
 )
 
@@ -73,7 +73,7 @@ type memberStats struct {
 func groupStatsRows(state, local, remote string, rttMS float64, members []memberStats) [][2]string {
 	path := orDash(local)
 	if rttMS >= 0 {
-		path += fmt.Sprintf(", %.0f ms round trip", rttMS)
+		path += ", " + wrap.Fixed(rttMS, 0) + " ms round trip"
 	}
 	rows := [][2]string{{"Connection", orDash(state)}, {"Via the server", path}, {"Server", orDash(remote)}}
 	for _, m := range members {
@@ -90,14 +90,14 @@ func memberLine(m memberStats) string {
 			rate = bitrate(m.now.bytes, m.prev.bytes, m.now.at-m.prev.at)
 		}
 		if m.now.width > 0 {
-			picture = fmt.Sprintf("%d×%d, %.0f fps", m.now.width, m.now.height, m.now.fps)
+			picture = pictureText(m.now.width, m.now.height, m.now.fps)
 		}
 	}
 	layer := "layer —"
 	if m.layer.rid != "" {
 		layer = "layer " + m.layer.rid
 		if m.layer.width > 0 {
-			layer += fmt.Sprintf(" (%d×%d)", m.layer.width, m.layer.height)
+			layer += " (" + sizeText(m.layer.width, m.layer.height) + ")"
 		}
 	}
 	return rate + " · " + picture + " · " + layer
