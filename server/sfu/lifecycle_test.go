@@ -105,6 +105,13 @@ func TestActiveSpeaker(t *testing.T) {
 			t.Fatalf("silent %s announced as speaker", clients[0].ID)
 		}
 	}
+	// Someone who comes after the last change is told who speaks.
+	late := h.join("talk", "s3", sfutest.Options{})
+	if _, err := late.WaitFor(ctx, func(m protocol.GroupMessage) bool {
+		return m.Type == protocol.GroupSpeaker && m.Participant == clients[2].ID
+	}); err != nil {
+		t.Fatalf("%s, who joined after %s took the mark, never heard that it speaks: %v", late.ID, clients[2].ID, err)
+	}
 }
 
 func TestICETCP(t *testing.T) {

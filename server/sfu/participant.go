@@ -291,6 +291,7 @@ func (p *participant) join(so *sock, resume bool) (*participant, bool) {
 		if old.attach(so) {
 			old.log.Info("participant resumed on a new socket")
 			old.send(protocol.GroupMessage{Type: protocol.GroupWelcome, ID: old.id, Participants: old.room.list(), Resume: true})
+			old.room.tellSpeaker(old)
 			old.resendOffer()
 			return old, true
 		}
@@ -320,6 +321,7 @@ func (p *participant) join(so *sock, resume bool) (*participant, bool) {
 	}
 	p.log.Info("joined group room")
 	p.send(protocol.GroupMessage{Type: protocol.GroupWelcome, ID: p.id, Participants: rm.list()})
+	rm.tellSpeaker(p)
 	rm.broadcast(protocol.GroupMessage{Type: protocol.GroupParticipants, Participants: rm.list()}, p)
 	added := false
 	for _, q := range others {

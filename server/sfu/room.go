@@ -43,6 +43,17 @@ func (rm *room) observeLevel(id string, level uint8) {
 	rm.speakerMu.Unlock()
 }
 
+// tellSpeaker sends p the active speaker, if there is one: the room announces a speaker
+// when it changes, which may have been before p came (or while its socket was down).
+func (rm *room) tellSpeaker(p *participant) {
+	rm.speakerMu.Lock()
+	id := rm.speaker.active
+	rm.speakerMu.Unlock()
+	if id != "" {
+		p.send(protocol.GroupMessage{Type: protocol.GroupSpeaker, Participant: id})
+	}
+}
+
 func (rm *room) forgetSpeaker(id string) {
 	rm.speakerMu.Lock()
 	rm.speaker.remove(id)
