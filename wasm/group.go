@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall/js"
+	"time"
 
 	"github.com/onertc/onertc/client"
 	"github.com/onertc/onertc/protocol"
@@ -27,6 +28,10 @@ type groupSession interface {
 type groupView struct {
 	session groupSession // nil until the session starts
 	shown   bool         // the grid replaced the 1:1 view (the group's media is up)
+	// moving: a 1:1 call goes on while the group starts; its view stays until every other
+	// participant's video plays in the (hidden) grid, so the picture never stops.
+	moving  bool
+	playing bool // the group's media plays: the GroupCall was told (MediaArrived)
 
 	self    string
 	members []member
@@ -62,6 +67,7 @@ func (r *room) startGroup() {
 		return
 	}
 	r.group = newGroupView()
+	r.group.moving = r.peer != nil
 	r.group.offs.add(r.u.on(js.Global(), "resize", func(js.Value) { r.layoutGrid() }))
 	if r.state != stateInCall {
 		r.setState(stateConnecting)
@@ -262,7 +268,11 @@ func (r *room) onGroupEvent(gen int, ev client.GroupEvent) {
 		if ev.PC == protocol.PCDown {
 			switch ev.State {
 			case client.PeerStateConnected:
-				r.showGroup()
+				if g.moving {
+					r.showGroupLater(g)
+				} else {
+					r.showGroup()
+				}
 				r.startGroupStats()
 			case client.PeerStateDisconnected, client.PeerStateFailed:
 				if g.shown {
@@ -302,10 +312,60 @@ func (g *groupView) trackList() []mediaTrack {
 	return out
 }
 
-// renderGroup brings the tiles on the page in line with the model, then lays them out.
+// groupMediaWait is how long a moving call's view waits for the group's media before the
+// grid replaces it anyway (the GroupCall's MediaWait, plus a little).
+const groupMediaWait = 3500 * time.Millisecond
+
+// showGroupLater shows the grid once the group's media plays (checkGroupMedia), or after
+// groupMediaWait.
+func (r *room) showGroupLater(g *groupView) {
+	gen := r.callGen
+	go func() {
+		time.Sleep(groupMediaWait)
+		r.u.post(func() {
+			if r.callGen == gen && r.group == g && !g.shown {
+				r.log.Warn("the group's media did not play everywhere in time; showing the grid")
+				r.showGroup()
+			}
+		})
+	}()
+	r.checkGroupMedia()
+}
+
+// checkGroupMedia tells the call, once, that the group's media plays: a picture in the
+// tile of every other participant whose camera is on. A moving call then shows the grid
+// (its 1:1 call ends once the other side says the same).
+func (r *room) checkGroupMedia() {
+	g := r.group
+	if g == nil || g.playing || g.session == nil {
+		return
+	}
+	others := 0
+	for _, m := range g.members {
+		if m.ID == g.self || m.CameraOff {
+			continue
+		}
+		others++
+		e, ok := g.elems[m.ID]
+		if !ok || e.video.Get("videoWidth").Int() == 0 {
+			return
+		}
+	}
+	if others == 0 {
+		return
+	}
+	g.playing = true
+	if r.call != nil {
+		r.call.MediaArrived()
+	}
+	r.showGroup()
+}
+
+// renderGroup brings the tiles on the page in line with the model, then lays them out. A
+// moving call's grid is rendered while hidden, so its videos start before it shows.
 func (r *room) renderGroup() {
 	g := r.group
-	if g == nil || !g.shown {
+	if g == nil || (!g.shown && !g.moving) {
 		return
 	}
 	tiles := tilesFor(g.self, g.members, g.trackList(), g.speaker)
@@ -317,6 +377,8 @@ func (r *room) renderGroup() {
 		if !ok {
 			e = newTileElem(t.Screen)
 			g.elems[t.Key] = e
+			// A picture's size is known once its first frame is decoded.
+			g.offs.add(r.u.on(e.video, "resize", func(js.Value) { r.checkGroupMedia() }))
 		}
 		// Appending an element already in the grid moves it: the DOM order is the tiles' order.
 		if !grid.Get("children").Index(i).Equal(e.root) {

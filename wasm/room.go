@@ -127,6 +127,9 @@ func (r *room) join() {
 			// A screen share goes beside the camera as a section of its own (wasm/group_screen.go).
 			ScreenMid: r.groupScreenMid,
 		},
+		// The page says when the group's media plays (checkGroupMedia): the 1:1 call then
+		// ends once the other side's plays too.
+		WaitMedia: true,
 	})
 	if err != nil {
 		r.fail("Cannot start the call: " + err.Error())

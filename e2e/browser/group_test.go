@@ -116,8 +116,38 @@ func (tb *tab) waitTilesPlaying(want int, timeout time.Duration) []tileState {
 	}
 }
 
+// maxMoveFreeze bounds how long the picture of the other person in a 1:1 call may stand
+// still while the call moves to the SFU.
+const maxMoveFreeze = time.Second
+
+// freezeWatchJS (%s: the other's name) records in window.onertcFreeze the longest time
+// between two new frames of the other's picture as shown: the 1:1 video until the page
+// shows the grid, the other's tile after (Switched: when, after the watch started).
+const freezeWatchJS = `(() => {
+	const w = window.onertcFreeze = {Longest: 0, Switched: 0};
+	const start = performance.now();
+	let el = null, n = 0, last = start;
+	const shown = () => {
+		if (document.getElementById("room").dataset.mode !== "group") return document.getElementById("remote-video");
+		for (const t of document.querySelectorAll("#grid .tile"))
+			if (t.querySelector(".tile-name").textContent === %q) return t.querySelector("video");
+		return null;
+	};
+	setInterval(() => {
+		const now = performance.now(), v = shown();
+		if (v !== el) {
+			if (el && v && !w.Switched) w.Switched = now - start;
+			el = v; n = v ? v.getVideoPlaybackQuality().totalVideoFrames : 0;
+			return;
+		}
+		const m = v ? v.getVideoPlaybackQuality().totalVideoFrames : 0;
+		if (m > n) { w.Longest = Math.max(w.Longest, now - last); last = now; n = m; }
+	}, 20);
+})()`
+
 // TestGroupCallThreeTabs: two tabs in a 1:1 call (peer-to-peer, the verification code
-// shown), then a third joins: the room becomes a group on the server's SFU, and each tab
+// shown), then a third joins: the room becomes a group on the server's SFU without the two
+// seeing the other's picture freeze for more than a second, and each tab
 // shows the other two as tiles with their names and video playing, says the server can see
 // the media, hides the code, marks the active speaker, lays the tiles out for a desktop
 // window and for a phone held upright, shows a muted badge, and lists each participant
@@ -154,6 +184,11 @@ func TestGroupCallThreeTabs(t *testing.T) {
 	}
 	tabs[0].waitFor("verification code in the 1:1 call", `!document.getElementById("verify").hidden && getComputedStyle(document.getElementById("verify")).display !== "none"`, 15*time.Second)
 
+	// From now on, the two in the call watch the other's picture (the 1:1 video, then the
+	// other's tile): the move must not freeze it for more than a second.
+	for i, tb := range tabs[:2] {
+		tb.eval(fmt.Sprintf(freezeWatchJS, names[1-i]), nil)
+	}
 	join(tabs[2], names[2])
 	for i, tb := range tabs {
 		tiles := tb.waitTilesPlaying(2, 45*time.Second)
@@ -182,6 +217,18 @@ func TestGroupCallThreeTabs(t *testing.T) {
 			t.Errorf("%s: the verification code is shown in a group call", tb.name)
 		}
 		t.Logf("%s sees %v", tb.name, got)
+	}
+
+	for _, tb := range tabs[:2] {
+		var w struct{ Longest, Switched float64 }
+		tb.eval(`window.onertcFreeze`, &w)
+		t.Logf("%s: the other's picture froze for at most %.0f ms in the move (the grid showed %.0f ms after the third joined)", tb.name, w.Longest, w.Switched)
+		if w.Switched == 0 {
+			t.Errorf("%s: the watch never saw the grid", tb.name)
+		}
+		if w.Longest > float64(maxMoveFreeze.Milliseconds()) {
+			t.Errorf("%s: the other's picture froze for %.0f ms in the move to the group (more than %v)", tb.name, w.Longest, maxMoveFreeze)
+		}
 	}
 
 	// The active speaker (every fake microphone beeps, the server picks one) is marked on
