@@ -35,12 +35,13 @@ import (
 //     (pinger is then armed for it) the next burst carries one, and one more ConfirmDelay
 //     without a burst sends it alone. Its payload is the queue index written up to, so one
 //     pong confirms every message of the bursts before it;
-//   - a pong that comes while the writer runs is left to it: its next fetch (after the
-//     burst it is writing) trims the queue in the same call (State.Fetch), so a busy
-//     socket's confirmations cost no call of their own (with Redis: no round trip; a
-//     saturated socket there did one per burst). One that comes while the writer does not
-//     run is trimmed by the reader at once, as is what is left when the reader ends
-//     (detach), so that a client that reconnects is not written again what it confirmed.
+//   - a pong is left to the writer: its next fetch trims the queue in the same call
+//     (State.Fetch), so confirmations cost no call of their own while messages come (with
+//     Redis: no round trip; a saturated socket there did one per burst, a paced one one
+//     per message). After a pong that came while the writer was idle, the writer runs for
+//     the trim alone when no message woke it within ConfirmDelay (trimDue). What is left
+//     when the reader ends is trimmed then (detach), so that a client that reconnects is
+//     not written again what it confirmed.
 type socket struct {
 	key    string // ClientKey of the peer, for the per-IP cap
 	relay  *Relay
@@ -87,10 +88,14 @@ type socket struct {
 	pingDue      bool
 	pingWanted   bool // the next burst of messages carries a ping
 	confirmArmed bool // pinger is set to ConfirmDelay for written messages
-	closeReq     bool
-	closeCode    int
-	closeText    string
-	finished     bool // dead has been closed
+	// trimTimer runs trimDue one ConfirmDelay after a pong that came while the writer was
+	// idle.
+	trimTimer *time.Timer
+	trimArmed bool
+	closeReq  bool
+	closeCode int
+	closeText string
+	finished  bool // dead has been closed
 }
 
 type directFrame struct {
@@ -310,9 +315,10 @@ func (s *socket) wroteLocked(n int) (ping []byte) {
 }
 
 // confirm handles a pong: the client has read every message written before the ping it
-// answers, so they leave its queue in the State: in the writer's next fetch when the
-// writer runs, at once otherwise. Pongs of a replaced socket confirm nothing; its
-// messages are written again on the new one.
+// answers, so they leave its queue in the State, in the writer's next fetch: the one it
+// makes anyway when it runs or the next message wakes it, or else one ConfirmDelay later
+// (trimDue), so a pong costs no State call of its own while messages keep coming. Pongs
+// of a replaced socket confirm nothing; its messages are written again on the new one.
 func (s *socket) confirm(payload string) {
 	upto, err := strconv.ParseInt(payload, 10, 64)
 	if err != nil || !s.registered {
@@ -324,12 +330,25 @@ func (s *socket) confirm(payload string) {
 		s.acked = upto
 	}
 	// The writer, running, sees acked before it stops (see writeLoop).
-	byWriter := s.writing && !s.finished
-	s.mu.Unlock()
-	if stale || byWriter || s.replaced.Load() {
-		return
+	if !stale && !(s.writing && !s.finished) && !s.trimArmed {
+		s.trimArmed = true
+		if s.trimTimer == nil {
+			s.trimTimer = time.AfterFunc(s.relay.cfg.ConfirmDelay, s.trimDue)
+		} else {
+			s.trimTimer.Reset(s.relay.cfg.ConfirmDelay)
+		}
 	}
-	s.trim()
+	s.mu.Unlock()
+}
+
+// trimDue starts the writer for a trim no fetch has carried since the pong.
+func (s *socket) trimDue() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.trimArmed = false
+	if s.acked > s.trimming && !s.removed && !s.replaced.Load() {
+		s.kickLocked()
+	}
 }
 
 // trim has the State drop what the client confirmed and the writer has not trimmed. Called
