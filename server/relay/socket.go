@@ -38,8 +38,8 @@ import (
 //   - a pong is left to the writer: its next fetch trims the queue in the same call
 //     (State.Fetch), so confirmations cost no call of their own while messages come (with
 //     Redis: no round trip; a saturated socket there did one per burst, a paced one one
-//     per message). After a pong that came while the writer was idle, the writer runs for
-//     the trim alone when no message woke it within ConfirmDelay (trimDue). What is left
+//     per message). A pong that came while the writer was idle is trimmed on its own when
+//     no message woke the writer within trimDelay (trimDue). What is left
 //     when the reader ends is trimmed then (detach), so that a client that reconnects is
 //     not written again what it confirmed.
 type socket struct {
@@ -316,7 +316,7 @@ func (s *socket) wroteLocked(n int) (ping []byte) {
 
 // confirm handles a pong: the client has read every message written before the ping it
 // answers, so they leave its queue in the State, in the writer's next fetch: the one it
-// makes anyway when it runs or the next message wakes it, or else one ConfirmDelay later
+// makes anyway when it runs or the next message wakes it, or else trimDelay later
 // (trimDue), so a pong costs no State call of its own while messages keep coming. Pongs
 // of a replaced socket confirm nothing; its messages are written again on the new one.
 func (s *socket) confirm(payload string) {
@@ -333,26 +333,29 @@ func (s *socket) confirm(payload string) {
 	if !stale && !(s.writing && !s.finished) && !s.trimArmed {
 		s.trimArmed = true
 		if s.trimTimer == nil {
-			s.trimTimer = time.AfterFunc(s.relay.cfg.ConfirmDelay, s.trimDue)
+			s.trimTimer = time.AfterFunc(trimDelay, s.trimDue)
 		} else {
-			s.trimTimer.Reset(s.relay.cfg.ConfirmDelay)
+			s.trimTimer.Reset(trimDelay)
 		}
 	}
 	s.mu.Unlock()
 }
 
-// trimDue starts the writer for a trim no fetch has carried since the pong.
+// trimDelay is how long a confirmation waits for a fetch to carry it: longer than the
+// gaps between a call's messages (a few a second while it is set up), short enough to
+// keep the window of section 5.3 of docs/protocol.md small.
+const trimDelay = time.Second
+
+// trimDue trims what no fetch has carried since the pong.
 func (s *socket) trimDue() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.trimArmed = false
-	if s.acked > s.trimming && !s.removed && !s.replaced.Load() {
-		s.kickLocked()
-	}
+	s.mu.Unlock()
+	s.trim()
 }
 
 // trim has the State drop what the client confirmed and the writer has not trimmed. Called
-// by the reader, without s.mu.
+// by trimDue and the reader's end, without s.mu.
 func (s *socket) trim() {
 	s.mu.Lock()
 	upto := s.acked
@@ -453,6 +456,10 @@ func (s *socket) writeLoop() {
 		if fetch {
 			s.woken = false
 			trim, s.trimming = s.acked, s.acked
+			if s.trimArmed {
+				s.trimArmed = false
+				s.trimTimer.Stop()
+			}
 		}
 		s.mu.Unlock()
 
