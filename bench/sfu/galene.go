@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/pion/webrtc/v3"
@@ -97,9 +96,7 @@ func (galeneProtocol) JoinRoom(ctx context.Context, addr, room string, parts []*
 // galeneSocket is one participant's socket: one reader goroutine that answers Galène's
 // offers and adds its candidates, writes serialised by wmu.
 type galeneSocket struct {
-	p    *Participant
-	ws   *websocket.Conn
-	wmu  sync.Mutex
+	jsonConn
 	upID string
 
 	// pcs and pending (candidates that came before their connection had its remote
@@ -109,8 +106,6 @@ type galeneSocket struct {
 	pending map[string][]webrtc.ICECandidateInit
 
 	upAnswer chan string
-	failed   chan error
-	done     chan struct{}
 }
 
 func dialGalene(ctx context.Context, addr, group string, p *Participant) (*galeneSocket, error) {
@@ -122,9 +117,9 @@ func dialGalene(ctx context.Context, addr, group string, p *Participant) (*galen
 		return nil, fmt.Errorf("%s: galene socket: %w", p.Name, err)
 	}
 	s := &galeneSocket{
-		p: p, ws: ws, upID: "up-" + p.Name,
+		jsonConn: newJSONConn(p, ws, "galene socket"), upID: "up-" + p.Name,
 		pcs: make(map[string]*webrtc.PeerConnection), pending: make(map[string][]webrtc.ICECandidateInit),
-		upAnswer: make(chan string, 1), failed: make(chan error, 1), done: make(chan struct{}),
+		upAnswer: make(chan string, 1),
 	}
 	joined := make(chan struct{})
 	go s.readLoop(joined)
@@ -153,29 +148,12 @@ func dialGalene(ctx context.Context, addr, group string, p *Participant) (*galen
 	return s, nil
 }
 
-func (s *galeneSocket) send(m galeneMessage) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	_ = s.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if err := s.ws.WriteJSON(m); err != nil {
-		return fmt.Errorf("%s: galene socket write: %w", s.p.Name, err)
-	}
-	return nil
-}
-
-func (s *galeneSocket) fail(err error) {
-	select {
-	case s.failed <- err:
-	default:
-	}
-}
-
 func (s *galeneSocket) readLoop(joined chan struct{}) {
 	defer close(s.done)
 	for {
 		var m galeneMessage
-		if err := s.ws.ReadJSON(&m); err != nil {
-			s.fail(fmt.Errorf("%s: galene socket: %w", s.p.Name, err))
+		if err := s.read(&m); err != nil {
+			s.fail(err)
 			return
 		}
 		if err := s.handle(m, &joined); err != nil {
@@ -329,13 +307,4 @@ func (s *galeneSocket) publish(ctx context.Context) error {
 	return nil
 }
 
-func (s *galeneSocket) close() {
-	s.wmu.Lock()
-	_ = s.ws.Close()
-	s.wmu.Unlock()
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		// The reader is stuck in an answer; the participant's Close ends it.
-	}
-}
+func (s *galeneSocket) close() { s.shut() }

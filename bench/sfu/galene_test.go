@@ -87,7 +87,7 @@ func TestGaleneFramesReceived(t *testing.T) {
 			if got.Type == galeneOffer || got.Type == galeneICE {
 				return // handled on a PeerConnection: the benchmark's check run covers these
 			}
-			s := &galeneSocket{p: &Participant{Name: "load0"}, upID: "up-load0"}
+			s := &galeneSocket{jsonConn: jsonConn{p: &Participant{Name: "load0"}}, upID: "up-load0"}
 			joined := make(chan struct{})
 			err := s.handle(got, &joined)
 			switch {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -188,15 +187,11 @@ func awaitGroupMessage(ctx context.Context, ws *websocket.Conn) (string, error) 
 // groupSocket is one participant's group socket: one reader goroutine that answers the
 // server's down offers, writes serialised by wmu.
 type groupSocket struct {
-	p    *Participant
-	ws   *websocket.Conn
-	wmu  sync.Mutex
+	jsonConn
 	up   *webrtc.PeerConnection
 	down *webrtc.PeerConnection
 
 	upAnswer chan string
-	failed   chan error
-	done     chan struct{}
 }
 
 func dialGroup(ctx context.Context, rawURL string, p *Participant) (*groupSocket, error) {
@@ -215,7 +210,7 @@ func dialGroup(ctx context.Context, rawURL string, p *Participant) (*groupSocket
 		return nil, fmt.Errorf("group socket %s: %w", rawURL, err)
 	}
 	ws.SetReadLimit(int64(protocol.MaxGroupFrameBytes))
-	s := &groupSocket{p: p, ws: ws, upAnswer: make(chan string, 1), failed: make(chan error, 1), done: make(chan struct{})}
+	s := &groupSocket{jsonConn: newJSONConn(p, ws, "group socket"), upAnswer: make(chan string, 1)}
 	welcome := make(chan struct{})
 	go s.readLoop(welcome)
 	if err := s.send(protocol.GroupMessage{Type: protocol.GroupJoin}); err != nil {
@@ -234,29 +229,12 @@ func dialGroup(ctx context.Context, rawURL string, p *Participant) (*groupSocket
 	}
 }
 
-func (s *groupSocket) send(m protocol.GroupMessage) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	_ = s.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if err := s.ws.WriteJSON(m); err != nil {
-		return fmt.Errorf("group socket write: %w", err)
-	}
-	return nil
-}
-
-func (s *groupSocket) fail(err error) {
-	select {
-	case s.failed <- err:
-	default:
-	}
-}
-
 func (s *groupSocket) readLoop(welcome chan struct{}) {
 	defer close(s.done)
 	for {
 		var m protocol.GroupMessage
-		if err := s.ws.ReadJSON(&m); err != nil {
-			s.fail(fmt.Errorf("%s: group socket: %w", s.p.Name, err))
+		if err := s.read(&m); err != nil {
+			s.fail(err)
 			return
 		}
 		switch {
@@ -343,14 +321,7 @@ func (s *groupSocket) publish(ctx context.Context) error {
 
 func (s *groupSocket) close() {
 	_ = s.send(protocol.GroupMessage{Type: protocol.GroupBye})
-	s.wmu.Lock()
-	_ = s.ws.Close()
-	s.wmu.Unlock()
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		// The reader is stuck in an answer; the participant's Close ends it.
-	}
+	s.shut()
 }
 
 // waitGathered bounds ICE gathering, which a PeerConnection closed meanwhile never ends.

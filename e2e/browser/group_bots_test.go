@@ -183,12 +183,7 @@ func TestGroupThreeTabsTwoBots(t *testing.T) {
 	for _, n := range tabNames {
 		tb := newTab(t, browser, n)
 		tabs[n] = tb
-		logs := tb.console()
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("%s's console:\n%s", tb.name, logs.String())
-			}
-		})
+		tb.logConsoleOnFailure()
 	}
 	for _, n := range tabNames {
 		tabs[n].openGroupRoom(room, n)

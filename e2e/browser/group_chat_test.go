@@ -20,12 +20,7 @@ func groupOfThree(t *testing.T, base, room string, names [3]string) []*tab {
 	for i, n := range names {
 		tb := newTab(t, browser, n)
 		tabs = append(tabs, tb)
-		logs := tb.console()
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("%s's console:\n%s", tb.name, logs.String())
-			}
-		})
+		tb.logConsoleOnFailure()
 		// Generous deadlines: with two tabs in a call at a load of 25 and more, the third's
 		// page load or a click took over 20 s.
 		tb.do(60*time.Second, chromedp.Navigate(base+room))

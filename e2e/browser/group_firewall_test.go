@@ -42,12 +42,7 @@ func TestGroupRelayOnlyTabBehindA443OnlyFirewall(t *testing.T) {
 	insecure := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	browser := newBrowser(t, chromedp.Flag("ignore-certificate-errors", true))
 	tb := newTab(t, browser, "Fay")
-	logs := tb.console()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("Fay's console:\n%s", logs.String())
-		}
-	})
+	tb.logConsoleOnFailure()
 
 	const roomID = "browser-group-firewall"
 	var bots []*roomBot

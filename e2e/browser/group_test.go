@@ -169,12 +169,7 @@ func TestGroupCallThreeTabs(t *testing.T) {
 	for _, n := range names {
 		tb := newTab(t, browser, n)
 		tabs = append(tabs, tb)
-		logs := tb.console()
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("%s's console:\n%s", tb.name, logs.String())
-			}
-		})
+		tb.logConsoleOnFailure()
 	}
 	join := func(tb *tab, name string) {
 		tb.navigate(room)

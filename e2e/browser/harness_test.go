@@ -129,6 +129,16 @@ type tab struct {
 	name string
 }
 
+// logConsoleOnFailure has the test log the tab's console when it fails.
+func (tb *tab) logConsoleOnFailure() {
+	logs := tb.console()
+	tb.t.Cleanup(func() {
+		if tb.t.Failed() {
+			tb.t.Logf("%s's console:\n%s", tb.name, logs.String())
+		}
+	})
+}
+
 func newTab(t testing.TB, browser context.Context, name string) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser)
