@@ -96,6 +96,10 @@ func TestRelayBurstCutBeforePongComesAgain(t *testing.T) {
 				b.expect(t, "m"+strconv.Itoa(i))
 			}
 			// Without a pong nothing is confirmed, however many bursts and pings went out.
+			// (Pending counts one more while the writer may still look for more: a fetch
+			// that filled its batch wakes it once again.)
+			testsync.Eventually(t, frameWait, "B's 40 messages held unconfirmed", func() bool { return rg.relay.Pending("burst", "B") == n })
+			time.Sleep(100 * time.Millisecond)
 			if got := rg.relay.Pending("burst", "B"); got != n {
 				t.Fatalf("unconfirmed messages held for B = %d, want %d", got, n)
 			}
