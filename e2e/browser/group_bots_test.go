@@ -222,7 +222,11 @@ func TestGroupThreeTabsTwoBots(t *testing.T) {
 	}
 
 	// name is the only tab whose microphone is on: the mark is on its tile in the other
-	// tabs, and the bots are told it speaks.
+	// tabs, and the bots are told it speaks. The bound is generous: the move took 0.05-14.5 s
+	// in runs of 2026-12-07 and once more than 20 s on a machine running two test suites
+	// at once (why it can take seconds, when the server marks a new speaker after 400 ms
+	// of being the loudest, is not yet understood).
+	const speakerMoveWait = 45 * time.Second
 	onlySpeaker := func(name string) {
 		t.Helper()
 		// Muting first, then unmuting, so that two tabs never speak at once.
@@ -237,7 +241,7 @@ func TestGroupThreeTabsTwoBots(t *testing.T) {
 			tabs[n].waitFor(name+"'s tile marked as the speaker", fmt.Sprintf(`(() => {
 				const ts = [...document.querySelectorAll("#grid .tile.speaking")];
 				return ts.length === 1 && ts[0].querySelector(".tile-name").textContent === %q;
-			})()`, name), 20*time.Second)
+			})()`, name), speakerMoveWait)
 		}
 		for _, b := range bots {
 			testsync.Eventually(t, 10*time.Second, b.name+" told "+name+" speaks", func() bool { return b.activeSpeaker() == ids[name] })
