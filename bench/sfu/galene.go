@@ -278,18 +278,11 @@ func (s *galeneSocket) publish(ctx context.Context) error {
 	s.mu.Lock()
 	s.pcs[s.upID] = pc
 	s.mu.Unlock()
-	offer, err := pc.CreateOffer(nil)
+	sdp, err := gatheredOffer(pc)
 	if err != nil {
 		return fmt.Errorf("%s: up offer: %w", s.p.Name, err)
 	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		return fmt.Errorf("%s: up offer: %w", s.p.Name, err)
-	}
-	if err := waitGathered(gathered); err != nil {
-		return fmt.Errorf("%s: up offer: %w", s.p.Name, err)
-	}
-	if err := s.send(galeneMessage{Type: galeneOffer, ID: s.upID, Label: "camera", SDP: pc.LocalDescription().SDP}); err != nil {
+	if err := s.send(galeneMessage{Type: galeneOffer, ID: s.upID, Label: "camera", SDP: sdp}); err != nil {
 		return err
 	}
 	var answer string

@@ -6,7 +6,25 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/pion/webrtc/v3"
 )
+
+// gatheredOffer makes pc's offer and returns it with every candidate gathered, as both
+// servers' up connections want it.
+func gatheredOffer(pc *webrtc.PeerConnection) (string, error) {
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return "", err
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return "", err
+	}
+	if err := waitGathered(gathered); err != nil {
+		return "", err
+	}
+	return pc.LocalDescription().SDP, nil
+}
 
 // jsonConn is the WebSocket of JSON frames a load participant speaks to a server, onertc's
 // group socket or Galène's: writes one at a time with a deadline, the first failure kept

@@ -290,18 +290,11 @@ func (s *groupSocket) publish(ctx context.Context) error {
 	if err := s.p.AddMedia(pc); err != nil {
 		return err
 	}
-	offer, err := pc.CreateOffer(nil)
+	sdp, err := gatheredOffer(pc)
 	if err != nil {
 		return fmt.Errorf("%s: up offer: %w", s.p.Name, err)
 	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		return fmt.Errorf("%s: up offer: %w", s.p.Name, err)
-	}
-	if err := waitGathered(gathered); err != nil {
-		return fmt.Errorf("%s: up offer: %w", s.p.Name, err)
-	}
-	if err := s.send(protocol.GroupMessage{Type: protocol.GroupOffer, PC: protocol.PCUp, SDP: pc.LocalDescription().SDP}); err != nil {
+	if err := s.send(protocol.GroupMessage{Type: protocol.GroupOffer, PC: protocol.PCUp, SDP: sdp}); err != nil {
 		return err
 	}
 	var answer string
