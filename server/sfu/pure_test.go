@@ -252,6 +252,13 @@ func TestSpeakerDetector(t *testing.T) {
 		}, nil, "b", 2},
 		{"silence keeps the last speaker", []interval{{"a": 30}, {"a": 127}, {"a": 127}, {"a": 127}}, nil, "a", 1},
 		{"the speaker leaves", []interval{{"a": 30, "b": 70}, {"b": 70}}, map[int]string{1: "a"}, "b", 2},
+		// b's voice comes in short bursts, quiet in between (Chromium's fake microphone):
+		// the quiet intervals do not cancel its claim.
+		{"a speaker in bursts takes the mark from a silent holder", append([]interval{{"a": 30}},
+			bursts(10, interval{"a": 127, "b": 70}, interval{"a": 127})...), nil, "b", 2},
+		// One burst, then a long quiet: the claim lapsed, so the next burst starts a new one.
+		{"a claim lapses after a long quiet", append(append([]interval{{"a": 30}, {"a": 127, "b": 70}},
+			bursts(24, interval{"a": 127}, interval{"a": 127})...), interval{"a": 127, "b": 70}), nil, "a", 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -278,6 +285,18 @@ func TestSpeakerDetector(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bursts is n intervals alternating between loud and quiet, loud first.
+func bursts[T any](n int, loud, quiet T) []T {
+	out := make([]T, n)
+	for i := range out {
+		out[i] = quiet
+		if i%2 == 0 {
+			out[i] = loud
+		}
+	}
+	return out
 }
 
 // FuzzParseVP8: any payload a publisher sends parses without panicking, and writing picture

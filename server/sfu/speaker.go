@@ -6,7 +6,11 @@ import "time"
 // audio packets (RFC 6464: 0 is the loudest, 127 silence, in -dBov). The detector averages
 // each publisher's loudness over an interval, smooths it over intervals, and names a new
 // speaker only after it has been the loudest for speakerHold, so that a cough or a word
-// said over someone does not move the mark.
+// said over someone does not move the mark. Speech comes in bursts with quiet between
+// them: a quiet interval neither gives the mark away nor cancels a challenger's claim,
+// which lapses only when the challenger has not been the loudest for speakerClaimLapse or
+// somebody else is. (Chromium's fake microphone, the tests' voice, is a 20 ms beep every
+// half second: a claim that a quiet interval cancelled never lasted the hold.)
 
 const (
 	// silentLevel and louder count as speech; levels above are background noise.
@@ -19,6 +23,8 @@ const (
 	speakerHold = 400 * time.Millisecond
 	// speakerMargin is how much louder than the holder a challenger must be.
 	speakerMargin = 1.2
+	// speakerClaimLapse is how long a challenger may go unheard and keep its claim.
+	speakerClaimLapse = 2 * time.Second
 )
 
 type speakerState struct {
@@ -32,6 +38,7 @@ type speakerDetector struct {
 	active     string
 	challenger string
 	since      time.Time // when challenger became the loudest
+	heard      time.Time // when challenger was last the loudest
 }
 
 func newSpeakerDetector() *speakerDetector {
@@ -80,7 +87,13 @@ func (d *speakerDetector) tick(now time.Time) (string, bool) {
 			loudest, best = id, s.score
 		}
 	}
-	if best < speakerMinScore || loudest == d.active {
+	if best < speakerMinScore {
+		if d.challenger != "" && now.Sub(d.heard) > speakerClaimLapse {
+			d.challenger = ""
+		}
+		return d.active, false
+	}
+	if loudest == d.active {
 		d.challenger = ""
 		return d.active, false
 	}
@@ -91,6 +104,7 @@ func (d *speakerDetector) tick(now time.Time) (string, bool) {
 	if d.challenger != loudest {
 		d.challenger, d.since = loudest, now
 	}
+	d.heard = now
 	if d.active != "" && now.Sub(d.since) < speakerHold {
 		return d.active, false
 	}
