@@ -49,7 +49,7 @@ func parseFlags(args []string, help io.Writer) (config, error) {
 	fs.IntVar(&c.count, "count", 1, "number of bots, --group-size per room")
 	fs.IntVar(&c.groupSize, "group-size", 2, "bots per room (above 2: a group room on the server's SFU; the server's --room-size must allow it)")
 	fs.BoolVar(&c.group, "group", false, "join as a group-capable client (group=1): move to the SFU when the room becomes a group room")
-	fs.BoolVar(&c.gopts.Simulcast, "simulcast", false, "in group rooms, publish the video as three simulcast layers (q, h, f; the same clip in each)")
+	fs.BoolVar(&c.gopts.Simulcast, "simulcast", false, "in group rooms, publish the video as three simulcast layers (q 160x120, h 320x240, f 640x480)")
 	fs.StringVar(&c.gopts.Name, "name", "", "display name in group rooms (empty: the server makes one up)")
 	fs.StringVar(&c.view, "view", "640x360", "tile size reported for every other participant in group rooms (WxH; 0x0: bandwidth alone decides)")
 	fs.BoolVar(&c.opts.IncludeLoopback, "loopback", false, "also offer loopback host candidates (calls on one machine)")

@@ -5,6 +5,7 @@ package bot
 import (
 	"context"
 	"fmt"
+	"os" // DEBUG-ISSUE20
 	"sort"
 	"sync"
 	"time"
@@ -179,8 +180,9 @@ func (r *remotes) resetGaps() {
 
 // GroupBot is a bot that can be in a group room: it joins with group=1, takes part in the
 // 1:1 call while the room holds two, and moves to the SFU when the room becomes a group
-// (or joins the group directly). On the SFU it publishes the same VP8 clip (one layer:
-// the clip has one size) and Opus, and counts what it receives per participant.
+// (or joins the group directly). On the SFU it publishes the same VP8 clip (one layer, or
+// with Simulcast three of different sizes) and Opus, and counts what it receives per
+// participant.
 type GroupBot struct {
 	b     *Bot
 	gopts GroupOptions
@@ -332,6 +334,7 @@ func (gb *GroupBot) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		for {
 			pkt, _, err := t.ReadRTP()
 			if err != nil {
+				fmt.Fprintf(os.Stderr, "DEBUG20 bot %s track %s video=%v read ended: %v\n", gb.gopts.Name, key, video, err) // DEBUG-ISSUE20
 				return
 			}
 			gb.rem.packet(key, video, pkt.MarshalSize(), pkt.Marker, time.Now())

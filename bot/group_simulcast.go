@@ -6,6 +6,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor"
@@ -40,8 +41,33 @@ var (
 // needs to tell the layers apart (docs/facts.md).
 type simulcast struct {
 	api    *webrtc.API
-	layers []*webrtc.TrackLocalStaticRTP
+	layers []*layerTrack
 	video  chan *webrtc.RTPTransceiver // the up peers' video, newest last
+	// keyWanted: a receiver asked for a key frame on one of the layers.
+	keyWanted atomic.Bool
+}
+
+// layerTrack is one simulcast layer. Each binding to an up peer reads that layer's RTCP
+// and passes a request for a key frame on to keyWanted. It reads the RTCP reader pion hands
+// the binding rather than RTPSender.ReadSimulcastRTCP, which in pion v3 reads the sender's
+// encodings unlocked while Stop clears them (a data race at every hang-up).
+type layerTrack struct {
+	*webrtc.TrackLocalStaticRTP
+	keyWanted *atomic.Bool
+}
+
+func (l *layerTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	codec, err := l.TrackLocalStaticRTP.Bind(ctx)
+	if err != nil {
+		return codec, err
+	}
+	// The read ends when the sender stops: its SRTCP stream is closed.
+	r := ctx.RTCPReader()
+	go readRTCP(func(b []byte) (int, error) {
+		n, _, err := r.Read(b, nil)
+		return n, err
+	}, l.keyWanted)
+	return codec, nil
 }
 
 // newSimulcast builds the API of the up peer (the extensions registered) and the layers.
@@ -79,7 +105,7 @@ func newSimulcast(b *Bot, streamID string) (*simulcast, error) {
 		if err != nil {
 			return nil, fmt.Errorf("simulcast layer %s: %w", rid, err)
 		}
-		s.layers = append(s.layers, t)
+		s.layers = append(s.layers, &layerTrack{TrackLocalStaticRTP: t, keyWanted: &s.keyWanted})
 	}
 	return s, nil
 }
@@ -130,6 +156,15 @@ func (s *simulcast) pump(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		}
+		// A key frame asked for on any layer comes on every layer, from the same frame of
+		// the clips: the layers then still show the same moment, so a subscriber that the
+		// SFU moves to another layer sees no jump. Had one layer skipped alone, it would
+		// run up to a key interval (2 s) ahead of the others until the next request.
+		if s.keyWanted.Swap(false) {
+			for _, src := range srcs {
+				src.keyWanted.Store(true)
+			}
 		}
 		for drained := false; !drained; {
 			select {

@@ -13,6 +13,48 @@ import (
 	"github.com/pion/webrtc/v3/pkg/media/samplebuilder"
 )
 
+// negotiate connects offerer and answerer, their candidates gathered into the descriptions.
+func negotiate(t *testing.T, offerer, answerer *webrtc.PeerConnection) {
+	t.Helper()
+	// local sets pc's description once created, and returns it with pc's candidates.
+	local := func(pc *webrtc.PeerConnection) func(webrtc.SessionDescription, error) webrtc.SessionDescription {
+		return func(sd webrtc.SessionDescription, err error) webrtc.SessionDescription {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+			gathered := webrtc.GatheringCompletePromise(pc)
+			if err := pc.SetLocalDescription(sd); err != nil {
+				t.Fatal(err)
+			}
+			<-gathered
+			return *pc.LocalDescription()
+		}
+	}
+	if err := answerer.SetRemoteDescription(local(offerer)(offerer.CreateOffer(nil))); err != nil {
+		t.Fatal(err)
+	}
+	if err := offerer.SetRemoteDescription(local(answerer)(answerer.CreateAnswer(nil))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readFrames passes each VP8 frame that arrives on tr to got until tr ends.
+func readFrames(ctx context.Context, tr *webrtc.TrackRemote, got func(frame []byte)) {
+	// Room for the packets of the largest key frame (the 640x480 layer's) and then some.
+	sb := samplebuilder.New(256, &codecs.VP8Packet{}, 90000)
+	for ctx.Err() == nil {
+		p, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		sb.Push(p)
+		for s := sb.Pop(); s != nil; s = sb.Pop() {
+			got(s.Data)
+		}
+	}
+}
+
 // framesToKey counts the frames a source gives until (and with) its next key frame.
 func framesToKey(t *testing.T, s *ivfSource) int {
 	t.Helper()
@@ -84,45 +126,17 @@ func TestBotAnswersPLIWithKeyFrame(t *testing.T) {
 	}
 	frames := make(chan frame, 256)
 	recv.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		sb := samplebuilder.New(64, &codecs.VP8Packet{}, 90000)
-		for {
-			p, _, err := tr.ReadRTP()
-			if err != nil {
-				return
+		readFrames(ctx, tr, func(data []byte) {
+			select {
+			case frames <- frame{isVP8KeyFrame(data), uint32(tr.SSRC())}:
+			case <-ctx.Done():
 			}
-			sb.Push(p)
-			for s := sb.Pop(); s != nil; s = sb.Pop() {
-				frames <- frame{isVP8KeyFrame(s.Data), uint32(tr.SSRC())}
-			}
-		}
+		})
 	})
 	if _, err := recv.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 		t.Fatal(err)
 	}
-	offer, err := recv.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(recv)
-	if err := recv.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	if err := send.SetRemoteDescription(*recv.LocalDescription()); err != nil {
-		t.Fatal(err)
-	}
-	answer, err := send.CreateAnswer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered = webrtc.GatheringCompletePromise(send)
-	if err := send.SetLocalDescription(answer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	if err := recv.SetRemoteDescription(*send.LocalDescription()); err != nil {
-		t.Fatal(err)
-	}
+	negotiate(t, recv, send)
 	go func() { _ = tracks.pump(ctx) }()
 
 	next := func() frame {

@@ -83,17 +83,26 @@ func (s *ivfSource) next() (media.Sample, error) {
 // isVP8KeyFrame: bit 0 of a VP8 frame's first byte is 0 for a key frame (RFC 6386 9.1).
 func isVP8KeyFrame(frame []byte) bool { return len(frame) > 0 && frame[0]&1 == 0 }
 
-// readRTCP reads a sender's RTCP until its connection ends (reading drives the
-// interceptors), and passes a receiver's request for a key frame on to keyWanted (nil for
-// audio).
-func readRTCP(s *webrtc.RTPSender, keyWanted *atomic.Bool) {
+// rtcpBuf holds one RTCP compound packet: pion reads at most its receive MTU (1460).
+const rtcpBuf = 1500
+
+// readRTCP reads a sender's RTCP with read until its connection ends (reading drives the
+// interceptors: NACK answers, reports), and passes a receiver's request for a key frame
+// (PLI or FIR) on to keyWanted (nil for audio). The single-layer bot reads an RTPSender
+// (senderRTCP), the simulcast bot each layer's own reader (layerTrack).
+func readRTCP(read func([]byte) (int, error), keyWanted *atomic.Bool) {
+	buf := make([]byte, rtcpBuf)
 	for {
-		pkts, _, err := s.ReadRTCP()
+		n, err := read(buf)
 		if err != nil {
 			return
 		}
 		if keyWanted == nil {
 			continue
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue // one malformed compound packet; the next may be fine
 		}
 		for _, p := range pkts {
 			switch p.(type) {
@@ -101,6 +110,14 @@ func readRTCP(s *webrtc.RTPSender, keyWanted *atomic.Bool) {
 				keyWanted.Store(true)
 			}
 		}
+	}
+}
+
+// senderRTCP reads the RTCP of s's (first) encoding.
+func senderRTCP(s *webrtc.RTPSender) func([]byte) (int, error) {
+	return func(b []byte) (int, error) {
+		n, _, err := s.Read(b)
+		return n, err
 	}
 }
 
@@ -155,10 +172,10 @@ type mediaTracks struct {
 // readRTCP reads the RTCP of the sender of one of m's tracks.
 func (m *mediaTracks) readRTCP(s *webrtc.RTPSender) {
 	if s.Track() == webrtc.TrackLocal(m.video) {
-		readRTCP(s, &m.keyWanted)
+		readRTCP(senderRTCP(s), &m.keyWanted)
 		return
 	}
-	readRTCP(s, nil)
+	readRTCP(senderRTCP(s), nil)
 }
 
 func newMediaTracks(streamID string) (*mediaTracks, error) {
