@@ -5,7 +5,6 @@ package bot
 import (
 	"context"
 	"fmt"
-	"os" // DEBUG-ISSUE20
 	"sort"
 	"sync"
 	"time"
@@ -334,7 +333,6 @@ func (gb *GroupBot) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		for {
 			pkt, _, err := t.ReadRTP()
 			if err != nil {
-				fmt.Fprintf(os.Stderr, "DEBUG20 bot %s track %s video=%v read ended: %v\n", gb.gopts.Name, key, video, err) // DEBUG-ISSUE20
 				return
 			}
 			gb.rem.packet(key, video, pkt.MarshalSize(), pkt.Marker, time.Now())
