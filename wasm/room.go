@@ -79,6 +79,26 @@ func startRoom(u *ui, cfg page.Config, log consoleLogger) {
 func (r *room) setState(s string) {
 	r.state = s
 	r.root.Get("dataset").Set("state", s)
+	placeDevices(s)
+}
+
+// placeDevices puts the camera and microphone choice where view s shows it: on the "Ready
+// to join?" card before the call, in the info box from joining on (the card is hidden then,
+// and a call's device change must stay within reach).
+func placeDevices(s string) {
+	d := byID("devices")
+	if !d.Truthy() {
+		return
+	}
+	if s == statePrejoin || s == stateJoining {
+		if card := byID("prejoin"); !d.Get("parentNode").Equal(card) {
+			card.Call("insertBefore", d, byID("join-button"))
+		}
+		return
+	}
+	if slot := byID("devices-in-call"); !d.Get("parentNode").Equal(slot) {
+		slot.Call("appendChild", d)
+	}
 }
 
 // status shows a line in #status-div ("" hides it); isErr colours it as a problem.

@@ -341,7 +341,7 @@ func RoomPage(p Page) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "</strong></p><label class=\"name\"><span>Your name</span> <input id=\"name-input\" maxlength=\"64\" autocomplete=\"nickname\" spellcheck=\"false\" placeholder=\"Your name\"></label><div class=\"devices\"><label><span>Camera</span> <select id=\"camera-select\" disabled><option>Default camera</option></select></label> <label><span>Microphone</span> <select id=\"mic-select\" disabled><option>Default microphone</option></select></label></div><button id=\"join-button\" class=\"btn primary wide\" type=\"button\" disabled>Loading…</button></section><section id=\"sharing-div\" class=\"card sharing\"><h2 id=\"sharing-title\">Waiting for someone to join</h2><p id=\"sharing-detail\">Send them this link:</p><div class=\"row\"><input id=\"room-link\" readonly value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "</strong></p><label class=\"name\"><span>Your name</span> <input id=\"name-input\" maxlength=\"64\" autocomplete=\"nickname\" spellcheck=\"false\" placeholder=\"Your name\"></label><div id=\"devices\" class=\"devices\"><label><span>Camera</span> <select id=\"camera-select\" disabled><option>Default camera</option></select></label> <label><span>Microphone</span> <select id=\"mic-select\" disabled><option>Default microphone</option></select></label></div><button id=\"join-button\" class=\"btn primary wide\" type=\"button\" disabled>Loading…</button></section><section id=\"sharing-div\" class=\"card sharing\"><h2 id=\"sharing-title\">Waiting for someone to join</h2><p id=\"sharing-detail\">Send them this link:</p><div class=\"row\"><input id=\"room-link\" readonly value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -436,7 +436,7 @@ func RoomPage(p Page) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 35, "<span id=\"chat-unread\" class=\"dot\" hidden></span></button> <button id=\"info-button\" class=\"btn round\" type=\"button\" title=\"Connection info (i)\" aria-pressed=\"false\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 35, "<span id=\"chat-unread\" class=\"dot\" hidden></span></button> <button id=\"info-button\" class=\"btn round\" type=\"button\" title=\"Camera, microphone and connection info (i)\" aria-pressed=\"false\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -460,7 +460,7 @@ func RoomPage(p Page) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "</button></nav><aside id=\"chat\" class=\"panel chat\" hidden aria-label=\"Chat\"><ol id=\"chat-log\"></ol><form id=\"chat-form\" class=\"row\" autocomplete=\"off\"><input id=\"chat-input\" maxlength=\"2000\" placeholder=\"Message\" aria-label=\"Message\" disabled> <button id=\"chat-send\" class=\"btn\" type=\"submit\" disabled>Send</button></form></aside><aside id=\"info-div\" class=\"panel info\" hidden aria-label=\"Connection info\"><dl id=\"stats\"></dl><p class=\"hint\">Keys: m mute · c camera · f full screen · i info · q hang up</p></aside></main>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "</button></nav><aside id=\"chat\" class=\"panel chat\" hidden aria-label=\"Chat\"><ol id=\"chat-log\"></ol><form id=\"chat-form\" class=\"row\" autocomplete=\"off\"><input id=\"chat-input\" maxlength=\"2000\" placeholder=\"Message\" aria-label=\"Message\" disabled> <button id=\"chat-send\" class=\"btn\" type=\"submit\" disabled>Send</button></form></aside><aside id=\"info-div\" class=\"panel info\" hidden aria-label=\"Camera, microphone and connection info\"><div id=\"devices-in-call\"></div><dl id=\"stats\"></dl><p class=\"hint\">Keys: m mute · c camera · f full screen · i info · q hang up</p></aside></main>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -515,7 +515,7 @@ func FullPage(p Page) templ.Component {
 			var templ_7745c5c3_Var23 string
 			templ_7745c5c3_Var23, templ_7745c5c3_Err = templ.JoinStringErrs(fullTitle(p))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 201, Col: 22}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 202, Col: 22}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var23))
 			if templ_7745c5c3_Err != nil {
@@ -528,7 +528,7 @@ func FullPage(p Page) templ.Component {
 			var templ_7745c5c3_Var24 string
 			templ_7745c5c3_Var24, templ_7745c5c3_Err = templ.JoinStringErrs(p.Config.Room)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 202, Col: 78}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 203, Col: 78}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var24))
 			if templ_7745c5c3_Err != nil {
@@ -541,7 +541,7 @@ func FullPage(p Page) templ.Component {
 			var templ_7745c5c3_Var25 string
 			templ_7745c5c3_Var25, templ_7745c5c3_Err = templ.JoinStringErrs(fullDetail(p))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 202, Col: 104}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 203, Col: 104}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var25))
 			if templ_7745c5c3_Err != nil {
@@ -554,7 +554,7 @@ func FullPage(p Page) templ.Component {
 			var templ_7745c5c3_Var26 templ.SafeURL
 			templ_7745c5c3_Var26, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL("/r/" + p.Suggested))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 204, Col: 69}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 205, Col: 69}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var26))
 			if templ_7745c5c3_Err != nil {
@@ -616,7 +616,7 @@ func LoginPage(p Page) templ.Component {
 			var templ_7745c5c3_Var29 string
 			templ_7745c5c3_Var29, templ_7745c5c3_Err = templ.JoinStringErrs(p.Next)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 221, Col: 52}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 222, Col: 52}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var29))
 			if templ_7745c5c3_Err != nil {
@@ -634,7 +634,7 @@ func LoginPage(p Page) templ.Component {
 				var templ_7745c5c3_Var30 string
 				templ_7745c5c3_Var30, templ_7745c5c3_Err = templ.JoinStringErrs(p.Problem)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 225, Col: 65}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 226, Col: 65}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var30))
 				if templ_7745c5c3_Err != nil {
