@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -431,20 +432,42 @@ func TestGroupSocketLossResumes(t *testing.T) {
 
 // TestGroupBotCommandOneRoom: `onertc bot --count 3 --group-size 3` puts three bots in one
 // room, which becomes a group; each bot's closing line reports what it received from the
-// two others, per participant.
+// two others, per participant: packets, frames, bytes and, from simulcast publishers, the
+// layer.
 func TestGroupBotCommandOneRoom(t *testing.T) {
 	url := startGroupServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	out, errOut := &syncWriter{w: &strings.Builder{}}, &syncWriter{w: &strings.Builder{}}
-	code := bot.Command(ctx, []string{"--server", url, "--room", "group-cmd", "--count", "3", "--group-size", "3",
-		"--loopback", "--duration", "6s", "--stats", "1s", "--view", "320x240"}, out, errOut)
-	if code != 0 {
-		t.Fatalf("exit %d; stderr:\n%s", code, errOut.String())
+	tests := []struct {
+		name  string
+		flags []string
+		// layers are the layers a bot may report receiving ("": one-layer publishers).
+		layers []string
+	}{
+		{"one layer", nil, []string{""}},
+		{"simulcast", []string{"--simulcast"}, []string{"q", "h", "f"}},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			out, errOut := &syncWriter{w: &strings.Builder{}}, &syncWriter{w: &strings.Builder{}}
+			args := append([]string{"--server", url, "--room", "group-cmd-" + strings.ReplaceAll(tt.name, " ", "-"),
+				"--count", "3", "--group-size", "3", "--loopback", "--duration", "6s", "--stats", "1s", "--view", "320x240"}, tt.flags...)
+			if code := bot.Command(ctx, args, out, errOut); code != 0 {
+				t.Fatalf("exit %d; stderr:\n%s", code, errOut.String())
+			}
+			checkGroupBotLines(t, out.String(), tt.layers)
+		})
+	}
+}
+
+// checkGroupBotLines checks the JSON lines of three bots in one group room: each closed
+// its call well, saw the three participants, and received video and audio from the two
+// others through the SFU, on one of layers.
+func checkGroupBotLines(t *testing.T, out string, layers []string) {
+	t.Helper()
 	closed := map[int]bot.GroupRecord{}
 	most := map[int]int{} // the most participants a bot's lines reported
-	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		var r bot.GroupRecord
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("line %q: %v", line, err)
@@ -455,7 +478,7 @@ func TestGroupBotCommandOneRoom(t *testing.T) {
 		most[r.Bot] = max(most[r.Bot], r.Participants)
 	}
 	if len(closed) != 3 {
-		t.Fatalf("%d closing lines, want 3:\n%s", len(closed), out.String())
+		t.Fatalf("%d closing lines, want 3:\n%s", len(closed), out)
 	}
 	for i, r := range closed {
 		if r.OK == nil || !*r.OK {
@@ -470,8 +493,11 @@ func TestGroupBotCommandOneRoom(t *testing.T) {
 			if strings.HasPrefix(key, "onertc-bot-") {
 				continue
 			}
-			if s.VideoPackets == 0 || s.AudioPackets == 0 || s.VideoFrames == 0 {
+			if s.VideoPackets == 0 || s.AudioPackets == 0 || s.VideoFrames == 0 || s.VideoBytes == 0 || s.AudioBytes == 0 {
 				t.Errorf("bot %d from %s: %+v", i, key, s)
+			}
+			if !slices.Contains(layers, s.Layer) {
+				t.Errorf("bot %d from %s: layer %q, want one of %q", i, key, s.Layer, layers)
 			}
 			from++
 		}
