@@ -138,6 +138,33 @@ func TestRewriter(t *testing.T) {
 	}
 }
 
+// TestRewriterLongEpoch: a stream that never switches layer (audio, or a video whose layer
+// suits its subscriber) keeps flowing past the half of the 16-bit sequence space, and
+// retransmissions of recent packets still map back.
+func TestRewriterLongEpoch(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	r := newRewriter(48000)
+	const n = 100000
+	first := uint16(60000)
+	r.switchTo(srcPacket{seq: first}, t0)
+	for i := 0; i < n; i++ {
+		p := srcPacket{seq: first + uint16(i), ts: uint32(i) * 960}
+		got, ok := r.rewrite(p, t0)
+		if !ok || got.seq != p.seq || got.ts != p.ts {
+			t.Fatalf("packet %d (seq %d): rewrite = %+v %v, want it unchanged", i, p.seq, got, ok)
+		}
+	}
+	last := first + uint16((n-1)%65536)
+	for _, back := range []uint16{0, 1, 100, epochReach - 1} {
+		if e, in, ok := r.lookup(last - back); !ok || e.layer != 0 || in != last-back {
+			t.Errorf("lookup(%d) = layer %d in %d %v, want layer 0 in %d", last-back, e.layer, in, ok, last-back)
+		}
+	}
+	if _, ok := r.rewrite(srcPacket{seq: last - 3*epochReach}, t0); ok {
+		t.Errorf("a packet %d behind the newest was forwarded", 3*epochReach)
+	}
+}
+
 func TestRewriterLookup(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	r := newRewriter(90000)

@@ -45,6 +45,13 @@ func (e epoch) apply(p srcPacket) outIDs {
 // packet sent before the last switches).
 const keptEpochs = 4
 
+// epochReach is how far behind its newest packet an epoch's start is kept once the epoch
+// is longer. The start is compared with 16-bit sequence arithmetic, which wraps half-way
+// round: an epoch whose start stayed put would refuse every packet from its 32,768th on
+// (eleven minutes of audio at 50 packets a second, which never switches layer). Packets
+// this old are of no use to a decoder, nor retransmissions of them.
+const epochReach = 1 << 12
+
 type rewriter struct {
 	clockRate uint32
 	started   bool
@@ -109,6 +116,11 @@ func (r *rewriter) rewrite(p srcPacket, now time.Time) (outIDs, bool) {
 	out := r.cur.apply(p)
 	if int16(out.seq-r.last.seq) > 0 {
 		r.last, r.lastWall = out, now
+		if p.seq-r.cur.inStart > 2*epochReach {
+			r.cur.inStart, r.cur.outStart = p.seq-epochReach, out.seq-epochReach
+			// The past epochs end where the current one began, which is no longer known.
+			r.past = nil
+		}
 	}
 	return out, true
 }
