@@ -63,7 +63,9 @@ func wanted(c any) bool {
 }
 
 // acquireMedia asks for the camera and microphone, falling back to what exists; whatever
-// it gets (possibly nothing: receive only), it then calls done on the UI goroutine.
+// it gets (possibly nothing: receive only), it then calls done on the UI goroutine. The
+// devices chosen on the page come first (a rejoin takes the ones the call had), the
+// browser's defaults when they are gone.
 func (r *room) acquireMedia(done func()) {
 	audio, video := r.constraints()
 	if !secureContext() || !wanted(audio) && !wanted(video) {
@@ -71,7 +73,19 @@ func (r *room) acquireMedia(done func()) {
 		done()
 		return
 	}
+	// A fresh copy to add the chosen devices to: constraints parses the page's anew.
+	chosenAudio, chosenVideo := r.constraints()
+	chosenAudio, chosenVideo = withDevice(chosenAudio, r.chosen["audio"]), withDevice(chosenVideo, r.chosen["video"])
+	anyChosen := r.chosen["audio"] != "" || r.chosen["video"] != ""
 	go func() {
+		if anyChosen {
+			stream, err := getUserMedia(chosenAudio, chosenVideo)
+			if err == nil {
+				r.u.post(func() { r.tookMedia(stream, nil, done) })
+				return
+			}
+			r.log.Info("the chosen devices are not available; taking the defaults", "err", err)
+		}
 		stream, err := getUserMedia(audio, video)
 		if err != nil && errName(err) != "NotAllowedError" && wanted(audio) && wanted(video) {
 			// One of the two is missing or busy: take the other one alone.
@@ -81,12 +95,26 @@ func (r *room) acquireMedia(done func()) {
 				stream, err = s, nil
 			}
 		}
-		r.u.post(func() {
-			r.setMedia(stream, err)
-			done()
-			go r.listDevices()
-		})
+		r.u.post(func() { r.tookMedia(stream, err, done) })
 	}()
+}
+
+func (r *room) tookMedia(stream js.Value, err error, done func()) {
+	r.setMedia(stream, err)
+	done()
+	go r.listDevices()
+}
+
+// withDevice is constraint c asking for exactly the device id ("": c as it is).
+func withDevice(c any, id string) any {
+	if id == "" || !wanted(c) {
+		return c
+	}
+	if v, ok := c.(js.Value); ok {
+		v.Set("deviceId", map[string]any{"exact": id})
+		return v
+	}
+	return map[string]any{"deviceId": map[string]any{"exact": id}}
 }
 
 func getUserMedia(audio, video any) (js.Value, error) {
@@ -247,6 +275,7 @@ func (r *room) switchDevice(kind, deviceID string) {
 			}
 			method := map[string]string{"audio": "getAudioTracks", "video": "getVideoTracks"}[kind]
 			next := firstTrack(s, method)
+			r.chosen[kind] = deviceID
 			r.replaceLocal(kind, next)
 		})
 	}()

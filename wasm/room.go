@@ -35,8 +35,9 @@ type room struct {
 	mediaReady bool
 	audioOff   bool
 	videoOff   bool
-	screen     js.Value // the screen-capture track while sharing, else undefined
-	screenOff  func()   // removes the screen track's "ended" listener
+	screen     js.Value          // the screen-capture track while sharing, else undefined
+	screenOff  func()            // removes the screen track's "ended" listener
+	chosen     map[string]string // the device id chosen on the page by kind ("audio", "video"), for a rejoin
 
 	call      *client.GroupCall // a 1:1 call that becomes a group call when a third joins
 	group     *groupView        // the group call's view, nil in a 1:1 call
@@ -58,7 +59,7 @@ type room struct {
 
 func startRoom(u *ui, cfg page.Config, log consoleLogger) {
 	r := &room{u: u, log: log, cfg: cfg, id: cfg.Room, root: byID("room"), screen: js.Undefined(),
-		chatLog: byID("chat-log")}
+		chosen: map[string]string{}, chatLog: byID("chat-log")}
 	r.bindControls()
 	fillName()
 	r.showPrivacy(false)
