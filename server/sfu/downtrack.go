@@ -93,9 +93,14 @@ func (d *downTrack) write(pkt *rtp.Packet, info vp8Info, ids outIDs) {
 	// that mean something else (or nothing) on the subscriber's.
 	d.out.Header.Extension = false
 	d.out.Header.Extensions = nil
+	// A track writes a packet's header and payload, not its padding: with the padding bit
+	// kept, a padding-only packet (browsers probe their uplink with them) would reach the
+	// subscriber announcing padding it lacks, which pion cannot parse. The padding is of
+	// no use downstream; the packet keeps its sequence number.
+	d.out.Header.Padding = false
+	d.out.PaddingSize = 0
 	d.out.Header.SequenceNumber = ids.seq
 	d.out.Header.Timestamp = ids.ts
-	d.out.PaddingSize = pkt.PaddingSize
 	d.out.Payload = pkt.Payload
 	if d.pub.video && (info.pidOff >= 0 || info.tl0Off >= 0) && len(pkt.Payload) <= len(d.payload) {
 		n := copy(d.payload[:], pkt.Payload)

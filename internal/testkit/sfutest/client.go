@@ -86,6 +86,7 @@ type Client struct {
 	remb      uint64
 	dropVideo int
 	dropped   []uint16
+	padVideo  int
 	nacked    []uint16
 	// onConnected waits for the up connection (whenConnected).
 	onConnected []func()

@@ -31,6 +31,8 @@ type Received struct {
 	Video                    []VideoPacket
 	// VideoSSRC is the SSRC the video arrives on (for RTCP about it).
 	VideoSSRC uint32
+	// PaddingPackets are the video packets (among VideoPackets) that carried no payload.
+	PaddingPackets int
 }
 
 // VideoPacket is one received video packet as the test reads it.
@@ -220,12 +222,21 @@ func (c *Client) startVideo(tracks []*webrtc.TrackLocalStaticRTP, tr *webrtc.RTP
 				return
 			case <-tick.C:
 			}
+			c.mu.Lock()
+			pad := c.padVideo > 0
+			if pad {
+				c.padVideo--
+			}
+			c.mu.Unlock()
 			for _, l := range layers {
 				l.mu.Lock()
 				key := l.keyWant
 				l.keyWant = false
 				l.mu.Unlock()
 				n := c.sendFrame(l, key, ts, midID, ridID, mid)
+				if pad && sendPadding(l, ts, midID, ridID, mid) {
+					n++
+				}
 				c.mu.Lock()
 				c.sent[l.RID] += n
 				c.mu.Unlock()
@@ -293,6 +304,28 @@ func (c *Client) sendFrame(l *videoLayer, key bool, ts uint32, midID, ridID uint
 	return sent
 }
 
+// paddingBytes is the padding of a padding-only packet (a browser probing sends up to 255).
+const paddingBytes = 224
+
+// sendPadding sends one padding-only packet on layer l, as a browser probing its uplink
+// does on its media streams when it has no RTX: the padding bit set, no payload, the
+// timestamp of the frame before. pion writes a packet's header and payload but not its
+// PaddingSize, so the padding goes out as the payload, its last byte the padding's length
+// (RFC 3550, section 5.1).
+func sendPadding(l *videoLayer, ts uint32, midID, ridID uint8, mid string) bool {
+	pad := make([]byte, paddingBytes)
+	pad[len(pad)-1] = paddingBytes
+	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, Padding: true, SequenceNumber: l.seq, Timestamp: ts}, Payload: pad}
+	if midID != 0 {
+		_ = pkt.Header.SetExtension(midID, []byte(mid))
+	}
+	if ridID != 0 && l.RID != "" {
+		_ = pkt.Header.SetExtension(ridID, []byte(l.RID))
+	}
+	l.seq++
+	return l.track.WriteRTP(pkt) == nil
+}
+
 // ScreenKey is the key under which Received files a participant's screen share.
 func ScreenKey(id string) string { return id + "/screen" }
 
@@ -327,6 +360,9 @@ func (c *Client) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 					r.MaxVideoGap = now.Sub(r.LastVideo)
 				}
 				r.VideoPackets++
+				if len(pkt.Payload) == 0 {
+					r.PaddingPackets++
+				}
 				r.VideoBytes += len(pkt.Payload)
 				r.LastVideo = now
 				if len(r.Video) < maxVideoLog {
@@ -392,6 +428,14 @@ func (c *Client) DropVideo(n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.dropVideo += n
+}
+
+// PadVideo makes the publisher follow each of its next n video frames, on every layer,
+// with a padding-only packet.
+func (c *Client) PadVideo(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.padVideo += n
 }
 
 // Dropped returns the sequence numbers DropVideo skipped, and Nacked those the server asked
