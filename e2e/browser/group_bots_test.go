@@ -199,14 +199,7 @@ func TestGroupThreeTabsTwoBots(t *testing.T) {
 	waitTiles := func(in []string) {
 		t.Helper()
 		for _, n := range tabNames {
-			tiles := tabs[n].waitTilesPlaying(len(in)-1, 90*time.Second)
-			var got []string
-			for _, tl := range tiles {
-				got = append(got, tl.Name)
-			}
-			if want := others(in, n); fmt.Sprint(sorted(got)) != fmt.Sprint(sorted(want)) {
-				t.Fatalf("%s: tiles %v, want %v", n, sorted(got), sorted(want))
-			}
+			tabs[n].waitTilesOf(others(in, n), 90*time.Second)
 		}
 		t.Logf("every tab shows the others of %v playing, %v after the first join", in, time.Since(start).Round(time.Millisecond))
 	}
@@ -262,9 +255,21 @@ func TestGroupThreeTabsTwoBots(t *testing.T) {
 // would miss).
 func (tb *tab) setMic(on bool) {
 	tb.t.Helper()
+	tb.setToggle("mute-audio", "the microphone", on)
+}
+
+// setCamera is setMic for the camera.
+func (tb *tab) setCamera(on bool) {
+	tb.t.Helper()
+	tb.setToggle("mute-video", "the camera", on)
+}
+
+// setToggle turns what the toggle button id (pressed: off) controls on or off.
+func (tb *tab) setToggle(id, what string, on bool) {
+	tb.t.Helper()
 	want := fmt.Sprint(!on)
-	tb.eval(fmt.Sprintf(`(() => { const b = document.getElementById("mute-audio");
-		if (b.getAttribute("aria-pressed") !== %q) b.click(); return true; })()`, want), nil)
-	tb.waitFor("the microphone "+map[bool]string{true: "on", false: "muted"}[on],
-		fmt.Sprintf(`document.getElementById("mute-audio").getAttribute("aria-pressed") === %q`, want), 10*time.Second)
+	tb.eval(fmt.Sprintf(`(() => { const b = document.getElementById(%q);
+		if (b.getAttribute("aria-pressed") !== %q) b.click(); return true; })()`, id, want), nil)
+	tb.waitFor(what+" "+map[bool]string{true: "on", false: "off"}[on],
+		fmt.Sprintf(`document.getElementById(%q).getAttribute("aria-pressed") === %q`, id, want), 10*time.Second)
 }
