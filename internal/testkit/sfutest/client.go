@@ -87,6 +87,7 @@ type Client struct {
 	dropVideo int
 	dropped   []uint16
 	padVideo  int
+	padAudio  int
 	nacked    []uint16
 	// onConnected waits for the up connection (whenConnected).
 	onConnected []func()

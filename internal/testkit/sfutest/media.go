@@ -31,7 +31,8 @@ type Received struct {
 	Video                    []VideoPacket
 	// VideoSSRC is the SSRC the video arrives on (for RTCP about it).
 	VideoSSRC uint32
-	// PaddingPackets are the video packets (among VideoPackets) that carried no payload.
+	// PaddingPackets are the packets (among VideoPackets and AudioPackets) that carried no
+	// payload.
 	PaddingPackets int
 }
 
@@ -175,6 +176,16 @@ func (c *Client) startAudio(t *webrtc.TrackLocalStaticRTP, tr *webrtc.RTPTransce
 			}
 			_ = t.WriteRTP(pkt)
 			seq++
+			c.mu.Lock()
+			pad := c.padAudio > 0
+			if pad {
+				c.padAudio--
+			}
+			c.mu.Unlock()
+			if pad {
+				_ = t.WriteRTP(paddingOnly(seq, ts))
+				seq++
+			}
 			ts += 960
 		}
 	}()
@@ -307,15 +318,19 @@ func (c *Client) sendFrame(l *videoLayer, key bool, ts uint32, midID, ridID uint
 // paddingBytes is the padding of a padding-only packet (a browser probing sends up to 255).
 const paddingBytes = 224
 
-// sendPadding sends one padding-only packet on layer l, as a browser probing its uplink
-// does on its media streams when it has no RTX: the padding bit set, no payload, the
-// timestamp of the frame before. pion writes a packet's header and payload but not its
-// PaddingSize, so the padding goes out as the payload, its last byte the padding's length
-// (RFC 3550, section 5.1).
-func sendPadding(l *videoLayer, ts uint32, midID, ridID uint8, mid string) bool {
+// paddingOnly is a padding-only packet, as a browser probing its uplink sends on its media
+// streams when it has no RTX: the padding bit set, no payload, the timestamp of the frame
+// before. pion writes a packet's header and payload but not its PaddingSize, so the padding
+// goes out as the payload, its last byte the padding's length (RFC 3550, section 5.1).
+func paddingOnly(seq uint16, ts uint32) *rtp.Packet {
 	pad := make([]byte, paddingBytes)
 	pad[len(pad)-1] = paddingBytes
-	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, Padding: true, SequenceNumber: l.seq, Timestamp: ts}, Payload: pad}
+	return &rtp.Packet{Header: rtp.Header{Version: 2, Padding: true, SequenceNumber: seq, Timestamp: ts}, Payload: pad}
+}
+
+// sendPadding sends one padding-only packet on layer l.
+func sendPadding(l *videoLayer, ts uint32, midID, ridID uint8, mid string) bool {
+	pkt := paddingOnly(l.seq, ts)
 	if midID != 0 {
 		_ = pkt.Header.SetExtension(midID, []byte(mid))
 	}
@@ -373,6 +388,9 @@ func (c *Client) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 					r.MaxAudioGap = now.Sub(r.LastAudio)
 				}
 				r.AudioPackets++
+				if len(pkt.Payload) == 0 {
+					r.PaddingPackets++
+				}
 				r.AudioBytes += len(pkt.Payload)
 				r.LastAudio = now
 			}
@@ -436,6 +454,14 @@ func (c *Client) PadVideo(n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.padVideo += n
+}
+
+// PadAudio makes the publisher follow each of its next n audio packets with a padding-only
+// packet.
+func (c *Client) PadAudio(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.padAudio += n
 }
 
 // Dropped returns the sequence numbers DropVideo skipped, and Nacked those the server asked
