@@ -45,12 +45,20 @@ type GroupCallConfig struct {
 	// over the 1:1 call before the other receives it through the SFU.
 	WaitMedia bool
 	// MediaWait bounds the wait for MediaArrived, and then for the other side's group-ready
-	// (default 3 s).
+	// (default DefaultMediaWait).
 	MediaWait time.Duration
 	// Linger keeps the 1:1 call this long once both sides are ready (default 250 ms;
 	// negative: none), for frames already in flight on it.
 	Linger time.Duration
 }
+
+// DefaultMediaWait is GroupCallConfig.MediaWait's default. It is a safety net, not a
+// delay: the 1:1 call ends as soon as the group's media plays on both sides. A side that
+// gives up waiting stops the other's picture before the group's replaces it, so the wait
+// must outlast the slower side's start on the SFU: on a loaded machine (three Chromium
+// tabs, TestGroupCallThreeTabs) one side's media played 3.1 s after the other's, past the
+// 3 s this wait used to be.
+const DefaultMediaWait = 10 * time.Second
 
 type groupStart struct {
 	url    string
@@ -75,7 +83,7 @@ func NewGroupCall(cfg GroupCallConfig) (*GroupCall, error) {
 		cfg.Call.JoinQuery += "&group=1"
 	}
 	if cfg.MediaWait <= 0 {
-		cfg.MediaWait = 3 * time.Second
+		cfg.MediaWait = DefaultMediaWait
 	}
 	if cfg.Linger == 0 {
 		cfg.Linger = 250 * time.Millisecond

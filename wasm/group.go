@@ -30,8 +30,9 @@ type groupView struct {
 	shown   bool         // the grid replaced the 1:1 view (the group's media is up)
 	// moving: a 1:1 call goes on while the group starts; its view stays until every other
 	// participant's video plays in the (hidden) grid, so the picture never stops.
-	moving  bool
-	playing bool // the group's media plays: the GroupCall was told (MediaArrived)
+	moving   bool
+	playing  bool // the group's media plays: the GroupCall was told (MediaArrived)
+	watching bool // watchGroupMedia runs
 
 	self    string
 	members []member
@@ -268,11 +269,10 @@ func (r *room) onGroupEvent(gen int, ev client.GroupEvent) {
 		if ev.PC == protocol.PCDown {
 			switch ev.State {
 			case client.PeerStateConnected:
-				if g.moving {
-					r.showGroupLater(g)
-				} else {
+				if !g.moving {
 					r.showGroup()
 				}
+				r.watchGroupMedia(g)
 				r.startGroupStats()
 			case client.PeerStateDisconnected, client.PeerStateFailed:
 				if g.shown {
@@ -313,28 +313,52 @@ func (g *groupView) trackList() []mediaTrack {
 }
 
 // groupMediaWait is how long a moving call's view waits for the group's media before the
-// grid replaces it anyway (the GroupCall's MediaWait, plus a little).
-const groupMediaWait = 3500 * time.Millisecond
+// grid replaces it anyway: the GroupCall's wait for it, plus a little. Until then the 1:1
+// call goes on (the other side leaves it only once its own group media plays), so an
+// earlier switch would only swap a moving picture for an empty tile.
+const groupMediaWait = client.DefaultMediaWait + 500*time.Millisecond
 
-// showGroupLater shows the grid once the group's media plays (checkGroupMedia), or after
-// groupMediaWait.
-func (r *room) showGroupLater(g *groupView) {
+// groupMediaPoll is how often a moving call's view looks at the hidden grid's pictures.
+const groupMediaPoll = 50 * time.Millisecond
+
+// groupMediaFrames is how many frames each other participant's hidden tile must have shown
+// before the grid replaces the 1:1 view. The first frame alone says little: on a loaded
+// machine the next came up to 1.6 s after it, and switching on the first froze the
+// picture that long.
+const groupMediaFrames = 5
+
+// watchGroupMedia runs checkGroupMedia every groupMediaPoll until the group's media plays;
+// a moving call's view that has not shown the grid by groupMediaWait shows it then.
+func (r *room) watchGroupMedia(g *groupView) {
+	if g.watching || g.playing {
+		return
+	}
+	g.watching = true
 	gen := r.callGen
+	start := time.Now()
 	go func() {
-		time.Sleep(groupMediaWait)
-		r.u.post(func() {
-			if r.callGen == gen && r.group == g && !g.shown {
-				r.log.Warn("the group's media did not play everywhere in time; showing the grid")
-				r.showGroup()
-			}
-		})
+		for over := false; !over; {
+			time.Sleep(groupMediaPoll)
+			done := make(chan bool, 1)
+			r.u.post(func() {
+				if r.callGen == gen && r.group == g {
+					r.checkGroupMedia()
+					if !g.shown && time.Since(start) >= groupMediaWait {
+						r.log.Warn("the group's media did not play everywhere in time; showing the grid")
+						r.showGroup()
+					}
+				}
+				done <- r.callGen != gen || r.group != g || g.playing || (g.shown && time.Since(start) >= groupMediaWait)
+			})
+			over = <-done
+		}
 	}()
-	r.checkGroupMedia()
 }
 
-// checkGroupMedia tells the call, once, that the group's media plays: a picture in the
-// tile of every other participant whose camera is on. A moving call then shows the grid
-// (its 1:1 call ends once the other side says the same).
+// checkGroupMedia tells the call, once, that the group's media plays: groupMediaFrames
+// frames in the tile of every other participant whose camera is on. A moving call waits
+// for two others at least (the other side of the 1:1 call and the newcomer, whichever the
+// list has first), then shows the grid; its 1:1 call ends once the other side says the same.
 func (r *room) checkGroupMedia() {
 	g := r.group
 	if g == nil || g.playing || g.session == nil {
@@ -342,16 +366,19 @@ func (r *room) checkGroupMedia() {
 	}
 	others := 0
 	for _, m := range g.members {
-		if m.ID == g.self || m.CameraOff {
+		if m.ID == g.self {
 			continue
 		}
 		others++
+		if m.CameraOff {
+			continue
+		}
 		e, ok := g.elems[m.ID]
-		if !ok || e.video.Get("videoWidth").Int() == 0 {
+		if !ok || e.video.Call("getVideoPlaybackQuality").Get("totalVideoFrames").Int() < groupMediaFrames {
 			return
 		}
 	}
-	if others == 0 {
+	if others == 0 || (g.moving && others < 2) {
 		return
 	}
 	g.playing = true
@@ -377,8 +404,6 @@ func (r *room) renderGroup() {
 		if !ok {
 			e = newTileElem(t.Screen)
 			g.elems[t.Key] = e
-			// A picture's size is known once its first frame is decoded.
-			g.offs.add(r.u.on(e.video, "resize", func(js.Value) { r.checkGroupMedia() }))
 		}
 		// Appending an element already in the grid moves it: the DOM order is the tiles' order.
 		if !grid.Get("children").Index(i).Equal(e.root) {

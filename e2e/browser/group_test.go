@@ -170,10 +170,9 @@ func (tb *tab) waitTileSounds(name string, timeout time.Duration) {
 }
 
 // maxMoveFreeze bounds how long the picture of the other person in a 1:1 call may stand
-// still while the call moves to the SFU. The target is 1 s; runs of 2026-12-07 saw
-// 0.3-1.2 s and once 5.4 s (not understood yet), so the test holds a bound that catches a
-// move that loses the picture, and logs the figure.
-const maxMoveFreeze = 8 * time.Second
+// still while the call moves to the SFU: the issue's target. A machine that stalls a
+// browser longer (its own preview froze too) raises the bound to that stall plus 500 ms.
+const maxMoveFreeze = time.Second
 
 // freezeWatchJS (%s: the other's name) records in window.onertcFreeze the longest time
 // between two new frames of the other's picture as shown: the 1:1 video until the page
@@ -275,16 +274,21 @@ func TestGroupCallThreeTabs(t *testing.T) {
 		t.Logf("%s sees %v", tb.name, got)
 	}
 
-	for _, tb := range tabs[:2] {
-		var w struct{ Longest, Switched, Local float64 }
-		tb.eval(`window.onertcFreeze`, &w)
+	var watched [2]struct{ Longest, Switched, Local float64 }
+	for i, tb := range tabs[:2] {
+		tb.eval(`window.onertcFreeze`, &watched[i])
+	}
+	// A stall of either browser (its preview froze too) is not the move's: the other's
+	// stops the picture it sends, this one's the picture it shows.
+	stall := max(watched[0].Local, watched[1].Local)
+	for i, tb := range tabs[:2] {
+		w := watched[i]
 		t.Logf("%s: the other's picture froze for at most %.0f ms in the move (the grid showed %.0f ms after the third joined; own preview's longest freeze %.0f ms)",
 			tb.name, w.Longest, w.Switched, w.Local)
 		if w.Switched == 0 {
 			t.Errorf("%s: the watch never saw the grid", tb.name)
 		}
-		// A stall of the whole browser (the preview froze too) is not the move's.
-		bound := max(float64(maxMoveFreeze.Milliseconds()), w.Local+500)
+		bound := max(float64(maxMoveFreeze.Milliseconds()), stall+500)
 		if w.Longest > bound {
 			t.Errorf("%s: the other's picture froze for %.0f ms in the move to the group (more than %.0f ms)", tb.name, w.Longest, bound)
 		}
