@@ -33,6 +33,9 @@ type groupLoop struct {
 
 	// upOffering: an up offer waits for its answer; upAgain: offer again after it.
 	upOffering, upAgain bool
+	// answeredDown is the last down offer answered: the SFU sends an offer again when
+	// its answer is late, and the late answer may still be on its way.
+	answeredDown string
 }
 
 type groupFrame struct {
@@ -365,6 +368,10 @@ func (g *groupLoop) onDownOffer(sdp string) error {
 		}
 		g.down = down
 	}
+	if sdp == g.answeredDown {
+		g.log.Debug("down offer answered already; repeat ignored")
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(g.ctx, opTimeout)
 	defer cancel()
 	p := g.down.peer
@@ -384,6 +391,7 @@ func (g *groupLoop) onDownOffer(sdp string) error {
 		return nil
 	}
 	g.write(protocol.GroupMessage{Type: protocol.GroupAnswer, PC: protocol.PCDown, SDP: d.SDP})
+	g.answeredDown = sdp
 	g.diffTracks(offerTracks(sdp))
 	return nil
 }

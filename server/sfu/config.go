@@ -48,6 +48,10 @@ type Config struct {
 	PacketCache int
 	// Tick is how often layers, speakers and bitrates are re-evaluated (default 250 ms).
 	Tick time.Duration
+	// OfferRepeat is how long a down offer waits for its answer before it is sent again
+	// (default 8 s): a client that lost it, or gave up applying it on a stalled machine,
+	// would otherwise never get another, and no track added later would reach it.
+	OfferRepeat time.Duration
 
 	// Grace is how long a participant whose socket died (not one that said bye or that the
 	// server closed) keeps its place and its media, waiting for a join with resume on a
@@ -103,6 +107,7 @@ func (c Config) withDefaults() Config {
 	}
 	dur(&c.KeyframeInterval, 500*time.Millisecond)
 	dur(&c.Tick, 250*time.Millisecond)
+	dur(&c.OfferRepeat, 8*time.Second)
 	dur(&c.Grace, 10*time.Second)
 	dur(&c.PingInterval, 20*time.Second)
 	dur(&c.PongTimeout, 45*time.Second)

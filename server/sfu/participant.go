@@ -44,12 +44,13 @@ type participant struct {
 	pubs        []*publication
 	down        *webrtc.PeerConnection
 	downs       map[*publication]*downTrack
-	downUp      bool   // the down connection is connected
-	negotiating bool   // a down offer waits for its answer
-	again       bool   // something changed while negotiating
-	offerGen    int    // down offers made
-	answeredGen int    // the last of them answered
-	estimate    uint64 // the last REMB
+	downUp      bool      // the down connection is connected
+	negotiating bool      // a down offer waits for its answer
+	offeredAt   time.Time // when that offer was last sent
+	again       bool      // something changed while negotiating
+	offerGen    int       // down offers made
+	answeredGen int       // the last of them answered
+	estimate    uint64    // the last REMB
 	rembAt      time.Time
 	loss        lossEstimator // from receiver reports, for clients that send no REMB
 	lossBps     uint64

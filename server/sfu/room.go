@@ -114,6 +114,7 @@ func (rm *room) loop() {
 			}
 			for _, p := range members {
 				p.chooseLayers(now)
+				p.repeatOffer(now)
 			}
 			rm.speakerMu.Lock()
 			id, changed := rm.speaker.tick(now)

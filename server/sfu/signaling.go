@@ -128,7 +128,25 @@ func (p *participant) negotiate() {
 		p.mu.Unlock()
 		return
 	}
+	p.mu.Lock()
+	p.offeredAt = time.Now()
+	p.mu.Unlock()
 	p.send(protocol.GroupMessage{Type: protocol.GroupOffer, PC: protocol.PCDown, SDP: pc.LocalDescription().SDP})
+}
+
+// repeatOffer sends the down offer again when its answer is overdue (Config.OfferRepeat).
+// Clients answer an offer they already answered no second time (docs/protocol.md 10).
+func (p *participant) repeatOffer(now time.Time) {
+	p.mu.Lock()
+	due := p.negotiating && !p.offeredAt.IsZero() && now.Sub(p.offeredAt) >= p.sfu.cfg.OfferRepeat
+	if due {
+		p.offeredAt = now
+	}
+	p.mu.Unlock()
+	if due {
+		p.log.Info("down offer unanswered; sending it again", "after", p.sfu.cfg.OfferRepeat)
+		p.resendOffer()
+	}
 }
 
 // resendOffer repeats the down offer that waits for its answer, for a resumed socket (the

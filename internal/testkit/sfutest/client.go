@@ -57,6 +57,9 @@ type Options struct {
 	// TCPOnly restricts ICE to TCP (active candidates), as behind a firewall that drops
 	// UDP.
 	TCPOnly bool
+	// IgnoreDownOffers is how many down offers the client leaves unanswered, as one that
+	// lost them or gave up applying them.
+	IgnoreDownOffers int
 }
 
 // Client is one participant.
@@ -88,7 +91,10 @@ type Client struct {
 	dropped   []uint16
 	padVideo  int
 	padAudio  int
-	nacked    []uint16
+	// downOffers counts the down offers received; answered is the last one answered.
+	downOffers int
+	answered   string
+	nacked     []uint16
 	// onConnected waits for the up connection (whenConnected).
 	onConnected []func()
 }
@@ -229,7 +235,7 @@ func (c *Client) readLoop(ws *websocket.Conn) {
 		c.msgs = append(c.msgs, m)
 		c.mu.Unlock()
 		c.wake()
-		if m.Type == protocol.GroupOffer && m.PC == protocol.PCDown {
+		if m.Type == protocol.GroupOffer && m.PC == protocol.PCDown && c.takeDownOffer(m.SDP) {
 			if err := c.answerDown(m.SDP); err != nil {
 				c.mu.Lock()
 				c.msgs = append(c.msgs, protocol.GroupMessage{Type: "client-error", Message: err.Error()})
@@ -339,6 +345,19 @@ func (c *Client) waitFrom(ctx context.Context, seen int, match func(protocol.Gro
 			return protocol.GroupMessage{}, fmt.Errorf("waiting for a frame: %w", ctx.Err())
 		}
 	}
+}
+
+// takeDownOffer reports whether a down offer is to be answered: not one of the first
+// IgnoreDownOffers, nor a repeat of the one answered last (as onertc's clients do).
+func (c *Client) takeDownOffer(sdp string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.downOffers++
+	if c.downOffers <= c.opts.IgnoreDownOffers || sdp == c.answered {
+		return false
+	}
+	c.answered = sdp
+	return true
 }
 
 func (c *Client) answerDown(offer string) error {
