@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v3"
 
 	"github.com/onertc/onertc/client"
@@ -272,14 +273,8 @@ func (b *Bot) attach(pc *webrtc.PeerConnection) error {
 		}
 	})
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		go func() {
-			// Reading drives the receive interceptors, which count.
-			for {
-				if _, _, err := t.ReadRTP(); err != nil {
-					return
-				}
-			}
-		}()
+		// Reading drives the receive interceptors, which count.
+		go readTrack(t, func(*rtp.Packet) {})
 	})
 	return nil
 }
@@ -346,4 +341,22 @@ func (b *Bot) admit(ctx context.Context) error {
 		err = fmt.Errorf("%w: the invite is for room %q, not %q", ErrBadOptions, room, b.opts.Room)
 	}
 	return err
+}
+
+// readTrack reads a remote track until it ends, handing each packet to f. A packet that
+// does not parse is skipped, not the end of the track: one malformed packet (an SFU once
+// forwarded padding-only packets without their padding) must not silence a whole track.
+func readTrack(t *webrtc.TrackRemote, f func(*rtp.Packet)) {
+	buf := make([]byte, 1500)
+	var pkt rtp.Packet
+	for {
+		n, _, err := t.Read(buf)
+		if err != nil {
+			return
+		}
+		if err := pkt.Unmarshal(buf[:n]); err != nil {
+			continue
+		}
+		f(&pkt)
+	}
 }

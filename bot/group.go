@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v3"
 
 	"github.com/onertc/onertc/client"
@@ -329,19 +330,13 @@ func (gb *GroupBot) newDown(_ context.Context, cfg client.PeerConfig) (client.Pe
 // per publisher: the stream id.
 func (gb *GroupBot) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	key, video := t.StreamID(), t.Kind() == webrtc.RTPCodecTypeVideo
-	go func() {
-		for {
-			pkt, _, err := t.ReadRTP()
-			if err != nil {
-				return
-			}
-			gb.rem.packet(key, video, pkt.MarshalSize(), pkt.Marker, time.Now())
-			if video && gb.groupTrack(key) && gb.everyonesVideo() {
-				// The group's video plays: the 1:1 call can go.
-				gb.call.MediaArrived()
-			}
+	go readTrack(t, func(pkt *rtp.Packet) {
+		gb.rem.packet(key, video, pkt.MarshalSize(), pkt.Marker, time.Now())
+		if video && gb.groupTrack(key) && gb.everyonesVideo() {
+			// The group's video plays: the 1:1 call can go.
+			gb.call.MediaArrived()
 		}
-	}()
+	})
 }
 
 func (gb *GroupBot) onGroupEvent(ev client.GroupEvent) {
