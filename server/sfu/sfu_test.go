@@ -149,6 +149,7 @@ func TestFourParticipantsThenTwoLeaveTwoJoin(t *testing.T) {
 	for _, c := range stay {
 		c.ResetGaps()
 	}
+	stalls := testsync.WatchStalls()
 	clients[2].Close()
 	clients[3].Close()
 	var fresh []*sfutest.Client
@@ -165,12 +166,16 @@ func TestFourParticipantsThenTwoLeaveTwoJoin(t *testing.T) {
 			return receivingFrom(c, ids, before)
 		})
 	}
+	// The bound is 1 s; a loaded machine that stalled this whole process (SFU and
+	// clients alike) stretched every gap by as much, which is not the SFU's.
+	stalled := stalls.Stop()
+	bound := time.Second + stalled
 	for _, c := range stay {
 		for _, id := range others(stay, c) {
 			r := c.Received(id)
-			t.Logf("%s from %s: longest gap audio %v video %v", c.ID, id, r.MaxAudioGap, r.MaxVideoGap)
-			if r.MaxAudioGap > time.Second || r.MaxVideoGap > time.Second {
-				t.Errorf("%s from %s: longest gap audio %v video %v across the leaves and joins, want <= 1s", c.ID, id, r.MaxAudioGap, r.MaxVideoGap)
+			t.Logf("%s from %s: longest gap audio %v video %v (the process stalled up to %v)", c.ID, id, r.MaxAudioGap, r.MaxVideoGap, stalled)
+			if r.MaxAudioGap > bound || r.MaxVideoGap > bound {
+				t.Errorf("%s from %s: longest gap audio %v video %v across the leaves and joins, want <= 1s + the process's longest stall %v", c.ID, id, r.MaxAudioGap, r.MaxVideoGap, stalled)
 			}
 		}
 	}

@@ -72,3 +72,51 @@ func (g goroutineTB) FailNow() {
 	g.TB.Fail()
 	runtime.Goexit()
 }
+
+// StallWatch measures how late the test process's own goroutines wake: a timing bound on
+// media (a gap in received packets) that a loaded machine stretched by stalling the whole
+// process is judged against that stall, not failed for it.
+type StallWatch struct {
+	stop    chan struct{}
+	done    chan struct{}
+	last    time.Time
+	longest time.Duration
+}
+
+// stallTick is how often StallWatch wakes to see how late it is.
+const stallTick = 10 * time.Millisecond
+
+// WatchStalls starts a StallWatch; Stop ends it.
+func WatchStalls() *StallWatch {
+	w := &StallWatch{stop: make(chan struct{}), done: make(chan struct{}), last: time.Now()}
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(stallTick)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-t.C:
+				w.woke(time.Now())
+			}
+		}
+	}()
+	return w
+}
+
+// woke records a wake-up at now: anything beyond stallTick since the last one was a stall.
+func (w *StallWatch) woke(now time.Time) {
+	if late := now.Sub(w.last) - stallTick; late > w.longest {
+		w.longest = late
+	}
+	w.last = now
+}
+
+// Stop ends the watch and returns the longest time a wake-up came late.
+func (w *StallWatch) Stop() time.Duration {
+	close(w.stop)
+	<-w.done
+	w.woke(time.Now())
+	return w.longest
+}

@@ -93,3 +93,20 @@ func TestGoroutineFatalEndsOnlyThatGoroutine(t *testing.T) {
 		t.Fatalf("recorded %q, want the failure", r.errors)
 	}
 }
+
+// TestStallWatch: wake-ups on time count no stall; one that comes late counts as the time
+// beyond its tick, and the longest is kept; a watch started and stopped at once reports
+// about nothing.
+func TestStallWatch(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	w := &StallWatch{last: t0}
+	for _, at := range []time.Duration{10, 20, 30, 520, 530, 700, 710} {
+		w.woke(t0.Add(at * time.Millisecond))
+	}
+	if want := 480 * time.Millisecond; w.longest != want {
+		t.Fatalf("longest stall %v, want %v", w.longest, want)
+	}
+	if got := WatchStalls().Stop(); got > time.Second {
+		t.Fatalf("a watch stopped at once saw a stall of %v", got)
+	}
+}
