@@ -170,12 +170,12 @@ func (tb *tab) waitTileSounds(name string, timeout time.Duration) {
 }
 
 // maxMoveFreeze bounds how long the picture of the other person in a 1:1 call may stand
-// still while the call moves to the SFU. The target is 1 s, which 5 of 8 runs of
-// 2026-12-07 met (0.3-0.9 s); the bound leaves room for a known stall on the SFU's path:
-// once in those runs a publisher's forwarded video stopped decoding for all subscribers right
-// after its 1:1 call closed (the SFU went on forwarding packets) until Chromium asked for a
-// key frame 3 s later, a 3.8 s freeze. A machine that stalls a browser longer (its preview
-// froze too) raises the bound to that stall plus 500 ms.
+// still while the call moves to the SFU. The target is 1 s, which most runs meet
+// (0.3-0.9 s); the bound leaves room for a known fault of the SFU's layer choice: a
+// publisher's Chromium that pauses a simulcast layer keeps padding it (bandwidth probes),
+// the SFU counts the padding as the layer being sent and stays on it, and subscribers get
+// no frames until the layer resumes (2.4 s in a run that logged it; up to 3.8 s). A machine that
+// stalls a browser longer (its preview froze too) raises the bound to that stall plus 500 ms.
 const maxMoveFreeze = 5 * time.Second
 
 // freezeWatchJS (%s: the other's name) records in window.onertcFreeze the longest time
