@@ -65,7 +65,7 @@ func (d *downTrack) forward(li int, pkt *rtp.Packet, info vp8Info, now time.Time
 		d.target = li
 	}
 	cur := d.rw.layer()
-	src := srcPacket{layer: li, seq: pkt.SequenceNumber, ts: pkt.Timestamp, pid: info.pid, tl0: info.tl0}
+	src := srcPacket{layer: li, seq: pkt.SequenceNumber, ts: pkt.Timestamp, pid: info.pid, tl0: info.tl0, probe: len(pkt.Payload) == 0}
 	if li == d.target && cur != d.target {
 		if !d.pub.video || info.keyframe {
 			d.rw.switchTo(src, now)

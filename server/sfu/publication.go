@@ -212,8 +212,14 @@ func (pub *publication) read(l *upLayer) (last bool) {
 		}
 		now := time.Now()
 		l.cache.Store(pkt.SequenceNumber, buf[:n], now)
-		l.bytes.Add(uint64(n))
-		l.lastPacket.Store(now.UnixNano())
+		// Chromium keeps probing on a simulcast layer it paused (its bandwidth fell, or
+		// the camera went from two calls to one), with padding-only packets: no media, so
+		// they neither keep the layer active nor add to its rate. Counted, they kept the
+		// SFU on a layer that brought no frame (a tile froze 2.4 s in a move).
+		if len(pkt.Payload) > 0 {
+			l.bytes.Add(uint64(n))
+			l.lastPacket.Store(now.UnixNano())
+		}
 		var info vp8Info
 		if pub.video {
 			info, _ = parseVP8(pkt.Payload)

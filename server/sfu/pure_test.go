@@ -101,24 +101,31 @@ func TestRewriter(t *testing.T) {
 		steps []step
 	}{
 		{"one layer passes through with reordering", 90000, []step{
-			{true, srcPacket{0, 100, 5000, 10, 1}, 0, true, outIDs{100, 5000, 10, 1}},
-			{false, srcPacket{0, 102, 8000, 11, 1}, 33 * time.Millisecond, true, outIDs{102, 8000, 11, 1}},
-			{false, srcPacket{0, 101, 5000, 10, 1}, 34 * time.Millisecond, true, outIDs{101, 5000, 10, 1}},
-			{false, srcPacket{0, 99, 2000, 9, 1}, 35 * time.Millisecond, false, outIDs{}},
-			{false, srcPacket{1, 500, 1, 1, 1}, 35 * time.Millisecond, false, outIDs{}},
+			{true, srcPacket{0, 100, 5000, 10, 1, false}, 0, true, outIDs{100, 5000, 10, 1}},
+			{false, srcPacket{0, 102, 8000, 11, 1, false}, 33 * time.Millisecond, true, outIDs{102, 8000, 11, 1}},
+			{false, srcPacket{0, 101, 5000, 10, 1, false}, 34 * time.Millisecond, true, outIDs{101, 5000, 10, 1}},
+			{false, srcPacket{0, 99, 2000, 9, 1, false}, 35 * time.Millisecond, false, outIDs{}},
+			{false, srcPacket{1, 500, 1, 1, 1, false}, 35 * time.Millisecond, false, outIDs{}},
 		}},
 		{"switch continues numbers and advances time", 90000, []step{
-			{true, srcPacket{0, 65534, 4294967000, 0x7fff, 255}, 0, true, outIDs{65534, 4294967000, 0x7fff, 255}},
-			{false, srcPacket{0, 65535, 4294967000, 0x7fff, 255}, 0, true, outIDs{65535, 4294967000, 0x7fff, 255}},
+			{true, srcPacket{0, 65534, 4294967000, 0x7fff, 255, false}, 0, true, outIDs{65534, 4294967000, 0x7fff, 255}},
+			{false, srcPacket{0, 65535, 4294967000, 0x7fff, 255, false}, 0, true, outIDs{65535, 4294967000, 0x7fff, 255}},
 			// 100 ms later layer 1's key frame: next seq, ts + 9000 (both wrapping), pid and tl0 wrap.
-			{true, srcPacket{1, 7, 123, 40, 3}, 100 * time.Millisecond, true, outIDs{0, 8704, 0, 0}},
-			{false, srcPacket{1, 8, 3123, 41, 3}, 133 * time.Millisecond, true, outIDs{1, 11704, 1, 0}},
-			{false, srcPacket{1, 6, 0, 39, 3}, 134 * time.Millisecond, false, outIDs{}},
-			{false, srcPacket{0, 0, 4294967000, 0, 0}, 134 * time.Millisecond, false, outIDs{}},
+			{true, srcPacket{1, 7, 123, 40, 3, false}, 100 * time.Millisecond, true, outIDs{0, 8704, 0, 0}},
+			{false, srcPacket{1, 8, 3123, 41, 3, false}, 133 * time.Millisecond, true, outIDs{1, 11704, 1, 0}},
+			{false, srcPacket{1, 6, 0, 39, 3, false}, 134 * time.Millisecond, false, outIDs{}},
+			{false, srcPacket{0, 0, 4294967000, 0, 0, false}, 134 * time.Millisecond, false, outIDs{}},
+		}},
+		// A probe (padding only, no VP8 descriptor) takes its sequence number; the next
+		// layer's picture id and TL0PICIDX continue from the last packet that had them.
+		{"a switch after a probe continues the picture id from before it", 90000, []step{
+			{true, srcPacket{0, 100, 5000, 2019, 7, false}, 0, true, outIDs{100, 5000, 2019, 7}},
+			{false, srcPacket{0, 101, 5000, 0, 0, true}, 10 * time.Millisecond, true, outIDs{101, 5000, 0, 0}},
+			{true, srcPacket{1, 900, 70000, 40, 3, false}, 33 * time.Millisecond, true, outIDs{102, 7070, 2020, 8}},
 		}},
 		{"switch at once advances time by one tick", 48000, []step{
-			{true, srcPacket{0, 10, 960, 0, 0}, 0, true, outIDs{10, 960, 0, 0}},
-			{true, srcPacket{1, 90, 50, 0, 0}, 0, true, outIDs{11, 961, 1, 1}},
+			{true, srcPacket{0, 10, 960, 0, 0, false}, 0, true, outIDs{10, 960, 0, 0}},
+			{true, srcPacket{1, 90, 50, 0, 0, false}, 0, true, outIDs{11, 961, 1, 1}},
 		}},
 	}
 	for _, tc := range tests {

@@ -16,6 +16,9 @@ type srcPacket struct {
 	ts    uint32
 	pid   uint16 // VP8 picture id (0 when absent)
 	tl0   uint8  // VP8 TL0PICIDX (0 when absent)
+	// probe is a padding-only packet: it takes a sequence number, but its picture id and
+	// TL0PICIDX mean nothing and must not be what the next layer continues from.
+	probe bool
 }
 
 // outIDs are the rewritten fields of a packet.
@@ -115,7 +118,11 @@ func (r *rewriter) rewrite(p srcPacket, now time.Time) (outIDs, bool) {
 	}
 	out := r.cur.apply(p)
 	if int16(out.seq-r.last.seq) > 0 {
+		pid, tl0 := r.last.pid, r.last.tl0
 		r.last, r.lastWall = out, now
+		if p.probe {
+			r.last.pid, r.last.tl0 = pid, tl0
+		}
 		if p.seq-r.cur.inStart > 2*epochReach {
 			r.cur.inStart, r.cur.outStart = p.seq-epochReach, out.seq-epochReach
 			// The past epochs end where the current one began, which is no longer known.

@@ -15,7 +15,12 @@ import (
 
 // lastLayers reports whether the last n video packets from id all came from layer.
 func lastLayers(c *sfutest.Client, id string, n, layer int) bool {
-	v := c.Received(id).Video
+	var v []sfutest.VideoPacket
+	for _, p := range c.Received(id).Video {
+		if !p.Padding {
+			v = append(v, p)
+		}
+	}
 	if len(v) < n {
 		return false
 	}
@@ -37,10 +42,16 @@ func checkContinuous(t *testing.T, who string, v []sfutest.VideoPacket) int {
 	if len(v) == 0 || !v[0].Keyframe {
 		t.Fatalf("%s: the stream does not start on a key frame (%d packets)", who, len(v))
 	}
+	// a is the last packet that carried VP8: probes (padding only) have sequence numbers
+	// in the stream but no picture id or layer to compare.
+	a := v[0]
 	for i := 1; i < len(v); i++ {
-		a, b := v[i-1], v[i]
-		if b.Seq != a.Seq+1 {
-			t.Fatalf("%s: packet %d has seq %d after %d", who, i, b.Seq, a.Seq)
+		b := v[i]
+		if b.Seq != v[i-1].Seq+1 {
+			t.Fatalf("%s: packet %d has seq %d after %d", who, i, b.Seq, v[i-1].Seq)
+		}
+		if b.Padding {
+			continue
 		}
 		if int32(b.TS-a.TS) < 0 {
 			t.Fatalf("%s: packet %d timestamp %d goes back from %d", who, i, b.TS, a.TS)
@@ -57,6 +68,7 @@ func checkContinuous(t *testing.T, who string, v []sfutest.VideoPacket) int {
 				t.Fatalf("%s: packet %d of the new layer shares the old frame's timestamp %d", who, i, b.TS)
 			}
 		}
+		a = b
 	}
 	return switches
 }
@@ -219,4 +231,30 @@ func TestReceiverReportLossLowersTheLayer(t *testing.T) {
 	}()
 	testsync.Eventually(t, 20*time.Second, "lossy stepping down to layer 0", func() bool { return lastLayers(lossy, "pub", 60, 0) })
 	checkContinuous(t, "lossy", lossy.Received("pub").Video)
+}
+
+// TestPausedLayerIsLeft: Chromium pauses a simulcast layer (its uplink estimate fell, or the
+// camera stopped feeding a second call) but keeps probing on it with padding-only packets.
+// A subscriber on that layer is moved to the best layer that still brings frames, and back
+// once the paused layer resumes. Counted as media, the probes kept the layer "active" and
+// the subscriber's picture froze (2.4 s in a browser move to the SFU).
+func TestPausedLayerIsLeft(t *testing.T) {
+	h := newHarness(t, Config{})
+	pub := h.join("paused", "pub", sfutest.Options{Layers: sfutest.DefaultLayers})
+	sub := h.join("paused", "sub", sfutest.Options{})
+	sub.SetEstimate(10_000_000)
+	h.publish(pub)
+	top := len(sfutest.DefaultLayers) - 1
+	testsync.Eventually(t, 20*time.Second, "sub on the top layer", func() bool {
+		return lastLayers(sub, "pub", 60, top)
+	})
+	pub.PauseLayer(sfutest.DefaultLayers[top].RID, true)
+	testsync.Eventually(t, 10*time.Second, "sub moved to the middle layer while the top one only probes", func() bool {
+		return lastLayers(sub, "pub", 30, top-1)
+	})
+	pub.PauseLayer(sfutest.DefaultLayers[top].RID, false)
+	testsync.Eventually(t, 20*time.Second, "sub back on the top layer once it resumes", func() bool {
+		return lastLayers(sub, "pub", 60, top)
+	})
+	checkContinuous(t, "sub", sub.Received("pub").Video)
 }

@@ -91,6 +91,7 @@ type Client struct {
 	dropped   []uint16
 	padVideo  int
 	padAudio  int
+	paused    map[string]bool // simulcast layers sending probes, no frames
 	// downOffers counts the down offers received; answered is the last one answered.
 	downOffers int
 	answered   string

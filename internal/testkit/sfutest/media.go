@@ -45,6 +45,7 @@ type VideoPacket struct {
 	Width     int  // key frames only
 	PictureID uint16
 	At        time.Time
+	Padding   bool // a padding-only packet (a probe): no VP8, no layer
 }
 
 // maxVideoLog bounds the video packets kept per remote participant.
@@ -240,11 +241,23 @@ func (c *Client) startVideo(tracks []*webrtc.TrackLocalStaticRTP, tr *webrtc.RTP
 			}
 			c.mu.Unlock()
 			for _, l := range layers {
-				l.mu.Lock()
-				key := l.keyWant
-				l.keyWant = false
-				l.mu.Unlock()
-				n := c.sendFrame(l, key, ts, midID, ridID, mid)
+				c.mu.Lock()
+				paused := c.paused[l.RID]
+				c.mu.Unlock()
+				n := 0
+				if paused {
+					// Probes only, as Chromium sends on a layer it paused; a key frame
+					// asked for waits for the resume.
+					if sendPadding(l, ts, midID, ridID, mid) {
+						n++
+					}
+				} else {
+					l.mu.Lock()
+					key := l.keyWant
+					l.keyWant = false
+					l.mu.Unlock()
+					n = c.sendFrame(l, key, ts, midID, ridID, mid)
+				}
 				if pad && sendPadding(l, ts, midID, ridID, mid) {
 					n++
 				}
@@ -400,7 +413,7 @@ func (c *Client) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 }
 
 func parseTestVP8(pkt *rtp.Packet, at time.Time) VideoPacket {
-	v := VideoPacket{Seq: pkt.SequenceNumber, TS: pkt.Timestamp, Layer: -1, At: at}
+	v := VideoPacket{Seq: pkt.SequenceNumber, TS: pkt.Timestamp, Layer: -1, At: at, Padding: len(pkt.Payload) == 0}
 	p := pkt.Payload
 	if len(p) < 6 {
 		return v
@@ -454,6 +467,18 @@ func (c *Client) PadVideo(n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.padVideo += n
+}
+
+// PauseLayer stops (or resumes) the frames of the simulcast layer rid; while paused the
+// layer sends a padding-only packet per frame instead, as Chromium does with a layer it
+// paused; a key frame asked for meanwhile comes with the resume.
+func (c *Client) PauseLayer(rid string, paused bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.paused == nil {
+		c.paused = make(map[string]bool)
+	}
+	c.paused[rid] = paused
 }
 
 // PadAudio makes the publisher follow each of its next n audio packets with a padding-only
