@@ -39,6 +39,20 @@ func negotiate(t *testing.T, offerer, answerer *webrtc.PeerConnection) {
 	}
 }
 
+// peerPair is two plain pion peers, closed when the test ends.
+func peerPair(t *testing.T) (send, recv *webrtc.PeerConnection) {
+	t.Helper()
+	for _, pc := range []**webrtc.PeerConnection{&send, &recv} {
+		p, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Close() })
+		*pc = p
+	}
+	return send, recv
+}
+
 // readFrames passes each VP8 frame that arrives on tr to got until tr ends.
 func readFrames(ctx context.Context, tr *webrtc.TrackRemote, got func(frame []byte)) {
 	// Room for the packets of the largest key frame (the 640x480 layer's) and then some.
@@ -105,16 +119,7 @@ func TestBotAnswersPLIWithKeyFrame(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer send.Close()
-	recv, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer recv.Close()
+	send, recv := peerPair(t)
 	sender, err := send.AddTrack(tracks.video)
 	if err != nil {
 		t.Fatal(err)

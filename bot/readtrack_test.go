@@ -16,16 +16,7 @@ import (
 // the packets after it are still read. pion's ReadRTP fails on it, and a reader that ended
 // there silenced the whole track.
 func TestReadTrackSkipsAMalformedPacket(t *testing.T) {
-	send, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer send.Close()
-	recv, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer recv.Close()
+	send, recv := peerPair(t)
 	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "sender")
 	if err != nil {
 		t.Fatal(err)

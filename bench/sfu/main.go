@@ -90,12 +90,21 @@ func main() {
 	for i := range results {
 		results[i] = make([][]outcome, len(targets))
 	}
+	// A run whose set-up fails (a participant never receives all the others: Galène at 20
+	// rooms did so once in six runs) is tried once more on a fresh server; the failure is
+	// reported under the table. A second failure ends the benchmark.
+	var setupFailures []string
 	for r := range *runs {
 		for ri, n := range rooms {
 			for ti, t := range targets { // interleaved: the machine's load drifts
 				out, err := runOnce(t, n, o)
 				if err != nil {
-					log.Fatalf("%s, %d rooms, run %d: %v", t.name, n, r+1, err)
+					setupFailures = append(setupFailures, fmt.Sprintf("%s, %d rooms, run %d: %v", t.name, n, r+1, err))
+					log.Printf("%s, %d rooms, run %d: %v; trying once more on a fresh server", t.name, n, r+1, err)
+					out, err = runOnce(t, n, o)
+				}
+				if err != nil {
+					log.Fatalf("%s, %d rooms, run %d, second try: %v", t.name, n, r+1, err)
 				}
 				fmt.Fprintf(os.Stderr, "run %d %-7s %2d rooms: %s\n", r+1, t.name, n, out)
 				results[ri][ti] = append(results[ri][ti], out)
@@ -103,6 +112,12 @@ func main() {
 		}
 	}
 	report(os.Stdout, targets, rooms, o.size, results)
+	if len(setupFailures) > 0 {
+		fmt.Fprintf(os.Stdout, "\nSet-up failures, each run tried once more on a fresh server (its figures are the second try's):\n")
+		for _, f := range setupFailures {
+			fmt.Fprintf(os.Stdout, "- %s\n", f)
+		}
+	}
 }
 
 // outcome is one run's measurements.
