@@ -39,7 +39,8 @@ type upLayer struct {
 
 	bytes      atomic.Uint64 // since the last measure
 	bitrate    atomic.Uint64 // bits per second, smoothed
-	lastPacket atomic.Int64  // unix nanoseconds
+	lastPacket atomic.Int64  // unix nanoseconds, of the last packet with media
+	lastProbe  atomic.Int64  // unix nanoseconds, of the last padding-only packet
 	width      atomic.Int32  // from the last key frame
 	height     atomic.Int32
 	lastPLI    atomic.Int64 // unix nanoseconds
@@ -49,12 +50,18 @@ type upLayer struct {
 // that lost bandwidth stops its top layer, which must then not be chosen.
 const activeWithin = time.Second
 
+// pausedAfter is how soon a layer counts as paused when probes come on it but no media:
+// Chromium's sign of a layer it stopped, clearer than a frame rate that merely fell.
+const pausedAfter = 300 * time.Millisecond
+
 func (l *upLayer) view(now time.Time) layerView {
+	media, probe := time.Unix(0, l.lastPacket.Load()), time.Unix(0, l.lastProbe.Load())
+	silent := now.Sub(media)
 	return layerView{
 		bitrate: l.bitrate.Load(),
 		width:   int(l.width.Load()),
 		height:  int(l.height.Load()),
-		active:  now.Sub(time.Unix(0, l.lastPacket.Load())) < activeWithin,
+		active:  silent < activeWithin && !(probe.After(media) && silent >= pausedAfter),
 	}
 }
 
@@ -219,6 +226,8 @@ func (pub *publication) read(l *upLayer) (last bool) {
 		if len(pkt.Payload) > 0 {
 			l.bytes.Add(uint64(n))
 			l.lastPacket.Store(now.UnixNano())
+		} else {
+			l.lastProbe.Store(now.UnixNano())
 		}
 		var info vp8Info
 		if pub.video {

@@ -258,3 +258,33 @@ func TestPausedLayerIsLeft(t *testing.T) {
 	})
 	checkContinuous(t, "sub", sub.Received("pub").Video)
 }
+
+// TestLayerActivity: a layer counts as sent until a second after its last media packet,
+// but probes (padding only) with no media for pausedAfter mark it paused at once, as
+// Chromium's paused layers look; probes alone never make a layer active.
+func TestLayerActivity(t *testing.T) {
+	now := time.Unix(100, 0)
+	ago := func(d time.Duration) int64 { return now.Add(-d).UnixNano() }
+	for _, tc := range []struct {
+		name         string
+		media, probe int64 // unix nanoseconds; 0: never
+		want         bool
+	}{
+		{"media just now", ago(10 * time.Millisecond), 0, true},
+		{"a slow frame rate: media 800 ms ago, no probe", ago(800 * time.Millisecond), 0, true},
+		{"silent for over a second", ago(1100 * time.Millisecond), 0, false},
+		{"probes after media 400 ms ago: paused", ago(400 * time.Millisecond), ago(50 * time.Millisecond), false},
+		{"a probe between frames: media 100 ms ago", ago(100 * time.Millisecond), ago(50 * time.Millisecond), true},
+		{"probes before the last media", ago(500 * time.Millisecond), ago(600 * time.Millisecond), true},
+		{"probes only, never media", 0, ago(10 * time.Millisecond), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var l upLayer
+			l.lastPacket.Store(tc.media)
+			l.lastProbe.Store(tc.probe)
+			if got := l.view(now).active; got != tc.want {
+				t.Fatalf("active = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
