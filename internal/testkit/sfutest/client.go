@@ -237,7 +237,13 @@ func (c *Client) readLoop(ws *websocket.Conn) {
 		c.mu.Unlock()
 		c.wake()
 		if m.Type == protocol.GroupOffer && m.PC == protocol.PCDown && c.takeDownOffer(m.SDP) {
-			if err := c.answerDown(m.SDP); err != nil {
+			err := c.answerDown(m.SDP)
+			if err == nil {
+				c.mu.Lock()
+				c.answered = m.SDP
+				c.mu.Unlock()
+			}
+			if err != nil {
 				c.mu.Lock()
 				c.msgs = append(c.msgs, protocol.GroupMessage{Type: "client-error", Message: err.Error()})
 				c.mu.Unlock()
@@ -349,16 +355,13 @@ func (c *Client) waitFrom(ctx context.Context, seen int, match func(protocol.Gro
 }
 
 // takeDownOffer reports whether a down offer is to be answered: not one of the first
-// IgnoreDownOffers, nor a repeat of the one answered last (as onertc's clients do).
+// IgnoreDownOffers, nor a repeat of the one answered last (as onertc's clients do; an
+// offer whose answer failed is answered again when it is repeated).
 func (c *Client) takeDownOffer(sdp string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.downOffers++
-	if c.downOffers <= c.opts.IgnoreDownOffers || sdp == c.answered {
-		return false
-	}
-	c.answered = sdp
-	return true
+	return c.downOffers > c.opts.IgnoreDownOffers && sdp != c.answered
 }
 
 func (c *Client) answerDown(offer string) error {
