@@ -227,7 +227,7 @@ type relayConn struct {
 	once sync.Once
 	// okPeer is the last destination the policy allowed. pion relays ChannelData to the
 	// *net.UDPAddr its channel binding holds, the same pointer for every datagram and never
-	// modified, and the policy does not change: a hit skips the per-datagram check (the
+	// modified, and the policy's admitted verdict does not change: a hit skips the per-datagram check (the
 	// address conversion and, for public peers, the walk of the special-purpose ranges).
 	okPeer atomic.Pointer[net.UDPAddr]
 	addrs  *addrCache // peers heard from
@@ -248,11 +248,15 @@ func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 		return len(p), nil
 	}
 	if c.okPeer.Load() != ua {
-		if !c.s.policy.allowed(ua.AddrPort()) {
+		ap := ua.AddrPort()
+		v := c.s.policy.judge(ap)
+		if !c.s.policy.admits(v, ap.Port()) {
 			c.s.stats.dataDenied.Add(1)
 			return len(p), nil // dropped quietly, like a permission-less packet
 		}
-		c.okPeer.Store(ua)
+		if v == admitted {
+			c.okPeer.Store(ua)
+		}
 	}
 	n, err := c.UDPConn.WriteTo(p, addr)
 	if err == nil {
@@ -277,6 +281,7 @@ func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
 
 func (c *relayConn) Close() error {
 	c.once.Do(func() {
+		c.s.policy.relayPorts.remove(uint16(c.port)) // before the port is free for others
 		c.s.reg.relayClosed(c)
 		if c.fast != nil {
 			c.s.plane.remove(c.fast)
@@ -317,6 +322,7 @@ func (g relayGen) AllocatePacketConn(network string, requestedPort int) (net.Pac
 			continue
 		}
 		c := &relayConn{UDPConn: pc.(*net.UDPConn), s: g.s, port: port, addrs: newAddrCache(relayAddrCache)}
+		g.s.policy.relayPorts.add(uint16(port))
 		if g.lis != nil && g.lis.fast() {
 			g.makeFast(c)
 		}

@@ -73,8 +73,8 @@ type fastAlloc struct {
 
 	mu  sync.Mutex // guards ops and writes of table
 	ops []pendingOp
-	// lastSend is the last Send-indication destination the peer policy allowed (the policy
-	// is per IP and port; a client sends to the same peer again and again).
+	// lastSend is the last Send-indication destination the peer policy admitted for good
+	// (the policy is per IP and port; a client sends to the same peer again and again).
 	lastSend atomic.Pointer[netip.AddrPort]
 }
 
@@ -94,7 +94,7 @@ type chanEntry struct {
 	num     uint16
 	peer    netip.AddrPort
 	until   int64 // unix seconds
-	allowed bool  // by the peer policy (which also looks at the port)
+	verdict verdict // of the peer policy (which also looks at the port)
 }
 
 type permEntry struct {
@@ -252,7 +252,7 @@ func (a *fastAlloc) answered(tx [12]byte, ok bool, now int64, policy *peerPolicy
 	if op.channel != 0 {
 		peer := op.peers[0]
 		t.chans = append(t.chans, chanEntry{num: op.channel, peer: peer,
-			until: now + int64(channelLifetime/time.Second), allowed: policy.allowed(peer)})
+			until: now + int64(channelLifetime/time.Second), verdict: policy.judge(peer)})
 	} else {
 		for _, peer := range op.peers {
 			if !containsIPPerm(t.perms, peer.Addr()) {
@@ -313,10 +313,13 @@ func (a *fastAlloc) sendAllowed(peer netip.AddrPort, policy *peerPolicy) bool {
 	if last := a.lastSend.Load(); last != nil && *last == peer {
 		return true
 	}
-	if !policy.allowed(peer) {
+	v := policy.judge(peer)
+	if !policy.admits(v, peer.Port()) {
 		return false
 	}
-	a.lastSend.Store(&peer)
+	if v == admitted {
+		a.lastSend.Store(&peer)
+	}
 	return true
 }
 

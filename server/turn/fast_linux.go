@@ -252,7 +252,7 @@ func (c *guardedPacketConn) fromClient(slot []byte, n int, src netip.AddrPort) b
 		if ch == nil {
 			return false
 		}
-		if !ch.allowed {
+		if !p.s.policy.admits(ch.verdict, ch.peer.Port()) {
 			c.fs.denied++
 			return true
 		}

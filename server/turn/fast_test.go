@@ -166,7 +166,7 @@ func TestPeerTableLifetimes(t *testing.T) {
 		{"channel 0x4001 after 10 min", tb.byNumber(0x4001, t0+601) != nil, false},
 		{"refused bind 0x4002", tb.byNumber(0x4002, t0) != nil, false},
 		{"p2 by peer", tb.byPeer(p2, t0) != nil, true},
-		{"policy on a public peer", tb.byNumber(0x4001, t0).allowed, true},
+		{"policy on a public peer", tb.byNumber(0x4001, t0).verdict == admitted, true},
 	}
 	for _, c := range cases {
 		if c.got != c.want {

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 )
 
 // Special-purpose ranges refused as peers by default (IANA IPv4/IPv6 special-purpose
@@ -58,11 +59,15 @@ type peerPolicy struct {
 	allow, deny   []netip.Prefix
 	allowLoopback bool
 	allowAddrs    []netip.AddrPort // exact transport addresses lifted (the SFU)
-	relayIPs      []netip.Addr     // our advertised relay addresses: always reachable on relay ports
-	hostIPs       []netip.Addr     // addresses of this host: never reachable on ownPorts
-	ownPorts      []uint16
-	relayMin      uint16
-	relayMax      uint16
+	relayIPs      []netip.Addr     // our advertised relay addresses: reachable on live relay ports
+	// relayPorts are the ports of this server's live relay sockets. The relay port range is
+	// not enough: it overlaps the kernel's ephemeral ports, so any other process of the
+	// host may hold a port of it, on the relay address too.
+	relayPorts portSet
+	hostIPs    []netip.Addr // addresses of this host: never reachable on ownPorts
+	ownPorts   []uint16
+	relayMin   uint16
+	relayMax   uint16
 }
 
 func newPeerPolicy(cfg *Config) *peerPolicy {
@@ -98,11 +103,33 @@ func newPeerPolicy(cfg *Config) *peerPolicy {
 	return p
 }
 
+// verdict is the peer policy's decision on one destination.
+type verdict uint8
+
+const (
+	refused verdict = iota
+	admitted
+	// admittedWhileRelay: a port of our relay address that the rules refuse but that an
+	// allocation of this server holds right now. The answer changes when the allocation
+	// ends, so it is never cached.
+	admittedWhileRelay
+)
+
 // allowed reports whether relaying to peer is permitted.
 func (p *peerPolicy) allowed(peer netip.AddrPort) bool {
+	return p.admits(p.judge(peer), peer.Port())
+}
+
+// admits applies v to a datagram for port now.
+func (p *peerPolicy) admits(v verdict, port uint16) bool {
+	return v == admitted || v == admittedWhileRelay && p.relayPorts.has(port)
+}
+
+// judge decides on relaying to peer.
+func (p *peerPolicy) judge(peer netip.AddrPort) verdict {
 	ip := peer.Addr().Unmap().WithZone("")
 	if !ip.IsValid() {
-		return false
+		return refused
 	}
 	// Judge the address and, for NAT64 and 6to4, the IPv4 address it reaches.
 	cands := [2]netip.Addr{ip}
@@ -113,22 +140,30 @@ func (p *peerPolicy) allowed(peer netip.AddrPort) bool {
 	}
 	for _, c := range cands[:n] {
 		if contains(p.deny, c) {
-			return false
+			return refused
 		}
 	}
 	port := peer.Port()
 	for _, c := range cands[:n] {
 		if p.isHost(c) && slices.Contains(p.ownPorts, port) {
-			return false // TURN-in-TURN or TURN-to-HTTP loop
+			return refused // TURN-in-TURN or TURN-to-HTTP loop
 		}
 	}
-	if slices.Contains(p.relayIPs, ip) && port >= p.relayMin && port <= p.relayMax {
-		return true // another allocation on this server
-	}
 	if slices.Contains(p.allowAddrs, netip.AddrPortFrom(ip, port)) {
-		return true
+		return admitted
 	}
-	for _, c := range cands[:n] {
+	if p.byRules(cands[:n]) {
+		return admitted
+	}
+	if slices.Contains(p.relayIPs, ip) && port >= p.relayMin && port <= p.relayMax {
+		return admittedWhileRelay // perhaps another allocation on this server
+	}
+	return refused
+}
+
+// byRules applies the allow list, loopback and the special-purpose ranges to cands.
+func (p *peerPolicy) byRules(cands []netip.Addr) bool {
+	for _, c := range cands {
 		if contains(p.allow, c) {
 			continue
 		}
@@ -159,7 +194,8 @@ func (p *peerPolicy) allowedIP(ip net.IP) bool {
 			return true
 		}
 	}
-	return p.allowed(netip.AddrPortFrom(a, p.relayMin))
+	// Any port that may be admitted admits the address: the port is judged per datagram.
+	return p.judge(netip.AddrPortFrom(a, p.relayMin)) != refused
 }
 
 func (p *peerPolicy) isHost(a netip.Addr) bool {
@@ -188,3 +224,12 @@ func contains(list []netip.Prefix, a netip.Addr) bool {
 	}
 	return false
 }
+
+// portSet is a set of ports, read without a lock on every relayed datagram.
+type portSet struct{ words [1 << 16 / 64]atomic.Uint64 }
+
+func (s *portSet) add(port uint16) { s.words[port/64].Or(1 << (port % 64)) }
+
+func (s *portSet) remove(port uint16) { s.words[port/64].And(^uint64(1 << (port % 64))) }
+
+func (s *portSet) has(port uint16) bool { return s.words[port/64].Load()&(1<<(port%64)) != 0 }

@@ -105,8 +105,13 @@ func TestPeerPolicy(t *testing.T) {
 		{"nat64 public", nil, "[64:ff9b::8.8.8.8]:53", true},
 		{"6to4 loopback", nil, "[2002:7f00:1::1]:5000", false},
 		{"6to4 public", nil, "[2002:808:808::1]:5000", true},
-		{"own relay address, relay port", nil, "203.0.113.7:50000", true},
+		// An allocation holds relay port 50000 (below); 50001 is free or another process's.
+		{"own relay address, an allocation's port", nil, "203.0.113.7:50000", true},
+		{"own relay address, a relay port no allocation holds", nil, "203.0.113.7:50001", false},
 		{"own relay address, other port", nil, "203.0.113.7:22", false}, // TEST-NET-3 stays special
+		{"loopback relay address, an allocation's port", func(c *Config) { c.RelayAddress = "127.0.0.1" }, "127.0.0.1:50000", true},
+		{"loopback relay address, a relay port no allocation holds", func(c *Config) { c.RelayAddress = "127.0.0.1" }, "127.0.0.1:50001", false},
+		{"public relay address, a relay port no allocation holds", func(c *Config) { c.PublicIP = net.IPv4(8, 8, 8, 8) }, "8.8.8.8:50001", true},
 		{"own listener port", func(c *Config) { c.PublicIP = net.IPv4(8, 8, 8, 8) }, "8.8.8.8:3478", false},
 		{"own HTTP port", func(c *Config) { c.PublicIP = net.IPv4(8, 8, 8, 8) }, "8.8.8.8:8080", false},
 		{"own address, other port", func(c *Config) { c.PublicIP = net.IPv4(8, 8, 8, 8) }, "8.8.8.8:9999", true},
@@ -139,6 +144,7 @@ func TestPeerPolicy(t *testing.T) {
 				tt.edit(&cfg)
 			}
 			p := newPeerPolicy(&cfg)
+			p.relayPorts.add(50000)
 			ap, err := netip.ParseAddrPort(tt.peer)
 			if err != nil {
 				t.Fatal(err)
