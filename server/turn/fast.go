@@ -93,7 +93,7 @@ type peerTable struct {
 type chanEntry struct {
 	num     uint16
 	peer    netip.AddrPort
-	until   int64 // unix seconds
+	until   int64   // unix seconds
 	verdict verdict // of the peer policy (which also looks at the port)
 }
 
