@@ -291,7 +291,9 @@ func (p *participant) join(so *sock, resume bool) (*participant, bool) {
 	if err == nil && old != nil {
 		if old.attach(so) {
 			old.log.Info("participant resumed on a new socket")
-			old.send(protocol.GroupMessage{Type: protocol.GroupWelcome, ID: old.id, Participants: old.room.list(), Resume: true})
+			old.room.withList(func(list []protocol.GroupParticipant, _ []*participant) {
+				old.send(protocol.GroupMessage{Type: protocol.GroupWelcome, ID: old.id, Participants: list, Resume: true})
+			})
 			old.room.tellSpeaker(old)
 			old.resendOffer()
 			return old, true
@@ -321,9 +323,15 @@ func (p *participant) join(so *sock, resume bool) (*participant, bool) {
 		return nil, false
 	}
 	p.log.Info("joined group room")
-	p.send(protocol.GroupMessage{Type: protocol.GroupWelcome, ID: p.id, Participants: rm.list()})
+	rm.withList(func(list []protocol.GroupParticipant, members []*participant) {
+		p.send(protocol.GroupMessage{Type: protocol.GroupWelcome, ID: p.id, Participants: list})
+		for _, q := range members {
+			if q != p {
+				q.send(protocol.GroupMessage{Type: protocol.GroupParticipants, Participants: list})
+			}
+		}
+	})
 	rm.tellSpeaker(p)
-	rm.broadcast(protocol.GroupMessage{Type: protocol.GroupParticipants, Participants: rm.list()}, p)
 	added := false
 	for _, q := range others {
 		for _, pub := range q.publications() {

@@ -21,6 +21,12 @@ type room struct {
 
 	speakerMu sync.Mutex
 	speaker   *speakerDetector
+
+	// listMu is held from taking a participant list to queueing it to everyone, so each
+	// socket gets the lists in the order they were taken and the last one it gets is the
+	// room as it is. Without it two joins or state changes at once could each take a list
+	// and queue it in either order, leaving someone with a stale list for good.
+	listMu sync.Mutex
 }
 
 func newRoom(s *SFU, id string) *room {
@@ -60,14 +66,18 @@ func (rm *room) forgetSpeaker(id string) {
 	rm.speakerMu.Unlock()
 }
 
-// list is the participant list as the wire carries it.
-func (rm *room) list() []protocol.GroupParticipant {
+// withList calls send with the participant list as the wire carries it and the members
+// it lists, under listMu: what send queues is queued in the order the lists were taken.
+// send must not block.
+func (rm *room) withList(send func(list []protocol.GroupParticipant, members []*participant)) {
+	rm.listMu.Lock()
+	defer rm.listMu.Unlock()
 	members := rm.sfu.members(rm)
-	out := make([]protocol.GroupParticipant, 0, len(members))
+	list := make([]protocol.GroupParticipant, 0, len(members))
 	for _, p := range members {
-		out = append(out, p.describe())
+		list = append(list, p.describe())
 	}
-	return out
+	send(list, members)
 }
 
 // broadcast sends m to every participant but except.
@@ -81,7 +91,11 @@ func (rm *room) broadcast(m protocol.GroupMessage, except *participant) {
 
 // announceParticipants sends the new list to everyone.
 func (rm *room) announceParticipants() {
-	rm.broadcast(protocol.GroupMessage{Type: protocol.GroupParticipants, Participants: rm.list()}, nil)
+	rm.withList(func(list []protocol.GroupParticipant, members []*participant) {
+		for _, p := range members {
+			p.send(protocol.GroupMessage{Type: protocol.GroupParticipants, Participants: list})
+		}
+	})
 }
 
 // remb is how often publishers are told their bitrate ceiling: browsers keep a REMB value
