@@ -24,9 +24,13 @@ func (m *machine) watch(p Peer, gen int) {
 // steady flow that stopped for SilenceTimeout, and the flow coming back after that. A flow
 // is steady once packets have kept arriving for half of SilenceTimeout with no pause of
 // three quarters of it: a path that carries only a packet now and then (chat, RTCP of a
-// call that sends no media) is not watched. Chromium refreshes its statistics every 50-60
-// ms, and a busy tab answers getStats up to 250 ms late (seen in e2e/browser on 2 cores),
-// so a probe or a few that saw nothing new are no pause.
+// call that sends no media) is not watched. A steady flow stays steady until its silence is
+// reported: a few packets after it stopped (a busy tab's last ones, counted late) start the
+// silence over rather than unwatch a path that died (in e2e/browser at load 20-27 they did,
+// and the tabs' video stayed frozen 7-12 s, until Chromium's own "disconnected" and the
+// disconnected grace). Chromium refreshes its statistics every 50-60 ms, and a busy tab
+// answers getStats up to 250 ms late (seen in e2e/browser on 2 cores), so a probe or a few
+// that saw nothing new are no pause.
 func (m *machine) watchSilence(ctx context.Context, probe PathProbe, gen int) {
 	timeout := m.c.cfg.SilenceTimeout
 	tick := time.NewTicker(timeout / silenceTicks)
@@ -37,6 +41,7 @@ func (m *machine) watchSilence(ctx context.Context, probe PathProbe, gen int) {
 	// stall of this goroutine, which is no evidence of silence (and no evidence of flow
 	// either, so it leaves lastGrew alone: a sparse flow must not look steady after one).
 	var lastGrew, quietFrom, flowingSince, prev time.Time
+	steady := false   // the flow is steady (watched) and its silence not yet reported
 	reported := false // silence was reported and the flow has not come back
 	for {
 		select {
@@ -65,18 +70,21 @@ func (m *machine) watchSilence(ctx context.Context, probe PathProbe, gen int) {
 			continue
 		}
 		if n > last {
-			if lastGrew.IsZero() || now.Sub(lastGrew) > timeout*3/4 {
+			if !steady && (lastGrew.IsZero() || now.Sub(lastGrew) > timeout*3/4) {
 				flowingSince = now
 			}
 			last, lastGrew, quietFrom = n, now, now
+			steady = steady || now.Sub(flowingSince) >= timeout/2
 			if reported {
 				reported = false
 				m.peerEvent(peerEvent{gen: gen, flowing: true})
 			}
 			continue
 		}
-		if !reported && !lastGrew.IsZero() && lastGrew.Sub(flowingSince) >= timeout/2 && now.Sub(quietFrom) >= timeout {
-			reported = true
+		if steady && now.Sub(quietFrom) >= timeout {
+			// Steady again only once the flow is back and steady: a path that came back
+			// sparse is not restarted once more.
+			reported, steady = true, false
 			m.peerEvent(peerEvent{gen: gen, silent: true})
 		}
 	}
