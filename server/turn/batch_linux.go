@@ -108,6 +108,14 @@ func (m *mmsgSet) recvmmsg(fd uintptr, bufs []byte, from, count int) (int, error
 	}
 }
 
+// batchReader reads a listener socket in batches. Where the data plane serves the socket,
+// relay takes each batch's data messages as soon as it is read, inside the RawConn.Read
+// that waits for the socket: that call forgets the socket's readiness only when it starts,
+// so a datagram that arrives while a batch is relayed wakes the next wait at once, and a
+// batch that emptied the socket (fewer datagrams than asked for) and held nothing for pion
+// waits without reading again first. At low rates, where each datagram is a batch of its
+// own, that read found nothing: one system call in four per datagram. Only what relay
+// leaves (STUN for pion) is handed out by take.
 type batchReader struct {
 	mu     sync.Mutex
 	rc     syscall.RawConn
@@ -121,6 +129,11 @@ type batchReader struct {
 	n      int // datagrams in the batch
 	next   int // next one to hand out
 	fills  int // recvmmsg calls that returned datagrams (for tests)
+	// relay reports whether it handled the datagram in slot (at slotHead, n bytes); flush
+	// sends what it queued, before the slots are read into again. Both nil without a plane.
+	relay   func(slot []byte, n int, src netip.AddrPort) bool
+	flush   func()
+	relayed [batchSize]bool // datagrams of the batch relay handled
 }
 
 // newBatchReader returns a batch reader for a UDP socket (IPv4, IPv6 or dual-stack).
@@ -139,15 +152,45 @@ func newBatchReader(uc *net.UDPConn) *batchReader {
 		bufs: make([]byte, batchSize*batchSlot),
 	}
 	b.fillFn = func(fd uintptr) bool {
-		b.got, b.serr = b.m.recvmmsg(fd, b.bufs, 0, batchSize)
-		return b.serr != nil || b.got > 0
+		for {
+			b.got, b.serr = b.m.recvmmsg(fd, b.bufs, 0, batchSize)
+			if b.serr != nil {
+				return true
+			}
+			if b.got == 0 {
+				return false // wait in Go's poller
+			}
+			b.fills++
+			if b.relay == nil || b.relayBatch() {
+				return true
+			}
+			if b.got < batchSize {
+				return false // emptied the socket: see batchReader
+			}
+		}
 	}
 	return b
+}
+
+// relayBatch gives each datagram of the batch just read to relay, then flushes; it reports
+// whether any is left for take.
+func (b *batchReader) relayBatch() bool {
+	left := false
+	for i := range b.got {
+		slot := b.bufs[i*batchSlot : (i+1)*batchSlot : (i+1)*batchSlot]
+		b.relayed[i] = b.relay(slot, int(min(b.m.msgs[i].Len, slotData)), sockaddrToAddrPort(&b.m.names[i]))
+		left = left || !b.relayed[i]
+	}
+	b.flush()
+	return left
 }
 
 // take returns the next datagram of the batch, with its slot (the datagram at
 // slot[slotHead:slotHead+n]) and source; ok is false when the batch is used up.
 func (b *batchReader) take() (slot []byte, n int, src netip.AddrPort, ok bool) {
+	for b.next < b.n && b.relay != nil && b.relayed[b.next] {
+		b.next++
+	}
 	if b.next >= b.n {
 		return nil, 0, netip.AddrPort{}, false
 	}
@@ -171,7 +214,6 @@ func (b *batchReader) fill() error {
 		return &net.OpError{Op: "read", Net: "udp", Addr: b.laddr, Err: errors.New("recvmmsg returned no datagram")}
 	}
 	b.n, b.next = got, 0
-	b.fills++
 	return nil
 }
 

@@ -33,7 +33,7 @@ func (*batchReader) fill() error { return net.ErrClosed }
 
 type listenerState struct{ rng *mrand.ChaCha8 }
 
-func (*listenerState) init() {}
+func (*guardedPacketConn) attachPlane() {}
 
 func newPlaneIfSupported(*Server) (*plane, error) { return nil, nil }
 
@@ -42,8 +42,5 @@ type relayLoop struct{}
 func (*relayLoop) add(*relayConn) error { return nil }
 func (*relayLoop) del(*relayConn)       {}
 func (*relayLoop) close()               {}
-
-func (*guardedPacketConn) fromClient([]byte, int, netip.AddrPort) bool { return false }
-func (*guardedPacketConn) flushFast()                                  {}
 
 func relaySyscallConn(uc *net.UDPConn) (syscall.RawConn, error) { return uc.SyscallConn() }

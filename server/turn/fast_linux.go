@@ -37,6 +37,12 @@ func newPlaneIfSupported(s *Server) (*plane, error) {
 // datagrams, reads each ready socket with recvmmsg and sends what it read to the clients
 // with sendmmsg, per listener socket, before it waits again. The set is level-triggered, so
 // a socket it did not empty in one round is ready again in the next.
+//
+// The rounds run inside one RawConn.Read, which forgets the descriptor's readiness only
+// when it starts: a datagram that arrives during a round wakes the next wait at once. So
+// a round that emptied every socket it read waits without polling the set again first (at
+// low rates, where each datagram is a round of its own, that poll found nothing: one system
+// call in five per datagram); only a round that may have left datagrams behind polls again.
 type relayLoop struct {
 	p      *plane
 	file   *os.File // the epoll descriptor; closing it ends run
@@ -48,13 +54,15 @@ type relayLoop struct {
 	out    outSet
 	rng    *mrand.ChaCha8
 	done   chan struct{}
+	// more is set by a round that may have left datagrams in a socket (a full read, or as
+	// many ready sockets as events): the next round polls at once instead of waiting
+	more bool
 	// counted per round, added to the server's counters at its end
 	pkts, bytes uint64
 	// the callbacks of RawConn.Read, bound once (a closure made per call is allocated per
 	// call), with their arguments and results here
 	waitFn, readFn func(fd uintptr) bool
-	nev            int
-	werr           error
+	werr           syscall.Errno
 	got            int
 	rerr           error
 }
@@ -86,14 +94,19 @@ func newRelayLoop(p *plane) (*relayLoop, error) {
 		for {
 			// epoll_pwait with a zero timeout never blocks: raw, like recvmmsg.
 			r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
-			if e == unix.EINTR {
+			switch {
+			case e == unix.EINTR:
 				continue
+			case e != 0:
+				l.werr = e
+				return true
+			case r == 0:
+				return false // wait in Go's poller
 			}
-			l.nev, l.werr = int(r), nil
-			if e != 0 {
-				l.nev, l.werr = 0, e
+			l.round(int(r))
+			if !l.more {
+				return false // see relayLoop: no poll before waiting
 			}
-			return l.werr != nil || l.nev > 0
 		}
 	}
 	l.readFn = func(fd uintptr) bool {
@@ -128,26 +141,25 @@ func (l *relayLoop) close() {
 	<-l.done
 }
 
+// run returns when the epoll descriptor is closed (or fails); its rounds run in waitFn.
 func (l *relayLoop) run() {
 	defer close(l.done)
-	for {
-		err := l.rc.Read(l.waitFn)
-		n, werr := l.nev, l.werr
-		if err != nil {
-			return // closed
-		}
-		if werr != nil {
-			l.p.s.log.Error("TURN relay loop stopped", "err", os.NewSyscallError("epoll_wait", werr))
-			return
-		}
-		now := l.p.clock.Load()
-		for _, ev := range l.events[:n] {
-			if a := l.p.ports[uint16(ev.Fd)].Load(); a != nil {
-				l.drain(a, now)
-			}
-		}
-		l.flush()
+	if err := l.rc.Read(l.waitFn); err != nil {
+		return // closed
 	}
+	l.p.s.log.Error("TURN relay loop stopped", "err", os.NewSyscallError("epoll_wait", l.werr))
+}
+
+// round reads the n ready sockets of the last poll and sends what they held.
+func (l *relayLoop) round(n int) {
+	l.more = n == len(l.events)
+	now := l.p.clock.Load()
+	for _, ev := range l.events[:n] {
+		if a := l.p.ports[uint16(ev.Fd)].Load(); a != nil {
+			l.drain(a, now)
+		}
+	}
+	l.flush()
 }
 
 // drain reads what a's relay socket holds (up to the free slots) and queues it for a's client.
@@ -155,10 +167,17 @@ func (l *relayLoop) drain(a *fastAlloc, now int64) {
 	if l.used == batchSize {
 		l.flush()
 	}
+	want := batchSize - l.used
 	if err := a.relay.rc.Read(l.readFn); err != nil || l.rerr != nil {
-		return // closed meanwhile, or an error the next round sees again
+		// Closed meanwhile, or an error (reading it cleared it): what the socket still
+		// holds is read by the next poll, which no new datagram may trigger.
+		l.more = l.more || err == nil
+		return
 	}
 	got := l.got
+	if got == want {
+		l.more = true // the socket may hold more
+	}
 	k := a.keyp.Load()
 	for i := l.used; i < l.used+got; i++ {
 		slot := l.bufs[i*batchSlot : (i+1)*batchSlot : (i+1)*batchSlot]
@@ -217,6 +236,12 @@ func (fs *listenerState) init() {
 			return e != unix.EAGAIN
 		}
 	}
+}
+
+// attachPlane has the socket's batches relayed by the data plane as they are read.
+func (c *guardedPacketConn) attachPlane() {
+	c.fs.init()
+	c.batch.relay, c.batch.flush = c.fromClient, c.flushFast
 }
 
 // sendToPeer writes payload to an IPv4 peer from a's relay socket.

@@ -75,6 +75,67 @@ func TestFastPathExternalPeer(t *testing.T) {
 	})
 }
 
+// TestFastPathBursts: bursts larger than a batch, each way, arrive whole with nothing after
+// them to wake a reader. The listener's reader and the relay loop wait without reading again
+// after a batch that emptied their sockets, and read again at once after a full one: a
+// datagram left behind, or one that arrived while a batch was relayed and did not wake the
+// next wait, would be missing here.
+func TestFastPathBursts(t *testing.T) {
+	ts := startServer(t, nil)
+	user, pass := mint(time.Hour)
+	_, relay, _ := ts.pionClient(t, "udp", user, pass)
+	fastRelayOf(t, ts, relay.LocalAddr())
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	_ = peer.SetReadBuffer(1 << 20)
+	buf := make([]byte, 1500)
+	// The first datagram creates the permission and the channel; the peer's answer tells it
+	// the relayed address as the peer sees it.
+	if _, err := relay.WriteTo([]byte("hello"), peer.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	_ = peer.SetReadDeadline(time.Now().Add(3 * time.Second))
+	_, relayed, err := peer.ReadFrom(buf)
+	if err != nil {
+		t.Fatalf("first datagram: %v", err)
+	}
+	const bursts, size = 12, 3*batchSize + 5
+	for _, tt := range []struct {
+		name string
+		send func([]byte) error
+		recv net.PacketConn
+	}{
+		{"client to peer", func(b []byte) error { _, err := relay.WriteTo(b, peer.LocalAddr()); return err }, peer},
+		{"peer to client", func(b []byte) error { _, err := peer.WriteTo(b, relayed); return err }, relay},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for i := range bursts {
+				for k := range size {
+					if err := tt.send([]byte(fmt.Sprintf("%d-%d", i, k))); err != nil {
+						t.Fatal(err)
+					}
+				}
+				seen := make(map[string]bool, size)
+				for len(seen) < size {
+					_ = tt.recv.SetReadDeadline(time.Now().Add(5 * time.Second))
+					n, _, err := tt.recv.ReadFrom(buf)
+					if err != nil {
+						t.Fatalf("burst %d: %d of %d datagrams arrived: %v", i, len(seen), size, err)
+					}
+					if got := string(buf[:n]); strings.HasPrefix(got, fmt.Sprintf("%d-", i)) {
+						seen[got] = true
+					}
+				}
+				// A gap: the next burst finds both readers waiting.
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
+
 // TestFastPathBetweenAllocations: two allocations of one server talking to each other's
 // relayed address are joined in memory; each side sees the other's relayed address as the
 // source, and nothing goes through the relay sockets.
