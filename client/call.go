@@ -220,6 +220,7 @@ func (c *Call) run(ctx context.Context) error {
 		log:    withAttrs(c.log, "client", p.ClientID),
 		frames: make(chan protocol.RelayFrame, 64), linkEv: make(chan linkEvent, 8),
 		peerEv: make(chan peerEvent, 256), out: make(chan outMsg, protocol.MaxQueuedPerSender),
+		spareEv: make(chan spareServers, 1),
 		outDone: make(chan struct{}),
 	}
 	m.relayOnly = c.cfg.RelayOnly || pcConfigRelayOnly(p.PCConfig)

@@ -254,8 +254,9 @@ type fakePeer struct {
 	cands    []Candidate
 	offers   int
 	restarts int
-	// serverSets counts fresh ICE servers given (settablePeer only).
+	// serverSets counts fresh ICE servers given (settablePeer only), lastSet the last ones.
 	serverSets int
+	lastSet    []protocol.ICEServer
 	closed     bool
 	onCand     func(Candidate)
 	onState    func(PeerState)
@@ -361,9 +362,10 @@ func (p *fakePeer) snapshot() (remotes []SessionDescription, cands []Candidate, 
 // does; it counts them.
 type settablePeer struct{ *fakePeer }
 
-func (p settablePeer) SetICEServers(context.Context, PeerConfig) error {
+func (p settablePeer) SetICEServers(_ context.Context, cfg PeerConfig) error {
 	p.mu.Lock()
 	p.serverSets++
+	p.lastSet = cfg.ICEServers
 	p.mu.Unlock()
 	return nil
 }

@@ -54,6 +54,10 @@ type machine struct {
 	// connection counts as failed whatever state the peer reports.
 	silent    bool
 	stopWatch context.CancelFunc // ends the current peer's silence watch
+	// spare: ICE servers fetched ahead of a restart (spare.go), fetched into spareEv.
+	spare         spareServers
+	spareEv       chan spareServers
+	fetchingSpare bool
 	// recoverAt fires when a failed connection should start over (RecoverAfter);
 	// disconnectedAt when a "disconnected" one counts as failed (DisconnectedGrace).
 	recoverAt, disconnectedAt deadline
@@ -73,6 +77,7 @@ type peerEvent struct {
 	verify  *Verification
 	silent  bool // packets stopped arriving
 	flowing bool // they arrive again after silent
+	quiet   bool // they paused for half of the silence timeout
 }
 
 func (m *machine) loop() error {
@@ -133,10 +138,14 @@ func (m *machine) loop() error {
 				m.onSilent()
 			case ev.flowing:
 				m.onFlowing()
+			case ev.quiet:
+				m.onQuiet()
 			default:
 				m.queue(encodeCandidate(*ev.cand))
 				m.c.emit(Event{Kind: EventSent, Signal: protocol.TypeCandidate})
 			}
+		case s := <-m.spareEv:
+			m.onSpare(s)
 		case <-m.recoverAt.C:
 			m.recoverAt.stop()
 			err = m.recover()
@@ -222,7 +231,7 @@ func (m *machine) newPeer() error {
 	gen := m.gen
 	m.remoteSet, m.awaiting, m.restarted, m.silent = false, false, false, false
 	m.localFP, m.remoteFP, m.pending, m.state = "", "", nil, PeerStateNew
-	servers := m.iceServers()
+	servers := m.restartServers()
 	ctx, cancel := m.opCtx()
 	defer cancel()
 	p, err := m.c.cfg.NewPeer(ctx, PeerConfig{ICEServers: servers, RelayOnly: m.relayOnly})
@@ -265,28 +274,6 @@ func (m *machine) peerEvent(ev peerEvent) {
 	}
 }
 
-// iceServers are pc_config's servers plus fresh ones from ice_server_url, as AppRTC merges
-// them. A failed fetch is logged; the call goes on with what it has.
-func (m *machine) iceServers() []protocol.ICEServer {
-	servers := pcConfigServers(m.params.PCConfig)
-	if m.params.ICEServerURL == "" {
-		return servers
-	}
-	ctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
-	defer cancel()
-	fetched, err := m.c.cfg.Transport.ICEServers(ctx, m.params.ICEServerURL)
-	if err != nil {
-		m.log.Warn("fetching ICE servers failed", "err", err)
-		return servers
-	}
-	for _, s := range fetched {
-		if len(s.URLs) > 0 {
-			servers = append(servers, s)
-		}
-	}
-	return servers
-}
-
 // queue sends msg the AppRTC way: /message while initiator, the relay socket otherwise.
 func (m *machine) queue(msg string) {
 	select {
@@ -300,7 +287,7 @@ func (m *machine) offer(restart bool) {
 	ctx, cancel := m.opCtx()
 	defer cancel()
 	if setter, ok := m.peer.(ICEServerSetter); ok && restart {
-		cfg := PeerConfig{ICEServers: m.iceServers(), RelayOnly: m.relayOnly}
+		cfg := PeerConfig{ICEServers: m.restartServers(), RelayOnly: m.relayOnly}
 		if err := setter.SetICEServers(ctx, cfg); err != nil {
 			m.log.Warn("fresh ICE servers not applied before restart", "err", err)
 		}
@@ -346,7 +333,7 @@ func (m *machine) onOffer(sdp string) error {
 		// A new offer on the session in progress is an ICE restart: our side gathers
 		// again too, and the credentials it was made with may have expired (password
 		// mode's last minutes), so it gets fresh ones, as the offering side does.
-		if err := setter.SetICEServers(ctx, PeerConfig{ICEServers: m.iceServers(), RelayOnly: m.relayOnly}); err != nil {
+		if err := setter.SetICEServers(ctx, PeerConfig{ICEServers: m.restartServers(), RelayOnly: m.relayOnly}); err != nil {
 			m.log.Warn("fresh ICE servers not applied before answering a restart", "err", err)
 		}
 	}

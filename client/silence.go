@@ -21,7 +21,8 @@ func (m *machine) watch(p Peer, gen int) {
 }
 
 // watchSilence probes the received bytes every SilenceTimeout/silenceTicks and reports a
-// steady flow that stopped for SilenceTimeout, and the flow coming back after that. A flow
+// steady flow that stopped for SilenceTimeout (and, ahead of that, for half of it: the
+// restart's ICE servers are fetched then, see onQuiet), and the flow coming back. A flow
 // is steady once packets have kept arriving for half of SilenceTimeout with no pause of
 // three quarters of it: a path that carries only a packet now and then (chat, RTCP of a
 // call that sends no media) is not watched. A steady flow stays steady until its silence is
@@ -43,6 +44,7 @@ func (m *machine) watchSilence(ctx context.Context, probe PathProbe, gen int) {
 	var lastGrew, quietFrom, flowingSince, prev time.Time
 	steady := false   // the flow is steady (watched) and its silence not yet reported
 	reported := false // silence was reported and the flow has not come back
+	quiet := false    // the current pause of a steady flow was reported as half a silence
 	for {
 		select {
 		case <-ctx.Done():
@@ -73,13 +75,17 @@ func (m *machine) watchSilence(ctx context.Context, probe PathProbe, gen int) {
 			if !steady && (lastGrew.IsZero() || now.Sub(lastGrew) > timeout*3/4) {
 				flowingSince = now
 			}
-			last, lastGrew, quietFrom = n, now, now
+			last, lastGrew, quietFrom, quiet = n, now, now, false
 			steady = steady || now.Sub(flowingSince) >= timeout/2
 			if reported {
 				reported = false
 				m.peerEvent(peerEvent{gen: gen, flowing: true})
 			}
 			continue
+		}
+		if steady && !quiet && now.Sub(quietFrom) >= timeout/2 {
+			quiet = true
+			m.peerEvent(peerEvent{gen: gen, quiet: true})
 		}
 		if steady && now.Sub(quietFrom) >= timeout {
 			// Steady again only once the flow is back and steady: a path that came back

@@ -175,3 +175,62 @@ func TestSilentCalleeWaitsForTheOffer(t *testing.T) {
 		t.Fatalf("the caller offered %d times while its own path flowed, want 1", offers)
 	}
 }
+
+// aheadServer is a fakeServer whose ICE server lists are numbered, each noted with whether
+// the call it serves had reported a silence when it was fetched.
+type aheadServer struct {
+	*fakeServer
+	mu       sync.Mutex
+	n        int
+	call     *testCall
+	afterSil map[string]bool // by URL
+}
+
+func (s *aheadServer) ICEServers(context.Context, string) ([]protocol.ICEServer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	url := fmt.Sprintf("turn:fake:%d", s.n)
+	s.afterSil[url] = s.call != nil && s.call.count(EventSilent, "") > 0
+	return []protocol.ICEServer{{URLs: []string{url}, Username: "u", Credential: "p"}}, nil
+}
+
+// The restart after a silence does not wait for its ICE servers (through a load balancer
+// that still sends requests to the dead instance, that took up to 450 ms): they are fetched
+// once the steady flow has paused for half of SilenceTimeout, and the restart uses them.
+func TestRestartUsesServersFetchedAhead(t *testing.T) {
+	// Long enough that the fetch made at half of it is back before the silence, on a
+	// loaded machine under -race.
+	const timeout = 400 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := newFakeServer()
+	ahead := &aheadServer{fakeServer: srv, afterSil: map[string]bool{}}
+	fa, fb := &flow{mode: "steady"}, &flow{mode: "steady"}
+	a := startCall(t, ctx, ahead, "room-ahead", "a", probed(fa, true, timeout))
+	ahead.mu.Lock()
+	ahead.call = a
+	ahead.mu.Unlock()
+	b := startCall(t, ctx, srv, "room-ahead", "b", probed(fb, true, timeout))
+	testsync.Eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
+	time.Sleep(timeout) // long enough for the flow to count as steady
+	first := a.peers.last()
+	fa.set("stopped")
+	testsync.Eventually(t, 5*time.Second, "the caller's restart answered", func() bool {
+		return a.count(EventSilent, "") == 1 && b.count(EventSent, protocol.TypeAnswer) == 2
+	})
+	if _, _, _, restarts := first.snapshot(); restarts != 1 || a.peers.count() != 1 {
+		t.Fatalf("restarts %d, peers %d: want an ICE restart of the first peer", restarts, a.peers.count())
+	}
+	first.mu.Lock()
+	set := first.lastSet
+	first.mu.Unlock()
+	ahead.mu.Lock()
+	defer ahead.mu.Unlock()
+	if len(set) != 1 || len(set[0].URLs) != 1 {
+		t.Fatalf("the restart's ICE servers %+v, want one fetched list", set)
+	}
+	if after, ok := ahead.afterSil[set[0].URLs[0]]; !ok || after {
+		t.Fatalf("the restart's ICE servers %v were fetched after the silence was reported (fetches: %v)", set[0].URLs, ahead.afterSil)
+	}
+}
