@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -63,8 +64,14 @@ type Config struct {
 	// room a room for two, as AppRTC.
 	RoomSize int
 	// SFUAddr is the UDP listen address of the SFU's media (one port for every group
-	// participant); empty turns group rooms off. Group rooms are off in Redis mode too.
+	// participant); empty turns group rooms off.
 	SFUAddr string
+	// InternalURL is the base URL (http://10.0.0.11:8080) the other instances sharing the
+	// Redis reach this one's HTTP port at, to pass a participant's group socket on to the
+	// SFU here. Empty: http:// and the HTTP listener's address (its host, or the outbound
+	// interface's when it listens on all); with TLS there is no default (the certificate
+	// must cover the name), and without one no group room is placed here.
+	InternalURL string
 
 	TLS    TLSConfig
 	TURN   TURNConfig
@@ -155,9 +162,9 @@ func DefaultConfig() Config {
 	}
 }
 
-// groupRooms reports whether cfg asks for group rooms: a size above two, an SFU address,
-// and the room table in this process.
-func (c *Config) groupRooms() bool { return c.RoomSize > 2 && c.SFUAddr != "" && c.Redis == "" }
+// groupRooms reports whether cfg asks for group rooms: a size above two and an SFU
+// address.
+func (c *Config) groupRooms() bool { return c.RoomSize > 2 && c.SFUAddr != "" }
 
 // Validate reports the first setting that cannot work.
 func (c *Config) Validate() error {
@@ -180,6 +187,12 @@ func (c *Config) Validate() error {
 	if c.SFUAddr != "" {
 		if _, _, err := net.SplitHostPort(c.SFUAddr); err != nil {
 			errs = append(errs, fmt.Errorf("--sfu-addr %q: want host:port or :port", c.SFUAddr))
+		}
+	}
+	if c.InternalURL != "" {
+		u, err := url.Parse(c.InternalURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("--internal-url %q: want http(s)://host:port", c.InternalURL))
 		}
 	}
 	if c.DrainTimeout < 0 {

@@ -187,7 +187,7 @@ func TestThirdJoinMakesAGroup(t *testing.T) {
 	for _, cl := range clients {
 		cl.Close()
 	}
-	testsync.Eventually(t, 10*time.Second, "group record forgotten", func() bool { return ts.groups.Rooms() == 0 })
+	testsync.Eventually(t, 10*time.Second, "group record forgotten", func() bool { return ts.groupTable.Rooms() == 0 })
 	if jr := ts.joinAs(t, roomID, true); jr.Result != protocol.ResultSuccess || jr.Params.IsInitiator != "true" || jr.Params.RoomMode != "" {
 		t.Fatalf("join after the group ended = %s %+v, want a 1:1 initiator", jr.Result, jr.Params)
 	}
@@ -331,7 +331,10 @@ func TestGroupConfig(t *testing.T) {
 		{"default: no SFU address, no group rooms", func(*Config) {}, "", false},
 		{"SFU address: group rooms", func(c *Config) { c.SFUAddr = "127.0.0.1:0" }, "", true},
 		{"room size 2: none", func(c *Config) { c.SFUAddr = "127.0.0.1:0"; c.RoomSize = 2 }, "", false},
-		{"Redis: none", func(c *Config) { c.SFUAddr = "127.0.0.1:0"; c.Redis = "redis://127.0.0.1:1"; c.TURN.Secret = "s" }, "", false},
+		{"Redis: group rooms", func(c *Config) { c.SFUAddr = "127.0.0.1:0"; c.Redis = "redis://127.0.0.1:1"; c.TURN.Secret = "s" }, "", true},
+		{"internal URL", func(c *Config) { c.SFUAddr = "127.0.0.1:0"; c.InternalURL = "http://10.0.0.11:8080" }, "", true},
+		{"internal URL with a path", func(c *Config) { c.InternalURL = "http://10.0.0.11:8080/x" }, "--internal-url", false},
+		{"internal URL not http", func(c *Config) { c.InternalURL = "ws://10.0.0.11:8080" }, "--internal-url", false},
 		{"room size 1", func(c *Config) { c.RoomSize = 1 }, "--room-size 1", false},
 		{"room size 51", func(c *Config) { c.RoomSize = 51 }, "--room-size 51", false},
 		{"SFU address without a port", func(c *Config) { c.SFUAddr = "127.0.0.1" }, "--sfu-addr", false},

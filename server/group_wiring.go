@@ -72,7 +72,8 @@ func (s *Server) stopSFU() {
 }
 
 // awaitGroups lets group calls in progress go on while the server drains, until they have
-// ended or ctx ends (memory mode: the only mode with group rooms).
+// ended or ctx ends. In Redis mode the directory no longer offers this SFU by then (no new
+// group is placed here); moving the groups in progress to another instance is not done yet.
 func (s *Server) awaitGroups(ctx context.Context) {
 	f := s.sfu.Load()
 	if f == nil || f.Stats().Participants == 0 {
@@ -117,8 +118,22 @@ func (s *Server) serveGroup(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = guestName(clientID)
 	}
-	done, ok := s.groups.Open(roomID, clientID)
-	if !ok {
+	instance, ok, err := s.groups.Placed(r.Context(), roomID, clientID)
+	if ok && err == nil && instance != "" && instance != s.state.Instance() {
+		s.passGroupOn(w, r, instance)
+		return
+	}
+	var done func()
+	if ok && err == nil {
+		done, ok, err = s.groups.Open(r.Context(), roomID, clientID)
+	}
+	switch {
+	case err != nil:
+		s.logFor(r).Error("group socket refused: group record", "room", roomID, "client", clientID, "err", err)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "group room state unavailable", http.StatusServiceUnavailable)
+		return
+	case !ok:
 		s.logFor(r).Info("group socket refused: not a participant of this group", "room", roomID, "client", clientID)
 		http.Error(w, "not a participant of this group room: join it with POST /join/ROOM?group=1", http.StatusForbidden)
 		return

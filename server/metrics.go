@@ -27,6 +27,9 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 	limited  *prometheus.CounterVec
 	delivery prometheus.Histogram
+	// groupPassedOn counts group sockets passed on to the instance whose SFU serves
+	// their room (Redis mode).
+	groupPassedOn prometheus.Counter
 }
 
 // newDeliveryHistogram is made before the relay that feeds it (the state collector needs
@@ -57,12 +60,15 @@ func newMetrics(s *Server, delivery prometheus.Histogram) *metrics {
 			Name: "onertc_rate_limited_total", Help: "Requests refused with 429 by rate-limit class.",
 		}, []string{"class"}),
 		delivery: delivery,
+		groupPassedOn: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "onertc_group_sockets_passed_on_total", Help: "Group sockets passed on to the instance whose SFU serves their room.",
+		}),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "onertc_build_info", Help: "Build version and Go version; always 1.",
 	}, []string{"version", "goversion"})
 	buildInfo.WithLabelValues(Version, runtime.Version()).Set(1)
-	m.reg.MustRegister(m.joins, m.requests, m.latency, m.limited, m.delivery, buildInfo, stateCollector{s},
+	m.reg.MustRegister(m.joins, m.requests, m.latency, m.limited, m.delivery, m.groupPassedOn, buildInfo, stateCollector{s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"SUCCESS", "FULL", "ERROR"} {
 		m.joins.WithLabelValues(r)

@@ -69,10 +69,13 @@ type Server struct {
 	handler  http.Handler
 	draining atomic.Bool
 	turn     *turnState // nil when TURN is disabled
-	// groups is the group rooms' table (nil when Config asks for none); they are on while
-	// sfu is set (Serve starts it on Listeners.SFU).
-	groups *grouproom.Table
-	sfu    atomic.Pointer[sfu.SFU]
+	// groups is the group rooms' store (nil when Config asks for none); they are on while
+	// sfu is set (Serve starts it on Listeners.SFU). It is groupTable in memory mode,
+	// sharedGroups in Redis mode (see group_routing.go).
+	groups       grouproom.Store
+	groupTable   *grouproom.Table
+	sharedGroups *grouproom.Redis
+	sfu          atomic.Pointer[sfu.SFU]
 	// sfuPort and sfuIP are the SFU's UDP port and bound address while serving (TURN's
 	// peer policy lets relays reach them).
 	sfuPort   int
@@ -161,8 +164,12 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if s.redis != nil {
 		rooms := room.NewRedis(s.redis, redisKeyPrefix).ReportTo(s.errs)
 		s.rooms = rooms
-		s.state = relaystate.NewRedis(s.redis, rooms, redisKeyPrefix, newInstanceID(), cfg.RelayGrace).
+		shared := relaystate.NewRedis(s.redis, rooms, redisKeyPrefix, newInstanceID(), cfg.RelayGrace).
 			Tune(relaystate.Tuning{Hold: cfg.SharedHold, Logger: rcfg.Logger}).ReportTo(s.errs)
+		s.state = shared
+		if err := s.setupSharedGroups(shared); err != nil {
+			return nil, s.closeRedis(err)
+		}
 	} else {
 		st := relaystate.NewMemory(cfg.RelayGrace)
 		s.rooms = st.Rooms()
@@ -184,15 +191,12 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if err := s.setupTLS(); err != nil {
 		return nil, s.closeRedis(err)
 	}
-	if cfg.RoomSize > 2 && cfg.SFUAddr != "" && cfg.Redis != "" {
-		log.Info("group rooms are off with --redis: rooms hold two people")
-	}
-	if cfg.groupRooms() {
+	if cfg.groupRooms() && s.redis == nil {
 		g, err := grouproom.New(grouproom.Config{Size: cfg.RoomSize, Member: s.state.Member})
 		if err != nil {
 			return nil, s.closeRedis(err)
 		}
-		s.groups = g
+		s.groups, s.groupTable = g, g
 	}
 	s.metrics = newMetrics(s, delivery)
 	s.setupAPI()
@@ -274,9 +278,9 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	if s.turn != nil && s.turn.srv.Load() != nil && len(ls.TURNUDP) > 0 && s.cfg.TURN.SelfTestInterval > 0 {
 		go s.turn.probe.Run(selfTestCtx, s.cfg.TURN.SelfTestInterval)
 	}
-	if s.groups != nil {
+	if s.groupTable != nil {
 		// Forgets the records of 1:1 rooms of onertc clients that ended.
-		go s.groups.Run(selfTestCtx, time.Minute)
+		go s.groupTable.Run(selfTestCtx, time.Minute)
 	}
 	// The relay's background loops (reaping; with Redis heartbeats and wake-ups) outlive the
 	// sockets' closing below, which still writes their detaching to the state.
@@ -291,6 +295,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	} else {
 		close(dirDone)
 	}
+	sfuDirDone := s.startSFUDirectory(dirCtx, ls.HTTP)
 	errc := make(chan error, len(servers)+1)
 	for i, hs := range servers {
 		go func() { errc <- hs.Serve(listeners[i]) }()
@@ -354,6 +359,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	stopRelay()
 	<-relayDone
 	<-dirDone
+	<-sfuDirDone
 	if terr := s.stopTURN(); terr != nil {
 		err = errors.Join(err, terr)
 	}
@@ -566,7 +572,7 @@ func (s *Server) setupAPI() {
 		Version:          Version,
 		HideICEServerURL: s.cfg.TURN.Disabled || s.cfg.TURN.APIKey != "",
 		JoinICEServers:   s.joinICEServers,
-		Groups: func() *grouproom.Table {
+		Groups: func() grouproom.Store {
 			if s.sfu.Load() == nil {
 				return nil
 			}

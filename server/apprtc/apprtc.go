@@ -47,10 +47,10 @@ type Config struct {
 	// JoinICEServers, if not nil, gives the ICE servers with fresh credentials that /join
 	// puts in pc_config (nil: none, the client asks ice_server_url).
 	JoinICEServers func() []protocol.ICEServer
-	// Groups, when it returns a table, turns a full room of onertc clients into a group
-	// room on the SFU (see Join); nil, or a nil table (no SFU serving), keeps every room a
+	// Groups, when it returns a store, turns a full room of onertc clients into a group
+	// room on the SFU (see Join); nil, or a nil store (no SFU serving), keeps every room a
 	// room for two.
-	Groups func() *grouproom.Table
+	Groups func() grouproom.Store
 }
 
 // API serves the room server's routes.
@@ -75,8 +75,8 @@ func New(cfg Config) *API {
 	return &API{cfg: cfg}
 }
 
-// groups is the group rooms' table, nil when group rooms are off.
-func (a *API) groups() *grouproom.Table {
+// groups is the group rooms' store, nil when group rooms are off.
+func (a *API) groups() grouproom.Store {
 	if a.cfg.Groups == nil {
 		return nil
 	}

@@ -15,7 +15,7 @@ import (
 // (room_mode "group", the joiner's group socket) when the room may be a group, FULL
 // otherwise. The join that turns the room into a group tells the room table's two clients,
 // over the relay, where their own group socket is.
-func (a *API) groupJoin(w http.ResponseWriter, r *http.Request, groups *grouproom.Table, roomID string, capable bool) {
+func (a *API) groupJoin(w http.ResponseWriter, r *http.Request, groups grouproom.Store, roomID string, capable bool) {
 	log := a.logFor(r).With("room", roomID)
 	full := func(why string) {
 		log.Info("join refused: room full", "why", why)

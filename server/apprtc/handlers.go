@@ -60,11 +60,19 @@ func (a *API) Join(w http.ResponseWriter, r *http.Request) {
 	}
 	groups := a.groups()
 	capable := groups != nil && r.URL.Query().Get("group") == "1"
-	if groups != nil && groups.IsGroup(roomID) {
-		// A group room sends nobody to the room table: its capable joiners go to the SFU,
-		// the others find it full.
-		a.groupJoin(w, r, groups, roomID, capable)
-		return
+	if groups != nil {
+		group, err := groups.IsGroup(r.Context(), roomID)
+		if err != nil {
+			log.Error("join failed: group record", "err", err)
+			a.refuseJoin(w, "5", "The room service cannot reach its database. Try again in a few seconds.")
+			return
+		}
+		if group {
+			// A group room sends nobody to the room table: its capable joiners go to the
+			// SFU, the others find it full.
+			a.groupJoin(w, r, groups, roomID, capable)
+			return
+		}
 	}
 	j, err := a.cfg.Rooms.Join(r.Context(), roomID, NewClientID)
 	switch {
@@ -100,7 +108,10 @@ func (a *API) Join(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if groups != nil {
-		groups.Joined(roomID, j.ClientID, capable, j.IsInitiator)
+		if err := groups.Joined(r.Context(), roomID, j.ClientID, capable, j.IsInitiator); err != nil {
+			// The 1:1 join stands; the room cannot become a group until the next initiator.
+			log.Warn("group record not updated: this room stays a room for two", "client", j.ClientID, "err", err)
+		}
 	}
 	a.cfg.Joined(protocol.ResultSuccess)
 	p := a.roomParams(r, roomID)

@@ -47,7 +47,13 @@ func (a *API) RoomPage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "room state unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	if full, in := a.roomFull(r.Context(), roomID, n); full {
+	full, in, err := a.roomFull(r.Context(), roomID, n)
+	if err != nil {
+		a.cfg.Log.Error("room page: group record", "room", roomID, "err", err)
+		http.Error(w, "room state unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if full {
 		p := a.pageData(r, page.Full, roomID, "Room full · onertc")
 		p.Suggested = roomname.Random()
 		p.RoomSize, p.InRoom = a.roomSize(), in
@@ -61,16 +67,19 @@ func (a *API) RoomPage(w http.ResponseWriter, r *http.Request) {
 // roomFull decides the room-full page from the room table's occupancy n: two without group
 // rooms; with them, a group at its size, or a room table of two that cannot become a group
 // (an AppRTC client in it). It also says how many people are in the room.
-func (a *API) roomFull(ctx context.Context, roomID string, n int) (full bool, in int) {
+func (a *API) roomFull(ctx context.Context, roomID string, n int) (full bool, in int, err error) {
 	groups := a.groups()
-	switch {
-	case groups == nil:
-		return n >= 2, n
-	case groups.IsGroup(roomID):
-		in = groups.Count(roomID)
-		return in >= groups.Size(), in
+	if groups == nil {
+		return n >= 2, n, nil
 	}
-	return n >= 2 && !groups.Growable(ctx, roomID), n
+	if in, err = groups.Count(ctx, roomID); err != nil || in > 0 {
+		return in >= groups.Size(), in, err
+	}
+	if n < 2 {
+		return false, n, nil
+	}
+	grow, err := groups.Growable(ctx, roomID)
+	return !grow, n, err
 }
 
 // roomSize is the most people a room holds: --room-size with group rooms on, else two.

@@ -1,8 +1,9 @@
 // Package grouproom keeps, per room, what turns a 1:1 room into a group room on the SFU: which
 // of the room table's clients can do group calls (they joined with group=1), whether the room
 // has become a group, and the participant ids the server admitted to its group socket
-// (tickets). It lives in this process only: group rooms are off when several instances share
-// the room table.
+// (tickets). Store is what the server asks; Table keeps the records in this process, Redis
+// in the Redis that several instances share, beside the instance whose SFU serves each
+// group (see docs/scaling.md, group rooms).
 //
 // A room becomes a group when a third group-capable client joins a room whose two clients are
 // both group-capable. It stays one until its last group participant is gone (no return to
@@ -40,7 +41,36 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Table holds the records of every room that has one.
+// Store holds the group records of the rooms. Every method but Size may fail when the
+// records are in another process (Redis).
+type Store interface {
+	// Size is the largest group.
+	Size() int
+	// Joined records a successful join of the room table: clientID said group=1 or not.
+	// The first client of a room (initiator) starts its record afresh.
+	Joined(ctx context.Context, roomID, clientID string, capable, initiator bool) error
+	// IsGroup reports whether the room is a group room now.
+	IsGroup(ctx context.Context, roomID string) (bool, error)
+	// Count is the group's participant count (admitted and not gone), 0 for a room that
+	// is no group.
+	Count(ctx context.Context, roomID string) (int, error)
+	// Growable reports whether a room that is no group yet would become one on a capable
+	// join: both of its table clients are capable. (Pages ask; Admit decides.)
+	Growable(ctx context.Context, roomID string) (bool, error)
+	// Admit makes a group join into roomID whose room table is full (or which is a group
+	// already). ErrNotCapable when the room must stay a room for two, ErrFull when the
+	// group is full.
+	Admit(ctx context.Context, roomID string, newID func() string) (Admission, error)
+	// Placed reports whether clientID holds a ticket of roomID's group and, if so, the
+	// instance whose SFU serves the group ("": this process's, in memory mode).
+	Placed(ctx context.Context, roomID, clientID string) (instance string, ok bool, err error)
+	// Open admits a group socket of clientID in roomID. It reports false when the record
+	// holds no such participant; otherwise done must be called when the socket has ended
+	// (the participant left the SFU), and the last done of a group forgets its record.
+	Open(ctx context.Context, roomID, clientID string) (done func(), ok bool, err error)
+}
+
+// Table holds the records of every room that has one, in this process.
 type Table struct {
 	cfg   Config
 	mu    sync.Mutex
@@ -79,19 +109,18 @@ func New(cfg Config) (*Table, error) {
 // Size is the largest group.
 func (t *Table) Size() int { return t.cfg.Size }
 
-// Joined records a successful join of the room table: clientID said group=1 or not. The
-// first client of a room (initiator) starts its record afresh.
-func (t *Table) Joined(roomID, clientID string, capable, initiator bool) {
+// Joined implements Store.
+func (t *Table) Joined(_ context.Context, roomID, clientID string, capable, initiator bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	rec := t.rooms[roomID]
 	if rec != nil && rec.group {
-		return // a group room sends no one to the table; a stale join changes nothing
+		return nil // a group room sends no one to the table; a stale join changes nothing
 	}
 	if initiator || rec == nil {
 		if !capable {
 			delete(t.rooms, roomID)
-			return
+			return nil
 		}
 		rec = &record{capable: make(map[string]bool)}
 		t.rooms[roomID] = rec
@@ -99,44 +128,47 @@ func (t *Table) Joined(roomID, clientID string, capable, initiator bool) {
 	if capable {
 		rec.capable[clientID] = true
 	}
+	return nil
 }
 
-// IsGroup reports whether the room is a group room now.
-func (t *Table) IsGroup(roomID string) bool {
+// IsGroup implements Store.
+func (t *Table) IsGroup(_ context.Context, roomID string) (bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	rec := t.liveLocked(roomID)
-	return rec != nil && rec.group
+	return rec != nil && rec.group, nil
 }
 
-// Count is the group's participant count (admitted and not gone), 0 for a room that is no
-// group.
-func (t *Table) Count(roomID string) int {
+// Count implements Store.
+func (t *Table) Count(_ context.Context, roomID string) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	rec := t.liveLocked(roomID)
 	if rec == nil || !rec.group {
-		return 0
+		return 0, nil
 	}
-	return len(rec.tickets)
+	return len(rec.tickets), nil
 }
 
-// Growable reports whether a room that is no group yet would become one on a capable
-// join: both of its table clients are capable. (Pages ask; Admit decides.)
-func (t *Table) Growable(ctx context.Context, roomID string) bool {
+// Growable implements Store.
+func (t *Table) Growable(ctx context.Context, roomID string) (bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	rec := t.liveLocked(roomID)
 	if rec == nil || rec.group {
-		return false
+		return false, nil
 	}
 	n := 0
 	for id := range rec.capable {
-		if in, err := t.cfg.Member(ctx, roomID, id); err == nil && in {
+		in, err := t.cfg.Member(ctx, roomID, id)
+		if err != nil {
+			return false, fmt.Errorf("room table: %w", err)
+		}
+		if in {
 			n++
 		}
 	}
-	return n >= 2
+	return n >= 2, nil
 }
 
 // Admission is a group join's outcome.
@@ -148,9 +180,7 @@ type Admission struct {
 	Moved []string
 }
 
-// Admit makes a group join into roomID whose room table is full (or which is a group
-// already). ErrNotCapable when the room must stay a room for two, ErrFull when the group
-// is full.
+// Admit implements Store.
 func (t *Table) Admit(ctx context.Context, roomID string, newID func() string) (Admission, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -193,21 +223,27 @@ func (t *Table) Admit(ctx context.Context, roomID string, newID func() string) (
 	return Admission{ID: id, Moved: moved}, nil
 }
 
-// Open admits a group socket of clientID in roomID. It reports false when the record holds
-// no such participant; otherwise done must be called when the socket has ended (the
-// participant left the SFU), and the last done of a group forgets its record.
-func (t *Table) Open(roomID, clientID string) (done func(), ok bool) {
+// Placed implements Store: the SFU is this process's.
+func (t *Table) Placed(_ context.Context, roomID, clientID string) (string, bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rec := t.liveLocked(roomID)
+	return "", rec != nil && rec.group && rec.tickets[clientID] != nil, nil
+}
+
+// Open implements Store.
+func (t *Table) Open(_ context.Context, roomID, clientID string) (done func(), ok bool, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	rec := t.liveLocked(roomID)
 	if rec == nil || !rec.group || rec.tickets[clientID] == nil {
-		return nil, false
+		return nil, false, nil
 	}
 	tk := rec.tickets[clientID]
 	tk.serving++
 	tk.served = true
 	var once sync.Once
-	return func() { once.Do(func() { t.closed(roomID, rec, clientID, tk) }) }, true
+	return func() { once.Do(func() { t.closed(roomID, rec, clientID, tk) }) }, true, nil
 }
 
 func (t *Table) closed(roomID string, rec *record, clientID string, tk *ticket) {

@@ -38,11 +38,9 @@ func (s *Redis) WithdrawTURN(ctx context.Context) error {
 func (s *Redis) PeerTURN(ctx context.Context) ([][]string, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	live, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
-		Key: s.instancesKey(), Start: strconv.FormatInt(s.ms(s.now().Add(-s.tuning.InstanceTimeout)), 10), Stop: "+inf", ByScore: true,
-	}).Result()
+	live, err := s.Live(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("live instances: %w", err)
+		return nil, err
 	}
 	others := make([]string, 0, len(live))
 	for _, inst := range live {
@@ -64,4 +62,16 @@ func (s *Redis) PeerTURN(ctx context.Context) ([][]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// Live lists the instances whose last heartbeat is younger than Tuning.InstanceTimeout,
+// this one included once it has beaten.
+func (s *Redis) Live(ctx context.Context) ([]string, error) {
+	live, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
+		Key: s.instancesKey(), Start: strconv.FormatInt(s.ms(s.now().Add(-s.tuning.InstanceTimeout)), 10), Stop: "+inf", ByScore: true,
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("live instances: %w", err)
+	}
+	return live, nil
 }

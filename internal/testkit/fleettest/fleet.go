@@ -78,14 +78,14 @@ type Instance struct {
 	args []string
 }
 
-// Start runs one instance of bin on redisURL, without TURN; extra flags come after (and
-// override) the defaults set here. It returns once the instance serves, and kills it when
-// the test ends.
+// Start runs one instance of bin on redisURL, without TURN, its SFU on a loopback port of
+// its own; extra flags come after (and override) the defaults set here. It returns once
+// the instance serves, and kills it when the test ends.
 func Start(t testing.TB, bin, redisURL string, extra ...string) *Instance {
 	t.Helper()
 	addr := FreePort(t)
 	args := append([]string{"serve", "--http", addr, "--turn-disable", "--redis", redisURL,
-		"--relay-grace", "2s", "--log-format", "json", "--limit-join", "0"}, extra...)
+		"--sfu-addr", "127.0.0.1:0", "--relay-grace", "2s", "--log-format", "json", "--limit-join", "0"}, extra...)
 	return run(t, addr, bin, args)
 }
 

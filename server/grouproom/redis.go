@@ -1,0 +1,337 @@
+package grouproom
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/onertc/onertc/server/room"
+)
+
+// recordTTL bounds the life of a record of a room that never became a group: nothing
+// sweeps the shared records (Table.Sweep asks the room table room by room), and a stale
+// capable flag is checked against the room table before it counts anyway.
+const recordTTL = 24 * time.Hour
+
+// RedisConfig is a Redis store's configuration.
+type RedisConfig struct {
+	Config
+	// Instance names this process among the instances sharing the Redis (the relay
+	// state's name, whose heartbeat says it is alive).
+	Instance string
+	// Live lists the instances whose heartbeat is recent.
+	Live func(ctx context.Context) ([]string, error)
+	// Logger hears of a group socket's end that could not be written.
+	Logger *slog.Logger
+}
+
+// Redis keeps the group records in the Redis that several instances share, one hash per
+// room beside the room table's keys (same hash slot), and a directory of the instances'
+// SFUs (Load, by instance). Every rule is a Lua script, so instances deciding at once
+// decide as one.
+//
+// A record's fields: "c:ID" a capable table client; "g" the instance whose SFU serves
+// the group (set once the room is a group); "t:ID" a ticket (issued, unix ms), "s:ID" its
+// open sockets, "u:ID" set once a socket was opened.
+type Redis struct {
+	rdb    redis.UniversalClient
+	prefix string
+	cfg    RedisConfig
+}
+
+// NewRedis returns the store in rdb under keys starting with prefix.
+func NewRedis(rdb redis.UniversalClient, prefix string, cfg RedisConfig) (*Redis, error) {
+	if cfg.Instance == "" || cfg.Live == nil {
+		return nil, errors.New("grouproom: Instance and Live are required")
+	}
+	if _, err := New(cfg.Config); err != nil { // the same checks and defaults
+		return nil, err
+	}
+	if cfg.TicketTTL == 0 {
+		cfg.TicketTTL = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Redis{rdb: rdb, prefix: prefix, cfg: cfg}, nil
+}
+
+func (r *Redis) key(roomID string) []string {
+	return []string{room.RedisRoomKey(r.prefix, roomID) + "group"}
+}
+
+func (r *Redis) directoryKey() string { return r.prefix + "sfu" }
+
+// cutoff is the issue time before which an unused ticket has lapsed (unix ms).
+func (r *Redis) cutoff() int64 { return r.cfg.Now().Add(-r.cfg.TicketTTL).UnixMilli() }
+
+// Size implements Store.
+func (r *Redis) Size() int { return r.cfg.Size }
+
+// Joined implements Store.
+func (r *Redis) Joined(ctx context.Context, roomID, clientID string, capable, initiator bool) error {
+	if err := joinedScript.Run(ctx, r.rdb, r.key(roomID), clientID, flag(capable), flag(initiator), recordTTL.Milliseconds()).Err(); err != nil {
+		return fmt.Errorf("group record of %s: %w", roomID, err)
+	}
+	return nil
+}
+
+// Count implements Store.
+func (r *Redis) Count(ctx context.Context, roomID string) (int, error) {
+	n, _, err := r.capables(ctx, roomID)
+	return n, err
+}
+
+// IsGroup implements Store.
+func (r *Redis) IsGroup(ctx context.Context, roomID string) (bool, error) {
+	n, err := r.Count(ctx, roomID)
+	return n > 0, err
+}
+
+// capables returns the group's live ticket count, or, for a room that is no group, its
+// capable table clients. A group whose SFU's instance is dead is forgotten: the room is
+// no group any more.
+func (r *Redis) capables(ctx context.Context, roomID string) (int, []string, error) {
+	n, rest, err := r.readCapables(ctx, roomID)
+	if err != nil || n == 0 {
+		return n, rest, err
+	}
+	if len(rest) != 1 {
+		return 0, nil, fmt.Errorf("group record of %s: %d fields after the count", roomID, len(rest))
+	}
+	if ok, err := r.onLiveSFU(ctx, roomID, rest[0]); !ok || err != nil {
+		return 0, nil, err
+	}
+	return n, nil, nil
+}
+
+// onLiveSFU reports whether instance, the SFU of roomID's group, is alive; when it is not,
+// the group is forgotten (moving it to a live SFU is not done yet: its participants join
+// again and make a new group).
+func (r *Redis) onLiveSFU(ctx context.Context, roomID, instance string) (bool, error) {
+	if instance == r.cfg.Instance {
+		return true, nil
+	}
+	live, err := r.cfg.Live(ctx)
+	if err != nil {
+		return false, err
+	}
+	if slices.Contains(live, instance) {
+		return true, nil
+	}
+	if err := forgetScript.Run(ctx, r.rdb, r.key(roomID), instance).Err(); err != nil {
+		return false, fmt.Errorf("forget the group of %s on dead instance %s: %w", roomID, instance, err)
+	}
+	r.cfg.Logger.Warn("group forgotten: its SFU's instance is dead", "room", roomID, "sfu_instance", instance)
+	return false, nil
+}
+
+func (r *Redis) readCapables(ctx context.Context, roomID string) (int, []string, error) {
+	res, err := capablesScript.Run(ctx, r.rdb, r.key(roomID), r.cutoff()).StringSlice()
+	if err != nil {
+		return 0, nil, fmt.Errorf("group record of %s: %w", roomID, err)
+	}
+	if len(res) == 0 {
+		return 0, nil, fmt.Errorf("group record of %s: empty answer", roomID)
+	}
+	n, err := strconv.Atoi(res[0])
+	if err != nil {
+		return 0, nil, fmt.Errorf("group record of %s: count %q: %w", roomID, res[0], err)
+	}
+	return n, res[1:], nil
+}
+
+// members keeps the ids the room table holds in roomID.
+func (r *Redis) members(ctx context.Context, roomID string, ids []string) ([]string, error) {
+	var in []string
+	for _, id := range ids {
+		ok, err := r.cfg.Member(ctx, roomID, id)
+		if err != nil {
+			return nil, fmt.Errorf("room table: %w", err)
+		}
+		if ok {
+			in = append(in, id)
+		}
+	}
+	return in, nil
+}
+
+// Growable implements Store.
+func (r *Redis) Growable(ctx context.Context, roomID string) (bool, error) {
+	n, ids, err := r.capables(ctx, roomID)
+	if err != nil || n > 0 {
+		return false, err
+	}
+	in, err := r.members(ctx, roomID, ids)
+	return len(in) >= 2, err
+}
+
+// Admit implements Store. The join that makes the group places its SFU (Place over the
+// live instances' loads; this instance when none reports one).
+func (r *Redis) Admit(ctx context.Context, roomID string, newID func() string) (Admission, error) {
+	n, ids, err := r.capables(ctx, roomID)
+	if err != nil {
+		return Admission{}, err
+	}
+	place := r.cfg.Instance
+	var keep []string
+	if n == 0 {
+		if keep, err = r.members(ctx, roomID, ids); err != nil {
+			return Admission{}, err
+		}
+		if len(keep) < 2 {
+			return Admission{}, ErrNotCapable
+		}
+		loads, err := r.Loads(ctx)
+		if err != nil {
+			return Admission{}, err
+		}
+		if inst, ok := Place(loads); ok {
+			place = inst
+		}
+	}
+	for {
+		id := newID()
+		args := []any{r.cutoff(), r.cfg.Now().UnixMilli(), r.cfg.Size, id, place}
+		for _, k := range keep {
+			args = append(args, k)
+		}
+		res, err := admitScript.Run(ctx, r.rdb, r.key(roomID), args...).StringSlice()
+		if err != nil {
+			return Admission{}, fmt.Errorf("group join of %s: %w", roomID, err)
+		}
+		switch res[0] { // never empty: every answer of the script starts with its word
+		case "ok":
+			return Admission{ID: id, Moved: res[1:]}, nil
+		case "full":
+			return Admission{}, ErrFull
+		case "notcapable":
+			return Admission{}, ErrNotCapable
+		case "taken": // another participant's id: draw again
+		default:
+			return Admission{}, fmt.Errorf("group join of %s: answer %q", roomID, res[0])
+		}
+	}
+}
+
+// Placed implements Store.
+func (r *Redis) Placed(ctx context.Context, roomID, clientID string) (string, bool, error) {
+	inst, ok, err := r.ticketScript(ctx, placedScript, roomID, clientID)
+	if !ok || err != nil {
+		return "", ok, err
+	}
+	if ok, err = r.onLiveSFU(ctx, roomID, inst); !ok || err != nil {
+		return "", false, err
+	}
+	return inst, true, nil
+}
+
+func (r *Redis) ticketScript(ctx context.Context, sc *redis.Script, roomID, clientID string) (string, bool, error) {
+	inst, err := sc.Run(ctx, r.rdb, r.key(roomID), r.cutoff(), clientID).Text()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("group ticket of %s in %s: %w", clientID, roomID, err)
+	}
+	return inst, true, nil
+}
+
+// Open implements Store.
+func (r *Redis) Open(ctx context.Context, roomID, clientID string) (func(), bool, error) {
+	if _, ok, err := r.ticketScript(ctx, openScript, roomID, clientID); !ok || err != nil {
+		return nil, ok, err
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			// The socket's request has ended: the record is the room's.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := closeScript.Run(ctx, r.rdb, r.key(roomID), clientID).Err(); err != nil {
+				r.cfg.Logger.Warn("group socket's end not recorded: its ticket stays until the group ends", "room", roomID, "client", clientID, "err", err)
+			}
+		})
+	}, true, nil
+}
+
+// Advertise writes this instance's SFU load into the directory.
+func (r *Redis) Advertise(ctx context.Context, l Load) error {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return fmt.Errorf("encode SFU load: %w", err)
+	}
+	if err := r.rdb.HSet(ctx, r.directoryKey(), r.cfg.Instance, b).Err(); err != nil {
+		return fmt.Errorf("advertise SFU: %w", err)
+	}
+	return nil
+}
+
+// Withdraw takes this instance out of the directory: no new group goes to it.
+func (r *Redis) Withdraw(ctx context.Context) error {
+	if err := r.rdb.HDel(ctx, r.directoryKey(), r.cfg.Instance).Err(); err != nil {
+		return fmt.Errorf("withdraw SFU: %w", err)
+	}
+	return nil
+}
+
+// Loads returns the loads of the live instances' SFUs. A dead instance's entry is never
+// returned, even before anyone removes it.
+func (r *Redis) Loads(ctx context.Context) ([]Load, error) {
+	live, err := r.cfg.Live(ctx)
+	if err != nil || len(live) == 0 {
+		return nil, err
+	}
+	vals, err := r.rdb.HMGet(ctx, r.directoryKey(), live...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("SFU directory: %w", err)
+	}
+	var out []Load
+	for i, v := range vals {
+		text, ok := v.(string)
+		if !ok {
+			continue // alive, but no SFU to offer (none, or not reachable from the others)
+		}
+		var l Load
+		if err := json.Unmarshal([]byte(text), &l); err != nil {
+			return nil, fmt.Errorf("SFU directory entry of %s: %w", live[i], err)
+		}
+		l.Instance = live[i]
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// URL is the base URL instance advertised, "" when it advertises none (now).
+func (r *Redis) URL(ctx context.Context, instance string) (string, error) {
+	text, err := r.rdb.HGet(ctx, r.directoryKey(), instance).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("SFU directory: %w", err)
+	}
+	var l Load
+	if err := json.Unmarshal([]byte(text), &l); err != nil {
+		return "", fmt.Errorf("SFU directory entry of %s: %w", instance, err)
+	}
+	return l.URL, nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
