@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,8 +78,20 @@ func runRelay(args []string) error {
 	ramp := fs.Bool("ramp", true, "after the -rates steps, ramp up from -rate to saturation")
 	fixedRates := fs.String("rates", "", "comma-separated offered rates run as fixed steps before the ramp (e.g. 2500,20000,40000)")
 	runLabel := fs.Int("run", 0, "run number recorded in the results")
+	cpuProfile := fs.String("cpuprofile", "", "write the load's own CPU profile to this file (is the load the limit?)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *n < 2 || *n%2 != 0 {
 		return errors.New("-allocations must be even and at least 2")
