@@ -1,0 +1,111 @@
+//go:build !js
+
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onertc/onertc/internal/testkit/redistest"
+	"github.com/onertc/onertc/internal/testkit/sfutest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
+	"github.com/onertc/onertc/protocol"
+)
+
+// TestGroupSocketsAcrossInstances: two instances on one redis-server; a room becomes a group
+// through joins on both. A group socket that reaches the instance whose SFU does not serve
+// the group is passed on to the one that does, and media flows between a participant that
+// came that way and one that came straight; the refusals happen before anything is passed
+// on.
+func TestGroupSocketsAcrossInstances(t *testing.T) {
+	rs := redistest.Start(t)
+	shared := func(c *Config) { c.Redis = rs.URL(); c.TURN.Secret = "fleet-secret" }
+	s0, _ := startGroupServer(t, false, shared)
+	s1, _ := startGroupServer(t, false, shared)
+	const roomID = "shared-group"
+	a := s0.joinAs(t, roomID, true)
+	s1.joinAs(t, roomID, true)
+	c := s1.joinAs(t, roomID, true)
+	if c.Params.RoomMode != protocol.RoomModeGroup {
+		t.Fatalf("third join = %s %+v, want a group join", c.Result, c.Params)
+	}
+	if d := s0.joinAs(t, roomID, false); d.Result != protocol.ResultFull {
+		t.Fatalf("join without group=1 on the other instance = %s, want FULL", d.Result)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	inst, ok, err := s0.groups.Placed(ctx, roomID, c.Params.ClientID)
+	if err != nil || !ok {
+		t.Fatalf("Placed = %q, %v, %v", inst, ok, err)
+	}
+	home, away := s0, s1
+	if s1.state.Instance() == inst {
+		home, away = s1, s0
+	} else if s0.state.Instance() != inst {
+		t.Fatalf("the group is placed on %q, neither instance (%s, %s)", inst, s0.state.Instance(), s1.state.Instance())
+	}
+
+	for _, tt := range []struct {
+		name   string
+		client string
+		hop    bool
+		want   int
+	}{
+		{"no ticket", "nobody", false, http.StatusForbidden},
+		{"passed on already", c.Params.ClientID, true, http.StatusBadGateway},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, away.url+"/group/"+roomID+"/"+tt.client, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.hop {
+				req.Header.Set(groupHopHeader, "1")
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Fatalf("GET = %d, want %d", resp.StatusCode, tt.want)
+			}
+		})
+	}
+
+	opts := sfutest.Options{Audio: true, Layers: groupVideo, FPS: 15}
+	var clients []*sfutest.Client
+	for _, u := range []string{
+		"ws://" + away.host + "/group/" + roomID + "/" + a.Params.ClientID,
+		"ws://" + home.host + "/group/" + roomID + "/" + c.Params.ClientID,
+	} {
+		cl, err := sfutest.Dial(ctx, u+"?name=tester", opts)
+		if err != nil {
+			t.Fatalf("dial %s: %v", u, err)
+		}
+		t.Cleanup(cl.Close)
+		if err := cl.Publish(ctx); err != nil {
+			t.Fatalf("publish %s: %v", cl.ID, err)
+		}
+		clients = append(clients, cl)
+	}
+	for i, cl := range clients {
+		other := clients[1-i]
+		testsync.Eventually(t, 20*time.Second, cl.ID+" receives "+other.ID, func() bool {
+			r := cl.Received(other.ID)
+			return r.AudioPackets > 20 && r.VideoPackets > 20
+		})
+	}
+	if n := home.sfu.Load().Stats().Participants; n != 2 {
+		t.Errorf("the group's SFU carries %d participants, want 2", n)
+	}
+	if n := away.sfu.Load().Stats().Participants; n != 0 {
+		t.Errorf("the other SFU carries %d participants, want 0", n)
+	}
+	if m := away.get(t, "/metrics"); !strings.Contains(m, "onertc_group_sockets_passed_on_total 1\n") {
+		t.Errorf("the other instance's /metrics does not count the one socket passed on")
+	}
+}
