@@ -21,8 +21,30 @@ import (
 // came that way and one that came straight; the refusals happen before anything is passed
 // on.
 func TestGroupSocketsAcrossInstances(t *testing.T) {
-	rs := redistest.Start(t)
-	shared := func(c *Config) { c.Redis = rs.URL(); c.TURN.Secret = "fleet-secret" }
+	for _, tt := range []struct {
+		name  string
+		redis func(t *testing.T, c *Config)
+	}{
+		{"redis-server", func(t *testing.T, c *Config) { c.Redis = redistest.Start(t).URL() }},
+		// Each room's group record is on its own slot's node, the SFU directory on one.
+		{"Redis Cluster", func(t *testing.T, c *Config) {
+			addrs := redistest.StartCluster(t, 3).Addrs()
+			c.Redis = "redis://" + addrs[0] + "?addr=" + addrs[1] + "&addr=" + addrs[2]
+			c.RedisCluster = true
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var base Config
+			tt.redis(t, &base)
+			groupSocketsAcrossInstances(t, func(c *Config) {
+				c.Redis, c.RedisCluster, c.TURN.Secret = base.Redis, base.RedisCluster, "fleet-secret"
+			})
+		})
+	}
+}
+
+func groupSocketsAcrossInstances(t *testing.T, shared func(*Config)) {
+	t.Helper()
 	s0, _ := startGroupServer(t, false, shared)
 	s1, _ := startGroupServer(t, false, shared)
 	const roomID = "shared-group"
