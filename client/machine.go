@@ -274,10 +274,15 @@ func (m *machine) peerEvent(ev peerEvent) {
 	}
 }
 
-// queue sends msg the AppRTC way: /message while initiator, the relay socket otherwise.
+// queue sends msg the AppRTC way: /message while initiator, the relay socket otherwise;
+// but once the other side has answered the current peer, the initiator too uses its socket
+// (for the server both are one path into the relay, docs/protocol.md section 2). An ICE
+// restart's offer and candidates are then not a request each through the load balancer:
+// posted one after the other, they took 35-680 ms each there (e2e/browser, load 15-27),
+// and a relayed path cannot connect before both sides' candidates have arrived.
 func (m *machine) queue(msg string) {
 	select {
-	case m.out <- outMsg{msg: msg, viaHTTP: m.initiator}:
+	case m.out <- outMsg{msg: msg, viaHTTP: m.initiator && !m.remoteSet}:
 	default:
 		m.log.Warn("outbox full; signaling message dropped")
 	}

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -232,5 +233,30 @@ func TestRestartUsesServersFetchedAhead(t *testing.T) {
 	}
 	if after, ok := ahead.afterSil[set[0].URLs[0]]; !ok || after {
 		t.Fatalf("the restart's ICE servers %v were fetched after the silence was reported (fetches: %v)", set[0].URLs, ahead.afterSil)
+	}
+}
+
+// Once its offer is answered, the initiator signals on its relay socket, not /message: an ICE
+// restart's offer and candidates are not a load-balanced request each. Before the answer
+// it posts, as AppRTC's initiator does (its first offer may wait in the mailbox).
+func TestRestartSignalsOnTheSocket(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := newFakeServer()
+	tweak := func(c *Config) { settable(c); c.RecoverAfter = time.Hour }
+	a := startCall(t, ctx, srv, "room-restart-socket", "a", tweak)
+	b := startCall(t, ctx, srv, "room-restart-socket", "b", tweak)
+	testsync.Eventually(t, 2*time.Second, "connected", func() bool { return connected(a)() && connected(b)() })
+	if !slices.Contains(srv.postedTypes(), protocol.TypeOffer) {
+		t.Fatalf("the first offer was not posted: %v", srv.postedTypes())
+	}
+	before := len(srv.postedTypes())
+	a.call.RestartICE()
+	testsync.Eventually(t, 2*time.Second, "the restart answered", func() bool { return b.count(EventSent, protocol.TypeAnswer) == 2 })
+	if _, _, _, restarts := a.peers.last().snapshot(); restarts != 1 {
+		t.Fatalf("restarts %d, want 1", restarts)
+	}
+	if after := srv.postedTypes(); len(after) != before {
+		t.Fatalf("posted after the answer: %v (was %d bodies)", after[before:], before)
 	}
 }
