@@ -40,6 +40,12 @@ func (s *Server) setupSharedGroups(shared *relaystate.Redis) error {
 		return err
 	}
 	s.groups, s.sharedGroups = g, g
+	shared.OnEmptied(func(ctx context.Context, roomID string) {
+		if err := g.Emptied(ctx, roomID); err != nil {
+			// The record expires by itself (a day) and never counts while stale.
+			s.log.Warn("group record of an ended 1:1 room not dropped", "room", roomID, "err", err)
+		}
+	})
 	return nil
 }
 

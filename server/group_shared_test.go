@@ -131,3 +131,33 @@ func groupSocketsAcrossInstances(t *testing.T, shared func(*Config)) {
 		t.Errorf("the other instance's /metrics does not count the one socket passed on")
 	}
 }
+
+// TestGroupRecordGoesWithItsRoom: in Redis mode the group record of a 1:1 room of onertc
+// clients goes when the room table empties, whichever instance removes the last client.
+func TestGroupRecordGoesWithItsRoom(t *testing.T) {
+	rs := redistest.Start(t)
+	shared := func(c *Config) { c.Redis = rs.URL(); c.TURN.Secret = "fleet-secret" }
+	s0, _ := startGroupServer(t, false, shared)
+	s1, _ := startGroupServer(t, false, shared)
+	const roomID = "one-to-one"
+	a, b := s0.joinAs(t, roomID, true), s1.joinAs(t, roomID, true)
+	key := redisKeyPrefix + "{" + roomID + "}:group"
+	exists := func() int64 {
+		n, err := s0.redis.Exists(context.Background(), key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if exists() != 1 {
+		t.Fatal("no group record for a room of two onertc clients")
+	}
+	s1.leave(t, "leave", roomID, a.Params.ClientID)
+	if exists() != 1 {
+		t.Fatal("the record went while a client is still in the room")
+	}
+	s0.leave(t, "leave", roomID, b.Params.ClientID)
+	if exists() != 0 {
+		t.Fatal("the record outlived its room")
+	}
+}

@@ -305,3 +305,31 @@ func TestSweepForgetsEnded1to1Rooms(t *testing.T) {
 		t.Fatal("an ended 1:1 room's record was kept")
 	}
 }
+
+// TestRedisEmptied: the record of a 1:1 room goes when its room table empties; a group's
+// stays (its participants left the room table for the SFU).
+func TestRedisEmptied(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	m := &members{t: t, state: relaystate.NewMemory(time.Second)}
+	st := must(NewRedis(rdb, "p:", RedisConfig{Config: Config{Size: 8, Member: m.state.Member}, Instance: "i1",
+		Live: func(context.Context) ([]string, error) { return []string{"i1"}, nil }}))(t)
+	for _, room := range []string{"one-to-one", "group"} {
+		for i, id := range []string{"a", "b"} {
+			m.set(room, id, true)
+			noErr(t, st.Joined(ctx, room, id, true, i == 0))
+		}
+	}
+	must(st.Admit(ctx, "group", ids()))(t)
+	for _, tt := range []struct {
+		room string
+		kept int64
+	}{{"one-to-one", 0}, {"group", 1}} {
+		noErr(t, st.Emptied(ctx, tt.room))
+		if n := must(rdb.Exists(ctx, "p:{"+tt.room+"}:group").Result())(t); n != tt.kept {
+			t.Errorf("record of %s after its room table emptied: %d, want %d", tt.room, n, tt.kept)
+		}
+	}
+}

@@ -16,9 +16,9 @@ import (
 	"github.com/onertc/onertc/server/room"
 )
 
-// recordTTL bounds the life of a record of a room that never became a group: nothing
-// sweeps the shared records (Table.Sweep asks the room table room by room), and a stale
-// capable flag is checked against the room table before it counts anyway.
+// recordTTL bounds the life of a record of a room that never became a group, should
+// Emptied not be called for it (an instance dying in between): a stale capable flag is
+// checked against the room table before it counts anyway.
 const recordTTL = 24 * time.Hour
 
 // RedisConfig is a Redis store's configuration.
@@ -264,6 +264,16 @@ func (r *Redis) Open(ctx context.Context, roomID, clientID string) (func(), bool
 			}
 		})
 	}, true, nil
+}
+
+// Emptied forgets the record of roomID, whose room table has just emptied, unless the room
+// is a group (its participants left the room table for the SFU). Table.Sweep does this in
+// memory mode.
+func (r *Redis) Emptied(ctx context.Context, roomID string) error {
+	if err := emptiedScript.Run(ctx, r.rdb, r.key(roomID)).Err(); err != nil {
+		return fmt.Errorf("group record of emptied room %s: %w", roomID, err)
+	}
+	return nil
 }
 
 // Advertise writes this instance's SFU load into the directory.

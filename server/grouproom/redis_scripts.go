@@ -101,6 +101,12 @@ redis.call('HSET', KEYS[1], 'u:' .. ARGV[2], '1')
 return redis.call('HGET', KEYS[1], 'g')
 `)
 
+// emptiedScript drops the record of a room that is no group (its room table emptied).
+var emptiedScript = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], 'g') == 1 then return 0 end
+return redis.call('DEL', KEYS[1])
+`)
+
 // forgetScript: ARGV instance. Drops the record of a group whose SFU was on instance.
 var forgetScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'g') ~= ARGV[1] then return 0 end

@@ -32,6 +32,9 @@ type Redis struct {
 	// nobody waits for it, and most of it is made good by a later pass (see ReportTo).
 	errs *errcount.Counter
 
+	// onEmptied, if set, hears of each room a removal emptied (OnEmptied).
+	onEmptied func(ctx context.Context, roomID string)
+
 	// What Run's heartbeats found (see redis_run.go).
 	healthy atomic.Bool
 	alive   atomic.Int64
@@ -105,6 +108,14 @@ func (s *Redis) ReportTo(errs *errcount.Counter) *Redis {
 
 // Instance is this instance's id.
 func (s *Redis) Instance() string { return s.instance }
+
+// OnEmptied makes f hear of each room that a removal (leave, reaping) left empty, on the
+// instance that removed its last client, before the removal returns; keys of the room's
+// that the room table does not know of (group records) go with it. Set it before Run.
+func (s *Redis) OnEmptied(f func(ctx context.Context, roomID string)) *Redis {
+	s.onEmptied = f
+	return s
+}
 
 func (s *Redis) base(roomID string) string { return room.RedisRoomKey(s.prefix, roomID) }
 func (s *Redis) graceKey() string          { return s.prefix + "grace" }
@@ -535,6 +546,9 @@ func (s *Redis) removed(ctx context.Context, roomID, clientID string, res []stri
 		return Removed{}
 	}
 	s.rooms.CountRemoved(ctx, res[2] == "1")
+	if res[2] == "1" && s.onEmptied != nil {
+		s.onEmptied(ctx, roomID)
+	}
 	err := s.rdb.ZRem(ctx, s.graceKey(), member(roomID, clientID)).Err()
 	s.errs.Add(errcount.RelayIndex, err, "index", "grace", "room", roomID, "client", clientID)
 	if res[1] != "" {
