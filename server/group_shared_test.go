@@ -4,15 +4,19 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/onertc/onertc/internal/testkit/redistest"
 	"github.com/onertc/onertc/internal/testkit/sfutest"
 	"github.com/onertc/onertc/internal/testkit/testsync"
 	"github.com/onertc/onertc/protocol"
+	"github.com/onertc/onertc/server/access"
 )
 
 // TestGroupSocketsAcrossInstances: two instances on one redis-server; a room becomes a group
@@ -159,5 +163,72 @@ func TestGroupRecordGoesWithItsRoom(t *testing.T) {
 	s0.leave(t, "leave", roomID, b.Params.ClientID)
 	if exists() != 0 {
 		t.Fatal("the record outlived its room")
+	}
+}
+
+// TestGroupSocketPassedOnInPasswordMode: in password mode the instance a group socket
+// reaches asks for the session first (401 without it, nothing passed on), and the session
+// goes on with the socket, so the SFU's instance admits it too.
+func TestGroupSocketPassedOnInPasswordMode(t *testing.T) {
+	rs := redistest.Start(t)
+	shared := func(c *Config) {
+		c.Redis = rs.URL()
+		c.TURN.Secret = "fleet-secret"
+		c.Access.Mode = string(access.Password)
+		c.Access.Password = "group secret"
+		c.Access.Key = "the instances' common key for sessions"
+	}
+	s0, _ := startGroupServer(t, false, shared)
+	s1, _ := startGroupServer(t, false, shared)
+	_, session := login(t, s0, "group secret", nil)
+	if session == nil {
+		t.Fatal("no session cookie")
+	}
+	const roomID = "shared-secret-group"
+	var joins []protocol.JoinResponse
+	for _, ts := range []*testServer{s0, s1, s1} {
+		_, body := do(t, http.MethodPost, ts.url+"/join/"+roomID+"?group=1", "", []*http.Cookie{session}, nil)
+		var jr protocol.JoinResponse
+		if err := json.Unmarshal([]byte(body), &jr); err != nil || jr.Result != protocol.ResultSuccess {
+			t.Fatalf("join on %s: %s (%v)", ts.url, body, err)
+		}
+		joins = append(joins, jr)
+	}
+	inst, ok, err := s0.groups.Placed(context.Background(), roomID, joins[2].Params.ClientID)
+	if err != nil || !ok {
+		t.Fatalf("Placed = %q, %v, %v", inst, ok, err)
+	}
+	away := s0
+	if s0.state.Instance() == inst {
+		away = s1
+	}
+	groupURL := "ws://" + away.host + "/group/" + roomID + "/" + joins[2].Params.ClientID
+	for _, tt := range []struct {
+		name    string
+		cookies []*http.Cookie
+		want    int
+	}{
+		{"no session", nil, http.StatusUnauthorized},
+		{"session", []*http.Cookie{session}, http.StatusSwitchingProtocols},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			for _, c := range tt.cookies {
+				h.Add("Cookie", c.String())
+			}
+			ws, resp, err := websocket.DefaultDialer.Dial(groupURL, h)
+			if ws != nil {
+				ws.Close()
+			}
+			if resp == nil {
+				t.Fatalf("dial: %v", err)
+			}
+			if resp.StatusCode != tt.want {
+				t.Fatalf("group socket through the other instance = %d (%v), want %d", resp.StatusCode, err, tt.want)
+			}
+		})
+	}
+	if m := away.get(t, "/metrics"); !strings.Contains(m, "onertc_group_sockets_passed_on_total 1\n") {
+		t.Errorf("want exactly the socket with a session passed on")
 	}
 }
