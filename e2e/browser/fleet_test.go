@@ -21,7 +21,7 @@ import (
 )
 
 // tabGapBound is the longest stop of remote video a tab may show after an instance dies. The
-// target is under 1 s (the app's silence watch restarts ICE 0.6 s after the last packet);
+// target is under 1 s (the app's silence watch restarts ICE 0.4 s after the last packet);
 // 3 s leaves a loaded 2-core machine under -race room while catching an app that waits for
 // Chromium's own move to another pair (3.2-6.1 s, median 3.9 s, before the watch existed) or
 // for its "failed" (about 15 s).
