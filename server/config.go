@@ -72,6 +72,9 @@ type Config struct {
 	// interface's when it listens on all); with TLS there is no default (the certificate
 	// must cover the name), and without one no group room is placed here.
 	InternalURL string
+	// SFUWeight is this instance's share of new group rooms against the others' in Redis
+	// mode (grouproom.Place): 2 for a machine that carries twice as much.
+	SFUWeight float64
 
 	TLS    TLSConfig
 	TURN   TURNConfig
@@ -140,6 +143,7 @@ func DefaultConfig() Config {
 		},
 		ShutdownTimeout: 10 * time.Second,
 		RoomSize:        8,
+		SFUWeight:       1,
 		Limits:          limit.DefaultRates(),
 		MaxSockets:      20000,
 		MaxSocketsPerIP: 64,
@@ -188,6 +192,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.SFUAddr); err != nil {
 			errs = append(errs, fmt.Errorf("--sfu-addr %q: want host:port or :port", c.SFUAddr))
 		}
+	}
+	if !(c.SFUWeight > 0 && c.SFUWeight <= 100) {
+		errs = append(errs, fmt.Errorf("--sfu-weight %v: must be above 0 and at most 100", c.SFUWeight))
 	}
 	if c.InternalURL != "" {
 		u, err := url.Parse(c.InternalURL)

@@ -16,6 +16,8 @@ func TestConfigValidate(t *testing.T) {
 		{"no http address", func(c *Config) { c.HTTPAddr = "" }, "http listen address"},
 		{"zero grace", func(c *Config) { c.RelayGrace = 0 }, "relay grace"},
 		{"negative drain", func(c *Config) { c.DrainTimeout = -time.Second }, "drain timeout"},
+		{"zero SFU weight", func(c *Config) { c.SFUWeight = 0 }, "sfu-weight"},
+		{"SFU weight too large", func(c *Config) { c.SFUWeight = 101 }, "sfu-weight"},
 		{"relay ports reversed", func(c *Config) { c.TURN.RelayPortMin, c.TURN.RelayPortMax = 9000, 8000 }, "relay ports"},
 		{"ttl too short", func(c *Config) { c.TURN.TTL = time.Millisecond }, "turn ttl"},
 		{"pprof on a public address", func(c *Config) { c.PprofAddr = "0.0.0.0:6060" }, "loopback"},

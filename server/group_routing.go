@@ -81,7 +81,7 @@ func (s *Server) startSFUDirectory(ctx context.Context, httpLn net.Listener) <-c
 			}
 			last, lastAt = st.ForwardedPackets, now
 			rctx, cancel := context.WithTimeout(ctx, sfuDirectoryEvery)
-			err := s.sharedGroups.Advertise(rctx, grouproom.Load{URL: base, PacketsPerSecond: pps, Participants: st.Participants})
+			err := s.sharedGroups.Advertise(rctx, grouproom.Load{URL: base, PacketsPerSecond: pps, Participants: st.Participants, Weight: s.cfg.SFUWeight})
 			cancel()
 			switch {
 			case err == nil:

@@ -249,7 +249,7 @@ func TestRedisPlacesTheGroup(t *testing.T) {
 			Live: func(context.Context) ([]string, error) { return live, nil }}))(t)
 	}
 	for inst, l := range map[string]Load{
-		"i1": {URL: "http://i1", PacketsPerSecond: 5000, Participants: 4},
+		"i1": {URL: "http://i1", PacketsPerSecond: 5000, Participants: 4, Weight: 3}, // 1,667 a unit of weight
 		"i2": {URL: "http://i2", PacketsPerSecond: 1200, Participants: 9},
 		"i3": {URL: "http://i3", PacketsPerSecond: 1200, Participants: 3},
 		// Dead: its last report must not draw the room.
@@ -273,8 +273,14 @@ func TestRedisPlacesTheGroup(t *testing.T) {
 		}
 	}
 	noErr(t, stores["i3"].Withdraw(ctx))
-	if loads := must(stores["i1"].Loads(ctx))(t); len(loads) != 2 {
+	loads := must(stores["i1"].Loads(ctx))(t)
+	if len(loads) != 2 {
 		t.Fatalf("loads after i3 withdrew: %+v, want i1 and i2", loads)
+	}
+	for _, l := range loads {
+		if want := map[string]float64{"i1": 3, "i2": 0}[l.Instance]; l.Weight != want {
+			t.Fatalf("%s's weight read back as %v, want %v", l.Instance, l.Weight, want)
+		}
 	}
 	// i3 dies: its group is forgotten, and the room is a room for a 1:1 join again.
 	live = []string{"i1", "i2"}

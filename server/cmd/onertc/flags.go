@@ -86,6 +86,7 @@ func bindServeFlags(fs *flag.FlagSet) *serveOptions {
 	// tests open no SFU port unless they ask.
 	c.SFUAddr = ":3479"
 	fs.StringVar(&c.SFUAddr, "sfu-addr", c.SFUAddr, "UDP listen address of the SFU's media, one port for every group participant (empty: no group rooms)")
+	fs.Float64Var(&c.SFUWeight, "sfu-weight", c.SFUWeight, "with --redis: this instance's share of new group rooms against the others' (2: a machine that carries twice as much)")
 	fs.StringVar(&c.InternalURL, "internal-url", c.InternalURL, "with --redis: base URL the other instances reach this one's HTTP port at, to pass group sockets on to its SFU (default: http:// and the --http address, the outbound interface's for :port; none with TLS)")
 	fs.StringVar(&c.Redis, "redis", c.Redis, "Redis URL (redis://[:password@]host:port[/db], rediss:// for TLS) shared by several instances")
 	fs.BoolVar(&c.RedisCluster, "redis-cluster", c.RedisCluster, "--redis names a node of a Redis Cluster (more seed nodes as ?addr=host:port)")
