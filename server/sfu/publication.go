@@ -242,9 +242,12 @@ func (pub *publication) read(l *upLayer) (last bool) {
 			}
 		}
 		if downs := pub.downs.Load(); downs != nil {
+			out := pub.owner.sfu.out
+			out.hold()
 			for _, d := range *downs {
 				d.forward(l.idx, &pkt, info, now)
 			}
+			out.release()
 		}
 	}
 }

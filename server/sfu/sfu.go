@@ -30,6 +30,7 @@ type SFU struct {
 	upAPI    *webrtc.API // for what participants publish
 	downAPI  *webrtc.API // for what the SFU forwards to them
 	udpMux   ice.UDPMux
+	out      *sendBatch // the UDP socket under udpMux: batches each packet's fan-out
 	tcpMux   ice.TCPMux
 	upgrader websocket.Upgrader
 
@@ -93,7 +94,8 @@ func New(cfg Config) (*SFU, error) {
 	s := &SFU{cfg: cfg, log: cfg.Logger.With("component", "sfu"), rooms: make(map[string]*room), closing: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	logs := pionLogs(s.log)
-	s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: cfg.UDPConn, Logger: logs.NewLogger("udpmux")})
+	s.out = newSendBatch(cfg.UDPConn)
+	s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: s.out, Logger: logs.NewLogger("udpmux")})
 	if cfg.TCPListener != nil {
 		s.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: cfg.TCPListener, ReadBufferSize: 32, Logger: logs.NewLogger("tcpmux")})
 	}
