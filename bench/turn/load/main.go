@@ -58,8 +58,20 @@ func (c *common) credentials() (user, pass string) {
 func (c *common) dial() (net.PacketConn, error) {
 	d := &net.Dialer{Timeout: 10 * time.Second}
 	switch c.transport {
-	case "udp":
-		return listenUDP()
+	case "udp": // read by the event loop (loop.add), not through ReadFrom
+		ua, err := net.ResolveUDPAddr("udp4", c.addr)
+		if err != nil {
+			return nil, fmt.Errorf("TURN server %s: %w", c.addr, err)
+		}
+		s, err := newUDPSock()
+		if err != nil {
+			return nil, err
+		}
+		if err := s.connect(ua); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+		return s, nil
 	case "tcp":
 		tc, err := d.Dial("tcp4", c.addr)
 		if err != nil {

@@ -15,13 +15,15 @@ import (
 // partner's relayed address it sends to, and what it received per step.
 type peer struct {
 	conn  net.PacketConn
+	uc    *udpSock         // conn over UDP (nil over TCP or TLS): read by the event loop
 	cl    *pionturn.Client // nil with -peers direct: conn sends straight to ext, no server
 	relay net.PacketConn
 	to    net.Addr
 	// ext is the peer's own plain UDP socket with -peers external (to is its address): half
 	// the packets go client → ext through the relay, half ext → client, sent to back (the
 	// relayed address; conn's own with -peers direct).
-	ext     net.PacketConn
+	ext     *udpSock
+	extRecv atomic.Uint64 // datagrams ext received, all steps (both directions are used)
 	back    net.Addr
 	channel atomic.Uint32 // channel number seen on received ChannelData (0 until bound)
 	recv    [maxSteps]atomic.Uint64
@@ -30,24 +32,24 @@ type peer struct {
 
 // setup allocates n relays, 32 at a time, and pairs them: 0↔1, 2↔3, … With external each
 // gets a plain UDP peer socket instead; with direct (the load's own floor) no allocation at
-// all: each client socket sends straight to its peer socket, through the same loops.
-func setup(c *common, n int, mode string, lat *[maxSteps]latHist) ([]*peer, error) {
+// all: each client socket sends straight to its peer socket, through the same loop. Every
+// UDP socket is read by l.
+func setup(c *common, l *loop, n int, mode string, lat *[maxSteps]latHist) ([]*peer, error) {
 	peers := make([]*peer, n)
 	if mode == "direct" {
 		for i := range peers {
-			conn, err := listenUDP()
+			conn, err := newUDPSock()
 			if err != nil {
 				return peers, fmt.Errorf("direct client socket: %w", err)
 			}
-			peers[i] = &peer{conn: conn, lat: lat}
-			go peers[i].readLoop()
+			peers[i] = &peer{conn: conn, uc: conn, lat: lat}
 		}
-	} else if err := allocate(c, peers, lat); err != nil {
+	} else if err := allocate(c, l, peers, lat); err != nil {
 		return peers, err
 	}
 	if mode == "external" || mode == "direct" {
 		for _, p := range peers {
-			ext, err := listenUDP()
+			ext, err := newUDPSock()
 			if err != nil {
 				return peers, fmt.Errorf("external peer socket: %w", err)
 			}
@@ -55,7 +57,20 @@ func setup(c *common, n int, mode string, lat *[maxSteps]latHist) ([]*peer, erro
 			if p.relay != nil {
 				p.back = p.relay.LocalAddr()
 			}
-			go p.extLoop()
+			if err := ext.connect(p.back); err != nil {
+				return peers, fmt.Errorf("external peer socket: %w", err)
+			}
+			if err := l.add(ext, p, rxExt); err != nil {
+				return peers, err
+			}
+			if p.cl == nil {
+				if err := p.uc.connect(p.to); err != nil {
+					return peers, fmt.Errorf("direct client socket: %w", err)
+				}
+				if err := l.add(p.uc, p, rxDirect); err != nil {
+					return peers, err
+				}
+			}
 		}
 		return peers, nil
 	}
@@ -66,19 +81,8 @@ func setup(c *common, n int, mode string, lat *[maxSteps]latHist) ([]*peer, erro
 	return peers, nil
 }
 
-func listenUDP() (net.PacketConn, error) {
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	if uc, ok := conn.(*net.UDPConn); ok {
-		_ = uc.SetReadBuffer(1 << 20)
-	}
-	return conn, nil
-}
-
 // allocate fills peers with allocations on the server, 32 at a time.
-func allocate(c *common, peers []*peer, lat *[maxSteps]latHist) error {
+func allocate(c *common, l *loop, peers []*peer, lat *[maxSteps]latHist) error {
 	user, pass := c.credentials()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -90,7 +94,7 @@ func allocate(c *common, peers []*peer, lat *[maxSteps]latHist) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			p, err := newPeer(c, user, pass, lat)
+			p, err := newPeer(c, l, user, pass, lat)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -106,7 +110,7 @@ func allocate(c *common, peers []*peer, lat *[maxSteps]latHist) error {
 	return firstErr
 }
 
-func newPeer(c *common, user, pass string, lat *[maxSteps]latHist) (*peer, error) {
+func newPeer(c *common, l *loop, user, pass string, lat *[maxSteps]latHist) (*peer, error) {
 	conn, err := c.dial()
 	if err != nil {
 		return nil, err
@@ -119,11 +123,23 @@ func newPeer(c *common, user, pass string, lat *[maxSteps]latHist) (*peer, error
 		return nil, err
 	}
 	p := &peer{conn: conn, cl: cl, lat: lat}
-	go p.readLoop()
+	if uc, ok := conn.(*udpSock); ok {
+		p.uc = uc
+		// Registered before Allocate: the loop hands pion its answers. A socket the loop
+		// knows is closed only after the loop stops (teardown).
+		if err := l.add(uc, p, rxClient); err != nil {
+			cl.Close()
+			return nil, err
+		}
+	} else {
+		go p.readLoop()
+	}
 	relay, err := cl.Allocate()
 	if err != nil {
 		cl.Close()
-		_ = conn.Close()
+		if p.uc == nil {
+			_ = conn.Close()
+		}
 		return nil, err
 	}
 	p.relay = relay
@@ -131,8 +147,11 @@ func newPeer(c *common, user, pass string, lat *[maxSteps]latHist) (*peer, error
 	return p, nil
 }
 
-// got counts a payload received in the step stamped in it, and its one-way time.
-func (p *peer) got(payload []byte) {
+// got counts a payload received now in the step stamped in it, and its one-way time.
+func (p *peer) got(payload []byte) { p.gotAt(payload, monoNow()) }
+
+// gotAt is got for a payload read at monoNow now.
+func (p *peer) gotAt(payload []byte, now int64) {
 	at, ok := stampOf(payload)
 	if !ok || int(payload[0]) >= maxSteps {
 		return
@@ -140,13 +159,13 @@ func (p *peer) got(payload []byte) {
 	s := payload[0]
 	p.recv[s].Add(1)
 	if s != warmupStep { // warm-up packets carry no stamp
-		p.lat[s].record(time.Duration(monoNow() - at))
+		p.lat[s].record(time.Duration(now - at))
 	}
 }
 
-// readLoop replaces pion's Client.Listen: ChannelData is counted here, by the step id in
-// its first payload byte, without pion's copy and channel hand-off; STUN goes to pion.
-// With -peers direct everything is a payload.
+// readLoop replaces pion's Client.Listen over TCP and TLS (UDP sockets are read by the
+// event loop, loop.go): ChannelData is counted here, by the step id in its first payload
+// byte, without pion's copy and channel hand-off; STUN goes to pion.
 func (p *peer) readLoop() {
 	buf := make([]byte, 64<<10)
 	for {
@@ -156,8 +175,6 @@ func (p *peer) readLoop() {
 		}
 		b := buf[:n]
 		switch {
-		case p.cl == nil:
-			p.got(b)
 		case n >= 4 && b[0]&0xC0 == 0x40:
 			if l := int(binary.BigEndian.Uint16(b[2:4])); l > 0 && 4+l <= n {
 				p.channel.Store(uint32(binary.BigEndian.Uint16(b[0:2])))
@@ -165,22 +182,6 @@ func (p *peer) readLoop() {
 			}
 		default:
 			_, _ = p.cl.HandleInbound(b, from)
-		}
-	}
-}
-
-// extLoop is an external peer: it counts what arrives through the relay and answers
-// warm-up packets, so that its client learns the channel of the way back.
-func (p *peer) extLoop() {
-	buf := make([]byte, 64<<10)
-	for {
-		n, from, err := p.ext.ReadFrom(buf)
-		if err != nil {
-			return
-		}
-		p.got(buf[:n])
-		if n > 0 && buf[0] == warmupStep {
-			_, _ = p.ext.WriteTo(buf[:n], from)
 		}
 	}
 }
@@ -236,13 +237,21 @@ func warmup(peers []*peer, size int) error {
 	}
 }
 
-func teardown(peers []*peer) {
+// teardown deallocates (pion does not wait for the answers), stops the event loop (if
+// any), then closes every socket.
+func teardown(l *loop, peers []*peer) error {
+	for _, p := range peers {
+		if p != nil && p.relay != nil {
+			_ = p.relay.Close()
+		}
+	}
+	var err error
+	if l != nil {
+		err = l.close()
+	}
 	for _, p := range peers {
 		if p == nil {
 			continue
-		}
-		if p.relay != nil {
-			_ = p.relay.Close()
 		}
 		if p.ext != nil {
 			_ = p.ext.Close()
@@ -252,4 +261,5 @@ func teardown(peers []*peer) {
 		}
 		_ = p.conn.Close()
 	}
+	return err
 }

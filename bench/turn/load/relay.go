@@ -10,8 +10,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -32,8 +30,10 @@ type relayResult struct {
 	Run            int     `json:"run,omitempty"`       // -run label, for the medians of scripts/bench-turn
 	Step           int     `json:"step"`
 	Offered        float64 `json:"offered_pps"` // target, all allocations together
-	Seconds        float64 `json:"seconds"`
+	Seconds        float64 `json:"seconds"`     // of the offered schedule: the step's sending time without the load's stalls
 	Sent           uint64  `json:"sent"`
+	Skipped        uint64  `json:"skipped,omitempty"`      // fell more than 5 ms behind the schedule while the load was busy: not sent
+	LoadStallSec   float64 `json:"load_stall_s,omitempty"` // the load's send loop off its CPU, the schedule paused (pace.go)
 	SentPerSec     float64 `json:"sent_pps"`
 	Delivered      uint64  `json:"delivered"`
 	DeliveredPS    float64 `json:"delivered_pps"`
@@ -58,7 +58,7 @@ type relayResult struct {
 	LatP99us   float64 `json:"lat_p99_us,omitempty"`
 }
 
-func runRelay(args []string) error {
+func runRelay(args []string) (err error) {
 	var c common
 	fs := flag.NewFlagSet("relay", flag.ExitOnError)
 	c.register(fs)
@@ -70,7 +70,7 @@ func runRelay(args []string) error {
 	bisect := fs.Int("bisect", 2, "steps bisecting between the last sustained and the first failed rate")
 	stepDur := fs.Duration("step", 3*time.Second, "duration of each rate step")
 	drain := fs.Duration("drain", 400*time.Millisecond, "pause after each step before counting")
-	senders := fs.Int("senders", 4, "sending goroutines")
+	_ = fs.Int("senders", 1, "ignored: one event loop sends and receives (kept for older scripts)")
 	maxLoss := fs.Float64("max-loss", 1, "a step losing more than this % (or sending under 90 % of its rate) fails")
 	raw := fs.Bool("raw", true, "once the channel is bound, write ChannelData frames directly instead of through pion's WriteTo (cheaper, so the client saturates later)")
 	relayPorts := fs.String("relay-ports", "61000-65535", "server relay port range (to attribute socket drops)")
@@ -124,8 +124,16 @@ func runRelay(args []string) error {
 	before := sample(c.pid, dc)
 	t0 := time.Now()
 	lat := new([maxSteps]latHist)
-	peers, err := setup(&c, *n, *peersMode, lat)
-	defer teardown(peers)
+	l, err := newLoop()
+	if err != nil {
+		return err
+	}
+	peers, err := setup(&c, l, *n, *peersMode, lat)
+	defer func() {
+		if terr := teardown(l, peers); terr != nil && err == nil {
+			err = fmt.Errorf("teardown: %w", terr)
+		}
+	}()
 	if err != nil {
 		return err
 	}
@@ -143,7 +151,7 @@ func runRelay(args []string) error {
 	step := 1
 	for ; step <= len(fixed); step++ {
 		if _, err := runStep(stepArgs{c: &c, dc: dc, peers: peers, n: *n, raw: *raw, step: step, rate: fixed[step-1],
-			d: *stepDur, drain: *drain, senders: *senders, size: *size, perAlloc: perAlloc, setupSec: setupSec,
+			d: *stepDur, drain: *drain, size: *size, l: l, perAlloc: perAlloc, setupSec: setupSec,
 			peersMode: *peersMode, fixed: true, run: *runLabel, lat: lat}); err != nil {
 			return err
 		}
@@ -153,7 +161,7 @@ func runRelay(args []string) error {
 	}
 	for rate := *first; step < maxSteps; step++ {
 		r, err := runStep(stepArgs{c: &c, dc: dc, peers: peers, n: *n, raw: *raw, step: step, rate: rate,
-			d: *stepDur, drain: *drain, senders: *senders, size: *size, perAlloc: perAlloc, setupSec: setupSec,
+			d: *stepDur, drain: *drain, size: *size, l: l, perAlloc: perAlloc, setupSec: setupSec,
 			peersMode: *peersMode, run: *runLabel, lat: lat})
 		if err != nil {
 			return err
@@ -177,17 +185,18 @@ func runRelay(args []string) error {
 }
 
 type stepArgs struct {
-	c                      *common
-	dc                     dropClassifier
-	peers                  []*peer
-	n, step, senders, size int
-	raw, fixed             bool
-	rate                   float64
-	d, drain               time.Duration
-	perAlloc, setupSec     float64
-	peersMode              string
-	run                    int
-	lat                    *[maxSteps]latHist
+	c                  *common
+	dc                 dropClassifier
+	peers              []*peer
+	l                  *loop
+	n, step, size      int
+	raw, fixed         bool
+	rate               float64
+	d, drain           time.Duration
+	perAlloc, setupSec float64
+	peersMode          string
+	run                int
+	lat                *[maxSteps]latHist
 }
 
 // runStep offers a.rate for a.d, waits a.drain and records the step.
@@ -197,8 +206,11 @@ func runStep(a stepArgs) (relayResult, error) {
 	{
 		s0 := sample(c.pid, dc)
 		start := time.Now()
-		sent, werrs := send(peers, step, rate, a.d, a.senders, a.size, raw)
-		sendSec := time.Since(start).Seconds()
+		out, err := a.l.offer(newStepRun(peers, step, rate, a.d, a.size, raw))
+		if err != nil {
+			return relayResult{}, err
+		}
+		sent, werrs, sendSec := out.sent, out.werrs, out.active.Seconds()
 		time.Sleep(a.drain)
 		wall := time.Since(start).Seconds()
 		s1 := sample(c.pid, dc)
@@ -211,8 +223,8 @@ func runStep(a stepArgs) (relayResult, error) {
 			Peers: a.peersMode, Fixed: a.fixed, Run: a.run, Transport: c.transport,
 			Seconds: sendSec, Sent: sent, SentPerSec: float64(sent) / sendSec,
 			Delivered: got, DeliveredPS: float64(got) / sendSec,
-			Mbps:         float64(got) * float64(a.size) * 8 / sendSec / 1e6,
-			WriteErrors:  werrs,
+			Mbps:        float64(got) * float64(a.size) * 8 / sendSec / 1e6,
+			WriteErrors: werrs, Skipped: out.skipped, LoadStallSec: out.stalled.Seconds(),
 			ServerCPUSec: s1.cpuSec - s0.cpuSec,
 			ServerCPUPct: 100 * (s1.cpuSec - s0.cpuSec) / wall,
 			ClientCPUPct: 100 * (s1.selfCPUSec - s0.selfCPUSec) / wall,
@@ -255,81 +267,22 @@ func newDropClassifier(addr, relayPorts string) (dropClassifier, error) {
 	return dropClassifier{listenPort: port, relayMin: lo, relayMax: hi}, nil
 }
 
-// send offers rate pkt/s in total for d, spread evenly over the allocations by `senders`
-// goroutines each pacing its share against the clock (open loop: a backlog of more than
-// 5 ms is skipped, not sent late, so sent < offered shows the client's own limit).
-func send(peers []*peer, step int, rate float64, d time.Duration, senders, size int, raw bool) (sent, werrs uint64) {
-	var totalSent, totalErr atomic.Uint64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for g := 0; g < senders; g++ {
-		var mine []*peer
-		for i := g; i < len(peers); i += senders {
-			mine = append(mine, peers[i])
+// newStepRun is the schedule of one step: rate pkt/s in total for d, round robin over the
+// allocations, each packet stamped as it is sent. Paced by the event loop (loop.go, pace.go).
+func newStepRun(peers []*peer, step int, rate float64, d time.Duration, size int, raw bool) *stepRun {
+	sr := &stepRun{peers: peers, step: step, rate: rate, d: d, raw: raw, frames: make([][]byte, len(peers))}
+	for i, p := range peers {
+		f := make([]byte, 4+size)
+		binary.BigEndian.PutUint16(f[2:4], uint16(size))
+		if raw {
+			// The server delivers the partner's packets on the channel this peer bound for
+			// the partner (its only peer): the one to send on too.
+			binary.BigEndian.PutUint16(f[0:2], uint16(p.channel.Load()))
 		}
-		if len(mine) == 0 {
-			continue
-		}
-		share := rate * float64(len(mine)) / float64(len(peers))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			frames := make([][]byte, len(mine)) // ChannelData per peer, payload stamped before each write
-			for i, p := range mine {
-				f := make([]byte, 4+size)
-				binary.BigEndian.PutUint16(f[2:4], uint16(size))
-				if raw {
-					// The server delivers the partner's packets on the channel this peer bound
-					// for the partner (its only peer): the one to send on too.
-					binary.BigEndian.PutUint16(f[0:2], uint16(p.channel.Load()))
-				}
-				frames[i] = f
-			}
-			var server net.Addr
-			if mine[0].cl != nil {
-				server = mine[0].cl.TURNServerAddr()
-			}
-			burst := max(int(share*0.005), 8)
-			var done, skipped int
-			idx := 0
-			for {
-				el := time.Since(start)
-				if el >= d {
-					break
-				}
-				behind := int(el.Seconds()*share) - done - skipped
-				if behind > burst {
-					skipped += behind - burst
-					behind = burst
-				}
-				if behind <= 0 {
-					time.Sleep(200 * time.Microsecond)
-					continue
-				}
-				for ; behind > 0; behind-- {
-					p, f := mine[idx], frames[idx]
-					idx = (idx + 1) % len(mine)
-					stamp(f[4:], step)
-					var err error
-					switch {
-					case p.ext != nil && done%2 == 1:
-						_, err = p.ext.WriteTo(f[4:], p.back) // the way back: peer → relayed address
-					case p.cl == nil:
-						_, err = p.conn.WriteTo(f[4:], p.to) // -peers direct: no server
-					case raw:
-						_, err = p.conn.WriteTo(f, server)
-					default:
-						_, err = p.relay.WriteTo(f[4:], p.to)
-					}
-					if err != nil {
-						totalErr.Add(1)
-					}
-					done++
-				}
-			}
-			totalSent.Add(uint64(done))
-		}()
+		sr.frames[i] = f
 	}
-	wg.Wait()
-	return totalSent.Load(), totalErr.Load()
+	if peers[0].cl != nil {
+		sr.server = peers[0].cl.TURNServerAddr()
+	}
+	return sr
 }
