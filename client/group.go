@@ -55,8 +55,10 @@ type GroupConfig struct {
 	// ViewWidth and ViewHeight, when set, are sent as the view of every other participant
 	// (a bot shows no tiles; the browser calls SetView per tile instead).
 	ViewWidth, ViewHeight int
-	// ResumeWindow bounds the re-dials after a socket loss; keep it under the server's
-	// grace period (10 s). Default 8 s.
+	// ResumeWindow bounds the re-dials after a socket loss. Within the server's grace
+	// period (10 s) a resume keeps the PeerConnections; later, or on another instance's SFU
+	// after the group's own died (found dead after 5 s without heartbeats), the server
+	// takes it as a fresh join, which the session follows. Default 15 s.
 	ResumeWindow time.Duration
 	Logger       Logger
 	// OnEvent, when set, is called from the session's loop for every GroupEvent; it must
@@ -145,7 +147,7 @@ func NewGroupSession(cfg GroupConfig) (*GroupSession, error) {
 		return nil, wrap.Error(ErrBadConfig, ": display name ", strconv.Quote(cfg.Name))
 	}
 	if cfg.ResumeWindow <= 0 {
-		cfg.ResumeWindow = 8 * time.Second
+		cfg.ResumeWindow = 15 * time.Second
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -220,6 +220,9 @@ func (g *groupLoop) onFrame(m protocol.GroupMessage) error {
 		g.s.mu.Unlock()
 		g.log.Info("welcome", "id", m.ID, "participants", len(m.Participants), "resume", m.Resume)
 		g.emit(GroupEvent{Kind: GroupEventWelcome, Self: m.ID, Participants: m.Participants, Resumed: m.Resume})
+		if !m.Resume && (g.up != nil || g.down != nil) {
+			g.startAfresh()
+		}
 		g.views(m.Participants)
 		if !m.Resume {
 			return g.publish()
@@ -257,6 +260,26 @@ func (g *groupLoop) onFrame(m protocol.GroupMessage) error {
 		g.log.Debug("unknown group frame ignored", "type", m.Type)
 	}
 	return nil
+}
+
+// startAfresh drops both peers: a welcome that does not resume (the server no longer
+// knew this participant: its grace ran out, or the group moved to another server's SFU
+// when its own died) is a new start on the server's side, so the client publishes and
+// receives anew, on new peers.
+func (g *groupLoop) startAfresh() {
+	g.log.Warn("group resume not taken: publishing and receiving anew")
+	for _, p := range []*groupPeer{g.up, g.down} {
+		if p == nil {
+			continue
+		}
+		if err := p.peer.Close(); err != nil {
+			g.log.Debug("closing a group peer", "pc", p.pc, "err", err)
+		}
+	}
+	g.up, g.down = nil, nil
+	g.upOffering, g.upAgain, g.answeredDown = false, false, ""
+	g.viewed = map[string]bool{}
+	g.diffTracks(nil)
 }
 
 // views sends the configured view size for participants not yet told.

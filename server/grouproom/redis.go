@@ -100,8 +100,7 @@ func (r *Redis) IsGroup(ctx context.Context, roomID string) (bool, error) {
 }
 
 // capables returns the group's live ticket count, or, for a room that is no group, its
-// capable table clients. A group whose SFU's instance is dead is forgotten: the room is
-// no group any more.
+// capable table clients. A group whose SFU's instance is dead moves to a live one.
 func (r *Redis) capables(ctx context.Context, roomID string) (int, []string, error) {
 	n, rest, err := r.readCapables(ctx, roomID)
 	if err != nil || n == 0 {
@@ -110,31 +109,48 @@ func (r *Redis) capables(ctx context.Context, roomID string) (int, []string, err
 	if len(rest) != 1 {
 		return 0, nil, fmt.Errorf("group record of %s: %d fields after the count", roomID, len(rest))
 	}
-	if ok, err := r.onLiveSFU(ctx, roomID, rest[0]); !ok || err != nil {
+	if _, err := r.liveSFU(ctx, roomID, rest[0]); err != nil {
 		return 0, nil, err
 	}
 	return n, nil, nil
 }
 
-// onLiveSFU reports whether instance, the SFU of roomID's group, is alive; when it is not,
-// the group is forgotten (moving it to a live SFU is not done yet: its participants join
-// again and make a new group).
-func (r *Redis) onLiveSFU(ctx context.Context, roomID, instance string) (bool, error) {
+// liveSFU returns the instance whose SFU serves roomID's group, given instance, the one
+// the record names. When that one is dead the group moves to the live instance Place
+// picks (this one when none reports a load), in one script conditional on the dead
+// instance, so instances noticing at once agree on the first mover's choice. The
+// participants' tickets stay: their resumes reach the new SFU, which takes them as fresh
+// joins (see docs/scaling.md, group rooms).
+func (r *Redis) liveSFU(ctx context.Context, roomID, instance string) (string, error) {
 	if instance == r.cfg.Instance {
-		return true, nil
+		return instance, nil
 	}
 	live, err := r.cfg.Live(ctx)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	if slices.Contains(live, instance) {
-		return true, nil
+		return instance, nil
 	}
-	if err := forgetScript.Run(ctx, r.rdb, r.key(roomID), instance).Err(); err != nil {
-		return false, fmt.Errorf("forget the group of %s on dead instance %s: %w", roomID, instance, err)
+	loads, err := r.Loads(ctx)
+	if err != nil {
+		return "", err
 	}
-	r.cfg.Logger.Warn("group forgotten: its SFU's instance is dead", "room", roomID, "sfu_instance", instance)
-	return false, nil
+	to, ok := Place(loads)
+	if !ok {
+		to = r.cfg.Instance
+	}
+	now, err := moveScript.Run(ctx, r.rdb, r.key(roomID), instance, to, r.cfg.Now().UnixMilli()).Text()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return "", nil // the group ended meanwhile
+	case err != nil:
+		return "", fmt.Errorf("move the group of %s off dead instance %s: %w", roomID, instance, err)
+	}
+	if now == to {
+		r.cfg.Logger.Warn("group moved: its SFU's instance is dead", "room", roomID, "dead_instance", instance, "sfu_instance", to)
+	}
+	return now, nil
 }
 
 func (r *Redis) readCapables(ctx context.Context, roomID string) (int, []string, error) {
@@ -231,7 +247,7 @@ func (r *Redis) Placed(ctx context.Context, roomID, clientID string) (string, bo
 	if !ok || err != nil {
 		return "", ok, err
 	}
-	if ok, err = r.onLiveSFU(ctx, roomID, inst); !ok || err != nil {
+	if inst, err = r.liveSFU(ctx, roomID, inst); inst == "" || err != nil {
 		return "", false, err
 	}
 	return inst, true, nil

@@ -107,11 +107,24 @@ if redis.call('HEXISTS', KEYS[1], 'g') == 1 then return 0 end
 return redis.call('DEL', KEYS[1])
 `)
 
-// forgetScript: ARGV instance. Drops the record of a group whose SFU was on instance.
-var forgetScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'g') ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-return 1
+// moveScript: ARGV dead instance, new instance, now (ms). Moves a group whose SFU was on the
+// dead instance to the new one, unless another instance moved it first; returns the
+// group's SFU instance after the call (false when the room is no group). The sockets died
+// with the instance: the open counts go, and each ticket is issued anew, unused, so a
+// participant that does not come back within the ticket's life lapses.
+var moveScript = redis.NewScript(`
+local g = redis.call('HGET', KEYS[1], 'g')
+if g ~= ARGV[1] then return g end
+redis.call('HSET', KEYS[1], 'g', ARGV[2])
+for _, k in ipairs(redis.call('HKEYS', KEYS[1])) do
+  local p = string.sub(k, 1, 2)
+  if p == 's:' or p == 'u:' then
+    redis.call('HDEL', KEYS[1], k)
+  elseif p == 't:' then
+    redis.call('HSET', KEYS[1], k, ARGV[3])
+  end
+end
+return ARGV[2]
 `)
 
 // closeScript: ARGV id. One open socket of id fewer; its last drops its ticket, and the

@@ -1,0 +1,112 @@
+//go:build !js
+
+package e2e
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/onertc/onertc/bot"
+	"github.com/onertc/onertc/internal/testkit/fleettest"
+	"github.com/onertc/onertc/internal/testkit/redistest"
+	"github.com/onertc/onertc/internal/testkit/testsync"
+)
+
+// groupFailoverBound is how long after its SFU's instance dies a group's participants may
+// go without each other's video: detecting the death takes the instance timeout (5 s of
+// missing heartbeats), then each client's resume backoff (up to 1 s) and new connections
+// on a loaded machine. The measured gaps are logged for docs/scaling.md.
+const groupFailoverBound = 15 * time.Second
+
+// TestGroupSurvivesItsSFUInstanceKilled: three `onertc serve --redis` processes behind the
+// README's HAProxy and four bots in one group room. The instance whose SFU carries the
+// group is SIGKILLed: the group moves to a live instance's SFU, each bot's resume there is
+// taken as a fresh join (it publishes and subscribes anew, without joining the room
+// again), and every bot receives the three others' audio and video again within
+// groupFailoverBound, all four on one SFU (nobody left in a room of their own).
+func TestGroupSurvivesItsSFUInstanceKilled(t *testing.T) {
+	fleettest.HAProxy.Require(t)
+	rs := redistest.Start(t)
+	bin := fleettest.Build(t)
+	var inst []*fleettest.Instance
+	for range fleettest.Backends {
+		inst = append(inst, fleettest.Start(t, bin, rs.URL()))
+	}
+	front := "http://" + fleettest.HAProxy.Start(t, inst).Addr
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const room = "group-failover"
+	a := startGroupBot(t, ctx, front, room, "a", false)
+	testsync.Eventually(t, 10*time.Second, "a joined", func() bool { return a.gb.GroupCall().Call().ClientID() != "" })
+	b := startGroupBot(t, ctx, front, room, "b", false)
+	testsync.Eventually(t, 20*time.Second, "a and b connected 1:1", func() bool { return connected(a) && connected(b) })
+	c := startGroupBot(t, ctx, front, room, "c", false)
+	d := startGroupBot(t, ctx, front, room, "d", false)
+	four := []*groupBot{a, b, c, d}
+	ids := waitIDs(t, four...)
+	waitReceivesFrom(t, 40*time.Second, ids, four, four)
+
+	carriers := sfuCarriers(t, inst, nil)
+	if len(carriers) != 1 {
+		t.Fatalf("instances whose SFU carries the group: %v, want exactly one", carriers)
+	}
+	dead := carriers[0]
+	for _, g := range four {
+		g.gb.ResetGaps()
+	}
+	killed := time.Now()
+	inst[dead].Kill(t)
+	t.Logf("instance %d (the group's SFU) killed", dead)
+
+	deadline := killed.Add(groupFailoverBound)
+	waitReceivesFrom(t, time.Until(deadline), ids, four, four)
+	back := sfuCarriers(t, inst, []int{dead})
+	if len(back) != 1 || back[0] == dead {
+		t.Fatalf("after the kill, instances whose SFU carries the group: %v, want one live instance", back)
+	}
+	for _, g := range four {
+		if id := g.id(); id != ids[g] {
+			t.Errorf("%s is %q in the group after the move, was %q: it joined again", g.name, id, ids[g])
+		}
+	}
+	var gaps []time.Duration
+	for _, r := range four {
+		rem := r.gb.Remotes()
+		for _, s := range four {
+			if r == s {
+				continue
+			}
+			gap := bot.LongestStop(rem[ids[s]])
+			gaps = append(gaps, gap)
+			if gap > groupFailoverBound {
+				t.Errorf("%s's video from %s stopped for %v across the kill, bound %v", r.name, s.name, gap, groupFailoverBound)
+			}
+		}
+	}
+	slices.Sort(gaps)
+	t.Logf("video gaps across the SFU instance's SIGKILL (%d streams): median %v, max %v; the group moved from instance %d to %d",
+		len(gaps), gaps[len(gaps)/2], gaps[len(gaps)-1], dead, back[0])
+}
+
+// sfuCarriers lists the instances (but the dead ones) whose SFU carries four participants,
+// failing the test for one that carries some but not four.
+func sfuCarriers(t *testing.T, inst []*fleettest.Instance, dead []int) []int {
+	t.Helper()
+	var out []int
+	for i, in := range inst {
+		if slices.Contains(dead, i) {
+			continue
+		}
+		n := metrics(t, "http://"+in.Addr+"/metrics")["onertc_sfu_participants"]
+		switch n {
+		case 0:
+		case 4:
+			out = append(out, i)
+		default:
+			t.Errorf("instance %d's SFU carries %v participants: want all four on one SFU", i, n)
+		}
+	}
+	return out
+}

@@ -1,0 +1,110 @@
+package grouproom
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/onertc/onertc/internal/testkit/redistest"
+	"github.com/onertc/onertc/server/relaystate"
+)
+
+// TestRedisMovesAGroupOffADeadInstance: the group's SFU instance dies with sockets open.
+// Two instances reading the record at once move it, and they agree on where; every ticket
+// stays and places its holder there; the dead instance's open sockets no longer count, so
+// each participant's next socket and its end work as before; a participant that does not
+// come back within the ticket's life lapses.
+func TestRedisMovesAGroupOffADeadInstance(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	m := &members{t: t, state: relaystate.NewMemory(time.Second)}
+	clk := &clock{now: time.Unix(1_700_000_000, 0)}
+	var mu sync.Mutex
+	live := []string{"i1", "i2", "i3"}
+	liveNow := func(context.Context) ([]string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), live...), nil
+	}
+	stores := map[string]*Redis{}
+	for _, inst := range live {
+		stores[inst] = must(NewRedis(rdb, "p:", RedisConfig{Config: Config{Size: 8, Member: m.state.Member, TicketTTL: 30 * time.Second, Now: clk.Now},
+			Instance: inst, Live: liveNow}))(t)
+	}
+	// i3 takes the group (fewest packets), i2 would be next, i1 the busiest.
+	for inst, pps := range map[string]uint64{"i1": 9000, "i2": 3000, "i3": 100} {
+		noErr(t, stores[inst].Advertise(ctx, Load{URL: "http://" + inst, PacketsPerSecond: pps}))
+	}
+	m.set("r", "a", true)
+	m.set("r", "b", true)
+	noErr(t, stores["i1"].Joined(ctx, "r", "a", true, true))
+	noErr(t, stores["i1"].Joined(ctx, "r", "b", true, false))
+	c := must(stores["i1"].Admit(ctx, "r", ids()))(t).ID
+	participants := []string{"a", "b", c}
+	for _, id := range participants {
+		if inst := must(placed(ctx, stores["i1"], "r", id))(t); inst != "i3" {
+			t.Fatalf("%s placed on %q before the death, want i3", id, inst)
+		}
+		// i3 serves the sockets; it dies before any ends.
+		if _, ok, err := stores["i3"].Open(ctx, "r", id); !ok || err != nil {
+			t.Fatalf("Open(%s) on i3 = %v, %v", id, ok, err)
+		}
+	}
+	mu.Lock()
+	live = []string{"i1", "i2"}
+	mu.Unlock()
+
+	// i1 and i2 notice at once, each for a participant of its own.
+	got := make([]string, 2)
+	var wg sync.WaitGroup
+	for i, inst := range []string{"i1", "i2"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], _ = placed(ctx, stores[inst], "r", participants[i])
+		}()
+	}
+	wg.Wait()
+	if got[0] != "i2" || got[1] != "i2" {
+		t.Fatalf("the instances placed the moved group on %q and %q, want both i2 (the live one forwarding the least)", got[0], got[1])
+	}
+	for _, id := range participants {
+		if inst := must(placed(ctx, stores["i1"], "r", id))(t); inst != "i2" {
+			t.Fatalf("%s placed on %q after the move, want i2", id, inst)
+		}
+	}
+	if n := must(stores["i1"].Count(ctx, "r"))(t); n != 3 {
+		t.Fatalf("count %d after the move, want the 3 tickets", n)
+	}
+
+	// a and b come back on i2; c does not.
+	var done []func()
+	for _, id := range []string{"a", "b"} {
+		d, ok, err := stores["i2"].Open(ctx, "r", id)
+		if !ok || err != nil {
+			t.Fatalf("Open(%s) on i2 after the move = %v, %v", id, ok, err)
+		}
+		done = append(done, d)
+	}
+	clk.now = clk.now.Add(time.Minute)
+	if n := must(stores["i2"].Count(ctx, "r"))(t); n != 2 {
+		t.Fatalf("count %d once c's ticket had its time to come back, want 2", n)
+	}
+	// Their sockets' ends are counted from the new SFU's alone: the last ends the group.
+	for _, d := range done {
+		d()
+	}
+	if n := must(rdb.Exists(ctx, "p:{r}:group").Result())(t); n != 0 {
+		t.Fatal("the moved group's record outlived its last socket (the dead instance's sockets still counted)")
+	}
+}
+
+func placed(ctx context.Context, st *Redis, roomID, id string) (string, error) {
+	inst, _, err := st.Placed(ctx, roomID, id)
+	return inst, err
+}
