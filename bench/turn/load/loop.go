@@ -34,6 +34,8 @@ const (
 	rxBatch = 32   // datagrams per recvmmsg
 	rxSlot  = 2048 // bytes per datagram: 200-byte payloads and pion's STUN answers
 	rxReady = 128  // ready sockets per epoll_wait
+	// rxPerTick is how many ready sockets are read between two send ticks while a step runs.
+	rxPerTick = 16
 )
 
 // loop is the load's one event loop: it reads every UDP socket of the run, in batches, from
@@ -167,6 +169,21 @@ func (l *loop) run() {
 	}
 	events := make([]unix.EpollEvent, rxReady)
 	var cur *stepRun
+	// sendDue sends what fell due of the running step, and ends it when its schedule is over.
+	sendDue := func() {
+		if cur == nil {
+			return
+		}
+		n, end := cur.pace.tick(monoNow(), delay())
+		cur.send(n)
+		if end {
+			p := cur.pace
+			cur.out.skipped, cur.out.stalled = p.skipped, time.Duration(p.stalled)
+			cur.out.active = p.active(monoNow())
+			close(cur.end)
+			cur = nil
+		}
+	}
 	for {
 		select {
 		case <-l.quit:
@@ -178,19 +195,8 @@ func (l *loop) run() {
 		default:
 		}
 		wait := 5 * time.Millisecond // idle: how soon a new step or quit is seen
-		if cur != nil {
-			now := monoNow()
-			n, end := cur.pace.tick(now, delay())
-			cur.send(n)
-			if end {
-				p := cur.pace
-				cur.out.skipped, cur.out.stalled = p.skipped, time.Duration(p.stalled)
-				cur.out.active = p.active(monoNow())
-				close(cur.end)
-				cur = nil
-			} else {
-				wait = min(max(cur.pace.next(monoNow()), time.Millisecond), 5*time.Millisecond)
-			}
+		if sendDue(); cur != nil {
+			wait = min(max(cur.pace.next(monoNow()), time.Millisecond), 5*time.Millisecond)
 		}
 		ms := int((wait + time.Millisecond - 1) / time.Millisecond)
 		n, err := unix.EpollWait(l.epfd, events, ms)
@@ -204,7 +210,12 @@ func (l *loop) run() {
 		l.mu.RLock()
 		socks := l.socks
 		l.mu.RUnlock()
-		for _, ev := range events[:n] {
+		for j, ev := range events[:n] {
+			if j > 0 && j%rxPerTick == 0 {
+				// A long receive phase would leave the sends of its time to go out in one
+				// burst after it (up to burstSpan of schedule at the server's listener).
+				sendDue()
+			}
 			rs := socks[ev.Fd]
 			got, err := recvmmsg(rs.s.fd, msgs)
 			if err != nil {
