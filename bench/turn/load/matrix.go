@@ -295,7 +295,7 @@ func matrixTable(w io.Writer, tk tableKey, cells map[cellKey]*series, floor map[
 			vals = append(vals, m)
 			cs = append(cs, fmt.Sprintf("%.0f (%s), server CPU %.0f %%", m, minMax(xs, "%.0f"), median(cpus)))
 		}
-		row(fmt.Sprintf("most delivered pkt/s at ≤ %g %% loss (ramp; server CPU %% of one core there: under 100 means the load, not the server, was the limit)", maxLoss), vals, cs)
+		row(fmt.Sprintf("most delivered pkt/s at ≤ %g %% loss (ramp: rates x1.5 bisected twice, up to the first step that loses more or that the load cannot send 90 %% of; server CPU %% of one core there)", maxLoss), vals, cs)
 	}
 	vals, cs = nil, nil
 	for _, name := range names {
