@@ -73,12 +73,14 @@ func (s *Server) stopSFU() {
 
 // awaitGroups lets group calls in progress go on while the server drains, until they have
 // ended or ctx ends. In Redis mode the directory no longer offers this SFU by then (no new
-// group is placed here); moving the groups in progress to another instance is not done yet.
+// group is placed here), and the groups move to other instances first (moveGroupsAway):
+// their participants leave this SFU once its grace for their resume is over.
 func (s *Server) awaitGroups(ctx context.Context) {
 	f := s.sfu.Load()
 	if f == nil || f.Stats().Participants == 0 {
 		return
 	}
+	s.moveGroupsAway(ctx)
 	s.log.Info("draining: waiting for the group calls to end", "participants", f.Stats().Participants)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -139,7 +141,7 @@ func (s *Server) serveGroup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
-	f.ServeParticipant(w, r, roomID, clientID, name)
+	f.ServeParticipant(s.groupSockets.track(w, roomID), r, roomID, clientID, name)
 }
 
 // guestName is the display name of a participant that gave none.

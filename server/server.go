@@ -76,6 +76,9 @@ type Server struct {
 	groupTable   *grouproom.Table
 	sharedGroups *grouproom.Redis
 	sfu          atomic.Pointer[sfu.SFU]
+	// groupSockets are the group sockets this instance's SFU serves, which a drain in
+	// Redis mode moves to another instance (group_drain.go).
+	groupSockets groupSockets
 	// sfuPort and sfuIP are the SFU's UDP port and bound address while serving (TURN's
 	// peer policy lets relays reach them).
 	sfuPort   int

@@ -264,6 +264,43 @@ func (r *Redis) ticketScript(ctx context.Context, sc *redis.Script, roomID, clie
 	return inst, true, nil
 }
 
+// MoveAway moves roomID's group, when its SFU is this instance's, to the live instance
+// Place picks among the others (this one drains). It returns that instance, "" when the
+// group is elsewhere or over, or when no other instance offers an SFU.
+func (r *Redis) MoveAway(ctx context.Context, roomID string) (string, error) {
+	// Only this instance moves a group off itself while alive: the script's condition
+	// covers the group ending meanwhile.
+	g, err := r.rdb.HGet(ctx, r.key(roomID)[0], "g").Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("group record of %s: %w", roomID, err)
+	case g != r.cfg.Instance:
+		return "", nil
+	}
+	loads, err := r.Loads(ctx)
+	if err != nil {
+		return "", err
+	}
+	loads = slices.DeleteFunc(loads, func(l Load) bool { return l.Instance == r.cfg.Instance })
+	to, ok := Place(loads)
+	if !ok {
+		return "", nil
+	}
+	now, err := moveScript.Run(ctx, r.rdb, r.key(roomID), r.cfg.Instance, to, r.cfg.Now().UnixMilli()).Text()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("move the group of %s off this instance: %w", roomID, err)
+	}
+	if now != to {
+		return "", nil
+	}
+	return to, nil
+}
+
 // Open implements Store.
 func (r *Redis) Open(ctx context.Context, roomID, clientID string) (func(), bool, error) {
 	if _, ok, err := r.ticketScript(ctx, openScript, roomID, clientID); !ok || err != nil {

@@ -108,3 +108,48 @@ func placed(ctx context.Context, st *Redis, roomID, id string) (string, error) {
 	inst, _, err := st.Placed(ctx, roomID, id)
 	return inst, err
 }
+
+// TestRedisMoveAway: a draining instance moves its own group to the live instance that
+// forwards the least among the others (never to itself, though it forwards the least), and
+// the tickets stay; it moves no group of another instance's, and none when no other
+// instance offers an SFU.
+func TestRedisMoveAway(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	m := &members{t: t, state: relaystate.NewMemory(time.Second)}
+	live := []string{"i1", "i2", "i3"}
+	stores := map[string]*Redis{}
+	for _, inst := range live {
+		stores[inst] = must(NewRedis(rdb, "p:", RedisConfig{Config: Config{Size: 8, Member: m.state.Member}, Instance: inst,
+			Live: func(context.Context) ([]string, error) { return live, nil }}))(t)
+	}
+	for inst, pps := range map[string]uint64{"i1": 10, "i2": 5000, "i3": 3000} {
+		noErr(t, stores[inst].Advertise(ctx, Load{URL: "http://" + inst, PacketsPerSecond: pps}))
+	}
+	m.set("r", "a", true)
+	m.set("r", "b", true)
+	noErr(t, stores["i1"].Joined(ctx, "r", "a", true, true))
+	noErr(t, stores["i1"].Joined(ctx, "r", "b", true, false))
+	must(stores["i1"].Admit(ctx, "r", ids()))(t)
+	if inst := must(placed(ctx, stores["i2"], "r", "a"))(t); inst != "i1" {
+		t.Fatalf("group placed on %q, want i1", inst)
+	}
+	if to := must(stores["i2"].MoveAway(ctx, "r"))(t); to != "" {
+		t.Fatalf("i2 moved i1's group to %q", to)
+	}
+	if to := must(stores["i1"].MoveAway(ctx, "r"))(t); to != "i3" {
+		t.Fatalf("i1 moved its group to %q, want i3", to)
+	}
+	for _, id := range []string{"a", "b"} {
+		if inst := must(placed(ctx, stores["i2"], "r", id))(t); inst != "i3" {
+			t.Fatalf("%s placed on %q after the move, want i3", id, inst)
+		}
+	}
+	noErr(t, stores["i1"].Withdraw(ctx))
+	noErr(t, stores["i2"].Withdraw(ctx))
+	if to := must(stores["i3"].MoveAway(ctx, "r"))(t); to != "" {
+		t.Fatalf("i3 moved its group to %q with no other SFU offered", to)
+	}
+}
