@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/onertc/onertc/server/grouproom"
@@ -34,7 +36,7 @@ func (s *Server) setupSharedGroups(shared *relaystate.Redis) error {
 	}
 	g, err := grouproom.NewRedis(s.redis, redisKeyPrefix, grouproom.RedisConfig{
 		Config:   grouproom.Config{Size: s.cfg.RoomSize, Member: shared.Member},
-		Instance: shared.Instance(), Live: shared.Live, Logger: s.log.With("component", "groups"),
+		Instance: shared.Instance(), Live: shared.Live, LiveWithin: shared.LiveWithin, Logger: s.log.With("component", "groups"),
 	})
 	if err != nil {
 		return err
@@ -126,6 +128,12 @@ func (s *Server) internalURL(httpLn net.Listener) string {
 // door (rate, password, origin) and the ticket check on it, and serves it; this one
 // carries the bytes both ways.
 func (s *Server) passGroupOn(w http.ResponseWriter, r *http.Request, instance string) {
+	s.passGroupOnTo(w, r, instance, true)
+}
+
+// passGroupOnTo is passGroupOn; mayMove lets a refused connection move the group (once
+// per request) and the socket go on to the group's new instance.
+func (s *Server) passGroupOnTo(w http.ResponseWriter, r *http.Request, instance string, mayMove bool) {
 	log := s.logFor(r).With("room", r.PathValue("room"), "client", r.PathValue("client"), "sfu_instance", instance)
 	if r.Header.Get(groupHopHeader) != "" {
 		log.Error("group socket passed on twice: the instances disagree on where its SFU is")
@@ -156,6 +164,21 @@ func (s *Server) passGroupOn(w http.ResponseWriter, r *http.Request, instance st
 		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			log.Warn("group socket's SFU instance unreachable", "to", target.Host, "err", err)
+			if mayMove && errors.Is(err, syscall.ECONNREFUSED) {
+				// Nothing listens there: the instance is likely dead, and the group need
+				// not wait the heartbeat timeout to move (grouproom.Redis.Refused).
+				now, merr := s.sharedGroups.Refused(r.Context(), r.PathValue("room"), instance)
+				switch {
+				case merr != nil:
+					log.Warn("group's SFU instance refused; the group not moved", "err", merr)
+				case now == s.state.Instance():
+					s.serveGroup(w, r)
+					return
+				case now != "" && now != instance:
+					s.passGroupOnTo(w, r, now, false)
+					return
+				}
+			}
 			http.Error(w, "group room's server unreachable", http.StatusBadGateway)
 		},
 	}

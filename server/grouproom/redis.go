@@ -29,6 +29,9 @@ type RedisConfig struct {
 	Instance string
 	// Live lists the instances whose heartbeat is recent.
 	Live func(ctx context.Context) ([]string, error)
+	// LiveWithin lists the instances whose heartbeat is younger than within: with a
+	// within shorter than Live's, the judge of an instance that refused a connection.
+	LiveWithin func(ctx context.Context, within time.Duration) ([]string, error)
 	// Logger hears of a group socket's end that could not be written.
 	Logger *slog.Logger
 }
@@ -132,10 +135,45 @@ func (r *Redis) liveSFU(ctx context.Context, roomID, instance string) (string, e
 	if slices.Contains(live, instance) {
 		return instance, nil
 	}
+	return r.moveOff(ctx, roomID, instance)
+}
+
+// RefusedAfter is how long an instance whose HTTP port refused a connection may have
+// been silent (a heartbeat missed; they come every 0.5 s) before it counts as dead. The
+// refusal already says its process is gone (a live one does not refuse connections); the
+// late heartbeat guards against a refusal with another cause, for a move while the old SFU
+// still serves would split the group. The instance timeout would take seconds more.
+const RefusedAfter = 700 * time.Millisecond
+
+// Refused is told that passing a socket of roomID's group on to instance, its SFU's, was
+// refused (nothing listens on its internal address). When that instance's heartbeat is
+// also older than RefusedAfter, the group moves at once, as a dead instance's does, instead
+// of after the instance timeout. It returns the instance serving the group now ("" when
+// the group is over).
+func (r *Redis) Refused(ctx context.Context, roomID, instance string) (string, error) {
+	if r.cfg.LiveWithin == nil || instance == r.cfg.Instance {
+		return instance, nil
+	}
+	recent, err := r.cfg.LiveWithin(ctx, RefusedAfter)
+	if err != nil {
+		return "", err
+	}
+	if slices.Contains(recent, instance) {
+		return instance, nil // alive a moment ago: the refusal was something else
+	}
+	return r.moveOff(ctx, roomID, instance)
+}
+
+// moveOff moves roomID's group off dead (the record must still name it) to the live
+// instance Place picks.
+func (r *Redis) moveOff(ctx context.Context, roomID, dead string) (string, error) {
+	instance := dead
 	loads, err := r.Loads(ctx)
 	if err != nil {
 		return "", err
 	}
+	// A refused instance can still be within Live's bound.
+	loads = slices.DeleteFunc(loads, func(l Load) bool { return l.Instance == dead })
 	to, ok := Place(loads)
 	if !ok {
 		to = r.cfg.Instance

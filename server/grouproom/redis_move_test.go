@@ -153,3 +153,66 @@ func TestRedisMoveAway(t *testing.T) {
 		t.Fatalf("i3 moved its group to %q with no other SFU offered", to)
 	}
 }
+
+// TestRedisRefusedMovesAtOnce: an instance that refused a connection moves its group before
+// the instance timeout only when its heartbeat is older than RefusedAfter too; a refusal
+// from an instance that beat a moment ago moves nothing. The new place is never the refused
+// instance, though Live still lists it.
+func TestRedisRefusedMovesAtOnce(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	m := &members{t: t, state: relaystate.NewMemory(time.Second)}
+	var mu sync.Mutex
+	recent := []string{"i1", "i2", "i3"} // heartbeat within RefusedAfter
+	var asked []time.Duration
+	all := func(context.Context) ([]string, error) { return []string{"i1", "i2", "i3"}, nil }
+	within := func(_ context.Context, d time.Duration) ([]string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, d)
+		return append([]string(nil), recent...), nil
+	}
+	stores := map[string]*Redis{}
+	for _, inst := range []string{"i1", "i2", "i3"} {
+		stores[inst] = must(NewRedis(rdb, "p:", RedisConfig{Config: Config{Size: 8, Member: m.state.Member},
+			Instance: inst, Live: all, LiveWithin: within}))(t)
+	}
+	// i3 takes the group; after it, i3 would still win a placement on packets.
+	for inst, pps := range map[string]uint64{"i1": 9000, "i2": 3000, "i3": 100} {
+		noErr(t, stores[inst].Advertise(ctx, Load{URL: "http://" + inst, PacketsPerSecond: pps}))
+	}
+	m.set("r", "a", true)
+	m.set("r", "b", true)
+	noErr(t, stores["i1"].Joined(ctx, "r", "a", true, true))
+	noErr(t, stores["i1"].Joined(ctx, "r", "b", true, false))
+	must(stores["i1"].Admit(ctx, "r", ids()))(t)
+	if inst := must(placed(ctx, stores["i1"], "r", "a"))(t); inst != "i3" {
+		t.Fatalf("placed on %q, want i3", inst)
+	}
+
+	// A refusal while i3 beats: nothing moves.
+	if now := must(stores["i1"].Refused(ctx, "r", "i3"))(t); now != "i3" {
+		t.Fatalf("a refusal from a beating instance moved the group to %q", now)
+	}
+	if len(asked) != 1 || asked[0] != RefusedAfter {
+		t.Fatalf("heartbeats asked within %v, want [%v]", asked, RefusedAfter)
+	}
+	// i3's heartbeat is late: the refusal moves the group, to i2, never back to i3.
+	mu.Lock()
+	recent = []string{"i1", "i2"}
+	mu.Unlock()
+	if now := must(stores["i1"].Refused(ctx, "r", "i3"))(t); now != "i2" {
+		t.Fatalf("after a refusal and a late heartbeat the group is on %q, want i2", now)
+	}
+	for _, id := range []string{"a", "b"} {
+		if inst := must(placed(ctx, stores["i2"], "r", id))(t); inst != "i2" {
+			t.Fatalf("%s placed on %q after the move, want i2", id, inst)
+		}
+	}
+	// A second refusal of the old instance (another participant's socket) changes nothing.
+	if now := must(stores["i2"].Refused(ctx, "r", "i3"))(t); now != "i2" {
+		t.Fatalf("a late refusal moved the group again, to %q", now)
+	}
+}

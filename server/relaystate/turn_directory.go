@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -67,8 +68,13 @@ func (s *Redis) PeerTURN(ctx context.Context) ([][]string, error) {
 // Live lists the instances whose last heartbeat is younger than Tuning.InstanceTimeout,
 // this one included once it has beaten.
 func (s *Redis) Live(ctx context.Context) ([]string, error) {
+	return s.LiveWithin(ctx, s.tuning.InstanceTimeout)
+}
+
+// LiveWithin lists the instances whose last heartbeat is younger than within.
+func (s *Redis) LiveWithin(ctx context.Context, within time.Duration) ([]string, error) {
 	live, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
-		Key: s.instancesKey(), Start: strconv.FormatInt(s.ms(s.now().Add(-s.tuning.InstanceTimeout)), 10), Stop: "+inf", ByScore: true,
+		Key: s.instancesKey(), Start: strconv.FormatInt(s.ms(s.now().Add(-within)), 10), Stop: "+inf", ByScore: true,
 	}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("live instances: %w", err)
