@@ -115,24 +115,10 @@ func placed(ctx context.Context, st *Redis, roomID, id string) (string, error) {
 // instance offers an SFU.
 func TestRedisMoveAway(t *testing.T) {
 	ctx := context.Background()
-	srv := redistest.Start(t)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { rdb.Close() })
-	m := &members{t: t, state: relaystate.NewMemory(time.Second)}
 	live := []string{"i1", "i2", "i3"}
-	stores := map[string]*Redis{}
-	for _, inst := range live {
-		stores[inst] = must(NewRedis(rdb, "p:", RedisConfig{Config: Config{Size: 8, Member: m.state.Member}, Instance: inst,
-			Live: func(context.Context) ([]string, error) { return live, nil }}))(t)
-	}
-	for inst, pps := range map[string]uint64{"i1": 10, "i2": 5000, "i3": 3000} {
-		noErr(t, stores[inst].Advertise(ctx, Load{URL: "http://" + inst, PacketsPerSecond: pps}))
-	}
-	m.set("r", "a", true)
-	m.set("r", "b", true)
-	noErr(t, stores["i1"].Joined(ctx, "r", "a", true, true))
-	noErr(t, stores["i1"].Joined(ctx, "r", "b", true, false))
-	must(stores["i1"].Admit(ctx, "r", ids()))(t)
+	stores := groupOfThree(t, map[string]uint64{"i1": 10, "i2": 5000, "i3": 3000}, func(rc *RedisConfig) {
+		rc.Live = func(context.Context) ([]string, error) { return live, nil }
+	})
 	if inst := must(placed(ctx, stores["i2"], "r", "a"))(t); inst != "i1" {
 		t.Fatalf("group placed on %q, want i1", inst)
 	}
@@ -160,10 +146,6 @@ func TestRedisMoveAway(t *testing.T) {
 // instance, though Live still lists it.
 func TestRedisRefusedMovesAtOnce(t *testing.T) {
 	ctx := context.Background()
-	srv := redistest.Start(t)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { rdb.Close() })
-	m := &members{t: t, state: relaystate.NewMemory(time.Second)}
 	var mu sync.Mutex
 	recent := []string{"i1", "i2", "i3"} // heartbeat within RefusedAfter
 	var asked []time.Duration
@@ -174,20 +156,10 @@ func TestRedisRefusedMovesAtOnce(t *testing.T) {
 		asked = append(asked, d)
 		return append([]string(nil), recent...), nil
 	}
-	stores := map[string]*Redis{}
-	for _, inst := range []string{"i1", "i2", "i3"} {
-		stores[inst] = must(NewRedis(rdb, "p:", RedisConfig{Config: Config{Size: 8, Member: m.state.Member},
-			Instance: inst, Live: all, LiveWithin: within}))(t)
-	}
 	// i3 takes the group; after it, i3 would still win a placement on packets.
-	for inst, pps := range map[string]uint64{"i1": 9000, "i2": 3000, "i3": 100} {
-		noErr(t, stores[inst].Advertise(ctx, Load{URL: "http://" + inst, PacketsPerSecond: pps}))
-	}
-	m.set("r", "a", true)
-	m.set("r", "b", true)
-	noErr(t, stores["i1"].Joined(ctx, "r", "a", true, true))
-	noErr(t, stores["i1"].Joined(ctx, "r", "b", true, false))
-	must(stores["i1"].Admit(ctx, "r", ids()))(t)
+	stores := groupOfThree(t, map[string]uint64{"i1": 9000, "i2": 3000, "i3": 100}, func(rc *RedisConfig) {
+		rc.Live, rc.LiveWithin = all, within
+	})
 	if inst := must(placed(ctx, stores["i1"], "r", "a"))(t); inst != "i3" {
 		t.Fatalf("placed on %q, want i3", inst)
 	}
@@ -215,4 +187,29 @@ func TestRedisRefusedMovesAtOnce(t *testing.T) {
 	if now := must(stores["i2"].Refused(ctx, "r", "i3"))(t); now != "i2" {
 		t.Fatalf("a late refusal moved the group again, to %q", now)
 	}
+}
+
+// groupOfThree makes stores of instances i1, i2 and i3 on a fresh redis-server (edit sets
+// each one's liveness), with the loads pps, and room "r" a group of a, b and a third
+// participant, placed on the instance the loads pick.
+func groupOfThree(t *testing.T, pps map[string]uint64, edit func(*RedisConfig)) map[string]*Redis {
+	t.Helper()
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	m := &members{t: t, state: relaystate.NewMemory(time.Second)}
+	stores := map[string]*Redis{}
+	for _, inst := range []string{"i1", "i2", "i3"} {
+		rc := RedisConfig{Config: Config{Size: 8, Member: m.state.Member}, Instance: inst}
+		edit(&rc)
+		stores[inst] = must(NewRedis(rdb, "p:", rc))(t)
+		noErr(t, stores[inst].Advertise(ctx, Load{URL: "http://" + inst, PacketsPerSecond: pps[inst]}))
+	}
+	m.set("r", "a", true)
+	m.set("r", "b", true)
+	noErr(t, stores["i1"].Joined(ctx, "r", "a", true, true))
+	noErr(t, stores["i1"].Joined(ctx, "r", "b", true, false))
+	must(stores["i1"].Admit(ctx, "r", ids()))(t)
+	return stores
 }
