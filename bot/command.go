@@ -41,8 +41,8 @@ func parseFlags(args []string, help io.Writer) (config, error) {
 	fs.StringVar(&c.opts.Room, "room", "", "room name (with --count N above --group-size K: rooms NAME-0 … NAME-(N/K-1))")
 	fs.BoolVar(&c.opts.RelayOnly, "relay-only", false, "use only TURN relay candidates")
 	fs.StringVar(&c.opts.Media, "media", MediaAV, "what to send: av (VP8+Opus+data) or data")
-	fs.DurationVar(&c.opts.Duration, "duration", 30*time.Second, "stay this long after connecting, then hang up (0: until interrupted)")
-	fs.DurationVar(&c.opts.Timeout, "timeout", 30*time.Second, "fail when not connected within this time")
+	fs.DurationVar(&c.opts.Duration, "duration", 30*time.Second, "stay this long after connecting (with --group-size above 2: to the SFU), then hang up (0: until interrupted)")
+	fs.DurationVar(&c.opts.Timeout, "timeout", 30*time.Second, "fail when not connected (with --group-size above 2: to the SFU) within this time")
 	fs.DurationVar(&c.opts.StatsEvery, "stats", 2*time.Second, "period of stats lines (negative: none)")
 	fs.DurationVar(&c.opts.SilenceTimeout, "silence-timeout", client.DefaultSilenceTimeout, "start over on a fresh peer when the media path is silent this long (a TURN server died)")
 	fs.DurationVar(&c.opts.ICEFailAfter, "ice-fail-after", DefaultICEFailAfter, "start over when the path is silent this long and pion reports it failed (calls without media, which --silence-timeout does not watch)")
@@ -86,6 +86,7 @@ func parseFlags(args []string, help io.Writer) (config, error) {
 	}
 	if c.groupSize > 2 {
 		c.group = true
+		c.gopts.OnSFU = true
 	}
 	if _, err := fmt.Sscanf(c.view, "%dx%d", &c.gopts.ViewWidth, &c.gopts.ViewHeight); err != nil ||
 		c.gopts.ViewWidth < 0 || c.gopts.ViewHeight < 0 || c.view != fmt.Sprintf("%dx%d", c.gopts.ViewWidth, c.gopts.ViewHeight) {

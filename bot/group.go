@@ -25,6 +25,10 @@ type GroupOptions struct {
 	ViewWidth, ViewHeight int
 	// Simulcast publishes the video in three encodings (RIDs q, h, f) on the SFU.
 	Simulcast bool
+	// OnSFU makes the bot count as connected (for Options.Duration and Options.Timeout)
+	// only once it is on the SFU, not when the 1:1 call it may start in connects: in a
+	// room meant for three or more, a slow move to the SFU must not eat the call's time.
+	OnSFU bool
 	// OnGroupEvent, when set, sees every group session event (tests); it must not block.
 	OnGroupEvent func(client.GroupEvent)
 	// OnGroupRecord, when set, sees every record of the group bot (tests).

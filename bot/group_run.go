@@ -50,7 +50,7 @@ func (gb *GroupBot) handle(ev client.Event, sum *Summary) bool {
 		}
 		gb.connected(sum)
 		gb.emit(rec)
-		return true
+		return !gb.gopts.OnSFU
 	case client.EventBye:
 		gb.emit(Record{Event: "bye"})
 	}

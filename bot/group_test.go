@@ -21,10 +21,10 @@ func TestParseGroupFlags(t *testing.T) {
 			return c.groupSize == 2 && !c.group && c.gopts.ViewWidth == 640 && c.gopts.ViewHeight == 360
 		}},
 		{"group size implies group", []string{"--room", "r", "--count", "8", "--group-size", "4", "--name", "Bot Zoë", "--view", "320x180"}, nil, func(c config) bool {
-			return c.groupSize == 4 && c.group && c.count == 8 && c.gopts.Name == "Bot Zoë" && c.gopts.ViewWidth == 320 && c.gopts.ViewHeight == 180
+			return c.groupSize == 4 && c.group && c.gopts.OnSFU && c.count == 8 && c.gopts.Name == "Bot Zoë" && c.gopts.ViewWidth == 320 && c.gopts.ViewHeight == 180
 		}},
 		{"group alone", []string{"--room", "r", "--group", "--view", "0x0"}, nil, func(c config) bool {
-			return c.group && c.groupSize == 2 && c.gopts.ViewWidth == 0
+			return c.group && !c.gopts.OnSFU && c.groupSize == 2 && c.gopts.ViewWidth == 0
 		}},
 		{"group size 1", []string{"--room", "r", "--group-size", "1"}, ErrBadOptions, nil},
 		{"group size over the protocol's", []string{"--room", "r", "--group-size", "51"}, ErrBadOptions, nil},
