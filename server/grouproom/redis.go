@@ -350,7 +350,7 @@ func (r *Redis) Open(ctx context.Context, roomID, clientID string) (func(), bool
 			// The socket's request has ended: the record is the room's.
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
-			if err := closeScript.Run(ctx, r.rdb, r.key(roomID), clientID).Err(); err != nil {
+			if err := closeScript.Run(ctx, r.rdb, r.key(roomID), clientID, r.cfg.Instance).Err(); err != nil {
 				r.cfg.Logger.Warn("group socket's end not recorded: its ticket stays until the group ends", "room", roomID, "client", clientID, "err", err)
 			}
 		})

@@ -140,6 +140,50 @@ func TestRedisMoveAway(t *testing.T) {
 	}
 }
 
+// TestRedisSocketEndsAfterMoveAway: a draining instance moves its group, then its sockets
+// end (after the SFU's wait for a resume) while the participants' new sockets are open on
+// the new SFU: those late ends count for nothing, so the tickets and the record stay, and a
+// later drain of the new instance moves the group again. Counted, they dropped every
+// ticket and the record with them.
+func TestRedisSocketEndsAfterMoveAway(t *testing.T) {
+	ctx := context.Background()
+	live := []string{"i1", "i2", "i3"}
+	stores := groupOfThree(t, map[string]uint64{"i1": 10, "i2": 5000, "i3": 3000}, func(rc *RedisConfig) {
+		rc.Live = func(context.Context) ([]string, error) { return live, nil }
+	})
+	ids := []string{"a", "b"}
+	open := func(inst string) []func() {
+		var done []func()
+		for _, id := range ids {
+			d, ok, err := stores[inst].Open(ctx, "r", id)
+			if !ok || err != nil {
+				t.Fatalf("Open(%s) on %s = %v, %v", id, inst, ok, err)
+			}
+			done = append(done, d)
+		}
+		return done
+	}
+	old := open("i1")
+	if to := must(stores["i1"].MoveAway(ctx, "r"))(t); to != "i3" {
+		t.Fatalf("i1 moved its group to %q, want i3", to)
+	}
+	open("i3")
+	for _, d := range old {
+		d()
+	}
+	for _, id := range ids {
+		if inst := must(placed(ctx, stores["i2"], "r", id))(t); inst != "i3" {
+			t.Fatalf("%s placed on %q after the old sockets ended, want i3", id, inst)
+		}
+	}
+	if n := must(stores["i2"].Count(ctx, "r"))(t); n != 3 {
+		t.Fatalf("count %d after the old sockets ended, want the 3 tickets", n)
+	}
+	if to := must(stores["i3"].MoveAway(ctx, "r"))(t); to != "i1" {
+		t.Fatalf("i3 moved the group to %q on its own drain, want i1", to)
+	}
+}
+
 // TestRedisRefusedMovesAtOnce: an instance that refused a connection moves its group before
 // the instance timeout only when its heartbeat is older than RefusedAfter too; a refusal
 // from an instance that beat a moment ago moves nothing. The new place is never the refused

@@ -127,9 +127,12 @@ end
 return ARGV[2]
 `)
 
-// closeScript: ARGV id. One open socket of id fewer; its last drops its ticket, and the
-// group's last ticket the record.
+// closeScript: ARGV id, the instance whose SFU served the socket. One open socket of id
+// fewer; its last drops its ticket, and the group's last ticket the record. A socket of an
+// SFU the group has moved off counts for nothing: moveScript dropped the old counts, and a
+// drained instance's sockets end after its participants' new ones opened.
 var closeScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'g') ~= ARGV[2] then return 0 end
 if redis.call('HEXISTS', KEYS[1], 't:' .. ARGV[1]) == 0 then return 0 end
 if redis.call('HINCRBY', KEYS[1], 's:' .. ARGV[1], -1) > 0 then return 0 end
 redis.call('HDEL', KEYS[1], 't:' .. ARGV[1], 's:' .. ARGV[1], 'u:' .. ARGV[1])
