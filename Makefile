@@ -143,6 +143,7 @@ bench: deps build
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkCalls -v -timeout 20m ./e2e
 	ONERTC_BENCH=1 $(GO) test -count=1 -run TestBenchmarkBrowser -v -timeout 20m ./e2e/browser
 	scripts/bench-failover
+	scripts/bench-group-failover
 	scripts/bench-restart
 	scripts/bench-collect
 

@@ -4,7 +4,9 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -28,33 +30,57 @@ const groupFailoverBound = 15 * time.Second
 // groupFailoverBound, all four on one SFU (nobody left in a room of their own).
 //
 // SIGKILL: the others find the instance dead by its missing heartbeat. SIGTERM: the
-// instance drains, moving its groups and closing their sockets before it exits.
+// instance drains, moving its groups and closing their sockets before it exits. With
+// envFailoverKills set, each case stops the group's SFU instance that many times (the
+// stopped one started again before the next) and logs every stream's gap as a
+// "group-failover-sample" line.
 func TestGroupSurvivesItsSFUInstanceKilled(t *testing.T) {
+	kills := groupFailoverKills(t)
 	for _, tt := range []struct {
 		name string
-		stop func(t *testing.T, in *fleettest.Instance)
+		how  string // in the samples' lines
+		// stop stops the instance and returns what waits for its process to be gone.
+		stop func(t *testing.T, in *fleettest.Instance) (exited func())
 	}{
-		{"SIGKILL", func(t *testing.T, in *fleettest.Instance) { in.Kill(t) }},
-		{"SIGTERM", func(t *testing.T, in *fleettest.Instance) {
+		{"SIGKILL", "sigkill", func(t *testing.T, in *fleettest.Instance) func() {
+			in.Kill(t)
+			return func() {}
+		}},
+		{"SIGTERM", "sigterm", func(t *testing.T, in *fleettest.Instance) func() {
 			exited := in.Terminate(t)
-			// Before the instance's own cleanup, which must not wait for it a second time.
-			t.Cleanup(func() {
+			return func() {
+				t.Helper()
 				select {
 				case err := <-exited:
 					if err != nil {
 						t.Errorf("the drained instance exited with %v", err)
 					}
 				case <-time.After(time.Minute):
-					t.Error("the drained instance did not exit within a minute")
+					t.Fatal("the drained instance did not exit within a minute")
 				}
-			})
+			}
 		}},
 	} {
-		t.Run(tt.name, func(t *testing.T) { groupSurvivesItsSFU(t, tt.stop) })
+		t.Run(tt.name, func(t *testing.T) { groupSurvivesItsSFU(t, kills, tt.how, tt.stop) })
 	}
 }
 
-func groupSurvivesItsSFU(t *testing.T, stop func(t *testing.T, in *fleettest.Instance)) {
+// groupFailoverKills is how many times each case stops the group's SFU instance: once,
+// unless envFailoverKills asks for more (scripts/bench-group-failover).
+func groupFailoverKills(t *testing.T) int {
+	t.Helper()
+	v := os.Getenv(envFailoverKills)
+	if v == "" {
+		return 1
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a count of kills", envFailoverKills, v)
+	}
+	return n
+}
+
+func groupSurvivesItsSFU(t *testing.T, kills int, how string, stop func(t *testing.T, in *fleettest.Instance) func()) {
 	fleettest.HAProxy.Require(t)
 	rs := redistest.Start(t)
 	bin := fleettest.Build(t)
@@ -62,8 +88,9 @@ func groupSurvivesItsSFU(t *testing.T, stop func(t *testing.T, in *fleettest.Ins
 	for range fleettest.Backends {
 		inst = append(inst, fleettest.Start(t, bin, rs.URL()))
 	}
-	front := "http://" + fleettest.HAProxy.Start(t, inst).Addr
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	lb := fleettest.HAProxy.Start(t, inst)
+	front := "http://" + lb.Addr
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(2+kills)*time.Minute)
 	defer cancel()
 	const room = "group-failover"
 	a := startGroupBot(t, ctx, front, room, "a", false)
@@ -76,51 +103,64 @@ func groupSurvivesItsSFU(t *testing.T, stop func(t *testing.T, in *fleettest.Ins
 	ids := waitIDs(t, four...)
 	waitReceivesFrom(t, 40*time.Second, ids, four, four)
 
-	carriers := sfuCarriers(t, inst, nil, true)
-	if len(carriers) != 1 {
-		t.Fatalf("instances whose SFU carries the group: %v, want exactly one", carriers)
-	}
-	dead := carriers[0]
-	for _, g := range four {
-		g.gb.ResetGaps()
-	}
-	stopped := time.Now()
-	stop(t, inst[dead])
-	t.Logf("instance %d (the group's SFU) stopped", dead)
+	for kill := range kills {
+		if kill > 0 {
+			t.Logf("kill %d of %d", kill+1, kills)
+		}
+		carriers := sfuCarriers(t, inst, nil, true)
+		if len(carriers) != 1 {
+			t.Fatalf("instances whose SFU carries the group: %v, want exactly one", carriers)
+		}
+		dead := carriers[0]
+		for _, g := range four {
+			g.gb.ResetGaps()
+		}
+		stopped := time.Now()
+		exited := stop(t, inst[dead])
+		t.Logf("instance %d (the group's SFU) stopped", dead)
 
-	// A drain moves the groups after its notice to the balancer (3 s); a kill is found by
-	// the others within the instance timeout. The gaps below are what the bots saw.
-	testsync.Eventually(t, 3*time.Second+groupFailoverBound, "the four on one live instance's SFU", func() bool {
-		return len(sfuCarriers(t, inst, []int{dead}, false)) == 1
-	})
-	t.Logf("the four on a live SFU %v after the stop", time.Since(stopped).Round(time.Millisecond))
-	waitReceivesFrom(t, groupFailoverBound, ids, four, four)
-	back := sfuCarriers(t, inst, []int{dead}, true)
-	if len(back) != 1 {
-		t.Fatalf("after the stop, instances whose SFU carries the group: %v, want one live instance", back)
-	}
-	for _, g := range four {
-		if id := g.id(); id != ids[g] {
-			t.Errorf("%s is %q in the group after the move, was %q: it joined again", g.name, id, ids[g])
+		// A drain moves the groups after its notice to the balancer (3 s); a kill is found
+		// by the others within the instance timeout. The gaps below are what the bots saw.
+		testsync.Eventually(t, 3*time.Second+groupFailoverBound, "the four on one live instance's SFU", func() bool {
+			return len(sfuCarriers(t, inst, []int{dead}, false)) == 1
+		})
+		t.Logf("the four on a live SFU %v after the stop", time.Since(stopped).Round(time.Millisecond))
+		waitReceivesFrom(t, groupFailoverBound, ids, four, four)
+		back := sfuCarriers(t, inst, []int{dead}, true)
+		if len(back) != 1 {
+			t.Fatalf("after the stop, instances whose SFU carries the group: %v, want one live instance", back)
 		}
-	}
-	var gaps []time.Duration
-	for _, r := range four {
-		rem := r.gb.Remotes()
-		for _, s := range four {
-			if r == s {
-				continue
-			}
-			gap := bot.LongestStop(rem[ids[s]])
-			gaps = append(gaps, gap)
-			if gap > groupFailoverBound {
-				t.Errorf("%s's video from %s stopped for %v across the stop, bound %v", r.name, s.name, gap, groupFailoverBound)
+		for _, g := range four {
+			if id := g.id(); id != ids[g] {
+				t.Errorf("%s is %q in the group after the move, was %q: it joined again", g.name, id, ids[g])
 			}
 		}
+		var gaps []time.Duration
+		for _, r := range four {
+			rem := r.gb.Remotes()
+			for _, s := range four {
+				if r == s {
+					continue
+				}
+				gap := bot.LongestStop(rem[ids[s]])
+				gaps = append(gaps, gap)
+				// One line per stream and stop, for scripts/bench-group-failover.
+				t.Logf("group-failover-sample bots %s video_gap_ms=%d", how, gap.Milliseconds())
+				if gap > groupFailoverBound {
+					t.Errorf("%s's video from %s stopped for %v across the stop, bound %v", r.name, s.name, gap, groupFailoverBound)
+				}
+			}
+		}
+		slices.Sort(gaps)
+		t.Logf("video gaps across the SFU instance's stop (%d streams): median %v, max %v; the group moved from instance %d to %d",
+			len(gaps), gaps[len(gaps)/2], gaps[len(gaps)-1], dead, back[0])
+		exited()
+		if kill+1 < kills {
+			// Three instances again before the next stop, the balancer sending to all.
+			inst[dead].Restart(t)
+			inst[dead].WaitBalanced(t, lb)
+		}
 	}
-	slices.Sort(gaps)
-	t.Logf("video gaps across the SFU instance's stop (%d streams): median %v, max %v; the group moved from instance %d to %d",
-		len(gaps), gaps[len(gaps)/2], gaps[len(gaps)-1], dead, back[0])
 }
 
 // sfuCarriers lists the instances (but the dead ones) whose SFU carries four participants;
