@@ -157,6 +157,13 @@ func (s *SFU) newAPI(up bool) (*webrtc.API, error) {
 	se.DisableActiveTCP(true)
 	se.SetIncludeLoopbackCandidate(s.cfg.IncludeLoopback)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// The SFU offers the down PeerConnection, so its agent is the controlling one there, and
+	// pion's controlling agent waits 1 s before nominating a peer-reflexive pair: the usual
+	// one when a client's checks beat its trickled candidate (a group socket passed on by
+	// another instance is a hop slower than ICE on the media port). That second was the
+	// ~1.1 s mode of the drained group's video gap (e2e TestGroupSurvivesItsSFUInstanceKilled).
+	// A peer-reflexive remote is as direct as a host one: nothing better to wait for.
+	se.SetPrflxAcceptanceMinWait(0)
 	if len(s.cfg.PublicIPs) > 0 {
 		se.SetNAT1To1IPs(s.cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
