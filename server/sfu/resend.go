@@ -1,6 +1,10 @@
 package sfu
 
-import "time"
+import (
+	"time"
+
+	"github.com/onertc/onertc/server/sfu/packetcache"
+)
 
 // A subscriber's NACK for a packet is answered from the cache, but not every NACK for the
 // same packet: pion's NACK generator (the bots') asks again every 100 ms for as long as
@@ -30,6 +34,13 @@ type resendSlot struct {
 	seq   uint16
 	count uint8
 	at    int64
+}
+
+// resender is what a down track needs only once its subscriber NACKs: the guard, and the
+// buffer a cached packet is copied into.
+type resender struct {
+	guard  resendGuard
+	cached [packetcache.MaxPacket]byte
 }
 
 // resendGuard decides which NACKed packets of one outgoing stream to resend.
