@@ -28,6 +28,11 @@ const MinAge = 2 * time.Second
 const (
 	growMargin = 1.25
 	growStep   = 4
+	// A ring that goes round slower than shrinkAge shrinks to the same fit: the rate it
+	// grew for was a burst (the key frames every new subscriber asks for, or a reader
+	// that fell behind and caught up); in a 20-room benchmark half the video rings had
+	// grown to twice what their stream needed, or to maxRing.
+	shrinkAge = 2 * MinAge
 	// growUnit rounds the ring's sizes.
 	growUnit = 4 << 10
 )
@@ -99,28 +104,39 @@ func (c *Cache) Store(seq uint16, packet []byte, now time.Time) bool {
 	return true
 }
 
-// wrapped grows the ring (up to maxRing) when it went round sooner than MinAge, keeping
-// what it holds. Called with mu held, with written at a multiple of the ring's length.
+// wrapped resizes the ring when it went round sooner than MinAge (growing it, up to
+// maxRing) or later than shrinkAge (shrinking it), keeping the newest bytes that fit.
+// Called with mu held, with written at a multiple of the ring's length.
 func (c *Cache) wrapped(now time.Time) {
 	round, took := now.Sub(c.lastWrap), c.written-c.lastWritten
 	c.lastWrap, c.lastWritten = now, c.written
 	old := c.ring
-	if round >= MinAge || len(old) >= c.maxRing {
+	// fit holds growMargin times MinAge at the rate of the round that just ended.
+	fit := func() int {
+		want := float64(took) * growMargin * float64(MinAge) / float64(round)
+		return (int(want) + growUnit - 1) / growUnit * growUnit
+	}
+	var size int
+	switch {
+	case round < MinAge && len(old) < c.maxRing:
+		want := len(old) * growStep
+		if round > 0 {
+			want = min(want, fit())
+		}
+		size = min(want, c.maxRing)
+	case round > shrinkAge && len(old) > initialRing:
+		size = max(fit(), initialRing)
+	default:
 		return
 	}
-	want := float64(len(old)) * growStep
-	if round > 0 {
-		want = min(want, float64(took)*growMargin*float64(MinAge)/float64(round))
-	}
-	grown := min((int(want)+growUnit-1)/growUnit*growUnit, c.maxRing)
-	if grown <= len(old) {
+	if size == len(old) || (round < MinAge && size < len(old)) {
 		return
 	}
-	oldSize, newSize := uint64(len(old)), uint64(grown)
+	oldSize, newSize := uint64(len(old)), uint64(size)
 	ring := make([]byte, newSize)
 	from := uint64(0)
-	if c.written > oldSize {
-		from = c.written - oldSize
+	if kept := min(oldSize, newSize); c.written > kept {
+		from = c.written - kept
 	}
 	for x := from; x < c.written; {
 		i, j := x%oldSize, x%newSize

@@ -181,3 +181,46 @@ func TestRisingRate(t *testing.T) {
 		}
 	}
 }
+
+// TestRingFollowsRate feeds a burst, then a steady stream, and checks that the ring grown
+// for the burst ends near the steady stream's fit and still gives back MinAge of it.
+func TestRingFollowsRate(t *testing.T) {
+	tests := []struct {
+		name                  string
+		burstRate, burstSecs  int // packets per second (of 1100 bytes), seconds
+		steadyRate, steadySec int
+		maxRing               int
+	}{
+		// A reader that caught up after lagging: four times the rate for a second.
+		{"shrinks after a burst", 440, 1, 110, 20, 3 * 110 * 1100},
+		// Steady from the start: ends where it grew to.
+		{"steady stays", 110, 1, 110, 20, 3 * 110 * 1100},
+		// A rate that drops to a sixth: follows it down.
+		{"follows a drop", 110, 10, 18, 30, 3 * 18 * 1100},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(512)
+			at := time.Unix(1000, 0)
+			seq := uint16(0)
+			feed := func(rate, secs int) {
+				for range rate * secs {
+					c.Store(seq, packet(seq, 1100), at)
+					seq++
+					at = at.Add(time.Second / time.Duration(rate))
+				}
+			}
+			feed(tc.burstRate, tc.burstSecs)
+			feed(tc.steadyRate, tc.steadySec)
+			if got := c.Bytes(); got > tc.maxRing {
+				t.Errorf("ring is %d bytes after the steady stream, want at most %d", got, tc.maxRing)
+			}
+			buf := make([]byte, MaxPacket)
+			for back := uint16(1); back <= uint16(tc.steadyRate*int(MinAge/time.Second)); back++ {
+				if n := c.Load(seq-back, buf); !bytes.Equal(buf[:n], packet(seq-back, 1100)) {
+					t.Fatalf("packet %d back (of MinAge at the steady rate) not given back", back)
+				}
+			}
+		})
+	}
+}
