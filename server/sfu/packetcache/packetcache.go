@@ -5,8 +5,8 @@
 // largest packet's size: an audio packet is a tenth of that, and the lower simulcast
 // layers send a few packets a second, so fixed slots held mostly unused memory (3 MB of
 // the 7.6 MB each participant of a 3-layer room cost the server). The ring starts small
-// and grows while it holds less than MinAge of its stream, so a stream's memory follows
-// its bitrate.
+// and grows while it holds less than MinAge of its stream, and shrinks when it holds more
+// than twice that, so a stream's memory follows its bitrate.
 package packetcache
 
 import (
