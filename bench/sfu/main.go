@@ -50,6 +50,7 @@ type options struct {
 
 func main() {
 	onertcBin := flag.String("onertc", "bin/onertc", "onertc binary to measure")
+	onertcArgs := flag.String("onertc-args", "", "flags added to onertc serve's command line, space-separated (e.g. \"-pprof 127.0.0.1:6061\": profile the server during a run)")
 	galeneBin := flag.String("galene", "", "Galène binary to measure side by side (empty: onertc alone)")
 	roomsFlag := flag.String("rooms", "1,5,10", "comma-separated room counts")
 	runs := flag.Int("runs", 3, "runs of every room count, each on a fresh server")
@@ -81,7 +82,7 @@ func main() {
 	if o.media.FPS < 1 || o.media.VideoBitrate/8/o.media.FPS>>(2*(o.media.Layers-1)) < 16 || o.media.PacketBytes < 64 || o.media.PacketBytes > 1200 {
 		log.Fatalf("-fps %d, -video-bitrate %d, -packet-bytes %d: frames need 16 bytes or more, packets 64..1200 bytes", o.media.FPS, o.media.VideoBitrate, o.media.PacketBytes)
 	}
-	targets := []target{onertcTarget(*onertcBin)}
+	targets := []target{onertcTarget(*onertcBin, strings.Fields(*onertcArgs))}
 	if *galeneBin != "" {
 		targets = append(targets, galeneTarget(*galeneBin))
 	}

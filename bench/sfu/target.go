@@ -36,17 +36,20 @@ type target struct {
 	forwarded func(ctx context.Context, addr string) (uint64, error)
 }
 
-func onertcTarget(bin string) target {
+// onertcTarget runs bin's serve command; extra flags go after the benchmark's own, so they
+// can add to them (-pprof, to profile the server under load) or override one.
+func onertcTarget(bin string, extra []string) target {
 	return target{
 		name:  "onertc",
 		bin:   bin,
 		proto: onertcProtocol{},
 		args: func(_ string, httpPort, udpPort int) []string {
 			// Rate limits lifted: every load participant comes from 127.0.0.1.
-			return []string{"serve", "-http", "127.0.0.1:" + strconv.Itoa(httpPort), "-turn-disable",
+			args := []string{"serve", "-http", "127.0.0.1:" + strconv.Itoa(httpPort), "-turn-disable",
 				"-sfu-addr", "127.0.0.1:" + strconv.Itoa(udpPort), "-public-ip", "127.0.0.1", "-room-size", "8",
 				"-limit-join", "0", "-limit-message", "0", "-limit-turn", "0", "-limit-ws", "0",
 				"-max-sockets-per-ip", "0", "-log-level", "error"}
+			return append(args, extra...)
 		},
 		forwarded: metricCounter("onertc_sfu_forwarded_packets_total"),
 	}
