@@ -135,7 +135,7 @@ func (r *Redis) liveSFU(ctx context.Context, roomID, instance string) (string, e
 	if slices.Contains(live, instance) {
 		return instance, nil
 	}
-	return r.moveOff(ctx, roomID, instance)
+	return r.moveOff(ctx, roomID, instance, nil)
 }
 
 // RefusedAfter is how long an instance whose HTTP port refused a connection may have
@@ -161,19 +161,23 @@ func (r *Redis) Refused(ctx context.Context, roomID, instance string) (string, e
 	if slices.Contains(recent, instance) {
 		return instance, nil // alive a moment ago: the refusal was something else
 	}
-	return r.moveOff(ctx, roomID, instance)
+	// Only to an instance that beat as recently: another one as late may be as dead (two
+	// instances of one machine, or an earlier move's victim still within Live's bound).
+	return r.moveOff(ctx, roomID, instance, recent)
 }
 
 // moveOff moves roomID's group off dead (the record must still name it) to the live
-// instance Place picks.
-func (r *Redis) moveOff(ctx context.Context, roomID, dead string) (string, error) {
+// instance Place picks, among only, if not nil, instances.
+func (r *Redis) moveOff(ctx context.Context, roomID, dead string, instances []string) (string, error) {
 	instance := dead
 	loads, err := r.Loads(ctx)
 	if err != nil {
 		return "", err
 	}
 	// A refused instance can still be within Live's bound.
-	loads = slices.DeleteFunc(loads, func(l Load) bool { return l.Instance == dead })
+	loads = slices.DeleteFunc(loads, func(l Load) bool {
+		return l.Instance == dead || (instances != nil && !slices.Contains(instances, l.Instance))
+	})
 	to, ok := Place(loads)
 	if !ok {
 		to = r.cfg.Instance

@@ -233,6 +233,25 @@ func TestRedisRefusedMovesAtOnce(t *testing.T) {
 	}
 }
 
+// TestRedisRefusedMovesOnlyToABeatingInstance: when the refused instance is not the only one
+// whose heartbeat is late, the group moves to one that beat within RefusedAfter, not to the
+// other late one that the loads would pick (it may be as dead: it was in
+// TestGroupSocketRefusedBySFUInstance, which left two such instances in the directory).
+func TestRedisRefusedMovesOnlyToABeatingInstance(t *testing.T) {
+	ctx := context.Background()
+	all := func(context.Context) ([]string, error) { return []string{"i1", "i2", "i3"}, nil }
+	within := func(context.Context, time.Duration) ([]string, error) { return []string{"i1"}, nil }
+	stores := groupOfThree(t, map[string]uint64{"i1": 9000, "i2": 3000, "i3": 100}, func(rc *RedisConfig) {
+		rc.Live, rc.LiveWithin = all, within
+	})
+	if inst := must(placed(ctx, stores["i1"], "r", "a"))(t); inst != "i3" {
+		t.Fatalf("placed on %q, want i3", inst)
+	}
+	if now := must(stores["i1"].Refused(ctx, "r", "i3"))(t); now != "i1" {
+		t.Fatalf("after a refusal the group is on %q, want i1, the one instance that beat lately", now)
+	}
+}
+
 // groupOfThree makes stores of instances i1, i2 and i3 on a fresh redis-server (edit sets
 // each one's liveness), with the loads pps, and room "r" a group of a, b and a third
 // participant, placed on the instance the loads pick.

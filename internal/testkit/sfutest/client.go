@@ -12,8 +12,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,6 +107,12 @@ type Client struct {
 func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 	ws, resp, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
 	if err != nil {
+		if resp != nil && resp.Body != nil {
+			// A refused handshake's status and body say why (gorilla's error does not).
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			_ = resp.Body.Close()
+			return nil, fmt.Errorf("dial %s: %w (%d %q)", url, err, resp.StatusCode, strings.TrimSpace(string(body)))
+		}
 		return nil, fmt.Errorf("dial %s: %w", url, err)
 	}
 	if resp != nil && resp.Body != nil {
