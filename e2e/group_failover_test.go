@@ -36,32 +36,8 @@ const groupFailoverBound = 15 * time.Second
 // "group-failover-sample" line.
 func TestGroupSurvivesItsSFUInstanceKilled(t *testing.T) {
 	kills := groupFailoverKills(t)
-	for _, tt := range []struct {
-		name string
-		how  string // in the samples' lines
-		// stop stops the instance and returns what waits for its process to be gone.
-		stop func(t *testing.T, in *fleettest.Instance) (exited func())
-	}{
-		{"SIGKILL", "sigkill", func(t *testing.T, in *fleettest.Instance) func() {
-			in.Kill(t)
-			return func() {}
-		}},
-		{"SIGTERM", "sigterm", func(t *testing.T, in *fleettest.Instance) func() {
-			exited := in.Terminate(t)
-			return func() {
-				t.Helper()
-				select {
-				case err := <-exited:
-					if err != nil {
-						t.Errorf("the drained instance exited with %v", err)
-					}
-				case <-time.After(time.Minute):
-					t.Fatal("the drained instance did not exit within a minute")
-				}
-			}
-		}},
-	} {
-		t.Run(tt.name, func(t *testing.T) { groupSurvivesItsSFU(t, kills, tt.how, tt.stop) })
+	for _, tt := range fleettest.Stops {
+		t.Run(tt.Name, func(t *testing.T) { groupSurvivesItsSFU(t, kills, tt.How, tt.Stop) })
 	}
 }
 

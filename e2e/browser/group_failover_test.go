@@ -36,31 +36,8 @@ func TestGroupTabSurvivesItsSFUInstanceKilled(t *testing.T) {
 	if !aim {
 		kills = 1 // make test's one stop per case
 	}
-	for _, tt := range []struct {
-		how string // in the samples' lines
-		// stop stops the instance and returns what waits for its process to be gone.
-		stop func(t *testing.T, in *fleettest.Instance) (exited func())
-	}{
-		{"sigkill", func(t *testing.T, in *fleettest.Instance) func() {
-			in.Kill(t)
-			return func() {}
-		}},
-		{"sigterm", func(t *testing.T, in *fleettest.Instance) func() {
-			exited := in.Terminate(t)
-			return func() {
-				t.Helper()
-				select {
-				case err := <-exited:
-					if err != nil {
-						t.Errorf("the drained instance exited with %v", err)
-					}
-				case <-time.After(time.Minute):
-					t.Fatal("the drained instance did not exit within a minute")
-				}
-			}
-		}},
-	} {
-		t.Run(tt.how, func(t *testing.T) { tabSurvivesItsSFU(t, kills, tt.how, tt.stop) })
+	for _, tt := range fleettest.Stops {
+		t.Run(tt.Name, func(t *testing.T) { tabSurvivesItsSFU(t, kills, tt.How, tt.Stop) })
 	}
 }
 

@@ -1,7 +1,6 @@
 package fleettest
 
 import (
-	"bufio"
 	"net/http"
 	"strings"
 	"syscall"
@@ -21,6 +20,37 @@ func (in *Instance) Terminate(t testing.TB) <-chan error {
 	exited := make(chan error, 1)
 	go func() { exited <- in.Cmd.Wait() }()
 	return exited
+}
+
+// Stop is a way of stopping an instance, as the failover tests do it.
+type Stop struct {
+	Name string // the subtest's name: SIGKILL, SIGTERM
+	How  string // in the tests' sample lines: sigkill, sigterm
+	// Stop stops the instance and returns what waits for its process to be gone (a drained
+	// instance must exit cleanly within a minute).
+	Stop func(t *testing.T, in *Instance) (exited func())
+}
+
+// Stops are SIGKILL (a crash: the process is gone at once) and SIGTERM (a drain).
+var Stops = []Stop{
+	{"SIGKILL", "sigkill", func(t *testing.T, in *Instance) func() {
+		in.Kill(t)
+		return func() {}
+	}},
+	{"SIGTERM", "sigterm", func(t *testing.T, in *Instance) func() {
+		exited := in.Terminate(t)
+		return func() {
+			t.Helper()
+			select {
+			case err := <-exited:
+				if err != nil {
+					t.Errorf("the drained instance exited with %v", err)
+				}
+			case <-time.After(time.Minute):
+				t.Fatal("the drained instance did not exit within a minute")
+			}
+		}
+	}},
 }
 
 // Restart runs the instance's command again, on the same addresses, once the old process
@@ -46,16 +76,7 @@ func (in *Instance) WaitBalanced(t testing.TB, lb *Instance) {
 // /metrics (a labelled counter appears once it counted one).
 func (in *Instance) answered(t testing.TB, route string) bool {
 	t.Helper()
-	resp, err := http.Get("http://" + in.Addr + "/metrics")
-	if err != nil {
-		t.Fatalf("metrics of %s: %v", in.Addr, err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), `onertc_http_requests_total{code="200",route="`+route+`"}`) {
-			return true
-		}
-	}
-	return false
+	return in.scanMetrics(t, func(line string) bool {
+		return strings.HasPrefix(line, `onertc_http_requests_total{code="200",route="`+route+`"}`)
+	})
 }
