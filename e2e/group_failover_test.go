@@ -60,11 +60,7 @@ func groupSurvivesItsSFU(t *testing.T, kills int, how string, stop func(t *testi
 	fleettest.HAProxy.Require(t)
 	rs := redistest.Start(t)
 	bin := fleettest.Build(t)
-	var inst []*fleettest.Instance
-	for range fleettest.Backends {
-		inst = append(inst, fleettest.Start(t, bin, rs.URL()))
-	}
-	lb := fleettest.HAProxy.Start(t, inst)
+	inst, lb := fleettest.HAProxy.StartFleet(t, bin, rs.URL())
 	front := "http://" + lb.Addr
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(2+kills)*time.Minute)
 	defer cancel()

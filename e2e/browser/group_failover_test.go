@@ -46,11 +46,7 @@ func tabSurvivesItsSFU(t *testing.T, kills int, how string, stop func(t *testing
 	fleettest.HAProxy.Require(t)
 	rs := redistest.Start(t)
 	bin := fleettest.Build(t)
-	var inst []*fleettest.Instance
-	for range fleettest.Backends {
-		inst = append(inst, fleettest.Start(t, bin, rs.URL()))
-	}
-	lb := fleettest.HAProxy.Start(t, inst)
+	inst, lb := fleettest.HAProxy.StartFleet(t, bin, rs.URL())
 	front := "http://" + lb.Addr
 	const roomID = "browser-group-failover"
 	browser := newBrowser(t, chromedp.WindowSize(720, 480))

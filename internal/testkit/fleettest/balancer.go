@@ -200,3 +200,14 @@ func (b Balancer) Start(t testing.TB, backends []*Instance) *Instance {
 	})
 	return &Instance{Addr: addr, Cmd: cmd}
 }
+
+// StartFleet starts Backends instances of bin on redisURL behind b (its README example)
+// and returns them and the balancer.
+func (b Balancer) StartFleet(t testing.TB, bin, redisURL string) ([]*Instance, *Instance) {
+	t.Helper()
+	var inst []*Instance
+	for range Backends {
+		inst = append(inst, Start(t, bin, redisURL))
+	}
+	return inst, b.Start(t, inst)
+}
