@@ -411,12 +411,12 @@ func (p *participant) finish(so *sock) {
 		d.close()
 	}
 	if up := p.up.Load(); up != nil {
-		if err := up.Close(); err != nil {
+		if err := closePeer(up); err != nil {
 			p.log.Debug("up connection close", "err", err)
 		}
 	}
 	if down != nil {
-		if err := down.Close(); err != nil {
+		if err := closePeer(down); err != nil {
 			p.log.Debug("down connection close", "err", err)
 		}
 	}
