@@ -44,6 +44,25 @@ func main() {
 	}
 }
 
+// printUnfinished prints, in test-name order, the kept output of pkg's tests that have no
+// verdict, and forgets it.
+func printUnfinished(w io.Writer, pending map[string][]string, pkg string) {
+	var keys []string
+	for key := range pending {
+		if strings.HasPrefix(key, pkg+" ") && key != pkg+" " {
+			keys = append(keys, key)
+		}
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		fmt.Fprintf(w, "--- output of %s, which never finished:\n", strings.TrimPrefix(key, pkg+" "))
+		for _, line := range pending[key] {
+			fmt.Fprint(w, line)
+		}
+		delete(pending, key)
+	}
+}
+
 // summarize copies the readable part of the stream to w as it arrives, then lists the n
 // slowest tests (subtests included). It reports whether everything passed.
 func summarize(r io.Reader, w io.Writer, n int) (ok bool, err error) {
@@ -75,6 +94,12 @@ func summarize(r io.Reader, w io.Writer, n int) (ok bool, err error) {
 				failed = true
 				for _, line := range pending[key] {
 					fmt.Fprint(w, line)
+				}
+				if e.Test == "" {
+					// A package that fails with tests still running was killed (its
+					// timeout, a signal, a panic elsewhere): their output holds the
+					// goroutine dump that says where they hung.
+					printUnfinished(w, pending, e.Package)
 				}
 			}
 			delete(pending, key)

@@ -42,6 +42,21 @@ func TestSummarize(t *testing.T) {
 			want: []string{"bad_test.go:9: boom", "FAIL\tp", "1.00s  p.TestBad"},
 		},
 		{
+			name: "a package killed by its timeout shows the hung test's dump",
+			in: lines(
+				`{"Action":"output","Package":"p","Test":"TestOK","Output":"=== RUN   TestOK\n"}`,
+				`{"Action":"pass","Package":"p","Test":"TestOK","Elapsed":0}`,
+				`{"Action":"output","Package":"p","Test":"TestHang","Output":"=== RUN   TestHang\n"}`,
+				`{"Action":"output","Package":"p","Test":"TestHang","Output":"panic: test timed out after 2s\n"}`,
+				`{"Action":"output","Package":"p","Test":"TestHang","Output":"goroutine 7 [sleep]:\n"}`,
+				`{"Action":"output","Package":"q","Test":"TestElsewhere","Output":"still running in q\n"}`,
+				`{"Action":"output","Package":"p","Output":"FAIL\tp\t2.0s\n"}`,
+				`{"Action":"fail","Package":"p","Elapsed":2}`),
+			n: 10, wantOK: false,
+			want:     []string{"FAIL\tp", "TestHang, which never finished", "panic: test timed out", "goroutine 7 [sleep]"},
+			dontWant: []string{"still running in q", "=== RUN   TestOK"},
+		},
+		{
 			name: "a build failure fails the run",
 			in: lines(
 				`{"ImportPath":"p","Action":"build-output","Output":"p/x.go:1: syntax error\n"}`,
