@@ -397,8 +397,23 @@ func (c *Client) answerDown(offer string) error {
 	if err := pc.SetLocalDescription(answer); err != nil {
 		return fmt.Errorf("down answer: %w", err)
 	}
-	<-gathered
+	if err := c.gathered(gathered); err != nil {
+		return fmt.Errorf("down answer: %w", err)
+	}
 	return c.Send(protocol.GroupMessage{Type: protocol.GroupAnswer, PC: protocol.PCDown, SDP: pc.LocalDescription().SDP})
+}
+
+// gathered waits for a gathering to complete, or for the client to close: the ICE agent of a
+// PeerConnection closed while it gathers cannot report the end of its gathering (pion ice
+// v2's setGatheringState fails on a closed agent), and Close waits for the read loop that
+// answers offers.
+func (c *Client) gathered(complete <-chan struct{}) error {
+	select {
+	case <-complete:
+		return nil
+	case <-c.ctx.Done():
+		return fmt.Errorf("gathering candidates: %w", c.ctx.Err())
+	}
 }
 
 // SetAudioLevel changes the level written into the audio packets from now on.

@@ -109,7 +109,9 @@ func (c *Client) Publish(ctx context.Context) error {
 	if err := pc.SetLocalDescription(offer); err != nil {
 		return err
 	}
-	<-gathered
+	if err := c.gathered(gathered); err != nil {
+		return err
+	}
 	mark := c.Mark()
 	msg := protocol.GroupMessage{Type: protocol.GroupOffer, PC: protocol.PCUp, SDP: pc.LocalDescription().SDP}
 	if screenTr != nil {
