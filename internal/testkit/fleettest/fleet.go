@@ -86,10 +86,27 @@ func Start(t testing.TB, bin, redisURL string, extra ...string) *Instance {
 	addr := FreePort(t)
 	args := append([]string{"serve", "--http", addr, "--turn-disable", "--redis", redisURL,
 		"--sfu-addr", "127.0.0.1:0", "--relay-grace", "2s", "--log-format", "json", "--limit-join", "0"}, extra...)
-	return run(t, addr, bin, args)
+	return start(t, addr, bin, args)
 }
 
-// run starts bin with args, an instance serving HTTP on addr, and returns once it serves.
+// start runs bin with args, an instance serving HTTP on addr, and kills it when the test
+// ends.
+func start(t testing.TB, addr, bin string, args []string) *Instance {
+	t.Helper()
+	in := run(t, addr, bin, args)
+	// One cleanup per instance, registered before whatever the test starts on it (bots,
+	// tabs), kills the process the instance runs then: Restart's process too. A cleanup per
+	// process made a restarted one die before the clients a test ends first, which then
+	// tried to resume on a fleet that was going away.
+	t.Cleanup(func() {
+		in.Cmd.Process.Kill()
+		in.Cmd.Wait()
+	})
+	return in
+}
+
+// run starts bin with args, an instance serving HTTP on addr, and returns once it serves
+// (killing the process if the test fails first).
 func run(t testing.TB, addr, bin string, args []string) *Instance {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
@@ -107,11 +124,15 @@ func run(t testing.TB, addr, bin string, args []string) *Instance {
 			}
 		}
 	}()
+	serving := false
+	defer func() {
+		if !serving {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
 	WaitLine(t, lines, `"msg":"serving"`)
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
+	serving = true
 	return &Instance{Addr: addr, Cmd: cmd, Log: lines, bin: bin, args: args}
 }
 

@@ -54,7 +54,8 @@ var Stops = []Stop{
 }
 
 // Restart runs the instance's command again, on the same addresses, once the old process
-// has exited; it returns when the new one serves.
+// has exited; it returns when the new one serves. The cleanup Start registered kills it at
+// the end of the test, in Start's place among the cleanups.
 func (in *Instance) Restart(t testing.TB) {
 	t.Helper()
 	*in = *run(t, in.Addr, in.bin, in.args)
