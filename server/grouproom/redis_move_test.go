@@ -193,20 +193,12 @@ func TestRedisRefusedMovesAtOnce(t *testing.T) {
 	var mu sync.Mutex
 	recent := []string{"i1", "i2", "i3"} // heartbeat within RefusedAfter
 	var asked []time.Duration
-	all := func(context.Context) ([]string, error) { return []string{"i1", "i2", "i3"}, nil }
-	within := func(_ context.Context, d time.Duration) ([]string, error) {
+	stores := groupOnI3(t, func(_ context.Context, d time.Duration) ([]string, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		asked = append(asked, d)
 		return append([]string(nil), recent...), nil
-	}
-	// i3 takes the group; after it, i3 would still win a placement on packets.
-	stores := groupOfThree(t, map[string]uint64{"i1": 9000, "i2": 3000, "i3": 100}, func(rc *RedisConfig) {
-		rc.Live, rc.LiveWithin = all, within
 	})
-	if inst := must(placed(ctx, stores["i1"], "r", "a"))(t); inst != "i3" {
-		t.Fatalf("placed on %q, want i3", inst)
-	}
 
 	// A refusal while i3 beats: nothing moves.
 	if now := must(stores["i1"].Refused(ctx, "r", "i3"))(t); now != "i3" {
@@ -239,17 +231,24 @@ func TestRedisRefusedMovesAtOnce(t *testing.T) {
 // TestGroupSocketRefusedBySFUInstance, which left two such instances in the directory).
 func TestRedisRefusedMovesOnlyToABeatingInstance(t *testing.T) {
 	ctx := context.Background()
-	all := func(context.Context) ([]string, error) { return []string{"i1", "i2", "i3"}, nil }
-	within := func(context.Context, time.Duration) ([]string, error) { return []string{"i1"}, nil }
-	stores := groupOfThree(t, map[string]uint64{"i1": 9000, "i2": 3000, "i3": 100}, func(rc *RedisConfig) {
-		rc.Live, rc.LiveWithin = all, within
-	})
-	if inst := must(placed(ctx, stores["i1"], "r", "a"))(t); inst != "i3" {
-		t.Fatalf("placed on %q, want i3", inst)
-	}
+	stores := groupOnI3(t, func(context.Context, time.Duration) ([]string, error) { return []string{"i1"}, nil })
 	if now := must(stores["i1"].Refused(ctx, "r", "i3"))(t); now != "i1" {
 		t.Fatalf("after a refusal the group is on %q, want i1, the one instance that beat lately", now)
 	}
+}
+
+// groupOnI3 is groupOfThree with all three instances live and within answering LiveWithin,
+// loads under which i3 takes the group and would still win a placement on packets.
+func groupOnI3(t *testing.T, within func(context.Context, time.Duration) ([]string, error)) map[string]*Redis {
+	t.Helper()
+	all := func(context.Context) ([]string, error) { return []string{"i1", "i2", "i3"}, nil }
+	stores := groupOfThree(t, map[string]uint64{"i1": 9000, "i2": 3000, "i3": 100}, func(rc *RedisConfig) {
+		rc.Live, rc.LiveWithin = all, within
+	})
+	if inst := must(placed(context.Background(), stores["i1"], "r", "a"))(t); inst != "i3" {
+		t.Fatalf("placed on %q, want i3", inst)
+	}
+	return stores
 }
 
 // groupOfThree makes stores of instances i1, i2 and i3 on a fresh redis-server (edit sets
