@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v3"
+
+	"github.com/onertc/onertc/internal/testkit/testsync"
 )
 
 // loopbackPair makes two PeerConnections with one audio section that gather only loopback
@@ -75,17 +77,6 @@ func exchange(t *testing.T, offerer, answerer *webrtc.PeerConnection, withoutCan
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestTransportsStarting checks the states in which closePeer waits before Close: only
 // between an applied offer/answer and the end of the ICE transport's start.
 func TestTransportsStarting(t *testing.T) {
@@ -106,11 +97,11 @@ func TestTransportsStarting(t *testing.T) {
 		}, false},
 		{"answered, ICE cannot connect", func(t *testing.T, offerer, answerer *webrtc.PeerConnection) {
 			exchange(t, offerer, answerer, true)
-			waitFor(t, "ICE checking", func() bool { return offerer.ICEConnectionState() == webrtc.ICEConnectionStateChecking })
+			testsync.Eventually(t, 10*time.Second, "ICE checking", func() bool { return offerer.ICEConnectionState() == webrtc.ICEConnectionStateChecking })
 		}, true},
 		{"connected", func(t *testing.T, offerer, answerer *webrtc.PeerConnection) {
 			exchange(t, offerer, answerer, false)
-			waitFor(t, "connected", func() bool { return offerer.ConnectionState() == webrtc.PeerConnectionStateConnected })
+			testsync.Eventually(t, 10*time.Second, "connected", func() bool { return offerer.ConnectionState() == webrtc.PeerConnectionStateConnected })
 		}, false},
 		{"closed", func(t *testing.T, offerer, answerer *webrtc.PeerConnection) {
 			exchange(t, offerer, answerer, true)
@@ -149,7 +140,7 @@ func TestClosePeerWaitsOnlyWhileStarting(t *testing.T) {
 
 	up, down := loopbackPair(t)
 	exchange(t, up, down, false)
-	waitFor(t, "connected", func() bool { return up.ConnectionState() == webrtc.PeerConnectionStateConnected })
+	testsync.Eventually(t, 10*time.Second, "connected", func() bool { return up.ConnectionState() == webrtc.PeerConnectionStateConnected })
 	if transportsStarting(up) {
 		t.Fatal("a connected peer counts as starting")
 	}
